@@ -1,0 +1,429 @@
+/* SPDX-License-Identifier: MIT */
+#define NV_LOG_COMPONENT "nicvisor.rpc"
+
+#include "nv_rpc.h"
+
+#include <errno.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nv_log.h"
+#include "nv_wire.h"
+
+/* A server keeps this many contexts waiting for requests; more are opened
+ * while calls are deferred, up to MAX_CALLS in all. */
+#define MIN_RECEIVERS 4
+#define MAX_CALLS     1024
+
+enum call_state {
+	CALL_RECEIVING,
+	CALL_HANDLING,
+	CALL_SENDING,
+};
+
+struct nv_rpc_call {
+	struct nv_rpc_server *srv;
+	struct nv_rpc_call *next; /* all calls of the server */
+	nng_ctx ctx;
+	nng_aio *aio;
+	nng_msg *msg;
+	enum call_state state;
+};
+
+struct nv_rpc_server {
+	nng_socket sock;
+	nng_listener listener;
+	nv_rpc_handler_fn fn;
+	void *opaque;
+	pthread_mutex_t lock;
+	struct nv_rpc_call *calls;
+	unsigned int ncalls;
+	unsigned int receiving;
+	bool closing;
+	char url[256];
+};
+
+struct nv_rpc_client {
+	nng_socket sock;
+	nng_dialer dialer;
+};
+
+int
+nv_nng_errno(int rv)
+{
+	switch (rv) {
+	case 0:
+		return 0;
+	case NNG_ETIMEDOUT:
+		return -ETIMEDOUT;
+	case NNG_ECONNREFUSED:
+		return -ECONNREFUSED;
+	case NNG_ECLOSED:
+	case NNG_ECANCELED:
+		return -ECANCELED;
+	case NNG_ENOMEM:
+		return -ENOMEM;
+	case NNG_EINVAL:
+	case NNG_EADDRINVAL:
+		return -EINVAL;
+	case NNG_EADDRINUSE:
+		return -EADDRINUSE;
+	case NNG_EMSGSIZE:
+		return -EMSGSIZE;
+	case NNG_ENOENT:
+		return -ENOENT;
+	case NNG_EPERM:
+		return -EPERM;
+	case NNG_ECONNRESET:
+	case NNG_ECONNSHUT:
+		return -ECONNRESET;
+	case NNG_ENOTSUP:
+		return -ENOTSUP;
+	default:
+		return -EIO;
+	}
+}
+
+static void call_cb(void *arg);
+
+/* Open one more receiving context. Caller holds srv->lock. */
+static int
+add_receiver(struct nv_rpc_server *srv)
+{
+	struct nv_rpc_call *call;
+	int rv;
+
+	if (srv->ncalls >= MAX_CALLS)
+		return -ENOSPC;
+	call = calloc(1, sizeof(*call));
+	if (call == NULL)
+		return -ENOMEM;
+	call->srv = srv;
+	rv = nng_ctx_open(&call->ctx, srv->sock);
+	if (rv != 0)
+		goto out_free_call;
+	rv = nng_aio_alloc(&call->aio, call_cb, call);
+	if (rv != 0)
+		goto out_close_ctx;
+	call->state = CALL_RECEIVING;
+	call->next = srv->calls;
+	srv->calls = call;
+	srv->ncalls++;
+	srv->receiving++;
+	nng_ctx_recv(call->ctx, call->aio);
+	return 0;
+
+out_close_ctx:
+	nng_ctx_close(call->ctx);
+out_free_call:
+	free(call);
+	return nv_nng_errno(rv);
+}
+
+static void
+call_cb(void *arg)
+{
+	struct nv_rpc_call *call = arg;
+	struct nv_rpc_server *srv = call->srv;
+	int rv = nng_aio_result(call->aio);
+
+	pthread_mutex_lock(&srv->lock);
+	if (srv->closing || rv == NNG_ECLOSED) {
+		pthread_mutex_unlock(&srv->lock);
+		return;
+	}
+	if (call->state == CALL_SENDING) {
+		if (rv != 0)
+			nng_msg_free(nng_aio_get_msg(call->aio));
+		call->state = CALL_RECEIVING;
+		srv->receiving++;
+		pthread_mutex_unlock(&srv->lock);
+		nng_ctx_recv(call->ctx, call->aio);
+		return;
+	}
+	/* CALL_RECEIVING */
+	if (rv != 0) {
+		pthread_mutex_unlock(&srv->lock);
+		nng_ctx_recv(call->ctx, call->aio);
+		return;
+	}
+	call->msg = nng_aio_get_msg(call->aio);
+	nng_aio_set_msg(call->aio, NULL);
+	call->state = CALL_HANDLING;
+	srv->receiving--;
+	if (srv->receiving < MIN_RECEIVERS)
+		add_receiver(srv); /* at MAX_CALLS, requests wait in the socket */
+	pthread_mutex_unlock(&srv->lock);
+
+	srv->fn(srv->opaque, call, nng_msg_body(call->msg), nng_msg_len(call->msg));
+}
+
+int
+nv_rpc_server_open(const char *url, nv_rpc_handler_fn fn, void *opaque, struct nv_rpc_server **out)
+{
+	struct nv_rpc_server *srv;
+	char *bound = NULL;
+	int rv;
+
+	srv = calloc(1, sizeof(*srv));
+	if (srv == NULL)
+		return -ENOMEM;
+	srv->fn = fn;
+	srv->opaque = opaque;
+	pthread_mutex_init(&srv->lock, NULL);
+	rv = nng_rep0_open(&srv->sock);
+	if (rv != 0)
+		goto out_free_srv;
+	nng_socket_set_size(srv->sock, NNG_OPT_RECVMAXSZ, NV_WIRE_MAX_MSG + 4096);
+	rv = nng_listener_create(&srv->listener, srv->sock, url);
+	if (rv != 0) {
+		nv_err("cannot listen on %s: %s", url, nng_strerror(rv));
+		goto out_close_sock;
+	}
+	rv = nng_listener_start(srv->listener, 0);
+	if (rv != 0) {
+		nv_err("cannot listen on %s: %s", url, nng_strerror(rv));
+		goto out_close_sock;
+	}
+	snprintf(srv->url, sizeof(srv->url), "%s", url);
+	if (nng_listener_get_string(srv->listener, NNG_OPT_URL, &bound) == 0) {
+		snprintf(srv->url, sizeof(srv->url), "%s", bound);
+		nng_strfree(bound);
+	}
+	pthread_mutex_lock(&srv->lock);
+	for (int i = 0; i < MIN_RECEIVERS; i++) {
+		int err = add_receiver(srv);
+
+		if (err < 0) {
+			pthread_mutex_unlock(&srv->lock);
+			nv_rpc_server_close(srv);
+			return err;
+		}
+	}
+	pthread_mutex_unlock(&srv->lock);
+	*out = srv;
+	return 0;
+
+out_close_sock:
+	nng_close(srv->sock);
+out_free_srv:
+	pthread_mutex_destroy(&srv->lock);
+	free(srv);
+	return nv_nng_errno(rv);
+}
+
+const char *
+nv_rpc_server_url(const struct nv_rpc_server *srv)
+{
+	return srv->url;
+}
+
+void
+nv_rpc_server_close(struct nv_rpc_server *srv)
+{
+	struct nv_rpc_call *call;
+
+	if (srv == NULL)
+		return;
+	pthread_mutex_lock(&srv->lock);
+	srv->closing = true;
+	pthread_mutex_unlock(&srv->lock);
+	for (call = srv->calls; call != NULL; call = call->next)
+		nng_aio_stop(call->aio);
+	nng_close(srv->sock);
+	call = srv->calls;
+	while (call != NULL) {
+		struct nv_rpc_call *next = call->next;
+
+		if (call->state == CALL_SENDING)
+			nng_msg_free(nng_aio_get_msg(call->aio));
+		nng_msg_free(call->msg);
+		nng_aio_free(call->aio);
+		free(call);
+		call = next;
+	}
+	pthread_mutex_destroy(&srv->lock);
+	free(srv);
+}
+
+/* Hand the call back to receiving after it was answered or dropped. */
+static void
+call_release(struct nv_rpc_call *call, nng_msg *reply)
+{
+	struct nv_rpc_server *srv = call->srv;
+
+	nng_msg_free(call->msg);
+	call->msg = NULL;
+	pthread_mutex_lock(&srv->lock);
+	if (srv->closing) {
+		pthread_mutex_unlock(&srv->lock);
+		nng_msg_free(reply);
+		return;
+	}
+	if (reply != NULL) {
+		call->state = CALL_SENDING;
+		pthread_mutex_unlock(&srv->lock);
+		nng_aio_set_msg(call->aio, reply);
+		nng_ctx_send(call->ctx, call->aio);
+		return;
+	}
+	call->state = CALL_RECEIVING;
+	srv->receiving++;
+	pthread_mutex_unlock(&srv->lock);
+	nng_ctx_recv(call->ctx, call->aio);
+}
+
+int
+nv_rpc_reply(struct nv_rpc_call *call, const ProtobufCMessage *rep)
+{
+	size_t n = protobuf_c_message_get_packed_size(rep);
+	nng_msg *msg;
+
+	if (n > NV_WIRE_MAX_MSG || nng_msg_alloc(&msg, n) != 0) {
+		nv_err("reply of %zu bytes not sent", n);
+		call_release(call, NULL);
+		return n > NV_WIRE_MAX_MSG ? -EMSGSIZE : -ENOMEM;
+	}
+	protobuf_c_message_pack(rep, nng_msg_body(msg));
+	call_release(call, msg);
+	return 0;
+}
+
+void
+nv_rpc_drop(struct nv_rpc_call *call)
+{
+	call_release(call, NULL);
+}
+
+uint32_t
+nv_rpc_call_pipe(const struct nv_rpc_call *call)
+{
+	return call->msg ? nng_pipe_id(nng_msg_get_pipe(call->msg)) : 0;
+}
+
+int
+nv_rpc_client_open(const char *url, enum nv_rpc_dial mode, struct nv_rpc_client **out)
+{
+	struct nv_rpc_client *c;
+	int rv;
+
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return -ENOMEM;
+	rv = nng_req0_open(&c->sock);
+	if (rv != 0)
+		goto out_free;
+	nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, NV_WIRE_MAX_MSG + 4096);
+	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 50);
+	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 1000);
+	rv = nng_dialer_create(&c->dialer, c->sock, url);
+	if (rv != 0)
+		goto out_close;
+	rv = nng_dialer_start(c->dialer, mode == NV_RPC_DIAL_WAIT ? 0 : NNG_FLAG_NONBLOCK);
+	if (rv != 0)
+		goto out_close;
+	*out = c;
+	return 0;
+
+out_close:
+	nng_close(c->sock);
+out_free:
+	free(c);
+	return nv_nng_errno(rv);
+}
+
+void
+nv_rpc_client_close(struct nv_rpc_client *c)
+{
+	if (c == NULL)
+		return;
+	nng_close(c->sock);
+	free(c);
+}
+
+int
+nv_rpc_client_call_raw(struct nv_rpc_client *c, const void *req, size_t len, int timeout_ms,
+		       uint8_t **rep, size_t *rep_len)
+{
+	nng_ctx ctx;
+	nng_aio *aio = NULL;
+	nng_msg *msg = NULL;
+	uint64_t deadline = nv_mono_ns() + (uint64_t)timeout_ms * 1000000;
+	int rv;
+
+	*rep = NULL;
+	*rep_len = 0;
+	rv = nng_ctx_open(&ctx, c->sock);
+	if (rv != 0)
+		return nv_nng_errno(rv);
+	rv = nng_aio_alloc(&aio, NULL, NULL);
+	if (rv != 0)
+		goto out_close_ctx;
+	rv = nng_msg_alloc(&msg, len);
+	if (rv != 0)
+		goto out_free_aio;
+	memcpy(nng_msg_body(msg), req, len);
+
+	nng_aio_set_timeout(aio, timeout_ms);
+	nng_aio_set_msg(aio, msg);
+	nng_ctx_send(ctx, aio);
+	nng_aio_wait(aio);
+	rv = nng_aio_result(aio);
+	if (rv != 0) {
+		nng_msg_free(msg);
+		goto out_free_aio;
+	}
+	{
+		uint64_t now = nv_mono_ns();
+		int left = now >= deadline ? 1 : (int)((deadline - now) / 1000000) + 1;
+
+		nng_aio_set_timeout(aio, left);
+	}
+	nng_ctx_recv(ctx, aio);
+	nng_aio_wait(aio);
+	rv = nng_aio_result(aio);
+	if (rv != 0)
+		goto out_free_aio;
+	msg = nng_aio_get_msg(aio);
+	*rep_len = nng_msg_len(msg);
+	*rep = malloc(*rep_len ? *rep_len : 1);
+	if (*rep == NULL)
+		rv = NNG_ENOMEM;
+	else
+		memcpy(*rep, nng_msg_body(msg), *rep_len);
+	nng_msg_free(msg);
+
+out_free_aio:
+	nng_aio_free(aio);
+out_close_ctx:
+	nng_ctx_close(ctx);
+	return nv_nng_errno(rv);
+}
+
+int
+nv_rpc_client_call(struct nv_rpc_client *c, const ProtobufCMessage *req,
+		   const ProtobufCMessageDescriptor *rep_desc, int timeout_ms,
+		   ProtobufCMessage **rep)
+{
+	uint8_t *buf, *reply;
+	size_t len, reply_len;
+	int rc;
+
+	*rep = NULL;
+	rc = nv_wire_pack_buf(req, &buf, &len);
+	if (rc < 0)
+		return rc;
+	rc = nv_rpc_client_call_raw(c, buf, len, timeout_ms, &reply, &reply_len);
+	free(buf);
+	if (rc < 0)
+		return rc;
+	rc = nv_wire_unpack(rep_desc, reply, reply_len, rep);
+	free(reply);
+	return rc;
+}

@@ -1,0 +1,33 @@
+#!/bin/sh
+# Install the Debian packages nicvisor needs, and only those missing.
+# Idempotent: a second run installs nothing and prints one line.
+# Usage: tools/deps.sh [build|all]   (default: all)
+set -eu
+
+BUILD_PKGS="meson ninja-build pkg-config clang libclang-rt-14-dev clang-format
+	protobuf-c-compiler libprotobuf-c-dev libnng-dev libmbedtls-dev libcmocka-dev
+	python3"
+# Guest images, the nested test host and the boot benchmark.
+RUN_PKGS="busybox-static cpio xz-utils zstd kmod qemu-system-x86 iproute2 procps"
+
+want=$BUILD_PKGS
+[ "${1:-all}" = build ] || want="$want $RUN_PKGS"
+
+missing=""
+for p in $want; do
+	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	[ "$st" = "install ok installed" ] || missing="$missing $p"
+done
+if [ -z "$missing" ]; then
+	echo "deps: all $(echo $want | wc -w) packages present"
+	exit 0
+fi
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "deps: installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+echo "deps: done"

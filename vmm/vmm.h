@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vmm: one KVM virtual machine in the calling process.
+ *
+ * This is the whole contract the host shim's per-VM child uses: create a
+ * machine from a config (KVM VM, guest RAM in a memfd, devices, boot images
+ * loaded, vCPUs created), start it (one thread per vCPU), wait for it to
+ * end, and stop it. Everything the guest can do to end itself (power off,
+ * reboot, triple fault, an instruction KVM cannot handle) ends the run with
+ * a struct vmm_exit saying which; nothing the guest does crashes the
+ * process.
+ *
+ * Threads: vmm_create/start/wait/stop/destroy are called from one control
+ * thread. Console callbacks run on vCPU threads.
+ */
+#ifndef VMM_H
+#define VMM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct vmm;
+
+/* A boot image the VMM reads (never writes): a memfd or a file. */
+struct vmm_image {
+	int fd;        /* -1: none (only valid for the initrd) */
+	uint64_t size; /* bytes to read from offset 0 */
+};
+
+struct vmm_config {
+	uint32_t vcpus;
+	uint64_t mem_bytes;
+	struct vmm_image kernel; /* x86_64: bzImage, or ELF vmlinux with a PVH note */
+	struct vmm_image initrd;
+	const char *cmdline;
+	/* Test device for purpose-built guests: a write of v to
+	 * VMM_DEBUG_EXIT_PORT ends the run with VMM_EXIT_DEBUG_EXIT, code v. */
+	bool debug_exit;
+	const char *kvm_path; /* NULL: /dev/kvm */
+};
+
+/* Mirrors nicvisor.v1.ExitKind; the shim maps one to the other. */
+enum vmm_exit_kind {
+	VMM_EXIT_NONE = 0,
+	VMM_EXIT_POWEROFF,     /* ACPI S5 */
+	VMM_EXIT_REBOOT,       /* ACPI reset register, or i8042 reset */
+	VMM_EXIT_STOPPED,      /* vmm_stop() */
+	VMM_EXIT_TRIPLE_FAULT, /* KVM_EXIT_SHUTDOWN */
+	VMM_EXIT_KVM_ERROR,    /* KVM_EXIT_INTERNAL_ERROR, FAIL_ENTRY, unknown exit, ioctl error */
+	VMM_EXIT_DEBUG_EXIT,   /* test device */
+};
+
+struct vmm_exit {
+	enum vmm_exit_kind kind;
+	uint32_t code;    /* DEBUG_EXIT: the value written; KVM_ERROR: exit reason */
+	int vcpu;         /* the vCPU that ended the run, -1 if none */
+	char reason[256]; /* for a person, e.g. "KVM_EXIT_INTERNAL_ERROR: emulation failure at rip
+			     0x..." */
+};
+
+struct vmm_events {
+	/* Bytes the guest wrote to its ttyS0 (COM1). vCPU thread; must not
+	 * block. (opt) */
+	void (*console)(void *opaque, const uint8_t *data, size_t len);
+	void *opaque;
+};
+
+/* What this host's KVM offers; for the shim's hello. */
+struct vmm_host_info {
+	int kvm_api_version;
+	uint32_t max_vcpus;     /* KVM_CAP_NR_VCPUS */
+	char virt[8];           /* "vmx", "svm", "pvm", "none" */
+	char missing_caps[128]; /* required capabilities KVM lacks, "" if none */
+	char caps[256];         /* capabilities found, space separated */
+};
+
+#define VMM_DEBUG_EXIT_PORT 0xf4
+
+/* Fill info from kvm_path (NULL: /dev/kvm). -errno if KVM cannot be opened. */
+int vmm_probe(const char *kvm_path, struct vmm_host_info *info);
+
+/*
+ * Build the machine. 0, or a negative errno with err (if not NULL) saying
+ * why for a person: -EINVAL for a bad config or an image that cannot boot
+ * ("kernel: neither a bzImage nor an ELF with a PVH note"), -ENOMEM, -ENODEV
+ * when KVM is missing a capability, or what KVM answered.
+ */
+int vmm_create(const struct vmm_config *cfg, const struct vmm_events *ev, struct vmm **out,
+	       char *err, size_t errlen);
+
+/* Start the vCPU threads. */
+int vmm_start(struct vmm *vm);
+
+/* An eventfd that becomes readable once the run has ended, for poll(). */
+int vmm_exit_fd(const struct vmm *vm);
+
+/* Wait up to timeout_ms (-1: forever) for the run to end: 0 and *exit
+ * filled, or -ETIMEDOUT. */
+int vmm_wait(struct vmm *vm, struct vmm_exit *exit, int timeout_ms);
+
+/* Press the ACPI power button; a guest that listens powers off. */
+int vmm_request_poweroff(struct vmm *vm);
+
+/* End the run now (exit kind VMM_EXIT_STOPPED unless it already ended)
+ * and join the vCPU threads. */
+void vmm_stop(struct vmm *vm);
+
+/* Stop if needed and free everything. Accepts NULL. */
+void vmm_destroy(struct vmm *vm);
+
+/* Queue bytes for the guest's ttyS0 receiver; returns bytes taken. */
+size_t vmm_console_input(struct vmm *vm, const uint8_t *data, size_t len);
+
+struct vmm_stats {
+	uint64_t setup_ns; /* vmm_create() start to first KVM_RUN */
+	uint64_t exits_io;
+	uint64_t exits_mmio;
+	uint64_t exits_other;
+	uint64_t io_unhandled; /* accesses to ports no device claims */
+};
+void vmm_get_stats(const struct vmm *vm, struct vmm_stats *st);
+
+#endif
