@@ -589,6 +589,7 @@ MUT(b_not_64, tbz_hdr(img)->xloadflags = 0)
 MUT(b_setup_sects, tbz_hdr(img)->setup_sects = 64)
 MUT(b_syssize, tbz_hdr(img)->syssize = TBZ_PM_SIZE / 16 + 1)
 MUT(b_truncated, *size = TBZ_SIZE - 16)
+MUT(b_no_entry, (tbz_hdr(img)->syssize = 0, *size = TBZ_SETUP_SIZE + 0x200))
 MUT(b_init_size0, tbz_hdr(img)->init_size = 0)
 MUT(b_align, tbz_hdr(img)->kernel_alignment = 0x300000)
 MUT(b_align0, tbz_hdr(img)->kernel_alignment = 0)
@@ -642,6 +643,7 @@ static const struct bad_case bad_cases[] = {
 	{ "setup_sects", BZ, b_setup_sects, -EINVAL, "inside its 33280-byte setup code" },
 	{ "syssize", BZ, b_syssize, -EINVAL, "truncated: syssize" },
 	{ "truncated bzImage", BZ, b_truncated, -EINVAL, "truncated: syssize" },
+	{ "no 64-bit entry", BZ, b_no_entry, -EINVAL, "512 bytes after its setup code" },
 	{ "init_size 0", BZ, b_init_size0, -EINVAL, "init_size is 0" },
 	{ "alignment", BZ, b_align, -EINVAL, "not a power of two" },
 	{ "alignment 0", BZ, b_align0, -EINVAL, "not a power of two" },
