@@ -427,6 +427,11 @@ test_initrd_too_big(void **state)
 	assert_non_null(strstr(err, "initrd: 41 MiB does not fit"));
 	assert_int_equal(load(mem, img, sizeof(img), initrd, isz, "", &b, err, sizeof(err)), 0);
 	assert_int_equal(b.initrd_gpa, 24 * MiB);
+	/* Fits by bytes, but not once aligned down to a page above the kernel. */
+	tbz_hdr(img)->init_size = TBZ_INIT_SIZE + 16;
+	assert_int_equal(load(mem, img, sizeof(img), initrd, isz - 20, "", &b, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "initrd: 41943020 bytes page aligned do not fit"));
 	free(initrd);
 }
 
@@ -685,6 +690,12 @@ test_bad_other(void **state)
 	struct vmm_x86_boot b;
 	char err[256];
 
+	struct vmm_x86_boot_args args = { .kernel = img, .kernel_size = sizeof(img), .vcpus = 1 };
+
+	assert_int_equal(vmm_x86_boot_load(NULL, &args, &b, err, sizeof(err)), -EINVAL);
+	assert_int_equal(vmm_x86_boot_load(mem, NULL, &b, err, sizeof(err)), -EINVAL);
+	assert_int_equal(vmm_x86_boot_load(mem, &args, NULL, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "missing argument"));
 	memset(img, 0x90, sizeof(img));
 	assert_int_equal(load(mem, img, sizeof(img), NULL, 0, "", &b, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "kernel: neither a bzImage"));
