@@ -75,7 +75,22 @@ if ip_arg=$(nv_arg ip); then
 fi
 
 # ACPI power button (button + evdev) -> acpid -> /etc/acpi/PWRF/00000080.
-acpid -l /dev/null 2>/dev/null || echo "nv-init: acpid failed" >&2
+# Wait until acpid holds the input device, so a press right after the
+# ready marker is not lost.
+holds_input() {
+	for fd in "/proc/$1/fd/"*; do
+		case $(readlink "$fd") in /dev/input/*) return 0 ;; esac
+	done
+	return 1
+}
+acpid -f -l /dev/null 2>/dev/null &
+acpid_pid=$!
+i=0
+while [ $i -lt 100 ] && ! holds_input "$acpid_pid"; do
+	sleep 0.02
+	i=$((i + 1))
+done
+[ $i -lt 100 ] || echo "nv-init: acpid has no input device" >&2
 
 read -r up _ </proc/uptime
 mem=$(sed -n 's/^MemTotal: *\([0-9]*\) kB/\1/p' /proc/meminfo)
