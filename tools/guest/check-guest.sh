@@ -8,7 +8,8 @@
 #   4. PVH vmlinux, nv.cmd="..." and nv.cmd64=... -> NICVISOR-CMD-EXIT=<rc>
 # Usage: check-guest.sh   (NV_IMAGES: the images directory)
 set -eu
-NV_TEST_NAME=guest-tcg
+export NV_TEST_NAME=guest-tcg
+# shellcheck source-path=SCRIPTDIR source=../../tests/integration/lib/nv-test.sh
 . "$(dirname "$0")/../../tests/integration/lib/nv-test.sh"
 nv_require_images
 
@@ -25,7 +26,7 @@ boot() {
 		-nodefaults -no-user-config -display none -no-reboot \
 		-chardev "file,id=con,path=$NV_TMP/$name.console" -serial chardev:con \
 		-kernel "$NV_IMAGES/$kernel" -initrd "$NV_IMAGES/initramfs.cpio.gz" \
-		-append "console=ttyS0 quiet panic=-1 $cmdline" "$@"
+		-append "console=ttyS0 quiet panic=-1 tsc_early_khz=$(nv_tsc_khz) $cmdline" "$@"
 }
 
 # expect_poweroff NAME REASON: the guest reports ready, then powers off for

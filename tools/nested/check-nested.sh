@@ -8,8 +8,9 @@
 # Debian guest (L2) to NICVISOR-GUEST-READY (QEMU, its libraries and
 # firmware are copied into the payload for this check only). Prints times.
 set -eu
-NV_TEST_NAME=nested-l1
-[ "${1:-}" != --l2-qemu ] || NV_TEST_NAME=nested-l2-qemu
+export NV_TEST_NAME=nested-l1
+[ "${1:-}" != --l2-qemu ] || export NV_TEST_NAME=nested-l2-qemu
+# shellcheck source-path=SCRIPTDIR source=../../tests/integration/lib/nv-test.sh
 . "$(dirname "$0")/../../tests/integration/lib/nv-test.sh"
 nv_require_images
 
@@ -44,6 +45,13 @@ reply=$(echo hello-from-l1 | nc -w 10 10.0.2.2 "$OUT_PORT") || exit 4
 [ "$reply" = hello-from-outer ] || { echo "bad reply: $reply"; exit 5; }
 echo "L1-DIALED-OUTER"
 nc -l -p 7777 >/tmp/got &
+# Say so only once the socket listens (port 7777 = 1E61, state 0A): QEMU's
+# forward accepts outer connections at once and drops them if L1 refuses.
+i=0
+until grep -qs ':1E61 0*:0000 0A' /proc/net/tcp /proc/net/tcp6 || [ $i -ge 100 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
 echo "L1-LISTENING"
 i=0
 while [ ! -s /tmp/got ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done

@@ -7,7 +7,8 @@
 #
 # Sourcing creates a temp dir for the test ($NV_TMP) and installs an EXIT
 # trap that stops every process started with nv_bg (by PID, TERM then KILL),
-# prints the tail of their logs if the test failed, and removes $NV_TMP
+# prints the tail of $NV_TMP/*.log and *.console if the test failed, and
+# removes $NV_TMP
 # (kept if NV_KEEP_TMP=1). Processes stay children of the test: never use
 # --detach/daemon modes (orphans become zombies on our machines).
 #
@@ -36,8 +37,8 @@
 #   nv_wait_exit PID SECS    wait for PID (a child) to exit; its status is
 #                            the return value; 124 on timeout (left running)
 #
-# Waiting (each returns 0 when met, 1 on timeout; PID: give up early, status
-# 2, if that process died)
+# Waiting (SECS may have a fraction; each returns 0 when met, 1 on timeout;
+# PID: give up early, status 2, if that process died)
 #   nv_wait_log FILE ERE SECS [PID]   until a line of FILE matches ERE
 #   nv_wait_file PATH SECS [PID]      until PATH exists
 #   nv_wait_socket PATH SECS [PID]    until PATH is a unix socket
@@ -46,6 +47,8 @@
 #
 # Ports and QEMU
 #   nv_free_port             print a TCP port free on 127.0.0.1 now
+#   nv_tsc_khz               the host TSC rate in kHz: pass tsc_early_khz=
+#                            to every kernel booted under TCG (see below)
 #   nv_qmp SOCK CMD [JSON-ARGS]   run one QMP command, print its reply
 #
 # The nested test host (tools/nested/run-l1.sh: a Linux L1 with /dev/kvm)
@@ -80,7 +83,6 @@ export NV_SRC NV_BUILD NV_IMAGES
 
 NV_TMP=$(mktemp -d "${TMPDIR:-/tmp}/nv-test.XXXXXX")
 NV_PIDS=()
-declare -A NV_LOGS=()
 NV_BG_PID=""
 NV_L1_PID=""
 NV_L1_LOG=""
@@ -129,15 +131,15 @@ nv_bg() {
 	"$@" >"$NV_TMP/$name.log" 2>&1 </dev/null &
 	NV_BG_PID=$!
 	NV_PIDS+=("$NV_BG_PID")
-	NV_LOGS[$NV_BG_PID]=$NV_TMP/$name.log
 	nv_log "started $name (PID $NV_BG_PID): $*"
 }
 
 nv_stop() {
-	local pid=$1 secs=${2:-5} i
+	local pid=$1 secs=${2:-5} n i
 	if nv_alive "$pid"; then
 		kill -TERM "$pid" 2>/dev/null || true
-		for ((i = 0; i < secs * 10; i++)); do
+		n=$(nv__tenths "$secs")
+		for ((i = 0; i < n; i++)); do
 			nv_alive "$pid" || break
 			sleep 0.1
 		done
@@ -150,9 +152,17 @@ nv_stop() {
 	return 0
 }
 
+# nv__tenths SECS: SECS (e.g. 2 or 0.5) in tenths of a second.
+nv__tenths() {
+	local s=$1 f=0
+	[[ $s == *.* ]] && f=${s#*.} && f=${f:0:1}
+	echo $((10 * ${s%%.*} + ${f:-0}))
+}
+
 nv_wait_exit() {
-	local pid=$1 secs=$2 i
-	for ((i = 0; i < secs * 10; i++)); do
+	local pid=$1 n i
+	n=$(nv__tenths "$2")
+	for ((i = 0; i < n; i++)); do
 		nv_alive "$pid" || break
 		sleep 0.1
 	done
@@ -164,9 +174,10 @@ nv_wait_exit() {
 
 # nv__until SECS PID CMD...: poll CMD every 0.1 s.
 nv__until() {
-	local secs=$1 pid=$2 i
+	local n pid=$2 i
+	n=$(nv__tenths "$1")
 	shift 2
-	for ((i = 0; i < secs * 10; i++)); do
+	for ((i = 0; i < n; i++)); do
 		"$@" && return 0
 		if [ -n "$pid" ] && ! nv_alive "$pid"; then
 			"$@" && return 0
@@ -187,6 +198,15 @@ nv_wait_port() { nv__until "$2" "${3:-}" nv__port_open "$1"; }
 
 nv_log_value() {
 	tr -d '\r' <"$1" | sed -n "s/^.*$2=\\([^ ]*\\).*\$/\\1/p" | tail -n 1
+}
+
+# Software-emulated (TCG) x86 guests: without tsc_early_khz= about 1 boot
+# in 5 hangs at "tsc: Unable to calibrate against PIT" on a loaded machine.
+# TCG's TSC runs at the host's rate.
+nv_tsc_khz() {
+	local khz=${NV_TSC_KHZ:-}
+	[ -n "$khz" ] || khz=$(awk -F: '/^cpu MHz/ { printf "%d", $2 * 1000; exit }' /proc/cpuinfo)
+	echo "${khz:-2700000}"
 }
 
 nv_free_port() {
@@ -231,7 +251,6 @@ nv_l1_start() {
 		"$@" >"$NV_TMP/$name.run-l1.log" 2>&1 </dev/null &
 	NV_L1_PID=$!
 	NV_PIDS+=("$NV_L1_PID")
-	NV_LOGS[$NV_L1_PID]=$NV_L1_LOG
 	eval "NV_L1_PID_${name//[^A-Za-z0-9_]/_}=$NV_L1_PID"
 	nv_log "started L1 $name (run-l1 PID $NV_L1_PID)"
 }
@@ -280,16 +299,16 @@ nv_l1_run() {
 
 # shellcheck disable=SC2317 # run by the EXIT trap
 nv__cleanup() {
-	local rc=$? i pid
+	local rc=$? i f
 	trap - EXIT INT TERM
 	for ((i = ${#NV_PIDS[@]} - 1; i >= 0; i--)); do
 		nv_stop "${NV_PIDS[i]}"
 	done
 	if [ "$rc" != 0 ] && [ "$rc" != 77 ]; then
-		for pid in "${!NV_LOGS[@]}"; do
-			[ -s "${NV_LOGS[$pid]}" ] || continue
-			echo "---- last lines of ${NV_LOGS[$pid]##*/} (PID $pid) ----" >&2
-			tail -n 30 "${NV_LOGS[$pid]}" | tr -d '\r' >&2
+		for f in "$NV_TMP"/*.log "$NV_TMP"/*.console; do
+			[ -s "$f" ] || continue
+			echo "---- last lines of ${f##*/} ----" >&2
+			tail -n 30 "$f" | tr -d '\r' >&2
 		done
 	fi
 	if [ "${NV_KEEP_TMP:-0}" = 1 ]; then
