@@ -26,7 +26,7 @@ boot() {
 		-nodefaults -no-user-config -display none -no-reboot \
 		-chardev "file,id=con,path=$NV_TMP/$name.console" -serial chardev:con \
 		-kernel "$NV_IMAGES/$kernel" -initrd "$NV_IMAGES/initramfs.cpio.gz" \
-		-append "console=ttyS0 quiet panic=-1 tsc_early_khz=$(nv_tsc_khz) $cmdline" "$@"
+		-append "$NV_GUEST_CMDLINE tsc_early_khz=$(nv_tsc_khz) $cmdline" "$@"
 }
 
 # expect_poweroff NAME REASON: the guest reports ready, then powers off for

@@ -62,13 +62,14 @@ t0=$(up)
 qemu-system-x86_64 -L /payload/qemu-fw -enable-kvm -M microvm -cpu host \
 	-m 256 -smp 2 -nodefaults -no-user-config -display none -no-reboot \
 	-serial stdio -kernel /payload/vmlinux -initrd /payload/initramfs.cpio.gz \
-	-append "console=ttyS0 quiet panic=-1 pci=off initcall_blacklist=cmos_init nv.poweroff" </dev/null
+	-append "$L2_CMDLINE pci=off initcall_blacklist=cmos_init nv.poweroff" </dev/null
 rc=$?
 echo "L2-QEMU rc=$rc start=$t0 end=$(up)"
 exit $rc
 EOF
 
 args=(-t 240 -f "tcp:127.0.0.1:$fwd_port-:7777" -e "OUT_PORT=$out_port" -e "L2=$l2"
+	-e "L2_CMDLINE=$NV_GUEST_CMDLINE"
 	-s "$NV_TMP/payload.sh")
 if [ "$l2" = 1 ]; then
 	mkdir -p "$NV_TMP/qemu-fw"

@@ -178,6 +178,9 @@ netdev=user,id=n0
 for f in ${fwds[@]+"${fwds[@]}"}; do
 	netdev+=",hostfwd=$f"
 done
+# Boot time under emulation: crypto self-tests cost about 0.6 s, Spectre
+# mitigations slow every kernel path, and microvm has no PCI to probe.
+L1_FAST="cryptomgr.notests mitigations=off pci=off"
 [ -n "$log" ] || log=$tmp/console.log
 : >"$log"
 
@@ -187,7 +190,7 @@ t0=$(now)
 	-chardev "file,id=con,path=$log" -serial chardev:con \
 	-netdev "$netdev" -device virtio-net-device,netdev=n0 \
 	-kernel "$images/vmlinux" -initrd "$initrd" \
-	-append "console=ttyS0 quiet panic=-1 tsc_early_khz=$tsc_khz $append" \
+	-append "console=ttyS0 quiet panic=-1 tsc_early_khz=$tsc_khz $L1_FAST $append" \
 	${qargs[@]+"${qargs[@]}"} </dev/null &
 qpid=$!
 echo "run-l1: NV-L1-QEMU-PID=$qpid" >&2

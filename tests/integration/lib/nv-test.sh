@@ -18,7 +18,8 @@
 #   NV_KEEP_TMP=1  keep $NV_TMP for a post-mortem
 #
 # Variables set: NV_SRC (source root), NV_TMP, NV_BG_PID (last nv_bg),
-#   NV_L1_PID / NV_L1_LOG (last nv_l1_start).
+#   NV_L1_PID / NV_L1_LOG (last nv_l1_start), NV_RUN_L1 (run-l1.sh),
+#   NV_GUEST_CMDLINE (a fast base command line for the guest images).
 #
 # Messages and exits
 #   nv_log MSG...            "[test-name] MSG" on stderr
@@ -80,6 +81,11 @@ NV_IMAGES=${NV_IMAGES:-$NV_BUILD/images}
 NV_RUN_L1=$NV_SRC/tools/nested/run-l1.sh
 NV_TEST_NAME=${NV_TEST_NAME:-$(basename "$0")}
 export NV_SRC NV_BUILD NV_IMAGES
+
+# A kernel command line for the guest images that boots fast under
+# emulation or nested KVM; add pci=off initcall_blacklist=cmos_init when
+# the machine has no PCI and no CMOS RTC worth probing.
+export NV_GUEST_CMDLINE="console=ttyS0 quiet panic=-1 cryptomgr.notests mitigations=off"
 
 NV_TMP=$(mktemp -d "${TMPDIR:-/tmp}/nv-test.XXXXXX")
 NV_PIDS=()
