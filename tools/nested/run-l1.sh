@@ -25,6 +25,8 @@
 #   -i, --images DIR      images directory (default $NV_IMAGES, else
 #                         <source>/build/images)
 #       --keep            keep the temp directory (printed)
+#       --interactive     console on this terminal (Ctrl-A X quits), a shell
+#                         after the payload, no timeout: for people
 #
 # Exit status: the payload's, or
 #   124  timeout (L1 killed)     125  L1 ended without reporting a status
@@ -51,7 +53,7 @@ elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
 adds=() envs=() fwds=() qargs=()
 script="" cmd="" timeout=300 mem=1024 cpus=2 log="" quiet=0 pidfile=""
-append="" images=${NV_IMAGES:-$here/../../build/images} keep=0
+append="" images=${NV_IMAGES:-$here/../../build/images} keep=0 interactive=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-a | --add) adds+=("$2"); shift ;;
@@ -69,6 +71,7 @@ while [ $# -gt 0 ]; do
 	--qemu-arg) qargs+=("$2"); shift ;;
 	-i | --images) images=$2; shift ;;
 	--keep) keep=1 ;;
+	--interactive) interactive=1 ;;
 	-h | --help) usage ;;
 	--) shift; break ;;
 	-*) die "unknown option $1 (see --help)" ;;
@@ -94,7 +97,7 @@ for f in vmlinux l1-initramfs.cpio.gz; do
 done
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/nv-l1.XXXXXX")
-qpid="" tpid=""
+qpid="" tpid="" log=${log:-$tmp/console.log}
 # shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
 	local rc=$?
@@ -112,6 +115,10 @@ cleanup() {
 		sleep 0.3 # let tail print the last lines
 		kill "$tpid" 2>/dev/null || true
 		wait "$tpid" 2>/dev/null || true
+	fi
+	if [ "$quiet" = 1 ] && { [ "$rc" = 124 ] || [ "$rc" = 125 ]; } && [ -s "$log" ]; then
+		echo "run-l1: last console lines ($log):" >&2
+		tail -n 40 "$log" | tr -d '\r' >&2
 	fi
 	if [ "$keep" = 1 ]; then
 		echo "run-l1: kept $tmp" >&2
@@ -181,8 +188,17 @@ done
 # Boot time under emulation: crypto self-tests cost about 0.6 s, Spectre
 # mitigations slow every kernel path, and microvm has no PCI to probe.
 L1_FAST="cryptomgr.notests mitigations=off pci=off"
-[ -n "$log" ] || log=$tmp/console.log
 : >"$log"
+
+if [ "$interactive" = 1 ]; then
+	"$qemu" -M microvm -accel tcg -cpu max -m "$mem" -smp "$cpus" \
+		-nodefaults -no-user-config -display none -no-reboot -serial mon:stdio \
+		-netdev "$netdev" -device virtio-net-device,netdev=n0 \
+		-kernel "$images/vmlinux" -initrd "$initrd" \
+		-append "console=ttyS0 quiet panic=-1 tsc_early_khz=$tsc_khz $L1_FAST nv.shell $append" \
+		${qargs[@]+"${qargs[@]}"}
+	exit 0
+fi
 
 t0=$(now)
 "$qemu" -M microvm -accel tcg -cpu max -m "$mem" -smp "$cpus" \
