@@ -17,6 +17,7 @@ set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 IMGTOOL=$here/imgtool.py
+# shellcheck source=rootfs-lib.sh
 . "$here/rootfs-lib.sh"
 
 [ $# -ge 1 ] || {
@@ -45,6 +46,9 @@ download_pkg() {
 }
 
 pkg=${NV_KERNEL_PKG:-$(resolve_pkg)}
+if [ -z "$pkg" ] && [ "$(id -u)" -eq 0 ]; then
+	apt-get update -qq && pkg=$(resolve_pkg)
+fi
 if [ -z "$pkg" ]; then
 	# No apt lists (apt-get update never ran): fall back to a cached .deb.
 	deb=$(find "$cache" -maxdepth 1 -name 'linux-image-*.deb' | sort | tail -n 1)
@@ -76,7 +80,8 @@ if [ ! -f "$kroot/.extracted" ]; then
 	dpkg-deb -x "$deb" "$kroot"
 	kver=$(ls "$kroot/lib/modules")
 	# The .deb ships no modules.dep: depmod makes it at install time.
-	depmod -b "$kroot" "$kver"
+	depmod=$(command -v depmod || echo /usr/sbin/depmod)
+	"$depmod" -b "$kroot" "$kver"
 	echo "$kver" >"$kroot/.extracted"
 fi
 kver=$(cat "$kroot/.extracted")

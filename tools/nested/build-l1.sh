@@ -9,6 +9,7 @@ set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 IMGTOOL=$here/../guest/imgtool.py
+# shellcheck source=../guest/rootfs-lib.sh
 . "$here/../guest/rootfs-lib.sh"
 
 [ $# -ge 1 ] || {
