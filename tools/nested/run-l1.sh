@@ -42,7 +42,7 @@ imgtool=$here/../guest/imgtool.py
 
 usage() {
 	sed -n '2,/^set -eu/{/^set -eu/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
-	exit 126
+	exit 0
 }
 die() {
 	echo "run-l1: $*" >&2
