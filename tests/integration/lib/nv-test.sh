@@ -73,7 +73,7 @@
 #   nv_l1_start l1 -a "$NV_BUILD/host-shim/nicvisor-shim" -t 300 -- \
 #       nicvisor-shim --dpu "tcp://10.0.2.2:$port"
 #   nv_l1_wait_marker l1 'NICVISOR-GUEST-READY' 120 || nv_die "no guest"
-#   nv_l1_wait l1 300; rc=$?
+#   rc=0; nv_l1_wait l1 300 || rc=$?     # (set -e: never a bare call)
 
 NV_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 NV_BUILD=${NV_BUILD:-$NV_SRC/build}
