@@ -455,7 +455,8 @@ list_vms(struct dpu_agent *a, const Nicvisor__V1__ListVmsRequest *r, struct nv_a
 	nicvisor__v1__list_vms_response__init(lr);
 	pthread_mutex_lock(&a->lock);
 	items = nv_arena_alloc(ar, (a->nvms + 1) * sizeof(*items));
-	memcpy(items, a->vms, a->nvms * sizeof(*items));
+	if (a->nvms > 0)
+		memcpy(items, a->vms, a->nvms * sizeof(*items));
 	count = page_select(items, a->nvms, cmp_vm_name, vm_key, after, size, &first, &more);
 	lr->vms = nv_arena_alloc(ar, (count + 1) * sizeof(*lr->vms));
 	for (size_t i = 0; i < count; i++)
@@ -489,7 +490,8 @@ list_hosts(struct dpu_agent *a, const Nicvisor__V1__ListHostsRequest *r, struct 
 	nicvisor__v1__list_hosts_response__init(lr);
 	pthread_mutex_lock(&a->lock);
 	items = nv_arena_alloc(ar, (a->nhosts + 1) * sizeof(*items));
-	memcpy(items, a->hosts, a->nhosts * sizeof(*items));
+	if (a->nhosts > 0)
+		memcpy(items, a->hosts, a->nhosts * sizeof(*items));
 	count = page_select(items, a->nhosts, cmp_host_id, host_key, after, size, &first, &more);
 	lr->hosts = nv_arena_alloc(ar, (count + 1) * sizeof(*lr->hosts));
 	for (size_t i = 0; i < count; i++)
