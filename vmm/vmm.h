@@ -11,7 +11,9 @@
  * process.
  *
  * Threads: vmm_create/start/wait/stop/destroy are called from one control
- * thread. Console callbacks run on vCPU threads.
+ * thread. Console callbacks run on vCPU threads. vCPU threads block every
+ * signal but SIGRTMIN, which the library uses to interrupt KVM_RUN: the
+ * process must not use SIGRTMIN for anything else.
  */
 #ifndef VMM_H
 #define VMM_H
@@ -51,6 +53,9 @@ enum vmm_exit_kind {
 	VMM_EXIT_DEBUG_EXIT,   /* test device */
 };
 
+/* "poweroff", "reboot", ..., "unknown" for a value outside the enum. */
+const char *vmm_exit_kind_name(enum vmm_exit_kind kind);
+
 struct vmm_exit {
 	enum vmm_exit_kind kind;
 	uint32_t code;    /* DEBUG_EXIT: the value written; KVM_ERROR: exit reason */
@@ -77,6 +82,10 @@ struct vmm_host_info {
 
 #define VMM_DEBUG_EXIT_PORT 0xf4
 
+/* Smallest guest RAM vmm_create() accepts; it must also be a multiple of
+ * 4 KiB. */
+#define VMM_MIN_MEM_BYTES (16ull << 20)
+
 /* Fill info from kvm_path (NULL: /dev/kvm). -errno if KVM cannot be opened. */
 int vmm_probe(const char *kvm_path, struct vmm_host_info *info);
 
@@ -99,7 +108,8 @@ int vmm_exit_fd(const struct vmm *vm);
  * filled, or -ETIMEDOUT. */
 int vmm_wait(struct vmm *vm, struct vmm_exit *exit, int timeout_ms);
 
-/* Press the ACPI power button; a guest that listens powers off. */
+/* Press the ACPI power button; a guest that listens powers off. 0, or
+ * -EINVAL if the run is not in progress. */
 int vmm_request_poweroff(struct vmm *vm);
 
 /* End the run now (exit kind VMM_EXIT_STOPPED unless it already ended)
