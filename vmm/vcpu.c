@@ -217,10 +217,13 @@ vcpu_thread(void *arg)
 {
 	struct vmm_vcpu *vcpu = arg;
 	struct vmm *vm = vcpu->vm;
+	char name[16];
 	sigset_t kick;
 	bool go;
 
 	current_vcpu = vcpu->index;
+	snprintf(name, sizeof(name), "vcpu%d", vcpu->index);
+	pthread_setname_np(pthread_self(), name);
 	sigemptyset(&kick);
 	sigaddset(&kick, VMM_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
@@ -233,8 +236,9 @@ vcpu_thread(void *arg)
 
 	/* Ends with the run: vmm_end_run() sets immediate_exit, so every
 	 * later KVM_RUN returns at once. */
-	while (go && !vmm_run_ended(vm)) {
+	if (go)
 		record_first_run(vm);
+	while (go && !vmm_run_ended(vm)) {
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				count(&vcpu->exits_other);

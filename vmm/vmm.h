@@ -127,7 +127,7 @@ struct vmm_stats {
 	uint64_t exits_io;
 	uint64_t exits_mmio;
 	uint64_t exits_other;
-	uint64_t io_unhandled; /* accesses to ports no device claims */
+	uint64_t io_unhandled; /* accesses to ports or MMIO no device claims */
 };
 void vmm_get_stats(const struct vmm *vm, struct vmm_stats *st);
 
