@@ -10,7 +10,8 @@
  *   EXIT_RESET     ACPI reset register: a wrong value, then the right one
  *   EXIT_I8042     i8042 reset, as Linux does it (status poll, then 0xfe)
  *   EXIT_DEVICES   PIO and MMIO accesses of each width to test devices and
- *                  to unclaimed addresses; reports what it reads, then OK
+ *                  to unclaimed addresses, CMOS RTC reads; reports what it
+ *                  reads, then OK
  *   EXIT_TRIPLE    an exception with an empty IDT: triple fault
  *   EXIT_BADJUMP   a jump into guest-physical memory that is neither RAM
  *                  nor a device
@@ -89,7 +90,23 @@ pvh_entry:
 	mov GUEST_UNCLAIMED_MMIO, %eax
 	REPORT_EAX
 	movl $0, GUEST_UNCLAIMED_MMIO
-	/* String I/O: 4 bytes to the report port in one exit. */
+	/* CMOS RTC: register A (UIP clear), D (valid), the year (BCD). */
+	mov $0x0a, %al
+	out %al, $0x70
+	in $0x71, %al
+	movzbl %al, %eax
+	REPORT_EAX
+	mov $0x0d, %al
+	out %al, $0x70
+	in $0x71, %al
+	movzbl %al, %eax
+	REPORT_EAX
+	mov $0x09, %al
+	out %al, $0x70
+	in $0x71, %al
+	movzbl %al, %eax
+	REPORT_EAX
+	/* String I/O: 4 bytes to the report port. */
 	mov $pattern, %esi
 	mov $4, %ecx
 	mov $GUEST_REPORT_PORT, %dx
