@@ -122,6 +122,10 @@ vmm_probe(const char *kvm_path, struct vmm_host_info *info)
 	if (fd < 0)
 		return fd;
 	info->kvm_api_version = ioctl(fd, KVM_GET_API_VERSION, 0);
+	if (info->kvm_api_version < 0) {
+		close(fd);
+		return -ENODEV; /* opened, but not KVM */
+	}
 	info->max_vcpus = kvm_max_vcpus(fd);
 	check_caps(fd, info->missing_caps, sizeof(info->missing_caps), info->caps,
 		   sizeof(info->caps));

@@ -86,7 +86,8 @@ struct vmm_host_info {
  * 4 KiB. */
 #define VMM_MIN_MEM_BYTES (16ull << 20)
 
-/* Fill info from kvm_path (NULL: /dev/kvm). -errno if KVM cannot be opened. */
+/* Fill info from kvm_path (NULL: /dev/kvm). -errno if KVM cannot be opened,
+ * -ENODEV if kvm_path is not KVM. */
 int vmm_probe(const char *kvm_path, struct vmm_host_info *info);
 
 /*

@@ -40,6 +40,7 @@ test_probe(void **state)
 	       info.max_vcpus, info.virt, info.caps);
 
 	assert_int_equal(vmm_probe("/nonexistent/kvm", &info), -ENOENT);
+	assert_int_equal(vmm_probe("/dev/null", &info), -ENODEV);
 }
 
 /* A memfd holding `len` bytes of `fill`. */
@@ -89,7 +90,7 @@ test_bad_configs(void **state)
 		.kernel = { .fd = marker, .size = (uint64_t)marker_size },
 		.initrd = { .fd = -1 },
 	};
-	struct bad_case cases[11];
+	struct bad_case cases[12];
 	unsigned int n = 0;
 
 	(void)state;
@@ -120,6 +121,8 @@ test_bad_configs(void **state)
 	cases[n++].cfg.initrd.size = 4096;
 	cases[n] = (struct bad_case){ "no kvm", good, -ENOENT, "/nonexistent/kvm" };
 	cases[n++].cfg.kvm_path = "/nonexistent/kvm";
+	cases[n] = (struct bad_case){ "not kvm", good, -ENODEV, "/dev/null: KVM API version" };
+	cases[n++].cfg.kvm_path = "/dev/null";
 	for (unsigned int i = 0; i < n; i++)
 		expect_refused(&cases[i]);
 
