@@ -184,6 +184,23 @@ place_initrd(struct vmm_mem *mem, const struct vmm_x86_boot_args *args, const st
 	return 0;
 }
 
+static int
+write_acpi(struct vmm_mem *mem, uint32_t vcpus, uint64_t *rsdp_gpa, char *err, size_t errlen)
+{
+	struct vmm_x86_acpi_conf conf = { .vcpus = vcpus };
+	uint8_t *buf = vmm_mem_ptr(mem, VMM_X86_ACPI_GPA, VMM_X86_ACPI_SIZE);
+	size_t used;
+	int rc;
+
+	/* The window is reserved in the e820 map and below 1 MiB, so RAM here. */
+	memset(buf, 0, VMM_X86_ACPI_SIZE);
+	rc = vmm_x86_acpi_build(buf, VMM_X86_ACPI_SIZE, VMM_X86_ACPI_GPA, &conf, rsdp_gpa, &used);
+	if (rc < 0)
+		return vmm_x86_boot_fail(err, errlen, rc,
+					 "acpi: cannot build the tables for %u vCPUs", vcpus);
+	return 0;
+}
+
 static void
 write_zero_page(struct vmm_mem *mem, const struct x86_kernel *k, const struct vmm_x86_boot *boot,
 		const struct vmm_x86_e820 *e820, unsigned int ne820)
@@ -265,6 +282,9 @@ vmm_x86_boot_load(struct vmm_mem *mem, const struct vmm_x86_boot_args *args,
 		return vmm_x86_boot_fail(err, errlen, -EINVAL, "boot: missing argument");
 	if (args->kernel == NULL || args->kernel_size == 0)
 		return vmm_x86_boot_fail(err, errlen, -EINVAL, "kernel: empty image");
+	if (args->vcpus == 0 || args->vcpus > VMM_X86_ACPI_MAX_VCPUS)
+		return vmm_x86_boot_fail(err, errlen, -EINVAL, "vcpus: %u is not in 1..%u",
+					 args->vcpus, VMM_X86_ACPI_MAX_VCPUS);
 	if (args->initrd == NULL && args->initrd_size > 0)
 		return vmm_x86_boot_fail(err, errlen, -EINVAL, "initrd: size without data");
 	if (vmm_mem_ptr(mem, 0, VMM_X86_HIMEM_GPA) == NULL)
@@ -319,6 +339,9 @@ vmm_x86_boot_load(struct vmm_mem *mem, const struct vmm_x86_boot_args *args,
 	write_gdt(mem);
 	write_page_tables(mem);
 	ne820 = vmm_x86_e820_build(mem, e820, X86_E820_MAX);
+	rc = write_acpi(mem, args->vcpus, &boot->rsdp_gpa, err, errlen);
+	if (rc < 0)
+		return rc;
 
 	if (pvh) {
 		boot->boot_info = VMM_X86_PVH_INFO_GPA;

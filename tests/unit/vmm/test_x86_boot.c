@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "guest_mem.h"
+#include "x86/acpi.h"
 #include "x86/boot.h"
 #include "x86/layout.h"
 #include "x86_images.h"
@@ -80,6 +81,8 @@ rd32(struct vmm_mem *mem, uint64_t gpa)
 	return v;
 }
 
+static uint32_t a_vcpus = 1;
+
 static int
 load(struct vmm_mem *mem, const uint8_t *k, size_t ks, const uint8_t *initrd, size_t is,
      const char *cmdline, struct vmm_x86_boot *b, char *err, size_t errlen)
@@ -90,7 +93,7 @@ load(struct vmm_mem *mem, const uint8_t *k, size_t ks, const uint8_t *initrd, si
 		.initrd = initrd,
 		.initrd_size = is,
 		.cmdline = cmdline,
-		.vcpus = 1,
+		.vcpus = a_vcpus,
 	};
 
 	return vmm_x86_boot_load(mem, &a, b, err, errlen);
@@ -253,7 +256,10 @@ test_pvh_load(void **state)
 		vmm_mem_read(mem, rd64(mem, VMM_X86_PVH_INFO_GPA + SI_CMDLINE), cmd, sizeof(cmd)),
 		0);
 	assert_string_equal(cmd, "console=ttyS0 quiet");
-	assert_int_equal(rd64(mem, VMM_X86_PVH_INFO_GPA + SI_RSDP), b.rsdp_gpa);
+	/* The ACPI tables, RSDP first, in the reserved window below 1 MiB. */
+	assert_int_equal(b.rsdp_gpa, VMM_X86_ACPI_GPA);
+	assert_memory_equal(vmm_mem_ptr(mem, b.rsdp_gpa, 8), "RSD PTR ", 8);
+	assert_int_equal(rd64(mem, VMM_X86_PVH_INFO_GPA + SI_RSDP), VMM_X86_ACPI_GPA);
 	assert_int_equal(rd32(mem, VMM_X86_PVH_INFO_GPA + SI_MEMMAP_ENTRIES), 3);
 	check_memmap(mem, rd64(mem, VMM_X86_PVH_INFO_GPA + SI_MEMMAP), 3);
 	free(initrd);
@@ -355,7 +361,8 @@ test_bzimage_load(void **state)
 	assert_int_equal(bp->hdr.ramdisk_size, isz);
 	assert_int_equal(bp->ext_ramdisk_image, 0);
 	assert_int_equal(bp->ext_ramdisk_size, 0);
-	assert_int_equal(bp->acpi_rsdp_addr, b.rsdp_gpa);
+	assert_int_equal(bp->acpi_rsdp_addr, VMM_X86_ACPI_GPA);
+	assert_memory_equal(vmm_mem_ptr(mem, bp->acpi_rsdp_addr, 8), "RSD PTR ", 8);
 	/* The rest of the page was cleaned (the 0x5a fill is gone). */
 	assert_int_equal(bp->sentinel, 0);
 	assert_int_equal(bp->screen_info.orig_video_isVGA, 0);
@@ -684,6 +691,13 @@ test_bad_other(void **state)
 	tpvh_build(img, 8);
 	assert_int_equal(load(mem, img, sizeof(img), NULL, 5, "", &b, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "initrd:"));
+	a_vcpus = 0;
+	assert_int_equal(load(mem, img, sizeof(img), NULL, 0, "", &b, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "vcpus: 0"));
+	a_vcpus = VMM_X86_ACPI_MAX_VCPUS + 1;
+	assert_int_equal(load(mem, img, sizeof(img), NULL, 0, "", &b, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "vcpus: 255"));
+	a_vcpus = 1;
 	/* Works with no err buffer at all. */
 	assert_int_equal(load(mem, img, 10, NULL, 0, "", &b, NULL, 0), -EINVAL);
 	/* A truncated err buffer still gets a terminated prefix. */
