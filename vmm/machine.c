@@ -57,7 +57,7 @@ kick_all(struct vmm *vm)
 		if (vcpu->run != NULL)
 			__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_RELEASE);
 		if (vcpu->in_thread && vcpu->index != self)
-			pthread_kill(vcpu->thread, VMM_KICK_SIGNAL);
+			pthread_kill(vcpu->self, VMM_KICK_SIGNAL);
 	}
 }
 

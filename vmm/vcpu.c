@@ -232,6 +232,7 @@ vcpu_thread(void *arg)
 	pthread_mutex_lock(&vm->exit_lock);
 	go = !vm->ended;
 	vcpu->in_thread = go;
+	vcpu->self = pthread_self();
 	pthread_mutex_unlock(&vm->exit_lock);
 
 	/* Ends with the run: vmm_end_run() sets immediate_exit, so every

@@ -31,9 +31,12 @@ struct vmm_vcpu {
 	int index;
 	int fd;
 	struct kvm_run *run;
-	pthread_t thread;
-	bool joinable;  /* control thread only */
-	bool in_thread; /* thread between start and end; under vm->exit_lock */
+	pthread_t thread; /* for pthread_join; control thread only */
+	bool joinable;
+	/* Under vm->exit_lock: the thread is between its start and its end,
+	 * and its id (set by the thread itself) may be signalled. */
+	bool in_thread;
+	pthread_t self;
 	/* Counters: written by the vCPU's thread, read with relaxed atomics. */
 	uint64_t exits_io, exits_mmio, exits_other, io_unhandled;
 	struct nv_ratelimit unhandled_rl;
