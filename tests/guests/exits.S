@@ -12,6 +12,11 @@
  *   EXIT_DEVICES   PIO and MMIO accesses of each width to test devices and
  *                  to unclaimed addresses, CMOS RTC reads; reports what it
  *                  reads, then OK
+ *   EXIT_ACPI_POWEROFF, EXIT_ACPI_RESET
+ *                  as Linux does: follow hvm_start_info.rsdp_paddr to the
+ *                  XSDT and the FADT, and write S5 to the FADT's sleep
+ *                  control register, or the reset value to its reset
+ *                  register (so the tables and the devices must agree)
  *   EXIT_TRIPLE    an exception with an empty IDT: triple fault
  *   EXIT_BADJUMP   a jump into guest-physical memory that is neither RAM
  *                  nor a device
@@ -112,6 +117,32 @@ pvh_entry:
 	mov $GUEST_REPORT_PORT, %dx
 	rep outsb
 	GUEST_EXIT GUEST_EXIT_OK
+#endif
+
+#if defined(EXIT_ACPI_POWEROFF) || defined(EXIT_ACPI_RESET)
+	mov 0x20(%ebx), %esi /* hvm_start_info.rsdp_paddr */
+	test %esi, %esi
+	jz 3f
+	mov 24(%esi), %esi /* RSDP.XsdtAddress */
+	mov 4(%esi), %ecx  /* XSDT length */
+	add %esi, %ecx
+	lea 36(%esi), %edi /* first entry */
+1:	cmp %ecx, %edi
+	jae 3f
+	mov (%edi), %ebp
+	cmpl $0x50434146, (%ebp) /* "FACP" */
+	je 2f
+	add $8, %edi
+	jmp 1b
+#ifdef EXIT_ACPI_POWEROFF
+2:	mov 248(%ebp), %edx /* SLEEP_CONTROL_REG.Address */
+	mov $((5 << 2) | 0x20), %al
+#else
+2:	mov 120(%ebp), %edx /* RESET_REG.Address */
+	mov 128(%ebp), %al  /* RESET_VALUE */
+#endif
+	out %al, %dx
+3:	REPORT 0xbad
 #endif
 
 #ifdef EXIT_TRIPLE

@@ -74,6 +74,34 @@ test_i8042(void **state)
 	guest_destroy(&g);
 }
 
+/* The guest finds the registers through the ACPI tables, as Linux does. */
+static void
+test_acpi_tables_poweroff(void **state)
+{
+	uint32_t r[8];
+	struct guest g;
+	struct vmm_exit e = run(&g, "acpi_poweroff");
+
+	(void)state;
+	assert_int_equal(e.kind, VMM_EXIT_POWEROFF);
+	assert_int_equal(guest_reports_of(&g, 0, r, 8), 0);
+	guest_destroy(&g);
+}
+
+static void
+test_acpi_tables_reset(void **state)
+{
+	uint32_t r[8];
+	struct guest g;
+	struct vmm_exit e = run(&g, "acpi_reset");
+
+	(void)state;
+	assert_int_equal(e.kind, VMM_EXIT_REBOOT);
+	assert_non_null(strstr(e.reason, "ACPI reset"));
+	assert_int_equal(guest_reports_of(&g, 0, r, 8), 0);
+	guest_destroy(&g);
+}
+
 static unsigned int
 bcd(unsigned int v)
 {
@@ -168,9 +196,14 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_poweroff),     cmocka_unit_test(test_reset_register),
-		cmocka_unit_test(test_i8042),        cmocka_unit_test(test_devices),
-		cmocka_unit_test(test_triple_fault), cmocka_unit_test(test_bad_jump),
+		cmocka_unit_test(test_poweroff),
+		cmocka_unit_test(test_reset_register),
+		cmocka_unit_test(test_i8042),
+		cmocka_unit_test(test_acpi_tables_poweroff),
+		cmocka_unit_test(test_acpi_tables_reset),
+		cmocka_unit_test(test_devices),
+		cmocka_unit_test(test_triple_fault),
+		cmocka_unit_test(test_bad_jump),
 	};
 
 	if (!kvm_available())
