@@ -124,7 +124,7 @@ static void
 internal_error(struct vmm_vcpu *vcpu)
 {
 	struct kvm_run *run = vcpu->run;
-	char where[96], data[96] = "";
+	char where[160], data[96] = "";
 	size_t used = 0;
 
 	vmm_arch_describe_rip(vcpu, where, sizeof(where));
@@ -158,7 +158,7 @@ static void
 dispatch(struct vmm_vcpu *vcpu)
 {
 	struct kvm_run *run = vcpu->run;
-	char where[96];
+	char where[160];
 
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:

@@ -235,8 +235,12 @@ vmm_arch_describe_rip(struct vmm_vcpu *vcpu, char *buf, size_t len)
 		snprintf(buf, len, "rip unknown (%s)", strerror(errno));
 		return;
 	}
-	snprintf(buf, len, "rip 0x%llx (cs 0x%x, cpl %u, rflags 0x%llx, cr0 0x%llx, efer 0x%llx)",
+	/* SVM resets the vCPU before it reports a shutdown: say so rather
+	 * than blame the reset vector. */
+	snprintf(buf, len, "rip 0x%llx (cs 0x%x, cpl %u, rflags 0x%llx, cr0 0x%llx, efer 0x%llx)%s",
 		 (unsigned long long)regs.rip, sregs.cs.selector, sregs.ss.dpl,
 		 (unsigned long long)regs.rflags, (unsigned long long)sregs.cr0,
-		 (unsigned long long)sregs.efer);
+		 (unsigned long long)sregs.efer,
+		 regs.rip == 0xfff0 && sregs.cs.base == 0xffff0000 ? " (state after KVM's reset)"
+								   : "");
 }
