@@ -35,6 +35,8 @@ expect kvm-error 5 "" "KVM_EXIT_INTERNAL_ERROR" --kernel "$guests/badjump.elf"
 expect timeout 6 "" "timeout after 1 s" --kernel "$guests/spin.elf" --timeout 1 --memory 64
 expect two-vcpus 7 "" "code 0x10" --kernel "$guests/smp_checksum.elf" --vcpus 2 \
 	--memory 64 --debug-exit
+expect power-button 0 serial-ready "pressing the power button" \
+	--kernel "$guests/serial.elf" --power-button-on serial-ready --timeout 20
 expect usage 1 "" "usage" --memory 64
 expect bad-kernel 1 "" "kernel" --kernel "$vmm_boot"
 expect tiny-memory 1 "" "memory" --kernel "$guests/marker.elf" --memory 1

@@ -3,7 +3,10 @@
  * vmm-boot: boot a kernel through vmm.h, for tests and by hand.
  *
  *   vmm-boot --kernel K [--initrd I] [--cmdline C] [--vcpus N] [--memory MiB]
- *            [--debug-exit] [--timeout S]
+ *            [--debug-exit] [--timeout S] [--power-button-on TEXT]
+ *
+ * --power-button-on presses the ACPI power button once the console has
+ * shown TEXT (e.g. the guest's ready marker).
  *
  * The guest's COM1 goes to stdout, stdin to its receiver; the exit and the
  * statistics go to stderr. Exit status: 0 poweroff, 1 usage or setup
@@ -14,10 +17,12 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -25,10 +30,42 @@
 #include "nv_log.h"
 #include "vmm.h"
 
+/* Watch the console for the --power-button-on text (vCPU threads). */
+struct watch {
+	const char *text;
+	size_t matched;
+	int fd; /* eventfd, written once on a match */
+	pthread_mutex_t lock;
+};
+
+static void
+watch_console(struct watch *w, const uint8_t *data, size_t len)
+{
+	uint64_t one = 1;
+	size_t n;
+
+	pthread_mutex_lock(&w->lock);
+	n = strlen(w->text);
+	for (size_t i = 0; i < len && w->matched < n; i++) {
+		/* Restarting at 0 or 1 is exact for markers without a
+		 * repeated prefix, which is what this is for. */
+		if (data[i] == (uint8_t)w->text[w->matched])
+			w->matched++;
+		else
+			w->matched = data[i] == (uint8_t)w->text[0];
+		if (w->matched == n && write(w->fd, &one, sizeof(one)) < 0)
+			break;
+	}
+	pthread_mutex_unlock(&w->lock);
+}
+
 static void
 console_out(void *opaque, const uint8_t *data, size_t len)
 {
-	(void)opaque;
+	struct watch *w = opaque;
+
+	if (w->text != NULL)
+		watch_console(w, data, len);
 	/* Best effort: a closed stdout must not stop the guest. */
 	while (len > 0) {
 		ssize_t n = write(STDOUT_FILENO, data, len);
@@ -77,19 +114,20 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: vmm-boot --kernel K [--initrd I] [--cmdline C] [--vcpus N]"
-			" [--memory MiB] [--debug-exit] [--timeout S]\n");
+			" [--memory MiB] [--debug-exit] [--timeout S] [--power-button-on TEXT]\n");
 }
 
 /* Run until the guest ends, a signal, or the deadline; feeds stdin to the
- * guest's console. */
+ * guest's console and presses the power button when the watch fires. */
 static void
-run(struct vmm *vm, int sfd, unsigned int timeout_s)
+run(struct vmm *vm, int sfd, unsigned int timeout_s, int watch_fd)
 {
 	uint64_t deadline = timeout_s ? nv_mono_ns() + (uint64_t)timeout_s * 1000000000ull : 0;
-	struct pollfd pfd[3] = {
+	struct pollfd pfd[4] = {
 		{ .fd = vmm_exit_fd(vm), .events = POLLIN },
 		{ .fd = sfd, .events = POLLIN },
 		{ .fd = STDIN_FILENO, .events = POLLIN },
+		{ .fd = watch_fd, .events = POLLIN },
 	};
 	uint8_t buf[256];
 
@@ -105,8 +143,14 @@ run(struct vmm *vm, int sfd, unsigned int timeout_s)
 			}
 			wait_ms = (int)((deadline - now) / 1000000) + 1;
 		}
-		if (poll(pfd, 3, wait_ms) < 0 && errno != EINTR)
+		if (poll(pfd, 4, wait_ms) < 0 && errno != EINTR)
 			return;
+		if (pfd[3].revents) {
+			fprintf(stderr, "vmm-boot: pressing the power button\n");
+			if (vmm_request_poweroff(vm) < 0)
+				fprintf(stderr, "vmm-boot: power button: failed\n");
+			pfd[3].fd = -1;
+		}
 		if (pfd[0].revents || pfd[1].revents)
 			return;
 		if (pfd[2].revents) {
@@ -131,6 +175,7 @@ main(int argc, char **argv)
 		{ "memory", required_argument, NULL, 'm' },
 		{ "debug-exit", no_argument, NULL, 'd' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "power-button-on", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -141,7 +186,8 @@ main(int argc, char **argv)
 		.initrd = { .fd = -1 },
 		.cmdline = "console=ttyS0",
 	};
-	struct vmm_events ev = { .console = console_out };
+	struct watch watch = { .fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct vmm_events ev = { .console = console_out, .opaque = &watch };
 	const char *kernel = NULL, *initrd = NULL;
 	unsigned int timeout_s = 0;
 	struct vmm_exit e;
@@ -175,6 +221,9 @@ main(int argc, char **argv)
 		case 't':
 			timeout_s = (unsigned int)strtoul(optarg, NULL, 0);
 			break;
+		case 'p':
+			watch.text = optarg[0] ? optarg : NULL;
+			break;
 		default:
 			usage();
 			return 1;
@@ -195,6 +244,8 @@ main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &sigs, NULL);
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
 
+	if (watch.text != NULL)
+		watch.fd = eventfd(0, EFD_CLOEXEC);
 	rc = vmm_create(&cfg, &ev, &vm, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "vmm-boot: %s (%s)\n", err, strerror(-rc));
@@ -206,7 +257,7 @@ main(int argc, char **argv)
 		vmm_destroy(vm);
 		return 1;
 	}
-	run(vm, sfd, timeout_s);
+	run(vm, sfd, timeout_s, watch.fd);
 	vmm_stop(vm);
 	vmm_wait(vm, &e, 0);
 	vmm_get_stats(vm, &st);
