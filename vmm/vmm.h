@@ -58,7 +58,8 @@ const char *vmm_exit_kind_name(enum vmm_exit_kind kind);
 
 struct vmm_exit {
 	enum vmm_exit_kind kind;
-	uint32_t code;    /* DEBUG_EXIT: the value written; KVM_ERROR: exit reason */
+	uint32_t code;    /* DEBUG_EXIT: the value written; KVM_ERROR: exit reason
+			     (0 if KVM_RUN itself failed) */
 	int vcpu;         /* the vCPU that ended the run, -1 if none */
 	char reason[256]; /* for a person, e.g. "KVM_EXIT_INTERNAL_ERROR: emulation failure at rip
 			     0x..." */
@@ -99,7 +100,9 @@ int vmm_probe(const char *kvm_path, struct vmm_host_info *info);
 int vmm_create(const struct vmm_config *cfg, const struct vmm_events *ev, struct vmm **out,
 	       char *err, size_t errlen);
 
-/* Start the vCPU threads. */
+/* Start the vCPU threads. 0; -EALREADY if started; -ESRCH if the run has
+ * already ended (vmm_stop() before vmm_start()); or a thread could not be
+ * created (-errno; the run then ends with VMM_EXIT_KVM_ERROR). */
 int vmm_start(struct vmm *vm);
 
 /* An eventfd that becomes readable once the run has ended, for poll(). */
