@@ -102,6 +102,20 @@ test_acpi_tables_reset(void **state)
 	guest_destroy(&g);
 }
 
+/* Linux's default reboot here ends at the real-mode reset vector. */
+static void
+test_bios_reset_vector(void **state)
+{
+	uint32_t r[8];
+	struct guest g;
+	struct vmm_exit e = run(&g, "bios_reset");
+
+	(void)state;
+	assert_int_equal(e.kind, VMM_EXIT_REBOOT);
+	assert_int_equal(guest_reports_of(&g, 0, r, 8), 0);
+	guest_destroy(&g);
+}
+
 static unsigned int
 bcd(unsigned int v)
 {
@@ -201,6 +215,7 @@ main(void)
 		cmocka_unit_test(test_i8042),
 		cmocka_unit_test(test_acpi_tables_poweroff),
 		cmocka_unit_test(test_acpi_tables_reset),
+		cmocka_unit_test(test_bios_reset_vector),
 		cmocka_unit_test(test_devices),
 		cmocka_unit_test(test_triple_fault),
 		cmocka_unit_test(test_bad_jump),
