@@ -96,7 +96,9 @@ int
 vmm_arch_vm_init(struct vmm *vm, char *err, size_t errlen)
 {
 	uint64_t identity = VMM_X86_IDENTITY_MAP_GPA;
-	struct kvm_pit_config pit = { .flags = 0 };
+	/* The speaker port 0x61 gates and reads PIT channel 2, which Linux's
+	 * TSC calibration polls; KVM emulates it only with this flag. */
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
 	int rc;
 
 	/* Both must precede vCPU creation (api.rst); VMX uses them to run
