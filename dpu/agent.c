@@ -239,6 +239,7 @@ vm_set_state(struct dpu_agent *a, struct dpu_vm *vm, Nicvisor__V1__VmState state
 		vm->running_unix_ms = nv_now_unix_ms();
 	if (!dpu_vm_state_active(state)) {
 		vm_release_artifacts(vm);
+		vm->host_pid = 0;
 		vm->stop_deadline_ms = 0;
 	}
 	if (prev != state)
@@ -270,6 +271,8 @@ vm_to_pb(const struct dpu_vm *vm, struct nv_arena *ar)
 	pb->running_unix_ms = vm->running_unix_ms;
 	pb->boots = vm->boots;
 	pb->console_bytes = vm->console.end;
+	pb->host_pid = vm->host_pid;
+	pb->vmm_setup_ns = vm->vmm_setup_ns;
 	return pb;
 }
 

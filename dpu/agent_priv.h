@@ -42,6 +42,8 @@ struct dpu_vm {
 	uint64_t running_unix_ms;
 	uint32_t boots;
 	struct dpu_console_ring console;
+	uint32_t host_pid;     /* as last reported; 0 when not running */
+	uint64_t vmm_setup_ns; /* of the last boot, as reported */
 
 	/* Not durable. */
 	struct dpu_artifact *kernel; /* while active and started in this run */

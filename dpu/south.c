@@ -266,6 +266,16 @@ report_reason(const Nicvisor__V1__VmReport *r, char *buf, size_t size, const cha
 	return buf;
 }
 
+/* What a report says about the VM's process, kept for operators. */
+static void
+take_process_facts(struct dpu_vm *vm, const Nicvisor__V1__VmReport *r)
+{
+	if (r->pid != 0)
+		vm->host_pid = r->pid;
+	if (r->boot_ns != 0)
+		vm->vmm_setup_ns = r->boot_ns;
+}
+
 /* A VM the agent knows, as the host reports it at Hello. */
 static void
 reattach(struct dpu_agent *a, struct dpu_host *h, struct dpu_vm *vm,
@@ -276,6 +286,7 @@ reattach(struct dpu_agent *a, struct dpu_host *h, struct dpu_vm *vm,
 	uint64_t off;
 
 	snprintf(vm->host, sizeof(vm->host), "%s", h->id);
+	take_process_facts(vm, r);
 	if (r->boots > vm->boots)
 		vm->boots = r->boots;
 	if (r->exit != NICVISOR__V1__EXIT_KIND__EXIT_KIND_NONE)
@@ -346,6 +357,7 @@ adopt(struct dpu_agent *a, struct dpu_host *h, const Nicvisor__V1__VmReport *r)
 		return;
 	}
 	snprintf(vm->host, sizeof(vm->host), "%s", h->id);
+	take_process_facts(vm, r);
 	vm->boots = r->boots;
 	vm->last_exit = r->exit;
 	vm->started_unix_ms = vm->created_unix_ms;
@@ -593,6 +605,7 @@ vm_report(struct dpu_agent *a, const Nicvisor__V1__HostRequest *rq, struct dpu_s
 	vm = host_vm(a, h, r->vm_id, "vm_report.vm_id", st);
 	if (vm == NULL)
 		goto out_unlock;
+	take_process_facts(vm, r);
 	next = dpu_vm_apply_report(vm->state, r->state);
 	report_reason(r, reason, sizeof(reason), "reported by host %s", h->id);
 	if (r->boots > vm->boots && vm->boots > 0 && next == STATE(RUNNING) &&

@@ -92,9 +92,10 @@ ctl_json_vm(FILE *f, const Nicvisor__V1__Vm *vm)
 	ctl_json_string(f, nv_exit_kind_name(vm->last_exit));
 	fprintf(f,
 		",\"created_unix_ms\":%" PRIu64 ",\"started_unix_ms\":%" PRIu64
-		",\"running_unix_ms\":%" PRIu64 ",\"boots\":%u,\"console_bytes\":%" PRIu64 "}",
+		",\"running_unix_ms\":%" PRIu64 ",\"boots\":%u,\"console_bytes\":%" PRIu64
+		",\"host_pid\":%u,\"vmm_setup_ns\":%" PRIu64 "}",
 		vm->created_unix_ms, vm->started_unix_ms, vm->running_unix_ms, vm->boots,
-		vm->console_bytes);
+		vm->console_bytes, vm->host_pid, vm->vmm_setup_ns);
 }
 
 void
@@ -214,6 +215,10 @@ ctl_print_vm(FILE *f, const Nicvisor__V1__Vm *vm)
 	}
 	fprintf(f, "last exit:  %s\n", nv_exit_kind_name(vm->last_exit));
 	fprintf(f, "boots:      %u\n", vm->boots);
+	if (vm->host_pid != 0)
+		fprintf(f, "host pid:   %u\n", vm->host_pid);
+	if (vm->vmm_setup_ns != 0)
+		fprintf(f, "vmm setup:  %.1f ms\n", (double)vm->vmm_setup_ns / 1e6);
 	fprintf(f, "console:    %" PRIu64 " bytes\n", vm->console_bytes);
 	fprintf(f, "created:    %s\n", fmt_time(vm->created_unix_ms, t1, sizeof(t1)));
 	fprintf(f, "started:    %s\n", fmt_time(vm->started_unix_ms, t2, sizeof(t2)));
