@@ -33,7 +33,10 @@ struct vmm_mem {
 
 /*
  * Create size bytes of RAM split around the hole [hole_start, hole_end):
- * RAM below hole_start, the rest from hole_end up. 0 or -errno.
+ * RAM below hole_start, the rest from hole_end up. size and the hole must
+ * be page aligned; an empty hole gives one region from 0, a hole from 0
+ * one region from hole_end. The memfd is sealed against shrinking and
+ * growing. 0 or -errno (-EINVAL for a bad size or hole).
  */
 int vmm_mem_create(uint64_t size, uint64_t hole_start, uint64_t hole_end, struct vmm_mem **out);
 void vmm_mem_destroy(struct vmm_mem *mem); /* accepts NULL */

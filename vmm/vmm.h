@@ -11,7 +11,9 @@
  * process.
  *
  * Threads: vmm_create/start/wait/stop/destroy are called from one control
- * thread. Console callbacks run on vCPU threads.
+ * thread. Console callbacks run on vCPU threads. vCPU threads block every
+ * signal but SIGRTMIN, which the library uses to interrupt KVM_RUN: the
+ * process must not use SIGRTMIN for anything else.
  */
 #ifndef VMM_H
 #define VMM_H
@@ -51,9 +53,13 @@ enum vmm_exit_kind {
 	VMM_EXIT_DEBUG_EXIT,   /* test device */
 };
 
+/* "poweroff", "reboot", ..., "unknown" for a value outside the enum. */
+const char *vmm_exit_kind_name(enum vmm_exit_kind kind);
+
 struct vmm_exit {
 	enum vmm_exit_kind kind;
-	uint32_t code;    /* DEBUG_EXIT: the value written; KVM_ERROR: exit reason */
+	uint32_t code;    /* DEBUG_EXIT: the value written; KVM_ERROR: exit reason
+			     (0 if KVM_RUN itself failed) */
 	int vcpu;         /* the vCPU that ended the run, -1 if none */
 	char reason[256]; /* for a person, e.g. "KVM_EXIT_INTERNAL_ERROR: emulation failure at rip
 			     0x..." */
@@ -77,7 +83,12 @@ struct vmm_host_info {
 
 #define VMM_DEBUG_EXIT_PORT 0xf4
 
-/* Fill info from kvm_path (NULL: /dev/kvm). -errno if KVM cannot be opened. */
+/* Smallest guest RAM vmm_create() accepts; it must also be a multiple of
+ * 4 KiB. */
+#define VMM_MIN_MEM_BYTES (16ull << 20)
+
+/* Fill info from kvm_path (NULL: /dev/kvm). -errno if KVM cannot be opened,
+ * -ENODEV if kvm_path is not KVM. */
 int vmm_probe(const char *kvm_path, struct vmm_host_info *info);
 
 /*
@@ -89,7 +100,9 @@ int vmm_probe(const char *kvm_path, struct vmm_host_info *info);
 int vmm_create(const struct vmm_config *cfg, const struct vmm_events *ev, struct vmm **out,
 	       char *err, size_t errlen);
 
-/* Start the vCPU threads. */
+/* Start the vCPU threads. 0; -EALREADY if started; -ESRCH if the run has
+ * already ended (vmm_stop() before vmm_start()); or a thread could not be
+ * created (-errno; the run then ends with VMM_EXIT_KVM_ERROR). */
 int vmm_start(struct vmm *vm);
 
 /* An eventfd that becomes readable once the run has ended, for poll(). */
@@ -99,7 +112,8 @@ int vmm_exit_fd(const struct vmm *vm);
  * filled, or -ETIMEDOUT. */
 int vmm_wait(struct vmm *vm, struct vmm_exit *exit, int timeout_ms);
 
-/* Press the ACPI power button; a guest that listens powers off. */
+/* Press the ACPI power button; a guest that listens powers off. 0, or
+ * -EINVAL if the run is not in progress. */
 int vmm_request_poweroff(struct vmm *vm);
 
 /* End the run now (exit kind VMM_EXIT_STOPPED unless it already ended)
@@ -117,7 +131,7 @@ struct vmm_stats {
 	uint64_t exits_io;
 	uint64_t exits_mmio;
 	uint64_t exits_other;
-	uint64_t io_unhandled; /* accesses to ports no device claims */
+	uint64_t io_unhandled; /* accesses to ports or MMIO no device claims */
 };
 void vmm_get_stats(const struct vmm *vm, struct vmm_stats *st);
 

@@ -20,10 +20,12 @@ struct vmm_x86_acpi_conf {
 };
 
 /*
- * Build the tables into buf (its first byte is at base_gpa) and return the
- * RSDP's gpa in *rsdp_gpa and the bytes used in *used. -ENOSPC if buflen
- * is too small.
+ * Build the tables into buf (its first byte is at base_gpa, 16-byte
+ * aligned) and return the RSDP's gpa in *rsdp_gpa (the start of buf) and
+ * the bytes used in *used. -ENOSPC if buflen is too small, -EINVAL for
+ * vcpus outside 1..VMM_X86_ACPI_MAX_VCPUS or an unaligned base.
  */
+#define VMM_X86_ACPI_MAX_VCPUS 254 /* xAPIC ids 0..253 in the MADT */
 int vmm_x86_acpi_build(uint8_t *buf, size_t buflen, uint64_t base_gpa,
 		       const struct vmm_x86_acpi_conf *conf, uint64_t *rsdp_gpa, size_t *used);
 

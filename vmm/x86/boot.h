@@ -53,6 +53,8 @@ struct vmm_x86_boot_args {
  * what is wrong with which image ("kernel: bzImage protocol 2.06 is older
  * than 2.12", "initrd: 900 MiB does not fit below 0x37ffffff"), or -E2BIG
  * when the cmdline is too long. Never reads outside the given images.
+ * Everything is validated before the kernel is copied; after an error the
+ * contents of mem are unspecified. mem needs RAM for the first MiB.
  */
 int vmm_x86_boot_load(struct vmm_mem *mem, const struct vmm_x86_boot_args *args,
 		      struct vmm_x86_boot *boot, char *err, size_t errlen);

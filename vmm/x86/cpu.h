@@ -14,12 +14,22 @@
 
 #include "x86/boot.h"
 
-/* Registers of the boot vCPU for boot->mode. */
+/*
+ * Registers of the boot vCPU for boot->mode. sregs holds what
+ * KVM_GET_SREGS returned: every segment, GDT/IDT, CR0/2/3/4/8 and EFER are
+ * overwritten (segments match the GDT boot.c writes at VMM_X86_GDT_GPA);
+ * apic_base and interrupt_bitmap are left alone. regs is overwritten
+ * whole: RIP = entry, RSI or RBX = boot_info, RFLAGS = 0x2, RSP =
+ * VMM_X86_BOOT_STACK_GPA.
+ */
 void vmm_x86_boot_sregs(const struct vmm_x86_boot *boot, struct kvm_sregs *sregs);
 void vmm_x86_boot_regs(const struct vmm_x86_boot *boot, struct kvm_regs *regs);
 
 /* Adjust a copy of KVM_GET_SUPPORTED_CPUID for vCPU `index` of `count`:
- * initial and x2APIC ids, logical processor counts, the hypervisor bit. */
+ * initial and x2APIC ids, logical processor counts, the hypervisor bit.
+ * The topology is one package of `count` single-thread cores, APIC id =
+ * index. Only entries present are changed (leaves 1, 4, 0xb, 0x1f); none
+ * are added. */
 void vmm_x86_cpuid_fixup(struct kvm_cpuid2 *cpuid, uint32_t index, uint32_t count);
 
 /* MSRs to set on every vCPU before it runs; returns how many were written

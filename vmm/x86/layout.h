@@ -8,7 +8,8 @@
  *   0x0000_0500  GDT (64-bit and PVH entry)             RAM
  *   0x0000_6000  PVH hvm_start_info + memmap + modlist  RAM
  *   0x0000_7000  Linux boot_params (zero page)          RAM
- *   0x0000_9000  identity page tables (PML4, PDPT, PDs) RAM
+ *   0x0000_8ff0  initial stack pointer (grows down)     RAM
+ *   0x0000_9000  identity page tables (PML4, PDPT, PDs) RAM, 6 pages
  *   0x0002_0000  kernel command line                    RAM
  *   0x0009_fc00  EBDA .. 1 MiB                           reserved
  *   0x000e_0000  ACPI tables (RSDP first)                reserved
@@ -23,7 +24,9 @@
 #define VMM_X86_GDT_GPA          0x500ull
 #define VMM_X86_PVH_INFO_GPA     0x6000ull
 #define VMM_X86_ZERO_PAGE_GPA    0x7000ull
+#define VMM_X86_BOOT_STACK_GPA   0x8ff0ull
 #define VMM_X86_PML4_GPA         0x9000ull
+#define VMM_X86_PT_PAGES         6 /* PML4, PDPT, 4 PDs: 4 GiB in 2 MiB pages */
 #define VMM_X86_CMDLINE_GPA      0x20000ull
 #define VMM_X86_CMDLINE_MAX      4096u
 #define VMM_X86_EBDA_GPA         0x9fc00ull
@@ -36,6 +39,16 @@
 #define VMM_X86_LAPIC_GPA        0xfee00000ull
 #define VMM_X86_TSS_GPA          0xfffbd000ull /* KVM_SET_TSS_ADDR, 3 pages */
 #define VMM_X86_IDENTITY_MAP_GPA 0xfffbc000ull /* KVM_SET_IDENTITY_MAP_ADDR */
+
+/*
+ * Selectors of the boot GDT at VMM_X86_GDT_GPA. The Linux boot protocol
+ * requires __BOOT_CS = 0x10 and __BOOT_DS = 0x18 (boot.rst, 64-bit boot
+ * protocol); PVH leaves them free, so it uses its own 32-bit code segment.
+ */
+#define VMM_X86_SEL_CODE32 0x08 /* flat 32-bit code: PVH entry */
+#define VMM_X86_SEL_CODE64 0x10 /* flat 64-bit code: __BOOT_CS */
+#define VMM_X86_SEL_DATA   0x18 /* flat data: __BOOT_DS, and PVH data */
+#define VMM_X86_SEL_TSS    0x20 /* busy TSS, base 0, limit 0x67 (16-byte entry) */
 
 /* Legacy devices. */
 #define VMM_X86_COM1_PORT       0x3f8

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Inside the vmm library: the machine object shared by its parts, and the
+ * hooks between the generic KVM code (kvm.c, vcpu.c, machine.c) and the
+ * architecture (x86/kvm_cpu.c, x86/platform.c). Not for the shim; tests
+ * use it to add test devices before vmm_start().
+ */
+#ifndef VMM_INT_H
+#define VMM_INT_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bus.h"
+#include "guest_mem.h"
+#include "nv_log.h"
+#include "serial.h"
+#include "vmm.h"
+#include "x86/boot.h"
+
+struct vmm_x86_platform;
+
+/* Interrupts a vCPU thread's KVM_RUN (see vmm.h). */
+#define VMM_KICK_SIGNAL (SIGRTMIN + 0)
+
+struct vmm_vcpu {
+	struct vmm *vm;
+	int index;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread; /* for pthread_join; control thread only */
+	bool joinable;
+	/* Under vm->exit_lock: the thread is between its start and its end,
+	 * and its id (set by the thread itself) may be signalled. */
+	bool in_thread;
+	pthread_t self;
+	/* Counters: written by the vCPU's thread, read with relaxed atomics. */
+	uint64_t exits_io, exits_mmio, exits_other, io_unhandled;
+	struct nv_ratelimit unhandled_rl;
+};
+
+struct vmm {
+	struct vmm_config cfg; /* cmdline not kept */
+	struct vmm_events ev;
+	uint64_t create_ns; /* nv_mono_ns() when vmm_create() began */
+	uint64_t setup_ns;  /* set once, by the first KVM_RUN */
+
+	int kvm_fd;
+	int vm_fd;
+	size_t run_size;
+	uint32_t max_vcpus;
+	struct vmm_mem *mem;
+	struct vmm_bus pio;
+	struct vmm_bus mmio;
+	struct vmm_serial *com1;
+
+	uint32_t nvcpus;
+	struct vmm_vcpu *vcpus;
+	bool started;
+
+	/* The end of the run: the first vmm_end_run() fills `exit`. */
+	pthread_mutex_t exit_lock;
+	bool ended; /* also read without the lock (atomic) */
+	struct vmm_exit exit;
+	int exit_fd; /* eventfd */
+
+	struct {
+		struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID */
+		struct vmm_x86_boot boot;
+		struct vmm_x86_platform *platform;
+	} arch;
+};
+
+enum vmm_space {
+	VMM_SPACE_PIO,
+	VMM_SPACE_MMIO,
+};
+
+/* Add a device before vmm_start(); see vmm_bus_add() for errors. */
+int vmm_add_device(struct vmm *vm, enum vmm_space space, uint64_t base, uint64_t len,
+		   const struct vmm_dev_ops *ops, void *dev);
+
+/*
+ * End the run (any thread). Only the first call counts: it records the
+ * exit (the calling vCPU's index, or -1 off vCPU threads), makes every vCPU
+ * leave KVM_RUN and makes vmm_exit_fd() readable.
+ */
+void vmm_end_run(struct vmm *vm, enum vmm_exit_kind kind, uint32_t code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+bool vmm_run_ended(const struct vmm *vm);
+
+/* Set an interrupt line of the in-kernel irqchip. 0 or -errno. */
+int vmm_irq_line(struct vmm *vm, uint32_t gsi, int level);
+
+/* kvm.c */
+int vmm_kvm_open(struct vmm *vm, char *err, size_t errlen);
+int vmm_kvm_add_memory(struct vmm *vm, char *err, size_t errlen);
+
+/* vcpu.c */
+int vmm_vcpu_create(struct vmm *vm, struct vmm_vcpu *vcpu, int index, char *err, size_t errlen);
+void vmm_vcpu_destroy(struct vmm_vcpu *vcpu);
+int vmm_vcpu_start(struct vmm_vcpu *vcpu);
+int vmm_current_vcpu(void); /* index of the calling vCPU thread, else -1 */
+
+/* Architecture: x86/kvm_cpu.c. */
+struct vmm_kvm_cap {
+	int cap;
+	const char *name;
+	bool required;
+};
+extern const struct vmm_kvm_cap vmm_arch_caps[];
+extern const unsigned int vmm_arch_ncaps;
+extern const uint64_t vmm_arch_hole_start, vmm_arch_hole_end;
+/* After KVM_CREATE_VM, before guest memory and vCPUs. */
+int vmm_arch_vm_init(struct vmm *vm, char *err, size_t errlen);
+void vmm_arch_vm_fini(struct vmm *vm);
+/* Load the kernel (and initrd, NULL if none) into guest memory. */
+int vmm_arch_load(struct vmm *vm, const uint8_t *kernel, size_t kernel_size, const uint8_t *initrd,
+		  size_t initrd_size, char *err, size_t errlen);
+int vmm_arch_vcpu_init(struct vmm *vm, struct vmm_vcpu *vcpu, char *err, size_t errlen);
+/* Human-readable description of a failed entry or internal error. */
+void vmm_arch_describe_rip(struct vmm_vcpu *vcpu, char *buf, size_t len);
+
+/* Architecture devices: x86/platform.c. */
+int vmm_arch_devices_init(struct vmm *vm);
+void vmm_arch_devices_fini(struct vmm *vm);
+int vmm_arch_power_button(struct vmm *vm);
+
+#endif
