@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The DPU agent's control plane, without transport: VMs and their
+ * lifecycle, host sessions and their long polls, placement, boot
+ * artifacts, console rings, events and durable state. dpu/server.c puts it
+ * on nng; unit tests and fuzzers call it directly.
+ *
+ * Threads: every entry point may be called from any thread, concurrently.
+ * One agent lock serialises the control plane; it is never held while
+ * copying boot files or serving artifact bytes. Answers to held polls
+ * (struct dpu_reply) and events (struct dpu_event_sink) are handed out
+ * with the lock held, so neither callback may block or call back into the
+ * agent.
+ */
+#ifndef DPU_AGENT_H
+#define DPU_AGENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nicvisor/v1/api.pb-c.h"
+#include "nicvisor/v1/host.pb-c.h"
+#include "nv_arena.h"
+
+struct dpu_agent;
+struct dpu_store;
+
+/* Where events go. publish gets one whole pub/sub message: topic, NUL,
+ * packed nicvisor.v1.Event. Called with the agent lock held. (opt) NULL
+ * drops events. */
+struct dpu_event_sink {
+	void (*publish)(void *opaque, const void *msg, size_t len);
+	void *opaque;
+};
+
+/*
+ * One southbound request being answered. The agent calls exactly one of
+ * send() (with the answer; rep is valid during the call only) or
+ * abandon() (the transport is going away; do not answer), once, possibly
+ * later and from another thread. Both may run with the agent lock held.
+ */
+struct dpu_reply {
+	void (*send)(struct dpu_reply *r, const Nicvisor__V1__HostResponse *rep);
+	void (*abandon)(struct dpu_reply *r);
+};
+
+struct dpu_agent_conf {
+	struct dpu_store *store;  /* required; owned by the caller */
+	const char *artifact_dir; /* required; emptied at open */
+	uint32_t heartbeat_ms;    /* 0 = 1000 */
+	uint32_t dead_after_ms;   /* 0 = 3 * heartbeat_ms + 1000 */
+	struct dpu_event_sink events;
+	/* (opt) monotonic milliseconds; tests drive time with it. */
+	uint64_t (*clock_ms)(void);
+	/* (opt) random bytes for VM ids and sessions; tests make them
+	 * predictable with it. Default: getrandom(). */
+	void (*random)(void *buf, size_t len);
+};
+
+/* Load the saved state and start serving. 0, or a negative errno with the
+ * reason logged (a corrupt state file is -EBADMSG). */
+int dpu_agent_open(const struct dpu_agent_conf *conf, struct dpu_agent **out);
+/* Abandon held replies and free everything. Accepts NULL. */
+void dpu_agent_close(struct dpu_agent *a);
+
+/*
+ * Northbound: decode one Request (any bytes), validate it, apply it and
+ * fill rep (strings and sub-messages from arena) with a typed status and
+ * a result. Never fails; the agent keeps serving after any input.
+ */
+void dpu_agent_api(struct dpu_agent *a, const uint8_t *req, size_t len, struct nv_arena *arena,
+		   Nicvisor__V1__Response *rep);
+
+/* Southbound: one HostRequest (any bytes), answered through r now or, for
+ * a Poll, later. */
+void dpu_agent_host(struct dpu_agent *a, const uint8_t *req, size_t len, struct dpu_reply *r);
+
+/*
+ * Timers: answer polls held for heartbeat_ms, declare hosts silent for
+ * dead_after_ms lost, force stops that overran. Call it every few tens of
+ * milliseconds; returns the suggested delay before the next call in ms.
+ */
+uint32_t dpu_agent_tick(struct dpu_agent *a);
+
+/* Stop holding polls: held ones are abandoned, new ones answered at once.
+ * Called before the transport closes. */
+void dpu_agent_shutdown(struct dpu_agent *a);
+
+/* Counters (for tests and, later, metrics). */
+struct dpu_agent_stats {
+	uint64_t api_requests;
+	uint64_t api_errors;
+	uint64_t host_requests;
+	uint64_t host_errors;
+	uint64_t events;
+	uint64_t store_errors;
+	size_t vms;
+	size_t hosts_connected;
+	size_t held_polls;
+	size_t artifacts;
+};
+void dpu_agent_get_stats(struct dpu_agent *a, struct dpu_agent_stats *out);
+
+#endif

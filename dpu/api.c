@@ -1,0 +1,644 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The northbound API (api.proto): one Request in, one Response out. Each
+ * request is decoded within nv_wire's bounds, validated field by field and
+ * applied under the agent lock; boot files are copied into the artifact
+ * store with the lock released.
+ */
+#define NV_LOG_COMPONENT "nicvisor.dpu.api"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent_priv.h"
+#include "nv_log.h"
+#include "nv_wire.h"
+#include "page_token.h"
+#include "pb_util.h"
+#include "vm_state.h"
+
+#define CODE(x)              NICVISOR__V1__CODE__CODE_##x
+#define STATE(x)             NICVISOR__V1__VM_STATE__VM_STATE_##x
+
+#define LIST_DEFAULT_PAGE    100
+#define LIST_MAX_PAGE        1000
+#define CONSOLE_DEFAULT_READ 65536
+
+static int
+not_found(struct dpu_status *st, const char *ref)
+{
+	return dpu_fail(st, CODE(NOT_FOUND), "vm", "vm %s: not found", ref);
+}
+
+static int
+save_or_fail(struct dpu_agent *a, struct dpu_status *st)
+{
+	int rc = agent_save(a);
+
+	if (rc < 0)
+		return dpu_fail(st, CODE(INTERNAL), "",
+				"the change is in effect but could not be saved (%s); it may "
+				"not survive an agent restart",
+				strerror(-rc));
+	return 0;
+}
+
+int
+vm_start_on(struct dpu_agent *a, struct dpu_vm *vm, struct dpu_host *h, struct dpu_artifact *kernel,
+	    struct dpu_artifact *initrd, struct dpu_status *st)
+{
+	int rc;
+
+	vm_release_artifacts(vm);
+	vm->kernel = kernel;
+	vm->initrd = initrd;
+	snprintf(vm->host, sizeof(vm->host), "%s", h->id);
+	rc = host_send_launch(a, h, vm);
+	if (rc < 0) {
+		vm_release_artifacts(vm);
+		return dpu_fail(st, CODE(RESOURCE_EXHAUSTED), "",
+				"host %s has too many commands waiting; retry later", h->id);
+	}
+	vm->started_unix_ms = nv_now_unix_ms();
+	vm->stop_deadline_ms = 0;
+	vm_set_state(a, vm, STATE(STARTING), "placed on host %s; launching", h->id);
+	return 0;
+}
+
+/* Copy the VM's boot files into the artifact store (agent lock not held). */
+static int
+ingest(struct dpu_agent *a, const char *kernel_path, const char *initrd_path,
+       struct dpu_artifact **kernel, struct dpu_artifact **initrd, struct dpu_status *st)
+{
+	*kernel = NULL;
+	*initrd = NULL;
+	if (dpu_artifact_ingest(a->artifacts, kernel_path, DPU_KERNEL_MAX_SIZE, "spec.kernel",
+				kernel, st) < 0)
+		return -EINVAL;
+	if (initrd_path[0] != 0 &&
+	    dpu_artifact_ingest(a->artifacts, initrd_path, DPU_INITRD_MAX_SIZE, "spec.initrd",
+				initrd, st) < 0) {
+		dpu_artifact_put(*kernel);
+		*kernel = NULL;
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static const char *
+preferred_host(struct dpu_agent *a, const struct dpu_vm *vm)
+{
+	struct dpu_host *h = vm->host[0] ? host_find(a, vm->host) : NULL;
+
+	return h != NULL && h->connected ? h->id : NULL;
+}
+
+static int
+create_vm(struct dpu_agent *a, const Nicvisor__V1__CreateVmRequest *r, struct nv_arena *ar,
+	  Nicvisor__V1__Response *rep, struct dpu_status *st)
+{
+	struct dpu_artifact *kernel = NULL, *initrd = NULL;
+	Nicvisor__V1__VmSpec *spec;
+	struct dpu_host *h = NULL;
+	struct dpu_vm *vm, *other;
+	int rc;
+
+	if (dpu_validate_spec(r->spec, "spec", true, st) < 0)
+		return -EINVAL;
+	pthread_mutex_lock(&a->lock);
+	if (a->nvms >= DPU_MAX_VMS)
+		rc = dpu_fail(st, CODE(RESOURCE_EXHAUSTED), "",
+			      "the agent manages %d VMs already, its limit; delete some first",
+			      DPU_MAX_VMS);
+	else if ((other = vm_find_name(a, r->spec->name)) != NULL)
+		rc = dpu_fail(st, CODE(ALREADY_EXISTS), "spec.name", "a vm named %s exists (%s)",
+			      r->spec->name, other->id);
+	else
+		rc = r->start ? host_place(a, r->spec, NULL, &h, st) : 0;
+	pthread_mutex_unlock(&a->lock);
+	if (rc < 0)
+		return rc;
+	if (r->start && ingest(a, r->spec->kernel, r->spec->initrd, &kernel, &initrd, st) < 0)
+		return -EINVAL;
+
+	pthread_mutex_lock(&a->lock);
+	/* Things may have changed while the files were copied. */
+	if (a->nvms >= DPU_MAX_VMS) {
+		rc = dpu_fail(st, CODE(RESOURCE_EXHAUSTED), "", "the agent manages %d VMs already",
+			      DPU_MAX_VMS);
+		goto out_unlock;
+	}
+	if ((other = vm_find_name(a, r->spec->name)) != NULL) {
+		rc = dpu_fail(st, CODE(ALREADY_EXISTS), "spec.name", "a vm named %s exists (%s)",
+			      r->spec->name, other->id);
+		goto out_unlock;
+	}
+	if (r->start && (rc = host_place(a, r->spec, NULL, &h, st)) < 0)
+		goto out_unlock;
+	spec = dpu_pb_dup(&r->spec->base);
+	vm = spec ? vm_add(a, spec, NULL) : NULL;
+	if (vm == NULL) {
+		dpu_pb_free(spec);
+		rc = dpu_fail(st, CODE(INTERNAL), "", "out of memory");
+		goto out_unlock;
+	}
+	vm_set_state(a, vm, STATE(CREATED), "created");
+	if (r->start) {
+		rc = vm_start_on(a, vm, h, kernel, initrd, st);
+		kernel = initrd = NULL;
+		if (rc < 0) {
+			vm_publish_deleted(a, vm);
+			vm_remove(a, vm);
+			goto out_unlock;
+		}
+	}
+	nv_info("created vm %s (%s)%s", vm->spec->name, vm->id, r->start ? " and started it" : "");
+	rep->result_case = NICVISOR__V1__RESPONSE__RESULT_VM;
+	rep->vm = vm_to_pb(vm, ar);
+	rc = save_or_fail(a, st);
+out_unlock:
+	pthread_mutex_unlock(&a->lock);
+	dpu_artifact_put(kernel);
+	dpu_artifact_put(initrd);
+	return rc;
+}
+
+static int
+start_vm(struct dpu_agent *a, const Nicvisor__V1__StartVmRequest *r, struct nv_arena *ar,
+	 Nicvisor__V1__Response *rep, struct dpu_status *st)
+{
+	struct dpu_artifact *kernel = NULL, *initrd = NULL;
+	char id[DPU_VM_ID_LEN + 1], *kpath = NULL, *ipath = NULL;
+	struct dpu_host *h;
+	struct dpu_vm *vm;
+	uint64_t gen;
+	int rc;
+
+	if (dpu_validate_vm_ref(r->vm, "vm", st) < 0)
+		return -EINVAL;
+	pthread_mutex_lock(&a->lock);
+	vm = vm_find(a, r->vm);
+	if (vm == NULL)
+		rc = not_found(st, r->vm);
+	else if ((rc = dpu_vm_check_op(DPU_VM_OP_START, vm->state, false, vm->spec->name, st)) == 0)
+		rc = host_place(a, vm->spec, preferred_host(a, vm), &h, st);
+	if (rc == 0) {
+		snprintf(id, sizeof(id), "%s", vm->id);
+		gen = ++vm->start_gen;
+		kpath = strdup(vm->spec->kernel);
+		ipath = strdup(vm->spec->initrd);
+	}
+	pthread_mutex_unlock(&a->lock);
+	if (rc < 0)
+		return rc;
+	if (kpath == NULL || ipath == NULL)
+		rc = dpu_fail(st, CODE(INTERNAL), "", "out of memory");
+	else
+		rc = ingest(a, kpath, ipath, &kernel, &initrd, st);
+	free(kpath);
+	free(ipath);
+	if (rc < 0)
+		return rc;
+
+	pthread_mutex_lock(&a->lock);
+	vm = vm_find_id(a, id);
+	if (vm == NULL)
+		rc = dpu_fail(st, CODE(NOT_FOUND), "vm", "vm %s was deleted while it was starting",
+			      r->vm);
+	else if (vm->start_gen != gen)
+		rc = dpu_fail(st, CODE(FAILED_PRECONDITION), "vm",
+			      "vm %s is being started by another request", r->vm);
+	else if ((rc = dpu_vm_check_op(DPU_VM_OP_START, vm->state, false, vm->spec->name, st)) ==
+			 0 &&
+		 (rc = host_place(a, vm->spec, preferred_host(a, vm), &h, st)) == 0) {
+		rc = vm_start_on(a, vm, h, kernel, initrd, st);
+		kernel = initrd = NULL;
+		if (rc == 0) {
+			rep->result_case = NICVISOR__V1__RESPONSE__RESULT_VM;
+			rep->vm = vm_to_pb(vm, ar);
+			rc = save_or_fail(a, st);
+		}
+	}
+	pthread_mutex_unlock(&a->lock);
+	dpu_artifact_put(kernel);
+	dpu_artifact_put(initrd);
+	return rc;
+}
+
+/* Take back a LaunchVm the host has not seen yet; true if there was one. */
+static bool
+recall_launch(struct dpu_host *h, const char *vm_id)
+{
+	struct dpu_cmd *c;
+
+	if (h == NULL)
+		return false;
+	c = dpu_cmdq_find(&h->cmdq, vm_id, NICVISOR__V1__COMMAND__OP_LAUNCH);
+	if (c == NULL || c->sent)
+		return false;
+	dpu_cmdq_remove(&h->cmdq, c);
+	return true;
+}
+
+static int
+stop_vm(struct dpu_agent *a, const Nicvisor__V1__StopVmRequest *r, struct nv_arena *ar,
+	Nicvisor__V1__Response *rep, struct dpu_status *st)
+{
+	uint32_t timeout = r->force ? 0 : (r->timeout_ms ? r->timeout_ms : DPU_STOP_DEFAULT_MS);
+	struct dpu_host *h;
+	struct dpu_vm *vm;
+	int rc = 0;
+
+	if (dpu_validate_vm_ref(r->vm, "vm", st) < 0)
+		return -EINVAL;
+	pthread_mutex_lock(&a->lock);
+	vm = vm_find(a, r->vm);
+	if (vm == NULL) {
+		rc = not_found(st, r->vm);
+		goto out_unlock;
+	}
+	if (dpu_vm_check_op(DPU_VM_OP_STOP, vm->state, r->force, vm->spec->name, st) < 0) {
+		rc = -EINVAL;
+		goto out_unlock;
+	}
+	rep->result_case = NICVISOR__V1__RESPONSE__RESULT_VM;
+	if (vm->state == STATE(STOPPING) && !r->force) {
+		/* Already under way; asking again changes nothing. */
+		rep->vm = vm_to_pb(vm, ar);
+		goto out_unlock;
+	}
+	h = host_find(a, vm->host);
+	if (vm->state == STATE(STARTING) && recall_launch(h, vm->id)) {
+		vm->last_exit = NICVISOR__V1__EXIT_KIND__EXIT_KIND_STOPPED;
+		vm_set_state(a, vm, STATE(STOPPED), "stopped before host %s launched it", vm->host);
+	} else {
+		vm->stop_timeout_ms = timeout;
+		vm->stop_force = r->force;
+		vm->stop_deadline_ms = r->force ? 0 : agent_now_ms(a) + timeout + DPU_STOP_GRACE_MS;
+		if (h != NULL && h->connected) {
+			if (host_send_stop(a, h, vm->id, timeout, r->force, false, NULL) < 0) {
+				rc = dpu_fail(st, CODE(RESOURCE_EXHAUSTED), "",
+					      "host %s has too many commands waiting; retry later",
+					      h->id);
+				goto out_unlock;
+			}
+			if (r->force)
+				vm_set_state(a, vm, STATE(STOPPING), "forced stop requested");
+			else
+				vm_set_state(a, vm, STATE(STOPPING),
+					     "stop requested: graceful for %u ms, then forced",
+					     timeout);
+		} else {
+			/* The Hello of the host sends the stop (south.c). */
+			vm_set_state(a, vm, STATE(STOPPING),
+				     "stop requested; host %s is unreachable, the VM stops when "
+				     "it reconnects",
+				     vm->host);
+		}
+	}
+	rep->vm = vm_to_pb(vm, ar);
+	rc = save_or_fail(a, st);
+out_unlock:
+	pthread_mutex_unlock(&a->lock);
+	return rc;
+}
+
+static int
+delete_vm(struct dpu_agent *a, const Nicvisor__V1__DeleteVmRequest *r, struct nv_arena *ar,
+	  Nicvisor__V1__Response *rep, struct dpu_status *st)
+{
+	struct dpu_host *h;
+	struct dpu_vm *vm;
+	int rc = 0;
+
+	if (dpu_validate_vm_ref(r->vm, "vm", st) < 0)
+		return -EINVAL;
+	pthread_mutex_lock(&a->lock);
+	vm = vm_find(a, r->vm);
+	if (vm == NULL) {
+		rc = not_found(st, r->vm);
+		goto out_unlock;
+	}
+	if (dpu_vm_check_op(DPU_VM_OP_DELETE, vm->state, r->force, vm->spec->name, st) < 0) {
+		rc = -EINVAL;
+		goto out_unlock;
+	}
+	rep->result_case = NICVISOR__V1__RESPONSE__RESULT_VM;
+	rep->vm = vm_to_pb(vm, ar);
+	h = host_find(a, vm->host);
+	if (dpu_vm_state_active(vm->state) &&
+	    !(vm->state == STATE(STARTING) && recall_launch(h, vm->id))) {
+		uint64_t seq = 0;
+
+		if (h != NULL && h->connected &&
+		    host_send_stop(a, h, vm->id, 0, true, true, &seq) < 0) {
+			rc = dpu_fail(st, CODE(RESOURCE_EXHAUSTED), "",
+				      "host %s has too many commands waiting; retry later", h->id);
+			goto out_unlock;
+		}
+		if (tomb_add(a, vm->id, vm->host) == 0)
+			a->tombs[a->ntombs - 1].stop_seq = seq;
+	}
+	nv_info("deleted vm %s (%s)", vm->spec->name, vm->id);
+	snprintf(vm->reason, sizeof(vm->reason), "deleted");
+	vm_publish_deleted(a, vm);
+	vm_remove(a, vm);
+	rc = save_or_fail(a, st);
+out_unlock:
+	pthread_mutex_unlock(&a->lock);
+	return rc;
+}
+
+static int
+get_vm(struct dpu_agent *a, const Nicvisor__V1__GetVmRequest *r, struct nv_arena *ar,
+       Nicvisor__V1__Response *rep, struct dpu_status *st)
+{
+	struct dpu_vm *vm;
+	int rc = 0;
+
+	if (dpu_validate_vm_ref(r->vm, "vm", st) < 0)
+		return -EINVAL;
+	pthread_mutex_lock(&a->lock);
+	vm = vm_find(a, r->vm);
+	if (vm == NULL) {
+		rc = not_found(st, r->vm);
+	} else {
+		rep->result_case = NICVISOR__V1__RESPONSE__RESULT_VM;
+		rep->vm = vm_to_pb(vm, ar);
+	}
+	pthread_mutex_unlock(&a->lock);
+	return rc;
+}
+
+static int
+page_args(const char *kind, uint32_t page_size, const char *token, uint32_t *size, char *after,
+	  size_t after_size, struct dpu_status *st)
+{
+	*size = page_size ? page_size : LIST_DEFAULT_PAGE;
+	if (*size > LIST_MAX_PAGE)
+		return dpu_fail(st, CODE(INVALID_ARGUMENT), "page_size",
+				"page_size %u is too big; at most %d", page_size, LIST_MAX_PAGE);
+	after[0] = 0;
+	if (token != NULL && token[0] != 0 &&
+	    dpu_page_token_decode(kind, token, after, after_size) < 0)
+		return dpu_fail(st, CODE(INVALID_ARGUMENT), "page_token",
+				"page token is not one this agent gave out for this list; pass "
+				"next_page_token of the previous page, or none for the first");
+	return 0;
+}
+
+static int
+cmp_vm_name(const void *x, const void *y)
+{
+	const struct dpu_vm *a = *(const struct dpu_vm *const *)x;
+	const struct dpu_vm *b = *(const struct dpu_vm *const *)y;
+
+	return strcmp(a->spec->name, b->spec->name);
+}
+
+static int
+cmp_host_id(const void *x, const void *y)
+{
+	const struct dpu_host *a = *(const struct dpu_host *const *)x;
+	const struct dpu_host *b = *(const struct dpu_host *const *)y;
+
+	return strcmp(a->id, b->id);
+}
+
+/* Sort the n items (pointers), skip those with key <= after, keep up to
+ * size; *more says whether any were left out at the end. */
+static size_t
+page_select(void **items, size_t n, int (*cmp)(const void *, const void *),
+	    const char *(*key)(const void *), const char *after, uint32_t size, size_t *first,
+	    bool *more)
+{
+	size_t i = 0, count;
+
+	qsort(items, n, sizeof(*items), cmp);
+	if (after[0] != 0)
+		while (i < n && strcmp(key(items[i]), after) <= 0)
+			i++;
+	*first = i;
+	count = n - i < size ? n - i : size;
+	*more = i + count < n;
+	return count;
+}
+
+static const char *
+vm_key(const void *p)
+{
+	return ((const struct dpu_vm *)p)->spec->name;
+}
+
+static const char *
+host_key(const void *p)
+{
+	return ((const struct dpu_host *)p)->id;
+}
+
+static int
+list_vms(struct dpu_agent *a, const Nicvisor__V1__ListVmsRequest *r, struct nv_arena *ar,
+	 Nicvisor__V1__Response *rep, struct dpu_status *st)
+{
+	Nicvisor__V1__ListVmsResponse *lr;
+	char after[DPU_PAGE_KEY_MAX + 1];
+	size_t first, count;
+	uint32_t size;
+	void **items;
+	bool more;
+
+	if (page_args("vms", r->page_size, r->page_token, &size, after, sizeof(after), st) < 0)
+		return -EINVAL;
+	lr = nv_arena_alloc(ar, sizeof(*lr));
+	nicvisor__v1__list_vms_response__init(lr);
+	pthread_mutex_lock(&a->lock);
+	items = nv_arena_alloc(ar, (a->nvms + 1) * sizeof(*items));
+	memcpy(items, a->vms, a->nvms * sizeof(*items));
+	count = page_select(items, a->nvms, cmp_vm_name, vm_key, after, size, &first, &more);
+	lr->vms = nv_arena_alloc(ar, (count + 1) * sizeof(*lr->vms));
+	for (size_t i = 0; i < count; i++)
+		lr->vms[i] = vm_to_pb(items[first + i], ar);
+	lr->n_vms = count;
+	if (more) {
+		lr->next_page_token = nv_arena_alloc(ar, DPU_PAGE_TOKEN_MAX);
+		dpu_page_token_encode("vms", vm_key(items[first + count - 1]), lr->next_page_token,
+				      DPU_PAGE_TOKEN_MAX);
+	}
+	pthread_mutex_unlock(&a->lock);
+	rep->result_case = NICVISOR__V1__RESPONSE__RESULT_VMS;
+	rep->vms = lr;
+	return 0;
+}
+
+static int
+list_hosts(struct dpu_agent *a, const Nicvisor__V1__ListHostsRequest *r, struct nv_arena *ar,
+	   Nicvisor__V1__Response *rep, struct dpu_status *st)
+{
+	Nicvisor__V1__ListHostsResponse *lr;
+	char after[DPU_PAGE_KEY_MAX + 1];
+	size_t first, count;
+	uint32_t size;
+	void **items;
+	bool more;
+
+	if (page_args("hosts", r->page_size, r->page_token, &size, after, sizeof(after), st) < 0)
+		return -EINVAL;
+	lr = nv_arena_alloc(ar, sizeof(*lr));
+	nicvisor__v1__list_hosts_response__init(lr);
+	pthread_mutex_lock(&a->lock);
+	items = nv_arena_alloc(ar, (a->nhosts + 1) * sizeof(*items));
+	memcpy(items, a->hosts, a->nhosts * sizeof(*items));
+	count = page_select(items, a->nhosts, cmp_host_id, host_key, after, size, &first, &more);
+	lr->hosts = nv_arena_alloc(ar, (count + 1) * sizeof(*lr->hosts));
+	for (size_t i = 0; i < count; i++)
+		lr->hosts[i] = host_to_pb(a, items[first + i], ar);
+	lr->n_hosts = count;
+	if (more) {
+		lr->next_page_token = nv_arena_alloc(ar, DPU_PAGE_TOKEN_MAX);
+		dpu_page_token_encode("hosts", host_key(items[first + count - 1]),
+				      lr->next_page_token, DPU_PAGE_TOKEN_MAX);
+	}
+	pthread_mutex_unlock(&a->lock);
+	rep->result_case = NICVISOR__V1__RESPONSE__RESULT_HOSTS;
+	rep->hosts = lr;
+	return 0;
+}
+
+static int
+get_console(struct dpu_agent *a, const Nicvisor__V1__GetConsoleRequest *r, struct nv_arena *ar,
+	    Nicvisor__V1__Response *rep, struct dpu_status *st)
+{
+	uint32_t max = r->max_bytes ? r->max_bytes : CONSOLE_DEFAULT_READ;
+	Nicvisor__V1__ConsoleChunk *ch;
+	struct dpu_vm *vm;
+	int rc = 0;
+
+	if (dpu_validate_vm_ref(r->vm, "vm", st) < 0)
+		return -EINVAL;
+	if (max > NV_WIRE_MAX_CHUNK)
+		return dpu_fail(st, CODE(INVALID_ARGUMENT), "max_bytes",
+				"max_bytes %u is too big; at most %u", r->max_bytes,
+				NV_WIRE_MAX_CHUNK);
+	pthread_mutex_lock(&a->lock);
+	vm = vm_find(a, r->vm);
+	if (vm == NULL) {
+		rc = not_found(st, r->vm);
+	} else if (r->offset > vm->console.end) {
+		rc = dpu_fail(st, CODE(INVALID_ARGUMENT), "offset",
+			      "offset %llu is past the end of the console of vm %s (%llu bytes "
+			      "so far)",
+			      (unsigned long long)r->offset, vm->spec->name,
+			      (unsigned long long)vm->console.end);
+	} else {
+		ch = nv_arena_alloc(ar, sizeof(*ch));
+		nicvisor__v1__console_chunk__init(ch);
+		ch->vm = nv_arena_strdup(ar, vm->id);
+		ch->data.data = nv_arena_alloc(ar, max);
+		ch->data.len = dpu_console_ring_read(&vm->console, r->offset, ch->data.data, max,
+						     &ch->offset);
+		ch->end_offset = vm->console.end;
+		rep->result_case = NICVISOR__V1__RESPONSE__RESULT_CONSOLE;
+		rep->console = ch;
+	}
+	pthread_mutex_unlock(&a->lock);
+	return rc;
+}
+
+static int
+dispatch(struct dpu_agent *a, const Nicvisor__V1__Request *rq, struct nv_arena *ar,
+	 Nicvisor__V1__Response *rep, struct dpu_status *st)
+{
+	/* A present-but-empty sub-message decodes as NULL in no case, but
+	 * guard anyway: the oneof case and the pointer come from the wire. */
+#define NEED(p, name)                                                                              \
+	do {                                                                                       \
+		if ((p) == NULL)                                                                   \
+			return dpu_fail(st, CODE(INVALID_ARGUMENT), name, "%s is missing", name);  \
+	} while (0)
+
+	switch (rq->op_case) {
+	case NICVISOR__V1__REQUEST__OP_CREATE_VM:
+		NEED(rq->create_vm, "create_vm");
+		return create_vm(a, rq->create_vm, ar, rep, st);
+	case NICVISOR__V1__REQUEST__OP_START_VM:
+		NEED(rq->start_vm, "start_vm");
+		return start_vm(a, rq->start_vm, ar, rep, st);
+	case NICVISOR__V1__REQUEST__OP_STOP_VM:
+		NEED(rq->stop_vm, "stop_vm");
+		return stop_vm(a, rq->stop_vm, ar, rep, st);
+	case NICVISOR__V1__REQUEST__OP_DELETE_VM:
+		NEED(rq->delete_vm, "delete_vm");
+		return delete_vm(a, rq->delete_vm, ar, rep, st);
+	case NICVISOR__V1__REQUEST__OP_GET_VM:
+		NEED(rq->get_vm, "get_vm");
+		return get_vm(a, rq->get_vm, ar, rep, st);
+	case NICVISOR__V1__REQUEST__OP_LIST_VMS:
+		NEED(rq->list_vms, "list_vms");
+		return list_vms(a, rq->list_vms, ar, rep, st);
+	case NICVISOR__V1__REQUEST__OP_LIST_HOSTS:
+		NEED(rq->list_hosts, "list_hosts");
+		return list_hosts(a, rq->list_hosts, ar, rep, st);
+	case NICVISOR__V1__REQUEST__OP_GET_CONSOLE:
+		NEED(rq->get_console, "get_console");
+		return get_console(a, rq->get_console, ar, rep, st);
+	default:
+		return dpu_fail(st, CODE(UNIMPLEMENTED), "op",
+				"the request names no operation this agent knows (protocol "
+				"version %u)",
+				NV_PROTOCOL_VERSION);
+	}
+#undef NEED
+}
+
+/* Why nv_wire refused a message, for a person. */
+int
+dpu_decode_error(int rc, size_t len, const char *what, struct dpu_status *st)
+{
+	if (rc == -EMSGSIZE)
+		return dpu_fail(st, CODE(MALFORMED), "",
+				"%s of %zu bytes is larger than the limit of %u bytes", what, len,
+				NV_WIRE_MAX_MSG);
+	if (rc == -ENOMEM)
+		return dpu_fail(st, CODE(MALFORMED), "",
+				"%s of %zu bytes needs more memory to decode than a message of "
+				"its size may",
+				what, len);
+	return dpu_fail(st, CODE(MALFORMED), "",
+			"%zu bytes do not decode as a nicvisor.v1 %s (truncated or not protobuf)",
+			len, what);
+}
+
+void
+dpu_agent_api(struct dpu_agent *a, const uint8_t *req, size_t len, struct nv_arena *ar,
+	      Nicvisor__V1__Response *rep)
+{
+	Nicvisor__V1__Request *rq = NULL;
+	struct dpu_status st;
+	int rc;
+
+	dpu_status_clear(&st);
+	nicvisor__v1__response__init(rep);
+	rep->version = NV_PROTOCOL_VERSION;
+	rc = nv_wire_unpack(&nicvisor__v1__request__descriptor, req, len, (ProtobufCMessage **)&rq);
+	if (rc < 0)
+		dpu_decode_error(rc, len, "Request", &st);
+	else if (rq->version != NV_PROTOCOL_VERSION)
+		dpu_fail(&st, CODE(VERSION_MISMATCH), "version",
+			 "request has protocol version %u; this agent speaks version %u",
+			 rq->version, NV_PROTOCOL_VERSION);
+	else
+		dispatch(a, rq, ar, rep, &st);
+	if (st.code != CODE(OK)) {
+		/* A failed request returns no result. */
+		rep->result_case = NICVISOR__V1__RESPONSE__RESULT__NOT_SET;
+		rep->vm = NULL;
+	}
+	rep->status = dpu_status_to_pb(&st, ar);
+	pthread_mutex_lock(&a->lock);
+	a->stats.api_requests++;
+	a->stats.api_errors += st.code != CODE(OK);
+	pthread_mutex_unlock(&a->lock);
+	nv_wire_free((ProtobufCMessage *)rq);
+}

@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * nicvisor-dpu: the DPU agent. Parses options, prepares directories, runs
+ * the agent on nng until SIGTERM or SIGINT.
+ */
+#define NV_LOG_COMPONENT "nicvisor.dpu"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "nv_config.h"
+#include "nv_log.h"
+#include "server.h"
+#include "store.h"
+
+#define DEFAULT_API    "ipc:///run/nicvisor/api.sock"
+#define DEFAULT_EVENTS "ipc:///run/nicvisor/events.sock"
+#define DEFAULT_SOUTH  "ipc:///run/nicvisor/host.sock"
+#define DEFAULT_STATE  "/var/lib/nicvisor"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: nicvisor-dpu [options]\n"
+		   "\n"
+		   "The nicvisor DPU agent: owns VMs, hosts and boot images; serves the API.\n"
+		   "\n"
+		   "  --api URL            northbound API (default " DEFAULT_API ")\n"
+		   "  --events URL         event publisher (default " DEFAULT_EVENTS ")\n"
+		   "  --southbound URL     host channel, e.g. tcp://0.0.0.0:7470\n"
+		   "                       (default " DEFAULT_SOUTH ")\n"
+		   "  --state-dir DIR      durable state and boot artifacts (default " DEFAULT_STATE
+		   ")\n"
+		   "  --heartbeat-ms N     longest a host poll is held (default 1000)\n"
+		   "  --dead-after-ms N    host lost after this much silence\n"
+		   "                       (default 3 * heartbeat + 1000)\n"
+		   "  --log-level LEVEL    err, warn, info or debug (default info)\n"
+		   "  --version            print the version and exit\n"
+		   "  --help               print this help and exit\n");
+}
+
+/* mkdir -p with mode for new directories. */
+static int
+make_dirs(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+	size_t n = strlen(path);
+
+	if (n == 0 || n >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, n + 1);
+	for (char *p = buf + 1; *p != 0; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* For ipc://PATH, create the directory PATH lives in. */
+static int
+prepare_url(const char *opt, const char *url)
+{
+	const char *path;
+	char dir[PATH_MAX];
+	char *slash;
+	int rc;
+
+	if (strncmp(url, "ipc://", 6) != 0)
+		return 0;
+	path = url + 6;
+	if (strlen(path) >= sizeof(dir)) {
+		nv_err("%s %s: path too long", opt, url);
+		return -ENAMETOOLONG;
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash == NULL || slash == dir)
+		return 0;
+	*slash = 0;
+	rc = make_dirs(dir, 0755);
+	if (rc < 0)
+		nv_err("cannot create directory %s for %s %s: %s", dir, opt, url, strerror(-rc));
+	return rc;
+}
+
+static int
+parse_ms(const char *opt, const char *s, uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != 0 || end == s || v < 10 || v > 3600000) {
+		fprintf(stderr, "nicvisor-dpu: %s %s: give milliseconds between 10 and 3600000\n",
+			opt, s);
+		return -EINVAL;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "api", required_argument, NULL, 'a' },
+		{ "events", required_argument, NULL, 'e' },
+		{ "southbound", required_argument, NULL, 's' },
+		{ "state-dir", required_argument, NULL, 'd' },
+		{ "heartbeat-ms", required_argument, NULL, 'b' },
+		{ "dead-after-ms", required_argument, NULL, 'D' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *api = DEFAULT_API, *events = DEFAULT_EVENTS, *south = DEFAULT_SOUTH;
+	const char *state_dir = DEFAULT_STATE;
+	enum nv_log_level level = NV_LOG_INFO;
+	struct dpu_agent_conf conf = { 0 };
+	struct dpu_server_conf sconf;
+	struct dpu_events *ev = NULL;
+	struct dpu_server *srv = NULL;
+	struct dpu_agent *agent = NULL;
+	struct dpu_store *store = NULL;
+	char artifacts[PATH_MAX], lockpath[PATH_MAX];
+	sigset_t sigs;
+	int c, rc, sig, lockfd;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a':
+			api = optarg;
+			break;
+		case 'e':
+			events = optarg;
+			break;
+		case 's':
+			south = optarg;
+			break;
+		case 'd':
+			state_dir = optarg;
+			break;
+		case 'b':
+			if (parse_ms("--heartbeat-ms", optarg, &conf.heartbeat_ms) < 0)
+				return 2;
+			break;
+		case 'D':
+			if (parse_ms("--dead-after-ms", optarg, &conf.dead_after_ms) < 0)
+				return 2;
+			break;
+		case 'l':
+			if (nv_log_parse_level(optarg, &level) < 0) {
+				fprintf(stderr,
+					"nicvisor-dpu: --log-level %s: use err, warn, info or "
+					"debug\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'V':
+			printf("nicvisor-dpu %s\n", NV_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "nicvisor-dpu: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	nv_log_init("nicvisor-dpu", level);
+	if (conf.heartbeat_ms != 0 && conf.dead_after_ms != 0 &&
+	    conf.dead_after_ms <= conf.heartbeat_ms) {
+		nv_err("--dead-after-ms %u must be longer than --heartbeat-ms %u",
+		       conf.dead_after_ms, conf.heartbeat_ms);
+		return 2;
+	}
+
+	/* Threads started from here on inherit the mask; only sigwait below
+	 * sees these signals. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	rc = make_dirs(state_dir, 0700);
+	if (rc < 0) {
+		nv_err("cannot create the state directory %s: %s; pass --state-dir", state_dir,
+		       strerror(-rc));
+		return 1;
+	}
+	snprintf(lockpath, sizeof(lockpath), "%s/lock", state_dir);
+	lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB) < 0) {
+		nv_err("cannot lock %s: %s%s", lockpath, strerror(errno),
+		       errno == EWOULDBLOCK ? " (another nicvisor-dpu uses this state directory)"
+					    : "");
+		return 1;
+	}
+	snprintf(artifacts, sizeof(artifacts), "%s/artifacts", state_dir);
+	rc = make_dirs(artifacts, 0700);
+	if (rc < 0) {
+		nv_err("cannot create %s: %s", artifacts, strerror(-rc));
+		return 1;
+	}
+	if (prepare_url("--api", api) < 0 || prepare_url("--events", events) < 0 ||
+	    prepare_url("--southbound", south) < 0)
+		return 1;
+
+	rc = dpu_store_file_open(state_dir, &store);
+	if (rc < 0)
+		goto out;
+	rc = dpu_events_open(events, &ev);
+	if (rc < 0)
+		goto out;
+	conf.store = store;
+	conf.artifact_dir = artifacts;
+	conf.events = dpu_events_sink(ev);
+	rc = dpu_agent_open(&conf, &agent);
+	if (rc < 0) {
+		nv_err("cannot start the agent: %s", strerror(-rc));
+		goto out;
+	}
+	sconf.api_url = api;
+	sconf.south_url = south;
+	rc = dpu_server_open(agent, &sconf, &srv);
+	if (rc < 0)
+		goto out;
+	nv_info("nicvisor-dpu %s ready: state in %s, events on %s", NV_VERSION, state_dir, events);
+
+	do {
+		rc = sigwait(&sigs, &sig);
+	} while (rc != 0);
+	nv_info("%s: shutting down", strsignal(sig));
+	rc = 0;
+out:
+	dpu_server_close(srv);
+	dpu_agent_close(agent);
+	dpu_events_close(ev);
+	dpu_store_close(store);
+	close(lockfd);
+	return rc < 0 ? 1 : 0;
+}

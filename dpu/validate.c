@@ -1,0 +1,298 @@
+/* SPDX-License-Identifier: MIT */
+#include "validate.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CODE_INVALID NICVISOR__V1__CODE__CODE_INVALID_ARGUMENT
+
+static const char *
+join(char *buf, size_t size, const char *prefix, const char *name)
+{
+	if (prefix == NULL || prefix[0] == 0)
+		snprintf(buf, size, "%s", name);
+	else
+		snprintf(buf, size, "%s.%s", prefix, name);
+	return buf;
+}
+
+static bool
+is_lower_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+static bool
+is_hex_lower(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+bool
+dpu_is_vm_id(const char *s)
+{
+	if (s == NULL || strlen(s) != DPU_VM_ID_LEN || strncmp(s, "vm-", 3) != 0)
+		return false;
+	for (int i = 3; i < DPU_VM_ID_LEN; i++)
+		if (!is_hex_lower(s[i]))
+			return false;
+	return true;
+}
+
+bool
+dpu_is_artifact_id(const char *s)
+{
+	if (s == NULL || strlen(s) != 64)
+		return false;
+	for (int i = 0; i < 64; i++)
+		if (!is_hex_lower(s[i]))
+			return false;
+	return true;
+}
+
+int
+dpu_validate_name(const char *name, const char *field, struct dpu_status *st)
+{
+	size_t n = name ? strlen(name) : 0;
+
+	if (n == 0)
+		return dpu_fail(st, CODE_INVALID, field, "a name is required");
+	if (n > DPU_NAME_MAX)
+		return dpu_fail(st, CODE_INVALID, field,
+				"name is %zu characters long; at most %d are allowed", n,
+				DPU_NAME_MAX);
+	if (!is_lower_alnum(name[0]))
+		return dpu_fail(st, CODE_INVALID, field,
+				"name '%.63s' must start with a lower-case letter or a digit",
+				name);
+	for (size_t i = 1; i < n; i++) {
+		char c = name[i];
+
+		if (!is_lower_alnum(c) && c != '.' && c != '_' && c != '-')
+			return dpu_fail(st, CODE_INVALID, field,
+					"name '%.63s' has the character 0x%02x at %zu; use only "
+					"a-z, 0-9, '.', '_' and '-'",
+					name, (unsigned char)c, i);
+	}
+	if (dpu_is_vm_id(name))
+		return dpu_fail(st, CODE_INVALID, field,
+				"name '%s' looks like a VM id (vm-<16 hex digits>); choose another",
+				name);
+	return 0;
+}
+
+int
+dpu_validate_vm_ref(const char *ref, const char *field, struct dpu_status *st)
+{
+	size_t n = ref ? strlen(ref) : 0;
+
+	if (n == 0)
+		return dpu_fail(st, CODE_INVALID, field, "name or id of a VM is required");
+	if (n > DPU_NAME_MAX)
+		return dpu_fail(st, CODE_INVALID, field,
+				"'%.40s...' is %zu characters long; names and ids have at most %d",
+				ref, n, DPU_NAME_MAX);
+	return 0;
+}
+
+int
+dpu_validate_host_id(const char *id, const char *field, struct dpu_status *st)
+{
+	size_t n = id ? strlen(id) : 0;
+
+	if (n == 0)
+		return dpu_fail(st, CODE_INVALID, field, "a host id is required");
+	if (n > DPU_HOST_ID_MAX)
+		return dpu_fail(st, CODE_INVALID, field,
+				"host id is %zu characters long; at most %d are allowed", n,
+				DPU_HOST_ID_MAX);
+	for (size_t i = 0; i < n; i++) {
+		char c = id[i];
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			  (c >= '0' && c <= '9') || (i > 0 && (c == '.' || c == '_' || c == '-'));
+
+		if (!ok)
+			return dpu_fail(st, CODE_INVALID, field,
+					"host id '%.63s' has the character 0x%02x at %zu; use "
+					"letters, digits, '.', '_' and '-' (not first)",
+					id, (unsigned char)c, i);
+	}
+	return 0;
+}
+
+static int
+validate_path(const char *path, bool required, const char *field, struct dpu_status *st)
+{
+	size_t n = path ? strlen(path) : 0;
+
+	if (n == 0) {
+		if (required)
+			return dpu_fail(st, CODE_INVALID, field,
+					"a path is required (an absolute path on the DPU)");
+		return 0;
+	}
+	if (n > DPU_PATH_MAX)
+		return dpu_fail(st, CODE_INVALID, field, "path is %zu bytes long; at most %d", n,
+				DPU_PATH_MAX);
+	if (path[0] != '/')
+		return dpu_fail(st, CODE_INVALID, field,
+				"path '%.200s' is relative; give an absolute path on the DPU",
+				path);
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)path[i] < 0x20 || path[i] == 0x7f)
+			return dpu_fail(st, CODE_INVALID, field,
+					"path has the control character 0x%02x at %zu",
+					(unsigned char)path[i], i);
+	return 0;
+}
+
+static bool
+at(const uint8_t *hdr, size_t len, size_t off, const void *magic, size_t mlen)
+{
+	return len >= off + mlen && memcmp(hdr + off, magic, mlen) == 0;
+}
+
+const char *
+dpu_sniff_boot_file(const uint8_t *hdr, size_t len, enum dpu_boot_file kind)
+{
+	if (kind == DPU_BOOT_KERNEL) {
+		/* Linux boot protocol (x86 boot.rst): setup header magic at 0x202. */
+		if (at(hdr, len, 0x202, "HdrS", 4))
+			return "bzImage";
+		if (at(hdr, len, 0,
+		       "\x7f"
+		       "ELF",
+		       4))
+			return "vmlinux";
+		/* arm64 booting.rst: magic "ARM\x64" at offset 0x38. */
+		if (at(hdr, len, 0x38, "ARM\x64", 4))
+			return "Image";
+		return NULL;
+	}
+	if (at(hdr, len, 0, "07070", 5))
+		return "cpio";
+	if (at(hdr, len, 0, "\x1f\x8b", 2))
+		return "gzip";
+	if (at(hdr, len, 0,
+	       "\xfd"
+	       "7zXZ\0",
+	       6))
+		return "xz";
+	if (at(hdr, len, 0, "\x28\xb5\x2f\xfd", 4))
+		return "zstd";
+	if (at(hdr, len, 0, "\x02\x21\x4c\x18", 4))
+		return "lz4";
+	if (at(hdr, len, 0, "BZh", 3))
+		return "bzip2";
+	if (at(hdr, len, 0, "\x5d\x00\x00", 3))
+		return "lzma";
+	if (at(hdr, len, 0, "\x89LZO", 4))
+		return "lzo";
+	return NULL;
+}
+
+int
+dpu_check_boot_file(const char *path, enum dpu_boot_file kind, const char *field,
+		    struct dpu_status *st)
+{
+	const char *what = kind == DPU_BOOT_KERNEL ? "kernel" : "initrd";
+	uint64_t max = kind == DPU_BOOT_KERNEL ? DPU_KERNEL_MAX_SIZE : DPU_INITRD_MAX_SIZE;
+	uint8_t hdr[1024];
+	struct stat sb;
+	ssize_t got;
+	int fd;
+
+	/* O_NONBLOCK: opening a FIFO must not hang the agent. */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return dpu_fail(st, CODE_INVALID, field, "cannot open %s %s on the DPU: %s", what,
+				path, strerror(errno));
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		return dpu_fail(st, CODE_INVALID, field, "%s %s is not a regular file", what, path);
+	}
+	if (sb.st_size == 0) {
+		close(fd);
+		return dpu_fail(st, CODE_INVALID, field, "%s %s is empty", what, path);
+	}
+	if ((uint64_t)sb.st_size > max) {
+		close(fd);
+		return dpu_fail(st, CODE_INVALID, field,
+				"%s %s is %llu bytes; at most %llu MiB are accepted", what, path,
+				(unsigned long long)sb.st_size, (unsigned long long)(max >> 20));
+	}
+	got = pread(fd, hdr, sizeof(hdr), 0);
+	close(fd);
+	if (got < 0)
+		return dpu_fail(st, CODE_INVALID, field, "cannot read %s %s: %s", what, path,
+				strerror(errno));
+	if (dpu_sniff_boot_file(hdr, (size_t)got, kind) == NULL) {
+		if (kind == DPU_BOOT_KERNEL)
+			return dpu_fail(st, CODE_INVALID, field,
+					"%s is not a kernel image: no bzImage header ('HdrS' at "
+					"0x202), no ELF header, no arm64 Image magic",
+					path);
+		return dpu_fail(st, CODE_INVALID, field,
+				"%s is not an initrd: neither a cpio archive nor gzip, xz, zstd, "
+				"lz4, bzip2, lzma or lzo data",
+				path);
+	}
+	return 0;
+}
+
+int
+dpu_validate_spec(const Nicvisor__V1__VmSpec *spec, const char *prefix, bool check_files,
+		  struct dpu_status *st)
+{
+	char f[96];
+	size_t n;
+
+	if (spec == NULL)
+		return dpu_fail(st, CODE_INVALID, prefix, "a VM spec is required");
+	if (dpu_validate_name(spec->name, join(f, sizeof(f), prefix, "name"), st) < 0)
+		return -EINVAL;
+	if (spec->vcpus == 0)
+		return dpu_fail(st, CODE_INVALID, join(f, sizeof(f), prefix, "vcpus"),
+				"vcpus is 0; a VM needs at least 1 vCPU");
+	if (spec->vcpus > DPU_VCPUS_MAX)
+		return dpu_fail(st, CODE_INVALID, join(f, sizeof(f), prefix, "vcpus"),
+				"%u vCPUs asked; at most %d are supported", spec->vcpus,
+				DPU_VCPUS_MAX);
+	if (spec->memory_mib < DPU_MEMORY_MIN_MIB)
+		return dpu_fail(st, CODE_INVALID, join(f, sizeof(f), prefix, "memory_mib"),
+				"%llu MiB of memory asked; a VM needs at least %d MiB",
+				(unsigned long long)spec->memory_mib, DPU_MEMORY_MIN_MIB);
+	if (spec->memory_mib > DPU_MEMORY_MAX_MIB)
+		return dpu_fail(st, CODE_INVALID, join(f, sizeof(f), prefix, "memory_mib"),
+				"%llu MiB of memory asked; at most %llu MiB are supported",
+				(unsigned long long)spec->memory_mib,
+				(unsigned long long)DPU_MEMORY_MAX_MIB);
+	if (validate_path(spec->kernel, true, join(f, sizeof(f), prefix, "kernel"), st) < 0)
+		return -EINVAL;
+	if (validate_path(spec->initrd, false, join(f, sizeof(f), prefix, "initrd"), st) < 0)
+		return -EINVAL;
+	n = spec->cmdline ? strlen(spec->cmdline) : 0;
+	if (n > DPU_CMDLINE_MAX)
+		return dpu_fail(st, CODE_INVALID, join(f, sizeof(f), prefix, "cmdline"),
+				"command line is %zu bytes; at most %d are allowed", n,
+				DPU_CMDLINE_MAX);
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)spec->cmdline[i] < 0x20 || spec->cmdline[i] == 0x7f)
+			return dpu_fail(st, CODE_INVALID, join(f, sizeof(f), prefix, "cmdline"),
+					"command line has the control character 0x%02x at %zu",
+					(unsigned char)spec->cmdline[i], i);
+	if (!check_files)
+		return 0;
+	if (dpu_check_boot_file(spec->kernel, DPU_BOOT_KERNEL, join(f, sizeof(f), prefix, "kernel"),
+				st) < 0)
+		return -EINVAL;
+	if (spec->initrd != NULL && spec->initrd[0] != 0 &&
+	    dpu_check_boot_file(spec->initrd, DPU_BOOT_INITRD, join(f, sizeof(f), prefix, "initrd"),
+				st) < 0)
+		return -EINVAL;
+	return 0;
+}

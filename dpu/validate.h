@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Field-by-field validation of what peers send the agent. Each function
+ * returns 0, or fills st with a typed error naming the offending field
+ * (prefixed by the caller's `field`) and returns -EINVAL. Pure functions
+ * apart from dpu_check_boot_file(), which opens the file; all thread safe.
+ */
+#ifndef DPU_VALIDATE_H
+#define DPU_VALIDATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "nicvisor/v1/types.pb-c.h"
+#include "status.h"
+
+#define DPU_NAME_MAX        63
+#define DPU_VM_ID_LEN       19 /* "vm-" + 16 hex digits */
+#define DPU_HOST_ID_MAX     63
+#define DPU_VCPUS_MAX       256
+#define DPU_MEMORY_MIN_MIB  16
+#define DPU_MEMORY_MAX_MIB  (16ull << 20) /* 16 TiB */
+#define DPU_CMDLINE_MAX     2048
+#define DPU_PATH_MAX        1024
+#define DPU_KERNEL_MAX_SIZE (256ull << 20)
+#define DPU_INITRD_MAX_SIZE (1ull << 30)
+#define DPU_REASON_MAX      256
+
+enum dpu_boot_file {
+	DPU_BOOT_KERNEL,
+	DPU_BOOT_INITRD,
+};
+
+/* [a-z0-9][a-z0-9._-]{0,62}, and not shaped like a VM id. */
+int dpu_validate_name(const char *name, const char *field, struct dpu_status *st);
+/* A reference to a VM in a request: its id or its name. */
+int dpu_validate_vm_ref(const char *ref, const char *field, struct dpu_status *st);
+/* "vm-" followed by 16 lower-case hex digits. */
+bool dpu_is_vm_id(const char *s);
+/* [A-Za-z0-9][A-Za-z0-9._-]{0,62} */
+int dpu_validate_host_id(const char *id, const char *field, struct dpu_status *st);
+/* 64 lower-case hex digits (a SHA-256). */
+bool dpu_is_artifact_id(const char *s);
+
+/*
+ * A VmSpec as an operator sends it: name, vcpus, memory, paths (absolute,
+ * bounded, no control characters), cmdline. With check_files, the kernel and initrd are
+ * also opened and sniffed (dpu_check_boot_file). field_prefix is "spec".
+ */
+int dpu_validate_spec(const Nicvisor__V1__VmSpec *spec, const char *field_prefix, bool check_files,
+		      struct dpu_status *st);
+
+/*
+ * path names a readable regular file of a plausible size whose first bytes
+ * look like a kernel (bzImage: "HdrS" at 0x202; vmlinux: ELF; arm64 Image:
+ * "ARM\x64" at 0x38) or an initrd (cpio, or gzip/xz/zstd/lz4/bzip2/lzma/lzo).
+ * Does not block on FIFOs or devices.
+ */
+int dpu_check_boot_file(const char *path, enum dpu_boot_file kind, const char *field,
+			struct dpu_status *st);
+
+/* What the sniff found in a header of len bytes: "bzImage", "vmlinux", "Image",
+ * "cpio", "gzip", ...; NULL if nothing known. */
+const char *dpu_sniff_boot_file(const uint8_t *hdr, size_t len, enum dpu_boot_file kind);
+
+#endif

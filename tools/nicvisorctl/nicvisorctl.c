@@ -1,0 +1,886 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * nicvisorctl: the operator's command line for nicvisor-dpu, speaking the
+ * northbound API (api.proto) like any orchestrator. Exit status: 0 done,
+ * 1 error (the agent's typed error is printed), 2 usage.
+ */
+#define NV_LOG_COMPONENT "nicvisor.ctl"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <nng/nng.h>
+#include <nng/protocol/pubsub0/sub.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "nicvisor/v1/api.pb-c.h"
+#include "nv_config.h"
+#include "nv_log.h"
+#include "nv_rpc.h"
+#include "nv_wire.h"
+#include "print.h"
+
+#define DEFAULT_API     "ipc:///run/nicvisor/api.sock"
+#define DEFAULT_EVENTS  "ipc:///run/nicvisor/events.sock"
+#define CALL_TIMEOUT_MS 15000
+
+enum {
+	EXIT_OK = 0,
+	EXIT_ERR = 1,
+	EXIT_USAGE = 2,
+};
+
+struct ctl {
+	const char *api_url;
+	const char *events_url;
+	bool json;
+	struct nv_rpc_client *client;
+	nng_socket sub;
+	bool sub_open;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+		"usage: nicvisorctl [--api URL] [--events URL] [--json] COMMAND [ARGS]\n"
+		"\n"
+		"commands:\n"
+		"  create NAME --kernel PATH [--initrd PATH] [--cmdline TEXT] [--vcpus N]\n"
+		"         [--memory MIB] [--start]     create a VM (paths are on the DPU)\n"
+		"  start NAME                          start a VM\n"
+		"  stop NAME [--timeout S] [--force]   stop a VM: graceful for S seconds\n"
+		"                                      (default 30), then forced\n"
+		"  delete NAME [--force]               delete a VM (--force: even running)\n"
+		"  list                                list VMs\n"
+		"  get NAME                            show one VM\n"
+		"  hosts                               list hosts\n"
+		"  console NAME [--follow] [--until PATTERN] [--timeout S]\n"
+		"                                      print the console; --until exits 0 as\n"
+		"                                      soon as PATTERN was printed, 1 on timeout\n"
+		"  wait NAME --state STATE [--timeout S]\n"
+		"                                      wait until the VM is in STATE\n"
+		"  events                              print events as they happen\n"
+		"\n"
+		"NAME is a VM's name or id. Defaults: --api %s (or $NICVISOR_API),\n"
+		"--events %s (or $NICVISOR_EVENTS).\n"
+		"Exit status: 0 ok, 1 error, 2 usage.\n",
+		DEFAULT_API, DEFAULT_EVENTS);
+}
+
+static int
+usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "nicvisorctl: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nrun 'nicvisorctl --help' for usage\n");
+	return EXIT_USAGE;
+}
+
+static int
+connect_api(struct ctl *c)
+{
+	int rc = nv_rpc_client_open(c->api_url, NV_RPC_DIAL_WAIT, &c->client);
+
+	if (rc < 0) {
+		fprintf(stderr,
+			"nicvisorctl: cannot reach the agent at %s: %s; is nicvisor-dpu "
+			"running?\n",
+			c->api_url,
+			rc == -ECONNREFUSED || rc == -ENOENT ? "connection refused"
+							     : strerror(-rc));
+		return EXIT_ERR;
+	}
+	return EXIT_OK;
+}
+
+/* Send req (its version is set here); on success *rep is an OK response. */
+static int
+call(struct ctl *c, Nicvisor__V1__Request *req, Nicvisor__V1__Response **rep)
+{
+	const Nicvisor__V1__Status *st;
+	int rc;
+
+	*rep = NULL;
+	if (c->client == NULL && connect_api(c) != EXIT_OK)
+		return EXIT_ERR;
+	req->version = NV_PROTOCOL_VERSION;
+	rc = nv_rpc_client_call(c->client, &req->base, &nicvisor__v1__response__descriptor,
+				CALL_TIMEOUT_MS, (ProtobufCMessage **)rep);
+	if (rc == -ETIMEDOUT) {
+		fprintf(stderr, "nicvisorctl: the agent at %s did not answer within %d s\n",
+			c->api_url, CALL_TIMEOUT_MS / 1000);
+		return EXIT_ERR;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "nicvisorctl: call to the agent at %s failed: %s\n", c->api_url,
+			strerror(-rc));
+		return EXIT_ERR;
+	}
+	st = (*rep)->status;
+	if (st != NULL && st->code != NICVISOR__V1__CODE__CODE_OK) {
+		if (c->json) {
+			printf("{\"error\":{\"code\":");
+			ctl_json_string(stdout, nv_code_name(st->code));
+			printf(",\"message\":");
+			ctl_json_string(stdout, st->message);
+			printf(",\"field\":");
+			ctl_json_string(stdout, st->field);
+			printf("}}\n");
+		}
+		fprintf(stderr, "nicvisorctl: %s (%s%s%s)\n", st->message, nv_code_name(st->code),
+			st->field[0] ? ", field " : "", st->field);
+		nv_wire_free(&(*rep)->base);
+		*rep = NULL;
+		return EXIT_ERR;
+	}
+	return EXIT_OK;
+}
+
+static bool
+parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	return errno == 0 && end != s && *end == 0 && s[0] != '-';
+}
+
+static int
+print_vm_result(struct ctl *c, const Nicvisor__V1__Response *rep, const char *verb)
+{
+	const Nicvisor__V1__Vm *vm = rep->vm;
+
+	if (vm == NULL) {
+		fprintf(stderr, "nicvisorctl: the agent answered without a VM\n");
+		return EXIT_ERR;
+	}
+	if (c->json) {
+		ctl_json_vm(stdout, vm);
+		putchar('\n');
+	} else if (verb == NULL) {
+		ctl_print_vm(stdout, vm);
+	} else {
+		printf("vm %s (%s) %s: %s\n", vm->spec ? vm->spec->name : "", vm->id, verb,
+		       nv_vm_state_name(vm->state));
+	}
+	return EXIT_OK;
+}
+
+/* Options of subcommands: getopt_long on argv after the command word. */
+static int
+cmd_create(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "kernel", required_argument, NULL, 'k' },
+		{ "initrd", required_argument, NULL, 'i' },
+		{ "cmdline", required_argument, NULL, 'c' },
+		{ "vcpus", required_argument, NULL, 'n' },
+		{ "memory", required_argument, NULL, 'm' },
+		{ "start", no_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
+	};
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__CreateVmRequest cr = NICVISOR__V1__CREATE_VM_REQUEST__INIT;
+	Nicvisor__V1__VmSpec spec = NICVISOR__V1__VM_SPEC__INIT;
+	Nicvisor__V1__Response *rep;
+	uint64_t v;
+	int o, rc;
+
+	spec.vcpus = 1;
+	spec.memory_mib = 256;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'k':
+			spec.kernel = optarg;
+			break;
+		case 'i':
+			spec.initrd = optarg;
+			break;
+		case 'c':
+			spec.cmdline = optarg;
+			break;
+		case 'n':
+			if (!parse_u64(optarg, &v) || v > UINT32_MAX)
+				return usage_error("--vcpus %s: give a number", optarg);
+			spec.vcpus = (uint32_t)v;
+			break;
+		case 'm':
+			if (!parse_u64(optarg, &v))
+				return usage_error("--memory %s: give MiB as a number", optarg);
+			spec.memory_mib = v;
+			break;
+		case 's':
+			cr.start = true;
+			break;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (optind + 1 != argc)
+		return usage_error("%s", "create needs exactly one NAME");
+	if (spec.kernel[0] == 0)
+		return usage_error("%s", "create needs --kernel PATH");
+	spec.name = argv[optind];
+	cr.spec = &spec;
+	req.op_case = NICVISOR__V1__REQUEST__OP_CREATE_VM;
+	req.create_vm = &cr;
+	rc = call(c, &req, &rep);
+	if (rc == EXIT_OK)
+		rc = print_vm_result(c, rep, cr.start ? "created and starting" : "created");
+	nv_wire_free((ProtobufCMessage *)rep);
+	return rc;
+}
+
+static int
+one_name(int argc, char **argv, const char *cmd, const char **name)
+{
+	if (optind + 1 != argc) {
+		fprintf(stderr, "nicvisorctl: %s needs exactly one NAME\n", cmd);
+		return EXIT_USAGE;
+	}
+	*name = argv[optind];
+	return EXIT_OK;
+}
+
+static int
+no_options(int argc, char **argv)
+{
+	static const struct option opts[] = { { NULL, 0, NULL, 0 } };
+
+	return getopt_long(argc, argv, "", opts, NULL) == -1 ? EXIT_OK : EXIT_USAGE;
+}
+
+static int
+cmd_simple(struct ctl *c, int argc, char **argv, const char *cmd)
+{
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__StartVmRequest sr = NICVISOR__V1__START_VM_REQUEST__INIT;
+	Nicvisor__V1__GetVmRequest gr = NICVISOR__V1__GET_VM_REQUEST__INIT;
+	Nicvisor__V1__Response *rep;
+	const char *name;
+	int rc;
+
+	if (no_options(argc, argv) != EXIT_OK || one_name(argc, argv, cmd, &name) != EXIT_OK)
+		return EXIT_USAGE;
+	if (strcmp(cmd, "start") == 0) {
+		sr.vm = (char *)name;
+		req.op_case = NICVISOR__V1__REQUEST__OP_START_VM;
+		req.start_vm = &sr;
+	} else {
+		gr.vm = (char *)name;
+		req.op_case = NICVISOR__V1__REQUEST__OP_GET_VM;
+		req.get_vm = &gr;
+	}
+	rc = call(c, &req, &rep);
+	if (rc == EXIT_OK)
+		rc = print_vm_result(c, rep, strcmp(cmd, "start") == 0 ? "starting" : NULL);
+	nv_wire_free((ProtobufCMessage *)rep);
+	return rc;
+}
+
+static int
+cmd_stop(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "timeout", required_argument, NULL, 't' },
+		{ "force", no_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 },
+	};
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__StopVmRequest sr = NICVISOR__V1__STOP_VM_REQUEST__INIT;
+	Nicvisor__V1__Response *rep;
+	const char *name;
+	uint64_t v;
+	int o, rc;
+
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 't':
+			if (!parse_u64(optarg, &v) || v == 0 || v > 3600)
+				return usage_error("--timeout %s: give seconds, 1 to 3600", optarg);
+			sr.timeout_ms = (uint32_t)(v * 1000);
+			break;
+		case 'f':
+			sr.force = true;
+			break;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (one_name(argc, argv, "stop", &name) != EXIT_OK)
+		return EXIT_USAGE;
+	sr.vm = (char *)name;
+	req.op_case = NICVISOR__V1__REQUEST__OP_STOP_VM;
+	req.stop_vm = &sr;
+	rc = call(c, &req, &rep);
+	if (rc == EXIT_OK)
+		rc = print_vm_result(c, rep, "stopping");
+	nv_wire_free((ProtobufCMessage *)rep);
+	return rc;
+}
+
+static int
+cmd_delete(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "force", no_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 },
+	};
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__DeleteVmRequest dr = NICVISOR__V1__DELETE_VM_REQUEST__INIT;
+	Nicvisor__V1__Response *rep;
+	const char *name;
+	int o, rc;
+
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o != 'f')
+			return EXIT_USAGE;
+		dr.force = true;
+	}
+	if (one_name(argc, argv, "delete", &name) != EXIT_OK)
+		return EXIT_USAGE;
+	dr.vm = (char *)name;
+	req.op_case = NICVISOR__V1__REQUEST__OP_DELETE_VM;
+	req.delete_vm = &dr;
+	rc = call(c, &req, &rep);
+	if (rc == EXIT_OK && rep->vm != NULL) {
+		if (c->json) {
+			ctl_json_vm(stdout, rep->vm);
+			putchar('\n');
+		} else {
+			printf("vm %s (%s) deleted\n", rep->vm->spec ? rep->vm->spec->name : "",
+			       rep->vm->id);
+		}
+	}
+	nv_wire_free((ProtobufCMessage *)rep);
+	return rc;
+}
+
+static int
+cmd_list(struct ctl *c, int argc, char **argv, bool hosts)
+{
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__ListVmsRequest lv = NICVISOR__V1__LIST_VMS_REQUEST__INIT;
+	Nicvisor__V1__ListHostsRequest lh = NICVISOR__V1__LIST_HOSTS_REQUEST__INIT;
+	char *token = NULL;
+	size_t count = 0;
+	int rc = EXIT_OK;
+
+	if (no_options(argc, argv) != EXIT_OK || optind != argc)
+		return usage_error("%s",
+				   hosts ? "hosts takes no arguments" : "list takes no arguments");
+	if (hosts) {
+		req.op_case = NICVISOR__V1__REQUEST__OP_LIST_HOSTS;
+		req.list_hosts = &lh;
+	} else {
+		req.op_case = NICVISOR__V1__REQUEST__OP_LIST_VMS;
+		req.list_vms = &lv;
+	}
+	if (c->client == NULL && connect_api(c) != EXIT_OK)
+		return EXIT_ERR;
+	if (c->json)
+		printf("{\"%s\":[", hosts ? "hosts" : "vms");
+	else if (hosts)
+		ctl_print_host_table_header(stdout);
+	else
+		ctl_print_vm_table_header(stdout);
+	/* Every page; bounded because each page moves past the last key. */
+	for (int page = 0; page < 100000; page++) {
+		Nicvisor__V1__Response *rep;
+		const char *next;
+
+		lv.page_token = lh.page_token = token ? token : "";
+		rc = call(c, &req, &rep);
+		if (rc != EXIT_OK)
+			break;
+		if (hosts && rep->hosts != NULL) {
+			for (size_t i = 0; i < rep->hosts->n_hosts; i++, count++) {
+				if (c->json) {
+					if (count)
+						putchar(',');
+					ctl_json_host(stdout, rep->hosts->hosts[i]);
+				} else {
+					ctl_print_host_row(stdout, rep->hosts->hosts[i]);
+				}
+			}
+			next = rep->hosts->next_page_token;
+		} else if (!hosts && rep->vms != NULL) {
+			for (size_t i = 0; i < rep->vms->n_vms; i++, count++) {
+				if (c->json) {
+					if (count)
+						putchar(',');
+					ctl_json_vm(stdout, rep->vms->vms[i]);
+				} else {
+					ctl_print_vm_row(stdout, rep->vms->vms[i]);
+				}
+			}
+			next = rep->vms->next_page_token;
+		} else {
+			next = "";
+		}
+		free(token);
+		token = next[0] ? strdup(next) : NULL;
+		nv_wire_free(&rep->base);
+		if (token == NULL)
+			break;
+	}
+	free(token);
+	if (c->json)
+		printf("]}\n");
+	return rc;
+}
+
+/* Events */
+
+static int
+subscribe(struct ctl *c, const char *const *topics, size_t n)
+{
+	int rv = nng_sub0_open(&c->sub);
+
+	if (rv == 0) {
+		c->sub_open = true;
+		nng_socket_set_size(c->sub, NNG_OPT_RECVMAXSZ, NV_WIRE_MAX_MSG + NV_TOPIC_MAX);
+		for (size_t i = 0; i < n && rv == 0; i++)
+			rv = nng_socket_set(c->sub, NNG_OPT_SUB_SUBSCRIBE, topics[i],
+					    strlen(topics[i]));
+	}
+	if (rv == 0)
+		rv = nng_dial(c->sub, c->events_url, NULL, 0);
+	if (rv != 0) {
+		fprintf(stderr,
+			"nicvisorctl: cannot subscribe to events at %s: %s; is nicvisor-dpu "
+			"running?\n",
+			c->events_url, nng_strerror(rv));
+		return EXIT_ERR;
+	}
+	/* pub/sub has no handshake: a message published before the
+	 * subscription reached the agent is not seen. Callers read the
+	 * current state through the API after this. */
+	usleep(20000);
+	return EXIT_OK;
+}
+
+/* Next event within timeout_ms (<0: none). 0, -ETIMEDOUT, or -EIO. */
+static int
+next_event(struct ctl *c, int timeout_ms, char *topic, size_t topic_size, Nicvisor__V1__Event **ev)
+{
+	const uint8_t *payload;
+	const char *t;
+	size_t plen;
+	nng_msg *msg;
+	int rv;
+
+	*ev = NULL;
+	nng_socket_set_ms(c->sub, NNG_OPT_RECVTIMEO,
+			  timeout_ms < 0 ? NNG_DURATION_INFINITE : timeout_ms);
+	rv = nng_recvmsg(c->sub, &msg, 0);
+	if (rv == NNG_ETIMEDOUT)
+		return -ETIMEDOUT;
+	if (rv != 0)
+		return -EIO;
+	rv = nv_wire_event_split(nng_msg_body(msg), nng_msg_len(msg), &t, &payload, &plen);
+	if (rv == 0) {
+		snprintf(topic, topic_size, "%s", t);
+		rv = nv_wire_unpack(&nicvisor__v1__event__descriptor, payload, plen,
+				    (ProtobufCMessage **)ev);
+	}
+	nng_msg_free(msg);
+	return rv < 0 ? -EAGAIN : 0;
+}
+
+static int
+remaining_ms(uint64_t deadline_ns)
+{
+	uint64_t now = nv_mono_ns();
+
+	if (deadline_ns == 0)
+		return -1;
+	return now >= deadline_ns ? 0 : (int)((deadline_ns - now) / 1000000);
+}
+
+static int
+cmd_events(struct ctl *c, int argc, char **argv)
+{
+	static const char *const all[] = { "" };
+
+	if (no_options(argc, argv) != EXIT_OK || optind != argc)
+		return usage_error("%s", "events takes no arguments");
+	if (subscribe(c, all, 1) != EXIT_OK)
+		return EXIT_ERR;
+	for (;;) {
+		Nicvisor__V1__Event *ev;
+		char topic[NV_TOPIC_MAX];
+		int rc = next_event(c, -1, topic, sizeof(topic), &ev);
+
+		if (rc == -EAGAIN)
+			continue;
+		if (rc < 0)
+			return EXIT_ERR;
+		if (c->json)
+			ctl_json_event(stdout, topic, ev);
+		else
+			ctl_print_event(stdout, topic, ev);
+		fflush(stdout);
+		nv_wire_free(&ev->base);
+	}
+}
+
+static int
+get_vm(struct ctl *c, const char *name, Nicvisor__V1__Response **rep)
+{
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__GetVmRequest gr = NICVISOR__V1__GET_VM_REQUEST__INIT;
+
+	gr.vm = (char *)name;
+	req.op_case = NICVISOR__V1__REQUEST__OP_GET_VM;
+	req.get_vm = &gr;
+	return call(c, &req, rep);
+}
+
+static bool
+parse_state(const char *s, Nicvisor__V1__VmState *out)
+{
+	for (int v = NICVISOR__V1__VM_STATE__VM_STATE_CREATED;
+	     v <= NICVISOR__V1__VM_STATE__VM_STATE_FAILED; v++) {
+		if (strcasecmp(s, nv_vm_state_name((Nicvisor__V1__VmState)v)) == 0) {
+			*out = (Nicvisor__V1__VmState)v;
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool
+parse_timeout(const char *s, uint64_t *deadline_ns)
+{
+	uint64_t v;
+
+	if (!parse_u64(s, &v) || v > 86400)
+		return false;
+	*deadline_ns = nv_mono_ns() + v * 1000000000ull;
+	return true;
+}
+
+static int
+cmd_wait(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "state", required_argument, NULL, 's' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
+	};
+	Nicvisor__V1__VmState want = NICVISOR__V1__VM_STATE__VM_STATE_UNSPECIFIED;
+	uint64_t deadline = nv_mono_ns() + 60 * 1000000000ull;
+	Nicvisor__V1__Response *rep;
+	char topics[1][NV_TOPIC_MAX];
+	const char *tp[1] = { topics[0] };
+	const char *name;
+	int o, rc;
+
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 's':
+			if (!parse_state(optarg, &want))
+				return usage_error("--state %s: use created, starting, running, "
+						   "stopping, stopped or failed",
+						   optarg);
+			break;
+		case 't':
+			if (!parse_timeout(optarg, &deadline))
+				return usage_error("--timeout %s: give seconds", optarg);
+			break;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (one_name(argc, argv, "wait", &name) != EXIT_OK)
+		return EXIT_USAGE;
+	if (want == NICVISOR__V1__VM_STATE__VM_STATE_UNSPECIFIED)
+		return usage_error("%s", "wait needs --state STATE");
+	rc = get_vm(c, name, &rep);
+	if (rc != EXIT_OK)
+		return rc;
+	snprintf(topics[0], sizeof(topics[0]), "vm/%s/state", rep->vm->id);
+	nv_wire_free(&rep->base);
+	if (subscribe(c, tp, 1) != EXIT_OK)
+		return EXIT_ERR;
+	/* Events wake us; GetVm (at most every 500 ms) is the truth. */
+	for (;;) {
+		Nicvisor__V1__VmState state;
+		Nicvisor__V1__Event *ev;
+		char topic[NV_TOPIC_MAX];
+		int left;
+
+		rc = get_vm(c, name, &rep);
+		if (rc != EXIT_OK)
+			return rc;
+		state = rep->vm->state;
+		if (state == want) {
+			if (c->json) {
+				ctl_json_vm(stdout, rep->vm);
+				putchar('\n');
+			} else {
+				printf("vm %s is %s\n", name, nv_vm_state_name(state));
+			}
+			nv_wire_free(&rep->base);
+			return EXIT_OK;
+		}
+		if (state == NICVISOR__V1__VM_STATE__VM_STATE_FAILED) {
+			fprintf(stderr, "nicvisorctl: vm %s failed while waiting for %s: %s\n",
+				name, nv_vm_state_name(want), rep->vm->reason);
+			nv_wire_free(&rep->base);
+			return EXIT_ERR;
+		}
+		nv_wire_free(&rep->base);
+		left = remaining_ms(deadline);
+		if (left == 0) {
+			fprintf(stderr, "nicvisorctl: vm %s is %s, not %s, after the timeout\n",
+				name, nv_vm_state_name(state), nv_vm_state_name(want));
+			return EXIT_ERR;
+		}
+		if (next_event(c, left < 500 ? left : 500, topic, sizeof(topic), &ev) == 0)
+			nv_wire_free(&ev->base);
+	}
+}
+
+/* Write console bytes out and look for the pattern across writes. */
+struct matcher {
+	const char *pattern;
+	size_t plen;
+	char *tail; /* last plen - 1 bytes written */
+	size_t tlen;
+	bool found;
+};
+
+static void
+console_out(struct matcher *m, const uint8_t *data, size_t len)
+{
+	fwrite(data, 1, len, stdout);
+	fflush(stdout);
+	if (m->pattern == NULL || m->found || len == 0)
+		return;
+	{
+		size_t n = m->tlen + len;
+		char *buf = malloc(n + 1);
+
+		if (buf == NULL)
+			return;
+		memcpy(buf, m->tail, m->tlen);
+		memcpy(buf + m->tlen, data, len);
+		buf[n] = 0;
+		if (memmem(buf, n, m->pattern, m->plen) != NULL)
+			m->found = true;
+		m->tlen = n < m->plen - 1 ? n : m->plen - 1;
+		memcpy(m->tail, buf + n - m->tlen, m->tlen);
+		free(buf);
+	}
+}
+
+static int
+cmd_console(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "follow", no_argument, NULL, 'f' },
+		{ "until", required_argument, NULL, 'u' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
+	};
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__GetConsoleRequest gc = NICVISOR__V1__GET_CONSOLE_REQUEST__INIT;
+	struct matcher m = { 0 };
+	uint64_t deadline = 0, off = 0;
+	bool follow = false;
+	char topics[2][NV_TOPIC_MAX];
+	const char *tp[2] = { topics[0], topics[1] };
+	Nicvisor__V1__Response *rep;
+	char id[64];
+	const char *name;
+	int o, rc;
+
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'f':
+			follow = true;
+			break;
+		case 'u':
+			if (optarg[0] == 0)
+				return usage_error("%s", "--until needs a non-empty PATTERN");
+			m.pattern = optarg;
+			m.plen = strlen(optarg);
+			follow = true;
+			break;
+		case 't':
+			if (!parse_timeout(optarg, &deadline))
+				return usage_error("--timeout %s: give seconds", optarg);
+			break;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (one_name(argc, argv, "console", &name) != EXIT_OK)
+		return EXIT_USAGE;
+	m.tail = malloc(m.plen + 1);
+	if (m.tail == NULL)
+		return EXIT_ERR;
+	rc = get_vm(c, name, &rep);
+	if (rc != EXIT_OK)
+		goto out;
+	snprintf(id, sizeof(id), "%s", rep->vm->id);
+	nv_wire_free(&rep->base);
+	if (follow) {
+		/* Subscribe first: whatever is published after GetConsole's
+		 * answer is then in the event stream, and offsets remove the
+		 * overlap. */
+		snprintf(topics[0], sizeof(topics[0]), "vm/%s/console", id);
+		snprintf(topics[1], sizeof(topics[1]), "vm/%s/state", id);
+		rc = subscribe(c, tp, 2);
+		if (rc != EXIT_OK)
+			goto out;
+	}
+	gc.vm = id;
+	req.op_case = NICVISOR__V1__REQUEST__OP_GET_CONSOLE;
+	req.get_console = &gc;
+	/* History, page by page up to the end known at the time. */
+	for (int page = 0; page < 64 && !m.found; page++) {
+		uint64_t end;
+
+		gc.offset = off;
+		rc = call(c, &req, &rep);
+		if (rc != EXIT_OK)
+			goto out;
+		console_out(&m, rep->console->data.data, rep->console->data.len);
+		off = rep->console->offset + rep->console->data.len;
+		end = rep->console->end_offset;
+		nv_wire_free(&rep->base);
+		if (off >= end)
+			break;
+	}
+	while (follow && !m.found) {
+		Nicvisor__V1__Event *ev;
+		char topic[NV_TOPIC_MAX];
+		int left = remaining_ms(deadline);
+		int er;
+
+		if (left == 0) {
+			rc = EXIT_ERR;
+			if (m.pattern)
+				fprintf(stderr,
+					"\nnicvisorctl: '%s' did not appear on the console of "
+					"vm %s before the timeout\n",
+					m.pattern, name);
+			goto out;
+		}
+		er = next_event(c, left, topic, sizeof(topic), &ev);
+		if (er == -ETIMEDOUT || er == -EAGAIN)
+			continue;
+		if (er < 0) {
+			rc = EXIT_ERR;
+			goto out;
+		}
+		if (ev->kind_case == NICVISOR__V1__EVENT__KIND_CONSOLE) {
+			const Nicvisor__V1__ConsoleOutput *co = ev->console;
+			uint64_t cend = co->offset + co->data.len;
+
+			if (cend > off) {
+				uint64_t from = co->offset > off ? co->offset : off;
+
+				console_out(&m, co->data.data + (from - co->offset),
+					    (size_t)(cend - from));
+				off = cend;
+			}
+		} else if (ev->kind_case == NICVISOR__V1__EVENT__KIND_VM_STATE &&
+			   ev->vm_state->state == NICVISOR__V1__VM_STATE__VM_STATE_UNSPECIFIED) {
+			fprintf(stderr, "\nnicvisorctl: vm %s was deleted\n", name);
+			nv_wire_free(&ev->base);
+			rc = EXIT_ERR;
+			goto out;
+		}
+		nv_wire_free(&ev->base);
+	}
+	rc = EXIT_OK;
+out:
+	free(m.tail);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "api", required_argument, NULL, 'a' }, { "events", required_argument, NULL, 'e' },
+		{ "json", no_argument, NULL, 'j' },      { "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },      { NULL, 0, NULL, 0 },
+	};
+	struct ctl c = { 0 };
+	const char *cmd;
+	int o, rc;
+
+	c.api_url = getenv("NICVISOR_API") ? getenv("NICVISOR_API") : DEFAULT_API;
+	c.events_url = getenv("NICVISOR_EVENTS") ? getenv("NICVISOR_EVENTS") : DEFAULT_EVENTS;
+	/* '+': stop at the command word; its options are parsed after it. */
+	while ((o = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'a':
+			c.api_url = optarg;
+			break;
+		case 'e':
+			c.events_url = optarg;
+			break;
+		case 'j':
+			c.json = true;
+			break;
+		case 'V':
+			printf("nicvisorctl %s\n", NV_VERSION);
+			return EXIT_OK;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	nv_log_init("nicvisorctl", NV_LOG_WARN);
+	cmd = argv[optind];
+	/* Parse the command's own options from argv[optind] on. */
+	argc -= optind;
+	argv += optind;
+	optind = 0; /* glibc: 0 restarts getopt fully on the new argv */
+	if (strcmp(cmd, "create") == 0)
+		rc = cmd_create(&c, argc, argv);
+	else if (strcmp(cmd, "start") == 0 || strcmp(cmd, "get") == 0)
+		rc = cmd_simple(&c, argc, argv, cmd);
+	else if (strcmp(cmd, "stop") == 0)
+		rc = cmd_stop(&c, argc, argv);
+	else if (strcmp(cmd, "delete") == 0)
+		rc = cmd_delete(&c, argc, argv);
+	else if (strcmp(cmd, "list") == 0)
+		rc = cmd_list(&c, argc, argv, false);
+	else if (strcmp(cmd, "hosts") == 0)
+		rc = cmd_list(&c, argc, argv, true);
+	else if (strcmp(cmd, "console") == 0)
+		rc = cmd_console(&c, argc, argv);
+	else if (strcmp(cmd, "wait") == 0)
+		rc = cmd_wait(&c, argc, argv);
+	else if (strcmp(cmd, "events") == 0)
+		rc = cmd_events(&c, argc, argv);
+	else if (strcmp(cmd, "help") == 0) {
+		usage(stdout);
+		rc = EXIT_OK;
+	} else
+		rc = usage_error("unknown command '%s'", cmd);
+	if (c.sub_open)
+		nng_close(c.sub);
+	nv_rpc_client_close(c.client);
+	return rc;
+}

@@ -1,0 +1,290 @@
+/* SPDX-License-Identifier: MIT */
+#include "print.h"
+
+#include <inttypes.h>
+#include <string.h>
+#include <time.h>
+
+#include "nv_wire.h"
+
+void
+ctl_json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p != 0; p++) {
+		switch (*p) {
+		case '"':
+			fputs("\\\"", f);
+			break;
+		case '\\':
+			fputs("\\\\", f);
+			break;
+		case '\n':
+			fputs("\\n", f);
+			break;
+		case '\r':
+			fputs("\\r", f);
+			break;
+		case '\t':
+			fputs("\\t", f);
+			break;
+		default:
+			if (*p < 0x20 || *p == 0x7f)
+				fprintf(f, "\\u%04x", *p);
+			else
+				fputc(*p, f);
+		}
+	}
+	fputc('"', f);
+}
+
+static void
+json_bytes(FILE *f, const uint8_t *d, size_t n)
+{
+	fputc('"', f);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = d[i];
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c == '\n')
+			fputs("\\n", f);
+		else if (c < 0x20 || c >= 0x7f)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static void
+json_spec(FILE *f, const Nicvisor__V1__VmSpec *s)
+{
+	if (s == NULL) {
+		fputs("null", f);
+		return;
+	}
+	fputs("{\"name\":", f);
+	ctl_json_string(f, s->name);
+	fprintf(f, ",\"vcpus\":%u,\"memory_mib\":%" PRIu64 ",\"kernel\":", s->vcpus, s->memory_mib);
+	ctl_json_string(f, s->kernel);
+	fputs(",\"initrd\":", f);
+	ctl_json_string(f, s->initrd);
+	fputs(",\"cmdline\":", f);
+	ctl_json_string(f, s->cmdline);
+	fputc('}', f);
+}
+
+void
+ctl_json_vm(FILE *f, const Nicvisor__V1__Vm *vm)
+{
+	fputs("{\"id\":", f);
+	ctl_json_string(f, vm->id);
+	fputs(",\"spec\":", f);
+	json_spec(f, vm->spec);
+	fputs(",\"state\":", f);
+	ctl_json_string(f, nv_vm_state_name(vm->state));
+	fputs(",\"host\":", f);
+	ctl_json_string(f, vm->host);
+	fputs(",\"reason\":", f);
+	ctl_json_string(f, vm->reason);
+	fputs(",\"last_exit\":", f);
+	ctl_json_string(f, nv_exit_kind_name(vm->last_exit));
+	fprintf(f,
+		",\"created_unix_ms\":%" PRIu64 ",\"started_unix_ms\":%" PRIu64
+		",\"running_unix_ms\":%" PRIu64 ",\"boots\":%u,\"console_bytes\":%" PRIu64 "}",
+		vm->created_unix_ms, vm->started_unix_ms, vm->running_unix_ms, vm->boots,
+		vm->console_bytes);
+}
+
+void
+ctl_json_host(FILE *f, const Nicvisor__V1__Host *h)
+{
+	const Nicvisor__V1__HostCapabilities *c = h->caps;
+
+	fputs("{\"id\":", f);
+	ctl_json_string(f, h->id);
+	fprintf(f,
+		",\"connected\":%s,\"last_seen_unix_ms\":%" PRIu64
+		",\"vms\":%u,\"vcpus_used\":%u,\"memory_used_mib\":%" PRIu64 ",\"caps\":",
+		h->connected ? "true" : "false", h->last_seen_unix_ms, h->vms, h->vcpus_used,
+		h->memory_used_mib);
+	if (c == NULL) {
+		fputs("null}", f);
+		return;
+	}
+	fputs("{\"arch\":", f);
+	ctl_json_string(f, c->arch);
+	fprintf(f,
+		",\"cores\":%u,\"memory_mib\":%" PRIu64 ",\"memory_available_mib\":%" PRIu64
+		",\"kvm_api_version\":%d,\"kvm_max_vcpus\":%u,\"kvm_caps\":[",
+		c->cores, c->memory_mib, c->memory_available_mib, c->kvm_api_version,
+		c->kvm_max_vcpus);
+	for (size_t i = 0; i < c->n_kvm_caps; i++) {
+		if (i)
+			fputc(',', f);
+		ctl_json_string(f, c->kvm_caps[i]);
+	}
+	fputs("],\"virt\":", f);
+	ctl_json_string(f, c->virt);
+	fputs(",\"shim_version\":", f);
+	ctl_json_string(f, c->shim_version);
+	fputs(",\"hostname\":", f);
+	ctl_json_string(f, c->hostname);
+	fputs("}}", f);
+}
+
+void
+ctl_json_event(FILE *f, const char *topic, const Nicvisor__V1__Event *ev)
+{
+	fprintf(f, "{\"topic\":");
+	ctl_json_string(f, topic);
+	fprintf(f, ",\"seq\":%" PRIu64 ",\"unix_ms\":%" PRIu64, ev->seq, ev->unix_ms);
+	switch (ev->kind_case) {
+	case NICVISOR__V1__EVENT__KIND_VM_STATE: {
+		const Nicvisor__V1__VmStateChanged *s = ev->vm_state;
+
+		fputs(",\"vm_state\":{\"vm\":", f);
+		ctl_json_string(f, s->vm);
+		fputs(",\"name\":", f);
+		ctl_json_string(f, s->name);
+		fputs(",\"state\":", f);
+		ctl_json_string(f, nv_vm_state_name(s->state));
+		fputs(",\"previous\":", f);
+		ctl_json_string(f, nv_vm_state_name(s->previous));
+		fputs(",\"reason\":", f);
+		ctl_json_string(f, s->reason);
+		fputs(",\"host\":", f);
+		ctl_json_string(f, s->host);
+		fputs(",\"exit\":", f);
+		ctl_json_string(f, nv_exit_kind_name(s->exit));
+		fputc('}', f);
+		break;
+	}
+	case NICVISOR__V1__EVENT__KIND_CONSOLE:
+		fputs(",\"console\":{\"vm\":", f);
+		ctl_json_string(f, ev->console->vm);
+		fprintf(f, ",\"offset\":%" PRIu64 ",\"data\":", ev->console->offset);
+		json_bytes(f, ev->console->data.data, ev->console->data.len);
+		fputc('}', f);
+		break;
+	case NICVISOR__V1__EVENT__KIND_HOST:
+		fputs(",\"host\":", f);
+		if (ev->host->host != NULL)
+			ctl_json_host(f, ev->host->host);
+		else
+			fputs("null", f);
+		break;
+	default:
+		break;
+	}
+	fputs("}\n", f);
+}
+
+static const char *
+fmt_time(uint64_t unix_ms, char *buf, size_t size)
+{
+	time_t t = (time_t)(unix_ms / 1000);
+	struct tm tm;
+
+	if (unix_ms == 0)
+		return "-";
+	gmtime_r(&t, &tm);
+	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return buf;
+}
+
+void
+ctl_print_vm(FILE *f, const Nicvisor__V1__Vm *vm)
+{
+	const Nicvisor__V1__VmSpec *s = vm->spec;
+	char t1[32], t2[32], t3[32];
+
+	fprintf(f, "name:       %s\n", s ? s->name : "");
+	fprintf(f, "id:         %s\n", vm->id);
+	fprintf(f, "state:      %s\n", nv_vm_state_name(vm->state));
+	fprintf(f, "reason:     %s\n", vm->reason);
+	fprintf(f, "host:       %s\n", vm->host[0] ? vm->host : "-");
+	if (s != NULL) {
+		fprintf(f, "vcpus:      %u\n", s->vcpus);
+		fprintf(f, "memory:     %" PRIu64 " MiB\n", s->memory_mib);
+		fprintf(f, "kernel:     %s\n", s->kernel);
+		fprintf(f, "initrd:     %s\n", s->initrd[0] ? s->initrd : "-");
+		fprintf(f, "cmdline:    %s\n", s->cmdline);
+	}
+	fprintf(f, "last exit:  %s\n", nv_exit_kind_name(vm->last_exit));
+	fprintf(f, "boots:      %u\n", vm->boots);
+	fprintf(f, "console:    %" PRIu64 " bytes\n", vm->console_bytes);
+	fprintf(f, "created:    %s\n", fmt_time(vm->created_unix_ms, t1, sizeof(t1)));
+	fprintf(f, "started:    %s\n", fmt_time(vm->started_unix_ms, t2, sizeof(t2)));
+	fprintf(f, "running:    %s\n", fmt_time(vm->running_unix_ms, t3, sizeof(t3)));
+}
+
+void
+ctl_print_vm_table_header(FILE *f)
+{
+	fprintf(f, "%-20s %-19s %-9s %-16s %5s %8s %5s  %s\n", "NAME", "ID", "STATE", "HOST",
+		"VCPUS", "MEMORY", "BOOTS", "REASON");
+}
+
+void
+ctl_print_vm_row(FILE *f, const Nicvisor__V1__Vm *vm)
+{
+	const Nicvisor__V1__VmSpec *s = vm->spec;
+
+	fprintf(f, "%-20s %-19s %-9s %-16s %5u %7" PRIu64 "M %5u  %s\n", s ? s->name : "", vm->id,
+		nv_vm_state_name(vm->state), vm->host[0] ? vm->host : "-", s ? s->vcpus : 0,
+		s ? s->memory_mib : 0, vm->boots, vm->reason);
+}
+
+void
+ctl_print_host_table_header(FILE *f)
+{
+	fprintf(f, "%-16s %-9s %-7s %-5s %5s %10s %10s %4s %6s %10s\n", "ID", "CONNECTED", "ARCH",
+		"VIRT", "CORES", "MEMORY", "AVAILABLE", "VMS", "VCPUS", "MEM_USED");
+}
+
+void
+ctl_print_host_row(FILE *f, const Nicvisor__V1__Host *h)
+{
+	const Nicvisor__V1__HostCapabilities *c = h->caps;
+
+	fprintf(f, "%-16s %-9s %-7s %-5s %5u %9" PRIu64 "M %9" PRIu64 "M %4u %6u %9" PRIu64 "M\n",
+		h->id, h->connected ? "yes" : "no", c ? c->arch : "-", c ? c->virt : "-",
+		c ? c->cores : 0, c ? c->memory_mib : 0, c ? c->memory_available_mib : 0, h->vms,
+		h->vcpus_used, h->memory_used_mib);
+}
+
+void
+ctl_print_event(FILE *f, const char *topic, const Nicvisor__V1__Event *ev)
+{
+	char t[32];
+
+	fprintf(f, "%s #%" PRIu64 " %s: ", fmt_time(ev->unix_ms, t, sizeof(t)), ev->seq, topic);
+	switch (ev->kind_case) {
+	case NICVISOR__V1__EVENT__KIND_VM_STATE: {
+		const Nicvisor__V1__VmStateChanged *s = ev->vm_state;
+
+		if (s->state == NICVISOR__V1__VM_STATE__VM_STATE_UNSPECIFIED)
+			fprintf(f, "vm %s deleted\n", s->name);
+		else
+			fprintf(f, "vm %s %s -> %s on %s: %s\n", s->name,
+				nv_vm_state_name(s->previous), nv_vm_state_name(s->state),
+				s->host[0] ? s->host : "-", s->reason);
+		break;
+	}
+	case NICVISOR__V1__EVENT__KIND_CONSOLE:
+		fprintf(f, "console %zu bytes at %" PRIu64 "\n", ev->console->data.len,
+			ev->console->offset);
+		break;
+	case NICVISOR__V1__EVENT__KIND_HOST:
+		if (ev->host->host != NULL)
+			fprintf(f, "host %s %s\n", ev->host->host->id,
+				ev->host->host->connected ? "connected" : "disconnected");
+		else
+			fputs("host event\n", f);
+		break;
+	default:
+		fputs("unknown event\n", f);
+	}
+}

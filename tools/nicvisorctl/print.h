@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * nicvisorctl output: tables and blocks for people, JSON for scripts
+ * (snake_case field names as in the .proto files, enums by short name:
+ * "running", "poweroff").
+ */
+#ifndef CTL_PRINT_H
+#define CTL_PRINT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "nicvisor/v1/api.pb-c.h"
+
+void ctl_json_string(FILE *f, const char *s);
+void ctl_json_vm(FILE *f, const Nicvisor__V1__Vm *vm);
+void ctl_json_host(FILE *f, const Nicvisor__V1__Host *h);
+void ctl_json_event(FILE *f, const char *topic, const Nicvisor__V1__Event *ev);
+
+void ctl_print_vm(FILE *f, const Nicvisor__V1__Vm *vm);
+void ctl_print_vm_table_header(FILE *f);
+void ctl_print_vm_row(FILE *f, const Nicvisor__V1__Vm *vm);
+void ctl_print_host_table_header(FILE *f);
+void ctl_print_host_row(FILE *f, const Nicvisor__V1__Host *h);
+void ctl_print_event(FILE *f, const char *topic, const Nicvisor__V1__Event *ev);
+
+#endif
