@@ -1,0 +1,75 @@
+#!/bin/bash
+# Validate the guest images without our VMM: boot them under QEMU software
+# emulation (-M microvm -accel tcg) to NICVISOR-GUEST-READY and check the
+# power-off paths. Prints the boot times.
+#   1. PVH vmlinux, nv.poweroff
+#   2. bzImage, nv.poweroff
+#   3. PVH vmlinux, ACPI power button (QMP system_powerdown) -> clean power off
+#   4. PVH vmlinux, nv.cmd="..." and nv.cmd64=... -> NICVISOR-CMD-EXIT=<rc>
+# Usage: check-guest.sh   (NV_IMAGES: the images directory)
+set -eu
+export NV_TEST_NAME=guest-tcg
+# shellcheck source-path=SCRIPTDIR source=../../tests/integration/lib/nv-test.sh
+. "$(dirname "$0")/../../tests/integration/lib/nv-test.sh"
+nv_require_images
+
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+
+# boot NAME KERNEL CMDLINE [QEMU-ARG]...: start a microvm guest, console in
+# $NV_TMP/NAME.log; sets T0 and NV_BG_PID.
+boot() {
+	local name=$1 kernel=$2 cmdline=$3
+	shift 3
+	T0=$(now)
+	nv_bg "$name" qemu-system-x86_64 -M microvm -accel tcg -m 256 -smp 2 \
+		-nodefaults -no-user-config -display none -no-reboot \
+		-chardev "file,id=con,path=$NV_TMP/$name.console" -serial chardev:con \
+		-kernel "$NV_IMAGES/$kernel" -initrd "$NV_IMAGES/initramfs.cpio.gz" \
+		-append "$NV_GUEST_CMDLINE tsc_early_khz=$(nv_tsc_khz) $cmdline" "$@"
+}
+
+# expect_poweroff NAME REASON: the guest reports ready, then powers off for
+# REASON and QEMU exits 0. Prints the times.
+expect_poweroff() {
+	local name=$1 reason=$2 log=$NV_TMP/$1.console t_ready rc=0
+	nv_wait_log "$log" NICVISOR-GUEST-READY 60 "$NV_BG_PID" ||
+		nv_die "$name: no NICVISOR-GUEST-READY"
+	t_ready=$(now)
+	nv_wait_exit "$NV_BG_PID" 30 || rc=$?
+	[ "$rc" = 0 ] || nv_die "$name: QEMU status $rc"
+	grep -q "NICVISOR-GUEST-POWEROFF reason=$reason" "$log" ||
+		nv_die "$name: no power off for $reason"
+	printf '%-28s ready %5ss (guest uptime %ss)  off %5ss\n' "$name" \
+		"$(secs "$T0" "$t_ready")" "$(nv_log_value "$log" uptime)" \
+		"$(secs "$T0" "$(now)")"
+}
+
+boot pvh-poweroff vmlinux nv.poweroff
+expect_poweroff pvh-poweroff cmdline
+grep -q 'NICVISOR-GUEST-INFO kernel=.* cpus=2 ' "$NV_TMP/pvh-poweroff.console" ||
+	nv_die "summary line wrong: $(grep INFO "$NV_TMP/pvh-poweroff.console")"
+
+boot bzimage-poweroff bzImage nv.poweroff
+expect_poweroff bzimage-poweroff cmdline
+
+boot pvh-power-button vmlinux "" -qmp "unix:$NV_TMP/qmp.sock,server=on,wait=off"
+nv_wait_log "$NV_TMP/pvh-power-button.console" NICVISOR-GUEST-INFO 60 "$NV_BG_PID" ||
+	nv_die "power-button: no NICVISOR-GUEST-INFO"
+nv_qmp "$NV_TMP/qmp.sock" system_powerdown >/dev/null || nv_die "QMP system_powerdown failed"
+expect_poweroff pvh-power-button power-button
+
+boot pvh-cmd vmlinux 'nv.cmd="echo hello from nv.cmd; exit 3"'
+expect_poweroff pvh-cmd cmd
+grep -q '^hello from nv.cmd' "$NV_TMP/pvh-cmd.console" || nv_die "nv.cmd output missing"
+[ "$(nv_log_value "$NV_TMP/pvh-cmd.console" NICVISOR-CMD-EXIT)" = 3 ] ||
+	nv_die "nv.cmd: want NICVISOR-CMD-EXIT=3"
+
+# shellcheck disable=SC2016 # expanded inside the guest
+c64=$(printf '%s' 'test "$(echo a b)" = "a b" && exit 7' | base64 -w0)
+boot pvh-cmd64 vmlinux "nv.cmd64=$c64"
+expect_poweroff pvh-cmd64 cmd
+[ "$(nv_log_value "$NV_TMP/pvh-cmd64.console" NICVISOR-CMD-EXIT)" = 7 ] ||
+	nv_die "nv.cmd64: want NICVISOR-CMD-EXIT=7"
+
+echo "guest-tcg: all checks passed"
