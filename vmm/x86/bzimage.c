@@ -100,6 +100,12 @@ vmm_x86_bzimage_load(struct vmm_mem *mem, const uint8_t *img, size_t size, struc
 					 "-byte setup code (truncated image?)",
 					 size, setup_size);
 	pm_size = size - setup_size;
+	if (pm_size <= ENTRY64_OFFSET)
+		return vmm_x86_boot_fail(err, errlen, -EINVAL,
+					 "kernel: bzImage has %" PRIu64
+					 " bytes after its setup code,"
+					 " too few to hold the 64-bit entry at +0x%x",
+					 pm_size, ENTRY64_OFFSET);
 	if ((uint64_t)h.syssize * 16 > pm_size)
 		return vmm_x86_boot_fail(err, errlen, -EINVAL,
 					 "kernel: bzImage truncated: syssize says %" PRIu64

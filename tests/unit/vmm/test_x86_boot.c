@@ -427,6 +427,11 @@ test_initrd_too_big(void **state)
 	assert_non_null(strstr(err, "initrd: 41 MiB does not fit"));
 	assert_int_equal(load(mem, img, sizeof(img), initrd, isz, "", &b, err, sizeof(err)), 0);
 	assert_int_equal(b.initrd_gpa, 24 * MiB);
+	/* Fits by bytes, but not once aligned down to a page above the kernel. */
+	tbz_hdr(img)->init_size = TBZ_INIT_SIZE + 16;
+	assert_int_equal(load(mem, img, sizeof(img), initrd, isz - 20, "", &b, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "initrd: 41943020 bytes page aligned do not fit"));
 	free(initrd);
 }
 
@@ -589,6 +594,7 @@ MUT(b_not_64, tbz_hdr(img)->xloadflags = 0)
 MUT(b_setup_sects, tbz_hdr(img)->setup_sects = 64)
 MUT(b_syssize, tbz_hdr(img)->syssize = TBZ_PM_SIZE / 16 + 1)
 MUT(b_truncated, *size = TBZ_SIZE - 16)
+MUT(b_no_entry, (tbz_hdr(img)->syssize = 0, *size = TBZ_SETUP_SIZE + 0x200))
 MUT(b_init_size0, tbz_hdr(img)->init_size = 0)
 MUT(b_align, tbz_hdr(img)->kernel_alignment = 0x300000)
 MUT(b_align0, tbz_hdr(img)->kernel_alignment = 0)
@@ -642,6 +648,7 @@ static const struct bad_case bad_cases[] = {
 	{ "setup_sects", BZ, b_setup_sects, -EINVAL, "inside its 33280-byte setup code" },
 	{ "syssize", BZ, b_syssize, -EINVAL, "truncated: syssize" },
 	{ "truncated bzImage", BZ, b_truncated, -EINVAL, "truncated: syssize" },
+	{ "no 64-bit entry", BZ, b_no_entry, -EINVAL, "512 bytes after its setup code" },
 	{ "init_size 0", BZ, b_init_size0, -EINVAL, "init_size is 0" },
 	{ "alignment", BZ, b_align, -EINVAL, "not a power of two" },
 	{ "alignment 0", BZ, b_align0, -EINVAL, "not a power of two" },
@@ -683,6 +690,12 @@ test_bad_other(void **state)
 	struct vmm_x86_boot b;
 	char err[256];
 
+	struct vmm_x86_boot_args args = { .kernel = img, .kernel_size = sizeof(img), .vcpus = 1 };
+
+	assert_int_equal(vmm_x86_boot_load(NULL, &args, &b, err, sizeof(err)), -EINVAL);
+	assert_int_equal(vmm_x86_boot_load(mem, NULL, &b, err, sizeof(err)), -EINVAL);
+	assert_int_equal(vmm_x86_boot_load(mem, &args, NULL, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "missing argument"));
 	memset(img, 0x90, sizeof(img));
 	assert_int_equal(load(mem, img, sizeof(img), NULL, 0, "", &b, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "kernel: neither a bzImage"));
