@@ -158,6 +158,7 @@ send_state(struct child *c, Nicvisor__V1__VmState state, Nicvisor__V1__ExitKind 
 	st.boot_ns = boot_ns;
 	pthread_mutex_lock(&c->lock);
 	st.console_dropped = c->dropped;
+	st.console_matched = c->hit;
 	pthread_mutex_unlock(&c->lock);
 	ev.kind_case = NICVISOR__V1__CHILD_EVENT__KIND_STATE;
 	ev.state = &st;

@@ -128,7 +128,6 @@ remove_vm(struct daemon *d, struct vm *vm)
 	close_sock(d, vm);
 	release_images(d, vm);
 	nv_wire_free(vm->spec ? &vm->spec->base : NULL);
-	nv_info("%s: forgotten", vm->id);
 	free(vm);
 }
 
@@ -342,8 +341,19 @@ stop(struct daemon *d, const Nicvisor__V1__StopVm *s)
 	struct vm *vm = find_vm(d, s->vm_id);
 	bool force = s->force || s->timeout_ms == 0;
 
-	if (vm == NULL)
+	if (vm == NULL) {
+		if (!s->forget) { /* so the agent stops waiting for it */
+			struct shim_report r = {
+				.state = NICVISOR__V1__VM_STATE__VM_STATE_STOPPED,
+				.exit = NICVISOR__V1__EXIT_KIND__EXIT_KIND_STOPPED,
+				.reason = "not running on this host",
+			};
+
+			snprintf(r.vm_id, sizeof(r.vm_id), "%s", s->vm_id);
+			shim_session_report(d->sess, &r);
+		}
 		return;
+	}
 	vm->forget |= s->forget;
 	if (!vm_active(vm)) {
 		if (vm->forget)
@@ -450,6 +460,22 @@ poll_info(void *opaque, Nicvisor__V1__Poll *p)
 	pthread_mutex_unlock(&d->lock);
 	p->vms_running = n;
 	p->memory_available_mib = shim_mem_available_mib();
+}
+
+/* A VM's end reached the agent: nothing more to keep about it. */
+static void
+told(void *opaque, const char *vm_id, VmState state)
+{
+	struct daemon *d = opaque;
+	struct vm *vm;
+
+	pthread_mutex_lock(&d->lock);
+	vm = find_vm(d, vm_id);
+	if (vm != NULL && !vm_active(vm) && vm->rep.state == state &&
+	    (state == NICVISOR__V1__VM_STATE__VM_STATE_STOPPED ||
+	     state == NICVISOR__V1__VM_STATE__VM_STATE_FAILED))
+		remove_vm(d, vm);
+	pthread_mutex_unlock(&d->lock);
 }
 
 static void
@@ -691,6 +717,7 @@ shim_daemon_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "agent", required_argument, NULL, 'a' },
+		{ "dpu", required_argument, NULL, 'a' },
 		{ "host-id", required_argument, NULL, 'i' },
 		{ "kvm", required_argument, NULL, 'k' },
 		{ "log-level", required_argument, NULL, 'l' },
@@ -702,6 +729,7 @@ shim_daemon_main(int argc, char **argv)
 		.hello_vms = hello_vms,
 		.apply = apply,
 		.poll_info = poll_info,
+		.told = told,
 	};
 	struct daemon d = {
 		.lock = PTHREAD_MUTEX_INITIALIZER,

@@ -79,16 +79,17 @@ write_all(int fd, const uint8_t *p, size_t n)
 }
 
 static int
-status_of(const Nicvisor__V1__ChildState *st, bool until, bool stop_sent)
+status_of(const Nicvisor__V1__ChildState *st, bool until)
 {
+	if (until)
+		return st->console_matched ? RUN_OK : RUN_NOT_SEEN;
 	switch (st->exit) {
 	case NICVISOR__V1__EXIT_KIND__EXIT_KIND_STOPPED:
-		/* Stopped by the child itself: the pattern showed. */
-		return until && !stop_sent ? RUN_OK : RUN_TIMEOUT;
+		return RUN_TIMEOUT;
 	case NICVISOR__V1__EXIT_KIND__EXIT_KIND_POWEROFF:
-		return until ? RUN_NOT_SEEN : RUN_OK;
+		return RUN_OK;
 	case NICVISOR__V1__EXIT_KIND__EXIT_KIND_DEBUG_EXIT:
-		return until ? RUN_NOT_SEEN : (int)(st->code & 0xff);
+		return (int)(st->code & 0xff);
 	case NICVISOR__V1__EXIT_KIND__EXIT_KIND_BOOT_ERROR:
 		return RUN_BOOT_ERROR;
 	case NICVISOR__V1__EXIT_KIND__EXIT_KIND_TRIPLE_FAULT:
@@ -256,8 +257,8 @@ shim_run_main(int argc, char **argv)
 		} else if (ev->state->state == NICVISOR__V1__VM_STATE__VM_STATE_RUNNING) {
 			nv_info("running; VMM setup took %.3f ms", ev->state->boot_ns / 1e6);
 		} else {
-			status = status_of(ev->state, b.stop_on_console[0] != 0, stop_sent);
-			if (stop_sent)
+			status = status_of(ev->state, b.stop_on_console[0] != 0);
+			if (stop_sent && !ev->state->console_matched)
 				status = interrupted ? RUN_INTERRUPTED : RUN_TIMEOUT;
 			nv_info("ended after %.3f ms: %s: %s", (nv_mono_ns() - t0) / 1e6,
 				nv_exit_kind_name(ev->state->exit), ev->state->reason);

@@ -159,17 +159,22 @@ hello(struct shim_session *s)
 	req.op_case = NICVISOR__V1__HOST_REQUEST__OP_HELLO;
 	req.hello = &h;
 	rc = call(s, &req, s->call_timeout_ms, &gen, &rep);
-	nv_arena_free(&a);
-	if (rc < 0)
+	if (rc < 0) {
+		nv_arena_free(&a);
 		return rc;
+	}
 	hr = rep->hello;
 	if (code_of(rep) != NICVISOR__V1__CODE__CODE_OK ||
 	    rep->result_case != NICVISOR__V1__HOST_RESPONSE__RESULT_HELLO || hr->session[0] == 0 ||
 	    strlen(hr->session) >= SESSION_MAX) {
 		bad_reply(s, "hello", rep);
 		nv_wire_free(&rep->base);
+		nv_arena_free(&a);
 		return -EPROTO;
 	}
+	for (size_t i = 0; i < h.n_vms; i++)
+		s->ops->told(s->opaque, h.vms[i]->vm_id, h.vms[i]->state);
+	nv_arena_free(&a);
 	pthread_mutex_lock(&s->lock);
 	snprintf(s->session, sizeof(s->session), "%s", hr->session);
 	s->heartbeat_ms = hr->heartbeat_ms ? hr->heartbeat_ms : HEARTBEAT_DEFAULT;
@@ -357,6 +362,8 @@ send_main(void *arg)
 		pthread_mutex_lock(&s->lock);
 		shim_outbox_done(&s->ob, copy.id, rc == 0);
 		pthread_mutex_unlock(&s->lock);
+		if (rc == 0 && copy.kind == SHIM_OUT_REPORT)
+			s->ops->told(s->opaque, copy.rep.vm_id, copy.rep.state);
 		if (rc == 0) {
 			backoff = 100;
 		} else {

@@ -233,6 +233,9 @@ struct shim_session_ops {
 	void (*apply)(void *opaque, const Nicvisor__V1__Command *cmd);
 	/* vms_running and memory_available_mib of a Poll. */
 	void (*poll_info)(void *opaque, Nicvisor__V1__Poll *poll);
+	/* The agent took (or refused for good) vm_id's report of `state`,
+	 * alone or in a Hello. */
+	void (*told)(void *opaque, const char *vm_id, Nicvisor__V1__VmState state);
 };
 
 struct shim_session_conf {

@@ -327,6 +327,28 @@ agent_restart_reattaches(void **state)
 	expect(f, "vm-x", STOPPED, NICVISOR__V1__EXIT_KIND__EXIT_KIND_STOPPED);
 }
 
+/* A VM that ends while the agent is away is in the next Hello with how
+ * it ended; once the agent knows, the host keeps nothing about it. */
+static void
+ended_while_away(void **state)
+{
+	struct fixture *f = *state;
+
+	launch(f, "vm-e", "#nvfake\nsleep 300\nexit poweroff\n", NULL);
+	expect(f, "vm-e", RUNNING, -1);
+	fa_away(&f->fa);
+	usleep(800 * 1000);
+	assert_int_equal(fa_back(&f->fa), 0);
+	assert_true(fa_wait_count(&f->fa, &f->fa.hellos, 2, T_MS));
+	assert_int_equal(f->fa.hello_vms, 1);
+	assert_int_equal(f->fa.hello_vm[0].state, STOPPED);
+	assert_int_equal(f->fa.hello_vm[0].exit, NICVISOR__V1__EXIT_KIND__EXIT_KIND_POWEROFF);
+	fa_away(&f->fa);
+	assert_int_equal(fa_back(&f->fa), 0);
+	assert_true(fa_wait_count(&f->fa, &f->fa.hellos, 3, T_MS));
+	assert_int_equal(f->fa.hello_vms, 0);
+}
+
 static void
 two_vms_and_forget(void **state)
 {
@@ -457,6 +479,9 @@ run_command(void **state)
 	assert_string_equal(buf, "hi\n");
 	assert_int_equal(run(f, "#nvfake\nprint x\nprint READY\nspin\n", "--until", "READY", out),
 			 0);
+	/* Seen, even if the guest ends right after it. */
+	assert_int_equal(run(f, "#nvfake\nprint READY\nexit debug 3\n", "--until", "READY", out),
+			 0);
 	assert_int_equal(run(f, "#nvfake\nexit poweroff\n", "--until", "READY", out), 1);
 	assert_int_equal(run(f, "#nvfake\nspin\n", "--timeout", "0.3", out), 124);
 	assert_int_equal(run(f, "garbage", NULL, NULL, out), 100);
@@ -476,6 +501,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(corrupt_and_unbootable_kernels, setup, teardown),
 		cmocka_unit_test_setup_teardown(reboot_relaunches, setup, teardown),
 		cmocka_unit_test_setup_teardown(agent_restart_reattaches, setup, teardown),
+		cmocka_unit_test_setup_teardown(ended_while_away, setup, teardown),
 		cmocka_unit_test_setup_teardown(two_vms_and_forget, setup, teardown),
 		cmocka_unit_test_setup_teardown(child_fds, setup, teardown),
 		cmocka_unit_test_setup_teardown(daemon_death_stops_vms, setup, teardown),

@@ -59,10 +59,19 @@ poll_info(void *opaque, Nicvisor__V1__Poll *p)
 	p->vms_running = 1;
 }
 
+static void
+told(void *opaque, const char *vm_id, Nicvisor__V1__VmState state)
+{
+	(void)opaque;
+	(void)vm_id;
+	(void)state;
+}
+
 static const struct shim_session_ops ops = {
 	.hello_vms = hello_vms,
 	.apply = apply,
 	.poll_info = poll_info,
+	.told = told,
 };
 
 struct fixture {
