@@ -29,6 +29,9 @@
 #define VMS_MAX 256
 /* A child gets this long past its graceful stop before it is killed. */
 #define KILL_GRACE_MS 5000
+/* A guest that resets more often than this is not booted again. */
+#define REBOOT_BURST     10
+#define REBOOT_WINDOW_MS 10000
 
 typedef Nicvisor__V1__VmState VmState;
 typedef Nicvisor__V1__ExitKind ExitKind;
@@ -51,6 +54,8 @@ struct vm {
 
 	bool stop_requested, forget, killed;
 	uint64_t kill_at_ns;
+	uint64_t resets_since_ns; /* the reset loop guard */
+	unsigned int resets;
 };
 
 struct daemon {
@@ -572,11 +577,24 @@ child_ended(struct daemon *d, struct vm *vm, int status)
 		set_state(d, vm, NICVISOR__V1__VM_STATE__VM_STATE_FAILED,
 			  NICVISOR__V1__EXIT_KIND__EXIT_KIND_CRASHED, why);
 	} else if (vm->final.exit == NICVISOR__V1__EXIT_KIND__EXIT_KIND_REBOOT) {
+		uint64_t now = nv_mono_ns();
+
+		if (now - vm->resets_since_ns > REBOOT_WINDOW_MS * 1000000ull) {
+			vm->resets_since_ns = now;
+			vm->resets = 0;
+		}
 		if (vm->stop_requested || d->stopping) {
 			release_images(d, vm);
 			set_state(d, vm, NICVISOR__V1__VM_STATE__VM_STATE_STOPPED,
 				  NICVISOR__V1__EXIT_KIND__EXIT_KIND_STOPPED,
 				  "stopped on request (while resetting)");
+		} else if (++vm->resets > REBOOT_BURST) {
+			snprintf(why, sizeof(why),
+				 "the guest reset %u times in %d s; not booting it again",
+				 vm->resets, REBOOT_WINDOW_MS / 1000);
+			release_images(d, vm);
+			set_state(d, vm, NICVISOR__V1__VM_STATE__VM_STATE_FAILED,
+				  NICVISOR__V1__EXIT_KIND__EXIT_KIND_REBOOT, why);
 		} else {
 			set_state(d, vm, NICVISOR__V1__VM_STATE__VM_STATE_STARTING,
 				  NICVISOR__V1__EXIT_KIND__EXIT_KIND_REBOOT,

@@ -302,6 +302,12 @@ reboot_relaunches(void **state)
 	assert_int_equal(con.len, 20);
 	assert_memory_equal(con.data, "boot\nboot\nboot\ndone\n", 20);
 	assert_int_equal(r.console_offset, 20);
+
+	/* A guest that resets for ever is stopped after a burst. */
+	launch(f, "vm-l", "#nvfake\nprint loop\nexit reboot\n", NULL);
+	r = expect(f, "vm-l", FAILED, NICVISOR__V1__EXIT_KIND__EXIT_KIND_REBOOT);
+	assert_int_equal(r.boots, 11);
+	assert_non_null(strstr(r.reason, "not booting it again"));
 }
 
 static void
