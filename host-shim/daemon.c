@@ -503,8 +503,8 @@ child_event(struct daemon *d, struct vm *vm, const Nicvisor__V1__ChildEvent *ev)
 	if (vm->final_seen)
 		return child_bad(d, vm, "after its final state");
 	if (ev->kind_case == NICVISOR__V1__CHILD_EVENT__KIND_CONSOLE) {
-		if (cd->offset < vm->rep.console_offset)
-			return child_bad(d, vm, "console offset went back");
+		if (cd->offset < vm->rep.console_offset || cd->offset > UINT64_MAX / 4)
+			return child_bad(d, vm, "console offset went back or is implausible");
 		shim_session_console(d->sess, vm->id, cd->offset, cd->data.data, cd->data.len);
 		vm->rep.console_offset = cd->offset + cd->data.len;
 		return;
@@ -519,6 +519,7 @@ child_event(struct daemon *d, struct vm *vm, const Nicvisor__V1__ChildEvent *ev)
 		return;
 	}
 	vm->final_seen = true;
+	vm->kill_at_ns = nv_mono_ns() + KILL_GRACE_MS * 1000000ull; /* it exits now */
 	vm->final = vm->rep;
 	vm->final.state = st->state;
 	vm->final.exit = st->exit;
@@ -703,6 +704,18 @@ shutdown_children(struct daemon *d)
 static void
 daemon_free(struct daemon *d)
 {
+	struct shim_session_stats st;
+
+	shim_session_get_stats(d->sess, &st);
+	nv_info("counters: %llu hellos, %llu commands, %llu bad agent answers, %llu refused, "
+		"%llu reports superseded, %llu dropped, %llu console bytes dropped, "
+		"%llu bad child messages",
+		(unsigned long long)st.hellos, (unsigned long long)st.commands,
+		(unsigned long long)st.bad_replies, (unsigned long long)st.rejected,
+		(unsigned long long)st.outbox.superseded,
+		(unsigned long long)st.outbox.dropped_reports,
+		(unsigned long long)st.outbox.dropped_console_bytes,
+		(unsigned long long)d->bad_child_msgs);
 	shim_session_cancel(d->sess);
 	pthread_mutex_lock(&d->lock);
 	while (d->downloads > 0)

@@ -12,6 +12,8 @@
  *   spin-ack           run until stopped or the power button
  *   reboot-below PATH N  count boots in file PATH; reset while below N
  *   crash              abort(): die of SIGABRT
+ *   hostile            play a compromised VM process: send the daemon
+ *                      garbage and messages out of order on its socket
  *   exit debug V | poweroff | reboot | triple | kvmerror
  *
  * A script that ends without an exit powers off.
@@ -23,10 +25,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "nv_log.h"
+#include "shim.h"
 #include "vmm.h"
 
 struct vmm {
@@ -171,6 +175,36 @@ bump_counter(const char *path)
 	return n;
 }
 
+/* What a guest that took over its VM process could send the daemon. */
+static void
+hostile(void)
+{
+	Nicvisor__V1__ChildEvent ev = NICVISOR__V1__CHILD_EVENT__INIT;
+	Nicvisor__V1__ChildState st = NICVISOR__V1__CHILD_STATE__INIT;
+	Nicvisor__V1__ConsoleData cd = NICVISOR__V1__CONSOLE_DATA__INIT;
+	const uint8_t junk[] = { 0x52, 0xff, 0xff, 0xff, 0x0f, 0x00, 0x08 };
+	int fd = SHIM_CHILD_CONTROL_FD;
+
+	if (send(fd, junk, sizeof(junk), 0) < 0)
+		return;
+	ev.kind_case = NICVISOR__V1__CHILD_EVENT__KIND_STATE;
+	ev.state = &st;
+	st.state = NICVISOR__V1__VM_STATE__VM_STATE_STARTING; /* not the child's to say */
+	shim_chan_send(fd, &ev.base, NULL, 0, 0);
+	st.state = NICVISOR__V1__VM_STATE__VM_STATE_RUNNING; /* twice */
+	shim_chan_send(fd, &ev.base, NULL, 0, 0);
+	st.state = NICVISOR__V1__VM_STATE__VM_STATE_FAILED;
+	st.exit = (Nicvisor__V1__ExitKind)77;
+	shim_chan_send(fd, &ev.base, NULL, 0, 0);
+	ev.kind_case = NICVISOR__V1__CHILD_EVENT__KIND_CONSOLE;
+	ev.console = &cd;
+	cd.vm_id = "another-vm";
+	cd.offset = 0; /* back before what was sent */
+	cd.data.data = (uint8_t *)"forged";
+	cd.data.len = 6;
+	shim_chan_send(fd, &ev.base, NULL, 0, 0);
+}
+
 static void *
 vcpu(void *arg)
 {
@@ -208,6 +242,9 @@ vcpu(void *arg)
 				end(vm, VMM_EXIT_REBOOT, 0, "reset");
 				break;
 			}
+		} else if (strcmp(l, "hostile") == 0) {
+			usleep(50 * 1000); /* after the console so far went out */
+			hostile();
 		} else if (strcmp(l, "crash") == 0) {
 			abort();
 		} else if (sscanf(l, "exit debug %ld", &v) == 1) {

@@ -436,6 +436,28 @@ daemon_death_stops_vms(void **state)
 	assert_true(process_gone((pid_t)r.pid));
 }
 
+/* A VM process that misbehaves cannot make the daemon believe or crash. */
+static void
+hostile_child(void **state)
+{
+	struct fixture *f = *state;
+	struct fa_console con;
+	struct fa_report r;
+
+	launch(f, "vm-h",
+	       "#nvfake\nprint first\nsleep 200\nhostile\nprint still here\nexit debug 0\n", NULL);
+	expect(f, "vm-h", RUNNING, -1);
+	r = expect(f, "vm-h", STOPPED, NICVISOR__V1__EXIT_KIND__EXIT_KIND_DEBUG_EXIT);
+	assert_string_equal(r.reason, "debug exit code 0");
+	assert_true(fa_wait_console(&f->fa, "vm-h", "still here\n", T_MS));
+	assert_true(fa_console_get(&f->fa, "vm-h", &con));
+	assert_null(memmem(con.data, con.len, "forged", 6));
+	assert_false(fa_console_get(&f->fa, "another-vm", &con));
+	for (unsigned int i = 0; i < f->fa.nreports; i++)
+		assert_int_not_equal(f->fa.reports[i].state, FAILED);
+	assert_int_equal(kill(f->daemon, 0), 0);
+}
+
 static void
 garbage_commands(void **state)
 {
@@ -511,6 +533,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(two_vms_and_forget, setup, teardown),
 		cmocka_unit_test_setup_teardown(child_fds, setup, teardown),
 		cmocka_unit_test_setup_teardown(daemon_death_stops_vms, setup, teardown),
+		cmocka_unit_test_setup_teardown(hostile_child, setup, teardown),
 		cmocka_unit_test_setup_teardown(garbage_commands, setup, teardown),
 		cmocka_unit_test_setup_teardown(run_command, setup, teardown),
 	};
