@@ -540,8 +540,8 @@ main(void)
 
 	shim_bin = getenv("NV_SHIM_FAKE");
 	if (shim_bin == NULL) {
-		fprintf(stderr, "NV_SHIM_FAKE: the shim binary over fake_vmm.c\n");
-		return 77;
+		fprintf(stderr, "set NV_SHIM_FAKE to the shim binary built over fake_vmm.c\n");
+		return 1;
 	}
 	nv_log_init("test-shim-process", NV_LOG_WARN);
 	signal(SIGPIPE, SIG_IGN);
