@@ -17,6 +17,10 @@
  *                  XSDT and the FADT, and write S5 to the FADT's sleep
  *                  control register, or the reset value to its reset
  *                  register (so the tables and the devices must agree)
+ *   EXIT_BIOS_RESET
+ *                  Linux's BOOT_BIOS reboot (its default with hardware-
+ *                  reduced ACPI and no EFI): back to real mode and a jump
+ *                  to the reset vector F000:FFF0
  *   EXIT_TRIPLE    an exception with an empty IDT: triple fault
  *   EXIT_BADJUMP   a jump into guest-physical memory that is neither RAM
  *                  nor a device
@@ -111,6 +115,8 @@ pvh_entry:
 	in $0x71, %al
 	movzbl %al, %eax
 	REPORT_EAX
+	/* Port 0x61 (PIT channel 2 gate, speaker) is KVM's, never ours. */
+	in $0x61, %al
 	/* String I/O: 4 bytes to the report port. */
 	mov $pattern, %esi
 	mov $4, %ecx
@@ -145,6 +151,29 @@ pvh_entry:
 3:	REPORT 0xbad
 #endif
 
+#ifdef EXIT_BIOS_RESET
+	/* As arch/x86/realmode/rm/reboot.S: 16-bit segments, PE off, far
+	 * jump. The 16-bit part is copied below 64 KiB to run with base 0. */
+	mov $rm_reset, %esi
+	mov $0x8000, %edi
+	mov $(rm_reset_end - rm_reset), %ecx
+	rep movsb
+	lgdt gdt16_desc
+	ljmp $0x08, $0x8000
+	.code16
+rm_reset:
+	mov $0x10, %ax
+	mov %ax, %ds
+	mov %ax, %es
+	mov %ax, %ss
+	mov %cr0, %eax
+	and $~1, %eax
+	mov %eax, %cr0
+	ljmp $0xf000, $0xfff0
+rm_reset_end:
+	.code32
+#endif
+
 #ifdef EXIT_TRIPLE
 	/* The boot IDT is empty: #UD cannot be delivered, nor #GP, nor #DF. */
 	lidt null_idt
@@ -165,6 +194,14 @@ null_idt:
 	.long 0
 pattern:
 	.byte 0x41, 0x42, 0x43, 0x44
+	.balign 8
+gdt16:
+	.quad 0
+	.quad 0x00009a000000ffff /* 0x08 16-bit code, base 0, limit 64 KiB */
+	.quad 0x000092000000ffff /* 0x10 16-bit data */
+gdt16_desc:
+	.word 3 * 8 - 1
+	.long gdt16
 
 	.bss
 	.balign 16

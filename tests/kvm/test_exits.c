@@ -102,6 +102,20 @@ test_acpi_tables_reset(void **state)
 	guest_destroy(&g);
 }
 
+/* Linux's default reboot here ends at the real-mode reset vector. */
+static void
+test_bios_reset_vector(void **state)
+{
+	uint32_t r[8];
+	struct guest g;
+	struct vmm_exit e = run(&g, "bios_reset");
+
+	(void)state;
+	assert_int_equal(e.kind, VMM_EXIT_REBOOT);
+	assert_int_equal(guest_reports_of(&g, 0, r, 8), 0);
+	guest_destroy(&g);
+}
+
 static unsigned int
 bcd(unsigned int v)
 {
@@ -156,7 +170,8 @@ test_devices(void **state)
 		assert_true(!g.mmio[i].is_write && g.mmio[i].offset == 8);
 
 	vmm_get_stats(g.vm, &st);
-	assert_int_equal(st.io_unhandled, 4); /* port read + write, MMIO read + write */
+	/* The port read + write, the MMIO read + write; not port 0x61. */
+	assert_int_equal(st.io_unhandled, 4);
 	assert_true(st.exits_mmio >= 8);
 	guest_destroy(&g);
 }
@@ -201,6 +216,7 @@ main(void)
 		cmocka_unit_test(test_i8042),
 		cmocka_unit_test(test_acpi_tables_poweroff),
 		cmocka_unit_test(test_acpi_tables_reset),
+		cmocka_unit_test(test_bios_reset_vector),
 		cmocka_unit_test(test_devices),
 		cmocka_unit_test(test_triple_fault),
 		cmocka_unit_test(test_bad_jump),
