@@ -25,6 +25,8 @@
 #define LIST_DEFAULT_PAGE    100
 #define LIST_MAX_PAGE        1000
 #define CONSOLE_DEFAULT_READ 65536
+/* A List answer stays well under NV_WIRE_MAX_MSG. */
+#define PAGE_MAX_BYTES (NV_WIRE_MAX_MSG / 2)
 
 static int
 not_found(struct dpu_status *st, const char *ref)
@@ -455,11 +457,19 @@ list_vms(struct dpu_agent *a, const Nicvisor__V1__ListVmsRequest *r, struct nv_a
 	nicvisor__v1__list_vms_response__init(lr);
 	pthread_mutex_lock(&a->lock);
 	items = nv_arena_alloc(ar, (a->nvms + 1) * sizeof(*items));
-	memcpy(items, a->vms, a->nvms * sizeof(*items));
+	if (a->nvms > 0)
+		memcpy(items, a->vms, a->nvms * sizeof(*items));
 	count = page_select(items, a->nvms, cmp_vm_name, vm_key, after, size, &first, &more);
 	lr->vms = nv_arena_alloc(ar, (count + 1) * sizeof(*lr->vms));
-	for (size_t i = 0; i < count; i++)
+	for (size_t i = 0, bytes = 0; i < count; i++) {
 		lr->vms[i] = vm_to_pb(items[first + i], ar);
+		bytes += protobuf_c_message_get_packed_size(&lr->vms[i]->base) + 8;
+		if (bytes > PAGE_MAX_BYTES && i + 1 < count) {
+			/* Big records: a shorter page, so the answer fits. */
+			count = i + 1;
+			more = true;
+		}
+	}
 	lr->n_vms = count;
 	if (more) {
 		lr->next_page_token = nv_arena_alloc(ar, DPU_PAGE_TOKEN_MAX);
@@ -489,11 +499,18 @@ list_hosts(struct dpu_agent *a, const Nicvisor__V1__ListHostsRequest *r, struct 
 	nicvisor__v1__list_hosts_response__init(lr);
 	pthread_mutex_lock(&a->lock);
 	items = nv_arena_alloc(ar, (a->nhosts + 1) * sizeof(*items));
-	memcpy(items, a->hosts, a->nhosts * sizeof(*items));
+	if (a->nhosts > 0)
+		memcpy(items, a->hosts, a->nhosts * sizeof(*items));
 	count = page_select(items, a->nhosts, cmp_host_id, host_key, after, size, &first, &more);
 	lr->hosts = nv_arena_alloc(ar, (count + 1) * sizeof(*lr->hosts));
-	for (size_t i = 0; i < count; i++)
+	for (size_t i = 0, bytes = 0; i < count; i++) {
 		lr->hosts[i] = host_to_pb(a, items[first + i], ar);
+		bytes += protobuf_c_message_get_packed_size(&lr->hosts[i]->base) + 8;
+		if (bytes > PAGE_MAX_BYTES && i + 1 < count) {
+			count = i + 1;
+			more = true;
+		}
+	}
 	lr->n_hosts = count;
 	if (more) {
 		lr->next_page_token = nv_arena_alloc(ar, DPU_PAGE_TOKEN_MAX);

@@ -828,8 +828,11 @@ dpu_agent_tick(struct dpu_agent *a)
 	for (size_t i = 0; i < a->nhosts; i++) {
 		struct dpu_host *h = a->hosts[i];
 
-		if (h->held != NULL && now - h->held_since_ms >= hb)
+		if (h->held != NULL && now - h->held_since_ms >= hb) {
 			answer_held(a, h, false);
+			/* Silence starts when the host has its answer. */
+			h->last_seen_ms = now;
+		}
 		/* A held poll is contact: the host is waiting on us. */
 		if (h->held != NULL)
 			continue;

@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * An in-process agent for the fuzzers and their seed generator, set up the
+ * same way for every input so that ids and sessions are predictable: a
+ * fake clock, counter-based "random" bytes, an in-memory store, boot files
+ * in a private temp directory. Each input gets a fresh agent.
+ *
+ * fuzz_agent_open(with_host):
+ *   false: no host; one VM "web1" created (not started).
+ *   true:  host "h1" said Hello (session fuzz_session), VM "web1" created
+ *          and started on it (launch queued; artifacts stored).
+ */
+#ifndef FUZZ_AGENT_H
+#define FUZZ_AGENT_H
+
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "nv_log.h"
+#include "nv_wire.h"
+#include "store.h"
+
+static uint64_t fuzz_clock_now;
+static uint64_t fuzz_rnd;
+static char fuzz_dir[64];
+static char fuzz_artifacts[96];
+static char fuzz_kernel[96];
+static char fuzz_session[64];
+static char fuzz_vm_id[32];
+static struct dpu_store *fuzz_store;
+
+static uint64_t
+fuzz_clock(void)
+{
+	return fuzz_clock_now;
+}
+
+static void
+fuzz_random(void *buf, size_t len)
+{
+	uint8_t *b = buf;
+
+	fuzz_rnd++;
+	for (size_t i = 0; i < len; i++)
+		b[i] = (uint8_t)(i < 8 ? fuzz_rnd >> (8 * i) : 0xa5);
+}
+
+/* Once per process. */
+static void
+fuzz_agent_init(void)
+{
+	uint8_t k[4096];
+	int fd;
+
+	nv_log_init("fuzz", NV_LOG_ERR);
+	nv_log_set_level(NV_LOG_ERR);
+	snprintf(fuzz_dir, sizeof(fuzz_dir), "/tmp/nv-fuzz-XXXXXX");
+	if (mkdtemp(fuzz_dir) == NULL)
+		abort();
+	snprintf(fuzz_artifacts, sizeof(fuzz_artifacts), "%s/artifacts", fuzz_dir);
+	snprintf(fuzz_kernel, sizeof(fuzz_kernel), "%s/bzImage", fuzz_dir);
+	mkdir(fuzz_artifacts, 0700);
+	for (size_t i = 0; i < sizeof(k); i++)
+		k[i] = (uint8_t)(i * 31 + 7);
+	memcpy(k + 0x202, "HdrS", 4);
+	fd = open(fuzz_kernel, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || write(fd, k, sizeof(k)) != (ssize_t)sizeof(k))
+		abort();
+	close(fd);
+}
+
+/* Remove the temp directory (the fuzzers leave it to process exit). */
+static void
+fuzz_agent_cleanup(void)
+{
+	unlink(fuzz_kernel);
+	rmdir(fuzz_artifacts);
+	rmdir(fuzz_dir);
+}
+
+static void
+fuzz_abandon(struct dpu_reply *r)
+{
+	(void)r;
+}
+
+static void
+fuzz_call_api(struct dpu_agent *a, const ProtobufCMessage *m, Nicvisor__V1__Response *rep,
+	      struct nv_arena *ar)
+{
+	uint8_t *buf;
+	size_t len;
+
+	if (nv_wire_pack_buf(m, &buf, &len) < 0)
+		abort();
+	dpu_agent_api(a, buf, len, ar, rep);
+	free(buf);
+}
+
+static void
+fuzz_hello_send(struct dpu_reply *r, const Nicvisor__V1__HostResponse *rep)
+{
+	(void)r;
+	if (rep->hello != NULL)
+		snprintf(fuzz_session, sizeof(fuzz_session), "%s", rep->hello->session);
+}
+
+static struct dpu_agent *
+fuzz_agent_open(bool with_host)
+{
+	struct dpu_agent_conf conf = {
+		.artifact_dir = fuzz_artifacts,
+		.heartbeat_ms = 1000,
+		.clock_ms = fuzz_clock,
+		.random = fuzz_random,
+	};
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__CreateVmRequest cr = NICVISOR__V1__CREATE_VM_REQUEST__INIT;
+	Nicvisor__V1__VmSpec spec = NICVISOR__V1__VM_SPEC__INIT;
+	Nicvisor__V1__Response rep;
+	struct nv_arena ar = NV_ARENA_INIT;
+	struct dpu_agent *a;
+
+	fuzz_clock_now = 1000000;
+	fuzz_rnd = 0;
+	fuzz_session[0] = 0;
+	if (dpu_store_mem_open(&fuzz_store) < 0)
+		abort();
+	conf.store = fuzz_store;
+	if (dpu_agent_open(&conf, &a) < 0)
+		abort();
+	if (with_host) {
+		Nicvisor__V1__HostRequest hr = NICVISOR__V1__HOST_REQUEST__INIT;
+		Nicvisor__V1__Hello hello = NICVISOR__V1__HELLO__INIT;
+		Nicvisor__V1__HostCapabilities caps = NICVISOR__V1__HOST_CAPABILITIES__INIT;
+		struct dpu_reply r = { fuzz_hello_send, fuzz_abandon };
+		uint8_t *buf;
+		size_t len;
+
+		caps.cores = 4;
+		caps.memory_mib = 4096;
+		caps.memory_available_mib = 4096;
+		hello.host_id = "h1";
+		hello.caps = &caps;
+		hr.version = NV_PROTOCOL_VERSION;
+		hr.op_case = NICVISOR__V1__HOST_REQUEST__OP_HELLO;
+		hr.hello = &hello;
+		if (nv_wire_pack_buf(&hr.base, &buf, &len) < 0)
+			abort();
+		dpu_agent_host(a, buf, len, &r);
+		free(buf);
+	}
+	spec.name = "web1";
+	spec.vcpus = 1;
+	spec.memory_mib = 64;
+	spec.kernel = fuzz_kernel;
+	cr.spec = &spec;
+	cr.start = with_host;
+	req.version = NV_PROTOCOL_VERSION;
+	req.op_case = NICVISOR__V1__REQUEST__OP_CREATE_VM;
+	req.create_vm = &cr;
+	fuzz_call_api(a, &req.base, &rep, &ar);
+	if (rep.status->code != NICVISOR__V1__CODE__CODE_OK || rep.vm == NULL)
+		abort();
+	snprintf(fuzz_vm_id, sizeof(fuzz_vm_id), "%s", rep.vm->id);
+	nv_arena_free(&ar);
+	return a;
+}
+
+static void
+fuzz_agent_close(struct dpu_agent *a)
+{
+	dpu_agent_shutdown(a);
+	dpu_agent_close(a);
+	dpu_store_close(fuzz_store);
+	fuzz_store = NULL;
+}
+
+#endif

@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Writes the seed corpora of fuzz_api and fuzz_host: one valid request of
+ * every kind (using the ids and session fuzz_agent.h makes predictable),
+ * plus a few broken ones. Usage: gen_seeds DIR  (writes DIR/api, DIR/host)
+ * The committed corpus/ was made with it; rerun after a protocol change.
+ */
+#include "fuzz_agent.h"
+
+#include "artifact.h"
+
+static char out_dir[512];
+
+static void
+put(const char *sub, const char *name, const void *buf, size_t len)
+{
+	char path[700];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", out_dir, sub);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/%s/%s", out_dir, sub, name);
+	f = fopen(path, "wb");
+	if (f == NULL || fwrite(buf, 1, len, f) != len)
+		abort();
+	fclose(f);
+}
+
+static void
+put_msg(const char *sub, const char *name, const ProtobufCMessage *m)
+{
+	uint8_t *buf;
+	size_t len;
+
+	if (nv_wire_pack_buf(m, &buf, &len) < 0)
+		abort();
+	put(sub, name, buf, len);
+	free(buf);
+}
+
+static void
+api_seeds(void)
+{
+	Nicvisor__V1__Request r = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__CreateVmRequest c = NICVISOR__V1__CREATE_VM_REQUEST__INIT;
+	Nicvisor__V1__VmSpec spec = NICVISOR__V1__VM_SPEC__INIT;
+	Nicvisor__V1__StartVmRequest s = NICVISOR__V1__START_VM_REQUEST__INIT;
+	Nicvisor__V1__StopVmRequest t = NICVISOR__V1__STOP_VM_REQUEST__INIT;
+	Nicvisor__V1__DeleteVmRequest d = NICVISOR__V1__DELETE_VM_REQUEST__INIT;
+	Nicvisor__V1__GetVmRequest g = NICVISOR__V1__GET_VM_REQUEST__INIT;
+	Nicvisor__V1__ListVmsRequest lv = NICVISOR__V1__LIST_VMS_REQUEST__INIT;
+	Nicvisor__V1__ListHostsRequest lh = NICVISOR__V1__LIST_HOSTS_REQUEST__INIT;
+	Nicvisor__V1__GetConsoleRequest gc = NICVISOR__V1__GET_CONSOLE_REQUEST__INIT;
+
+	r.version = NV_PROTOCOL_VERSION;
+	/* An ELF file every Linux machine has, so that seeds hold no
+	 * machine-specific path. */
+	spec.name = "db2";
+	spec.vcpus = 2;
+	spec.memory_mib = 512;
+	spec.kernel = "/proc/self/exe";
+	spec.cmdline = "console=ttyS0";
+	c.spec = &spec;
+	r.op_case = NICVISOR__V1__REQUEST__OP_CREATE_VM;
+	r.create_vm = &c;
+	put_msg("api", "create-vm", &r.base);
+	c.start = true;
+	put_msg("api", "create-vm-start", &r.base);
+	spec.name = "web1";
+	put_msg("api", "create-vm-duplicate", &r.base);
+	spec.initrd = "/proc/self/exe";
+	put_msg("api", "create-vm-bad-initrd", &r.base);
+
+	s.vm = "web1";
+	r.op_case = NICVISOR__V1__REQUEST__OP_START_VM;
+	r.start_vm = &s;
+	put_msg("api", "start-vm", &r.base);
+	t.vm = fuzz_vm_id;
+	t.timeout_ms = 1000;
+	r.op_case = NICVISOR__V1__REQUEST__OP_STOP_VM;
+	r.stop_vm = &t;
+	put_msg("api", "stop-vm-by-id", &r.base);
+	d.vm = "web1";
+	d.force = true;
+	r.op_case = NICVISOR__V1__REQUEST__OP_DELETE_VM;
+	r.delete_vm = &d;
+	put_msg("api", "delete-vm", &r.base);
+	g.vm = "web1";
+	r.op_case = NICVISOR__V1__REQUEST__OP_GET_VM;
+	r.get_vm = &g;
+	put_msg("api", "get-vm", &r.base);
+	lv.page_size = 1;
+	lv.page_token = "vms1.61";
+	r.op_case = NICVISOR__V1__REQUEST__OP_LIST_VMS;
+	r.list_vms = &lv;
+	put_msg("api", "list-vms", &r.base);
+	lh.page_size = 10;
+	r.op_case = NICVISOR__V1__REQUEST__OP_LIST_HOSTS;
+	r.list_hosts = &lh;
+	put_msg("api", "list-hosts", &r.base);
+	gc.vm = "web1";
+	gc.max_bytes = 100;
+	r.op_case = NICVISOR__V1__REQUEST__OP_GET_CONSOLE;
+	r.get_console = &gc;
+	put_msg("api", "get-console", &r.base);
+	r.version = 2;
+	put_msg("api", "version-mismatch", &r.base);
+	put("api", "garbage", "\xff\xff\xff\xff\x0f", 5);
+}
+
+static void
+host_seeds(void)
+{
+	Nicvisor__V1__HostRequest r = NICVISOR__V1__HOST_REQUEST__INIT;
+	Nicvisor__V1__Hello h = NICVISOR__V1__HELLO__INIT;
+	Nicvisor__V1__HostCapabilities caps = NICVISOR__V1__HOST_CAPABILITIES__INIT;
+	Nicvisor__V1__VmReport vr = NICVISOR__V1__VM_REPORT__INIT, *vrs[1] = { &vr };
+	Nicvisor__V1__VmSpec spec = NICVISOR__V1__VM_SPEC__INIT;
+	Nicvisor__V1__Poll p = NICVISOR__V1__POLL__INIT;
+	Nicvisor__V1__ReadArtifact ra = NICVISOR__V1__READ_ARTIFACT__INIT;
+	Nicvisor__V1__ConsoleData cd = NICVISOR__V1__CONSOLE_DATA__INIT;
+	char *kvm_caps[] = { "KVM_CAP_IRQFD" };
+	char kernel_id[65];
+	uint8_t k[4096];
+
+	for (size_t i = 0; i < sizeof(k); i++)
+		k[i] = (uint8_t)(i * 31 + 7);
+	memcpy(k + 0x202, "HdrS", 4);
+	dpu_sha256_hex(k, sizeof(k), kernel_id);
+
+	r.version = NV_PROTOCOL_VERSION;
+	caps.arch = "x86_64";
+	caps.cores = 2;
+	caps.memory_mib = 2048;
+	caps.memory_available_mib = 2000;
+	caps.kvm_max_vcpus = 2;
+	caps.kvm_caps = kvm_caps;
+	caps.n_kvm_caps = 1;
+	spec.name = "adoptee";
+	spec.vcpus = 1;
+	spec.memory_mib = 64;
+	spec.kernel = "/boot/vmlinuz";
+	vr.vm_id = "vm-00000000000000ab";
+	vr.state = NICVISOR__V1__VM_STATE__VM_STATE_RUNNING;
+	vr.spec = &spec;
+	vr.boots = 2;
+	vr.console_offset = 10;
+	h.host_id = "h2";
+	h.caps = &caps;
+	h.vms = vrs;
+	h.n_vms = 1;
+	r.op_case = NICVISOR__V1__HOST_REQUEST__OP_HELLO;
+	r.hello = &h;
+	put_msg("host", "hello-new-host", &r.base);
+	h.host_id = "h1";
+	vr.vm_id = fuzz_vm_id;
+	put_msg("host", "hello-reattach", &r.base);
+
+	r.session = fuzz_session;
+	p.ack_seq = UINT64_MAX;
+	r.op_case = NICVISOR__V1__HOST_REQUEST__OP_POLL;
+	r.poll = &p;
+	put_msg("host", "poll-held", &r.base);
+	p.ack_seq = 0;
+	put_msg("host", "poll-commands", &r.base);
+	ra.artifact_id = kernel_id;
+	ra.offset = 0x200;
+	ra.length = 64;
+	r.op_case = NICVISOR__V1__HOST_REQUEST__OP_READ_ARTIFACT;
+	r.read_artifact = &ra;
+	put_msg("host", "read-artifact", &r.base);
+	vr.vm_id = fuzz_vm_id;
+	vr.spec = NULL;
+	r.op_case = NICVISOR__V1__HOST_REQUEST__OP_VM_REPORT;
+	r.vm_report = &vr;
+	put_msg("host", "vm-report-running", &r.base);
+	vr.state = NICVISOR__V1__VM_STATE__VM_STATE_FAILED;
+	vr.exit = NICVISOR__V1__EXIT_KIND__EXIT_KIND_TRIPLE_FAULT;
+	vr.reason = "triple fault";
+	put_msg("host", "vm-report-failed", &r.base);
+	cd.vm_id = fuzz_vm_id;
+	cd.offset = 0;
+	cd.data.data = (uint8_t *)"Linux version 6.1\nlogin: ";
+	cd.data.len = 25;
+	r.op_case = NICVISOR__V1__HOST_REQUEST__OP_CONSOLE;
+	r.console = &cd;
+	put_msg("host", "console", &r.base);
+	r.session = "bogus";
+	put_msg("host", "console-bad-session", &r.base);
+	put("host", "garbage", "\x0a\xff\xff\xff\xff\x0f", 6);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct dpu_agent *a;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: gen_seeds DIR\n");
+		return 2;
+	}
+	snprintf(out_dir, sizeof(out_dir), "%s", argv[1]);
+	mkdir(out_dir, 0755);
+	fuzz_agent_init();
+	a = fuzz_agent_open(false);
+	api_seeds();
+	fuzz_agent_close(a);
+	a = fuzz_agent_open(true);
+	host_seeds();
+	fuzz_agent_close(a);
+	fuzz_agent_cleanup();
+	printf("seeds in %s/api and %s/host (session %s, vm %s)\n", out_dir, out_dir, fuzz_session,
+	       fuzz_vm_id);
+	return 0;
+}

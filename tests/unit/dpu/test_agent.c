@@ -1,0 +1,1063 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The agent in-process (dpu/agent.c, api.c, south.c): the long poll,
+ * command repetition and acknowledgement, reports, console, artifacts,
+ * host loss, reconciliation at Hello, adoption, tombstones, stop
+ * escalation and reload from the store. Time is a fake clock; replies and
+ * events are recorded.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "agent.h"
+#include "artifact.h"
+#include "nv_wire.h"
+#include "pb_util.h"
+#include "store.h"
+
+#define CODE(x)  NICVISOR__V1__CODE__CODE_##x
+#define STATE(x) NICVISOR__V1__VM_STATE__VM_STATE_##x
+#define OP(x)    NICVISOR__V1__REQUEST__OP_##x
+#define HOP(x)   NICVISOR__V1__HOST_REQUEST__OP_##x
+
+#define HB       1000
+#define DEAD     3000
+
+static uint64_t clock_now;
+static uint64_t rnd;
+
+static uint64_t
+fake_clock(void)
+{
+	return clock_now;
+}
+
+static void
+fake_random(void *buf, size_t len)
+{
+	uint8_t *b = buf;
+
+	rnd++;
+	for (size_t i = 0; i < len; i++)
+		b[i] = (uint8_t)(i < 8 ? rnd >> (8 * i) : 0x5a);
+}
+
+#define MAX_EVENTS 512
+
+struct env {
+	struct dpu_agent *a;
+	struct dpu_store *store;
+	char dir[64];
+	char artifacts[128];
+	char kernel[128];
+	char initrd[128];
+	char ksha[65];
+	char topics[MAX_EVENTS][NV_TOPIC_MAX];
+	Nicvisor__V1__Event *events[MAX_EVENTS];
+	size_t nevents;
+	struct nv_arena ar;
+};
+
+static void
+record_event(void *opaque, const void *msg, size_t len)
+{
+	struct env *e = opaque;
+	const uint8_t *payload;
+	const char *topic;
+	size_t plen;
+
+	assert_int_equal(nv_wire_event_split(msg, len, &topic, &payload, &plen), 0);
+	assert_true(e->nevents < MAX_EVENTS);
+	snprintf(e->topics[e->nevents], NV_TOPIC_MAX, "%s", topic);
+	assert_int_equal(nv_wire_unpack(&nicvisor__v1__event__descriptor, payload, plen,
+					(ProtobufCMessage **)&e->events[e->nevents]),
+			 0);
+	e->nevents++;
+}
+
+struct rec {
+	struct dpu_reply base;
+	int answered;
+	int abandoned;
+	Nicvisor__V1__HostResponse *rep;
+};
+
+static void
+rec_send(struct dpu_reply *r, const Nicvisor__V1__HostResponse *rep)
+{
+	struct rec *rr = (struct rec *)r;
+
+	rr->answered++;
+	dpu_pb_free(rr->rep);
+	rr->rep = dpu_pb_dup(&rep->base);
+}
+
+static void
+rec_abandon(struct dpu_reply *r)
+{
+	((struct rec *)r)->abandoned++;
+}
+
+static void
+rec_init(struct rec *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->base.send = rec_send;
+	r->base.abandon = rec_abandon;
+}
+
+static void
+rec_fini(struct rec *r)
+{
+	dpu_pb_free(r->rep);
+	r->rep = NULL;
+}
+
+static void
+write_file(const char *path, size_t size, uint32_t seed, bool kernel)
+{
+	uint8_t *b = malloc(size);
+	int fd;
+
+	for (size_t i = 0; i < size; i++)
+		b[i] = (uint8_t)(i * 31 + seed);
+	if (kernel)
+		memcpy(b + 0x202, "HdrS", 4);
+	else
+		memcpy(b, "\x1f\x8b", 2);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, b, size), (ssize_t)size);
+	close(fd);
+	free(b);
+}
+
+static int
+open_agent(struct env *e)
+{
+	struct dpu_agent_conf conf = {
+		.store = e->store,
+		.artifact_dir = e->artifacts,
+		.heartbeat_ms = HB,
+		.dead_after_ms = DEAD,
+		.events = { record_event, e },
+		.clock_ms = fake_clock,
+		.random = fake_random,
+	};
+
+	return dpu_agent_open(&conf, &e->a);
+}
+
+static int
+setup(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+
+	snprintf(e->dir, sizeof(e->dir), "/tmp/nv-agent-unit-XXXXXX");
+	if (mkdtemp(e->dir) == NULL)
+		return -1;
+	snprintf(e->artifacts, sizeof(e->artifacts), "%s/artifacts", e->dir);
+	snprintf(e->kernel, sizeof(e->kernel), "%s/bzImage", e->dir);
+	snprintf(e->initrd, sizeof(e->initrd), "%s/initrd", e->dir);
+	mkdir(e->artifacts, 0700);
+	write_file(e->kernel, 10000, 1, true);
+	write_file(e->initrd, 3000, 2, false);
+	{
+		int fd = open(e->kernel, O_RDONLY);
+		uint8_t buf[10000];
+
+		assert_int_equal(read(fd, buf, sizeof(buf)), 10000);
+		close(fd);
+		dpu_sha256_hex(buf, sizeof(buf), e->ksha);
+	}
+	clock_now = 1000000;
+	assert_int_equal(dpu_store_mem_open(&e->store), 0);
+	assert_int_equal(open_agent(e), 0);
+	*state = e;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct env *e = *state;
+
+	dpu_agent_close(e->a);
+	dpu_store_close(e->store);
+	for (size_t i = 0; i < e->nevents; i++)
+		nv_wire_free(&e->events[i]->base);
+	nv_arena_free(&e->ar);
+	unlink(e->kernel);
+	unlink(e->initrd);
+	rmdir(e->artifacts);
+	rmdir(e->dir);
+	free(e);
+	return 0;
+}
+
+/* Northbound */
+
+static Nicvisor__V1__Response *
+api(struct env *e, Nicvisor__V1__Request *req)
+{
+	Nicvisor__V1__Response *rep = nv_arena_alloc(&e->ar, sizeof(*rep));
+	uint8_t *buf;
+	size_t len;
+
+	req->version = NV_PROTOCOL_VERSION;
+	assert_int_equal(nv_wire_pack_buf(&req->base, &buf, &len), 0);
+	dpu_agent_api(e->a, buf, len, &e->ar, rep);
+	free(buf);
+	assert_non_null(rep->status);
+	return rep;
+}
+
+static Nicvisor__V1__Response *
+create(struct env *e, const char *name, uint32_t vcpus, uint64_t mem, bool start)
+{
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__CreateVmRequest cr = NICVISOR__V1__CREATE_VM_REQUEST__INIT;
+	Nicvisor__V1__VmSpec spec = NICVISOR__V1__VM_SPEC__INIT;
+
+	spec.name = (char *)name;
+	spec.vcpus = vcpus;
+	spec.memory_mib = mem;
+	spec.kernel = e->kernel;
+	spec.initrd = e->initrd;
+	cr.spec = &spec;
+	cr.start = start;
+	req.op_case = OP(CREATE_VM);
+	req.create_vm = &cr;
+	return api(e, &req);
+}
+
+static Nicvisor__V1__Response *
+vm_op(struct env *e, int op, const char *vm, bool force, uint32_t timeout_ms)
+{
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__StartVmRequest s = NICVISOR__V1__START_VM_REQUEST__INIT;
+	Nicvisor__V1__StopVmRequest t = NICVISOR__V1__STOP_VM_REQUEST__INIT;
+	Nicvisor__V1__DeleteVmRequest d = NICVISOR__V1__DELETE_VM_REQUEST__INIT;
+	Nicvisor__V1__GetVmRequest g = NICVISOR__V1__GET_VM_REQUEST__INIT;
+
+	req.op_case = (Nicvisor__V1__Request__OpCase)op;
+	s.vm = t.vm = d.vm = g.vm = (char *)vm;
+	t.force = d.force = force;
+	t.timeout_ms = timeout_ms;
+	req.start_vm = &s;
+	if (op == OP(STOP_VM))
+		req.stop_vm = &t;
+	else if (op == OP(DELETE_VM))
+		req.delete_vm = &d;
+	else if (op == OP(GET_VM))
+		req.get_vm = &g;
+	return api(e, &req);
+}
+
+static Nicvisor__V1__Vm *
+get(struct env *e, const char *vm)
+{
+	Nicvisor__V1__Response *rep = vm_op(e, OP(GET_VM), vm, false, 0);
+
+	assert_int_equal(rep->status->code, CODE(OK));
+	return rep->vm;
+}
+
+/* Southbound */
+
+static void
+host_call(struct env *e, Nicvisor__V1__HostRequest *req, const char *session, struct rec *r)
+{
+	uint8_t *buf;
+	size_t len;
+
+	req->version = NV_PROTOCOL_VERSION;
+	req->session = (char *)(session ? session : "");
+	assert_int_equal(nv_wire_pack_buf(&req->base, &buf, &len), 0);
+	dpu_agent_host(e->a, buf, len, &r->base);
+	free(buf);
+}
+
+static int
+code_of(const struct rec *r)
+{
+	assert_int_equal(r->answered, 1);
+	return r->rep->status ? (int)r->rep->status->code : 0;
+}
+
+static char *
+hello(struct env *e, const char *id, uint32_t cores, uint64_t mem, Nicvisor__V1__VmReport **reports,
+      size_t n)
+{
+	Nicvisor__V1__HostRequest req = NICVISOR__V1__HOST_REQUEST__INIT;
+	Nicvisor__V1__Hello h = NICVISOR__V1__HELLO__INIT;
+	Nicvisor__V1__HostCapabilities caps = NICVISOR__V1__HOST_CAPABILITIES__INIT;
+	struct rec r;
+	char *session;
+
+	caps.cores = cores;
+	caps.memory_mib = mem;
+	caps.memory_available_mib = mem;
+	h.host_id = (char *)id;
+	h.caps = &caps;
+	h.vms = reports;
+	h.n_vms = n;
+	req.op_case = HOP(HELLO);
+	req.hello = &h;
+	rec_init(&r);
+	host_call(e, &req, NULL, &r);
+	assert_int_equal(code_of(&r), CODE(OK));
+	assert_int_equal(r.rep->hello->heartbeat_ms, HB);
+	assert_int_equal(r.rep->hello->dead_after_ms, DEAD);
+	session = nv_arena_strdup(&e->ar, r.rep->hello->session);
+	rec_fini(&r);
+	return session;
+}
+
+static void
+poll_host(struct env *e, const char *session, uint64_t ack, struct rec *r)
+{
+	Nicvisor__V1__HostRequest req = NICVISOR__V1__HOST_REQUEST__INIT;
+	Nicvisor__V1__Poll p = NICVISOR__V1__POLL__INIT;
+
+	p.ack_seq = ack;
+	req.op_case = HOP(POLL);
+	req.poll = &p;
+	rec_init(r);
+	host_call(e, &req, session, r);
+}
+
+static int
+report(struct env *e, const char *session, const char *vm_id, int state, int exit, uint32_t boots)
+{
+	Nicvisor__V1__HostRequest req = NICVISOR__V1__HOST_REQUEST__INIT;
+	Nicvisor__V1__VmReport vr = NICVISOR__V1__VM_REPORT__INIT;
+	struct rec r;
+	int code;
+
+	vr.vm_id = (char *)vm_id;
+	vr.state = (Nicvisor__V1__VmState)state;
+	vr.exit = (Nicvisor__V1__ExitKind)exit;
+	vr.boots = boots;
+	req.op_case = HOP(VM_REPORT);
+	req.vm_report = &vr;
+	rec_init(&r);
+	host_call(e, &req, session, &r);
+	code = code_of(&r);
+	rec_fini(&r);
+	return code;
+}
+
+static int
+console(struct env *e, const char *session, const char *vm_id, uint64_t off, const char *s)
+{
+	Nicvisor__V1__HostRequest req = NICVISOR__V1__HOST_REQUEST__INIT;
+	Nicvisor__V1__ConsoleData cd = NICVISOR__V1__CONSOLE_DATA__INIT;
+	struct rec r;
+	int code;
+
+	cd.vm_id = (char *)vm_id;
+	cd.offset = off;
+	cd.data.data = (uint8_t *)s;
+	cd.data.len = strlen(s);
+	req.op_case = HOP(CONSOLE);
+	req.console = &cd;
+	rec_init(&r);
+	host_call(e, &req, session, &r);
+	code = code_of(&r);
+	rec_fini(&r);
+	return code;
+}
+
+static const Nicvisor__V1__Event *
+last_event(struct env *e, const char *topic)
+{
+	for (size_t i = e->nevents; i-- > 0;)
+		if (strcmp(e->topics[i], topic) == 0)
+			return e->events[i];
+	return NULL;
+}
+
+static size_t
+held_polls(struct env *e)
+{
+	struct dpu_agent_stats s;
+
+	dpu_agent_get_stats(e->a, &s);
+	return s.held_polls;
+}
+
+static size_t
+artifacts(struct env *e)
+{
+	struct dpu_agent_stats s;
+
+	dpu_agent_get_stats(e->a, &s);
+	return s.artifacts;
+}
+
+/* Hello from h1 and a VM web1 running on it; returns the session. */
+static char *
+running_vm(struct env *e, char *id)
+{
+	char *session = hello(e, "h1", 4, 8192, NULL, 0);
+	Nicvisor__V1__Response *rep = create(e, "web1", 2, 1024, true);
+
+	assert_int_equal(rep->status->code, CODE(OK));
+	snprintf(id, 32, "%s", rep->vm->id);
+	assert_int_equal(report(e, session, id, STATE(RUNNING), 0, 1), CODE(OK));
+	assert_int_equal(get(e, "web1")->state, STATE(RUNNING));
+	return session;
+}
+
+static void
+test_long_poll(void **state)
+{
+	struct env *e = *state;
+	struct rec p1, p2, p3;
+	Nicvisor__V1__Response *rep;
+	const Nicvisor__V1__Command *c;
+	char *s = hello(e, "h1", 4, 8192, NULL, 0);
+	uint64_t seq;
+
+	/* Nothing to do: the poll is held. */
+	poll_host(e, s, 0, &p1);
+	assert_int_equal(p1.answered, 0);
+	assert_int_equal(held_polls(e), 1);
+
+	/* A command answers the held poll at once. */
+	rep = create(e, "web1", 2, 1024, true);
+	assert_int_equal(rep->status->code, CODE(OK));
+	assert_int_equal(rep->vm->state, STATE(STARTING));
+	assert_string_equal(rep->vm->host, "h1");
+	assert_int_equal(code_of(&p1), CODE(OK));
+	assert_int_equal(p1.rep->commands->n_commands, 1);
+	c = p1.rep->commands->commands[0];
+	assert_int_equal(c->op_case, NICVISOR__V1__COMMAND__OP_LAUNCH);
+	assert_string_equal(c->launch->vm_id, rep->vm->id);
+	assert_string_equal(c->launch->spec->name, "web1");
+	assert_string_equal(c->launch->kernel->id, e->ksha);
+	assert_int_equal(c->launch->kernel->size, 10000);
+	assert_string_equal(c->launch->kernel->name, "bzImage");
+	assert_int_equal(c->launch->initrd->size, 3000);
+	seq = c->seq;
+	assert_true(seq > 0);
+	rec_fini(&p1);
+
+	/* Not acknowledged: repeated, at once. */
+	poll_host(e, s, 0, &p2);
+	assert_int_equal(code_of(&p2), CODE(OK));
+	assert_int_equal(p2.rep->commands->n_commands, 1);
+	assert_int_equal(p2.rep->commands->commands[0]->seq, seq);
+	rec_fini(&p2);
+
+	/* Acknowledged: held again, answered empty after the heartbeat. */
+	poll_host(e, s, seq, &p3);
+	assert_int_equal(p3.answered, 0);
+	clock_now += HB - 1;
+	dpu_agent_tick(e->a);
+	assert_int_equal(p3.answered, 0);
+	clock_now += 1;
+	dpu_agent_tick(e->a);
+	assert_int_equal(code_of(&p3), CODE(OK));
+	assert_int_equal(p3.rep->commands->n_commands, 0);
+	rec_fini(&p3);
+	assert_int_equal(held_polls(e), 0);
+
+	/* A newer poll answers the older one, empty. */
+	poll_host(e, s, seq, &p1);
+	poll_host(e, s, seq, &p2);
+	assert_int_equal(code_of(&p1), CODE(OK));
+	assert_int_equal(p1.rep->commands->n_commands, 0);
+	assert_int_equal(p2.answered, 0);
+	/* The next command has the next seq. */
+	vm_op(e, OP(STOP_VM), "web1", true, 0);
+	assert_int_equal(code_of(&p2), CODE(OK));
+	assert_int_equal(p2.rep->commands->commands[0]->seq, seq + 1);
+	assert_true(p2.rep->commands->commands[0]->stop->force);
+	rec_fini(&p1);
+	rec_fini(&p2);
+
+	/* Shutdown abandons held polls and answers new ones at once. */
+	poll_host(e, s, seq + 1, &p1);
+	assert_int_equal(p1.answered, 0);
+	dpu_agent_shutdown(e->a);
+	assert_int_equal(p1.abandoned, 1);
+	assert_int_equal(p1.answered, 0);
+	poll_host(e, s, seq + 1, &p2);
+	assert_int_equal(code_of(&p2), CODE(OK));
+	rec_fini(&p2);
+}
+
+static void
+test_read_artifact(void **state)
+{
+	struct env *e = *state;
+	Nicvisor__V1__HostRequest req = NICVISOR__V1__HOST_REQUEST__INIT;
+	Nicvisor__V1__ReadArtifact ra = NICVISOR__V1__READ_ARTIFACT__INIT;
+	char *s1 = hello(e, "h1", 4, 8192, NULL, 0);
+	char *s2 = hello(e, "h2", 1, 512, NULL, 0);
+	uint8_t file[10000], got[10000];
+	uint64_t off = 0;
+	struct rec r;
+	int fd;
+
+	assert_int_equal(create(e, "web1", 2, 1024, true)->status->code, CODE(OK));
+	fd = open(e->kernel, O_RDONLY);
+	assert_int_equal(read(fd, file, sizeof(file)), 10000);
+	close(fd);
+	req.op_case = HOP(READ_ARTIFACT);
+	req.read_artifact = &ra;
+	ra.artifact_id = e->ksha;
+	ra.length = 3000;
+	for (int i = 0; i < 10 && off < sizeof(file); i++) {
+		ra.offset = off;
+		rec_init(&r);
+		host_call(e, &req, s1, &r);
+		assert_int_equal(code_of(&r), CODE(OK));
+		assert_int_equal(r.rep->chunk->offset, off);
+		assert_true(r.rep->chunk->data.len <= 3000);
+		memcpy(got + off, r.rep->chunk->data.data, r.rep->chunk->data.len);
+		off += r.rep->chunk->data.len;
+		rec_fini(&r);
+	}
+	assert_int_equal(off, 10000);
+	assert_memory_equal(got, file, sizeof(file));
+	/* At the end: an empty chunk. Past it: an error. */
+	ra.offset = 10000;
+	rec_init(&r);
+	host_call(e, &req, s1, &r);
+	assert_int_equal(code_of(&r), CODE(OK));
+	assert_int_equal(r.rep->chunk->data.len, 0);
+	rec_fini(&r);
+	ra.offset = 10001;
+	rec_init(&r);
+	host_call(e, &req, s1, &r);
+	assert_int_equal(code_of(&r), CODE(INVALID_ARGUMENT));
+	assert_string_equal(r.rep->status->field, "read_artifact.offset");
+	rec_fini(&r);
+	/* Another host, or no session: refused. */
+	ra.offset = 0;
+	rec_init(&r);
+	host_call(e, &req, s2, &r);
+	assert_int_equal(code_of(&r), CODE(NOT_FOUND));
+	rec_fini(&r);
+	rec_init(&r);
+	host_call(e, &req, "bogus", &r);
+	assert_int_equal(code_of(&r), CODE(UNAUTHENTICATED));
+	rec_fini(&r);
+	/* 0 means the largest chunk. */
+	ra.length = 0;
+	rec_init(&r);
+	host_call(e, &req, s1, &r);
+	assert_int_equal(r.rep->chunk->data.len, 10000);
+	rec_fini(&r);
+}
+
+static void
+test_reports_console_events(void **state)
+{
+	struct env *e = *state;
+	char id[32], topic[NV_TOPIC_MAX];
+	const Nicvisor__V1__Event *ev;
+	char *s = running_vm(e, id);
+	uint64_t last_seq = 0;
+
+	snprintf(topic, sizeof(topic), "vm/%s/state", id);
+	ev = last_event(e, topic);
+	assert_non_null(ev);
+	assert_int_equal(ev->vm_state->state, STATE(RUNNING));
+	assert_int_equal(ev->vm_state->previous, STATE(STARTING));
+	assert_string_equal(ev->vm_state->name, "web1");
+	assert_string_equal(ev->vm_state->host, "h1");
+	assert_int_equal(artifacts(e), 2);
+
+	/* Console: new bytes are published once, resends not at all. */
+	assert_int_equal(console(e, s, id, 0, "hello "), CODE(OK));
+	assert_int_equal(console(e, s, id, 0, "hello world"), CODE(OK));
+	snprintf(topic, sizeof(topic), "vm/%s/console", id);
+	ev = last_event(e, topic);
+	assert_int_equal(ev->console->offset, 6);
+	assert_int_equal(ev->console->data.len, 5);
+	assert_memory_equal(ev->console->data.data, "world", 5);
+	{
+		size_t before = e->nevents;
+
+		assert_int_equal(console(e, s, id, 0, "hello"), CODE(OK));
+		assert_int_equal(e->nevents, before);
+	}
+	assert_int_equal(get(e, "web1")->console_bytes, 11);
+
+	/* A guest reboot: boots + 1. */
+	assert_int_equal(report(e, s, id, STATE(RUNNING), 0, 2), CODE(OK));
+	assert_int_equal(get(e, "web1")->boots, 2);
+	assert_non_null(strstr(get(e, "web1")->reason, "rebooted"));
+	/* Powered off by the guest. */
+	assert_int_equal(
+		report(e, s, id, STATE(STOPPED), NICVISOR__V1__EXIT_KIND__EXIT_KIND_POWEROFF, 2),
+		CODE(OK));
+	assert_int_equal(get(e, "web1")->state, STATE(STOPPED));
+	assert_int_equal(get(e, "web1")->last_exit, NICVISOR__V1__EXIT_KIND__EXIT_KIND_POWEROFF);
+	assert_int_equal(artifacts(e), 0);
+	/* Event seqs increase. */
+	for (size_t i = 0; i < e->nevents; i++) {
+		assert_true(e->events[i]->seq > last_seq);
+		last_seq = e->events[i]->seq;
+	}
+	/* Bad reports. */
+	assert_int_equal(report(e, s, id, STATE(CREATED), 0, 0), CODE(INVALID_ARGUMENT));
+	assert_int_equal(report(e, s, id, STATE(RUNNING), 99, 0), CODE(INVALID_ARGUMENT));
+	assert_int_equal(report(e, s, "vm-00000000000000aa", STATE(RUNNING), 0, 0),
+			 CODE(NOT_FOUND));
+	assert_int_equal(report(e, s, "web1", STATE(RUNNING), 0, 0), CODE(INVALID_ARGUMENT));
+	assert_int_equal(console(e, "bogus", id, 0, "x"), CODE(UNAUTHENTICATED));
+}
+
+static void
+test_host_lost(void **state)
+{
+	struct env *e = *state;
+	char id[32];
+	char *s = running_vm(e, id);
+	const Nicvisor__V1__Event *ev;
+	struct rec p;
+
+	/* A held poll is contact: the host is not lost while one is held. */
+	poll_host(e, s, UINT64_MAX, &p);
+	clock_now += DEAD + HB;
+	dpu_agent_tick(e->a); /* answers the poll (heartbeat) */
+	assert_int_equal(code_of(&p), CODE(OK));
+	rec_fini(&p);
+	assert_true(get(e, "web1")->state == STATE(RUNNING));
+	ev = last_event(e, "host/h1");
+	assert_true(ev->host->host->connected);
+
+	/* Then silence for dead_after_ms. */
+	clock_now += DEAD;
+	dpu_agent_tick(e->a);
+	assert_true(last_event(e, "host/h1")->host->host->connected);
+	clock_now += 1;
+	dpu_agent_tick(e->a);
+	ev = last_event(e, "host/h1");
+	assert_false(ev->host->host->connected);
+	assert_int_equal(get(e, "web1")->state, STATE(RUNNING));
+	assert_non_null(strstr(get(e, "web1")->reason, "unreachable"));
+	/* The old session is gone. */
+	poll_host(e, s, 0, &p);
+	assert_int_equal(code_of(&p), CODE(UNAUTHENTICATED));
+	rec_fini(&p);
+	/* Stop while the host is away: the stop goes out at its Hello. */
+	assert_int_equal(vm_op(e, OP(STOP_VM), "web1", false, 4000)->status->code, CODE(OK));
+	assert_int_equal(get(e, "web1")->state, STATE(STOPPING));
+	{
+		Nicvisor__V1__VmReport vr = NICVISOR__V1__VM_REPORT__INIT, *vrs[1] = { &vr };
+
+		vr.vm_id = id;
+		vr.state = STATE(RUNNING);
+		vr.boots = 1;
+		s = hello(e, "h1", 4, 8192, vrs, 1);
+	}
+	assert_int_equal(get(e, "web1")->state, STATE(STOPPING));
+	poll_host(e, s, 0, &p);
+	assert_int_equal(code_of(&p), CODE(OK));
+	assert_int_equal(p.rep->commands->n_commands, 1);
+	assert_int_equal(p.rep->commands->commands[0]->op_case, NICVISOR__V1__COMMAND__OP_STOP);
+	assert_int_equal(p.rep->commands->commands[0]->stop->timeout_ms, 4000);
+	rec_fini(&p);
+}
+
+static void
+test_reconcile_host_restart(void **state)
+{
+	struct env *e = *state;
+	char id1[32], id2[32];
+	char *s = running_vm(e, id1);
+	Nicvisor__V1__Response *rep = create(e, "web2", 1, 512, true);
+	struct rec p;
+
+	snprintf(id2, sizeof(id2), "%s", rep->vm->id);
+	assert_int_equal(report(e, s, id2, STATE(RUNNING), 0, 1), CODE(OK));
+	/* A third VM whose LaunchVm was never delivered. */
+	assert_int_equal(create(e, "web3", 1, 256, true)->status->code, CODE(OK));
+	assert_int_equal(vm_op(e, OP(STOP_VM), "web2", false, 0)->status->code, CODE(OK));
+	/* The host restarts and comes back with nothing running. */
+	s = hello(e, "h1", 4, 8192, NULL, 0);
+	assert_int_equal(get(e, "web1")->state, STATE(FAILED));
+	assert_non_null(strstr(get(e, "web1")->reason, "restarted"));
+	assert_int_equal(get(e, "web2")->state, STATE(STOPPED));
+	/* web3's launch is sent again on the new session. */
+	assert_int_equal(get(e, "web3")->state, STATE(STARTING));
+	poll_host(e, s, 0, &p);
+	assert_int_equal(code_of(&p), CODE(OK));
+	assert_int_equal(p.rep->commands->n_commands, 1);
+	assert_string_equal(p.rep->commands->commands[0]->launch->spec->name, "web3");
+	rec_fini(&p);
+	/* Only web3 still holds artifacts (shared kernel + initrd). */
+	assert_int_equal(artifacts(e), 2);
+}
+
+static void
+test_reconcile_adopt(void **state)
+{
+	struct env *e = *state;
+	Nicvisor__V1__VmReport r[4], *rp[4];
+	Nicvisor__V1__VmSpec sp[3];
+	Nicvisor__V1__Vm *vm;
+	char id[32];
+
+	running_vm(e, id);
+	for (int i = 0; i < 4; i++) {
+		nicvisor__v1__vm_report__init(&r[i]);
+		rp[i] = &r[i];
+		r[i].state = STATE(RUNNING);
+		r[i].boots = 1;
+	}
+	for (int i = 0; i < 3; i++) {
+		nicvisor__v1__vm_spec__init(&sp[i]);
+		sp[i].vcpus = 2;
+		sp[i].memory_mib = 256;
+		sp[i].kernel = "/gone/kernel";
+	}
+	/* Known VM, with a newer boot count and console. */
+	r[0].vm_id = id;
+	r[0].boots = 5;
+	r[0].console_offset = 100;
+	/* Unknown VMs: adopted with their spec, renamed on a clash, or with
+	 * what can be salvaged. */
+	r[1].vm_id = "vm-1111111111111111";
+	sp[0].name = "orphan";
+	r[1].spec = &sp[0];
+	r[2].vm_id = "vm-2222222222222222";
+	sp[1].name = "web1";
+	r[2].spec = &sp[1];
+	r[3].vm_id = "vm-3333333333333333";
+	sp[2].name = "BAD NAME";
+	sp[2].vcpus = 0;
+	r[3].spec = &sp[2];
+	hello(e, "h1", 4, 8192, rp, 4);
+
+	vm = get(e, "web1");
+	assert_string_equal(vm->id, id);
+	assert_int_equal(vm->boots, 5);
+	assert_int_equal(vm->console_bytes, 100);
+	vm = get(e, "orphan");
+	assert_string_equal(vm->id, "vm-1111111111111111");
+	assert_int_equal(vm->state, STATE(RUNNING));
+	assert_string_equal(vm->host, "h1");
+	assert_non_null(strstr(vm->reason, "adopted"));
+	vm = get(e, "vm-2222222222222222");
+	assert_string_equal(vm->spec->name, "adopted-2222222222222222");
+	assert_int_equal(vm->spec->vcpus, 2);
+	vm = get(e, "vm-3333333333333333");
+	assert_string_equal(vm->spec->name, "adopted-3333333333333333");
+	assert_int_equal(vm->spec->vcpus, 1);
+	assert_int_equal(vm->spec->memory_mib, 256);
+	/* Adopted VMs count on their host. */
+	{
+		Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+		Nicvisor__V1__ListHostsRequest lh = NICVISOR__V1__LIST_HOSTS_REQUEST__INIT;
+		Nicvisor__V1__Response *rep;
+
+		req.op_case = OP(LIST_HOSTS);
+		req.list_hosts = &lh;
+		rep = api(e, &req);
+		assert_int_equal(rep->hosts->hosts[0]->vms, 4);
+		assert_int_equal(rep->hosts->hosts[0]->memory_used_mib, 1024 + 256 * 3);
+	}
+	/* A duplicate id in one Hello is refused. */
+	{
+		Nicvisor__V1__HostRequest req = NICVISOR__V1__HOST_REQUEST__INIT;
+		Nicvisor__V1__Hello h = NICVISOR__V1__HELLO__INIT;
+		Nicvisor__V1__HostCapabilities caps = NICVISOR__V1__HOST_CAPABILITIES__INIT;
+		Nicvisor__V1__VmReport *dup[2] = { &r[1], &r[1] };
+		struct rec rr;
+
+		caps.cores = 1;
+		h.host_id = "h9";
+		h.caps = &caps;
+		h.vms = dup;
+		h.n_vms = 2;
+		req.op_case = HOP(HELLO);
+		req.hello = &h;
+		rec_init(&rr);
+		host_call(e, &req, NULL, &rr);
+		assert_int_equal(code_of(&rr), CODE(INVALID_ARGUMENT));
+		assert_string_equal(rr.rep->status->field, "hello.vms[1]");
+		rec_fini(&rr);
+	}
+}
+
+static void
+test_stop_before_delivery(void **state)
+{
+	struct env *e = *state;
+	char *s = hello(e, "h1", 4, 8192, NULL, 0);
+	Nicvisor__V1__Response *rep;
+	struct rec p;
+
+	/* Never polled for: the launch is taken back. */
+	assert_int_equal(create(e, "a", 1, 256, true)->status->code, CODE(OK));
+	rep = vm_op(e, OP(STOP_VM), "a", false, 0);
+	assert_int_equal(rep->status->code, CODE(OK));
+	assert_int_equal(rep->vm->state, STATE(STOPPED));
+	assert_int_equal(artifacts(e), 0);
+	poll_host(e, s, 0, &p);
+	assert_int_equal(p.answered, 0); /* nothing queued: held */
+	dpu_agent_shutdown(e->a);
+	rec_fini(&p);
+}
+
+static void
+test_stop_sent_after_launch(void **state)
+{
+	struct env *e = *state;
+	char *s = hello(e, "h1", 4, 8192, NULL, 0);
+	Nicvisor__V1__Response *rep;
+	struct rec p;
+
+	assert_int_equal(create(e, "a", 1, 256, true)->status->code, CODE(OK));
+	poll_host(e, s, 0, &p); /* delivers the launch, not acknowledged */
+	assert_int_equal(p.rep->commands->n_commands, 1);
+	rec_fini(&p);
+	rep = vm_op(e, OP(STOP_VM), "a", false, 0);
+	assert_int_equal(rep->vm->state, STATE(STOPPING));
+	poll_host(e, s, 0, &p);
+	assert_int_equal(p.rep->commands->n_commands, 2);
+	assert_int_equal(p.rep->commands->commands[1]->op_case, NICVISOR__V1__COMMAND__OP_STOP);
+	assert_int_equal(p.rep->commands->commands[1]->stop->timeout_ms, 30000);
+	rec_fini(&p);
+	/* Asking again while it stops changes nothing. */
+	rep = vm_op(e, OP(STOP_VM), "a", false, 0);
+	assert_int_equal(rep->status->code, CODE(OK));
+	poll_host(e, s, 0, &p);
+	assert_int_equal(p.rep->commands->n_commands, 2);
+	rec_fini(&p);
+}
+
+static void
+test_stop_escalation(void **state)
+{
+	struct env *e = *state;
+	char id[32];
+	char *s = running_vm(e, id);
+	uint64_t ack;
+	struct rec p;
+
+	assert_int_equal(vm_op(e, OP(STOP_VM), "web1", false, 2000)->status->code, CODE(OK));
+	poll_host(e, s, 0, &p);
+	ack = p.rep->commands->commands[p.rep->commands->n_commands - 1]->seq;
+	assert_false(p.rep->commands->commands[p.rep->commands->n_commands - 1]->stop->force);
+	rec_fini(&p);
+	poll_host(e, s, ack, &p); /* held */
+	clock_now += 900;
+	dpu_agent_tick(e->a);
+	assert_int_equal(p.answered, 0);
+	/* The host never reports STOPPED: after the graceful phase and the
+	 * grace period, a forced stop goes out. */
+	clock_now += 2000 + 5000;
+	dpu_agent_tick(e->a);
+	assert_int_equal(code_of(&p), CODE(OK));
+	rec_fini(&p);
+	poll_host(e, s, ack, &p);
+	assert_int_equal(p.rep->commands->n_commands, 1);
+	assert_true(p.rep->commands->commands[0]->stop->force);
+	assert_non_null(strstr(get(e, "web1")->reason, "forcing"));
+	rec_fini(&p);
+	/* The host then reports it stopped. */
+	assert_int_equal(
+		report(e, s, id, STATE(STOPPED), NICVISOR__V1__EXIT_KIND__EXIT_KIND_STOPPED, 1),
+		CODE(OK));
+	assert_int_equal(get(e, "web1")->state, STATE(STOPPED));
+}
+
+static void
+reopen(struct env *e)
+{
+	dpu_agent_close(e->a);
+	e->a = NULL;
+	assert_int_equal(open_agent(e), 0);
+}
+
+static void
+test_tombstone_survives_restart(void **state)
+{
+	struct env *e = *state;
+	Nicvisor__V1__VmReport vr = NICVISOR__V1__VM_REPORT__INIT, *vrs[1] = { &vr };
+	Nicvisor__V1__AgentState *saved;
+	Nicvisor__V1__Response *rep;
+	char id[32];
+	char *s;
+	struct rec p;
+
+	running_vm(e, id);
+	clock_now += DEAD + 1;
+	dpu_agent_tick(e->a); /* h1 lost */
+	rep = vm_op(e, OP(DELETE_VM), "web1", false, 0);
+	assert_int_equal(rep->status->code, CODE(FAILED_PRECONDITION));
+	rep = vm_op(e, OP(DELETE_VM), "web1", true, 0);
+	assert_int_equal(rep->status->code, CODE(OK));
+	assert_int_equal(vm_op(e, OP(GET_VM), "web1", false, 0)->status->code, CODE(NOT_FOUND));
+
+	/* The agent restarts; then h1 comes back still running the VM. */
+	reopen(e);
+	vr.vm_id = id;
+	vr.state = STATE(RUNNING);
+	s = hello(e, "h1", 4, 8192, vrs, 1);
+	assert_int_equal(vm_op(e, OP(GET_VM), id, false, 0)->status->code, CODE(NOT_FOUND));
+	poll_host(e, s, 0, &p);
+	assert_int_equal(p.rep->commands->n_commands, 1);
+	assert_string_equal(p.rep->commands->commands[0]->stop->vm_id, id);
+	assert_true(p.rep->commands->commands[0]->stop->forget);
+	assert_true(p.rep->commands->commands[0]->stop->force);
+	/* Reports about it are accepted and ignored. */
+	assert_int_equal(report(e, s, id, STATE(STOPPED), 0, 1), CODE(OK));
+	{
+		uint64_t seq = p.rep->commands->commands[0]->seq;
+
+		rec_fini(&p);
+		poll_host(e, s, seq, &p);
+	}
+	/* Acknowledged: the tombstone is gone from the saved state. */
+	assert_int_equal(dpu_store_load(e->store, &saved), 0);
+	assert_int_equal(saved->n_deleted, 0);
+	assert_int_equal(saved->n_vms, 0);
+	dpu_store_free_state(saved);
+	dpu_agent_shutdown(e->a);
+	rec_fini(&p);
+}
+
+static void
+test_reload(void **state)
+{
+	struct env *e = *state;
+	char id[32], id2[32];
+	Nicvisor__V1__Vm *vm;
+
+	running_vm(e, id);
+	snprintf(id2, sizeof(id2), "%s", create(e, "idle", 1, 64, false)->vm->id);
+	reopen(e);
+	vm = get(e, "web1");
+	assert_string_equal(vm->id, id);
+	assert_int_equal(vm->state, STATE(RUNNING));
+	assert_string_equal(vm->host, "h1");
+	assert_non_null(strstr(vm->reason, "waiting for host h1"));
+	assert_int_equal(vm->boots, 1);
+	vm = get(e, "idle");
+	assert_string_equal(vm->id, id2);
+	assert_int_equal(vm->state, STATE(CREATED));
+	/* The host reattaches. */
+	{
+		Nicvisor__V1__VmReport vr = NICVISOR__V1__VM_REPORT__INIT, *vrs[1] = { &vr };
+
+		vr.vm_id = id;
+		vr.state = STATE(RUNNING);
+		vr.boots = 1;
+		hello(e, "h1", 4, 8192, vrs, 1);
+	}
+	vm = get(e, "web1");
+	assert_int_equal(vm->state, STATE(RUNNING));
+	assert_null(strstr(vm->reason, "waiting"));
+}
+
+static void
+test_resources_and_sharing(void **state)
+{
+	struct env *e = *state;
+	Nicvisor__V1__Response *rep;
+	char *s = hello(e, "h1", 2, 2048, NULL, 0);
+
+	(void)s;
+	assert_int_equal(create(e, "a", 2, 1024, true)->status->code, CODE(OK));
+	assert_int_equal(create(e, "b", 2, 1024, true)->status->code, CODE(OK));
+	/* Same kernel and initrd: shared. */
+	assert_int_equal(artifacts(e), 2);
+	rep = create(e, "c", 1, 16, true);
+	assert_int_equal(rep->status->code, CODE(RESOURCE_EXHAUSTED));
+	assert_string_equal(rep->status->field, "spec.memory_mib");
+	assert_int_equal(vm_op(e, OP(GET_VM), "c", false, 0)->status->code, CODE(NOT_FOUND));
+	rep = create(e, "d", 3, 16, true);
+	assert_int_equal(rep->status->code, CODE(RESOURCE_EXHAUSTED));
+	assert_string_equal(rep->status->message, "needs 3 vCPUs, largest host has 2");
+	/* Wrong-state operations. */
+	rep = vm_op(e, OP(START_VM), "a", false, 0);
+	assert_int_equal(rep->status->code, CODE(FAILED_PRECONDITION));
+	assert_null(rep->vm);
+	rep = vm_op(e, OP(DELETE_VM), "a", false, 0);
+	assert_int_equal(rep->status->code, CODE(FAILED_PRECONDITION));
+	/* A deleted VM gives its room back and publishes its end. */
+	{
+		char topic[NV_TOPIC_MAX];
+		const Nicvisor__V1__Event *ev;
+
+		snprintf(topic, sizeof(topic), "vm/%s/state", get(e, "a")->id);
+		assert_int_equal(vm_op(e, OP(DELETE_VM), "a", true, 0)->status->code, CODE(OK));
+		ev = last_event(e, topic);
+		assert_non_null(ev);
+		assert_int_equal(ev->vm_state->state, STATE(UNSPECIFIED));
+		assert_int_equal(ev->vm_state->previous, STATE(STARTING));
+		assert_string_equal(ev->vm_state->reason, "deleted");
+	}
+	assert_int_equal(create(e, "c", 1, 16, true)->status->code, CODE(OK));
+}
+
+static void
+test_decode_errors_keep_serving(void **state)
+{
+	struct env *e = *state;
+	Nicvisor__V1__Response rep;
+	struct dpu_agent_stats st;
+	uint8_t junk[64];
+	struct rec r;
+
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = (uint8_t)(0xff - i);
+	dpu_agent_api(e->a, junk, sizeof(junk), &e->ar, &rep);
+	assert_int_equal(rep.status->code, CODE(MALFORMED));
+	assert_int_equal(rep.version, NV_PROTOCOL_VERSION);
+	dpu_agent_api(e->a, NULL, 0, &e->ar, &rep); /* empty: version 0 */
+	assert_int_equal(rep.status->code, CODE(VERSION_MISMATCH));
+	rec_init(&r);
+	dpu_agent_host(e->a, junk, sizeof(junk), &r.base);
+	assert_int_equal(code_of(&r), CODE(MALFORMED));
+	rec_fini(&r);
+	dpu_agent_get_stats(e->a, &st);
+	assert_int_equal(st.api_requests, 2);
+	assert_int_equal(st.api_errors, 2);
+	assert_int_equal(st.host_errors, 1);
+	assert_int_equal(create(e, "fine", 1, 64, false)->status->code, CODE(OK));
+}
+
+int
+main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_long_poll),
+		T(test_read_artifact),
+		T(test_reports_console_events),
+		T(test_host_lost),
+		T(test_reconcile_host_restart),
+		T(test_reconcile_adopt),
+		T(test_stop_before_delivery),
+		T(test_stop_sent_after_launch),
+		T(test_stop_escalation),
+		T(test_tombstone_survives_restart),
+		T(test_reload),
+		T(test_resources_and_sharing),
+		T(test_decode_errors_keep_serving),
+	};
+#undef T
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

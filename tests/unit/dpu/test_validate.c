@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: MIT */
+/* dpu/validate.c: every rule, its code and its field. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "validate.h"
+
+#define INVALID NICVISOR__V1__CODE__CODE_INVALID_ARGUMENT
+
+static char dir[] = "/tmp/nv-validate-XXXXXX";
+static char kernel[256], initrd[256], elf[256], image[256], junk[256], empty[256], big[256];
+static char fifo[256];
+
+static void
+write_file(const char *path, const void *head, size_t hlen, size_t off, size_t size)
+{
+	uint8_t *b = calloc(1, size ? size : 1);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	assert_non_null(b);
+	assert_true(fd >= 0);
+	if (hlen && off + hlen <= size)
+		memcpy(b + off, head, hlen);
+	assert_int_equal(write(fd, b, size), (ssize_t)size);
+	close(fd);
+	free(b);
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	snprintf(kernel, sizeof(kernel), "%s/bzImage", dir);
+	snprintf(initrd, sizeof(initrd), "%s/initrd", dir);
+	snprintf(elf, sizeof(elf), "%s/vmlinux", dir);
+	snprintf(image, sizeof(image), "%s/Image", dir);
+	snprintf(junk, sizeof(junk), "%s/junk", dir);
+	snprintf(empty, sizeof(empty), "%s/empty", dir);
+	snprintf(big, sizeof(big), "%s/big", dir);
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	write_file(kernel, "HdrS", 4, 0x202, 4096);
+	write_file(initrd, "070701", 6, 0, 512);
+	write_file(elf,
+		   "\x7f"
+		   "ELF",
+		   4, 0, 256);
+	write_file(image, "ARM\x64", 4, 0x38, 256);
+	write_file(junk, "hello", 5, 0, 4096);
+	write_file(empty, "", 0, 0, 0);
+	/* Sparse: over the limit without using the disk. */
+	{
+		int fd = open(big, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		assert_int_equal(pwrite(fd, "HdrS", 4, 0x202), 4);
+		assert_int_equal(ftruncate(fd, (off_t)DPU_KERNEL_MAX_SIZE + 1), 0);
+		close(fd);
+	}
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	const char *files[] = { kernel, initrd, elf, image, junk, empty, big, fifo };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		unlink(files[i]);
+	rmdir(dir);
+	return 0;
+}
+
+static void
+expect(int rc, const struct dpu_status *st, const char *field, const char *part)
+{
+	assert_int_equal(rc, -EINVAL);
+	assert_int_equal(st->code, INVALID);
+	assert_string_equal(st->field, field);
+	if (part != NULL && strstr(st->message, part) == NULL)
+		fail_msg("message '%s' lacks '%s'", st->message, part);
+}
+
+static void
+test_names(void **state)
+{
+	struct dpu_status st;
+	char long_name[80];
+
+	(void)state;
+	assert_int_equal(dpu_validate_name("web1", "n", &st), 0);
+	assert_int_equal(dpu_validate_name("a", "n", &st), 0);
+	assert_int_equal(dpu_validate_name("0.a_b-c", "n", &st), 0);
+	memset(long_name, 'a', 63);
+	long_name[63] = 0;
+	assert_int_equal(dpu_validate_name(long_name, "n", &st), 0);
+	long_name[63] = 'a';
+	long_name[64] = 0;
+	expect(dpu_validate_name(long_name, "spec.name", &st), &st, "spec.name", "64");
+	expect(dpu_validate_name("", "spec.name", &st), &st, "spec.name", "required");
+	expect(dpu_validate_name(NULL, "spec.name", &st), &st, "spec.name", "required");
+	expect(dpu_validate_name("-web", "spec.name", &st), &st, "spec.name", "start");
+	expect(dpu_validate_name(".web", "spec.name", &st), &st, "spec.name", "start");
+	expect(dpu_validate_name("Web", "spec.name", &st), &st, "spec.name", "start");
+	expect(dpu_validate_name("web 1", "spec.name", &st), &st, "spec.name", "0x20");
+	expect(dpu_validate_name("web/1", "spec.name", &st), &st, "spec.name", "0x2f");
+	expect(dpu_validate_name("wEb", "spec.name", &st), &st, "spec.name", "0x45");
+	expect(dpu_validate_name("vm-0123456789abcdef", "spec.name", &st), &st, "spec.name",
+	       "looks like a VM id");
+	/* Not an id shape: fine. */
+	assert_int_equal(dpu_validate_name("vm-0123456789abcdeg", "n", &st), 0);
+	assert_int_equal(dpu_validate_name("vm-0123", "n", &st), 0);
+}
+
+static void
+test_ids(void **state)
+{
+	struct dpu_status st;
+
+	(void)state;
+	assert_true(dpu_is_vm_id("vm-0123456789abcdef"));
+	assert_false(dpu_is_vm_id("vm-0123456789ABCDEF"));
+	assert_false(dpu_is_vm_id("vm-0123456789abcde"));
+	assert_false(dpu_is_vm_id("vm-0123456789abcdef0"));
+	assert_false(dpu_is_vm_id("xx-0123456789abcdef"));
+	assert_false(dpu_is_vm_id(NULL));
+	assert_true(dpu_is_artifact_id(
+		"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
+	assert_false(dpu_is_artifact_id(
+		"E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"));
+	assert_false(dpu_is_artifact_id("e3b0"));
+	assert_int_equal(dpu_validate_host_id("host-1.rack_2", "h", &st), 0);
+	assert_int_equal(dpu_validate_host_id("H1", "h", &st), 0);
+	expect(dpu_validate_host_id("", "hello.host_id", &st), &st, "hello.host_id", "required");
+	expect(dpu_validate_host_id("-h", "hello.host_id", &st), &st, "hello.host_id", "0x2d");
+	expect(dpu_validate_host_id("h 1", "hello.host_id", &st), &st, "hello.host_id", NULL);
+	expect(dpu_validate_vm_ref("", "vm", &st), &st, "vm", "required");
+	assert_int_equal(dpu_validate_vm_ref("anything goes", "vm", &st), 0);
+}
+
+static Nicvisor__V1__VmSpec
+good_spec(void)
+{
+	Nicvisor__V1__VmSpec s = NICVISOR__V1__VM_SPEC__INIT;
+
+	s.name = "web1";
+	s.vcpus = 2;
+	s.memory_mib = 512;
+	s.kernel = kernel;
+	s.initrd = initrd;
+	s.cmdline = "console=ttyS0 quiet";
+	return s;
+}
+
+static void
+test_spec(void **state)
+{
+	Nicvisor__V1__VmSpec s = good_spec();
+	struct dpu_status st;
+	char cmdline[DPU_CMDLINE_MAX + 2];
+
+	(void)state;
+	assert_int_equal(dpu_validate_spec(&s, "spec", true, &st), 0);
+	expect(dpu_validate_spec(NULL, "spec", true, &st), &st, "spec", "required");
+	s.name = "Bad";
+	expect(dpu_validate_spec(&s, "spec", true, &st), &st, "spec.name", NULL);
+	s = good_spec();
+	s.vcpus = 0;
+	expect(dpu_validate_spec(&s, "spec", true, &st), &st, "spec.vcpus", "at least 1");
+	s.vcpus = DPU_VCPUS_MAX + 1;
+	expect(dpu_validate_spec(&s, "spec", true, &st), &st, "spec.vcpus", "at most");
+	s = good_spec();
+	s.memory_mib = DPU_MEMORY_MIN_MIB - 1;
+	expect(dpu_validate_spec(&s, "spec", true, &st), &st, "spec.memory_mib", "at least 16");
+	s.memory_mib = DPU_MEMORY_MIN_MIB;
+	assert_int_equal(dpu_validate_spec(&s, "spec", true, &st), 0);
+	s.memory_mib = DPU_MEMORY_MAX_MIB + 1;
+	expect(dpu_validate_spec(&s, "spec", true, &st), &st, "spec.memory_mib", "at most");
+	s = good_spec();
+	s.kernel = "";
+	expect(dpu_validate_spec(&s, "spec", true, &st), &st, "spec.kernel", "required");
+	s.kernel = "boot/bzImage";
+	expect(dpu_validate_spec(&s, "spec", true, &st), &st, "spec.kernel", "relative");
+	s.kernel = "/boot/\nbzImage";
+	expect(dpu_validate_spec(&s, "spec", true, &st), &st, "spec.kernel", "control");
+	s = good_spec();
+	s.initrd = "initrd.img";
+	expect(dpu_validate_spec(&s, "spec", true, &st), &st, "spec.initrd", "relative");
+	s.initrd = "";
+	assert_int_equal(dpu_validate_spec(&s, "spec", true, &st), 0);
+	s = good_spec();
+	memset(cmdline, 'x', DPU_CMDLINE_MAX);
+	cmdline[DPU_CMDLINE_MAX] = 0;
+	s.cmdline = cmdline;
+	assert_int_equal(dpu_validate_spec(&s, "spec", true, &st), 0);
+	cmdline[DPU_CMDLINE_MAX] = 'x';
+	cmdline[DPU_CMDLINE_MAX + 1] = 0;
+	expect(dpu_validate_spec(&s, "spec", true, &st), &st, "spec.cmdline", "2048");
+	s.cmdline = "a\tb";
+	expect(dpu_validate_spec(&s, "spec", true, &st), &st, "spec.cmdline", "0x09");
+
+	/* Without file checks a missing kernel passes (adopted specs). */
+	s = good_spec();
+	s.kernel = "/nonexistent/kernel";
+	assert_int_equal(dpu_validate_spec(&s, "spec", false, &st), 0);
+	expect(dpu_validate_spec(&s, "spec", true, &st), &st, "spec.kernel", "No such file");
+	/* Prefix changes the field names. */
+	s = good_spec();
+	s.vcpus = 0;
+	expect(dpu_validate_spec(&s, "hello.vms[0].spec", false, &st), &st,
+	       "hello.vms[0].spec.vcpus", NULL);
+}
+
+static void
+test_boot_files(void **state)
+{
+	struct dpu_status st;
+
+	(void)state;
+	assert_int_equal(dpu_check_boot_file(kernel, DPU_BOOT_KERNEL, "k", &st), 0);
+	assert_int_equal(dpu_check_boot_file(elf, DPU_BOOT_KERNEL, "k", &st), 0);
+	assert_int_equal(dpu_check_boot_file(image, DPU_BOOT_KERNEL, "k", &st), 0);
+	assert_int_equal(dpu_check_boot_file(initrd, DPU_BOOT_INITRD, "i", &st), 0);
+	expect(dpu_check_boot_file(junk, DPU_BOOT_KERNEL, "spec.kernel", &st), &st, "spec.kernel",
+	       "not a kernel image");
+	expect(dpu_check_boot_file(junk, DPU_BOOT_INITRD, "spec.initrd", &st), &st, "spec.initrd",
+	       "not an initrd");
+	expect(dpu_check_boot_file(kernel, DPU_BOOT_INITRD, "spec.initrd", &st), &st, "spec.initrd",
+	       "not an initrd");
+	expect(dpu_check_boot_file(empty, DPU_BOOT_KERNEL, "spec.kernel", &st), &st, "spec.kernel",
+	       "empty");
+	expect(dpu_check_boot_file(big, DPU_BOOT_KERNEL, "spec.kernel", &st), &st, "spec.kernel",
+	       "at most 256 MiB");
+	expect(dpu_check_boot_file(dir, DPU_BOOT_KERNEL, "spec.kernel", &st), &st, "spec.kernel",
+	       "not a regular file");
+	/* A FIFO neither blocks nor passes. */
+	expect(dpu_check_boot_file(fifo, DPU_BOOT_KERNEL, "spec.kernel", &st), &st, "spec.kernel",
+	       "not a regular file");
+	expect(dpu_check_boot_file("/nonexistent", DPU_BOOT_KERNEL, "spec.kernel", &st), &st,
+	       "spec.kernel", "cannot open");
+	if (geteuid() != 0) {
+		chmod(kernel, 0);
+		expect(dpu_check_boot_file(kernel, DPU_BOOT_KERNEL, "spec.kernel", &st), &st,
+		       "spec.kernel", "Permission denied");
+		chmod(kernel, 0644);
+	}
+}
+
+static void
+test_sniff(void **state)
+{
+	uint8_t h[0x300] = { 0 };
+
+	(void)state;
+	assert_null(dpu_sniff_boot_file(h, sizeof(h), DPU_BOOT_KERNEL));
+	memcpy(h + 0x202, "HdrS", 4);
+	assert_string_equal(dpu_sniff_boot_file(h, sizeof(h), DPU_BOOT_KERNEL), "bzImage");
+	/* Too short to hold the magic: no match, no overread. */
+	assert_null(dpu_sniff_boot_file(h, 0x205, DPU_BOOT_KERNEL));
+	memset(h, 0, sizeof(h));
+	memcpy(h,
+	       "\xfd"
+	       "7zXZ\0",
+	       6);
+	assert_string_equal(dpu_sniff_boot_file(h, sizeof(h), DPU_BOOT_INITRD), "xz");
+	memcpy(h, "\x28\xb5\x2f\xfd", 4);
+	assert_string_equal(dpu_sniff_boot_file(h, sizeof(h), DPU_BOOT_INITRD), "zstd");
+	memcpy(h, "\x1f\x8b", 2);
+	assert_string_equal(dpu_sniff_boot_file(h, sizeof(h), DPU_BOOT_INITRD), "gzip");
+	assert_null(dpu_sniff_boot_file(h, 1, DPU_BOOT_INITRD));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_names), cmocka_unit_test(test_ids),
+		cmocka_unit_test(test_spec),  cmocka_unit_test(test_boot_files),
+		cmocka_unit_test(test_sniff),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
