@@ -6,6 +6,8 @@
 #   2. bzImage, nv.poweroff
 #   3. PVH vmlinux, ACPI power button (QMP system_powerdown) -> clean power off
 #   4. PVH vmlinux, nv.cmd="..." and nv.cmd64=... -> NICVISOR-CMD-EXIT=<rc>
+#   5. PVH vmlinux with virtio-net on virtio-mmio (ACPI), virtio-blk on PCI,
+#      nv.ip: the disk is seen and an outer loopback listener reached
 # Usage: check-guest.sh   (NV_IMAGES: the images directory)
 set -eu
 export NV_TEST_NAME=guest-tcg
@@ -71,5 +73,24 @@ boot pvh-cmd64 vmlinux "nv.cmd64=$c64"
 expect_poweroff pvh-cmd64 cmd
 [ "$(nv_log_value "$NV_TMP/pvh-cmd64.console" NICVISOR-CMD-EXIT)" = 7 ] ||
 	nv_die "nv.cmd64: want NICVISOR-CMD-EXIT=7"
+
+# Devices the VMM may give: virtio-mmio (ACPI) net, virtio-pci blk; nv.ip.
+port=$(nv_free_port)
+nv_bg listener python3 -c '
+import socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(1)
+c, _ = s.accept()
+print("got: " + c.recv(100).decode().strip(), flush=True)' "$port"
+truncate -s 8M "$NV_TMP/disk.img"
+boot pvh-devices vmlinux "nv.ip=10.0.2.15/24,10.0.2.2 nv.cmd=\"cat /sys/block/vda/size; echo hello-from-guest | nc -w 5 10.0.2.2 $port\"" \
+	-M microvm,pcie=on -netdev user,id=n0 -device virtio-net-device,netdev=n0 \
+	-drive "file=$NV_TMP/disk.img,if=none,id=d0,format=raw" -device virtio-blk-pci,drive=d0
+expect_poweroff pvh-devices cmd
+grep -q '^16384' "$NV_TMP/pvh-devices.console" || nv_die "virtio-blk-pci: no /dev/vda of 16384 sectors"
+[ "$(nv_log_value "$NV_TMP/pvh-devices.console" NICVISOR-CMD-EXIT)" = 0 ] ||
+	nv_die "virtio-net (mmio): could not reach the outer listener"
+nv_wait_log "$NV_TMP/listener.log" '^got: hello-from-guest' 5 || nv_die "listener got nothing"
 
 echo "guest-tcg: all checks passed"

@@ -27,6 +27,7 @@ mkdir -p /dev/pts /dev/shm /dev/hugepages
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
 mount -t tmpfs tmpfs /run
+mount -t hugetlbfs hugetlbfs /dev/hugepages 2>/dev/null || true
 CMDLINE=" $(cat /proc/cmdline) "
 case "$CMDLINE" in *" nv.debug "*) set -x ;; esac
 

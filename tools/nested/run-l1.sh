@@ -42,7 +42,7 @@ imgtool=$here/../guest/imgtool.py
 
 usage() {
 	sed -n '2,/^set -eu/{/^set -eu/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
-	exit 126
+	exit 0
 }
 die() {
 	echo "run-l1: $*" >&2
@@ -216,6 +216,10 @@ if [ "$quiet" = 0 ]; then
 	tpid=$!
 fi
 
+exit_marker() {
+	tr -d '\r' <"$log" | sed -n 's/^NV-L1-EXIT=\([0-9]*\)$/\1/p' | head -n 1
+}
+
 alive() {
 	local st
 	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
@@ -227,11 +231,14 @@ while :; do
 	if [ -z "$t_ready" ] && grep -q '^NV-L1-READY' "$log"; then
 		t_ready=$(now)
 	fi
-	rc=$(tr -d '\r' <"$log" | sed -n 's/^NV-L1-EXIT=\([0-9]*\)$/\1/p' | head -n 1)
+	rc=$(exit_marker)
 	[ -z "$rc" ] || break
 	if ! alive "$qpid"; then
 		wait "$qpid" && qrc=0 || qrc=$?
 		qpid=""
+		# It may have printed the marker and powered off since we looked.
+		rc=$(exit_marker)
+		[ -z "$rc" ] || break
 		echo "run-l1: L1 ended (QEMU status $qrc) without NV-L1-EXIT" >&2
 		exit 125
 	fi
@@ -244,7 +251,7 @@ done
 t_exit=$(now)
 # L1 powers off by itself right after the marker.
 for _ in $(seq 50); do
-	alive "$qpid" || break
+	if [ -z "$qpid" ] || ! alive "$qpid"; then break; fi
 	sleep 0.1
 done
 t_end=$(now)

@@ -27,7 +27,7 @@
 #   nv_skip REASON...        loud SKIP line on stdout and stderr, exit 77
 #   nv_require_cmd CMD...    skip unless every CMD is on PATH
 #   nv_require_file PATH...  skip unless every PATH exists
-#   nv_require_images        skip unless the guest and L1 images are built
+#   nv_require_images        skip without QEMU; fail if the images are not built
 #
 # Processes
 #   nv_bg NAME CMD [ARG]...  run CMD in the background, stdout+stderr to
@@ -73,7 +73,7 @@
 #   nv_l1_start l1 -a "$NV_BUILD/host-shim/nicvisor-shim" -t 300 -- \
 #       nicvisor-shim --dpu "tcp://10.0.2.2:$port"
 #   nv_l1_wait_marker l1 'NICVISOR-GUEST-READY' 120 || nv_die "no guest"
-#   nv_l1_wait l1 300; rc=$?
+#   rc=0; nv_l1_wait l1 300 || rc=$?     # (set -e: never a bare call)
 
 NV_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 NV_BUILD=${NV_BUILD:-$NV_SRC/build}
@@ -120,8 +120,9 @@ nv_require_images() {
 	nv_require_cmd qemu-system-x86_64 python3
 	local f
 	for f in vmlinux bzImage initramfs.cpio.gz l1-initramfs.cpio.gz; do
+		# A build problem, not a missing capability: fail.
 		[ -f "$NV_IMAGES/$f" ] ||
-			nv_skip "$NV_IMAGES/$f missing (ninja -C build images nested-host)"
+			nv_die "$NV_IMAGES/$f missing (ninja -C build images)"
 	done
 }
 
