@@ -228,7 +228,7 @@ poll_main(void *arg)
 		HostRequest req = NICVISOR__V1__HOST_REQUEST__INIT;
 		HostResponse *rep = NULL;
 		uint32_t hb, dead;
-		uint64_t gen;
+		uint64_t gen, t0;
 		bool valid;
 		int rc;
 
@@ -257,6 +257,7 @@ poll_main(void *arg)
 		s->ops->poll_info(s->opaque, &poll);
 		req.op_case = NICVISOR__V1__HOST_REQUEST__OP_POLL;
 		req.poll = &poll;
+		t0 = nv_mono_ns();
 		rc = call(s, &req, (int)hb + 2000, &gen, &rep);
 		pthread_mutex_lock(&s->lock);
 		s->st.polls++;
@@ -277,8 +278,11 @@ poll_main(void *arg)
 		} else if (code_of(rep) != NICVISOR__V1__CODE__CODE_OK) {
 			bad_reply(s, "poll", rep);
 			wait_ms(s, 500);
-		} else if (rep->result_case == NICVISOR__V1__HOST_RESPONSE__RESULT_COMMANDS) {
+		} else if (rep->result_case == NICVISOR__V1__HOST_RESPONSE__RESULT_COMMANDS &&
+			   rep->commands->n_commands > 0) {
 			apply_commands(s, rep->commands, gen);
+		} else if (nv_mono_ns() - t0 < 20 * 1000000ull) {
+			wait_ms(s, 50); /* an agent that does not hold polls (shutting down) */
 		}
 		nv_wire_free(&rep->base);
 	}
