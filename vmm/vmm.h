@@ -123,7 +123,9 @@ void vmm_stop(struct vmm *vm);
 /* Stop if needed and free everything. Accepts NULL. */
 void vmm_destroy(struct vmm *vm);
 
-/* Queue bytes for the guest's ttyS0 receiver; returns bytes taken. */
+/* Queue bytes for the guest's ttyS0 receiver; returns bytes taken (at
+ * most 4 KiB are pending; none are taken while the guest has the UART in
+ * loopback). Any thread. */
 size_t vmm_console_input(struct vmm *vm, const uint8_t *data, size_t len);
 
 struct vmm_stats {

@@ -63,18 +63,20 @@ static void
 console_out(void *opaque, const uint8_t *data, size_t len)
 {
 	struct watch *w = opaque;
+	const uint8_t *p = data;
+	size_t left = len;
 
-	if (w->text != NULL)
-		watch_console(w, data, len);
 	/* Best effort: a closed stdout must not stop the guest. */
-	while (len > 0) {
-		ssize_t n = write(STDOUT_FILENO, data, len);
+	while (left > 0) {
+		ssize_t n = write(STDOUT_FILENO, p, left);
 
 		if (n <= 0)
-			return;
-		data += n;
-		len -= (size_t)n;
+			break;
+		p += n;
+		left -= (size_t)n;
 	}
+	if (w->text != NULL)
+		watch_console(w, data, len);
 }
 
 static int
