@@ -146,6 +146,7 @@ create_vm(struct dpu_agent *a, const Nicvisor__V1__CreateVmRequest *r, struct nv
 		rc = dpu_fail(st, CODE(INTERNAL), "", "out of memory");
 		goto out_unlock;
 	}
+	vm->state = STATE(UNSPECIFIED); /* so the event says it is new */
 	vm_set_state(a, vm, STATE(CREATED), "created");
 	if (r->start) {
 		rc = vm_start_on(a, vm, h, kernel, initrd, st);

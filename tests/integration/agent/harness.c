@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -193,6 +195,56 @@ raw_call(const char *url, const void *buf, size_t len, int timeout_ms, size_t *r
 		rep = NULL;
 	nv_rpc_client_close(c);
 	return rep;
+}
+
+bool
+raw_ipc_unanswered(const char *url, size_t len, int timeout_ms)
+{
+	/* SP header of a req0 peer (protocol 0x30), then a message: type 1,
+	 * 64-bit big-endian length, a 4-byte request id, the body. */
+	static const uint8_t hello[8] = { 0, 'S', 'P', 0, 0x00, 0x30, 0, 0 };
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	uint64_t total = len + 4;
+	uint8_t hdr[13], peer[8], *body;
+	struct pollfd p;
+	bool closed = false;
+	size_t off = 0;
+	int fd;
+
+	if (strncmp(url, "ipc://", 6) != 0 || strlen(url + 6) >= sizeof(sa.sun_path))
+		return false;
+	strcpy(sa.sun_path, url + 6);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    write(fd, hello, 8) != 8 || read(fd, peer, 8) != 8) {
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	hdr[0] = 1;
+	for (int i = 0; i < 8; i++)
+		hdr[1 + i] = (uint8_t)(total >> (56 - 8 * i));
+	memcpy(hdr + 9, "\x80\x00\x00\x01", 4);
+	body = calloc(1, len);
+	if (send(fd, hdr, sizeof(hdr), MSG_NOSIGNAL) == (ssize_t)sizeof(hdr)) {
+		while (off < len) {
+			ssize_t n = send(fd, body + off, len - off, MSG_NOSIGNAL);
+
+			if (n <= 0)
+				break;
+			off += (size_t)n;
+		}
+	}
+	free(body);
+	p.fd = fd;
+	p.events = POLLIN;
+	if (poll(&p, 1, timeout_ms) == 1) {
+		uint8_t b;
+
+		closed = read(fd, &b, 1) <= 0;
+	}
+	close(fd);
+	return closed;
 }
 
 static int

@@ -46,6 +46,13 @@ Nicvisor__V1__Response *api_call(struct agent_proc *ap, Nicvisor__V1__Request *r
 /* Raw bytes to url (a req/rep server); the reply bytes or NULL on timeout. */
 uint8_t *raw_call(const char *url, const void *buf, size_t len, int timeout_ms, size_t *rep_len);
 
+/* Send one request of len bytes (zeros) to an ipc:// req/rep server with
+ * plain sockets (SP over IPC framing), as a peer that ignores the size
+ * limit would. True if the server closed the connection without an answer
+ * within timeout_ms. (nng itself is not used: libnng 1.5.2 can hang
+ * closing a socket whose large send was cut off.) */
+bool raw_ipc_unanswered(const char *url, size_t len, int timeout_ms);
+
 /* Convenience API calls; return the status code, fill *vm (may be NULL)
  * with a copy of the VM (free with nv_wire_free). */
 int api_create(struct agent_proc *ap, const char *name, const char *kernel, const char *initrd,

@@ -575,6 +575,14 @@ test_reports_console_events(void **state)
 	uint64_t last_seq = 0;
 
 	snprintf(topic, sizeof(topic), "vm/%s/state", id);
+	/* The first event of a VM says it is new. */
+	for (size_t i = 0; i < e->nevents; i++) {
+		if (strcmp(e->topics[i], topic) == 0) {
+			assert_int_equal(e->events[i]->vm_state->state, STATE(CREATED));
+			assert_int_equal(e->events[i]->vm_state->previous, STATE(UNSPECIFIED));
+			break;
+		}
+	}
 	ev = last_event(e, topic);
 	assert_non_null(ev);
 	assert_int_equal(ev->vm_state->state, STATE(RUNNING));
