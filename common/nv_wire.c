@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
  * top-level message is the first block the decoder allocates). */
 struct decoded {
 	size_t left;
+	bool exhausted; /* an allocation was refused */
 	ProtobufCAllocator alloc;
 };
 
@@ -30,8 +32,10 @@ budget_alloc(void *data, size_t size)
 	struct decoded *d = data;
 	struct block_hdr *h;
 
-	if (size > d->left)
+	if (size > d->left) {
+		d->exhausted = true;
 		return NULL;
+	}
 	h = malloc(sizeof(*h) + size);
 	if (h == NULL)
 		return NULL;
@@ -73,9 +77,9 @@ nv_wire_unpack(const ProtobufCMessageDescriptor *desc, const void *buf, size_t l
 	d->alloc.allocator_data = d;
 	m = protobuf_c_message_unpack(desc, &d->alloc, len, buf);
 	if (m == NULL) {
-		/* protobuf-c does not say why; a spent budget is the one
-		 * cause we can tell apart. */
-		int rc = d->left < 4096 ? -ENOMEM : -EBADMSG;
+		/* protobuf-c does not say why; a refused allocation is the
+		 * one cause we can tell apart. */
+		int rc = d->exhausted ? -ENOMEM : -EBADMSG;
 
 		free(d);
 		return rc;
