@@ -73,8 +73,11 @@ case_marker() {
 	local con=$NV_BG_PID
 	sleep 0.3
 	ctl start m >/dev/null
-	nv_wait_exit "$con" 40 || nv_die "no marker on the console: $(cat "$NV_TMP/console.log")"
-	grep -q NICVISOR-TINY-READY "$NV_TMP/console.log" || nv_die "marker not printed"
+	# The printed marker, not nicvisorctl's exit, is the test: its exit
+	# has been seen to hang in nng's close.
+	nv_wait_log "$NV_TMP/console.log" NICVISOR-TINY-READY 40 ||
+		nv_die "no marker on the console: $(cat "$NV_TMP/console.log")"
+	nv_stop "$con" 2 || true
 	wait_state m stopped
 	expect_field m last_exit '^debug_exit$'
 	expect_field m reason '^debug exit code 16$'
