@@ -94,7 +94,10 @@ sha256_fd(int fd, uint64_t size, char hex[65])
 	unsigned char sum[32];
 	void *p;
 
-	p = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+	/* Private: a shared mapping of a writable memfd counts as writable
+	 * (a child forked meanwhile holds a copy until its exec), and
+	 * F_SEAL_WRITE then fails with EBUSY. */
+	p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (p == MAP_FAILED)
 		return -errno;
 	mbedtls_sha256_init(&ctx);
