@@ -178,6 +178,10 @@ handle(void *opaque, struct nv_rpc_call *call, const uint8_t *buf, size_t len)
 	HostRequest *r = NULL;
 
 	pthread_mutex_lock(&fa->lock);
+	if (fa->away && !fa->stopping && fa->nheld < 64) {
+		fa->held[fa->nheld++] = call;
+		goto out;
+	}
 	if (fa->away || fa->partitioned || fa->stopping) {
 		nv_rpc_drop(call);
 		goto out;
@@ -284,23 +288,19 @@ fa_start(struct fake_agent *fa, const char *url, uint32_t heartbeat_ms)
 void
 fa_away(struct fake_agent *fa)
 {
-	struct nv_rpc_server *srv;
-
 	pthread_mutex_lock(&fa->lock);
 	fa->away = true;
-	fa->poll_call = NULL; /* freed by the server's close */
-	srv = fa->srv;
-	fa->srv = NULL;
+	if (fa->poll_call != NULL && fa->nheld < 64)
+		fa->held[fa->nheld++] = fa->poll_call;
+	else if (fa->poll_call != NULL)
+		nv_rpc_drop(fa->poll_call);
+	fa->poll_call = NULL;
 	pthread_mutex_unlock(&fa->lock);
-	nv_rpc_server_close(srv);
 }
 
 int
 fa_back(struct fake_agent *fa)
 {
-	struct nv_rpc_server *srv;
-	int rc;
-
 	pthread_mutex_lock(&fa->lock);
 	fa->epoch++;
 	fa->session[0] = 0;
@@ -310,21 +310,26 @@ fa_back(struct fake_agent *fa)
 	fa->next_seq = 1; /* a new agent numbers from 1 again */
 	fa->acked = 0;
 	fa->away = false;
+	for (unsigned int i = 0; i < fa->nheld; i++)
+		reply_status(fa->held[i], NICVISOR__V1__CODE__CODE_UNAUTHENTICATED);
+	fa->nheld = 0;
 	pthread_mutex_unlock(&fa->lock);
-	rc = nv_rpc_server_open(fa->url, handle, fa, &srv);
-	pthread_mutex_lock(&fa->lock);
-	fa->srv = srv;
-	pthread_mutex_unlock(&fa->lock);
-	return rc;
+	return 0;
 }
 
 void
 fa_stop(struct fake_agent *fa)
 {
-	fa_away(fa);
+	struct nv_rpc_server *srv;
+
 	pthread_mutex_lock(&fa->lock);
 	fa->stopping = true;
+	fa->poll_call = NULL; /* freed by the server's close, with the held ones */
+	fa->nheld = 0;
+	srv = fa->srv;
+	fa->srv = NULL;
 	pthread_mutex_unlock(&fa->lock);
+	nv_rpc_server_close(srv);
 	pthread_join(fa->ticker, NULL);
 	for (unsigned int i = 0; i < fa->ncmds; i++)
 		free(fa->cmds[i].packed);

@@ -62,6 +62,8 @@ struct fake_agent {
 	uint64_t next_seq, acked;
 
 	struct nv_rpc_call *poll_call;
+	struct nv_rpc_call *held[64]; /* asked while away */
+	unsigned int nheld;
 	uint64_t poll_since_ns;
 	unsigned int overlapping_polls;
 
@@ -86,7 +88,10 @@ struct fake_agent {
 
 int fa_start(struct fake_agent *fa, const char *url, uint32_t heartbeat_ms);
 void fa_stop(struct fake_agent *fa);
-/* Go away (the socket closes) and, with back, come back as a new agent. */
+/* Go away (requests get no answer) and, with back, come back as a new
+ * agent: what was asked meanwhile is answered CODE_UNAUTHENTICATED, as a
+ * restarted agent answers what nng resends to it. The socket stays open:
+ * closing an nng socket with requests in flight can hang in nng 1.5. */
 void fa_away(struct fake_agent *fa);
 int fa_back(struct fake_agent *fa);
 
