@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT */
+/* The agent's commands: sequence numbers and field checks. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "shim.h"
+
+bool
+shim_cmdseq_take(struct shim_cmdseq *s, uint64_t seq)
+{
+	if (seq <= s->applied) {
+		s->duplicates++;
+		return false;
+	}
+	if (seq > s->applied + 1)
+		s->gaps += seq - s->applied - 1;
+	s->applied = seq;
+	return true;
+}
+
+void
+shim_cmdseq_reset(struct shim_cmdseq *s)
+{
+	s->applied = 0;
+}
+
+void
+shim_reason_set(char *dst, size_t n, const char *s)
+{
+	size_t i = 0;
+
+	if (n == 0)
+		return;
+	for (; s != NULL && *s != 0 && i + 1 < n; s++)
+		dst[i++] = isprint((unsigned char)*s) ? *s : '?';
+	dst[i] = 0;
+}
+
+bool
+shim_vm_id_ok(const char *id)
+{
+	size_t n = id ? strlen(id) : 0;
+
+	if (n == 0 || n >= SHIM_VM_ID_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (!isalnum((unsigned char)id[i]) && strchr("._-", id[i]) == NULL)
+			return false;
+	}
+	return true;
+}
+
+bool
+shim_digest_ok(const char *id)
+{
+	if (id == NULL || strlen(id) != 64)
+		return false;
+	for (int i = 0; i < 64; i++) {
+		if (!isxdigit((unsigned char)id[i]))
+			return false;
+	}
+	return true;
+}
+
+#define BAD(field, ...)                                                                            \
+	do {                                                                                       \
+		snprintf(why, n, field ": " __VA_ARGS__);                                          \
+		return -EINVAL;                                                                    \
+	} while (0)
+
+static int
+artifact_check(const Nicvisor__V1__Artifact *a, bool optional, const char *what, char *why,
+	       size_t n)
+{
+	if (a == NULL || (optional && a->id[0] == 0 && a->size == 0)) {
+		if (optional)
+			return 0;
+		BAD("launch.%s", "missing", what);
+	}
+	if (!shim_digest_ok(a->id))
+		BAD("launch.%s.id", "not a sha256 in hex", what);
+	if (a->size == 0 || a->size > SHIM_ARTIFACT_MAX)
+		BAD("launch.%s.size", "%llu is not in 1..%llu", what, (unsigned long long)a->size,
+		    SHIM_ARTIFACT_MAX);
+	return 0;
+}
+
+int
+shim_command_check(const Nicvisor__V1__Command *cmd, char *why, size_t n)
+{
+	const Nicvisor__V1__LaunchVm *l;
+	const Nicvisor__V1__VmSpec *sp;
+	int rc;
+
+	switch (cmd->op_case) {
+	case NICVISOR__V1__COMMAND__OP_LAUNCH:
+		l = cmd->launch;
+		if (!shim_vm_id_ok(l->vm_id))
+			BAD("launch.vm_id", "not a vm id");
+		sp = l->spec;
+		if (sp == NULL)
+			BAD("launch.spec", "missing");
+		if (sp->vcpus < 1 || sp->vcpus > SHIM_VCPUS_MAX)
+			BAD("launch.spec.vcpus", "%u is not in 1..%d", sp->vcpus, SHIM_VCPUS_MAX);
+		if (sp->memory_mib < SHIM_MEMORY_MIB_MIN || sp->memory_mib > (1u << 24))
+			BAD("launch.spec.memory_mib", "%llu is out of range",
+			    (unsigned long long)sp->memory_mib);
+		if (strlen(sp->cmdline) > SHIM_CMDLINE_MAX)
+			BAD("launch.spec.cmdline", "longer than %d bytes", SHIM_CMDLINE_MAX);
+		rc = artifact_check(l->kernel, false, "kernel", why, n);
+		if (rc == 0)
+			rc = artifact_check(l->initrd, true, "initrd", why, n);
+		return rc;
+	case NICVISOR__V1__COMMAND__OP_STOP:
+		if (!shim_vm_id_ok(cmd->stop->vm_id))
+			BAD("stop.vm_id", "not a vm id");
+		return 0;
+	default:
+		BAD("op", "unknown command %d", (int)cmd->op_case);
+	}
+}

@@ -1,0 +1,198 @@
+#!/bin/bash
+# Integration tests (shim): nicvisor-shim as a real daemon on this machine's
+# /dev/kvm with the purpose-built guests (tests/guests), under the real
+# agent (nicvisor-dpu), driven with nicvisorctl. One case per run:
+#
+#   shim-test.sh CASE    (marker stop-spin killed-child agent-restart
+#                         two-vms bad-kernel reset-loop run)
+#
+# Environment (meson sets it): NICVISOR_DPU, NICVISORCTL, NICVISOR_SHIM,
+# GUEST_MARKER, GUEST_SPIN, GUEST_RESET. Skips (77) without /dev/kvm.
+set -eu
+. "$(dirname "$0")/../lib/nv-test.sh"
+
+case_name=${1:?usage: shim-test.sh CASE}
+NV_TEST_NAME="shim-$case_name"
+[ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] || nv_skip "no usable /dev/kvm"
+nv_require_file "$NICVISOR_DPU" "$NICVISORCTL" "$NICVISOR_SHIM" "$GUEST_MARKER" "$GUEST_SPIN"
+
+API="ipc://$NV_TMP/api.sock"
+EVENTS="ipc://$NV_TMP/events.sock"
+SOUTH="ipc://$NV_TMP/south.sock"
+AGENT_PID=""
+SHIM_PID=""
+
+ctl() { "$NICVISORCTL" --api "$API" --events "$EVENTS" "$@"; }
+
+start_agent() {
+	nv_bg "agent${1:-}" "$NICVISOR_DPU" --api "$API" --events "$EVENTS" --southbound "$SOUTH" \
+		--state-dir "$NV_TMP/state" --heartbeat-ms 500 --log-level info
+	AGENT_PID=$NV_BG_PID
+	nv_wait_socket "$NV_TMP/api.sock" 10 "$AGENT_PID" || nv_die "the agent did not listen"
+}
+
+start_shim() {
+	nv_bg shim "$NICVISOR_SHIM" --agent "$SOUTH" --host-id host-it --debug-exit --log-level info
+	SHIM_PID=$NV_BG_PID
+	nv_wait_log "$NV_TMP/shim.log" 'session with' 10 "$SHIM_PID" ||
+		nv_die "the shim did not say Hello"
+}
+
+# field NAME KEY: one string or number of `nicvisorctl --json get NAME`.
+field() {
+	ctl --json get "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$2"
+}
+
+wait_state() { # NAME STATE [SECS]
+	ctl wait "$1" --state "$2" --timeout "${3:-20}" >/dev/null ||
+		nv_die "$1 did not reach $2: $(ctl get "$1" | tr '\n' ' ')"
+}
+
+expect_field() { # NAME KEY ERE
+	local v
+	v=$(field "$1" "$2")
+	[[ $v =~ $3 ]] || nv_die "$1: $2 is '$v', expected /$3/"
+}
+
+# The VM process of the shim (its only child while one VM runs).
+vm_pid() {
+	local p
+	for p in $(ps -o pid= --ppid "$SHIM_PID"); do
+		nv_alive "$p" && echo "$p" && return 0
+	done
+	return 1
+}
+
+shim_alive() { nv_alive "$SHIM_PID" || nv_die "the shim died: $(tail -5 "$NV_TMP/shim.log")"; }
+
+case_marker() {
+	ctl create m --kernel "$GUEST_MARKER" --memory 32 >/dev/null
+	# The console as the agent's events carry it, from before the start.
+	nv_bg console "$NICVISORCTL" --api "$API" --events "$EVENTS" console m --follow \
+		--until NICVISOR-TINY-READY --timeout 30
+	local con=$NV_BG_PID
+	sleep 0.3
+	ctl start m >/dev/null
+	# The printed marker, not nicvisorctl's exit, is the test: its exit
+	# has been seen to hang in nng's close.
+	nv_wait_log "$NV_TMP/console.log" NICVISOR-TINY-READY 40 ||
+		nv_die "no marker on the console: $(cat "$NV_TMP/console.log")"
+	nv_stop "$con" 2 || true
+	wait_state m stopped
+	expect_field m last_exit '^debug_exit$'
+	expect_field m reason '^debug exit code 16$'
+	expect_field m boots '^1$'
+	shim_alive
+}
+
+case_stop_spin() {
+	ctl create s --kernel "$GUEST_SPIN" --memory 64 --start >/dev/null
+	wait_state s running
+	local t0=$SECONDS
+	# The guest ignores the power button: forced after the timeout.
+	ctl stop s --timeout 1 >/dev/null
+	wait_state s stopped 30
+	expect_field s last_exit '^stopped$'
+	expect_field s reason 'ignored the power button'
+	[ $((SECONDS - t0)) -ge 1 ] || nv_die "stopped before the graceful timeout"
+	[ -z "$(ps -o pid= --ppid "$SHIM_PID")" ] || nv_die "a VM process is left"
+	shim_alive
+}
+
+case_killed_child() {
+	ctl create k --kernel "$GUEST_SPIN" --memory 64 --start >/dev/null
+	wait_state k running
+	local pid
+	pid=$(vm_pid) || nv_die "no VM process"
+	kill -KILL "$pid"
+	wait_state k failed
+	expect_field k last_exit '^crashed$'
+	expect_field k reason 'signal 9'
+	shim_alive
+	# The daemon still serves.
+	ctl create n --kernel "$GUEST_MARKER" --memory 32 --start >/dev/null
+	wait_state n stopped
+	expect_field n last_exit '^debug_exit$'
+}
+
+case_agent_restart() {
+	ctl create r --kernel "$GUEST_SPIN" --memory 64 --start >/dev/null
+	wait_state r running
+	local pid
+	pid=$(vm_pid) || nv_die "no VM process"
+	kill -KILL "$AGENT_PID"
+	nv_wait_exit "$AGENT_PID" 5 || true
+	sleep 1
+	nv_alive "$pid" || nv_die "the VM stopped while the agent was away"
+	start_agent 2
+	# The agent restores the VM as it last knew it; the shim's Hello is
+	# what says it still runs.
+	for _ in $(seq 150); do
+		ctl hosts | grep -Eq '^host-it +yes .* 1 +1 ' && break
+		sleep 0.1
+	done
+	ctl hosts | grep -Eq '^host-it +yes .* 1 +1 ' ||
+		nv_die "host not back with its VM: $(ctl hosts)"
+	expect_field r state '^running$'
+	[ "$(vm_pid)" = "$pid" ] || nv_die "the VM process changed"
+	ctl stop r --force >/dev/null
+	wait_state r stopped
+}
+
+case_two_vms() {
+	ctl create a --kernel "$GUEST_SPIN" --memory 64 --start >/dev/null
+	ctl create b --kernel "$GUEST_SPIN" --memory 64 --start >/dev/null
+	wait_state a running
+	wait_state b running
+	[ "$(ps -o pid= --ppid "$SHIM_PID" | wc -l)" -eq 2 ] || nv_die "not two VM processes"
+	ctl stop a --force >/dev/null
+	wait_state a stopped
+	[ "$(field b state)" = running ] || nv_die "b stopped with a"
+	ctl delete b --force >/dev/null
+	for _ in $(seq 50); do
+		[ -z "$(ps -o pid= --ppid "$SHIM_PID")" ] && break
+		sleep 0.1
+	done
+	[ -z "$(ps -o pid= --ppid "$SHIM_PID")" ] || nv_die "b's VM process is left"
+	shim_alive
+}
+
+case_bad_kernel() {
+	# An ELF header (the agent takes it for a kernel) and nothing after it.
+	head -c 120 "$GUEST_MARKER" >"$NV_TMP/truncated.elf"
+	ctl create g --kernel "$NV_TMP/truncated.elf" --memory 32 --start >/dev/null
+	wait_state g failed
+	expect_field g last_exit '^boot_error$'
+	expect_field g reason '^boot: kernel'
+	shim_alive
+}
+
+case_reset_loop() {
+	nv_require_file "$GUEST_RESET"
+	ctl create l --kernel "$GUEST_RESET" --memory 32 --start >/dev/null
+	wait_state l failed 60
+	expect_field l last_exit '^reboot$'
+	expect_field l reason 'not booting it again'
+	expect_field l boots '^11$'
+}
+
+case_run() {
+	local rc=0
+	"$NICVISOR_SHIM" run --kernel "$GUEST_MARKER" --debug-exit >"$NV_TMP/run.out" || rc=$?
+	[ "$rc" -eq 16 ] || nv_die "run: status $rc, expected 16 (the guest's debug exit)"
+	grep -qx NICVISOR-TINY-READY "$NV_TMP/run.out" || nv_die "run: no marker on stdout"
+	rc=0
+	"$NICVISOR_SHIM" run --kernel "$GUEST_MARKER" --debug-exit --until TINY-READY \
+		>/dev/null || rc=$?
+	[ "$rc" -eq 0 ] || nv_die "run --until: status $rc"
+	rc=0
+	"$NICVISOR_SHIM" run --kernel "$GUEST_SPIN" --timeout 0.5 >/dev/null || rc=$?
+	[ "$rc" -eq 124 ] || nv_die "run --timeout: status $rc"
+}
+
+if [ "$case_name" != run ]; then
+	start_agent
+	start_shim
+fi
+"case_${case_name//-/_}"
+nv_log "ok"
