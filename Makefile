@@ -4,7 +4,7 @@
 BUILD ?= build
 MESON_OPTS ?= --buildtype=debugoptimized
 
-.PHONY: all deps build check demo images format clean
+.PHONY: all deps build check demo images bench-boot format clean
 
 all: build
 
@@ -25,6 +25,9 @@ check: build
 
 demo: build
 	./tools/demo/demo.sh $(BUILD)
+
+bench-boot: build
+	./tools/bench/boot/bench_boot.py --build $(BUILD)
 
 format:
 	./tools/check-style.sh --fix

@@ -142,9 +142,28 @@ console_flush(struct child *c, int flags)
 	}
 }
 
+/* VmHWM of this process in KiB, 0 if /proc does not say. */
+static uint64_t
+peak_rss_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[128];
+	unsigned long long kib = 0;
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmHWM: %llu kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+/* A state for the daemon; the final one also says what the process cost
+ * (for `run` and benchmarks). */
 static int
 send_state(struct child *c, Nicvisor__V1__VmState state, Nicvisor__V1__ExitKind exit,
-	   const char *reason, uint32_t code, uint64_t boot_ns)
+	   const char *reason, uint32_t code, uint64_t boot_ns, bool final)
 {
 	Nicvisor__V1__ChildEvent ev = NICVISOR__V1__CHILD_EVENT__INIT;
 	Nicvisor__V1__ChildState st = NICVISOR__V1__CHILD_STATE__INIT;
@@ -156,6 +175,10 @@ send_state(struct child *c, Nicvisor__V1__VmState state, Nicvisor__V1__ExitKind 
 	st.reason = buf;
 	st.code = code;
 	st.boot_ns = boot_ns;
+	if (final) {
+		st.peak_rss_kib = peak_rss_kib();
+		st.guest_resident_kib = vmm_guest_resident_bytes(c->vm) / 1024;
+	}
 	pthread_mutex_lock(&c->lock);
 	st.console_dropped = c->dropped;
 	st.console_matched = c->hit;
@@ -206,7 +229,7 @@ report_exit(struct child *c, const struct vmm_exit *ex, const char *stop_reason)
 	else
 		snprintf(reason, sizeof(reason), "%s", ex->reason[0] ? ex->reason : map[k].reason);
 	console_flush(c, 0);
-	if (send_state(c, map[k].state, map[k].exit, reason, ex->code, 0) < 0)
+	if (send_state(c, map[k].state, map[k].exit, reason, ex->code, 0, true) < 0)
 		nv_warn("%s: final state not delivered (%s)", c->vm_id, reason);
 }
 
@@ -424,12 +447,12 @@ shim_child_main(int argc, char **argv)
 		snprintf(reason, sizeof(reason), "boot: %s", err);
 		nv_warn("%s: %s", c.vm_id, reason);
 		send_state(&c, NICVISOR__V1__VM_STATE__VM_STATE_FAILED,
-			   NICVISOR__V1__EXIT_KIND__EXIT_KIND_BOOT_ERROR, reason, 0, 0);
+			   NICVISOR__V1__EXIT_KIND__EXIT_KIND_BOOT_ERROR, reason, 0, 0, false);
 		goto out;
 	}
 	wait_setup_ns(&c, &boot_ns);
 	send_state(&c, NICVISOR__V1__VM_STATE__VM_STATE_RUNNING,
-		   NICVISOR__V1__EXIT_KIND__EXIT_KIND_NONE, "vCPUs running", 0, boot_ns);
+		   NICVISOR__V1__EXIT_KIND__EXIT_KIND_NONE, "vCPUs running", 0, boot_ns, false);
 	run_vm(&c);
 out:
 	vmm_destroy(c.vm);

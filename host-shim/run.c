@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -262,6 +263,9 @@ shim_run_main(int argc, char **argv)
 				status = interrupted ? RUN_INTERRUPTED : RUN_TIMEOUT;
 			nv_info("ended after %.3f ms: %s: %s", (nv_mono_ns() - t0) / 1e6,
 				nv_exit_kind_name(ev->state->exit), ev->state->reason);
+			nv_info("VM process: peak RSS %" PRIu64 " KiB, guest RAM resident %" PRIu64
+				" KiB",
+				ev->state->peak_rss_kib, ev->state->guest_resident_kib);
 			ended = true;
 		}
 		nv_wire_free(&ev->base);

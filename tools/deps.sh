@@ -6,7 +6,7 @@ set -eu
 
 BUILD_PKGS="meson ninja-build pkg-config clang libclang-rt-14-dev clang-format
 	protobuf-c-compiler libprotobuf-c-dev libnng-dev libmbedtls-dev libcmocka-dev
-	python3 acpica-tools"
+	python3 acpica-tools time"
 # Guest images, the nested test host and the boot benchmark.
 RUN_PKGS="busybox-static cpio xz-utils zstd kmod qemu-system-x86 iproute2 procps"
 

@@ -381,6 +381,28 @@ vmm_console_input(struct vmm *vm, const uint8_t *data, size_t len)
 	return vm->com1 != NULL ? vmm_serial_input(vm->com1, data, len) : 0;
 }
 
+uint64_t
+vmm_guest_resident_bytes(const struct vmm *vm)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t pages;
+	unsigned char *vec;
+	uint64_t n = 0;
+
+	if (vm == NULL || vm->mem == NULL || page <= 0)
+		return 0;
+	pages = (vm->mem->size + (uint64_t)page - 1) / (uint64_t)page;
+	vec = malloc(pages);
+	if (vec == NULL)
+		return 0;
+	if (mincore(vm->mem->base, vm->mem->size, vec) == 0) {
+		for (size_t i = 0; i < pages; i++)
+			n += vec[i] & 1;
+	}
+	free(vec);
+	return n * (uint64_t)page;
+}
+
 void
 vmm_get_stats(const struct vmm *vm, struct vmm_stats *st)
 {

@@ -137,4 +137,9 @@ struct vmm_stats {
 };
 void vmm_get_stats(const struct vmm *vm, struct vmm_stats *st);
 
+/* Guest RAM bytes resident right now (pages the loader, the devices or the
+ * guest touched), by mincore(2) over the guest RAM mapping: what the
+ * process's RSS owes to the guest rather than to the VMM. */
+uint64_t vmm_guest_resident_bytes(const struct vmm *vm);
+
 #endif

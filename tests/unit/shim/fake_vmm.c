@@ -348,3 +348,10 @@ vmm_get_stats(const struct vmm *vm, struct vmm_stats *st)
 	memset(st, 0, sizeof(*st));
 	st->setup_ns = __atomic_load_n(&vm->setup_ns, __ATOMIC_RELAXED);
 }
+
+uint64_t
+vmm_guest_resident_bytes(const struct vmm *vm)
+{
+	(void)vm;
+	return 0; /* the fake has no guest RAM */
+}
