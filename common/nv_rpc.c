@@ -8,10 +8,12 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "nv_log.h"
 #include "nv_wire.h"
@@ -49,9 +51,18 @@ struct nv_rpc_server {
 	char url[256];
 };
 
+/* A call in flight, so that shutdown can cancel its aio. */
+struct inflight {
+	nng_aio *aio;
+	struct inflight *next;
+};
+
 struct nv_rpc_client {
 	nng_socket sock;
 	nng_dialer dialer;
+	pthread_mutex_t lock;
+	bool shutdown;
+	struct inflight *calls;
 };
 
 int
@@ -316,6 +327,7 @@ nv_rpc_client_open(const char *url, enum nv_rpc_dial mode, struct nv_rpc_client 
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return -ENOMEM;
+	pthread_mutex_init(&c->lock, NULL);
 	rv = nng_req0_open(&c->sock);
 	if (rv != 0)
 		goto out_free;
@@ -334,8 +346,21 @@ nv_rpc_client_open(const char *url, enum nv_rpc_dial mode, struct nv_rpc_client 
 out_close:
 	nng_close(c->sock);
 out_free:
+	pthread_mutex_destroy(&c->lock);
 	free(c);
 	return nv_nng_errno(rv);
+}
+
+void
+nv_rpc_client_shutdown(struct nv_rpc_client *c)
+{
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&c->lock);
+	c->shutdown = true;
+	for (struct inflight *i = c->calls; i != NULL; i = i->next)
+		nng_aio_cancel(i->aio);
+	pthread_mutex_unlock(&c->lock);
 }
 
 void
@@ -344,7 +369,62 @@ nv_rpc_client_close(struct nv_rpc_client *c)
 	if (c == NULL)
 		return;
 	nng_close(c->sock);
+	pthread_mutex_destroy(&c->lock);
 	free(c);
+}
+
+static void
+exit_watchdog(int sig)
+{
+	static const char msg[] =
+		"nicvisor: shutdown did not finish in time (nng close); exiting\n";
+	ssize_t n;
+
+	(void)sig;
+	n = write(2, msg, sizeof(msg) - 1);
+	(void)n;
+	_exit(3);
+}
+
+void
+nv_rpc_exit_watchdog(unsigned int seconds)
+{
+	struct sigaction sa = { .sa_handler = exit_watchdog };
+	sigset_t set;
+
+	sigaction(SIGALRM, &sa, NULL);
+	sigemptyset(&set);
+	sigaddset(&set, SIGALRM);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	alarm(seconds);
+}
+
+/* Register (or refuse, after shutdown) a call's aio. */
+static int
+inflight_add(struct nv_rpc_client *c, struct inflight *i)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->shutdown) {
+		pthread_mutex_unlock(&c->lock);
+		return -ECANCELED;
+	}
+	i->next = c->calls;
+	c->calls = i;
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+}
+
+static void
+inflight_remove(struct nv_rpc_client *c, struct inflight *i)
+{
+	pthread_mutex_lock(&c->lock);
+	for (struct inflight **p = &c->calls; *p != NULL; p = &(*p)->next) {
+		if (*p == i) {
+			*p = i->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
 }
 
 int
@@ -354,6 +434,7 @@ nv_rpc_client_call_raw(struct nv_rpc_client *c, const void *req, size_t len, int
 	nng_ctx ctx;
 	nng_aio *aio = NULL;
 	nng_msg *msg = NULL;
+	struct inflight self;
 	uint64_t deadline = nv_mono_ns() + (uint64_t)timeout_ms * 1000000;
 	int rv;
 
@@ -365,9 +446,14 @@ nv_rpc_client_call_raw(struct nv_rpc_client *c, const void *req, size_t len, int
 	rv = nng_aio_alloc(&aio, NULL, NULL);
 	if (rv != 0)
 		goto out_close_ctx;
+	self.aio = aio;
+	if (inflight_add(c, &self) < 0) {
+		rv = NNG_ECANCELED;
+		goto out_free_aio;
+	}
 	rv = nng_msg_alloc(&msg, len);
 	if (rv != 0)
-		goto out_free_aio;
+		goto out_remove;
 	memcpy(nng_msg_body(msg), req, len);
 
 	nng_aio_set_timeout(aio, timeout_ms);
@@ -377,7 +463,7 @@ nv_rpc_client_call_raw(struct nv_rpc_client *c, const void *req, size_t len, int
 	rv = nng_aio_result(aio);
 	if (rv != 0) {
 		nng_msg_free(msg);
-		goto out_free_aio;
+		goto out_remove;
 	}
 	{
 		uint64_t now = nv_mono_ns();
@@ -385,11 +471,18 @@ nv_rpc_client_call_raw(struct nv_rpc_client *c, const void *req, size_t len, int
 
 		nng_aio_set_timeout(aio, left);
 	}
-	nng_ctx_recv(ctx, aio);
-	nng_aio_wait(aio);
-	rv = nng_aio_result(aio);
+	pthread_mutex_lock(&c->lock);
+	if (c->shutdown) /* a cancel between the two operations */
+		rv = NNG_ECANCELED;
+	else
+		nng_ctx_recv(ctx, aio);
+	pthread_mutex_unlock(&c->lock);
+	if (rv == 0) {
+		nng_aio_wait(aio);
+		rv = nng_aio_result(aio);
+	}
 	if (rv != 0)
-		goto out_free_aio;
+		goto out_remove;
 	msg = nng_aio_get_msg(aio);
 	*rep_len = nng_msg_len(msg);
 	*rep = malloc(*rep_len ? *rep_len : 1);
@@ -399,6 +492,8 @@ nv_rpc_client_call_raw(struct nv_rpc_client *c, const void *req, size_t len, int
 		memcpy(*rep, nng_msg_body(msg), *rep_len);
 	nng_msg_free(msg);
 
+out_remove:
+	inflight_remove(c, &self);
 out_free_aio:
 	nng_aio_free(aio);
 out_close_ctx:

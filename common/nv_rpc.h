@@ -55,7 +55,13 @@ enum nv_rpc_dial {
 };
 
 int nv_rpc_client_open(const char *url, enum nv_rpc_dial mode, struct nv_rpc_client **out);
-void nv_rpc_client_close(struct nv_rpc_client *c); /* accepts NULL */
+/* Make every call in flight return -ECANCELED now and every later one at
+ * once; the client stays valid. Any thread, any time; call it before
+ * joining threads that may be inside nv_rpc_client_call(). */
+void nv_rpc_client_shutdown(struct nv_rpc_client *c);
+/* Free the client; no call may be in flight (shut down and join first).
+ * Accepts NULL. */
+void nv_rpc_client_close(struct nv_rpc_client *c);
 
 /*
  * Send req, wait up to timeout_ms for the answer and decode it as rep_desc
@@ -74,5 +80,14 @@ int nv_rpc_client_call_raw(struct nv_rpc_client *c, const void *req, size_t len,
 
 /* nng error -> negative errno, for callers that use nng directly. */
 int nv_nng_errno(int nng_rv);
+
+/*
+ * Closing an nng socket can deadlock in the nng of Debian 12 (1.5.2; nng
+ * issues #1543 and #1813, fixed in later releases). A daemon calls this as
+ * it starts shutting down: if it is still alive `seconds` later, it logs
+ * that and exits with status 3. Safe because nicvisor daemons make their
+ * state durable as it changes, never at exit.
+ */
+void nv_rpc_exit_watchdog(unsigned int seconds);
 
 #endif

@@ -20,6 +20,7 @@
 #include "agent.h"
 #include "nv_config.h"
 #include "nv_log.h"
+#include "nv_rpc.h"
 #include "server.h"
 #include "store.h"
 
@@ -256,6 +257,7 @@ main(int argc, char **argv)
 		rc = sigwait(&sigs, &sig);
 	} while (rc != 0);
 	nv_info("%s: shutting down", strsignal(sig));
+	nv_rpc_exit_watchdog(10);
 	rc = 0;
 out:
 	dpu_server_close(srv);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "nv_log.h"
+#include "nv_rpc.h"
 #include "nv_wire.h"
 #include "shim.h"
 
@@ -864,6 +865,8 @@ shim_daemon_main(int argc, char **argv)
 			break;
 	}
 	nv_info("shutting down: stopping every VM");
+	/* Stopping VMs is bounded by their stop timeouts; nng is not. */
+	nv_rpc_exit_watchdog(SHIM_SHUTDOWN_WATCHDOG_S);
 	shutdown_children(&d);
 	daemon_free(&d);
 	nv_arena_free(&a);

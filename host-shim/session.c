@@ -516,6 +516,8 @@ shim_session_stop(struct shim_session *s)
 	if (s == NULL)
 		return;
 	shim_session_cancel(s);
+	/* Cancel the held Poll and any send, rather than wait them out. */
+	nv_rpc_client_shutdown(s->cli);
 	pthread_join(s->poller, NULL);
 	pthread_join(s->sender, NULL);
 	nv_rpc_client_close(s->cli);

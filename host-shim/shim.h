@@ -40,6 +40,8 @@
 #define SHIM_CONSOLE_CHUNK (16 * 1024)
 /* The fd a child finds its control socket on. */
 #define SHIM_CHILD_CONTROL_FD 3
+/* Shutdown: children get 10 s to stop, then the session closes. */
+#define SHIM_SHUTDOWN_WATCHDOG_S 20
 
 /* What the shim tells the agent about one VM (VmReport without the spec). */
 struct shim_report {

@@ -269,6 +269,43 @@ test_deferred_reply(void **state)
 	server_stop(&S);
 }
 
+/* Shutdown ends a call the server holds, at once, and refuses later
+ * calls; the client stays valid until it is closed. */
+static void
+test_client_shutdown(void **state)
+{
+	struct deferred_arg d = { 0 };
+	struct nv_rpc_client *c;
+	char out[128];
+	pthread_t t;
+	uint64_t t0;
+	int held = 0;
+
+	(void)state;
+	assert_int_equal(server_start(&S), 0);
+	assert_int_equal(nv_rpc_client_open(url, NV_RPC_DIAL_WAIT, &c), 0);
+	d.c = c;
+	pthread_create(&t, NULL, deferred_caller, &d);
+	for (int i = 0; i < 200 && held == 0; i++) {
+		usleep(5000);
+		pthread_mutex_lock(&S.lock);
+		held = S.ndeferred;
+		pthread_mutex_unlock(&S.lock);
+	}
+	assert_int_equal(held, 1);
+	t0 = ms();
+	nv_rpc_client_shutdown(c);
+	pthread_join(t, NULL);
+	assert_int_equal(d.rc, -ECANCELED);
+	assert_true(ms() - t0 < 1000); /* not the call's 5 s timeout */
+	t0 = ms();
+	assert_int_equal(call(c, "after", 2000, out, sizeof(out)), -ECANCELED);
+	assert_true(ms() - t0 < 1000);
+	nv_rpc_client_shutdown(c); /* twice is fine */
+	nv_rpc_client_close(c);
+	server_stop(&S);
+}
+
 #define THREADS 8
 #define CALLS   40
 
@@ -414,7 +451,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_call_and_url),     cmocka_unit_test(test_deferred_reply),
 		cmocka_unit_test(test_concurrent_calls), cmocka_unit_test(test_timeouts),
-		cmocka_unit_test(test_server_restart),
+		cmocka_unit_test(test_server_restart),   cmocka_unit_test(test_client_shutdown),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
