@@ -122,6 +122,7 @@ host_send_launch(struct dpu_agent *a, struct dpu_host *h, const struct dpu_vm *v
 	l.kernel = artifact_pb(vm->kernel, &k);
 	l.initrd = artifact_pb(vm->initrd, &i);
 	l.console_offset = vm->console.end;
+	l.boots = vm->boots;
 	cmd.op_case = NICVISOR__V1__COMMAND__OP_LAUNCH;
 	cmd.launch = &l;
 	return host_send(a, h, &cmd, NULL);

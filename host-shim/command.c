@@ -109,6 +109,8 @@ shim_command_check(const Nicvisor__V1__Command *cmd, char *why, size_t n)
 			    (unsigned long long)sp->memory_mib);
 		if (strlen(sp->cmdline) > SHIM_CMDLINE_MAX)
 			BAD("launch.spec.cmdline", "longer than %d bytes", SHIM_CMDLINE_MAX);
+		if (l->boots > SHIM_BOOTS_MAX)
+			BAD("launch.boots", "%u is implausible", l->boots);
 		rc = artifact_check(l->kernel, false, "kernel", why, n);
 		if (rc == 0)
 			rc = artifact_check(l->initrd, true, "initrd", why, n);

@@ -321,7 +321,7 @@ launch(struct daemon *d, const Nicvisor__V1__LaunchVm *l)
 	}
 	vm->gen++;
 	vm->stop_requested = vm->forget = false;
-	vm->rep = (struct shim_report){ .console_offset = l->console_offset };
+	vm->rep = (struct shim_report){ .console_offset = l->console_offset, .boots = l->boots };
 	snprintf(vm->rep.vm_id, sizeof(vm->rep.vm_id), "%s", vm->id);
 	vm->downloading = true;
 	j = calloc(1, sizeof(*j));

@@ -32,6 +32,7 @@
 #define SHIM_CMDLINE_MAX    2048
 #define SHIM_VCPUS_MAX      256
 #define SHIM_MEMORY_MIB_MIN 16
+#define SHIM_BOOTS_MAX      (1u << 30) /* LaunchVm.boots; the count only grows */
 /* Largest boot artifact (kernel or initrd) the shim downloads. */
 #define SHIM_ARTIFACT_MAX (1ull << 30)
 /* Largest daemon<->child message, and console bytes per ChildEvent. */

@@ -82,6 +82,10 @@ case_marker() {
 	expect_field m last_exit '^debug_exit$'
 	expect_field m reason '^debug exit code 16$'
 	expect_field m boots '^1$'
+	# Started again: a second boot, counted on from the first.
+	ctl start m >/dev/null
+	wait_state m stopped
+	expect_field m boots '^2$'
 	shim_alive
 }
 

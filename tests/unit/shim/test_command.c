@@ -124,6 +124,9 @@ launch_checks(void **state)
 	launch_init(&x);
 	x.k.size = SHIM_ARTIFACT_MAX + 1;
 	expect_bad(&x, "launch.kernel.size");
+	launch_init(&x);
+	x.l.boots = SHIM_BOOTS_MAX + 1;
+	expect_bad(&x, "launch.boots");
 }
 
 static void
