@@ -201,6 +201,33 @@ write_acpi(struct vmm_mem *mem, uint32_t vcpus, uint64_t *rsdp_gpa, char *err, s
 	return 0;
 }
 
+/*
+ * The real-mode reset vector F000:FFF0. There is no firmware, but Linux
+ * jumps there to reboot: with hardware-reduced ACPI and no EFI its default
+ * reboot method is BOOT_EFI, which falls through to BOOT_BIOS
+ * (arch/x86/kernel/reboot.c: reboot_init(), efi_reboot_required(),
+ * machine_real_restart()) and never returns. What firmware does there, a
+ * reset, is what this stub does: the ACPI reset register.
+ */
+static void
+write_reset_stub(struct vmm_mem *mem)
+{
+	/* mov $port, %dx; mov $value, %al; out %al, %dx; 1: hlt; jmp 1b */
+	static const uint8_t stub[] = {
+		0xba,
+		VMM_X86_ACPI_RESET_PORT & 0xff,
+		VMM_X86_ACPI_RESET_PORT >> 8,
+		0xb0,
+		VMM_X86_ACPI_RESET_VALUE,
+		0xee,
+		0xf4,
+		0xeb,
+		0xfd,
+	};
+
+	vmm_mem_write(mem, VMM_X86_RESET_VECTOR_GPA, stub, sizeof(stub));
+}
+
 static void
 write_zero_page(struct vmm_mem *mem, const struct x86_kernel *k, const struct vmm_x86_boot *boot,
 		const struct vmm_x86_e820 *e820, unsigned int ne820)
@@ -338,6 +365,7 @@ vmm_x86_boot_load(struct vmm_mem *mem, const struct vmm_x86_boot_args *args,
 	*(char *)vmm_mem_ptr(mem, VMM_X86_CMDLINE_GPA + cmdline_len, 1) = '\0';
 	write_gdt(mem);
 	write_page_tables(mem);
+	write_reset_stub(mem);
 	ne820 = vmm_x86_e820_build(mem, e820, X86_E820_MAX);
 	rc = write_acpi(mem, args->vcpus, &boot->rsdp_gpa, err, errlen);
 	if (rc < 0)

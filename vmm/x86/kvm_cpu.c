@@ -32,27 +32,6 @@ const uint64_t vmm_arch_hole_end = VMM_X86_MMIO_HOLE_END;
 
 #define MAX_BOOT_MSRS 32
 
-/*
- * The real-mode reset vector F000:FFF0. There is no firmware, but Linux
- * jumps there to reboot: with hardware-reduced ACPI and no EFI its default
- * reboot method is BOOT_EFI, which falls through to BOOT_BIOS
- * (arch/x86/kernel/reboot.c: reboot_init(), efi_reboot_required(),
- * machine_real_restart()) and never returns. What firmware does there, a
- * reset, is what this stub does: the ACPI reset register.
- */
-#define RESET_VECTOR_GPA 0xffff0ull
-
-/* mov $port, %dx; mov $value, %al; out %al, %dx; 1: hlt; jmp 1b */
-static const uint8_t reset_stub[] = { 0xba,
-				      VMM_X86_ACPI_RESET_PORT & 0xff,
-				      VMM_X86_ACPI_RESET_PORT >> 8,
-				      0xb0,
-				      VMM_X86_ACPI_RESET_VALUE,
-				      0xee,
-				      0xf4,
-				      0xeb,
-				      0xfd };
-
 /* LAPIC register offsets and LVT fields (Intel SDM vol. 3, 11.5.1). */
 #define APIC_LVT0        0x350
 #define APIC_LVT1        0x360
@@ -130,7 +109,7 @@ int
 vmm_arch_load(struct vmm *vm, const uint8_t *kernel, size_t kernel_size, const uint8_t *initrd,
 	      size_t initrd_size, char *err, size_t errlen)
 {
-	struct vmm_x86_boot_args args = {
+	const struct vmm_x86_boot_args args = {
 		.kernel = kernel,
 		.kernel_size = kernel_size,
 		.initrd = initrd,
@@ -138,15 +117,8 @@ vmm_arch_load(struct vmm *vm, const uint8_t *kernel, size_t kernel_size, const u
 		.cmdline = vm->cfg.cmdline != NULL ? vm->cfg.cmdline : "",
 		.vcpus = vm->cfg.vcpus,
 	};
-	int rc = vmm_x86_boot_load(vm->mem, &args, &vm->arch.boot, err, errlen);
 
-	if (rc == 0 &&
-	    vmm_mem_write(vm->mem, RESET_VECTOR_GPA, reset_stub, sizeof(reset_stub)) < 0) {
-		snprintf(err, errlen, "memory: no RAM for the reset vector at 0x%llx",
-			 RESET_VECTOR_GPA);
-		rc = -EINVAL;
-	}
-	return rc;
+	return vmm_x86_boot_load(vm->mem, &args, &vm->arch.boot, err, errlen);
 }
 
 static int

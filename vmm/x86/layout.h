@@ -13,6 +13,7 @@
  *   0x0002_0000  kernel command line                    RAM
  *   0x0009_fc00  EBDA .. 1 MiB                           reserved
  *   0x000e_0000  ACPI tables (RSDP first)                reserved
+ *   0x000f_fff0  reset vector: a stub that writes the ACPI reset register
  *   0x0010_0000  kernel (bzImage protected-mode part)    RAM
  *   ...          initrd at the top of RAM below 3 GiB    RAM
  *   0xc000_0000  MMIO hole: PCI (later), IOAPIC, LAPIC   not RAM
@@ -31,7 +32,8 @@
 #define VMM_X86_CMDLINE_MAX      4096u
 #define VMM_X86_EBDA_GPA         0x9fc00ull
 #define VMM_X86_ACPI_GPA         0xe0000ull
-#define VMM_X86_ACPI_SIZE        0x20000ull
+#define VMM_X86_ACPI_SIZE        0x1f000ull /* up to the reset vector's page */
+#define VMM_X86_RESET_VECTOR_GPA 0xffff0ull
 #define VMM_X86_HIMEM_GPA        0x100000ull
 #define VMM_X86_MMIO_HOLE_START  0xc0000000ull
 #define VMM_X86_MMIO_HOLE_END    0x100000000ull

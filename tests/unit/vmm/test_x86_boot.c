@@ -512,6 +512,35 @@ test_gdt_and_page_tables(void **state)
 	assert_int_equal(rd64(mem, b.cr3 + 4096 + 4 * 8), 0);
 }
 
+/* The reset vector holds a stub that writes the ACPI reset register, read
+ * back as instructions: mov $port,%dx; mov $value,%al; out %al,%dx; hlt;
+ * jmp back to the hlt. It lies outside the ACPI window. */
+static void
+test_reset_vector(void **state)
+{
+	struct vmm_mem *mem = *state;
+	uint8_t img[TBZ_SIZE];
+	struct vmm_x86_boot b;
+	char err[256];
+	const uint8_t *p;
+
+	tbz_build(img);
+	assert_int_equal(load(mem, img, sizeof(img), NULL, 0, "", &b, err, sizeof(err)), 0);
+	p = vmm_mem_ptr(mem, VMM_X86_RESET_VECTOR_GPA, 16);
+	assert_non_null(p);
+	assert_int_equal(p[0], 0xba);
+	assert_int_equal(p[1] | p[2] << 8, VMM_X86_ACPI_RESET_PORT);
+	assert_int_equal(p[3], 0xb0);
+	assert_int_equal(p[4], VMM_X86_ACPI_RESET_VALUE);
+	assert_int_equal(p[5], 0xee);
+	assert_int_equal(p[6], 0xf4);
+	assert_int_equal(p[7], 0xeb);
+	assert_int_equal((int8_t)p[8], -3); /* back to the hlt */
+	/* Within the 16 bytes below 1 MiB, and not inside the ACPI tables. */
+	assert_true(VMM_X86_RESET_VECTOR_GPA + 9 <= VMM_X86_HIMEM_GPA);
+	assert_true(VMM_X86_ACPI_GPA + VMM_X86_ACPI_SIZE <= (VMM_X86_RESET_VECTOR_GPA & ~0xfffull));
+}
+
 /* ---- bad images ---- */
 
 enum img_kind { BZ, PVH };
@@ -843,6 +872,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_initrd_too_big, setup_mem, teardown_mem),
 		cmocka_unit_test_setup_teardown(test_cmdline_limits, setup_mem, teardown_mem),
 		cmocka_unit_test_setup_teardown(test_gdt_and_page_tables, setup_mem, teardown_mem),
+		cmocka_unit_test_setup_teardown(test_reset_vector, setup_mem, teardown_mem),
 		cmocka_unit_test_setup_teardown(test_bad_images, setup_mem, teardown_mem),
 		cmocka_unit_test_setup_teardown(test_bad_other, setup_mem, teardown_mem),
 		cmocka_unit_test_setup_teardown(test_every_truncation, setup_mem, teardown_mem),
