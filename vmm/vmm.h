@@ -24,7 +24,10 @@
 
 struct vmm;
 
-/* A boot image the VMM reads (never writes): a memfd or a file. */
+/* A boot image the VMM reads (never writes): a memfd or a file. It is read
+ * once, into guest RAM, during vmm_create(); the caller may close the fd
+ * after that. The caller must not shrink it during vmm_create() (SIGBUS):
+ * the shim passes memfds sealed against shrinking. */
 struct vmm_image {
 	int fd;        /* -1: none (only valid for the initrd) */
 	uint64_t size; /* bytes to read from offset 0 */
