@@ -410,22 +410,55 @@ cmp_host_id(const void *x, const void *y)
 	return strcmp(a->id, b->id);
 }
 
-/* Sort the n items (pointers), skip those with key <= after, keep up to
- * size; *more says whether any were left out at the end. */
-static size_t
-page_select(void **items, size_t n, int (*cmp)(const void *, const void *),
-	    const char *(*key)(const void *), const char *after, uint32_t size, size_t *first,
-	    bool *more)
-{
-	size_t i = 0, count;
+/* A kind of resource the API lists in pages, ordered by its key. */
+struct list_kind {
+	const char *name; /* in page tokens: a token is good for its own list only */
+	int (*cmp)(const void *x, const void *y); /* qsort on item pointers, by key */
+	const char *(*key)(const void *item);
+	ProtobufCMessage *(*to_pb)(struct dpu_agent *a, const void *item, struct nv_arena *ar);
+};
 
-	qsort(items, n, sizeof(*items), cmp);
+/*
+ * One page of the n items (pointers; copied, then sorted by key): those
+ * whose key comes after `after`, at most `size` of them and about
+ * PAGE_MAX_BYTES packed. Returns the count and fills *msgs (arena) and
+ * *token (NULL on the last page). The caller holds a->lock.
+ */
+static size_t
+list_page(struct dpu_agent *a, const struct list_kind *k, void *const *all, size_t n,
+	  const char *after, uint32_t size, struct nv_arena *ar, ProtobufCMessage ***msgs,
+	  char **token)
+{
+	void **items = nv_arena_alloc(ar, (n + 1) * sizeof(*items));
+	ProtobufCMessage **out;
+	size_t first = 0, count;
+	bool more;
+
+	if (n > 0)
+		memcpy(items, all, n * sizeof(*items));
+	qsort(items, n, sizeof(*items), k->cmp);
 	if (after[0] != 0)
-		while (i < n && strcmp(key(items[i]), after) <= 0)
-			i++;
-	*first = i;
-	count = n - i < size ? n - i : size;
-	*more = i + count < n;
+		while (first < n && strcmp(k->key(items[first]), after) <= 0)
+			first++;
+	count = n - first < size ? n - first : size;
+	more = first + count < n;
+	out = nv_arena_alloc(ar, (count + 1) * sizeof(*out));
+	for (size_t i = 0, bytes = 0; i < count; i++) {
+		out[i] = k->to_pb(a, items[first + i], ar);
+		bytes += protobuf_c_message_get_packed_size(out[i]) + 8;
+		if (bytes > PAGE_MAX_BYTES && i + 1 < count) {
+			/* Big records: a shorter page, so the answer fits. */
+			count = i + 1;
+			more = true;
+		}
+	}
+	*token = NULL;
+	if (more) {
+		*token = nv_arena_alloc(ar, DPU_PAGE_TOKEN_MAX);
+		dpu_page_token_encode(k->name, k->key(items[first + count - 1]), *token,
+				      DPU_PAGE_TOKEN_MAX);
+	}
+	*msgs = out;
 	return count;
 }
 
@@ -435,49 +468,48 @@ vm_key(const void *p)
 	return ((const struct dpu_vm *)p)->spec->name;
 }
 
+static ProtobufCMessage *
+vm_pb(struct dpu_agent *a, const void *item, struct nv_arena *ar)
+{
+	(void)a;
+	return &vm_to_pb(item, ar)->base;
+}
+
 static const char *
 host_key(const void *p)
 {
 	return ((const struct dpu_host *)p)->id;
 }
 
+static ProtobufCMessage *
+host_pb(struct dpu_agent *a, const void *item, struct nv_arena *ar)
+{
+	return &host_to_pb(a, item, ar)->base;
+}
+
 static int
 list_vms(struct dpu_agent *a, const Nicvisor__V1__ListVmsRequest *r, struct nv_arena *ar,
 	 Nicvisor__V1__Response *rep, struct dpu_status *st)
 {
+	static const struct list_kind kind = { "vms", cmp_vm_name, vm_key, vm_pb };
 	Nicvisor__V1__ListVmsResponse *lr;
 	char after[DPU_PAGE_KEY_MAX + 1];
-	size_t first, count;
+	ProtobufCMessage **msgs;
 	uint32_t size;
-	void **items;
-	bool more;
+	char *token;
 
-	if (page_args("vms", r->page_size, r->page_token, &size, after, sizeof(after), st) < 0)
+	if (page_args(kind.name, r->page_size, r->page_token, &size, after, sizeof(after), st) < 0)
 		return -EINVAL;
 	lr = nv_arena_alloc(ar, sizeof(*lr));
 	nicvisor__v1__list_vms_response__init(lr);
 	pthread_mutex_lock(&a->lock);
-	items = nv_arena_alloc(ar, (a->nvms + 1) * sizeof(*items));
-	if (a->nvms > 0)
-		memcpy(items, a->vms, a->nvms * sizeof(*items));
-	count = page_select(items, a->nvms, cmp_vm_name, vm_key, after, size, &first, &more);
-	lr->vms = nv_arena_alloc(ar, (count + 1) * sizeof(*lr->vms));
-	for (size_t i = 0, bytes = 0; i < count; i++) {
-		lr->vms[i] = vm_to_pb(items[first + i], ar);
-		bytes += protobuf_c_message_get_packed_size(&lr->vms[i]->base) + 8;
-		if (bytes > PAGE_MAX_BYTES && i + 1 < count) {
-			/* Big records: a shorter page, so the answer fits. */
-			count = i + 1;
-			more = true;
-		}
-	}
-	lr->n_vms = count;
-	if (more) {
-		lr->next_page_token = nv_arena_alloc(ar, DPU_PAGE_TOKEN_MAX);
-		dpu_page_token_encode("vms", vm_key(items[first + count - 1]), lr->next_page_token,
-				      DPU_PAGE_TOKEN_MAX);
-	}
+	lr->n_vms =
+		list_page(a, &kind, (void *const *)a->vms, a->nvms, after, size, ar, &msgs, &token);
 	pthread_mutex_unlock(&a->lock);
+	/* Each message begins with its ProtobufCMessage: the same pointers. */
+	lr->vms = (Nicvisor__V1__Vm **)msgs;
+	if (token != NULL)
+		lr->next_page_token = token;
 	rep->result_case = NICVISOR__V1__RESPONSE__RESULT_VMS;
 	rep->vms = lr;
 	return 0;
@@ -487,38 +519,24 @@ static int
 list_hosts(struct dpu_agent *a, const Nicvisor__V1__ListHostsRequest *r, struct nv_arena *ar,
 	   Nicvisor__V1__Response *rep, struct dpu_status *st)
 {
+	static const struct list_kind kind = { "hosts", cmp_host_id, host_key, host_pb };
 	Nicvisor__V1__ListHostsResponse *lr;
 	char after[DPU_PAGE_KEY_MAX + 1];
-	size_t first, count;
+	ProtobufCMessage **msgs;
 	uint32_t size;
-	void **items;
-	bool more;
+	char *token;
 
-	if (page_args("hosts", r->page_size, r->page_token, &size, after, sizeof(after), st) < 0)
+	if (page_args(kind.name, r->page_size, r->page_token, &size, after, sizeof(after), st) < 0)
 		return -EINVAL;
 	lr = nv_arena_alloc(ar, sizeof(*lr));
 	nicvisor__v1__list_hosts_response__init(lr);
 	pthread_mutex_lock(&a->lock);
-	items = nv_arena_alloc(ar, (a->nhosts + 1) * sizeof(*items));
-	if (a->nhosts > 0)
-		memcpy(items, a->hosts, a->nhosts * sizeof(*items));
-	count = page_select(items, a->nhosts, cmp_host_id, host_key, after, size, &first, &more);
-	lr->hosts = nv_arena_alloc(ar, (count + 1) * sizeof(*lr->hosts));
-	for (size_t i = 0, bytes = 0; i < count; i++) {
-		lr->hosts[i] = host_to_pb(a, items[first + i], ar);
-		bytes += protobuf_c_message_get_packed_size(&lr->hosts[i]->base) + 8;
-		if (bytes > PAGE_MAX_BYTES && i + 1 < count) {
-			count = i + 1;
-			more = true;
-		}
-	}
-	lr->n_hosts = count;
-	if (more) {
-		lr->next_page_token = nv_arena_alloc(ar, DPU_PAGE_TOKEN_MAX);
-		dpu_page_token_encode("hosts", host_key(items[first + count - 1]),
-				      lr->next_page_token, DPU_PAGE_TOKEN_MAX);
-	}
+	lr->n_hosts = list_page(a, &kind, (void *const *)a->hosts, a->nhosts, after, size, ar,
+				&msgs, &token);
 	pthread_mutex_unlock(&a->lock);
+	lr->hosts = (Nicvisor__V1__Host **)msgs;
+	if (token != NULL)
+		lr->next_page_token = token;
 	rep->result_case = NICVISOR__V1__RESPONSE__RESULT_HOSTS;
 	rep->hosts = lr;
 	return 0;
