@@ -34,6 +34,22 @@ not_found(struct dpu_status *st, const char *ref)
 	return dpu_fail(st, CODE(NOT_FOUND), "vm", "vm %s: not found", ref);
 }
 
+/* Validate a VM reference (id or name) and find the VM: 0 with a->lock
+ * held and *out set, or a negative errno with st filled and no lock held. */
+static int
+lock_vm(struct dpu_agent *a, const char *ref, struct dpu_vm **out, struct dpu_status *st)
+{
+	if (dpu_validate_vm_ref(ref, "vm", st) < 0)
+		return -EINVAL;
+	pthread_mutex_lock(&a->lock);
+	*out = vm_find(a, ref);
+	if (*out == NULL) {
+		pthread_mutex_unlock(&a->lock);
+		return not_found(st, ref);
+	}
+	return 0;
+}
+
 static int
 save_or_fail(struct dpu_agent *a, struct dpu_status *st)
 {
@@ -179,13 +195,11 @@ start_vm(struct dpu_agent *a, const Nicvisor__V1__StartVmRequest *r, struct nv_a
 	uint64_t gen;
 	int rc;
 
-	if (dpu_validate_vm_ref(r->vm, "vm", st) < 0)
-		return -EINVAL;
-	pthread_mutex_lock(&a->lock);
-	vm = vm_find(a, r->vm);
-	if (vm == NULL)
-		rc = not_found(st, r->vm);
-	else if ((rc = dpu_vm_check_op(DPU_VM_OP_START, vm->state, false, vm->spec->name, st)) == 0)
+	rc = lock_vm(a, r->vm, &vm, st);
+	if (rc < 0)
+		return rc;
+	rc = dpu_vm_check_op(DPU_VM_OP_START, vm->state, false, vm->spec->name, st);
+	if (rc == 0)
 		rc = host_place(a, vm->spec, preferred_host(a, vm), &h, st);
 	if (rc == 0) {
 		snprintf(id, sizeof(id), "%s", vm->id);
@@ -254,14 +268,9 @@ stop_vm(struct dpu_agent *a, const Nicvisor__V1__StopVmRequest *r, struct nv_are
 	struct dpu_vm *vm;
 	int rc = 0;
 
-	if (dpu_validate_vm_ref(r->vm, "vm", st) < 0)
-		return -EINVAL;
-	pthread_mutex_lock(&a->lock);
-	vm = vm_find(a, r->vm);
-	if (vm == NULL) {
-		rc = not_found(st, r->vm);
-		goto out_unlock;
-	}
+	rc = lock_vm(a, r->vm, &vm, st);
+	if (rc < 0)
+		return rc;
 	if (dpu_vm_check_op(DPU_VM_OP_STOP, vm->state, r->force, vm->spec->name, st) < 0) {
 		rc = -EINVAL;
 		goto out_unlock;
@@ -316,14 +325,9 @@ delete_vm(struct dpu_agent *a, const Nicvisor__V1__DeleteVmRequest *r, struct nv
 	struct dpu_vm *vm;
 	int rc = 0;
 
-	if (dpu_validate_vm_ref(r->vm, "vm", st) < 0)
-		return -EINVAL;
-	pthread_mutex_lock(&a->lock);
-	vm = vm_find(a, r->vm);
-	if (vm == NULL) {
-		rc = not_found(st, r->vm);
-		goto out_unlock;
-	}
+	rc = lock_vm(a, r->vm, &vm, st);
+	if (rc < 0)
+		return rc;
 	if (dpu_vm_check_op(DPU_VM_OP_DELETE, vm->state, r->force, vm->spec->name, st) < 0) {
 		rc = -EINVAL;
 		goto out_unlock;
@@ -359,20 +363,15 @@ get_vm(struct dpu_agent *a, const Nicvisor__V1__GetVmRequest *r, struct nv_arena
        Nicvisor__V1__Response *rep, struct dpu_status *st)
 {
 	struct dpu_vm *vm;
-	int rc = 0;
+	int rc;
 
-	if (dpu_validate_vm_ref(r->vm, "vm", st) < 0)
-		return -EINVAL;
-	pthread_mutex_lock(&a->lock);
-	vm = vm_find(a, r->vm);
-	if (vm == NULL) {
-		rc = not_found(st, r->vm);
-	} else {
-		rep->result_case = NICVISOR__V1__RESPONSE__RESULT_VM;
-		rep->vm = vm_to_pb(vm, ar);
-	}
+	rc = lock_vm(a, r->vm, &vm, st);
+	if (rc < 0)
+		return rc;
+	rep->result_case = NICVISOR__V1__RESPONSE__RESULT_VM;
+	rep->vm = vm_to_pb(vm, ar);
 	pthread_mutex_unlock(&a->lock);
-	return rc;
+	return 0;
 }
 
 static int
@@ -551,17 +550,14 @@ get_console(struct dpu_agent *a, const Nicvisor__V1__GetConsoleRequest *r, struc
 	struct dpu_vm *vm;
 	int rc = 0;
 
-	if (dpu_validate_vm_ref(r->vm, "vm", st) < 0)
-		return -EINVAL;
 	if (max > NV_WIRE_MAX_CHUNK)
 		return dpu_fail(st, CODE(INVALID_ARGUMENT), "max_bytes",
 				"max_bytes %u is too big; at most %u", r->max_bytes,
 				NV_WIRE_MAX_CHUNK);
-	pthread_mutex_lock(&a->lock);
-	vm = vm_find(a, r->vm);
-	if (vm == NULL) {
-		rc = not_found(st, r->vm);
-	} else if (r->offset > vm->console.end) {
+	rc = lock_vm(a, r->vm, &vm, st);
+	if (rc < 0)
+		return rc;
+	if (r->offset > vm->console.end) {
 		rc = dpu_fail(st, CODE(INVALID_ARGUMENT), "offset",
 			      "offset %llu is past the end of the console of vm %s (%llu bytes "
 			      "so far)",
