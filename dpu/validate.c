@@ -271,6 +271,10 @@ dpu_validate_spec(const Nicvisor__V1__VmSpec *spec, const char *prefix, bool che
 				"%llu MiB of memory asked; at most %llu MiB are supported",
 				(unsigned long long)spec->memory_mib,
 				(unsigned long long)DPU_MEMORY_MAX_MIB);
+	if (spec->n_nics > 0)
+		return dpu_fail(st, NICVISOR__V1__CODE__CODE_UNIMPLEMENTED,
+				join(f, sizeof(f), prefix, "nics"),
+				"this agent has no networking yet; create the VM without NICs");
 	if (validate_path(spec->kernel, true, join(f, sizeof(f), prefix, "kernel"), st) < 0)
 		return -EINVAL;
 	if (validate_path(spec->initrd, false, join(f, sizeof(f), prefix, "initrd"), st) < 0)
