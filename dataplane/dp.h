@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dp: the DPU virtual switch (DPDK), programmed by the agent.
+ *
+ * Ports are VM NICs (vhost-user: the dataplane listens on a socket, the
+ * host's virtio-net frontend connects) and uplinks (ethdevs by devargs:
+ * net_af_packet, net_tap, net_memif here; mlx5 on BlueField). Networks are
+ * logical L2 domains: MAC learning and aging, broadcast and unknown
+ * unicast flooded within the network only, an 802.1Q tag on uplinks. A VM
+ * port only sends with its own MAC (others are dropped and counted).
+ *
+ * Threads: every function here is called from control threads (any, one
+ * at a time or concurrently: the dataplane serialises them) and never
+ * from a worker. Workers are DPDK lcores that poll their ports, read the
+ * tables without locks, and see updates through RCU (rte_rcu_qsbr).
+ * Errors are negative errno values with a reason in err (if not NULL).
+ */
+#ifndef DP_H
+#define DP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct dp;
+
+struct dp_conf {
+	unsigned int workers;    /* forwarding lcores, >= 1 */
+	const char *cpus;        /* EAL core list for main + workers, e.g. "0-1"; NULL: first N+1 */
+	bool no_huge;            /* development: no hugepages (EAL --no-huge) */
+	unsigned int mem_mb;     /* with no_huge: memory for mbufs etc.; 0: 512 */
+	const char *huge_dir;    /* hugetlbfs mount when hugepages are used; NULL: EAL's choice */
+	const char *file_prefix; /* EAL --file-prefix; unique per process on a machine */
+	const char *vhost_dir;   /* where vhost-user sockets are created */
+	const char *eal_extra;   /* more EAL arguments, space separated (may be NULL) */
+	bool idle_sleep;         /* workers sleep briefly when idle (development, tests) */
+};
+
+int dp_open(const struct dp_conf *conf, struct dp **out, char *err, size_t errlen);
+void dp_close(struct dp *dp); /* accepts NULL; removes its sockets */
+
+/* Networks. vlan 0: untagged on uplinks; 1..4094: tagged. */
+int dp_network_add(struct dp *dp, const char *name, uint16_t vlan, char *err, size_t errlen);
+int dp_network_del(struct dp *dp, const char *name, char *err, size_t errlen); /* -EBUSY if used */
+
+/*
+ * A VM NIC on `network`: creates the vhost-user server socket
+ * <vhost_dir>/<port>.sock and returns its path. The frontend may connect,
+ * disconnect and reconnect at any time; the port keeps its counters.
+ */
+int dp_vhost_port_add(struct dp *dp, const char *port, const char *network, const uint8_t mac[6],
+		      unsigned int queue_pairs, char *socket_path, size_t path_len, char *err,
+		      size_t errlen);
+
+/* An uplink ethdev by devargs (e.g. "net_af_packet0,iface=veth0"); it
+ * carries every network, tagged by its VLAN. */
+int dp_uplink_add(struct dp *dp, const char *port, const char *devargs, char *err, size_t errlen);
+
+int dp_port_del(struct dp *dp, const char *port, char *err, size_t errlen);
+
+#define DP_DROP_REASONS 8
+struct dp_port_stats {
+	char port[64];
+	char kind[8];     /* "vhost", "uplink" */
+	char network[64]; /* vhost ports */
+	uint8_t mac[6];
+	bool link_up;
+	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
+	unsigned int ndrops;
+	struct {
+		char reason[32]; /* "spoofed_src_mac", "no_buffer", "queue_full", ... */
+		uint64_t count;
+	} drops[DP_DROP_REASONS];
+};
+
+/* Stats of one port (port != NULL) or of all, up to max; returns how many. */
+int dp_port_stats(struct dp *dp, const char *port, struct dp_port_stats *out, unsigned int max);
+
+#endif
