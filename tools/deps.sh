@@ -5,10 +5,10 @@
 set -eu
 
 BUILD_PKGS="meson ninja-build pkg-config clang libclang-rt-14-dev clang-format
-	protobuf-c-compiler libprotobuf-c-dev libnng-dev libmbedtls-dev libcmocka-dev
+	protobuf-c-compiler libprotobuf-c-dev libnng-dev libmbedtls-dev libcmocka-dev libdpdk-dev
 	python3 acpica-tools time"
 # Guest images, the nested test host and the boot benchmark.
-RUN_PKGS="busybox-static cpio xz-utils zstd kmod qemu-system-x86 iproute2 procps"
+RUN_PKGS="busybox-static cpio xz-utils zstd kmod qemu-system-x86 iproute2 procps dpdk iputils-ping"
 
 want=$BUILD_PKGS
 [ "${1:-all}" = build ] || want="$want $RUN_PKGS"
