@@ -4,7 +4,7 @@
 BUILD ?= build
 MESON_OPTS ?= --buildtype=debugoptimized
 
-.PHONY: all deps build check demo images bench-boot format clean
+.PHONY: all deps build check demo images bench-boot bench-net format clean
 
 all: build
 
@@ -28,6 +28,10 @@ demo: build
 
 bench-boot: build
 	./tools/bench/boot/bench_boot.py --build $(BUILD)
+
+bench-net: build
+	./tools/deps.sh bench
+	./tools/bench/net/bench_net.py --build $(BUILD)
 
 format:
 	./tools/check-style.sh --fix

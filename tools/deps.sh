@@ -1,17 +1,21 @@
 #!/bin/sh
 # Install the Debian packages nicvisor needs, and only those missing.
 # Idempotent: a second run installs nothing and prints one line.
-# Usage: tools/deps.sh [build|all]   (default: all)
+# Usage: tools/deps.sh [build|all|bench]   (default: all; bench: all + benchmark peers)
 set -eu
 
 BUILD_PKGS="meson ninja-build pkg-config clang libclang-rt-14-dev clang-format
 	protobuf-c-compiler libprotobuf-c-dev libnng-dev libmbedtls-dev libcmocka-dev libdpdk-dev
 	python3 acpica-tools time"
 # Guest images, the nested test host and the boot benchmark.
-RUN_PKGS="busybox-static cpio xz-utils zstd kmod qemu-system-x86 iproute2 procps dpdk iputils-ping"
+RUN_PKGS="busybox-static cpio xz-utils zstd kmod qemu-system-x86 iproute2 procps dpdk dpdk-dev
+	iputils-ping"
+# Peers that only benchmarks run.
+BENCH_PKGS="openvswitch-switch-dpdk"
 
 want=$BUILD_PKGS
 [ "${1:-all}" = build ] || want="$want $RUN_PKGS"
+[ "${1:-all}" != bench ] || want="$want $BENCH_PKGS"
 
 missing=""
 for p in $want; do
