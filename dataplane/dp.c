@@ -317,6 +317,9 @@ dp_open(const struct dp_conf *conf, struct dp **out, char *err, size_t errlen)
 	dp_logtype = rte_log_register_type_and_pick_level("nicvisor.dp.switch", RTE_LOG_INFO);
 	if (dp_logtype < 0)
 		dp_logtype = RTE_LOGTYPE_USER1;
+	/* rte_vhost logs every vhost-user message at INFO. */
+	if (conf->eal_extra == NULL || strstr(conf->eal_extra, "vhost") == NULL)
+		rte_log_set_level_pattern("lib.vhost.*", RTE_LOG_NOTICE);
 	if (rte_lcore_count() < conf->workers + 1) {
 		seterr(err, errlen, "EAL has %u lcores, need %u", rte_lcore_count(),
 		       conf->workers + 1);
