@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_lcore.h>
@@ -874,6 +875,22 @@ dp_port_stats(struct dp *dp, const char *port, struct dp_port_stats *out, unsign
 	}
 	pthread_mutex_unlock(&dp->lock);
 	return (int)n;
+}
+
+int
+dp_worker_stats(struct dp *dp, struct dp_worker_stats *out, unsigned int max)
+{
+	unsigned int i;
+
+	if (out == NULL)
+		return -EINVAL;
+	for (i = 0; i < dp->workers && i < max; i++) {
+		out[i].lcore = dp->worker[i].lcore;
+		out[i].packets = atomic_load(&dp->worker[i].packets);
+		out[i].busy_cycles = atomic_load(&dp->worker[i].busy_cycles);
+		out[i].tsc_hz = rte_get_tsc_hz();
+	}
+	return (int)i;
 }
 
 void

@@ -93,4 +93,16 @@ struct dp_port_stats {
 /* Stats of one port (port != NULL) or of all, up to max; returns how many. */
 int dp_port_stats(struct dp *dp, const char *port, struct dp_port_stats *out, unsigned int max);
 
+/* Worker load: cycles spent in rounds that moved packets, for per-core
+ * figures (benchmarks) and for the operator. */
+struct dp_worker_stats {
+	unsigned int lcore;
+	uint64_t packets;     /* received and switched */
+	uint64_t busy_cycles; /* TSC cycles of polling rounds that received packets */
+	uint64_t tsc_hz;
+};
+
+/* Stats of every worker, up to max; returns how many. */
+int dp_worker_stats(struct dp *dp, struct dp_worker_stats *out, unsigned int max);
+
 #endif

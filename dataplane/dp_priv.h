@@ -178,8 +178,10 @@ struct dp_worker {
 	struct dp *dp;
 	unsigned int idx;
 	unsigned int lcore;
-	struct rte_gso_ctx *gso;
 	uint64_t idle_polls;
+	/* Written by the worker only, read by dp_worker_stats(). */
+	_Atomic uint64_t packets;
+	_Atomic uint64_t busy_cycles;
 };
 
 struct dp {

@@ -285,7 +285,8 @@ load48(const uint8_t *p)
 }
 
 /* Frames from a VM port: source must be the port's MAC; the network is
- * the port's. */
+ * the port's. A burst usually goes to few destinations: each distinct one
+ * is looked up once (consecutive frames to the same MAC share a lookup). */
 static void
 from_vm(struct wstate *ws, const struct dp_cfg *cfg, struct dp_port *in, struct rte_mbuf **pkts,
 	uint16_t n)
@@ -294,9 +295,10 @@ from_vm(struct wstate *ws, const struct dp_cfg *cfg, struct dp_port *in, struct 
 	uint16_t vlan = cfg->nets[in->net].vlan;
 	uint64_t keys[DP_BURST];
 	struct rte_mbuf *uni[DP_BURST];
+	uint8_t key_of[DP_BURST];
 	uint16_t ports[DP_BURST];
 	int32_t pos[DP_BURST];
-	unsigned int i, nuni = 0;
+	unsigned int i, nuni = 0, nkeys = 0;
 	uint64_t bytes = 0;
 
 	for (i = 0; i < n; i++)
@@ -304,7 +306,7 @@ from_vm(struct wstate *ws, const struct dp_cfg *cfg, struct dp_port *in, struct 
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		const uint8_t *eth = rte_pktmbuf_mtod(m, const uint8_t *);
-		uint64_t dst;
+		uint64_t dst, key;
 
 		bytes += m->pkt_len;
 		if (unlikely(rte_pktmbuf_data_len(m) < RTE_ETHER_HDR_LEN)) {
@@ -320,16 +322,19 @@ from_vm(struct wstate *ws, const struct dp_cfg *cfg, struct dp_port *in, struct 
 			flood(ws, cfg, m, in->net, in);
 			continue;
 		}
-		keys[nuni] = l2_key(in->net, dst);
+		key = l2_key(in->net, dst);
+		if (nkeys == 0 || keys[nkeys - 1] != key)
+			keys[nkeys++] = key;
+		key_of[nuni] = (uint8_t)(nkeys - 1);
 		uni[nuni++] = m;
 	}
 	ctr->rx_packets += n;
 	ctr->rx_bytes += bytes;
 	if (nuni == 0)
 		return;
-	l2_table_lookup_bulk(ws->dp->l2, keys, nuni, ports, pos);
+	l2_table_lookup_bulk(ws->dp->l2, keys, nkeys, ports, pos);
 	for (i = 0; i < nuni; i++) {
-		uint16_t out = ports[i];
+		uint16_t out = ports[key_of[i]];
 
 		if (out == L2_PORT_NONE || out >= DP_MAX_PORTS || cfg->ports[out] == NULL) {
 			flood(ws, cfg, uni[i], in->net, in);
@@ -484,11 +489,21 @@ dp_worker_main(void *arg)
 	while (!atomic_load_explicit(&dp->stop, memory_order_relaxed)) {
 		const struct dp_cfg *cfg = atomic_load_explicit(&dp->cfg, memory_order_acquire);
 		unsigned int i, got = 0;
+		uint64_t t0 = rte_rdtsc();
 
 		for (i = 0; i < cfg->workers[ws->w].n; i++)
 			got += poll_queue(ws, cfg, &cfg->workers[ws->w].polls[i]);
 		rte_rcu_qsbr_quiescent(dp->qsbr, wk->idx);
 		if (got != 0) {
+			atomic_store_explicit(
+				&wk->busy_cycles,
+				atomic_load_explicit(&wk->busy_cycles, memory_order_relaxed) +
+					rte_rdtsc() - t0,
+				memory_order_relaxed);
+			atomic_store_explicit(
+				&wk->packets,
+				atomic_load_explicit(&wk->packets, memory_order_relaxed) + got,
+				memory_order_relaxed);
 			idle = 0;
 			backoff = 0;
 			continue;

@@ -7,7 +7,8 @@
  *
  *   net NAME VLAN                 vhost PORT NET MAC QUEUE_PAIRS
  *   uplink PORT DEVARGS           del PORT          delnet NAME
- *   stats [PORT]                  quit
+ *   stats [PORT]                  workers (one "WORKER" line each)
+ *   quit
  *
  * Usage: dp_testd --vhost-dir DIR --prefix PREFIX [--workers N]
  *                 [--cpus LIST] [--mem MB] [--no-idle-sleep] [--hugepages]
@@ -82,6 +83,18 @@ command(struct dp *dp, char *line)
 		rc = dp_uplink_add(dp, argv[1], argv[2], err, sizeof(err));
 	} else if (strcmp(argv[0], "del") == 0 && argc == 2) {
 		rc = dp_port_del(dp, argv[1], err, sizeof(err));
+	} else if (strcmp(argv[0], "workers") == 0 && argc == 1) {
+		struct dp_worker_stats ws[16];
+
+		rc = dp_worker_stats(dp, ws, 16);
+		for (i = 0; i < rc; i++)
+			printf("WORKER lcore=%u packets=%" PRIu64 " busy_cycles=%" PRIu64
+			       " tsc_hz=%" PRIu64 "\n",
+			       ws[i].lcore, ws[i].packets, ws[i].busy_cycles, ws[i].tsc_hz);
+		if (rc >= 0) {
+			printf("OK %d\n", rc);
+			return 0;
+		}
 	} else if (strcmp(argv[0], "stats") == 0 && argc <= 2) {
 		rc = dp_port_stats(dp, argc == 2 ? argv[1] : NULL, st, 256);
 		for (i = 0; i < rc; i++)
