@@ -14,6 +14,8 @@
  * from a worker. Workers are DPDK lcores that poll their ports, read the
  * tables without locks, and see updates through RCU (rte_rcu_qsbr).
  * Errors are negative errno values with a reason in err (if not NULL).
+ * Names (networks, ports) are 1..63 of [A-Za-z0-9._-], not starting with
+ * '.': a port's name is its socket's file name.
  */
 #ifndef DP_H
 #define DP_H
@@ -25,21 +27,28 @@
 struct dp;
 
 struct dp_conf {
-	unsigned int workers;    /* forwarding lcores, >= 1 */
-	const char *cpus;        /* EAL core list for main + workers, e.g. "0-1"; NULL: first N+1 */
-	bool no_huge;            /* development: no hugepages (EAL --no-huge) */
+	unsigned int workers; /* forwarding lcores, 1..16 */
+	/* CPUs for the main lcore and the workers, in that order, e.g. "0-1";
+	 * reused round robin when fewer than workers + 1. NULL: the process's
+	 * own CPUs. */
+	const char *cpus;
+	bool no_huge;            /* development: no hugepages (--no-huge, --no-pci) */
 	unsigned int mem_mb;     /* with no_huge: memory for mbufs etc.; 0: 512 */
-	const char *huge_dir;    /* hugetlbfs mount when hugepages are used; NULL: EAL's choice */
+	const char *huge_dir;    /* hugetlbfs mount; NULL: memfd hugepages (--in-memory) */
 	const char *file_prefix; /* EAL --file-prefix; unique per process on a machine */
-	const char *vhost_dir;   /* where vhost-user sockets are created */
+	const char *vhost_dir;   /* existing directory where vhost-user sockets are created */
 	const char *eal_extra;   /* more EAL arguments, space separated (may be NULL) */
-	bool idle_sleep;         /* workers sleep briefly when idle (development, tests) */
+	bool idle_sleep;         /* workers sleep (10 us .. 1 ms) when idle (development, tests) */
 };
 
+/* Once per process (DPDK's EAL cannot be initialised twice): a second call
+ * fails with -EALREADY, also after dp_close(). The caller's CPU affinity is
+ * kept. */
 int dp_open(const struct dp_conf *conf, struct dp **out, char *err, size_t errlen);
 void dp_close(struct dp *dp); /* accepts NULL; removes its sockets */
 
-/* Networks. vlan 0: untagged on uplinks; 1..4094: tagged. */
+/* Networks. vlan 0: untagged on uplinks; 1..4094: tagged. A VLAN belongs
+ * to one network (-EEXIST otherwise); at most 256 networks. */
 int dp_network_add(struct dp *dp, const char *name, uint16_t vlan, char *err, size_t errlen);
 int dp_network_del(struct dp *dp, const char *name, char *err, size_t errlen); /* -EBUSY if used */
 
@@ -47,13 +56,18 @@ int dp_network_del(struct dp *dp, const char *name, char *err, size_t errlen); /
  * A VM NIC on `network`: creates the vhost-user server socket
  * <vhost_dir>/<port>.sock and returns its path. The frontend may connect,
  * disconnect and reconnect at any time; the port keeps its counters.
+ * queue_pairs: 1..8, the most the frontend may enable. The MAC must be
+ * unicast; frames from the port with another source MAC are dropped.
+ * Offered: mergeable rx buffers, checksum offload both ways, host TSO4,
+ * guest TSO4/6, multiqueue, event idx, indirect descriptors (split rings).
  */
 int dp_vhost_port_add(struct dp *dp, const char *port, const char *network, const uint8_t mac[6],
 		      unsigned int queue_pairs, char *socket_path, size_t path_len, char *err,
 		      size_t errlen);
 
-/* An uplink ethdev by devargs (e.g. "net_af_packet0,iface=veth0"); it
- * carries every network, tagged by its VLAN. */
+/* An uplink ethdev by devargs (e.g. "net_af_packet0,iface=veth0"),
+ * attached at runtime (rte_dev_probe); it carries every network, tagged
+ * by its VLAN. Uplinks do not forward to each other. At most 8. */
 int dp_uplink_add(struct dp *dp, const char *port, const char *devargs, char *err, size_t errlen);
 
 int dp_port_del(struct dp *dp, const char *port, char *err, size_t errlen);
@@ -65,15 +79,30 @@ struct dp_port_stats {
 	char network[64]; /* vhost ports */
 	uint8_t mac[6];
 	bool link_up;
+	unsigned int queues_broken; /* vhost: virtqueues marked broken (bad descriptors) */
 	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
 	unsigned int ndrops;
 	struct {
-		char reason[32]; /* "spoofed_src_mac", "no_buffer", "queue_full", ... */
+		/* no_buffer, queue_full, spoofed_src_mac, no_network,
+		 * bad_descriptor, broken_queue, link_down, malformed */
+		char reason[32];
 		uint64_t count;
 	} drops[DP_DROP_REASONS];
 };
 
 /* Stats of one port (port != NULL) or of all, up to max; returns how many. */
 int dp_port_stats(struct dp *dp, const char *port, struct dp_port_stats *out, unsigned int max);
+
+/* Worker load: cycles spent in rounds that moved packets, for per-core
+ * figures (benchmarks) and for the operator. */
+struct dp_worker_stats {
+	unsigned int lcore;
+	uint64_t packets;     /* received and switched */
+	uint64_t busy_cycles; /* TSC cycles of polling rounds that received packets */
+	uint64_t tsc_hz;
+};
+
+/* Stats of every worker, up to max; returns how many. */
+int dp_worker_stats(struct dp *dp, struct dp_worker_stats *out, unsigned int max);
 
 #endif
