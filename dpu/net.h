@@ -70,9 +70,9 @@ void dpu_net_close(struct dpu_net *n); /* accepts NULL */
 int dpu_net_fake_open(const char *vhost_dir, struct dpu_net **out);
 
 /* Test hooks of the fake (n must be a fake). */
-/* The next call of op ("network_add", "vhost_port_add", ...) fails with
- * err (a negative errno). */
-void dpu_net_fake_fail_next(struct dpu_net *n, const char *op, int err);
+/* A call of op ("network_add", "vhost_port_add", ...) fails with err (a
+ * negative errno): the one after `after` more calls of op succeed. Once. */
+void dpu_net_fake_fail(struct dpu_net *n, const char *op, unsigned int after, int err);
 /* Set the counters the fake reports for an existing port: -ENOENT if none. */
 int dpu_net_fake_set_counters(struct dpu_net *n, const char *port, uint64_t rx_packets,
 			      uint64_t tx_packets, const char *drop_reason, uint64_t drops);

@@ -33,6 +33,7 @@ struct fake_net {
 	struct fake_port *ports;
 	size_t nports;
 	char fail_op[32];
+	unsigned int fail_after;
 	int fail_err;
 };
 
@@ -50,6 +51,10 @@ injected(struct fake_net *f, const char *op, char *err, size_t errlen)
 
 	if (f->fail_err == 0 || strcmp(f->fail_op, op) != 0)
 		return 0;
+	if (f->fail_after > 0) {
+		f->fail_after--;
+		return 0;
+	}
 	rc = f->fail_err;
 	f->fail_err = 0;
 	snprintf(err, errlen, "fake dataplane: %s fails as the test asked (%s)", op, strerror(-rc));
@@ -290,11 +295,12 @@ dpu_net_close(struct dpu_net *n)
 }
 
 void
-dpu_net_fake_fail_next(struct dpu_net *n, const char *op, int err)
+dpu_net_fake_fail(struct dpu_net *n, const char *op, unsigned int after, int err)
 {
 	struct fake_net *f = fake(n);
 
 	snprintf(f->fail_op, sizeof(f->fail_op), "%s", op);
+	f->fail_after = after;
 	f->fail_err = err;
 }
 
