@@ -65,10 +65,13 @@ struct dp_port_stats {
 	char network[64]; /* vhost ports */
 	uint8_t mac[6];
 	bool link_up;
+	unsigned int queues_broken; /* vhost: virtqueues marked broken (bad descriptors) */
 	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
 	unsigned int ndrops;
 	struct {
-		char reason[32]; /* "spoofed_src_mac", "no_buffer", "queue_full", ... */
+		/* no_buffer, queue_full, spoofed_src_mac, no_network,
+		 * bad_descriptor, broken_queue, link_down, malformed */
+		char reason[32];
 		uint64_t count;
 	} drops[DP_DROP_REASONS];
 };

@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The forwarding snapshot (struct dp_cfg): building a new one from the
+ * old, and the questions workers ask of it. Pure functions, no EAL.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dp_priv.h"
+
+struct dp_cfg *
+dp_cfg_clone(const struct dp_cfg *old)
+{
+	struct dp_cfg *c = malloc(sizeof(*c));
+	unsigned int i;
+
+	if (c == NULL)
+		return NULL;
+	if (old != NULL) {
+		memcpy(c, old, sizeof(*c));
+		return c;
+	}
+	memset(c, 0, sizeof(*c));
+	for (i = 0; i < DP_VLAN_COUNT; i++)
+		c->vlan_net[i] = DP_NET_NONE;
+	return c;
+}
+
+void
+dp_cfg_free(struct dp_cfg *c)
+{
+	free(c);
+}
+
+int
+dp_cfg_net_set(struct dp_cfg *c, uint16_t net, uint16_t vlan)
+{
+	if (net >= DP_MAX_NETS || vlan >= DP_VLAN_COUNT - 1)
+		return -EINVAL;
+	if (c->vlan_net[vlan] != DP_NET_NONE && c->vlan_net[vlan] != net)
+		return -EEXIST;
+	if (c->nets[net].used)
+		c->vlan_net[c->nets[net].vlan] = DP_NET_NONE;
+	c->nets[net].used = true;
+	c->nets[net].vlan = vlan;
+	c->vlan_net[vlan] = net;
+	return 0;
+}
+
+void
+dp_cfg_net_clear(struct dp_cfg *c, uint16_t net)
+{
+	if (net >= DP_MAX_NETS || !c->nets[net].used)
+		return;
+	c->vlan_net[c->nets[net].vlan] = DP_NET_NONE;
+	memset(&c->nets[net], 0, sizeof(c->nets[net]));
+}
+
+/* The worker with the fewest polls gets the next queue. */
+static unsigned int
+least_loaded(const struct dp_cfg *c, unsigned int workers)
+{
+	unsigned int w, best = 0;
+
+	for (w = 1; w < workers; w++)
+		if (c->workers[w].n < c->workers[best].n)
+			best = w;
+	return best;
+}
+
+int
+dp_cfg_port_set(struct dp_cfg *c, struct dp_port *p, unsigned int workers)
+{
+	unsigned int q;
+
+	if (p->id >= DP_MAX_PORTS || c->ports[p->id] != NULL)
+		return -EINVAL;
+	if (workers == 0 || workers > DP_MAX_WORKERS)
+		return -EINVAL;
+	if (p->is_uplink) {
+		if (c->n_uplinks >= DP_MAX_UPLINKS)
+			return -ENOSPC;
+	} else if (p->net >= DP_MAX_NETS || !c->nets[p->net].used) {
+		return -ENOENT;
+	}
+	for (q = 0; q < p->n_rxq; q++) {
+		unsigned int w = least_loaded(c, workers);
+
+		if (c->workers[w].n >= DP_MAX_POLLS)
+			return -ENOSPC;
+	}
+	for (q = 0; q < p->n_rxq; q++) {
+		unsigned int w = least_loaded(c, workers);
+
+		c->workers[w].polls[c->workers[w].n].port = p->id;
+		c->workers[w].polls[c->workers[w].n].q = (uint16_t)q;
+		c->workers[w].n++;
+	}
+	if (p->is_uplink)
+		c->uplinks[c->n_uplinks++] = p->id;
+	else
+		c->nets[p->net].members[p->id / 64] |= 1ull << (p->id % 64);
+	c->ports[p->id] = p;
+	return 0;
+}
+
+void
+dp_cfg_port_clear(struct dp_cfg *c, uint16_t port)
+{
+	unsigned int w, i, j;
+
+	if (port >= DP_MAX_PORTS || c->ports[port] == NULL)
+		return;
+	for (w = 0; w < DP_MAX_WORKERS; w++) {
+		for (i = 0, j = 0; i < c->workers[w].n; i++)
+			if (c->workers[w].polls[i].port != port)
+				c->workers[w].polls[j++] = c->workers[w].polls[i];
+		c->workers[w].n = (uint16_t)j;
+	}
+	for (i = 0, j = 0; i < c->n_uplinks; i++)
+		if (c->uplinks[i] != port)
+			c->uplinks[j++] = c->uplinks[i];
+	c->n_uplinks = (uint16_t)j;
+	for (i = 0; i < DP_MAX_NETS; i++)
+		c->nets[i].members[port / 64] &= ~(1ull << (port % 64));
+	c->ports[port] = NULL;
+}
+
+unsigned int
+dp_cfg_flood_targets(const struct dp_cfg *c, uint16_t net, uint16_t in_port, uint16_t *out,
+		     unsigned int max)
+{
+	const struct dp_port *in = in_port < DP_MAX_PORTS ? c->ports[in_port] : NULL;
+	unsigned int n = 0, i;
+
+	if (net >= DP_MAX_NETS || !c->nets[net].used)
+		return 0;
+	for (i = 0; i < DP_PORT_WORDS; i++) {
+		uint64_t m = c->nets[net].members[i];
+
+		if (in_port / 64 == i)
+			m &= ~(1ull << (in_port % 64));
+		while (m != 0 && n < max) {
+			out[n++] = (uint16_t)(i * 64 + (unsigned int)__builtin_ctzll(m));
+			m &= m - 1;
+		}
+	}
+	/* Uplinks never forward to each other: each is an edge of the
+	 * physical network, which does its own switching. */
+	if (in != NULL && in->is_uplink)
+		return n;
+	for (i = 0; i < c->n_uplinks && n < max; i++)
+		out[n++] = c->uplinks[i];
+	return n;
+}

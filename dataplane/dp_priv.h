@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dp internals shared by the dataplane's parts: the port interface, the
+ * forwarding snapshot the workers read, counters and the dataplane object.
+ *
+ * Threads: "control" is any thread inside a dp_* call (serialised by
+ * dp->lock); "vhost" is rte_vhost's event thread (device callbacks);
+ * "housekeeping" is the dataplane's own thread (learning, aging,
+ * reclamation); "worker" is a forwarding lcore. Workers never take a lock
+ * other than a shared ethdev tx queue's (per burst, only when an uplink
+ * has fewer tx queues than there are workers).
+ */
+#ifndef DP_PRIV_H
+#define DP_PRIV_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_common.h>
+#include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+#include <rte_spinlock.h>
+
+#include "dp.h"
+#include "l2_table.h"
+
+#define DP_MAX_PORTS   256 /* port ids 0..255, also the flood bitmap width */
+#define DP_PORT_WORDS  (DP_MAX_PORTS / 64)
+#define DP_MAX_NETS    256
+#define DP_MAX_UPLINKS 8
+#define DP_MAX_WORKERS 16
+#define DP_MAX_QPAIRS  8 /* queue pairs of one port */
+#define DP_MAX_POLLS   (DP_MAX_PORTS * 2)
+#define DP_BURST       32
+#define DP_NET_NONE    0xffffu
+#define DP_VLAN_COUNT  4096
+#define DP_L2_CAPACITY 65536
+#define DP_L2_TTL_S    300 /* MAC aging, seconds */
+
+extern int dp_logtype;
+#define DP_LOG(level, ...) rte_log(RTE_LOG_##level, dp_logtype, "dp: " __VA_ARGS__)
+
+/* Why a packet was dropped (index into counters and the names below). */
+enum dp_drop {
+	DP_DROP_NO_BUFFER,       /* no mbuf for a copy, or the pool ran dry */
+	DP_DROP_QUEUE_FULL,      /* the output queue took fewer than offered */
+	DP_DROP_SPOOFED_SRC_MAC, /* a VM port sent with a MAC not its own */
+	DP_DROP_NO_NETWORK,      /* uplink frame on a VLAN no network uses */
+	DP_DROP_BAD_DESCRIPTOR,  /* descriptors a guest posted that could not be used */
+	DP_DROP_BROKEN_QUEUE,    /* packets for a queue marked broken */
+	DP_DROP_LINK_DOWN,       /* output port has no peer (frontend not connected) */
+	DP_DROP_MALFORMED,       /* runt frame, or an offload we cannot finish */
+	DP_DROP_N,
+};
+_Static_assert(DP_DROP_N <= DP_DROP_REASONS, "dp.h has room for every drop reason");
+extern const char *const dp_drop_names[DP_DROP_N];
+
+/* Counters of one port as written by one thread (a worker or the
+ * control/vhost side): single writer, plain stores, summed by readers. */
+struct dp_port_counters {
+	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
+	uint64_t drops[DP_DROP_N];
+} __rte_cache_aligned;
+
+struct dp_port;
+
+/*
+ * A switch port type, registered in dp_port_kinds (dp.c). (opt) members
+ * may be NULL. open/close/stats run in control threads; rx/tx on the
+ * worker that owns the queue (rx) or on any worker (tx, per worker queue)
+ * and never block.
+ */
+struct dp_port_ops {
+	const char *kind; /* "vhost", "uplink" */
+	/* Opens the port; fills port->n_rxq and port->txq_of_worker. May fail
+	 * (negative errno, reason in err). */
+	int (*open)(struct dp_port *port, const void *arg, char *err, size_t errlen);
+	/* Called after workers stopped using the port (RCU); never fails. */
+	void (*close)(struct dp_port *port);
+	/* Receive up to n packets from rx queue q into pkts; returns the count.
+	 * Worker `w` owns queue q. */
+	uint16_t (*rx)(struct dp_port *port, unsigned int w, uint16_t q, struct rte_mbuf **pkts,
+		       uint16_t n);
+	/* Send n packets from worker w; takes ownership of all of them: what it
+	 * cannot send it frees and counts (drop reason) in ctr. Returns sent. */
+	uint16_t (*tx)(struct dp_port *port, unsigned int w, struct rte_mbuf **pkts, uint16_t n,
+		       struct dp_port_counters *ctr);
+	bool (*link_up)(const struct dp_port *port);
+	/* (opt) add kind-specific figures (e.g. ethdev rx_nombuf) */
+	void (*stats)(const struct dp_port *port, struct dp_port_stats *st);
+};
+
+extern const struct dp_port_ops dp_vhost_ops;
+extern const struct dp_port_ops dp_ethdev_ops;
+
+/* Offloads a destination can take as they are; others are finished in
+ * software before the packet reaches it. */
+#define DP_TXOK_CSUM (1u << 0) /* partial L4 checksums */
+#define DP_TXOK_TSO  (1u << 1) /* TCP segmentation offload (GSO) */
+
+struct dp_port {
+	struct dp *dp;
+	const struct dp_port_ops *ops;
+	uint16_t id;
+	bool is_uplink;
+	uint16_t net;          /* VM ports: network id */
+	uint64_t mac48;        /* VM ports: own MAC, as loaded by dp_mac48() */
+	uint8_t mac[6];        /* VM ports */
+	uint16_t n_rxq;        /* rx queues workers poll */
+	_Atomic uint32_t txok; /* DP_TXOK_* the peer negotiated */
+	char name[64];
+	char netname[64];
+	void *priv;                                      /* the kind's state */
+	struct dp_port_counters ctr[DP_MAX_WORKERS + 1]; /* [DP_MAX_WORKERS]: other threads */
+};
+
+/* One network as the workers see it. */
+struct dp_net_fwd {
+	bool used;
+	uint16_t vlan;
+	uint64_t members[DP_PORT_WORDS]; /* VM ports on it */
+};
+
+struct dp_poll {
+	uint16_t port;
+	uint16_t q;
+};
+
+/*
+ * The forwarding snapshot: immutable once published; replaced as a whole
+ * by the control thread (copy, change, publish, synchronize RCU, free).
+ */
+struct dp_cfg {
+	struct dp_port *ports[DP_MAX_PORTS];
+	uint16_t n_uplinks;
+	uint16_t uplinks[DP_MAX_UPLINKS];
+	uint16_t vlan_net[DP_VLAN_COUNT]; /* network of a VLAN, or DP_NET_NONE */
+	struct dp_net_fwd nets[DP_MAX_NETS];
+	struct {
+		uint16_t n;
+		struct dp_poll polls[DP_MAX_POLLS];
+	} workers[DP_MAX_WORKERS];
+};
+
+/* dp_cfg.c: pure functions on snapshots (unit tested). */
+struct dp_cfg *dp_cfg_clone(const struct dp_cfg *old);
+void dp_cfg_free(struct dp_cfg *c);
+int dp_cfg_net_set(struct dp_cfg *c, uint16_t net, uint16_t vlan);
+void dp_cfg_net_clear(struct dp_cfg *c, uint16_t net);
+int dp_cfg_port_set(struct dp_cfg *c, struct dp_port *p, unsigned int workers);
+void dp_cfg_port_clear(struct dp_cfg *c, uint16_t port);
+/* Ports a frame of `net` entering at `in_port` floods to; returns count. */
+unsigned int dp_cfg_flood_targets(const struct dp_cfg *c, uint16_t net, uint16_t in_port,
+				  uint16_t *out, unsigned int max);
+
+/* A MAC as a 48-bit integer, in memory order (first byte lowest). */
+static inline uint64_t
+dp_mac48(const uint8_t *mac)
+{
+	uint64_t v = 0;
+
+	memcpy(&v, mac, 6);
+	return v;
+}
+
+/* A learning request from a worker to the housekeeping thread. */
+struct dp_learn {
+	uint64_t mac48;
+	uint16_t net;
+	uint16_t port;
+	uint32_t pad;
+};
+
+struct dp_worker {
+	struct dp *dp;
+	unsigned int idx;
+	unsigned int lcore;
+	struct rte_gso_ctx *gso;
+	uint64_t idle_polls;
+};
+
+struct dp {
+	pthread_mutex_t lock; /* control calls */
+	struct dp_conf conf;
+	char vhost_dir[256];
+	char file_prefix[64];
+	unsigned int workers;
+	struct dp_worker worker[DP_MAX_WORKERS];
+	struct dp_cfg *_Atomic cfg;
+	struct rte_rcu_qsbr *qsbr;
+	struct l2_table *l2;
+	struct rte_ring *learn_ring;
+	struct rte_mempool *direct_pool;   /* copies, GSO headers */
+	struct rte_mempool *indirect_pool; /* GSO payload segments */
+	_Atomic bool stop;
+	pthread_t hk_thread;
+	bool hk_started;
+	/* Control-side state (under lock). */
+	struct {
+		bool used;
+		char name[64];
+		uint16_t vlan;
+		unsigned int nports;
+	} nets[DP_MAX_NETS];
+	struct dp_port *ports[DP_MAX_PORTS];
+	/* vhost: socket path and vid -> port, for the vhost callbacks, which
+	 * must not take dp->lock (unregister waits for them). */
+	pthread_mutex_t vhost_lock;
+};
+
+/* Publish a new snapshot and free the old one after a grace period. */
+void dp_cfg_publish(struct dp *dp, struct dp_cfg *c);
+/* Worker entry (dp_switch.c). */
+int dp_worker_main(void *arg);
+
+/* Port kinds' constructors' arguments and helpers. */
+void dp_vhost_set_current(struct dp *dp);
+int dp_vhost_open_arg(struct dp_port *port, const char *path, unsigned int qpairs,
+		      struct rte_mempool *pool, char *err, size_t errlen);
+int dp_ethdev_open_arg(struct dp_port *port, const char *devargs, unsigned int workers,
+		       struct rte_mempool **pool, char *err, size_t errlen);
+/* Queues of a VM port broken since the last call (housekeeping logs them). */
+uint32_t dp_vhost_newly_broken(struct dp_port *port);
+
+#endif

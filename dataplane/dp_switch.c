@@ -1,0 +1,504 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The workers: poll their queues, switch each burst, transmit in bursts.
+ *
+ * Per burst: classify every frame (runt, spoofed source, VLAN to network),
+ * look up all unicast destinations of the burst in one bulk hash lookup,
+ * and queue each frame on its output port's per-worker buffer; flood
+ * frames are shared by reference (refcount) between VM outputs and copied
+ * only where they must change (VLAN push, offloads finished in software).
+ * Buffers are flushed after every received burst. No locks, logs or
+ * allocations except copies the packet itself needs.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_ether.h>
+#include <rte_gso.h>
+#include <rte_ip.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_net.h>
+#include <rte_prefetch.h>
+#include <rte_tcp.h>
+#include <rte_udp.h>
+
+#include "dp_priv.h"
+
+#define MAC48_MASK   0xffffffffffffull
+#define MAX_GSO_SEGS 64
+
+struct out_buf {
+	uint16_t n;
+	bool dirty;
+	struct rte_mbuf *pkts[DP_BURST];
+};
+
+struct wstate {
+	struct dp *dp;
+	unsigned int w;
+	struct rte_gso_ctx gso;
+	unsigned int ndirty;
+	uint16_t dirty[DP_MAX_PORTS];
+	struct out_buf out[DP_MAX_PORTS];
+};
+
+static inline void
+drop(struct rte_mbuf *m, struct dp_port_counters *ctr, enum dp_drop why)
+{
+	ctr->drops[why]++;
+	rte_pktmbuf_free(m);
+}
+
+static void
+flush_port(struct wstate *ws, const struct dp_cfg *cfg, uint16_t pid)
+{
+	struct out_buf *ob = &ws->out[pid];
+	struct dp_port *p = cfg->ports[pid];
+
+	if (ob->n == 0)
+		return;
+	p->ops->tx(p, ws->w, ob->pkts, ob->n, &p->ctr[ws->w]);
+	ob->n = 0;
+}
+
+static void
+flush_all(struct wstate *ws, const struct dp_cfg *cfg)
+{
+	unsigned int i;
+
+	for (i = 0; i < ws->ndirty; i++) {
+		uint16_t pid = ws->dirty[i];
+
+		flush_port(ws, cfg, pid);
+		ws->out[pid].dirty = false;
+	}
+	ws->ndirty = 0;
+}
+
+static inline void
+put(struct wstate *ws, const struct dp_cfg *cfg, uint16_t pid, struct rte_mbuf *m)
+{
+	struct out_buf *ob = &ws->out[pid];
+
+	if (!ob->dirty) {
+		ob->dirty = true;
+		ws->dirty[ws->ndirty++] = pid;
+	}
+	ob->pkts[ob->n++] = m;
+	if (unlikely(ob->n == DP_BURST))
+		flush_port(ws, cfg, pid);
+}
+
+/* An mbuf this output may modify: the same one if nobody else holds it. */
+static struct rte_mbuf *
+own(struct rte_mbuf *m, struct dp_port_counters *ctr)
+{
+	struct rte_mbuf *c;
+
+	if (RTE_MBUF_DIRECT(m) && rte_mbuf_refcnt_read(m) == 1)
+		return m;
+	c = rte_pktmbuf_copy(m, m->pool, 0, UINT32_MAX);
+	rte_pktmbuf_free(m);
+	if (c == NULL)
+		ctr->drops[DP_DROP_NO_BUFFER]++;
+	return c;
+}
+
+/* Push the network's 802.1Q tag (uplink outputs). */
+static struct rte_mbuf *
+push_vlan(struct rte_mbuf *m, uint16_t vlan, struct dp_port_counters *ctr)
+{
+	m = own(m, ctr);
+	if (m == NULL)
+		return NULL;
+	m->vlan_tci = vlan;
+	if (rte_vlan_insert(&m) != 0) {
+		drop(m, ctr, DP_DROP_NO_BUFFER);
+		return NULL;
+	}
+	return m;
+}
+
+/* Finish a partial L4 checksum (virtio NEEDS_CSUM) in software. */
+static int
+finish_csum(struct rte_mbuf *m)
+{
+	uint64_t l4 = m->ol_flags & RTE_MBUF_F_TX_L4_MASK;
+	uint32_t off = m->l2_len + m->l3_len;
+	void *l3;
+
+	if (rte_pktmbuf_data_len(m) < off + sizeof(struct rte_udp_hdr))
+		return -EINVAL;
+	l3 = rte_pktmbuf_mtod_offset(m, void *, m->l2_len);
+	if (m->ol_flags & RTE_MBUF_F_TX_IPV4) {
+		struct rte_ipv4_hdr *ip = l3;
+
+		ip->hdr_checksum = 0;
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+		if (l4 == RTE_MBUF_F_TX_TCP_CKSUM || (m->ol_flags & RTE_MBUF_F_TX_TCP_SEG)) {
+			struct rte_tcp_hdr *th = rte_pktmbuf_mtod_offset(m, void *, off);
+
+			th->cksum = 0;
+			th->cksum = rte_ipv4_udptcp_cksum_mbuf(m, ip, (uint16_t)off);
+		} else if (l4 == RTE_MBUF_F_TX_UDP_CKSUM) {
+			struct rte_udp_hdr *uh = rte_pktmbuf_mtod_offset(m, void *, off);
+
+			uh->dgram_cksum = 0;
+			uh->dgram_cksum = rte_ipv4_udptcp_cksum_mbuf(m, ip, (uint16_t)off);
+		}
+	} else if (m->ol_flags & RTE_MBUF_F_TX_IPV6) {
+		struct rte_ipv6_hdr *ip = l3;
+
+		if (l4 == RTE_MBUF_F_TX_TCP_CKSUM) {
+			struct rte_tcp_hdr *th = rte_pktmbuf_mtod_offset(m, void *, off);
+
+			th->cksum = 0;
+			th->cksum = rte_ipv6_udptcp_cksum_mbuf(m, ip, (uint16_t)off);
+		} else if (l4 == RTE_MBUF_F_TX_UDP_CKSUM) {
+			struct rte_udp_hdr *uh = rte_pktmbuf_mtod_offset(m, void *, off);
+
+			uh->dgram_cksum = 0;
+			uh->dgram_cksum = rte_ipv6_udptcp_cksum_mbuf(m, ip, (uint16_t)off);
+		}
+	} else if (l4 != 0) {
+		return -EINVAL;
+	}
+	m->ol_flags &= ~(RTE_MBUF_F_TX_L4_MASK | RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_UDP_SEG |
+			 RTE_MBUF_F_TX_IP_CKSUM);
+	return 0;
+}
+
+static inline void
+emit(struct wstate *ws, const struct dp_cfg *cfg, struct dp_port *p, struct rte_mbuf *m,
+     uint16_t vlan)
+{
+	if (p->is_uplink && vlan != 0) {
+		m = push_vlan(m, vlan, &p->ctr[ws->w]);
+		if (m == NULL)
+			return;
+	}
+	put(ws, cfg, p->id, m);
+}
+
+/*
+ * The frame carries offloads (from a guest's virtio header) that this
+ * output cannot take: segment (TSO, IPv4) and checksum in software.
+ */
+static void
+emit_finished(struct wstate *ws, const struct dp_cfg *cfg, struct dp_port *p, struct rte_mbuf *m,
+	      uint16_t vlan)
+{
+	struct dp_port_counters *ctr = &p->ctr[ws->w];
+	struct rte_mbuf *segs[MAX_GSO_SEGS];
+	int n, i;
+
+	m = own(m, ctr);
+	if (m == NULL)
+		return;
+	if (m->ol_flags & (RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_UDP_SEG)) {
+		if (!(m->ol_flags & RTE_MBUF_F_TX_IPV4) || !(m->ol_flags & RTE_MBUF_F_TX_TCP_SEG)) {
+			drop(m, ctr, DP_DROP_MALFORMED);
+			return;
+		}
+		ws->gso.gso_size = (uint16_t)(m->l2_len + m->l3_len + m->l4_len + m->tso_segsz);
+		n = rte_gso_segment(m, &ws->gso, segs, MAX_GSO_SEGS);
+		if (n < 0) {
+			drop(m, ctr, n == -ENOMEM ? DP_DROP_NO_BUFFER : DP_DROP_MALFORMED);
+			return;
+		}
+		if (n == 0) {
+			segs[0] = m;
+			n = 1;
+		} else {
+			/* The segments hold their own references to m's data. */
+			rte_pktmbuf_free(m);
+		}
+		for (i = 0; i < n; i++) {
+			segs[i]->ol_flags |= RTE_MBUF_F_TX_TCP_CKSUM;
+			if (finish_csum(segs[i]) != 0)
+				drop(segs[i], ctr, DP_DROP_MALFORMED);
+			else
+				emit(ws, cfg, p, segs[i], vlan);
+		}
+		return;
+	}
+	if (finish_csum(m) != 0) {
+		drop(m, ctr, DP_DROP_MALFORMED);
+		return;
+	}
+	emit(ws, cfg, p, m, vlan);
+}
+
+#define OFFLOAD_FLAGS (RTE_MBUF_F_TX_L4_MASK | RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_UDP_SEG)
+
+/* Send m (one reference) to port pid; vlan is the frame's network's. */
+static inline void
+deliver(struct wstate *ws, const struct dp_cfg *cfg, struct rte_mbuf *m, uint16_t pid,
+	uint16_t vlan)
+{
+	struct dp_port *p = cfg->ports[pid];
+
+	if (unlikely(m->ol_flags & OFFLOAD_FLAGS)) {
+		uint32_t ok = atomic_load_explicit(&p->txok, memory_order_relaxed);
+		bool seg = m->ol_flags & (RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_UDP_SEG);
+
+		if ((seg && !(ok & DP_TXOK_TSO)) || (!seg && !(ok & DP_TXOK_CSUM))) {
+			emit_finished(ws, cfg, p, m, vlan);
+			return;
+		}
+	}
+	emit(ws, cfg, p, m, vlan);
+}
+
+/* Flood within net: every VM port on it but the input, and the uplinks
+ * unless the frame came from one. */
+static void
+flood(struct wstate *ws, const struct dp_cfg *cfg, struct rte_mbuf *m, uint16_t net,
+      const struct dp_port *in)
+{
+	uint16_t targets[DP_MAX_PORTS + DP_MAX_UPLINKS];
+	unsigned int n, i;
+
+	n = dp_cfg_flood_targets(cfg, net, in->id, targets, RTE_DIM(targets));
+	if (n == 0) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	if (n > 1)
+		rte_mbuf_refcnt_update(m, (int16_t)(n - 1));
+	for (i = 0; i < n; i++)
+		deliver(ws, cfg, m, targets[i], cfg->nets[net].vlan);
+}
+
+static inline uint64_t
+load48(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v & MAC48_MASK;
+}
+
+/* Frames from a VM port: source must be the port's MAC; the network is
+ * the port's. */
+static void
+from_vm(struct wstate *ws, const struct dp_cfg *cfg, struct dp_port *in, struct rte_mbuf **pkts,
+	uint16_t n)
+{
+	struct dp_port_counters *ctr = &in->ctr[ws->w];
+	uint16_t vlan = cfg->nets[in->net].vlan;
+	uint64_t keys[DP_BURST];
+	struct rte_mbuf *uni[DP_BURST];
+	uint16_t ports[DP_BURST];
+	int32_t pos[DP_BURST];
+	unsigned int i, nuni = 0;
+	uint64_t bytes = 0;
+
+	for (i = 0; i < n; i++)
+		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		const uint8_t *eth = rte_pktmbuf_mtod(m, const uint8_t *);
+		uint64_t dst;
+
+		bytes += m->pkt_len;
+		if (unlikely(rte_pktmbuf_data_len(m) < RTE_ETHER_HDR_LEN)) {
+			drop(m, ctr, DP_DROP_MALFORMED);
+			continue;
+		}
+		if (unlikely(load48(eth + 6) != in->mac48)) {
+			drop(m, ctr, DP_DROP_SPOOFED_SRC_MAC);
+			continue;
+		}
+		dst = load48(eth);
+		if (dst & 1) { /* group bit: broadcast, multicast */
+			flood(ws, cfg, m, in->net, in);
+			continue;
+		}
+		keys[nuni] = l2_key(in->net, dst);
+		uni[nuni++] = m;
+	}
+	ctr->rx_packets += n;
+	ctr->rx_bytes += bytes;
+	if (nuni == 0)
+		return;
+	l2_table_lookup_bulk(ws->dp->l2, keys, nuni, ports, pos);
+	for (i = 0; i < nuni; i++) {
+		uint16_t out = ports[i];
+
+		if (out == L2_PORT_NONE || out >= DP_MAX_PORTS || cfg->ports[out] == NULL) {
+			flood(ws, cfg, uni[i], in->net, in);
+			continue;
+		}
+		if (unlikely(out == in->id)) {
+			rte_pktmbuf_free(uni[i]); /* to itself: the port's own MAC */
+			continue;
+		}
+		deliver(ws, cfg, uni[i], out, vlan);
+	}
+}
+
+static void
+request_learn(struct wstate *ws, uint16_t net, uint64_t mac48, uint16_t port)
+{
+	struct dp_learn req = { .mac48 = mac48, .net = net, .port = port };
+
+	/* A full ring only delays learning: the frame floods meanwhile. */
+	rte_ring_mp_enqueue_elem(ws->dp->learn_ring, &req, sizeof(req));
+}
+
+/* Frames from an uplink: the VLAN tag picks the network and is popped;
+ * sources are learned; outputs are VM ports only. */
+static void
+from_uplink(struct wstate *ws, const struct dp_cfg *cfg, struct dp_port *in, struct rte_mbuf **pkts,
+	    uint16_t n)
+{
+	struct dp_port_counters *ctr = &in->ctr[ws->w];
+	struct rte_mbuf *ok[DP_BURST];
+	uint64_t skeys[DP_BURST], dkeys[DP_BURST];
+	uint16_t nets[DP_BURST], sports[DP_BURST], dports[DP_BURST];
+	int32_t spos[DP_BURST], dpos[DP_BURST];
+	unsigned int i, nok = 0;
+	uint64_t bytes = 0;
+
+	for (i = 0; i < n; i++)
+		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		const struct rte_ether_hdr *eth;
+		uint16_t vlan = 0, net;
+
+		bytes += m->pkt_len;
+		if (unlikely(rte_pktmbuf_data_len(m) < RTE_ETHER_HDR_LEN)) {
+			drop(m, ctr, DP_DROP_MALFORMED);
+			continue;
+		}
+		eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+		if (m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED) {
+			vlan = m->vlan_tci & 0xfff;
+		} else if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_VLAN)) {
+			if (rte_vlan_strip(m) != 0) {
+				drop(m, ctr, DP_DROP_MALFORMED);
+				continue;
+			}
+			vlan = m->vlan_tci & 0xfff;
+		}
+		m->ol_flags &= ~(RTE_MBUF_F_RX_VLAN | RTE_MBUF_F_RX_VLAN_STRIPPED);
+		net = cfg->vlan_net[vlan];
+		if (unlikely(net == DP_NET_NONE)) {
+			drop(m, ctr, DP_DROP_NO_NETWORK);
+			continue;
+		}
+		eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+		nets[nok] = net;
+		skeys[nok] = l2_key(net, load48(eth->src_addr.addr_bytes));
+		dkeys[nok] = l2_key(net, load48(eth->dst_addr.addr_bytes));
+		ok[nok++] = m;
+	}
+	ctr->rx_packets += n;
+	ctr->rx_bytes += bytes;
+	if (nok == 0)
+		return;
+	l2_table_lookup_bulk(ws->dp->l2, skeys, nok, sports, spos);
+	l2_table_lookup_bulk(ws->dp->l2, dkeys, nok, dports, dpos);
+	for (i = 0; i < nok; i++) {
+		uint64_t src = skeys[i] >> 16;
+		uint16_t out = dports[i];
+
+		if (!(src & 1)) {
+			if (likely(sports[i] == in->id))
+				l2_table_touch(ws->dp->l2, spos[i]);
+			else
+				request_learn(ws, nets[i], src, in->id);
+		}
+		if ((dkeys[i] >> 16) & 1 || out == L2_PORT_NONE || out >= DP_MAX_PORTS ||
+		    cfg->ports[out] == NULL) {
+			flood(ws, cfg, ok[i], nets[i], in);
+			continue;
+		}
+		if (cfg->ports[out]->is_uplink) {
+			/* Known to be on the wire side: not ours to forward. */
+			rte_pktmbuf_free(ok[i]);
+			continue;
+		}
+		deliver(ws, cfg, ok[i], out, 0);
+	}
+}
+
+static unsigned int
+poll_queue(struct wstate *ws, const struct dp_cfg *cfg, const struct dp_poll *pl)
+{
+	struct dp_port *p = cfg->ports[pl->port];
+	struct rte_mbuf *pkts[DP_BURST];
+	uint16_t n;
+
+	n = p->ops->rx(p, ws->w, pl->q, pkts, DP_BURST);
+	if (n == 0)
+		return 0;
+	if (p->is_uplink)
+		from_uplink(ws, cfg, p, pkts, n);
+	else
+		from_vm(ws, cfg, p, pkts, n);
+	flush_all(ws, cfg);
+	return n;
+}
+
+static void
+idle_sleep(struct dp *dp, unsigned int w, unsigned int *backoff_us)
+{
+	struct timespec ts;
+
+	if (*backoff_us < 1000)
+		*backoff_us = *backoff_us ? *backoff_us * 2 : 10;
+	ts.tv_sec = 0;
+	ts.tv_nsec = (long)*backoff_us * 1000;
+	rte_rcu_qsbr_thread_offline(dp->qsbr, w);
+	nanosleep(&ts, NULL);
+	rte_rcu_qsbr_thread_online(dp->qsbr, w);
+}
+
+int
+dp_worker_main(void *arg)
+{
+	struct dp_worker *wk = arg;
+	struct dp *dp = wk->dp;
+	unsigned int backoff = 0, idle = 0;
+	struct wstate *ws;
+
+	ws = rte_zmalloc("dp_wstate", sizeof(*ws), RTE_CACHE_LINE_SIZE);
+	if (ws == NULL)
+		return -ENOMEM;
+	ws->dp = dp;
+	ws->w = wk->idx;
+	ws->gso.direct_pool = dp->direct_pool;
+	ws->gso.indirect_pool = dp->indirect_pool;
+	ws->gso.gso_types = RTE_ETH_TX_OFFLOAD_TCP_TSO;
+	ws->gso.flag = 0;
+	rte_rcu_qsbr_thread_register(dp->qsbr, wk->idx);
+	rte_rcu_qsbr_thread_online(dp->qsbr, wk->idx);
+	while (!atomic_load_explicit(&dp->stop, memory_order_relaxed)) {
+		const struct dp_cfg *cfg = atomic_load_explicit(&dp->cfg, memory_order_acquire);
+		unsigned int i, got = 0;
+
+		for (i = 0; i < cfg->workers[ws->w].n; i++)
+			got += poll_queue(ws, cfg, &cfg->workers[ws->w].polls[i]);
+		rte_rcu_qsbr_quiescent(dp->qsbr, wk->idx);
+		if (got != 0) {
+			idle = 0;
+			backoff = 0;
+			continue;
+		}
+		wk->idle_polls++;
+		if (dp->conf.idle_sleep && ++idle >= 64)
+			idle_sleep(dp, wk->idx, &backoff);
+	}
+	rte_rcu_qsbr_thread_offline(dp->qsbr, wk->idx);
+	rte_rcu_qsbr_thread_unregister(dp->qsbr, wk->idx);
+	rte_free(ws);
+	return 0;
+}

@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Uplinks: any ethdev by devargs ("net_af_packet0,iface=veth0",
+ * "net_tap0,iface=dp0", "net_memif0,role=server,socket=...", or a PCI
+ * address with its options for mlx5), attached at runtime with
+ * rte_dev_probe() and detached with rte_dev_remove().
+ *
+ * Each worker has its own tx queue when the device has enough; otherwise
+ * workers share queues under a per-queue spinlock taken once per burst.
+ * Rx queues (as many as workers, up to the device's maximum) are spread
+ * over the workers by the snapshot.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_dev.h>
+#include <rte_ethdev.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_spinlock.h>
+
+#include "dp_priv.h"
+
+#define NB_RXD 1024
+#define NB_TXD 1024
+
+struct eth_port {
+	uint16_t pid;
+	uint16_t ntxq;
+	bool shared_tx;
+	bool started;
+	struct rte_mempool *pool;
+	uint16_t txq_of_worker[DP_MAX_WORKERS];
+	rte_spinlock_t txlock[DP_MAX_WORKERS];
+};
+
+struct dp_ethdev_arg {
+	const char *devargs;
+	unsigned int workers;
+	struct rte_mempool **pool; /* created here, handed back */
+	char pool_name[RTE_MEMPOOL_NAMESIZE];
+};
+
+static int
+eth_open(struct dp_port *port, const void *argp, char *err, size_t errlen)
+{
+	const struct dp_ethdev_arg *arg = argp;
+	struct rte_eth_conf conf = { 0 };
+	struct rte_eth_dev_info info;
+	struct rte_eth_txconf txc;
+	char name[RTE_ETH_NAME_MAX_LEN];
+	uint16_t nrxq, ntxq, nb_rxd = NB_RXD, nb_txd = NB_TXD, q;
+	struct rte_device *dev;
+	struct eth_port *ep;
+	unsigned int w, nmbufs;
+	size_t len;
+	int rc;
+
+	len = strcspn(arg->devargs, ",");
+	if (len == 0 || len >= sizeof(name)) {
+		snprintf(err, errlen, "devargs must start with a device name");
+		return -EINVAL;
+	}
+	memcpy(name, arg->devargs, len);
+	name[len] = '\0';
+	ep = rte_zmalloc("dp_eport", sizeof(*ep), RTE_CACHE_LINE_SIZE);
+	if (ep == NULL)
+		return -ENOMEM;
+	if (rte_eth_dev_get_port_by_name(name, &ep->pid) == 0) {
+		snprintf(err, errlen, "device %s is already attached", name);
+		rc = -EEXIST;
+		goto out_free;
+	}
+	rc = rte_dev_probe(arg->devargs);
+	if (rc < 0) {
+		snprintf(err, errlen,
+			 "cannot attach %s: %s (wrong devargs, or its PMD is not installed)",
+			 arg->devargs, strerror(-rc));
+		goto out_free;
+	}
+	if (rte_eth_dev_get_port_by_name(name, &ep->pid) != 0) {
+		snprintf(err, errlen, "%s attached but is not an ethdev named %s", arg->devargs,
+			 name);
+		rc = -ENODEV;
+		goto out_free;
+	}
+	rc = rte_eth_dev_info_get(ep->pid, &info);
+	if (rc != 0) {
+		snprintf(err, errlen, "%s: cannot get device info", name);
+		goto out_free;
+	}
+	dev = info.device;
+	nrxq = (uint16_t)RTE_MIN(arg->workers, info.max_rx_queues);
+	ntxq = (uint16_t)RTE_MIN(arg->workers, info.max_tx_queues);
+	if (nrxq == 0 || ntxq == 0) {
+		snprintf(err, errlen, "%s has no rx or tx queue", name);
+		rc = -ENODEV;
+		goto out_detach;
+	}
+	rc = rte_eth_dev_configure(ep->pid, nrxq, ntxq, &conf);
+	if (rc == 0)
+		rc = rte_eth_dev_adjust_nb_rx_tx_desc(ep->pid, &nb_rxd, &nb_txd);
+	if (rc != 0) {
+		snprintf(err, errlen, "%s: cannot configure %u rx / %u tx queues: %s", name, nrxq,
+			 ntxq, strerror(-rc));
+		goto out_detach;
+	}
+	nmbufs = nrxq * nb_rxd + ntxq * nb_txd + arg->workers * DP_BURST * 4 + 1024;
+	ep->pool = rte_pktmbuf_pool_create(arg->pool_name, nmbufs, 256, 0,
+					   RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+	if (ep->pool == NULL) {
+		snprintf(err, errlen, "%s: no memory for %u mbufs", name, nmbufs);
+		rc = -ENOMEM;
+		goto out_close;
+	}
+	for (q = 0; q < nrxq; q++) {
+		rc = rte_eth_rx_queue_setup(ep->pid, q, nb_rxd, (unsigned int)rte_socket_id(), NULL,
+					    ep->pool);
+		if (rc != 0) {
+			snprintf(err, errlen, "%s: rx queue %u: %s", name, q, strerror(-rc));
+			goto out_pool;
+		}
+	}
+	txc = info.default_txconf;
+	for (q = 0; q < ntxq; q++) {
+		rc = rte_eth_tx_queue_setup(ep->pid, q, nb_txd, (unsigned int)rte_socket_id(),
+					    &txc);
+		if (rc != 0) {
+			snprintf(err, errlen, "%s: tx queue %u: %s", name, q, strerror(-rc));
+			goto out_pool;
+		}
+	}
+	/* Frames for the VMs' MACs arrive only in promiscuous mode. */
+	rc = rte_eth_promiscuous_enable(ep->pid);
+	if (rc != 0 && rc != -ENOTSUP)
+		DP_LOG(WARNING, "%s: promiscuous mode: %s\n", name, strerror(-rc));
+	rc = rte_eth_dev_start(ep->pid);
+	if (rc != 0) {
+		snprintf(err, errlen, "%s: cannot start: %s", name, strerror(-rc));
+		goto out_pool;
+	}
+	ep->started = true;
+	ep->ntxq = ntxq;
+	ep->shared_tx = ntxq < arg->workers;
+	for (w = 0; w < DP_MAX_WORKERS; w++) {
+		ep->txq_of_worker[w] = (uint16_t)(w % ntxq);
+		rte_spinlock_init(&ep->txlock[w]);
+	}
+	port->priv = ep;
+	port->n_rxq = nrxq;
+	atomic_store(&port->txok, 0); /* offloads are finished in software */
+	*arg->pool = ep->pool;
+	return 0;
+
+out_pool:
+	rte_mempool_free(ep->pool);
+out_close:
+	rte_eth_dev_close(ep->pid);
+out_detach:
+	rte_dev_remove(dev);
+out_free:
+	rte_free(ep);
+	return rc;
+}
+
+static void
+eth_close(struct dp_port *port)
+{
+	struct eth_port *ep = port->priv;
+	struct rte_eth_dev_info info;
+	struct rte_device *dev = NULL;
+
+	if (ep == NULL)
+		return;
+	if (rte_eth_dev_info_get(ep->pid, &info) == 0)
+		dev = info.device;
+	if (ep->started)
+		rte_eth_dev_stop(ep->pid);
+	rte_eth_dev_close(ep->pid);
+	if (dev != NULL)
+		rte_dev_remove(dev);
+	/* The pool is released by the caller (it may still hold mbufs in
+	 * flight elsewhere until every worker flushed). */
+	rte_free(ep);
+	port->priv = NULL;
+}
+
+static uint16_t
+eth_rx(struct dp_port *port, unsigned int w, uint16_t q, struct rte_mbuf **pkts, uint16_t n)
+{
+	struct eth_port *ep = port->priv;
+
+	(void)w;
+	return rte_eth_rx_burst(ep->pid, q, pkts, n);
+}
+
+static uint16_t
+eth_tx(struct dp_port *port, unsigned int w, struct rte_mbuf **pkts, uint16_t n,
+       struct dp_port_counters *ctr)
+{
+	struct eth_port *ep = port->priv;
+	uint16_t q = ep->txq_of_worker[w], sent, i;
+	uint64_t bytes = 0;
+
+	for (i = 0; i < n; i++)
+		bytes += pkts[i]->pkt_len;
+	if (ep->shared_tx)
+		rte_spinlock_lock(&ep->txlock[q]);
+	sent = rte_eth_tx_burst(ep->pid, q, pkts, n);
+	if (ep->shared_tx)
+		rte_spinlock_unlock(&ep->txlock[q]);
+	if (unlikely(sent < n)) {
+		for (i = sent; i < n; i++)
+			bytes -= pkts[i]->pkt_len;
+		ctr->drops[DP_DROP_QUEUE_FULL] += n - sent;
+		rte_pktmbuf_free_bulk(&pkts[sent], n - sent);
+	}
+	ctr->tx_packets += sent;
+	ctr->tx_bytes += bytes;
+	return sent;
+}
+
+static bool
+eth_link_up(const struct dp_port *port)
+{
+	const struct eth_port *ep = port->priv;
+	struct rte_eth_link link;
+
+	if (ep == NULL || rte_eth_link_get_nowait(ep->pid, &link) != 0)
+		return false;
+	return link.link_status == RTE_ETH_LINK_UP;
+}
+
+static void
+eth_stats(const struct dp_port *port, struct dp_port_stats *st)
+{
+	const struct eth_port *ep = port->priv;
+	struct rte_eth_stats es;
+	unsigned int i;
+
+	if (ep == NULL || rte_eth_stats_get(ep->pid, &es) != 0)
+		return;
+	for (i = 0; i < st->ndrops; i++) {
+		if (strcmp(st->drops[i].reason, "no_buffer") == 0)
+			st->drops[i].count += es.rx_nombuf;
+		else if (strcmp(st->drops[i].reason, "queue_full") == 0)
+			st->drops[i].count += es.imissed;
+	}
+}
+
+int
+dp_ethdev_open_arg(struct dp_port *port, const char *devargs, unsigned int workers,
+		   struct rte_mempool **pool, char *err, size_t errlen)
+{
+	struct dp_ethdev_arg arg = { .devargs = devargs, .workers = workers, .pool = pool };
+
+	snprintf(arg.pool_name, sizeof(arg.pool_name), "dp_up%u", port->id);
+	return eth_open(port, &arg, err, errlen);
+}
+
+const struct dp_port_ops dp_ethdev_ops = {
+	.kind = "uplink",
+	.open = eth_open,
+	.close = eth_close,
+	.rx = eth_rx,
+	.tx = eth_tx,
+	.link_up = eth_link_up,
+	.stats = eth_stats,
+};

@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dp_testd: the dataplane in a process of its own, driven line by line on
+ * stdin, for integration tests (and people). Every command answers one
+ * line, "OK ..." or "ERR <errno> <reason>"; `stats` prints one "STAT" line
+ * per port first.
+ *
+ *   net NAME VLAN                 vhost PORT NET MAC QUEUE_PAIRS
+ *   uplink PORT DEVARGS           del PORT          delnet NAME
+ *   stats [PORT]                  quit
+ *
+ * Usage: dp_testd --vhost-dir DIR --prefix PREFIX [--workers N]
+ *                 [--cpus LIST] [--mem MB] [--no-idle-sleep] [--hugepages]
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dp.h"
+
+static int
+parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned int b[6], i;
+
+	if (sscanf(s, "%x:%x:%x:%x:%x:%x", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5]) != 6)
+		return -EINVAL;
+	for (i = 0; i < 6; i++)
+		mac[i] = (uint8_t)b[i];
+	return 0;
+}
+
+static void
+print_stats(const struct dp_port_stats *st)
+{
+	unsigned int i;
+
+	printf("STAT port=%s kind=%s network=%s link=%s rx_packets=%" PRIu64 " rx_bytes=%" PRIu64
+	       " tx_packets=%" PRIu64 " tx_bytes=%" PRIu64 " queues_broken=%u",
+	       st->port, st->kind, st->network[0] ? st->network : "-", st->link_up ? "up" : "down",
+	       st->rx_packets, st->rx_bytes, st->tx_packets, st->tx_bytes, st->queues_broken);
+	for (i = 0; i < st->ndrops; i++)
+		printf(" drop_%s=%" PRIu64, st->drops[i].reason, st->drops[i].count);
+	printf("\n");
+}
+
+static int
+command(struct dp *dp, char *line)
+{
+	char *argv[8], *save = NULL, *tok, err[256] = "", path[256];
+	static struct dp_port_stats st[256];
+	int argc = 0, rc = -EINVAL, i;
+	uint8_t mac[6];
+
+	for (tok = strtok_r(line, " \t\n", &save); tok != NULL && argc < 8;
+	     tok = strtok_r(NULL, " \t\n", &save))
+		argv[argc++] = tok;
+	if (argc == 0)
+		return 0;
+	if (strcmp(argv[0], "quit") == 0)
+		return 1;
+	if (strcmp(argv[0], "net") == 0 && argc == 3) {
+		rc = dp_network_add(dp, argv[1], (uint16_t)atoi(argv[2]), err, sizeof(err));
+	} else if (strcmp(argv[0], "delnet") == 0 && argc == 2) {
+		rc = dp_network_del(dp, argv[1], err, sizeof(err));
+	} else if (strcmp(argv[0], "vhost") == 0 && argc == 5) {
+		if (parse_mac(argv[3], mac) != 0) {
+			snprintf(err, sizeof(err), "bad MAC %s", argv[3]);
+		} else {
+			rc = dp_vhost_port_add(dp, argv[1], argv[2], mac,
+					       (unsigned int)atoi(argv[4]), path, sizeof(path), err,
+					       sizeof(err));
+			if (rc == 0) {
+				printf("OK %s\n", path);
+				return 0;
+			}
+		}
+	} else if (strcmp(argv[0], "uplink") == 0 && argc == 3) {
+		rc = dp_uplink_add(dp, argv[1], argv[2], err, sizeof(err));
+	} else if (strcmp(argv[0], "del") == 0 && argc == 2) {
+		rc = dp_port_del(dp, argv[1], err, sizeof(err));
+	} else if (strcmp(argv[0], "stats") == 0 && argc <= 2) {
+		rc = dp_port_stats(dp, argc == 2 ? argv[1] : NULL, st, 256);
+		for (i = 0; i < rc; i++)
+			print_stats(&st[i]);
+		if (rc >= 0) {
+			printf("OK %d\n", rc);
+			return 0;
+		}
+		snprintf(err, sizeof(err), "no such port");
+	} else {
+		snprintf(err, sizeof(err), "unknown command or wrong arguments");
+	}
+	if (rc == 0)
+		printf("OK\n");
+	else
+		printf("ERR %d %s\n", -rc, err);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "vhost-dir", required_argument, NULL, 'd' },
+		{ "prefix", required_argument, NULL, 'p' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "cpus", required_argument, NULL, 'c' },
+		{ "mem", required_argument, NULL, 'm' },
+		{ "no-idle-sleep", no_argument, NULL, 'n' },
+		{ "hugepages", no_argument, NULL, 'H' },
+		{ "eal", required_argument, NULL, 'e' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct dp_conf conf = {
+		.workers = 1,
+		.no_huge = true,
+		.mem_mb = 256,
+		.idle_sleep = true,
+	};
+	char line[1024], err[256] = "";
+	struct dp *dp;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			conf.vhost_dir = optarg;
+			break;
+		case 'p':
+			conf.file_prefix = optarg;
+			break;
+		case 'w':
+			conf.workers = (unsigned int)atoi(optarg);
+			break;
+		case 'c':
+			conf.cpus = optarg;
+			break;
+		case 'm':
+			conf.mem_mb = (unsigned int)atoi(optarg);
+			break;
+		case 'n':
+			conf.idle_sleep = false;
+			break;
+		case 'H':
+			conf.no_huge = false;
+			break;
+		case 'e':
+			conf.eal_extra = optarg;
+			break;
+		default:
+			fprintf(stderr, "usage: dp_testd --vhost-dir DIR --prefix P [...]\n");
+			return 2;
+		}
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	rc = dp_open(&conf, &dp, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "dp_testd: %s (%s)\n", err, strerror(-rc));
+		return 1;
+	}
+	printf("READY\n");
+	while (fgets(line, sizeof(line), stdin) != NULL)
+		if (command(dp, line) != 0)
+			break;
+	dp_close(dp);
+	printf("BYE\n");
+	return 0;
+}

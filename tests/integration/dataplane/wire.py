@@ -1,0 +1,80 @@
+# SPDX-License-Identifier: MIT
+"""The wire side of uplink tests, run inside a network namespace.
+
+  wire.py capture IFACE SECS   print one line per frame seen on IFACE:
+                               "FRAME src=.. dst=.. vlan=N|none type=0x.... len=N",
+                               then "DONE"; "CAPTURING" once the socket is bound
+  wire.py send IFACE SRC DST VLAN COUNT
+                               send COUNT frames (EtherType 0x88b5), tagged
+                               802.1Q VLAN unless VLAN is 0
+
+The kernel takes VLAN tags off frames for packet sockets and reports them in
+PACKET_AUXDATA; capture reads them from there.
+"""
+import socket
+import struct
+import sys
+import time
+
+ETH_P_ALL = 0x0003
+SOL_PACKET = 263
+PACKET_AUXDATA = 8
+TP_STATUS_VLAN_VALID = 1 << 4
+
+
+def mac(s):
+    return bytes(int(x, 16) for x in s.split(":"))
+
+
+def fmt(b):
+    return ":".join(f"{x:02x}" for x in b)
+
+
+def capture(iface, secs):
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+    s.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
+    s.bind((iface, 0))
+    s.settimeout(0.2)
+    print("CAPTURING", flush=True)
+    end = time.monotonic() + secs
+    while time.monotonic() < end:
+        try:
+            data, anc, _, addr = s.recvmsg(65535, socket.CMSG_SPACE(32))
+        except socket.timeout:
+            continue
+        if addr[2] == socket.PACKET_OUTGOING:
+            continue
+        vlan = "none"
+        for level, typ, cdata in anc:
+            if level == SOL_PACKET and typ == PACKET_AUXDATA and len(cdata) >= 20:
+                status, _, _, _, _, tci, tpid = struct.unpack("IIIHHHH", cdata[:20])
+                if status & TP_STATUS_VLAN_VALID:
+                    vlan = str(tci & 0xfff)
+        etype = struct.unpack("!H", data[12:14])[0]
+        if etype == 0x8100:  # tag still in the frame
+            vlan = str(struct.unpack("!H", data[14:16])[0] & 0xfff)
+            etype = struct.unpack("!H", data[16:18])[0]
+        print(f"FRAME src={fmt(data[6:12])} dst={fmt(data[0:6])} vlan={vlan} "
+              f"type=0x{etype:04x} len={len(data)}", flush=True)
+    print("DONE", flush=True)
+
+
+def send(iface, src, dst, vlan, count):
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.bind((iface, 0))
+    hdr = mac(dst) + mac(src)
+    if vlan:
+        hdr += struct.pack("!HH", 0x8100, vlan)
+    frame = hdr + struct.pack("!H", 0x88B5) + b"nicvisor-dp-test".ljust(46, b".")
+    for _ in range(count):
+        s.send(frame)
+        time.sleep(0.001)
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "capture":
+        capture(sys.argv[2], float(sys.argv[3]))
+    elif sys.argv[1] == "send":
+        send(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), int(sys.argv[6]))
+    else:
+        sys.exit(2)
