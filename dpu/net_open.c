@@ -2,6 +2,12 @@
 /*
  * Which dataplane nicvisor-dpu runs, from its options: the DPDK switch,
  * the fake, or none; hugepages or not; its uplinks.
+ *
+ * By default the DPDK switch starts when it is first needed: a network
+ * created, saved networks restored, an uplink given. Until then the agent
+ * costs no polling core and no DPDK memory, which matters on a machine
+ * that runs VMs without NICs. --dataplane on starts it at once, so a
+ * machine that cannot run it fails at start.
  */
 #define NV_LOG_COMPONENT "nicvisor.dpu.net"
 
@@ -159,6 +165,138 @@ open_dpdk(const struct dpu_net_opts *o, struct dpu_net **out)
 		conf.vhost_dir);
 	return 0;
 }
+
+/* The DPDK switch, opened by the first call that needs it. */
+struct lazy_net {
+	struct dpu_net base;
+	struct dpu_net_opts opts;
+	struct dpu_net *real;
+	int open_rc; /* 0 until tried; then the result */
+	char reason[DPU_NET_ERR_MAX];
+};
+
+static int
+lazy_real(struct dpu_net *n, char *err, size_t errlen)
+{
+	struct lazy_net *l = (struct lazy_net *)n;
+
+	if (l->open_rc == 0 && l->real == NULL) {
+		nv_info("starting the dataplane: it is needed now");
+		l->open_rc = open_dpdk(&l->opts, &l->real);
+		if (l->open_rc < 0)
+			snprintf(l->reason, sizeof(l->reason),
+				 "the DPDK dataplane did not start (%s); see the agent's log",
+				 strerror(-l->open_rc));
+	}
+	if (l->real == NULL) {
+		/* DPDK's EAL starts once per process: restart the agent. */
+		snprintf(err, errlen, "%s", l->reason);
+		return -ENODEV;
+	}
+	return 0;
+}
+
+static int
+lazy_network_add(struct dpu_net *n, const char *name, uint16_t vlan, char *err, size_t errlen)
+{
+	int rc = lazy_real(n, err, errlen);
+	struct dpu_net *r = ((struct lazy_net *)n)->real;
+
+	return rc < 0 ? rc : r->ops->network_add(r, name, vlan, err, errlen);
+}
+
+static int
+lazy_network_del(struct dpu_net *n, const char *name, char *err, size_t errlen)
+{
+	struct dpu_net *r = ((struct lazy_net *)n)->real;
+
+	if (r == NULL) {
+		snprintf(err, errlen, "no network %s", name);
+		return -ENOENT;
+	}
+	return r->ops->network_del(r, name, err, errlen);
+}
+
+static int
+lazy_vhost_port_add(struct dpu_net *n, const char *port, const char *network, const uint8_t mac[6],
+		    unsigned int queue_pairs, char *socket_path, size_t path_len, char *err,
+		    size_t errlen)
+{
+	int rc = lazy_real(n, err, errlen);
+	struct dpu_net *r = ((struct lazy_net *)n)->real;
+
+	return rc < 0 ? rc
+		      : r->ops->vhost_port_add(r, port, network, mac, queue_pairs, socket_path,
+					       path_len, err, errlen);
+}
+
+static int
+lazy_uplink_add(struct dpu_net *n, const char *port, const char *devargs, char *err, size_t errlen)
+{
+	int rc = lazy_real(n, err, errlen);
+	struct dpu_net *r = ((struct lazy_net *)n)->real;
+
+	return rc < 0 ? rc : r->ops->uplink_add(r, port, devargs, err, errlen);
+}
+
+static int
+lazy_port_del(struct dpu_net *n, const char *port, char *err, size_t errlen)
+{
+	struct dpu_net *r = ((struct lazy_net *)n)->real;
+
+	if (r == NULL) {
+		snprintf(err, errlen, "no port %s", port);
+		return -ENOENT;
+	}
+	return r->ops->port_del(r, port, err, errlen);
+}
+
+static int
+lazy_port_stats(struct dpu_net *n, const char *port, struct dp_port_stats *out, unsigned int max)
+{
+	struct dpu_net *r = ((struct lazy_net *)n)->real;
+
+	/* Not started: no port exists. */
+	if (r == NULL)
+		return port != NULL ? -ENOENT : 0;
+	return r->ops->port_stats(r, port, out, max);
+}
+
+static void
+lazy_close(struct dpu_net *n)
+{
+	struct lazy_net *l = (struct lazy_net *)n;
+
+	dpu_net_close(l->real);
+	free(l);
+}
+
+static const struct dpu_net_ops lazy_ops = {
+	.name = "dpdk",
+	.network_add = lazy_network_add,
+	.network_del = lazy_network_del,
+	.vhost_port_add = lazy_vhost_port_add,
+	.uplink_add = lazy_uplink_add,
+	.port_del = lazy_port_del,
+	.port_stats = lazy_port_stats,
+	.close = lazy_close,
+};
+
+static int
+open_lazy(const struct dpu_net_opts *o, struct dpu_net **out)
+{
+	struct lazy_net *l = calloc(1, sizeof(*l));
+
+	if (l == NULL)
+		return -ENOMEM;
+	l->base.ops = &lazy_ops;
+	/* The strings stay valid: they are main()'s arguments. */
+	l->opts = *o;
+	*out = &l->base;
+	nv_info("dataplane: DPDK, started when first needed (a network, a saved network or an "
+		"uplink); --dataplane on starts it now");
+	return 0;
+}
 #endif
 
 int
@@ -171,7 +309,15 @@ dpu_net_open(const struct dpu_net_opts *o, struct dpu_net **out, const char **of
 	*off_reason = NULL;
 	if (mode == DPU_DATAPLANE_DEFAULT) {
 #ifdef NV_HAVE_DATAPLANE
-		mode = DPU_DATAPLANE_ON;
+		rc = open_lazy(o, out);
+		if (rc < 0)
+			return rc;
+		rc = add_uplinks(o, *out);
+		if (rc < 0) {
+			dpu_net_close(*out);
+			*out = NULL;
+		}
+		return rc;
 #else
 		mode = DPU_DATAPLANE_OFF;
 		*off_reason = "this nicvisor-dpu was built without DPDK";

@@ -386,14 +386,21 @@ ctl_print_port_table_header(FILE *f)
 void
 ctl_print_port_row(FILE *f, const Nicvisor__V1__PortStats *p)
 {
+	size_t shown = 0;
+
 	fprintf(f,
 		"%-26s %-6s %-16s %-17s %-4s %12" PRIu64 " %14" PRIu64 " %12" PRIu64 " %14" PRIu64
 		"  ",
 		p->port, p->kind, p->network[0] ? p->network : "-", p->mac[0] ? p->mac : "-",
 		p->link_up ? "up" : "down", p->rx_packets, p->rx_bytes, p->tx_packets, p->tx_bytes);
-	if (p->n_drops == 0)
+	/* Reasons that never happened are in --json only. */
+	for (size_t i = 0; i < p->n_drops; i++) {
+		if (p->drops[i]->value == 0)
+			continue;
+		fprintf(f, "%s%s=%" PRIu64, shown ? " " : "", p->drops[i]->key, p->drops[i]->value);
+		shown++;
+	}
+	if (shown == 0)
 		fputc('-', f);
-	for (size_t i = 0; i < p->n_drops; i++)
-		fprintf(f, "%s%s=%" PRIu64, i ? " " : "", p->drops[i]->key, p->drops[i]->value);
 	fputc('\n', f);
 }

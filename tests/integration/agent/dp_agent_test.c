@@ -5,9 +5,11 @@
  * host; the socket each LaunchVm names gets a driver, one dpdk-testpmd
  * net_virtio_user port per NIC (each testpmd its own --file-prefix).
  * Frames from one reach the other through the switch, and GetPortStats
- * (and nicvisorctl stats) show the counters. Exits 77 only when the
- * machine lacks root or dpdk-testpmd.
+ * (and nicvisorctl stats) show the counters. Then the default mode: DPDK
+ * starts with the first network, and at agent start when networks are
+ * saved. Exits 77 only when the machine lacks root or dpdk-testpmd.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -281,6 +283,73 @@ nic_stats(struct agent_proc *ap, const char *vm, Nicvisor__V1__PortStats *out, u
 	return ok;
 }
 
+/* Whether the process has a thread named like a DPDK worker lcore. */
+static bool
+has_dpdk_worker(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	bool found = false;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	while (d != NULL && !found && (e = readdir(d)) != NULL) {
+		char comm[300], name[64] = "";
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(comm, sizeof(comm), "%s/%s/comm", path, e->d_name);
+		f = fopen(comm, "r");
+		if (f != NULL) {
+			if (fgets(name, sizeof(name), f) != NULL &&
+			    strncmp(name, "rte-worker", 10) == 0)
+				found = true;
+			fclose(f);
+		}
+	}
+	if (d != NULL)
+		closedir(d);
+	return found;
+}
+
+/* Default mode (no --dataplane): DPDK starts when first needed. */
+static void
+test_started_when_needed(void)
+{
+	static const char *const extra[] = { "--dp-no-huge", "--dp-idle-sleep", NULL };
+	struct agent_proc ap;
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__GetPortStatsRequest ps = NICVISOR__V1__GET_PORT_STATS_REQUEST__INIT;
+	Nicvisor__V1__Response *rep;
+
+	if (agent_setup_with(&ap, 300, 1200, NULL, extra) < 0) {
+		CHECK(false, "nicvisor-dpu in its default mode started");
+		agent_teardown(&ap);
+		return;
+	}
+	CHECK(!has_dpdk_worker(ap.pid), "no DPDK worker while there is no network");
+	ps.vm = "";
+	req.op_case = OP(GET_PORT_STATS);
+	req.get_port_stats = &ps;
+	rep = call(&ap, &req);
+	CHECK(rep->status->code == CODE(OK) && rep->port_stats->n_ports == 0,
+	      "GetPortStats answers, with no ports");
+	nv_wire_free(&rep->base);
+	CHECK(!has_dpdk_worker(ap.pid), "and does not start it");
+	CHECK(create_network(&ap, "blue") == CODE(OK) && has_dpdk_worker(ap.pid),
+	      "the first network starts it");
+	CHECK(agent_kill(&ap, SIGTERM) == 0 && agent_spawn(&ap) == 0 && has_dpdk_worker(ap.pid),
+	      "an agent with a saved network starts it at once");
+	rep = call(&ap, &req);
+	CHECK(rep->status->code == CODE(OK), "and serves it");
+	nv_wire_free(&rep->base);
+	if (failures)
+		setenv("KEEP_TEST_DIR", "1", 1);
+	agent_teardown(&ap);
+}
+
 static bool
 have_testpmd(void)
 {
@@ -419,6 +488,7 @@ out:
 	if (failures)
 		setenv("KEEP_TEST_DIR", "1", 1);
 	agent_teardown(&ap);
+	test_started_when_needed();
 	printf("%s\n", failures ? "FAILED" : "PASSED");
 	return failures ? 1 : 0;
 }
