@@ -79,6 +79,7 @@ struct vhost_port {
 	struct txq_watch txw[DP_MAX_QPAIRS];
 	struct rxq_watch rxw[DP_MAX_QPAIRS];
 	uint32_t broken_logged;
+	_Atomic bool mrg; /* the driver negotiated mergeable rx buffers */
 };
 
 /* One dataplane per process (EAL): the callbacks find it here. */
@@ -150,6 +151,7 @@ new_device(int vid)
 	    (features & (1ull << VIRTIO_NET_F_GUEST_TSO4)))
 		txok |= DP_TXOK_TSO;
 	atomic_store(&vp->port->txok, txok);
+	atomic_store(&vp->mrg, (features & (1ull << VIRTIO_NET_F_MRG_RXBUF)) != 0);
 	for (q = 0; q < vp->nqp; q++) {
 		uint16_t la = 0, lu = 0;
 
@@ -384,7 +386,11 @@ watch_guest_rx(struct vhost_port *vp, int vid, uint16_t q, const struct rte_mbuf
 	uint16_t vq = (uint16_t)(2 * q);
 	uint64_t now;
 
-	if (first->pkt_len > STD_FRAME_MAX || rte_vhost_avail_entries(vid, vq) < 2) {
+	/* Linux posts mergeable buffers of at least a standard frame; two
+	 * leave a margin. Without mergeable buffers each holds a frame. */
+	unsigned int need = atomic_load_explicit(&vp->mrg, memory_order_relaxed) ? 2 : 1;
+
+	if (first->pkt_len > STD_FRAME_MAX || rte_vhost_avail_entries(vid, vq) < need) {
 		atomic_store_explicit(&rw->refused, 0, memory_order_relaxed);
 		return;
 	}

@@ -4,6 +4,10 @@
   wire.py capture IFACE SECS   print one line per frame seen on IFACE:
                                "FRAME src=.. dst=.. vlan=N|none type=0x.... len=N",
                                then "DONE"; "CAPTURING" once the socket is bound
+  wire.py host IFACE MAC IP VLAN SECS
+                               capture as above, and answer ARP and ICMP echo
+                               for IP on VLAN (tagged replies): a host on a
+                               VLAN without the kernel's 8021q module
   wire.py send IFACE SRC DST VLAN COUNT
                                send COUNT frames (EtherType 0x88b5), tagged
                                802.1Q VLAN unless VLAN is 0
@@ -30,7 +34,49 @@ def fmt(b):
     return ":".join(f"{x:02x}" for x in b)
 
 
-def capture(iface, secs):
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    t = sum(struct.unpack(f"!{len(b) // 2}H", b))
+    while t >> 16:
+        t = (t & 0xFFFF) + (t >> 16)
+    return (~t) & 0xFFFF
+
+
+def answer(s, data, vlan, me_mac, me_ip, want_vlan):
+    """The reply of a host at me_ip/me_mac on want_vlan, or None."""
+    if vlan != str(want_vlan):
+        return None
+    off = 12
+    if struct.unpack("!H", data[12:14])[0] == 0x8100:
+        off = 16
+    etype = struct.unpack("!H", data[off:off + 2])[0]
+    body = data[off + 2:]
+    src = data[6:12]
+    tag = struct.pack("!HH", 0x8100, want_vlan)
+    if etype == 0x0806 and len(body) >= 28:
+        op = struct.unpack("!H", body[6:8])[0]
+        if op == 1 and body[24:28] == me_ip:
+            arp = body[:6] + struct.pack("!H", 2) + me_mac + me_ip + body[8:14] + body[14:18]
+            return src + me_mac + tag + struct.pack("!H", 0x0806) + arp
+    if etype == 0x0800 and len(body) >= 28 and body[16:20] == me_ip and body[9] == 1:
+        ihl = (body[0] & 0xF) * 4
+        tot = struct.unpack("!H", body[2:4])[0]
+        ip = bytearray(body[:tot])
+        if ip[ihl] != 8:
+            return None
+        ip[12:16], ip[16:20] = body[16:20], body[12:16]
+        ip[8] = 64
+        ip[10:12] = b"\0\0"
+        ip[10:12] = struct.pack("!H", csum(bytes(ip[:ihl])))
+        ip[ihl] = 0
+        ip[ihl + 2:ihl + 4] = b"\0\0"
+        ip[ihl + 2:ihl + 4] = struct.pack("!H", csum(bytes(ip[ihl:])))
+        return src + me_mac + tag + struct.pack("!H", 0x0800) + bytes(ip)
+    return None
+
+
+def capture(iface, secs, host=None):
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
     s.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
     s.bind((iface, 0))
@@ -56,6 +102,13 @@ def capture(iface, secs):
             etype = struct.unpack("!H", data[16:18])[0]
         print(f"FRAME src={fmt(data[6:12])} dst={fmt(data[0:6])} vlan={vlan} "
               f"type=0x{etype:04x} len={len(data)}", flush=True)
+        if host is not None:
+            if vlan != "none" and struct.unpack("!H", data[12:14])[0] != 0x8100:
+                # Put the tag the kernel took off back for answer().
+                data = data[:12] + struct.pack("!HH", 0x8100, int(vlan)) + data[12:]
+            reply = answer(s, data, vlan, *host)
+            if reply is not None:
+                s.send(reply)
     print("DONE", flush=True)
 
 
@@ -74,6 +127,9 @@ def send(iface, src, dst, vlan, count):
 if __name__ == "__main__":
     if sys.argv[1] == "capture":
         capture(sys.argv[2], float(sys.argv[3]))
+    elif sys.argv[1] == "host":
+        capture(sys.argv[2], float(sys.argv[6]),
+                (mac(sys.argv[3]), socket.inet_aton(sys.argv[4]), int(sys.argv[5])))
     elif sys.argv[1] == "send":
         send(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), int(sys.argv[6]))
     else:

@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests: the forwarding snapshot (dp_cfg.c): VLAN mapping, flooding
+ * sets, queue assignment. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "dp_priv.h"
+
+static struct dp_port ports[DP_MAX_PORTS];
+
+static struct dp_port *
+vm(uint16_t id, uint16_t net, uint16_t nrxq)
+{
+	memset(&ports[id], 0, sizeof(ports[id]));
+	ports[id].id = id;
+	ports[id].net = net;
+	ports[id].n_rxq = nrxq;
+	return &ports[id];
+}
+
+static struct dp_port *
+uplink(uint16_t id)
+{
+	struct dp_port *p = vm(id, DP_NET_NONE, 1);
+
+	p->is_uplink = true;
+	return p;
+}
+
+static int
+has(const uint16_t *v, unsigned int n, uint16_t x)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (v[i] == x)
+			return 1;
+	return 0;
+}
+
+static void
+test_vlan_mapping(void **state)
+{
+	struct dp_cfg *c = dp_cfg_clone(NULL), *d;
+
+	(void)state;
+	assert_non_null(c);
+	assert_int_equal(c->vlan_net[0], DP_NET_NONE);
+	assert_int_equal(dp_cfg_net_set(c, 0, 0), 0);
+	assert_int_equal(dp_cfg_net_set(c, 1, 100), 0);
+	assert_int_equal(c->vlan_net[0], 0);
+	assert_int_equal(c->vlan_net[100], 1);
+	assert_int_equal(c->vlan_net[200], DP_NET_NONE);
+	/* One network per VLAN; 4095 is reserved. */
+	assert_int_equal(dp_cfg_net_set(c, 2, 100), -EEXIST);
+	assert_int_equal(dp_cfg_net_set(c, 2, 4095), -EINVAL);
+	assert_int_equal(dp_cfg_net_set(c, DP_MAX_NETS, 5), -EINVAL);
+	/* A clone is independent of its original. */
+	d = dp_cfg_clone(c);
+	dp_cfg_net_clear(d, 1);
+	assert_int_equal(d->vlan_net[100], DP_NET_NONE);
+	assert_false(d->nets[1].used);
+	assert_int_equal(c->vlan_net[100], 1);
+	/* Changing a network's VLAN frees the old one. */
+	assert_int_equal(dp_cfg_net_set(c, 1, 300), 0);
+	assert_int_equal(c->vlan_net[100], DP_NET_NONE);
+	assert_int_equal(c->vlan_net[300], 1);
+	dp_cfg_free(d);
+	dp_cfg_free(c);
+}
+
+static void
+test_flood_sets(void **state)
+{
+	struct dp_cfg *c = dp_cfg_clone(NULL);
+	uint16_t out[DP_MAX_PORTS + DP_MAX_UPLINKS];
+	unsigned int n;
+
+	(void)state;
+	assert_int_equal(dp_cfg_net_set(c, 0, 0), 0);
+	assert_int_equal(dp_cfg_net_set(c, 1, 10), 0);
+	assert_int_equal(dp_cfg_port_set(c, vm(0, 0, 1), 1), 0);
+	assert_int_equal(dp_cfg_port_set(c, vm(1, 0, 1), 1), 0);
+	assert_int_equal(dp_cfg_port_set(c, vm(65, 0, 1), 1), 0); /* second bitmap word */
+	assert_int_equal(dp_cfg_port_set(c, vm(2, 1, 1), 1), 0);
+	assert_int_equal(dp_cfg_port_set(c, uplink(3), 1), 0);
+	assert_int_equal(dp_cfg_port_set(c, uplink(200), 1), 0);
+	/* A VM port on a network that does not exist. */
+	assert_int_equal(dp_cfg_port_set(c, vm(4, 7, 1), 1), -ENOENT);
+
+	/* From a VM: the other VMs of its network and every uplink. */
+	n = dp_cfg_flood_targets(c, 0, 0, out, RTE_DIM(out));
+	assert_int_equal(n, 4);
+	assert_true(has(out, n, 1) && has(out, n, 65) && has(out, n, 3) && has(out, n, 200));
+	assert_false(has(out, n, 0) || has(out, n, 2));
+	n = dp_cfg_flood_targets(c, 1, 2, out, RTE_DIM(out));
+	assert_int_equal(n, 2);
+	assert_true(has(out, n, 3) && has(out, n, 200));
+	/* From an uplink: the network's VMs only, never another uplink. */
+	n = dp_cfg_flood_targets(c, 0, 3, out, RTE_DIM(out));
+	assert_int_equal(n, 3);
+	assert_true(has(out, n, 0) && has(out, n, 1) && has(out, n, 65));
+	/* A removed port leaves every set. */
+	dp_cfg_port_clear(c, 65);
+	dp_cfg_port_clear(c, 200);
+	n = dp_cfg_flood_targets(c, 0, 0, out, RTE_DIM(out));
+	assert_int_equal(n, 2);
+	assert_true(has(out, n, 1) && has(out, n, 3));
+	/* A network that does not exist floods nowhere. */
+	assert_int_equal(dp_cfg_flood_targets(c, 9, 0, out, RTE_DIM(out)), 0);
+	dp_cfg_free(c);
+}
+
+static void
+test_queue_assignment(void **state)
+{
+	struct dp_cfg *c = dp_cfg_clone(NULL);
+	unsigned int w, i, total = 0;
+
+	(void)state;
+	assert_int_equal(dp_cfg_net_set(c, 0, 0), 0);
+	assert_int_equal(dp_cfg_port_set(c, vm(5, 0, 3), 2), 0);
+	assert_int_equal(dp_cfg_port_set(c, uplink(6), 2), 0);
+	/* Four queues over two workers: two each. */
+	assert_int_equal(c->workers[0].n, 2);
+	assert_int_equal(c->workers[1].n, 2);
+	for (w = 0; w < 2; w++)
+		for (i = 0; i < c->workers[w].n; i++)
+			total += c->workers[w].polls[i].port == 5;
+	assert_int_equal(total, 3);
+	assert_int_equal(dp_cfg_port_set(c, vm(5, 0, 1), 2), -EINVAL); /* id taken */
+	dp_cfg_port_clear(c, 5);
+	assert_int_equal(c->workers[0].n + c->workers[1].n, 1);
+	assert_null(c->ports[5]);
+	dp_cfg_free(c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_vlan_mapping),
+		cmocka_unit_test(test_flood_sets),
+		cmocka_unit_test(test_queue_assignment),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
