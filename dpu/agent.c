@@ -142,6 +142,7 @@ vm_free(struct dpu_vm *vm)
 void
 vm_remove(struct dpu_agent *a, struct dpu_vm *vm)
 {
+	vm_nics_detach(a, vm);
 	for (size_t i = 0; i < a->nvms; i++) {
 		if (a->vms[i] == vm) {
 			a->vms[i] = a->vms[--a->nvms];
@@ -463,6 +464,10 @@ agent_save(struct dpu_agent *a)
 		d->deleted_unix_ms = a->tombs[i].deleted_unix_ms;
 		st.deleted[i] = d;
 	}
+	st.n_networks = a->nnets;
+	st.networks = nv_arena_alloc(&ar, (a->nnets + 1) * sizeof(*st.networks));
+	for (size_t i = 0; i < a->nnets; i++)
+		st.networks[i] = net_to_pb(a->nets[i], &ar);
 	rc = dpu_store_save(a->conf.store, &st);
 	nv_arena_free(&ar);
 	if (rc < 0)
@@ -486,6 +491,18 @@ load_vm(struct dpu_agent *a, const Nicvisor__V1__Vm *pb, size_t i)
 		nv_err("saved VM %s has a bad spec: %s: %s", pb->id, st.field,
 		       pb->spec ? st.message : "missing");
 		return -EBADMSG;
+	}
+	for (size_t j = 0; j < pb->spec->n_nics; j++) {
+		const Nicvisor__V1__NicSpec *nic = pb->spec->nics[j];
+		uint8_t mac[6];
+
+		if (net_find_name(a, nic->network) == NULL || dpu_mac_parse(nic->mac, mac) < 0 ||
+		    mac_owner(a, nic->mac, NULL) != NULL) {
+			nv_err("saved VM %s NIC %zu has an unknown network '%.63s' or a missing or "
+			       "duplicate MAC '%.20s'",
+			       pb->id, j, nic->network, nic->mac);
+			return -EBADMSG;
+		}
 	}
 	if (!dpu_vm_state_valid(pb->state) ||
 	    pb->state == NICVISOR__V1__VM_STATE__VM_STATE_UNSPECIFIED ||
@@ -517,6 +534,27 @@ load_vm(struct dpu_agent *a, const Nicvisor__V1__Vm *pb, size_t i)
 }
 
 static int
+load_network(struct dpu_agent *a, const Nicvisor__V1__Network *pb, size_t i)
+{
+	struct dpu_status st;
+	struct dpu_network *net;
+
+	if (!dpu_is_network_id(pb->id) || net_find(a, pb->id) != NULL ||
+	    dpu_validate_network_name(pb->name, "name", &st) < 0 ||
+	    net_find_name(a, pb->name) != NULL || dpu_validate_vlan(pb->vlan, "vlan", &st) < 0) {
+		nv_err("saved network #%zu ('%.63s', %.24s) has a bad or duplicate id, name or "
+		       "VLAN",
+		       i, pb->name, pb->id);
+		return -EBADMSG;
+	}
+	net = net_add(a, pb->name, pb->vlan, pb->id);
+	if (net == NULL)
+		return -ENOMEM;
+	net->created_unix_ms = pb->created_unix_ms;
+	return 0;
+}
+
+static int
 load_state(struct dpu_agent *a)
 {
 	Nicvisor__V1__AgentState *st;
@@ -533,6 +571,14 @@ load_state(struct dpu_agent *a)
 		rc = -EBADMSG;
 		goto out;
 	}
+	if (st->n_networks > DPU_MAX_NETWORKS) {
+		nv_err("saved state has %zu networks; at most %d are supported", st->n_networks,
+		       DPU_MAX_NETWORKS);
+		rc = -EBADMSG;
+		goto out;
+	}
+	for (size_t i = 0; i < st->n_networks && rc == 0; i++)
+		rc = load_network(a, st->networks[i], i);
 	if (st->n_vms > DPU_MAX_VMS) {
 		nv_err("saved state has %zu VMs; at most %d are supported", st->n_vms, DPU_MAX_VMS);
 		rc = -EBADMSG;
@@ -553,7 +599,8 @@ load_state(struct dpu_agent *a)
 			a->tombs[a->ntombs - 1].deleted_unix_ms = d->deleted_unix_ms;
 	}
 	if (rc == 0)
-		nv_info("loaded %zu VMs and %zu deleted VMs", a->nvms, a->ntombs);
+		nv_info("loaded %zu VMs, %zu deleted VMs and %zu networks", a->nvms, a->ntombs,
+			a->nnets);
 out:
 	dpu_store_free_state(st);
 	return rc;
@@ -579,6 +626,7 @@ dpu_agent_open(const struct dpu_agent_conf *conf, struct dpu_agent **out)
 		a->conf.random = real_random;
 	/* Above every seq of an earlier run (see cmdq.h). */
 	a->first_cmd_seq = nv_now_unix_ms() * 1000;
+	a->net = conf->net;
 	pthread_mutex_init(&a->lock, NULL);
 	rc = dpu_artifacts_open(conf->artifact_dir, &a->artifacts);
 	if (rc < 0)
@@ -586,6 +634,7 @@ dpu_agent_open(const struct dpu_agent_conf *conf, struct dpu_agent **out)
 	rc = load_state(a);
 	if (rc < 0)
 		goto out_free;
+	agent_net_restore(a);
 	*out = a;
 	return 0;
 
@@ -606,6 +655,9 @@ dpu_agent_close(struct dpu_agent *a)
 		vm_free(a->vms[i]);
 	free(a->vms);
 	free(a->tombs);
+	for (size_t i = 0; i < a->nnets; i++)
+		free(a->nets[i]);
+	free(a->nets);
 	dpu_artifacts_close(a->artifacts);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
@@ -617,6 +669,10 @@ dpu_agent_get_stats(struct dpu_agent *a, struct dpu_agent_stats *out)
 	pthread_mutex_lock(&a->lock);
 	*out = a->stats;
 	out->vms = a->nvms;
+	out->networks = a->nnets;
+	out->nics = 0;
+	for (size_t i = 0; i < a->nvms; i++)
+		out->nics += a->vms[i]->spec->n_nics;
 	out->hosts_connected = 0;
 	out->held_polls = 0;
 	for (size_t i = 0; i < a->nhosts; i++) {

@@ -23,6 +23,7 @@
 #include "nv_arena.h"
 
 struct dpu_agent;
+struct dpu_net;
 struct dpu_store;
 
 /* Where events go. publish gets one whole pub/sub message: topic, NUL,
@@ -55,6 +56,11 @@ struct dpu_agent_conf {
 	/* (opt) random bytes for VM ids and sessions; tests make them
 	 * predictable with it. Default: getrandom(). */
 	void (*random)(void *buf, size_t len);
+	/* (opt) the dataplane (dpu/net.h), owned by the caller and closed
+	 * after the agent. NULL: networking is off; the agent refuses what
+	 * would need it and says why with net_off_reason (opt). */
+	struct dpu_net *net;
+	const char *net_off_reason;
 };
 
 /* Load the saved state and start serving. 0, or a negative errno with the
@@ -98,6 +104,9 @@ struct dpu_agent_stats {
 	size_t hosts_connected;
 	size_t held_polls;
 	size_t artifacts;
+	size_t networks;
+	size_t nics;
+	uint64_t net_errors; /* dataplane calls that failed */
 };
 void dpu_agent_get_stats(struct dpu_agent *a, struct dpu_agent_stats *out);
 

@@ -15,6 +15,7 @@
 #include "artifact.h"
 #include "cmdq.h"
 #include "console_ring.h"
+#include "net.h"
 #include "nicvisor/v1/dpu_state.pb-c.h"
 #include "status.h"
 #include "validate.h"
@@ -29,6 +30,27 @@
 #define DPU_STOP_GRACE_MS 5000
 /* Commands in one Poll answer; more wait for the next Poll. */
 #define DPU_POLL_MAX_CMDS 32
+#define DPU_MAX_NETWORKS  1024
+/* Queue pairs of a NIC: one per vCPU, at most this many. */
+#define DPU_NIC_MAX_QUEUE_PAIRS 8
+/* "vm-<16 hex>-<12 hex of the MAC>" */
+#define DPU_PORT_NAME_MAX 40
+#define DPU_SOCKET_MAX    108 /* sun_path */
+
+/* The dataplane port of one VM NIC. Not durable: made again at start. */
+struct dpu_nic_port {
+	char name[DPU_PORT_NAME_MAX]; /* "" = the dataplane has no port for it */
+	char socket[DPU_SOCKET_MAX];  /* vhost-user socket path */
+};
+
+/* A logical network. */
+struct dpu_network {
+	char id[DPU_NETWORK_ID_LEN + 1];
+	char name[DPU_NAME_MAX + 1];
+	uint32_t vlan;
+	uint64_t created_unix_ms;
+	bool programmed; /* not durable: the dataplane has it */
+};
 
 struct dpu_vm {
 	char id[DPU_VM_ID_LEN + 1];
@@ -46,7 +68,8 @@ struct dpu_vm {
 	uint64_t vmm_setup_ns; /* of the last boot, as reported */
 
 	/* Not durable. */
-	struct dpu_artifact *kernel; /* while active and started in this run */
+	struct dpu_nic_port ports[DPU_MAX_NICS]; /* of spec->nics, same order */
+	struct dpu_artifact *kernel;             /* while active and started in this run */
 	struct dpu_artifact *initrd;
 	uint64_t start_gen;        /* bumped by each StartVm */
 	uint64_t stop_deadline_ms; /* force the stop after this (0 = none) */
@@ -87,6 +110,9 @@ struct dpu_agent {
 	size_t nhosts;
 	struct dpu_tombstone *tombs;
 	size_t ntombs;
+	struct dpu_network **nets;
+	size_t nnets;
+	struct dpu_net *net; /* conf.net: NULL when networking is off */
 	uint64_t event_seq;
 	uint64_t first_cmd_seq;
 	bool shutting_down;
@@ -133,7 +159,97 @@ void tomb_remove(struct dpu_agent *a, struct dpu_tombstone *t);
 /* Save the whole state; on failure log, count, and return the errno. */
 int agent_save(struct dpu_agent *a);
 
+/* network.c: networks, NICs and their dataplane ports */
+struct dpu_network *net_find(struct dpu_agent *a, const char *id_or_name);
+struct dpu_network *net_find_name(struct dpu_agent *a, const char *name);
+/* A new network record (not programmed); a fresh id unless id != NULL.
+ * NULL if out of memory. */
+struct dpu_network *net_add(struct dpu_agent *a, const char *name, uint32_t vlan, const char *id);
+void net_remove(struct dpu_agent *a, struct dpu_network *net);
+Nicvisor__V1__Network *net_to_pb(const struct dpu_network *net, struct nv_arena *ar);
+/* Make sure the dataplane has net; CODE_INTERNAL in st if it refuses. */
+int net_program(struct dpu_agent *a, struct dpu_network *net, struct dpu_status *st);
+/* NICs on the network named name; *vm and *index (may be NULL) get the first. */
+size_t net_nic_users(struct dpu_agent *a, const char *name, const struct dpu_vm **vm,
+		     size_t *index);
+/* 0 if the agent has a dataplane, else CODE_FAILED_PRECONDITION naming field. */
+int agent_need_net(struct dpu_agent *a, const char *field, struct dpu_status *st);
+/* The VM (other than except, may be NULL) whose NIC has this MAC, or NULL. */
+struct dpu_vm *mac_owner(struct dpu_agent *a, const char *mac, const struct dpu_vm *except);
+/*
+ * The NICs of a spec being created or extended, made ready to keep: each
+ * network reference checked (CODE_NOT_FOUND) and replaced by the network's
+ * name, each MAC checked free (CODE_ALREADY_EXISTS) and written in lower
+ * case, or assigned (locally administered, unique). nics[0..n) are the
+ * request's (the VM they go to, if it exists, is among a->vms); out[0..n)
+ * are filled with strings in ar. prefix names the fields: "spec.nics" with
+ * indexed gives "spec.nics[1].mac", "nic" without gives "nic.mac".
+ */
+int nics_resolve(struct dpu_agent *a, Nicvisor__V1__NicSpec *const *nics, size_t n,
+		 const char *prefix, bool indexed, Nicvisor__V1__NicSpec *out, struct nv_arena *ar,
+		 struct dpu_status *st);
+/* An owned copy of spec with its NICs replaced by nics[0..n). NULL if out
+ * of memory. */
+Nicvisor__V1__VmSpec *spec_with_nics(const Nicvisor__V1__VmSpec *spec,
+				     Nicvisor__V1__NicSpec *const *nics, size_t n);
+/* The dataplane port of NIC i of vm, made if it is missing (its network
+ * too). CODE_FAILED_PRECONDITION without a dataplane, CODE_INTERNAL if the
+ * dataplane refuses. */
+int vm_nic_attach(struct dpu_agent *a, struct dpu_vm *vm, size_t i, struct dpu_status *st);
+/* Every NIC of vm attached; stops at the first failure. */
+int vm_nics_attach(struct dpu_agent *a, struct dpu_vm *vm, struct dpu_status *st);
+/* Remove the port of NIC i (if any). Never fails; a refusal is logged. */
+void vm_nic_detach(struct dpu_agent *a, struct dpu_vm *vm, size_t i);
+void vm_nics_detach(struct dpu_agent *a, struct dpu_vm *vm);
+uint32_t vm_nic_queue_pairs(const Nicvisor__V1__VmSpec *spec);
+/* At open: the saved networks and every VM's NIC ports into the dataplane.
+ * Failures are logged; the ports are made again when the VM starts. */
+void agent_net_restore(struct dpu_agent *a);
+
 /* api.c */
+/* Validate a VM reference (id or name) and find the VM: 0 with a->lock
+ * held and *out set, or a negative errno with st filled and no lock held. */
+int api_lock_vm(struct dpu_agent *a, const char *ref, struct dpu_vm **out, struct dpu_status *st);
+/* agent_save(); CODE_INTERNAL in st if it fails (the change stays). */
+int api_save_or_fail(struct dpu_agent *a, struct dpu_status *st);
+/* page_size and page_token of a List request of kind: the page size and
+ * the key to continue after ("" for the first page). */
+int api_page_args(const char *kind, uint32_t page_size, const char *token, uint32_t *size,
+		  char *after, size_t after_size, struct dpu_status *st);
+
+/* A kind of resource the API lists in pages, ordered by its key. */
+struct api_list_kind {
+	const char *name; /* in page tokens: a token is good for its own list only */
+	int (*cmp)(const void *x, const void *y); /* qsort on item pointers, by key */
+	const char *(*key)(const void *item);
+	ProtobufCMessage *(*to_pb)(struct dpu_agent *a, const void *item, struct nv_arena *ar);
+};
+
+/*
+ * One page of the n items (pointers; copied, then sorted by key): those
+ * whose key comes after `after`, at most `size` of them and about
+ * NV_WIRE_MAX_MSG / 2 packed. Returns the count and fills *msgs (arena)
+ * and *token (NULL on the last page). The caller holds a->lock.
+ */
+size_t api_list_page(struct dpu_agent *a, const struct api_list_kind *k, void *const *all, size_t n,
+		     const char *after, uint32_t size, struct nv_arena *ar,
+		     ProtobufCMessage ***msgs, char **token);
+
+/* api_net.c: networks, NICs and port statistics */
+int api_create_network(struct dpu_agent *a, const Nicvisor__V1__CreateNetworkRequest *r,
+		       struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);
+int api_delete_network(struct dpu_agent *a, const Nicvisor__V1__DeleteNetworkRequest *r,
+		       struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);
+int api_get_network(struct dpu_agent *a, const Nicvisor__V1__GetNetworkRequest *r,
+		    struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);
+int api_list_networks(struct dpu_agent *a, const Nicvisor__V1__ListNetworksRequest *r,
+		      struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);
+int api_add_nic(struct dpu_agent *a, const Nicvisor__V1__AddNicRequest *r, struct nv_arena *ar,
+		Nicvisor__V1__Response *rep, struct dpu_status *st);
+int api_remove_nic(struct dpu_agent *a, const Nicvisor__V1__RemoveNicRequest *r,
+		   struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);
+int api_get_port_stats(struct dpu_agent *a, const Nicvisor__V1__GetPortStatsRequest *r,
+		       struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);
 /* Put vm on h and send LaunchVm; takes the artifact references. */
 int vm_start_on(struct dpu_agent *a, struct dpu_vm *vm, struct dpu_host *h,
 		struct dpu_artifact *kernel, struct dpu_artifact *initrd, struct dpu_status *st);

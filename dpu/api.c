@@ -34,10 +34,8 @@ not_found(struct dpu_status *st, const char *ref)
 	return dpu_fail(st, CODE(NOT_FOUND), "vm", "vm %s: not found", ref);
 }
 
-/* Validate a VM reference (id or name) and find the VM: 0 with a->lock
- * held and *out set, or a negative errno with st filled and no lock held. */
-static int
-lock_vm(struct dpu_agent *a, const char *ref, struct dpu_vm **out, struct dpu_status *st)
+int
+api_lock_vm(struct dpu_agent *a, const char *ref, struct dpu_vm **out, struct dpu_status *st)
 {
 	if (dpu_validate_vm_ref(ref, "vm", st) < 0)
 		return -EINVAL;
@@ -50,8 +48,8 @@ lock_vm(struct dpu_agent *a, const char *ref, struct dpu_vm **out, struct dpu_st
 	return 0;
 }
 
-static int
-save_or_fail(struct dpu_agent *a, struct dpu_status *st)
+int
+api_save_or_fail(struct dpu_agent *a, struct dpu_status *st)
 {
 	int rc = agent_save(a);
 
@@ -72,6 +70,12 @@ vm_start_on(struct dpu_agent *a, struct dpu_vm *vm, struct dpu_host *h, struct d
 	vm_release_artifacts(vm);
 	vm->kernel = kernel;
 	vm->initrd = initrd;
+	/* Ports normally exist since the NICs do; one the dataplane refused
+	 * at agent start is made now, or the start is refused. */
+	if (vm_nics_attach(a, vm, st) < 0) {
+		vm_release_artifacts(vm);
+		return -EINVAL;
+	}
 	snprintf(vm->host, sizeof(vm->host), "%s", h->id);
 	rc = host_send_launch(a, h, vm);
 	if (rc < 0) {
@@ -113,6 +117,25 @@ preferred_host(struct dpu_agent *a, const struct dpu_vm *vm)
 	return h != NULL && h->connected ? h->id : NULL;
 }
 
+/* The spec of a new VM as the agent keeps it: its NICs resolved
+ * (nics_resolve). NULL and st set if a NIC is refused. */
+static Nicvisor__V1__VmSpec *
+spec_for_create(struct dpu_agent *a, const Nicvisor__V1__VmSpec *req, struct nv_arena *ar,
+		struct dpu_status *st)
+{
+	Nicvisor__V1__NicSpec nics[DPU_MAX_NICS], *ptrs[DPU_MAX_NICS];
+	Nicvisor__V1__VmSpec *spec;
+
+	if (nics_resolve(a, req->nics, req->n_nics, "spec.nics", true, nics, ar, st) < 0)
+		return NULL;
+	for (size_t i = 0; i < req->n_nics; i++)
+		ptrs[i] = &nics[i];
+	spec = spec_with_nics(req, ptrs, req->n_nics);
+	if (spec == NULL)
+		dpu_fail(st, CODE(INTERNAL), "", "out of memory");
+	return spec;
+}
+
 static int
 create_vm(struct dpu_agent *a, const Nicvisor__V1__CreateVmRequest *r, struct nv_arena *ar,
 	  Nicvisor__V1__Response *rep, struct dpu_status *st)
@@ -133,8 +156,13 @@ create_vm(struct dpu_agent *a, const Nicvisor__V1__CreateVmRequest *r, struct nv
 	else if ((other = vm_find_name(a, r->spec->name)) != NULL)
 		rc = dpu_fail(st, CODE(ALREADY_EXISTS), "spec.name", "a vm named %s exists (%s)",
 			      r->spec->name, other->id);
-	else
+	else if ((spec = spec_for_create(a, r->spec, ar, st)) == NULL)
+		rc = -EINVAL;
+	else {
+		/* A check only: the spec is made again below. */
+		dpu_pb_free(spec);
 		rc = r->start ? host_place(a, r->spec, NULL, &h, st) : 0;
+	}
 	pthread_mutex_unlock(&a->lock);
 	if (rc < 0)
 		return rc;
@@ -155,11 +183,21 @@ create_vm(struct dpu_agent *a, const Nicvisor__V1__CreateVmRequest *r, struct nv
 	}
 	if (r->start && (rc = host_place(a, r->spec, NULL, &h, st)) < 0)
 		goto out_unlock;
-	spec = dpu_pb_dup(&r->spec->base);
-	vm = spec ? vm_add(a, spec, NULL) : NULL;
+	spec = spec_for_create(a, r->spec, ar, st);
+	if (spec == NULL) {
+		rc = -EINVAL;
+		goto out_unlock;
+	}
+	vm = vm_add(a, spec, NULL);
 	if (vm == NULL) {
 		dpu_pb_free(spec);
 		rc = dpu_fail(st, CODE(INTERNAL), "", "out of memory");
+		goto out_unlock;
+	}
+	/* The NICs' ports exist from now on, so a frontend can connect. */
+	if (vm_nics_attach(a, vm, st) < 0) {
+		vm_remove(a, vm);
+		rc = -EINVAL;
 		goto out_unlock;
 	}
 	vm->state = STATE(UNSPECIFIED); /* so the event says it is new */
@@ -176,7 +214,7 @@ create_vm(struct dpu_agent *a, const Nicvisor__V1__CreateVmRequest *r, struct nv
 	nv_info("created vm %s (%s)%s", vm->spec->name, vm->id, r->start ? " and started it" : "");
 	rep->result_case = NICVISOR__V1__RESPONSE__RESULT_VM;
 	rep->vm = vm_to_pb(vm, ar);
-	rc = save_or_fail(a, st);
+	rc = api_save_or_fail(a, st);
 out_unlock:
 	pthread_mutex_unlock(&a->lock);
 	dpu_artifact_put(kernel);
@@ -195,7 +233,7 @@ start_vm(struct dpu_agent *a, const Nicvisor__V1__StartVmRequest *r, struct nv_a
 	uint64_t gen;
 	int rc;
 
-	rc = lock_vm(a, r->vm, &vm, st);
+	rc = api_lock_vm(a, r->vm, &vm, st);
 	if (rc < 0)
 		return rc;
 	rc = dpu_vm_check_op(DPU_VM_OP_START, vm->state, false, vm->spec->name, st);
@@ -235,7 +273,7 @@ start_vm(struct dpu_agent *a, const Nicvisor__V1__StartVmRequest *r, struct nv_a
 		if (rc == 0) {
 			rep->result_case = NICVISOR__V1__RESPONSE__RESULT_VM;
 			rep->vm = vm_to_pb(vm, ar);
-			rc = save_or_fail(a, st);
+			rc = api_save_or_fail(a, st);
 		}
 	}
 	pthread_mutex_unlock(&a->lock);
@@ -268,7 +306,7 @@ stop_vm(struct dpu_agent *a, const Nicvisor__V1__StopVmRequest *r, struct nv_are
 	struct dpu_vm *vm;
 	int rc = 0;
 
-	rc = lock_vm(a, r->vm, &vm, st);
+	rc = api_lock_vm(a, r->vm, &vm, st);
 	if (rc < 0)
 		return rc;
 	if (dpu_vm_check_op(DPU_VM_OP_STOP, vm->state, r->force, vm->spec->name, st) < 0) {
@@ -311,7 +349,7 @@ stop_vm(struct dpu_agent *a, const Nicvisor__V1__StopVmRequest *r, struct nv_are
 		}
 	}
 	rep->vm = vm_to_pb(vm, ar);
-	rc = save_or_fail(a, st);
+	rc = api_save_or_fail(a, st);
 out_unlock:
 	pthread_mutex_unlock(&a->lock);
 	return rc;
@@ -325,7 +363,7 @@ delete_vm(struct dpu_agent *a, const Nicvisor__V1__DeleteVmRequest *r, struct nv
 	struct dpu_vm *vm;
 	int rc = 0;
 
-	rc = lock_vm(a, r->vm, &vm, st);
+	rc = api_lock_vm(a, r->vm, &vm, st);
 	if (rc < 0)
 		return rc;
 	if (dpu_vm_check_op(DPU_VM_OP_DELETE, vm->state, r->force, vm->spec->name, st) < 0) {
@@ -352,7 +390,7 @@ delete_vm(struct dpu_agent *a, const Nicvisor__V1__DeleteVmRequest *r, struct nv
 	snprintf(vm->reason, sizeof(vm->reason), "deleted");
 	vm_publish_deleted(a, vm);
 	vm_remove(a, vm);
-	rc = save_or_fail(a, st);
+	rc = api_save_or_fail(a, st);
 out_unlock:
 	pthread_mutex_unlock(&a->lock);
 	return rc;
@@ -365,7 +403,7 @@ get_vm(struct dpu_agent *a, const Nicvisor__V1__GetVmRequest *r, struct nv_arena
 	struct dpu_vm *vm;
 	int rc;
 
-	rc = lock_vm(a, r->vm, &vm, st);
+	rc = api_lock_vm(a, r->vm, &vm, st);
 	if (rc < 0)
 		return rc;
 	rep->result_case = NICVISOR__V1__RESPONSE__RESULT_VM;
@@ -374,9 +412,9 @@ get_vm(struct dpu_agent *a, const Nicvisor__V1__GetVmRequest *r, struct nv_arena
 	return 0;
 }
 
-static int
-page_args(const char *kind, uint32_t page_size, const char *token, uint32_t *size, char *after,
-	  size_t after_size, struct dpu_status *st)
+int
+api_page_args(const char *kind, uint32_t page_size, const char *token, uint32_t *size, char *after,
+	      size_t after_size, struct dpu_status *st)
 {
 	*size = page_size ? page_size : LIST_DEFAULT_PAGE;
 	if (*size > LIST_MAX_PAGE)
@@ -409,24 +447,10 @@ cmp_host_id(const void *x, const void *y)
 	return strcmp(a->id, b->id);
 }
 
-/* A kind of resource the API lists in pages, ordered by its key. */
-struct list_kind {
-	const char *name; /* in page tokens: a token is good for its own list only */
-	int (*cmp)(const void *x, const void *y); /* qsort on item pointers, by key */
-	const char *(*key)(const void *item);
-	ProtobufCMessage *(*to_pb)(struct dpu_agent *a, const void *item, struct nv_arena *ar);
-};
-
-/*
- * One page of the n items (pointers; copied, then sorted by key): those
- * whose key comes after `after`, at most `size` of them and about
- * PAGE_MAX_BYTES packed. Returns the count and fills *msgs (arena) and
- * *token (NULL on the last page). The caller holds a->lock.
- */
-static size_t
-list_page(struct dpu_agent *a, const struct list_kind *k, void *const *all, size_t n,
-	  const char *after, uint32_t size, struct nv_arena *ar, ProtobufCMessage ***msgs,
-	  char **token)
+size_t
+api_list_page(struct dpu_agent *a, const struct api_list_kind *k, void *const *all, size_t n,
+	      const char *after, uint32_t size, struct nv_arena *ar, ProtobufCMessage ***msgs,
+	      char **token)
 {
 	void **items = nv_arena_alloc(ar, (n + 1) * sizeof(*items));
 	ProtobufCMessage **out;
@@ -490,20 +514,21 @@ static int
 list_vms(struct dpu_agent *a, const Nicvisor__V1__ListVmsRequest *r, struct nv_arena *ar,
 	 Nicvisor__V1__Response *rep, struct dpu_status *st)
 {
-	static const struct list_kind kind = { "vms", cmp_vm_name, vm_key, vm_pb };
+	static const struct api_list_kind kind = { "vms", cmp_vm_name, vm_key, vm_pb };
 	Nicvisor__V1__ListVmsResponse *lr;
 	char after[DPU_PAGE_KEY_MAX + 1];
 	ProtobufCMessage **msgs;
 	uint32_t size;
 	char *token;
 
-	if (page_args(kind.name, r->page_size, r->page_token, &size, after, sizeof(after), st) < 0)
+	if (api_page_args(kind.name, r->page_size, r->page_token, &size, after, sizeof(after), st) <
+	    0)
 		return -EINVAL;
 	lr = nv_arena_alloc(ar, sizeof(*lr));
 	nicvisor__v1__list_vms_response__init(lr);
 	pthread_mutex_lock(&a->lock);
-	lr->n_vms =
-		list_page(a, &kind, (void *const *)a->vms, a->nvms, after, size, ar, &msgs, &token);
+	lr->n_vms = api_list_page(a, &kind, (void *const *)a->vms, a->nvms, after, size, ar, &msgs,
+				  &token);
 	pthread_mutex_unlock(&a->lock);
 	/* Each message begins with its ProtobufCMessage: the same pointers. */
 	lr->vms = (Nicvisor__V1__Vm **)msgs;
@@ -518,20 +543,21 @@ static int
 list_hosts(struct dpu_agent *a, const Nicvisor__V1__ListHostsRequest *r, struct nv_arena *ar,
 	   Nicvisor__V1__Response *rep, struct dpu_status *st)
 {
-	static const struct list_kind kind = { "hosts", cmp_host_id, host_key, host_pb };
+	static const struct api_list_kind kind = { "hosts", cmp_host_id, host_key, host_pb };
 	Nicvisor__V1__ListHostsResponse *lr;
 	char after[DPU_PAGE_KEY_MAX + 1];
 	ProtobufCMessage **msgs;
 	uint32_t size;
 	char *token;
 
-	if (page_args(kind.name, r->page_size, r->page_token, &size, after, sizeof(after), st) < 0)
+	if (api_page_args(kind.name, r->page_size, r->page_token, &size, after, sizeof(after), st) <
+	    0)
 		return -EINVAL;
 	lr = nv_arena_alloc(ar, sizeof(*lr));
 	nicvisor__v1__list_hosts_response__init(lr);
 	pthread_mutex_lock(&a->lock);
-	lr->n_hosts = list_page(a, &kind, (void *const *)a->hosts, a->nhosts, after, size, ar,
-				&msgs, &token);
+	lr->n_hosts = api_list_page(a, &kind, (void *const *)a->hosts, a->nhosts, after, size, ar,
+				    &msgs, &token);
 	pthread_mutex_unlock(&a->lock);
 	lr->hosts = (Nicvisor__V1__Host **)msgs;
 	if (token != NULL)
@@ -554,7 +580,7 @@ get_console(struct dpu_agent *a, const Nicvisor__V1__GetConsoleRequest *r, struc
 		return dpu_fail(st, CODE(INVALID_ARGUMENT), "max_bytes",
 				"max_bytes %u is too big; at most %u", r->max_bytes,
 				NV_WIRE_MAX_CHUNK);
-	rc = lock_vm(a, r->vm, &vm, st);
+	rc = api_lock_vm(a, r->vm, &vm, st);
 	if (rc < 0)
 		return rc;
 	if (r->offset > vm->console.end) {
@@ -615,6 +641,27 @@ dispatch(struct dpu_agent *a, const Nicvisor__V1__Request *rq, struct nv_arena *
 	case NICVISOR__V1__REQUEST__OP_GET_CONSOLE:
 		NEED(rq->get_console, "get_console");
 		return get_console(a, rq->get_console, ar, rep, st);
+	case NICVISOR__V1__REQUEST__OP_CREATE_NETWORK:
+		NEED(rq->create_network, "create_network");
+		return api_create_network(a, rq->create_network, ar, rep, st);
+	case NICVISOR__V1__REQUEST__OP_DELETE_NETWORK:
+		NEED(rq->delete_network, "delete_network");
+		return api_delete_network(a, rq->delete_network, ar, rep, st);
+	case NICVISOR__V1__REQUEST__OP_GET_NETWORK:
+		NEED(rq->get_network, "get_network");
+		return api_get_network(a, rq->get_network, ar, rep, st);
+	case NICVISOR__V1__REQUEST__OP_LIST_NETWORKS:
+		NEED(rq->list_networks, "list_networks");
+		return api_list_networks(a, rq->list_networks, ar, rep, st);
+	case NICVISOR__V1__REQUEST__OP_ADD_NIC:
+		NEED(rq->add_nic, "add_nic");
+		return api_add_nic(a, rq->add_nic, ar, rep, st);
+	case NICVISOR__V1__REQUEST__OP_REMOVE_NIC:
+		NEED(rq->remove_nic, "remove_nic");
+		return api_remove_nic(a, rq->remove_nic, ar, rep, st);
+	case NICVISOR__V1__REQUEST__OP_GET_PORT_STATS:
+		NEED(rq->get_port_stats, "get_port_stats");
+		return api_get_port_stats(a, rq->get_port_stats, ar, rep, st);
 	default:
 		return dpu_fail(st, CODE(UNIMPLEMENTED), "op",
 				"the request names no operation this agent knows (protocol "

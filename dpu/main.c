@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "net.h"
 #include "nv_config.h"
 #include "nv_log.h"
 #include "nv_rpc.h"
@@ -28,6 +29,10 @@
 #define DEFAULT_EVENTS "ipc:///run/nicvisor/events.sock"
 #define DEFAULT_SOUTH  "ipc:///run/nicvisor/host.sock"
 #define DEFAULT_STATE  "/var/lib/nicvisor"
+#define DEFAULT_RUN    "/run/nicvisor"
+/* <vhost dir>/<port>.sock must fit sun_path (108 bytes); ports are
+ * "vm-<16 hex>-<12 hex>". */
+#define VHOST_DIR_MAX (107 - 1 - 32 - 5)
 
 static void
 usage(FILE *f)
@@ -45,6 +50,25 @@ usage(FILE *f)
 		   "  --heartbeat-ms N     longest a host poll is held (default 1000)\n"
 		   "  --dead-after-ms N    host lost after this much silence\n"
 		   "                       (default 3 * heartbeat + 1000)\n"
+		   "\n"
+		   "Dataplane (the DPDK switch serving VM NICs):\n"
+		   "  --dataplane MODE     on (DPDK starts now), off (networks and NICs refused)\n"
+		   "                       or fake (kept in memory, no packets; tests). Default\n"
+		   "                       when built with DPDK: on, starting DPDK when first\n"
+		   "                       needed (a network or an uplink); else off\n"
+		   "  --dp-workers N       forwarding cores (default 1)\n"
+		   "  --dp-cpus LIST       EAL core list for the main and worker cores, e.g. 2-3\n"
+		   "  --dp-hugepages       use hugepages (default: if the machine has some free)\n"
+		   "  --dp-no-huge         use ordinary memory (development)\n"
+		   "  --dp-mem MB          memory without hugepages (default 512)\n"
+		   "  --dp-huge-dir DIR    hugetlbfs mount (default: the EAL finds one)\n"
+		   "  --dp-idle-sleep      workers sleep when idle (development, tests)\n"
+		   "  --dp-eal-args ARGS   more EAL arguments, space separated\n"
+		   "  --vhost-dir DIR      vhost-user sockets of VM NICs (default: the directory\n"
+		   "                       of the --api socket, or " DEFAULT_RUN ", plus /vhost)\n"
+		   "  --uplink NAME=DEVARGS  an uplink ethdev, e.g. up0=net_af_packet0,iface=eth1\n"
+		   "                       (repeatable)\n"
+		   "\n"
 		   "  --log-level LEVEL    err, warn, info or debug (default info)\n"
 		   "  --version            print the version and exit\n"
 		   "  --help               print this help and exit\n");
@@ -100,6 +124,48 @@ prepare_url(const char *opt, const char *url)
 	return rc;
 }
 
+/* The directory of an ipc:// URL's socket, else the default run dir. */
+static void
+run_dir(const char *api, char *out, size_t size)
+{
+	const char *slash;
+
+	if (strncmp(api, "ipc://", 6) == 0 && (slash = strrchr(api + 6, '/')) != NULL &&
+	    slash > api + 6)
+		snprintf(out, size, "%.*s", (int)(slash - (api + 6)), api + 6);
+	else
+		snprintf(out, size, "%s", DEFAULT_RUN);
+}
+
+static int
+parse_uint(const char *opt, const char *s, unsigned long min, unsigned long max, unsigned int *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != 0 || end == s || s[0] == '-' || v < min || v > max) {
+		fprintf(stderr, "nicvisor-dpu: %s %s: give a number from %lu to %lu\n", opt, s, min,
+			max);
+		return -EINVAL;
+	}
+	*out = (unsigned int)v;
+	return 0;
+}
+
+/* An EAL core list: digits, ',' and '-' only. */
+static bool
+cpu_list_ok(const char *s)
+{
+	if (s[0] == 0 || strlen(s) > 256)
+		return false;
+	for (; *s != 0; s++)
+		if (!(*s >= '0' && *s <= '9') && *s != ',' && *s != '-')
+			return false;
+	return true;
+}
+
 static int
 parse_ms(const char *opt, const char *s, uint32_t *out)
 {
@@ -128,6 +194,17 @@ main(int argc, char **argv)
 		{ "heartbeat-ms", required_argument, NULL, 'b' },
 		{ "dead-after-ms", required_argument, NULL, 'D' },
 		{ "log-level", required_argument, NULL, 'l' },
+		{ "dataplane", required_argument, NULL, 'P' },
+		{ "dp-workers", required_argument, NULL, 'W' },
+		{ "dp-cpus", required_argument, NULL, 'C' },
+		{ "dp-hugepages", no_argument, NULL, 'H' },
+		{ "dp-no-huge", no_argument, NULL, 'N' },
+		{ "dp-mem", required_argument, NULL, 'M' },
+		{ "dp-huge-dir", required_argument, NULL, 'G' },
+		{ "dp-idle-sleep", no_argument, NULL, 'S' },
+		{ "dp-eal-args", required_argument, NULL, 'E' },
+		{ "vhost-dir", required_argument, NULL, 'v' },
+		{ "uplink", required_argument, NULL, 'u' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -141,7 +218,9 @@ main(int argc, char **argv)
 	struct dpu_server *srv = NULL;
 	struct dpu_agent *agent = NULL;
 	struct dpu_store *store = NULL;
-	char artifacts[PATH_MAX], lockpath[PATH_MAX];
+	struct dpu_net_opts nopts = { .hugepages = -1 };
+	struct dpu_net *net = NULL;
+	char artifacts[PATH_MAX], lockpath[PATH_MAX], vhost_dir[PATH_MAX], err[256];
 	sigset_t sigs;
 	int c, rc, sig, lockfd;
 
@@ -173,6 +252,69 @@ main(int argc, char **argv)
 					"nicvisor-dpu: --log-level %s: use err, warn, info or "
 					"debug\n",
 					optarg);
+				return 2;
+			}
+			break;
+		case 'P':
+			if (strcmp(optarg, "on") == 0)
+				nopts.mode = DPU_DATAPLANE_ON;
+			else if (strcmp(optarg, "off") == 0)
+				nopts.mode = DPU_DATAPLANE_OFF;
+			else if (strcmp(optarg, "fake") == 0)
+				nopts.mode = DPU_DATAPLANE_FAKE;
+			else {
+				fprintf(stderr,
+					"nicvisor-dpu: --dataplane %s: use on, off or fake\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'W':
+			if (parse_uint("--dp-workers", optarg, 1, 64, &nopts.workers) < 0)
+				return 2;
+			break;
+		case 'C':
+			if (!cpu_list_ok(optarg)) {
+				fprintf(stderr,
+					"nicvisor-dpu: --dp-cpus %s: give a core list such as 1-2 "
+					"or 0,3\n",
+					optarg);
+				return 2;
+			}
+			nopts.cpus = optarg;
+			break;
+		case 'H':
+			nopts.hugepages = 1;
+			break;
+		case 'N':
+			nopts.hugepages = 0;
+			break;
+		case 'M':
+			if (parse_uint("--dp-mem", optarg, 64, 1 << 20, &nopts.mem_mb) < 0)
+				return 2;
+			break;
+		case 'G':
+			nopts.huge_dir = optarg;
+			break;
+		case 'S':
+			nopts.idle_sleep = true;
+			break;
+		case 'E':
+			nopts.eal_extra = optarg;
+			break;
+		case 'v':
+			if (optarg[0] != '/' || strlen(optarg) > VHOST_DIR_MAX) {
+				fprintf(stderr,
+					"nicvisor-dpu: --vhost-dir %s: give an absolute path of at "
+					"most %d bytes (socket paths are limited to 108)\n",
+					optarg, VHOST_DIR_MAX);
+				return 2;
+			}
+			nopts.vhost_dir = optarg;
+			break;
+		case 'u':
+			if (dpu_net_opts_add_uplink(&nopts, optarg, err, sizeof(err)) < 0) {
+				fprintf(stderr, "nicvisor-dpu: --uplink: %s\n", err);
 				return 2;
 			}
 			break;
@@ -231,6 +373,28 @@ main(int argc, char **argv)
 	if (prepare_url("--api", api) < 0 || prepare_url("--events", events) < 0 ||
 	    prepare_url("--southbound", south) < 0)
 		return 1;
+	if (nopts.vhost_dir == NULL) {
+		char rd[PATH_MAX];
+
+		run_dir(api, rd, sizeof(rd));
+		snprintf(vhost_dir, sizeof(vhost_dir), "%s/vhost", rd);
+		if (vhost_dir[0] != '/' || strlen(vhost_dir) > VHOST_DIR_MAX) {
+			nv_err("vhost-user socket directory %s is relative or longer than %d "
+			       "bytes; pass --vhost-dir",
+			       vhost_dir, VHOST_DIR_MAX);
+			return 1;
+		}
+		nopts.vhost_dir = vhost_dir;
+	}
+	nopts.state_dir = state_dir;
+	if (nopts.mode != DPU_DATAPLANE_OFF) {
+		rc = make_dirs(nopts.vhost_dir, 0755);
+		if (rc < 0) {
+			nv_err("cannot create %s for vhost-user sockets: %s", nopts.vhost_dir,
+			       strerror(-rc));
+			return 1;
+		}
+	}
 
 	rc = dpu_store_file_open(state_dir, &store);
 	if (rc < 0)
@@ -238,6 +402,10 @@ main(int argc, char **argv)
 	rc = dpu_events_open(events, &ev);
 	if (rc < 0)
 		goto out;
+	rc = dpu_net_open(&nopts, &net, &conf.net_off_reason);
+	if (rc < 0)
+		goto out;
+	conf.net = net;
 	conf.store = store;
 	conf.artifact_dir = artifacts;
 	conf.events = dpu_events_sink(ev);
@@ -262,6 +430,7 @@ main(int argc, char **argv)
 out:
 	dpu_server_close(srv);
 	dpu_agent_close(agent);
+	dpu_net_close(net);
 	dpu_events_close(ev);
 	dpu_store_close(store);
 	close(lockfd);

@@ -115,8 +115,20 @@ host_send_launch(struct dpu_agent *a, struct dpu_host *h, const struct dpu_vm *v
 {
 	Nicvisor__V1__Command cmd = NICVISOR__V1__COMMAND__INIT;
 	Nicvisor__V1__LaunchVm l = NICVISOR__V1__LAUNCH_VM__INIT;
+	Nicvisor__V1__NicAttachment att[DPU_MAX_NICS], *atts[DPU_MAX_NICS];
 	Nicvisor__V1__Artifact k, i;
 
+	/* The ports exist: vm_start_on() and reconcile() attach them first. */
+	for (size_t n = 0; n < vm->spec->n_nics && n < DPU_MAX_NICS; n++) {
+		nicvisor__v1__nic_attachment__init(&att[n]);
+		att[n].index = (uint32_t)n;
+		att[n].mac = vm->spec->nics[n]->mac;
+		att[n].vhost_user_socket = (char *)vm->ports[n].socket;
+		att[n].queue_pairs = vm_nic_queue_pairs(vm->spec);
+		atts[n] = &att[n];
+		l.n_nics++;
+	}
+	l.nics = atts;
 	l.vm_id = (char *)vm->id;
 	l.spec = vm->spec;
 	l.kernel = artifact_pb(vm->kernel, &k);
@@ -345,6 +357,35 @@ adopt(struct dpu_agent *a, struct dpu_host *h, const Nicvisor__V1__VmReport *r)
 			spec->name = NULL;
 		}
 	}
+	if (spec != NULL && spec->n_nics > 0) {
+		Nicvisor__V1__NicSpec *keep[DPU_MAX_NICS];
+		Nicvisor__V1__VmSpec *kept;
+		size_t n = 0;
+
+		/* Only NICs on networks the agent knows, with a MAC no other
+		 * NIC has, survive adoption. */
+		for (size_t i = 0; i < spec->n_nics && i < DPU_MAX_NICS; i++) {
+			Nicvisor__V1__NicSpec *nic = spec->nics[i];
+			uint8_t mac[6];
+			bool dup = false;
+
+			for (size_t j = 0; j < n; j++)
+				dup = dup || strcmp(keep[j]->mac, nic->mac) == 0;
+			if (a->net == NULL || net_find_name(a, nic->network) == NULL ||
+			    dpu_mac_parse(nic->mac, mac) < 0 || mac_owner(a, nic->mac, NULL) ||
+			    dup) {
+				nv_warn("host %s runs vm %s: its NIC %zu (network '%.63s', MAC "
+					"'%.20s') is dropped: unknown network or unusable MAC",
+					h->id, r->vm_id, i, nic->network, nic->mac);
+				continue;
+			}
+			keep[n++] = nic;
+		}
+		kept = n != spec->n_nics ? spec_with_nics(spec, keep, n) : spec;
+		if (kept != spec)
+			dpu_pb_free(spec);
+		spec = kept;
+	}
 	if (spec == NULL)
 		return;
 	if (spec->name == NULL || vm_find_name(a, spec->name) != NULL) {
@@ -366,6 +407,9 @@ adopt(struct dpu_agent *a, struct dpu_host *h, const Nicvisor__V1__VmReport *r)
 	vm->state = STATE(UNSPECIFIED);
 	vm_set_state(a, vm, r->state, "adopted: host %s runs it and the agent had no record of it",
 		     h->id);
+	/* Its frontends reconnect to the same sockets: names follow the id
+	 * and the MACs. */
+	vm_nics_attach(a, vm, &st);
 	nv_warn("adopted vm %s (%s) from host %s", vm->spec->name, vm->id, h->id);
 }
 

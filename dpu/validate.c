@@ -44,6 +44,17 @@ dpu_is_vm_id(const char *s)
 }
 
 bool
+dpu_is_network_id(const char *s)
+{
+	if (s == NULL || strlen(s) != DPU_NETWORK_ID_LEN || strncmp(s, "net-", 4) != 0)
+		return false;
+	for (int i = 4; i < DPU_NETWORK_ID_LEN; i++)
+		if (!is_hex_lower(s[i]))
+			return false;
+	return true;
+}
+
+bool
 dpu_is_artifact_id(const char *s)
 {
 	if (s == NULL || strlen(s) != 64)
@@ -86,16 +97,149 @@ dpu_validate_name(const char *name, const char *field, struct dpu_status *st)
 }
 
 int
-dpu_validate_vm_ref(const char *ref, const char *field, struct dpu_status *st)
+dpu_validate_network_name(const char *name, const char *field, struct dpu_status *st)
+{
+	if (dpu_validate_name(name, field, st) < 0)
+		return -EINVAL;
+	if (dpu_is_network_id(name))
+		return dpu_fail(st, CODE_INVALID, field,
+				"name '%s' looks like a network id (net-<16 hex digits>); choose "
+				"another",
+				name);
+	return 0;
+}
+
+static int
+validate_ref(const char *ref, const char *what, const char *field, struct dpu_status *st)
 {
 	size_t n = ref ? strlen(ref) : 0;
 
 	if (n == 0)
-		return dpu_fail(st, CODE_INVALID, field, "name or id of a VM is required");
+		return dpu_fail(st, CODE_INVALID, field, "name or id of a %s is required", what);
 	if (n > DPU_NAME_MAX)
 		return dpu_fail(st, CODE_INVALID, field,
 				"'%.40s...' is %zu characters long; names and ids have at most %d",
 				ref, n, DPU_NAME_MAX);
+	return 0;
+}
+
+int
+dpu_validate_vm_ref(const char *ref, const char *field, struct dpu_status *st)
+{
+	return validate_ref(ref, "VM", field, st);
+}
+
+int
+dpu_validate_network_ref(const char *ref, const char *field, struct dpu_status *st)
+{
+	return validate_ref(ref, "network", field, st);
+}
+
+int
+dpu_validate_vlan(uint32_t vlan, const char *field, struct dpu_status *st)
+{
+	if (vlan > DPU_VLAN_MAX)
+		return dpu_fail(st, CODE_INVALID, field,
+				"VLAN %u is out of range; give 1..%d for a tagged network or 0 "
+				"for an untagged one",
+				vlan, DPU_VLAN_MAX);
+	return 0;
+}
+
+int
+dpu_validate_uplink_name(const char *name, const char *field, struct dpu_status *st)
+{
+	size_t n = name ? strlen(name) : 0;
+
+	if (n == 0)
+		return dpu_fail(st, CODE_INVALID, field, "an uplink name is required");
+	if (n > DPU_UPLINK_NAME_MAX)
+		return dpu_fail(st, CODE_INVALID, field,
+				"uplink name is %zu characters long; at most %d", n,
+				DPU_UPLINK_NAME_MAX);
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+
+		if (!is_lower_alnum(c) && (i == 0 || (c != '_' && c != '-')))
+			return dpu_fail(st, CODE_INVALID, field,
+					"uplink name '%s' has the character 0x%02x at %zu; use "
+					"a-z, 0-9, '_' and '-' (not first)",
+					name, (unsigned char)c, i);
+	}
+	if (strncmp(name, "vm-", 3) == 0)
+		return dpu_fail(st, CODE_INVALID, field,
+				"uplink name '%s' begins with 'vm-', which names VM ports", name);
+	return 0;
+}
+
+static int
+hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+dpu_mac_parse(const char *s, uint8_t mac[6])
+{
+	if (s == NULL || strlen(s) != DPU_MAC_STR_LEN)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++) {
+		int hi = hex_digit(s[3 * i]), lo = hex_digit(s[3 * i + 1]);
+
+		if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != ':'))
+			return -EINVAL;
+		mac[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+void
+dpu_mac_format(const uint8_t mac[6], char *out)
+{
+	snprintf(out, DPU_MAC_STR_LEN + 1, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2],
+		 mac[3], mac[4], mac[5]);
+}
+
+int
+dpu_validate_mac(const char *s, const char *field, struct dpu_status *st)
+{
+	static const uint8_t zero[6];
+	uint8_t mac[6];
+
+	if (dpu_mac_parse(s, mac) < 0)
+		return dpu_fail(st, CODE_INVALID, field,
+				"MAC '%.40s' is not 6 octets written like 52:54:00:12:34:56",
+				s ? s : "");
+	/* IEEE 802-2014, 8.2: the I/G bit (bit 0 of the first octet) set
+	 * means a group address, which no NIC may send from. */
+	if (mac[0] & 1)
+		return dpu_fail(st, CODE_INVALID, field,
+				"MAC %s is a multicast address; a NIC needs a unicast one (first "
+				"octet even)",
+				s);
+	if (memcmp(mac, zero, 6) == 0)
+		return dpu_fail(st, CODE_INVALID, field, "MAC 00:00:00:00:00:00 is not an address");
+	return 0;
+}
+
+int
+dpu_validate_nic(const Nicvisor__V1__NicSpec *nic, const char *prefix, struct dpu_status *st)
+{
+	char f[96];
+
+	if (nic == NULL)
+		return dpu_fail(st, CODE_INVALID, prefix, "a NIC spec is required");
+	if (dpu_validate_network_ref(nic->network, join(f, sizeof(f), prefix, "network"), st) < 0)
+		return -EINVAL;
+	if (nic->mac != NULL && nic->mac[0] != 0 &&
+	    dpu_validate_mac(nic->mac, join(f, sizeof(f), prefix, "mac"), st) < 0)
+		return -EINVAL;
 	return 0;
 }
 
@@ -271,10 +415,27 @@ dpu_validate_spec(const Nicvisor__V1__VmSpec *spec, const char *prefix, bool che
 				"%llu MiB of memory asked; at most %llu MiB are supported",
 				(unsigned long long)spec->memory_mib,
 				(unsigned long long)DPU_MEMORY_MAX_MIB);
-	if (spec->n_nics > 0)
-		return dpu_fail(st, NICVISOR__V1__CODE__CODE_UNIMPLEMENTED,
-				join(f, sizeof(f), prefix, "nics"),
-				"this agent has no networking yet; create the VM without NICs");
+	if (spec->n_nics > DPU_MAX_NICS)
+		return dpu_fail(st, CODE_INVALID, join(f, sizeof(f), prefix, "nics"),
+				"%zu NICs asked; a VM has at most %d", spec->n_nics, DPU_MAX_NICS);
+	for (size_t i = 0; i < spec->n_nics; i++) {
+		char nf[64];
+		uint8_t mi[6], mj[6];
+
+		snprintf(nf, sizeof(nf), "nics[%zu]", i);
+		if (dpu_validate_nic(spec->nics[i], join(f, sizeof(f), prefix, nf), st) < 0)
+			return -EINVAL;
+		if (dpu_mac_parse(spec->nics[i]->mac, mi) < 0)
+			continue;
+		for (size_t j = 0; j < i; j++) {
+			if (dpu_mac_parse(spec->nics[j]->mac, mj) == 0 && memcmp(mi, mj, 6) == 0) {
+				snprintf(nf, sizeof(nf), "nics[%zu].mac", i);
+				return dpu_fail(st, CODE_INVALID, join(f, sizeof(f), prefix, nf),
+						"MAC %s is given to NIC %zu already",
+						spec->nics[i]->mac, j);
+			}
+		}
+	}
 	if (validate_path(spec->kernel, true, join(f, sizeof(f), prefix, "kernel"), st) < 0)
 		return -EINVAL;
 	if (validate_path(spec->initrd, false, join(f, sizeof(f), prefix, "initrd"), st) < 0)

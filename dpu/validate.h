@@ -25,6 +25,11 @@
 #define DPU_KERNEL_MAX_SIZE (256ull << 20)
 #define DPU_INITRD_MAX_SIZE (1ull << 30)
 #define DPU_REASON_MAX      256
+#define DPU_NETWORK_ID_LEN  20 /* "net-" + 16 hex digits */
+#define DPU_MAX_NICS        8  /* per VM */
+#define DPU_VLAN_MAX        4094
+#define DPU_MAC_STR_LEN     17 /* "52:54:00:12:34:56" */
+#define DPU_UPLINK_NAME_MAX 31
 
 enum dpu_boot_file {
 	DPU_BOOT_KERNEL,
@@ -37,6 +42,32 @@ int dpu_validate_name(const char *name, const char *field, struct dpu_status *st
 int dpu_validate_vm_ref(const char *ref, const char *field, struct dpu_status *st);
 /* "vm-" followed by 16 lower-case hex digits. */
 bool dpu_is_vm_id(const char *s);
+/* A network's name: like a VM's, and not shaped like a network id either. */
+int dpu_validate_network_name(const char *name, const char *field, struct dpu_status *st);
+/* A reference to a network in a request: its id or its name. */
+int dpu_validate_network_ref(const char *ref, const char *field, struct dpu_status *st);
+/* "net-" followed by 16 lower-case hex digits. */
+bool dpu_is_network_id(const char *s);
+/* 0 (untagged) or 1..4094. */
+int dpu_validate_vlan(uint32_t vlan, const char *field, struct dpu_status *st);
+/* An uplink's name (nicvisor-dpu --uplink NAME=...): [a-z0-9][a-z0-9_-]{0,30},
+ * not beginning with "vm-". */
+int dpu_validate_uplink_name(const char *name, const char *field, struct dpu_status *st);
+
+/* "52:54:00:12:34:56" (hex digits of either case) into 6 octets; -EINVAL
+ * for anything else. */
+int dpu_mac_parse(const char *s, uint8_t mac[6]);
+/* Lower-case "xx:xx:xx:xx:xx:xx" into out (DPU_MAC_STR_LEN + 1 bytes). */
+void dpu_mac_format(const uint8_t mac[6], char *out);
+/* A NIC's MAC: that form, unicast (first octet even) and not all zeros. */
+int dpu_validate_mac(const char *s, const char *field, struct dpu_status *st);
+/* A NicSpec as an operator sends it: network reference present and well
+ * formed, MAC empty (the agent assigns one) or valid. field_prefix is
+ * "nic" or "spec.nics[2]". Whether the network exists and the MAC is free
+ * is the agent's to check. */
+int dpu_validate_nic(const Nicvisor__V1__NicSpec *nic, const char *field_prefix,
+		     struct dpu_status *st);
+
 /* [A-Za-z0-9][A-Za-z0-9._-]{0,62} */
 int dpu_validate_host_id(const char *id, const char *field, struct dpu_status *st);
 /* 64 lower-case hex digits (a SHA-256). */
@@ -44,7 +75,8 @@ bool dpu_is_artifact_id(const char *s);
 
 /*
  * A VmSpec as an operator sends it: name, vcpus, memory, paths (absolute,
- * bounded, no control characters), cmdline. With check_files, the kernel and initrd are
+ * bounded, no control characters), cmdline, at most DPU_MAX_NICS NICs
+ * (dpu_validate_nic) with no MAC given twice. With check_files, the kernel and initrd are
  * also opened and sniffed (dpu_check_boot_file). field_prefix is "spec".
  */
 int dpu_validate_spec(const Nicvisor__V1__VmSpec *spec, const char *field_prefix, bool check_files,

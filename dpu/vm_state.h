@@ -26,6 +26,7 @@ enum dpu_vm_op {
 	DPU_VM_OP_START,
 	DPU_VM_OP_STOP,
 	DPU_VM_OP_DELETE,
+	DPU_VM_OP_EDIT_NICS, /* AddNic, RemoveNic: only while it does not run */
 };
 
 /*

@@ -51,8 +51,10 @@ usage(FILE *f)
 		"\n"
 		"commands:\n"
 		"  create NAME --kernel PATH [--initrd PATH] [--cmdline TEXT] [--vcpus N]\n"
-		"         [--memory MIB] [--start]     create a VM (paths are on the DPU;\n"
-		"                                      1 vCPU and 256 MiB unless given)\n"
+		"         [--memory MIB] [--nic NETWORK[,MAC]]... [--start]\n"
+		"                                      create a VM (paths are on the DPU;\n"
+		"                                      1 vCPU and 256 MiB unless given; a NIC\n"
+		"                                      without MAC gets one from the agent)\n"
 		"  start NAME                          start a VM\n"
 		"  stop NAME [--timeout S] [--force]   stop a VM: graceful for S seconds\n"
 		"                                      (default 30), then forced\n"
@@ -66,6 +68,15 @@ usage(FILE *f)
 		"  wait NAME --state STATE [--timeout S]\n"
 		"                                      wait until the VM is in STATE\n"
 		"  events                              print events as they happen\n"
+		"  network create NAME [--vlan N]      create a network (VLAN 1..4094 on the\n"
+		"                                      uplinks; untagged without)\n"
+		"  network delete NAME                 delete a network no NIC is on\n"
+		"  network list                        list networks\n"
+		"  network get NAME                    show one network\n"
+		"  nic add NAME NETWORK [--mac MAC]    add a NIC to a stopped VM\n"
+		"  nic remove NAME INDEX               remove NIC INDEX (0..) of a stopped VM\n"
+		"  stats [NAME]                        port counters and drops of a VM's NICs,\n"
+		"                                      or of every port\n"
 		"\n"
 		"NAME is a VM's name or id. Defaults: --api %s (or $NICVISOR_API),\n"
 		"--events %s (or $NICVISOR_EVENTS).\n"
@@ -173,6 +184,26 @@ print_vm_result(struct ctl *c, const Nicvisor__V1__Response *rep, const char *ve
 	return EXIT_OK;
 }
 
+/* More than an agent accepts, so that its typed error is what one sees. */
+#define CTL_MAX_NICS 16
+
+/* NETWORK or NETWORK,MAC (arg is modified). */
+static int
+parse_nic(char *arg, Nicvisor__V1__NicSpec *nic)
+{
+	char *comma = strchr(arg, ',');
+
+	nicvisor__v1__nic_spec__init(nic);
+	if (comma != NULL) {
+		*comma = 0;
+		nic->mac = comma + 1;
+		if (nic->mac[0] == 0)
+			return -EINVAL;
+	}
+	nic->network = arg;
+	return arg[0] == 0 ? -EINVAL : 0;
+}
+
 /* Options of subcommands: getopt_long on argv after the command word. */
 static int
 cmd_create(struct ctl *c, int argc, char **argv)
@@ -184,11 +215,13 @@ cmd_create(struct ctl *c, int argc, char **argv)
 		{ "vcpus", required_argument, NULL, 'n' },
 		{ "memory", required_argument, NULL, 'm' },
 		{ "start", no_argument, NULL, 's' },
+		{ "nic", required_argument, NULL, 'N' },
 		{ NULL, 0, NULL, 0 },
 	};
 	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
 	Nicvisor__V1__CreateVmRequest cr = NICVISOR__V1__CREATE_VM_REQUEST__INIT;
 	Nicvisor__V1__VmSpec spec = NICVISOR__V1__VM_SPEC__INIT;
+	Nicvisor__V1__NicSpec nics[CTL_MAX_NICS], *nicp[CTL_MAX_NICS];
 	Nicvisor__V1__Response *rep;
 	uint64_t v;
 	int o, rc;
@@ -219,10 +252,19 @@ cmd_create(struct ctl *c, int argc, char **argv)
 		case 's':
 			cr.start = true;
 			break;
+		case 'N':
+			if (spec.n_nics >= CTL_MAX_NICS)
+				return usage_error("--nic %s: too many NICs", optarg);
+			if (parse_nic(optarg, &nics[spec.n_nics]) < 0)
+				return usage_error("--nic %s: give NETWORK or NETWORK,MAC", optarg);
+			nicp[spec.n_nics] = &nics[spec.n_nics];
+			spec.n_nics++;
+			break;
 		default:
 			return EXIT_USAGE;
 		}
 	}
+	spec.nics = nicp;
 	if (optind + 1 != argc)
 		return usage_error("%s", "create needs exactly one NAME");
 	if (spec.kernel[0] == 0)
@@ -435,6 +477,295 @@ cmd_list(struct ctl *c, int argc, char **argv, bool hosts)
 	if (c->json)
 		printf("]}\n");
 	return rc;
+}
+
+/* Networks, NICs, port statistics */
+
+static int
+print_network_result(struct ctl *c, const Nicvisor__V1__Response *rep, const char *verb)
+{
+	const Nicvisor__V1__Network *n = rep->network;
+
+	if (n == NULL) {
+		fprintf(stderr, "nicvisorctl: the agent answered without a network\n");
+		return EXIT_ERR;
+	}
+	if (c->json) {
+		ctl_json_network(stdout, n);
+		putchar('\n');
+	} else if (verb == NULL) {
+		ctl_print_network(stdout, n);
+	} else {
+		printf("network %s (%s) %s\n", n->name, n->id, verb);
+	}
+	return EXIT_OK;
+}
+
+static int
+network_create(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "vlan", required_argument, NULL, 'v' },
+		{ NULL, 0, NULL, 0 },
+	};
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__CreateNetworkRequest cn = NICVISOR__V1__CREATE_NETWORK_REQUEST__INIT;
+	Nicvisor__V1__Response *rep;
+	const char *name;
+	uint64_t v;
+	int o, rc;
+
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o != 'v')
+			return EXIT_USAGE;
+		if (!parse_u64(optarg, &v) || v > UINT32_MAX)
+			return usage_error("--vlan %s: give a number, 1 to 4094", optarg);
+		cn.vlan = (uint32_t)v;
+	}
+	if (one_name(argc, argv, "network create", &name) != EXIT_OK)
+		return EXIT_USAGE;
+	cn.name = (char *)name;
+	req.op_case = NICVISOR__V1__REQUEST__OP_CREATE_NETWORK;
+	req.create_network = &cn;
+	rc = call(c, &req, &rep);
+	if (rc == EXIT_OK)
+		rc = print_network_result(c, rep, "created");
+	nv_wire_free((ProtobufCMessage *)rep);
+	return rc;
+}
+
+static int
+network_get_delete(struct ctl *c, int argc, char **argv, bool delete)
+{
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__DeleteNetworkRequest dn = NICVISOR__V1__DELETE_NETWORK_REQUEST__INIT;
+	Nicvisor__V1__GetNetworkRequest gn = NICVISOR__V1__GET_NETWORK_REQUEST__INIT;
+	Nicvisor__V1__Response *rep;
+	const char *name;
+	int rc;
+
+	if (no_options(argc, argv) != EXIT_OK ||
+	    one_name(argc, argv, delete ? "network delete" : "network get", &name) != EXIT_OK)
+		return EXIT_USAGE;
+	if (delete) {
+		dn.network = (char *)name;
+		req.op_case = NICVISOR__V1__REQUEST__OP_DELETE_NETWORK;
+		req.delete_network = &dn;
+	} else {
+		gn.network = (char *)name;
+		req.op_case = NICVISOR__V1__REQUEST__OP_GET_NETWORK;
+		req.get_network = &gn;
+	}
+	rc = call(c, &req, &rep);
+	if (rc == EXIT_OK)
+		rc = print_network_result(c, rep, delete ? "deleted" : NULL);
+	nv_wire_free((ProtobufCMessage *)rep);
+	return rc;
+}
+
+static int
+network_list(struct ctl *c, int argc, char **argv)
+{
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__ListNetworksRequest ln = NICVISOR__V1__LIST_NETWORKS_REQUEST__INIT;
+	char *token = NULL;
+	size_t count = 0;
+	int rc = EXIT_OK;
+
+	if (no_options(argc, argv) != EXIT_OK || optind != argc)
+		return usage_error("%s", "network list takes no arguments");
+	req.op_case = NICVISOR__V1__REQUEST__OP_LIST_NETWORKS;
+	req.list_networks = &ln;
+	if (c->client == NULL && connect_api(c) != EXIT_OK)
+		return EXIT_ERR;
+	if (c->json)
+		printf("{\"networks\":[");
+	else
+		ctl_print_network_table_header(stdout);
+	/* Every page; bounded because each page moves past the last key. */
+	for (int page = 0; page < 100000; page++) {
+		Nicvisor__V1__Response *rep;
+		const char *next = "";
+
+		ln.page_token = token ? token : "";
+		rc = call(c, &req, &rep);
+		if (rc != EXIT_OK)
+			break;
+		if (rep->networks != NULL) {
+			for (size_t i = 0; i < rep->networks->n_networks; i++, count++) {
+				if (c->json) {
+					if (count)
+						putchar(',');
+					ctl_json_network(stdout, rep->networks->networks[i]);
+				} else {
+					ctl_print_network_row(stdout, rep->networks->networks[i]);
+				}
+			}
+			next = rep->networks->next_page_token;
+		}
+		free(token);
+		token = next[0] ? strdup(next) : NULL;
+		nv_wire_free(&rep->base);
+		if (token == NULL)
+			break;
+	}
+	free(token);
+	if (c->json)
+		printf("]}\n");
+	return rc;
+}
+
+/* argv[0] is "network"; the subcommand follows. */
+static int
+cmd_network(struct ctl *c, int argc, char **argv)
+{
+	const char *sub = argc > 1 ? argv[1] : "";
+
+	/* Parse the subcommand's options from argv[1] on. */
+	argc--;
+	argv++;
+	optind = 0;
+	if (strcmp(sub, "create") == 0)
+		return network_create(c, argc, argv);
+	if (strcmp(sub, "delete") == 0)
+		return network_get_delete(c, argc, argv, true);
+	if (strcmp(sub, "get") == 0)
+		return network_get_delete(c, argc, argv, false);
+	if (strcmp(sub, "list") == 0)
+		return network_list(c, argc, argv);
+	return usage_error("network %s: use network create, delete, list or get",
+			   sub[0] ? sub : "(nothing)");
+}
+
+static int
+nic_add(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "mac", required_argument, NULL, 'm' },
+		{ NULL, 0, NULL, 0 },
+	};
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__AddNicRequest an = NICVISOR__V1__ADD_NIC_REQUEST__INIT;
+	Nicvisor__V1__NicSpec nic = NICVISOR__V1__NIC_SPEC__INIT;
+	Nicvisor__V1__Response *rep;
+	int o, rc;
+
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o != 'm')
+			return EXIT_USAGE;
+		nic.mac = optarg;
+	}
+	if (optind + 2 != argc)
+		return usage_error("%s", "nic add needs a VM NAME and a NETWORK");
+	an.vm = argv[optind];
+	nic.network = argv[optind + 1];
+	an.nic = &nic;
+	req.op_case = NICVISOR__V1__REQUEST__OP_ADD_NIC;
+	req.add_nic = &an;
+	rc = call(c, &req, &rep);
+	if (rc == EXIT_OK && rep->vm != NULL && rep->vm->spec != NULL &&
+	    rep->vm->spec->n_nics > 0) {
+		const Nicvisor__V1__VmSpec *s = rep->vm->spec;
+		const Nicvisor__V1__NicSpec *n = s->nics[s->n_nics - 1];
+
+		if (c->json) {
+			ctl_json_vm(stdout, rep->vm);
+			putchar('\n');
+		} else {
+			printf("vm %s: nic%zu on network %s, mac %s\n", s->name, s->n_nics - 1,
+			       n->network, n->mac);
+		}
+	}
+	nv_wire_free((ProtobufCMessage *)rep);
+	return rc;
+}
+
+static int
+nic_remove(struct ctl *c, int argc, char **argv)
+{
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__RemoveNicRequest rn = NICVISOR__V1__REMOVE_NIC_REQUEST__INIT;
+	Nicvisor__V1__Response *rep;
+	uint64_t v;
+	int rc;
+
+	if (no_options(argc, argv) != EXIT_OK || optind + 2 != argc)
+		return usage_error("%s", "nic remove needs a VM NAME and an INDEX");
+	if (!parse_u64(argv[optind + 1], &v) || v > UINT32_MAX)
+		return usage_error("nic remove: INDEX %s: give a number (0 for the first NIC)",
+				   argv[optind + 1]);
+	rn.vm = argv[optind];
+	rn.index = (uint32_t)v;
+	req.op_case = NICVISOR__V1__REQUEST__OP_REMOVE_NIC;
+	req.remove_nic = &rn;
+	rc = call(c, &req, &rep);
+	if (rc == EXIT_OK && rep->vm != NULL) {
+		if (c->json) {
+			ctl_json_vm(stdout, rep->vm);
+			putchar('\n');
+		} else {
+			printf("vm %s: nic%u removed; %zu left\n",
+			       rep->vm->spec ? rep->vm->spec->name : "", rn.index,
+			       rep->vm->spec ? rep->vm->spec->n_nics : 0);
+		}
+	}
+	nv_wire_free((ProtobufCMessage *)rep);
+	return rc;
+}
+
+static int
+cmd_nic(struct ctl *c, int argc, char **argv)
+{
+	const char *sub = argc > 1 ? argv[1] : "";
+
+	argc--;
+	argv++;
+	optind = 0;
+	if (strcmp(sub, "add") == 0)
+		return nic_add(c, argc, argv);
+	if (strcmp(sub, "remove") == 0)
+		return nic_remove(c, argc, argv);
+	return usage_error("nic %s: use nic add or nic remove", sub[0] ? sub : "(nothing)");
+}
+
+static int
+cmd_stats(struct ctl *c, int argc, char **argv)
+{
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__GetPortStatsRequest ps = NICVISOR__V1__GET_PORT_STATS_REQUEST__INIT;
+	Nicvisor__V1__Response *rep;
+	int rc;
+
+	if (no_options(argc, argv) != EXIT_OK || optind + 1 < argc)
+		return usage_error("%s", "stats takes at most one VM NAME");
+	ps.vm = optind < argc ? argv[optind] : "";
+	req.op_case = NICVISOR__V1__REQUEST__OP_GET_PORT_STATS;
+	req.get_port_stats = &ps;
+	rc = call(c, &req, &rep);
+	if (rc != EXIT_OK)
+		return rc;
+	if (rep->port_stats == NULL) {
+		fprintf(stderr, "nicvisorctl: the agent answered without port statistics\n");
+		nv_wire_free(&rep->base);
+		return EXIT_ERR;
+	}
+	if (c->json)
+		printf("{\"ports\":[");
+	else
+		ctl_print_port_table_header(stdout);
+	for (size_t i = 0; i < rep->port_stats->n_ports; i++) {
+		if (c->json) {
+			if (i)
+				putchar(',');
+			ctl_json_port_stats(stdout, rep->port_stats->ports[i]);
+		} else {
+			ctl_print_port_row(stdout, rep->port_stats->ports[i]);
+		}
+	}
+	if (c->json)
+		printf("]}\n");
+	nv_wire_free(&rep->base);
+	return EXIT_OK;
 }
 
 /* Events */
@@ -875,6 +1206,12 @@ main(int argc, char **argv)
 		rc = cmd_wait(&c, argc, argv);
 	else if (strcmp(cmd, "events") == 0)
 		rc = cmd_events(&c, argc, argv);
+	else if (strcmp(cmd, "network") == 0)
+		rc = cmd_network(&c, argc, argv);
+	else if (strcmp(cmd, "nic") == 0)
+		rc = cmd_nic(&c, argc, argv);
+	else if (strcmp(cmd, "stats") == 0)
+		rc = cmd_stats(&c, argc, argv);
 	else if (strcmp(cmd, "help") == 0) {
 		usage(stdout);
 		rc = EXIT_OK;

@@ -72,7 +72,17 @@ json_spec(FILE *f, const Nicvisor__V1__VmSpec *s)
 	ctl_json_string(f, s->initrd);
 	fputs(",\"cmdline\":", f);
 	ctl_json_string(f, s->cmdline);
-	fputc('}', f);
+	fputs(",\"nics\":[", f);
+	for (size_t i = 0; i < s->n_nics; i++) {
+		if (i)
+			fputc(',', f);
+		fputs("{\"network\":", f);
+		ctl_json_string(f, s->nics[i]->network);
+		fputs(",\"mac\":", f);
+		ctl_json_string(f, s->nics[i]->mac);
+		fputc('}', f);
+	}
+	fputs("]}", f);
 }
 
 void
@@ -212,6 +222,9 @@ ctl_print_vm(FILE *f, const Nicvisor__V1__Vm *vm)
 		fprintf(f, "kernel:     %s\n", s->kernel);
 		fprintf(f, "initrd:     %s\n", s->initrd[0] ? s->initrd : "-");
 		fprintf(f, "cmdline:    %s\n", s->cmdline);
+		for (size_t i = 0; i < s->n_nics; i++)
+			fprintf(f, "nic%zu:       network %s, mac %s\n", i, s->nics[i]->network,
+				s->nics[i]->mac);
 	}
 	fprintf(f, "last exit:  %s\n", nv_exit_kind_name(vm->last_exit));
 	fprintf(f, "boots:      %u\n", vm->boots);
@@ -292,4 +305,102 @@ ctl_print_event(FILE *f, const char *topic, const Nicvisor__V1__Event *ev)
 	default:
 		fputs("unknown event\n", f);
 	}
+}
+
+void
+ctl_json_network(FILE *f, const Nicvisor__V1__Network *n)
+{
+	fputs("{\"id\":", f);
+	ctl_json_string(f, n->id);
+	fputs(",\"name\":", f);
+	ctl_json_string(f, n->name);
+	fprintf(f, ",\"vlan\":%u,\"created_unix_ms\":%" PRIu64 "}", n->vlan, n->created_unix_ms);
+}
+
+void
+ctl_print_network(FILE *f, const Nicvisor__V1__Network *n)
+{
+	char t[32];
+
+	fprintf(f, "name:       %s\n", n->name);
+	fprintf(f, "id:         %s\n", n->id);
+	if (n->vlan != 0)
+		fprintf(f, "vlan:       %u\n", n->vlan);
+	else
+		fprintf(f, "vlan:       untagged\n");
+	fprintf(f, "created:    %s\n", fmt_time(n->created_unix_ms, t, sizeof(t)));
+}
+
+void
+ctl_print_network_table_header(FILE *f)
+{
+	fprintf(f, "%-24s %-20s %-9s %s\n", "NAME", "ID", "VLAN", "CREATED");
+}
+
+void
+ctl_print_network_row(FILE *f, const Nicvisor__V1__Network *n)
+{
+	char t[32], vlan[16];
+
+	if (n->vlan != 0)
+		snprintf(vlan, sizeof(vlan), "%u", n->vlan);
+	else
+		snprintf(vlan, sizeof(vlan), "untagged");
+	fprintf(f, "%-24s %-20s %-9s %s\n", n->name, n->id, vlan,
+		fmt_time(n->created_unix_ms, t, sizeof(t)));
+}
+
+void
+ctl_json_port_stats(FILE *f, const Nicvisor__V1__PortStats *p)
+{
+	fputs("{\"port\":", f);
+	ctl_json_string(f, p->port);
+	fputs(",\"kind\":", f);
+	ctl_json_string(f, p->kind);
+	fputs(",\"network\":", f);
+	ctl_json_string(f, p->network);
+	fputs(",\"mac\":", f);
+	ctl_json_string(f, p->mac);
+	fprintf(f,
+		",\"link_up\":%s,\"rx_packets\":%" PRIu64 ",\"rx_bytes\":%" PRIu64
+		",\"tx_packets\":%" PRIu64 ",\"tx_bytes\":%" PRIu64 ",\"drops\":{",
+		p->link_up ? "true" : "false", p->rx_packets, p->rx_bytes, p->tx_packets,
+		p->tx_bytes);
+	for (size_t i = 0; i < p->n_drops; i++) {
+		if (i)
+			fputc(',', f);
+		ctl_json_string(f, p->drops[i]->key);
+		fprintf(f, ":%" PRIu64, p->drops[i]->value);
+	}
+	fputs("}}", f);
+}
+
+void
+ctl_print_port_table_header(FILE *f)
+{
+	fprintf(f, "%-26s %-6s %-16s %-17s %-4s %12s %14s %12s %14s  %s\n", "PORT", "KIND",
+		"NETWORK", "MAC", "LINK", "RX_PACKETS", "RX_BYTES", "TX_PACKETS", "TX_BYTES",
+		"DROPS");
+}
+
+void
+ctl_print_port_row(FILE *f, const Nicvisor__V1__PortStats *p)
+{
+	size_t shown = 0;
+
+	fprintf(f,
+		"%-26s %-6s %-16s %-17s %-4s %12" PRIu64 " %14" PRIu64 " %12" PRIu64 " %14" PRIu64
+		"  ",
+		p->port, p->kind, p->network[0] ? p->network : "-", p->mac[0] ? p->mac : "-",
+		p->link_up ? "up" : "down", p->rx_packets, p->rx_bytes, p->tx_packets, p->tx_bytes);
+	/* Reasons that never happened are in --json only. */
+	for (size_t i = 0; i < p->n_drops; i++) {
+		if (p->drops[i]->value == 0)
+			continue;
+		fprintf(f, "%s%s=%" PRIu64, shown ? " " : "", p->drops[i]->key, p->drops[i]->value);
+		shown++;
+	}
+	if (shown == 0)
+		fputc('-', f);
+	fputc('\n', f);
 }

@@ -16,6 +16,8 @@ void ctl_json_string(FILE *f, const char *s);
 void ctl_json_vm(FILE *f, const Nicvisor__V1__Vm *vm);
 void ctl_json_host(FILE *f, const Nicvisor__V1__Host *h);
 void ctl_json_event(FILE *f, const char *topic, const Nicvisor__V1__Event *ev);
+void ctl_json_network(FILE *f, const Nicvisor__V1__Network *n);
+void ctl_json_port_stats(FILE *f, const Nicvisor__V1__PortStats *p);
 
 void ctl_print_vm(FILE *f, const Nicvisor__V1__Vm *vm);
 void ctl_print_vm_table_header(FILE *f);
@@ -23,5 +25,10 @@ void ctl_print_vm_row(FILE *f, const Nicvisor__V1__Vm *vm);
 void ctl_print_host_table_header(FILE *f);
 void ctl_print_host_row(FILE *f, const Nicvisor__V1__Host *h);
 void ctl_print_event(FILE *f, const char *topic, const Nicvisor__V1__Event *ev);
+void ctl_print_network(FILE *f, const Nicvisor__V1__Network *n);
+void ctl_print_network_table_header(FILE *f);
+void ctl_print_network_row(FILE *f, const Nicvisor__V1__Network *n);
+void ctl_print_port_table_header(FILE *f);
+void ctl_print_port_row(FILE *f, const Nicvisor__V1__PortStats *p);
 
 #endif

@@ -5,10 +5,14 @@
  * fake clock, counter-based "random" bytes, an in-memory store, boot files
  * in a private temp directory. Each input gets a fresh agent.
  *
+ * Networking runs on the fake dataplane (dpu/net.h) with network "blue"
+ * (VLAN 10, id fuzz_net_id) and network "red" (untagged, no NIC on it).
+ *
  * fuzz_agent_open(with_host):
- *   false: no host; one VM "web1" created (not started).
+ *   false: no host; one VM "web1" with a NIC on blue (MAC FUZZ_MAC)
+ *          created (not started).
  *   true:  host "h1" said Hello (session fuzz_session), VM "web1" created
- *          and started on it (launch queued; artifacts stored).
+ *          and started on it (launch with its NIC queued; artifacts stored).
  */
 #ifndef FUZZ_AGENT_H
 #define FUZZ_AGENT_H
@@ -22,6 +26,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "net.h"
 #include "nv_log.h"
 #include "nv_wire.h"
 #include "store.h"
@@ -33,7 +38,11 @@ static char fuzz_artifacts[96];
 static char fuzz_kernel[96];
 static char fuzz_session[64];
 static char fuzz_vm_id[32];
+static char fuzz_net_id[32];
 static struct dpu_store *fuzz_store;
+static struct dpu_net *fuzz_net;
+
+#define FUZZ_MAC "52:54:00:00:00:01"
 
 static uint64_t
 fuzz_clock(void)
@@ -122,7 +131,9 @@ fuzz_agent_open(bool with_host)
 	};
 	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
 	Nicvisor__V1__CreateVmRequest cr = NICVISOR__V1__CREATE_VM_REQUEST__INIT;
+	Nicvisor__V1__CreateNetworkRequest cn = NICVISOR__V1__CREATE_NETWORK_REQUEST__INIT;
 	Nicvisor__V1__VmSpec spec = NICVISOR__V1__VM_SPEC__INIT;
+	Nicvisor__V1__NicSpec nic = NICVISOR__V1__NIC_SPEC__INIT, *nics[1] = { &nic };
 	Nicvisor__V1__Response rep;
 	struct nv_arena ar = NV_ARENA_INIT;
 	struct dpu_agent *a;
@@ -130,10 +141,26 @@ fuzz_agent_open(bool with_host)
 	fuzz_clock_now = 1000000;
 	fuzz_rnd = 0;
 	fuzz_session[0] = 0;
-	if (dpu_store_mem_open(&fuzz_store) < 0)
+	if (dpu_store_mem_open(&fuzz_store) < 0 ||
+	    dpu_net_fake_open("/run/fuzz/vhost", &fuzz_net) < 0)
 		abort();
 	conf.store = fuzz_store;
+	conf.net = fuzz_net;
 	if (dpu_agent_open(&conf, &a) < 0)
+		abort();
+	req.version = NV_PROTOCOL_VERSION;
+	req.op_case = NICVISOR__V1__REQUEST__OP_CREATE_NETWORK;
+	req.create_network = &cn;
+	cn.name = "blue";
+	cn.vlan = 10;
+	fuzz_call_api(a, &req.base, &rep, &ar);
+	if (rep.status->code != NICVISOR__V1__CODE__CODE_OK || rep.network == NULL)
+		abort();
+	snprintf(fuzz_net_id, sizeof(fuzz_net_id), "%s", rep.network->id);
+	cn.name = "red";
+	cn.vlan = 0;
+	fuzz_call_api(a, &req.base, &rep, &ar);
+	if (rep.status->code != NICVISOR__V1__CODE__CODE_OK)
 		abort();
 	if (with_host) {
 		Nicvisor__V1__HostRequest hr = NICVISOR__V1__HOST_REQUEST__INIT;
@@ -160,9 +187,12 @@ fuzz_agent_open(bool with_host)
 	spec.vcpus = 1;
 	spec.memory_mib = 64;
 	spec.kernel = fuzz_kernel;
+	nic.network = "blue";
+	nic.mac = FUZZ_MAC;
+	spec.nics = nics;
+	spec.n_nics = 1;
 	cr.spec = &spec;
 	cr.start = with_host;
-	req.version = NV_PROTOCOL_VERSION;
 	req.op_case = NICVISOR__V1__REQUEST__OP_CREATE_VM;
 	req.create_vm = &cr;
 	fuzz_call_api(a, &req.base, &rep, &ar);
@@ -178,6 +208,8 @@ fuzz_agent_close(struct dpu_agent *a)
 {
 	dpu_agent_shutdown(a);
 	dpu_agent_close(a);
+	dpu_net_close(fuzz_net);
+	fuzz_net = NULL;
 	dpu_store_close(fuzz_store);
 	fuzz_store = NULL;
 }

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target: one northbound Request (any bytes) through decode,
- * validation and dispatch into a fresh in-process agent with no hosts.
- * The agent must answer with a typed Response that packs, and keep
- * serving: a GetVm afterwards still works.
+ * validation and dispatch into a fresh in-process agent with no hosts and
+ * the fake dataplane. The agent must answer with a typed Response that
+ * packs, and keep serving: a GetVm afterwards still works, and its NICs,
+ * networks and the dataplane's ports still agree.
  */
 #include "fuzz_agent.h"
 
@@ -51,6 +52,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rep.status->code != NICVISOR__V1__CODE__CODE_OK &&
 	    rep.status->code != NICVISOR__V1__CODE__CODE_NOT_FOUND)
 		abort();
+	/* Every port the agent knows is one the dataplane has, and the other
+	 * way round: a VM's NICs and their ports stay together. */
+	{
+		Nicvisor__V1__GetPortStatsRequest ps = NICVISOR__V1__GET_PORT_STATS_REQUEST__INIT;
+		struct dpu_agent_stats st;
+		size_t nets, ports, uplinks;
+
+		ps.vm = "";
+		req.op_case = NICVISOR__V1__REQUEST__OP_GET_PORT_STATS;
+		req.get_port_stats = &ps;
+		fuzz_call_api(a, &req.base, &rep, &ar);
+		dpu_agent_get_stats(a, &st);
+		dpu_net_fake_counts(fuzz_net, &nets, &ports, &uplinks);
+		if (rep.status->code != NICVISOR__V1__CODE__CODE_OK ||
+		    rep.port_stats->n_ports != ports || ports != st.nics || nets != st.networks)
+			abort();
+	}
 	nv_arena_free(&ar);
 	dpu_agent_tick(a);
 	fuzz_agent_close(a);

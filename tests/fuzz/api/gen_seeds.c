@@ -38,6 +38,90 @@ put_msg(const char *sub, const char *name, const ProtobufCMessage *m)
 	free(buf);
 }
 
+/* Networks, NICs, port statistics (against fuzz_agent.h's networks). */
+static void
+net_seeds(void)
+{
+	Nicvisor__V1__Request r = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__CreateNetworkRequest cn = NICVISOR__V1__CREATE_NETWORK_REQUEST__INIT;
+	Nicvisor__V1__DeleteNetworkRequest dn = NICVISOR__V1__DELETE_NETWORK_REQUEST__INIT;
+	Nicvisor__V1__GetNetworkRequest gn = NICVISOR__V1__GET_NETWORK_REQUEST__INIT;
+	Nicvisor__V1__ListNetworksRequest ln = NICVISOR__V1__LIST_NETWORKS_REQUEST__INIT;
+	Nicvisor__V1__AddNicRequest an = NICVISOR__V1__ADD_NIC_REQUEST__INIT;
+	Nicvisor__V1__RemoveNicRequest rn = NICVISOR__V1__REMOVE_NIC_REQUEST__INIT;
+	Nicvisor__V1__GetPortStatsRequest ps = NICVISOR__V1__GET_PORT_STATS_REQUEST__INIT;
+	Nicvisor__V1__CreateVmRequest c = NICVISOR__V1__CREATE_VM_REQUEST__INIT;
+	Nicvisor__V1__VmSpec spec = NICVISOR__V1__VM_SPEC__INIT;
+	Nicvisor__V1__NicSpec nic = NICVISOR__V1__NIC_SPEC__INIT,
+			      nic2 = NICVISOR__V1__NIC_SPEC__INIT;
+	Nicvisor__V1__NicSpec *nics[2] = { &nic, &nic2 };
+
+	r.version = NV_PROTOCOL_VERSION;
+	cn.name = "green";
+	cn.vlan = 20;
+	r.op_case = NICVISOR__V1__REQUEST__OP_CREATE_NETWORK;
+	r.create_network = &cn;
+	put_msg("api", "create-network", &r.base);
+	cn.vlan = 10; /* blue's */
+	put_msg("api", "create-network-vlan-taken", &r.base);
+	cn.vlan = 4095;
+	put_msg("api", "create-network-vlan-range", &r.base);
+	dn.network = "blue"; /* web1 has a NIC on it */
+	r.op_case = NICVISOR__V1__REQUEST__OP_DELETE_NETWORK;
+	r.delete_network = &dn;
+	put_msg("api", "delete-network-in-use", &r.base);
+	dn.network = "red";
+	put_msg("api", "delete-network", &r.base);
+	gn.network = fuzz_net_id;
+	r.op_case = NICVISOR__V1__REQUEST__OP_GET_NETWORK;
+	r.get_network = &gn;
+	put_msg("api", "get-network-by-id", &r.base);
+	ln.page_size = 1;
+	ln.page_token = "networks1.626c7565";
+	r.op_case = NICVISOR__V1__REQUEST__OP_LIST_NETWORKS;
+	r.list_networks = &ln;
+	put_msg("api", "list-networks", &r.base);
+	nic.network = "red";
+	an.vm = "web1";
+	an.nic = &nic;
+	r.op_case = NICVISOR__V1__REQUEST__OP_ADD_NIC;
+	r.add_nic = &an;
+	put_msg("api", "add-nic", &r.base);
+	nic.mac = FUZZ_MAC; /* web1's */
+	put_msg("api", "add-nic-mac-taken", &r.base);
+	nic.mac = "52:54:00:12:34:zz";
+	put_msg("api", "add-nic-bad-mac", &r.base);
+	rn.vm = fuzz_vm_id;
+	rn.index = 0;
+	r.op_case = NICVISOR__V1__REQUEST__OP_REMOVE_NIC;
+	r.remove_nic = &rn;
+	put_msg("api", "remove-nic", &r.base);
+	rn.index = 5;
+	put_msg("api", "remove-nic-no-such-index", &r.base);
+	ps.vm = "web1";
+	r.op_case = NICVISOR__V1__REQUEST__OP_GET_PORT_STATS;
+	r.get_port_stats = &ps;
+	put_msg("api", "get-port-stats-vm", &r.base);
+	ps.vm = "";
+	put_msg("api", "get-port-stats-all", &r.base);
+	spec.name = "db2";
+	spec.vcpus = 4;
+	spec.memory_mib = 512;
+	spec.kernel = "/proc/self/exe";
+	nic.network = "blue";
+	nic.mac = "02:00:00:00:00:05";
+	nic2.network = fuzz_net_id;
+	nic2.mac = "";
+	spec.nics = nics;
+	spec.n_nics = 2;
+	c.spec = &spec;
+	r.op_case = NICVISOR__V1__REQUEST__OP_CREATE_VM;
+	r.create_vm = &c;
+	put_msg("api", "create-vm-nics", &r.base);
+	nic2.mac = "02:00:00:00:00:05";
+	put_msg("api", "create-vm-nics-same-mac", &r.base);
+}
+
 static void
 api_seeds(void)
 {
@@ -106,6 +190,7 @@ api_seeds(void)
 	r.version = 2;
 	put_msg("api", "version-mismatch", &r.base);
 	put("api", "garbage", "\xff\xff\xff\xff\x0f", 5);
+	net_seeds();
 }
 
 static void
@@ -155,6 +240,24 @@ host_seeds(void)
 	h.host_id = "h1";
 	vr.vm_id = fuzz_vm_id;
 	put_msg("host", "hello-reattach", &r.base);
+	{
+		Nicvisor__V1__NicSpec n1 = NICVISOR__V1__NIC_SPEC__INIT;
+		Nicvisor__V1__NicSpec n2 = NICVISOR__V1__NIC_SPEC__INIT;
+		Nicvisor__V1__NicSpec *ns[2] = { &n1, &n2 };
+
+		/* An unknown VM with a NIC the agent can keep and one it
+		 * cannot (unknown network). */
+		n1.network = "blue";
+		n1.mac = "52:54:00:00:00:0a";
+		n2.network = "gone";
+		n2.mac = "52:54:00:00:00:0b";
+		spec.nics = ns;
+		spec.n_nics = 2;
+		vr.vm_id = "vm-00000000000000cd";
+		put_msg("host", "hello-adopt-nics", &r.base);
+		spec.nics = NULL;
+		spec.n_nics = 0;
+	}
 
 	r.session = fuzz_session;
 	p.ack_seq = UINT64_MAX;

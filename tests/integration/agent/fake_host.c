@@ -110,6 +110,8 @@ say_hello(struct fake_host *fh)
 	Nicvisor__V1__HostCapabilities caps = NICVISOR__V1__HOST_CAPABILITIES__INIT;
 	Nicvisor__V1__VmReport reports[FAKE_MAX_VMS], *rp[FAKE_MAX_VMS];
 	Nicvisor__V1__VmSpec specs[FAKE_MAX_VMS];
+	Nicvisor__V1__NicSpec nics[FAKE_MAX_VMS][FAKE_MAX_NICS];
+	Nicvisor__V1__NicSpec *nicp[FAKE_MAX_VMS][FAKE_MAX_NICS];
 	struct fake_vm vms[FAKE_MAX_VMS];
 	Nicvisor__V1__HostResponse *rep;
 	unsigned nvms;
@@ -142,6 +144,14 @@ say_hello(struct fake_host *fh)
 		specs[i].vcpus = v->vcpus;
 		specs[i].memory_mib = v->memory_mib;
 		specs[i].kernel = "/fake/kernel";
+		for (unsigned j = 0; j < v->nnics; j++) {
+			nicvisor__v1__nic_spec__init(&nics[i][j]);
+			nics[i][j].network = v->nics[j].network;
+			nics[i][j].mac = v->nics[j].mac;
+			nicp[i][j] = &nics[i][j];
+		}
+		specs[i].nics = nicp[i];
+		specs[i].n_nics = v->nnics;
 		reports[i].vm_id = v->id;
 		reports[i].state = v->state;
 		reports[i].boots = v->boots;
@@ -237,6 +247,18 @@ launch(struct fake_host *fh, const Nicvisor__V1__LaunchVm *l)
 	v->state = NICVISOR__V1__VM_STATE__VM_STATE_STARTING;
 	if (l->kernel != NULL)
 		snprintf(v->kernel_id, sizeof(v->kernel_id), "%s", l->kernel->id);
+	for (size_t i = 0; i < l->n_nics && i < FAKE_MAX_NICS; i++) {
+		const Nicvisor__V1__NicAttachment *a = l->nics[i];
+
+		v->nics[i].index = a->index;
+		snprintf(v->nics[i].mac, sizeof(v->nics[i].mac), "%s", a->mac);
+		snprintf(v->nics[i].socket, sizeof(v->nics[i].socket), "%s", a->vhost_user_socket);
+		v->nics[i].queue_pairs = a->queue_pairs;
+		if (l->spec != NULL && i < l->spec->n_nics)
+			snprintf(v->nics[i].network, sizeof(v->nics[i].network), "%s",
+				 l->spec->nics[i]->network);
+		v->nnics++;
+	}
 	pthread_mutex_unlock(&fh->lock);
 
 	fake_host_report(fh, l->vm_id, NICVISOR__V1__VM_STATE__VM_STATE_STARTING,

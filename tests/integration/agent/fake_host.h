@@ -28,7 +28,8 @@ struct fake_host_conf {
 	uint32_t chunk;      /* ReadArtifact length; 0 = 256 KiB */
 };
 
-#define FAKE_MAX_VMS 16
+#define FAKE_MAX_VMS  16
+#define FAKE_MAX_NICS 8
 
 /* What the fake host knows about one VM it was told to run. */
 struct fake_vm {
@@ -43,6 +44,16 @@ struct fake_vm {
 	uint32_t vcpus;
 	uint64_t memory_mib;
 	char name[64];
+	/* LaunchVm.nics, as received (also reported back in spec.nics at
+	 * Hello, as a real shim does). */
+	unsigned nnics;
+	struct {
+		uint32_t index;
+		char mac[24];
+		char network[64]; /* from spec.nics */
+		char socket[128];
+		uint32_t queue_pairs;
+	} nics[FAKE_MAX_NICS];
 };
 
 struct fake_host_stats {

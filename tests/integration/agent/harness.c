@@ -60,20 +60,41 @@ int
 agent_spawn(struct agent_proc *ap)
 {
 	char hb[16], dead[16];
+	const char *argv[64];
+	size_t n = 0;
 	pid_t pid;
 
 	snprintf(hb, sizeof(hb), "%u", ap->heartbeat_ms);
 	snprintf(dead, sizeof(dead), "%u", ap->dead_after_ms);
+	argv[n++] = binary("NICVISOR_DPU");
+	argv[n++] = "--api";
+	argv[n++] = ap->api;
+	argv[n++] = "--events";
+	argv[n++] = ap->events;
+	argv[n++] = "--southbound";
+	argv[n++] = ap->south;
+	argv[n++] = "--state-dir";
+	argv[n++] = ap->state;
+	argv[n++] = "--heartbeat-ms";
+	argv[n++] = hb;
+	argv[n++] = "--dead-after-ms";
+	argv[n++] = dead;
+	argv[n++] = "--log-level";
+	argv[n++] = getenv("AGENT_LOG_LEVEL") ? getenv("AGENT_LOG_LEVEL") : "info";
+	argv[n++] = "--vhost-dir";
+	argv[n++] = ap->vhost;
+	if (ap->dataplane != NULL) {
+		argv[n++] = "--dataplane";
+		argv[n++] = ap->dataplane;
+	}
+	for (size_t i = 0; ap->extra[i] != NULL && n < 63; i++)
+		argv[n++] = ap->extra[i];
+	argv[n] = NULL;
 	pid = fork();
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {
-		const char *dpu = binary("NICVISOR_DPU");
-
-		execl(dpu, dpu, "--api", ap->api, "--events", ap->events, "--southbound", ap->south,
-		      "--state-dir", ap->state, "--heartbeat-ms", hb, "--dead-after-ms", dead,
-		      "--log-level", getenv("AGENT_LOG_LEVEL") ? getenv("AGENT_LOG_LEVEL") : "info",
-		      (char *)NULL);
+		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
 	ap->pid = pid;
@@ -95,7 +116,17 @@ agent_spawn(struct agent_proc *ap)
 int
 agent_setup(struct agent_proc *ap, uint32_t heartbeat_ms, uint32_t dead_after_ms)
 {
+	return agent_setup_with(ap, heartbeat_ms, dead_after_ms, "fake", NULL);
+}
+
+int
+agent_setup_with(struct agent_proc *ap, uint32_t heartbeat_ms, uint32_t dead_after_ms,
+		 const char *dataplane, const char *const *extra)
+{
 	memset(ap, 0, sizeof(*ap));
+	ap->dataplane = dataplane;
+	for (size_t i = 0; extra != NULL && extra[i] != NULL && i < 15; i++)
+		ap->extra[i] = extra[i];
 	snprintf(ap->dir, sizeof(ap->dir), "%s/nv-agent-XXXXXX",
 		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (mkdtemp(ap->dir) == NULL)
@@ -104,6 +135,7 @@ agent_setup(struct agent_proc *ap, uint32_t heartbeat_ms, uint32_t dead_after_ms
 	snprintf(ap->events, sizeof(ap->events), "ipc://%s/events.sock", ap->dir);
 	snprintf(ap->south, sizeof(ap->south), "ipc://%s/host.sock", ap->dir);
 	snprintf(ap->state, sizeof(ap->state), "%s/state", ap->dir);
+	snprintf(ap->vhost, sizeof(ap->vhost), "%s/vhost", ap->dir);
 	ap->heartbeat_ms = heartbeat_ms;
 	ap->dead_after_ms = dead_after_ms;
 	return agent_spawn(ap);

@@ -25,14 +25,22 @@ struct agent_proc {
 	char events[320];
 	char south[320];
 	char state[320];
+	char vhost[320];
+	const char *dataplane; /* --dataplane; agent_setup sets "fake" */
+	const char *extra[16]; /* more nicvisor-dpu arguments (NULL-terminated) */
 	pid_t pid;
 	uint32_t heartbeat_ms;
 	uint32_t dead_after_ms;
 	struct nv_rpc_client *client;
 };
 
-/* Make the temp dir and start the agent; 0 or -1. */
+/* Make the temp dir and start the agent (--dataplane fake, vhost-user
+ * sockets in <dir>/vhost); 0 or -1. */
 int agent_setup(struct agent_proc *ap, uint32_t heartbeat_ms, uint32_t dead_after_ms);
+/* The same, with the dataplane and extra arguments of the caller's
+ * choosing (dataplane NULL: no --dataplane option). */
+int agent_setup_with(struct agent_proc *ap, uint32_t heartbeat_ms, uint32_t dead_after_ms,
+		     const char *dataplane, const char *const *extra);
 /* Start the agent again on the same directory (after agent_kill). */
 int agent_spawn(struct agent_proc *ap);
 /* Send sig and wait (5 s, then SIGKILL). Returns the wait status. */

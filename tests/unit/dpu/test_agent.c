@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The agent in-process (dpu/agent.c, api.c, south.c): the long poll,
- * command repetition and acknowledgement, reports, console, artifacts,
- * host loss, reconciliation at Hello, adoption, tombstones, stop
- * escalation and reload from the store. Time is a fake clock; replies and
- * events are recorded.
+ * The agent in-process (dpu/agent.c, api.c, south.c, network.c,
+ * api_net.c): the long poll, command repetition and acknowledgement,
+ * reports, console, artifacts, host loss, reconciliation at Hello,
+ * adoption, tombstones, stop escalation, reload from the store, networks,
+ * NICs and their dataplane ports (on the fake dataplane). Time is a fake
+ * clock; replies and events are recorded.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,20 +23,27 @@
 
 #include "agent.h"
 #include "artifact.h"
+#include "net.h"
 #include "nv_wire.h"
 #include "pb_util.h"
 #include "store.h"
 
-#define CODE(x)  NICVISOR__V1__CODE__CODE_##x
-#define STATE(x) NICVISOR__V1__VM_STATE__VM_STATE_##x
-#define OP(x)    NICVISOR__V1__REQUEST__OP_##x
-#define HOP(x)   NICVISOR__V1__HOST_REQUEST__OP_##x
+#define CODE(x)   NICVISOR__V1__CODE__CODE_##x
+#define STATE(x)  NICVISOR__V1__VM_STATE__VM_STATE_##x
+#define OP(x)     NICVISOR__V1__REQUEST__OP_##x
+#define HOP(x)    NICVISOR__V1__HOST_REQUEST__OP_##x
 
-#define HB       1000
-#define DEAD     3000
+#define HB        1000
+#define DEAD      3000
+
+#define VHOST_DIR "/run/test/vhost"
 
 static uint64_t clock_now;
 static uint64_t rnd;
+/* When set, 6-byte requests (MACs) get only two values, 0x11... three
+ * times then 0x22..., over and over: MACs collide. */
+static bool rnd_stuck;
+static unsigned int rnd_stuck_n;
 
 static uint64_t
 fake_clock(void)
@@ -48,6 +56,10 @@ fake_random(void *buf, size_t len)
 {
 	uint8_t *b = buf;
 
+	if (rnd_stuck && len == 6) {
+		memset(buf, rnd_stuck_n++ % 4 == 3 ? 0x22 : 0x11, len);
+		return;
+	}
 	rnd++;
 	for (size_t i = 0; i < len; i++)
 		b[i] = (uint8_t)(i < 8 ? rnd >> (8 * i) : 0x5a);
@@ -58,6 +70,7 @@ fake_random(void *buf, size_t len)
 struct env {
 	struct dpu_agent *a;
 	struct dpu_store *store;
+	struct dpu_net *net; /* the fake; NULL: networking off */
 	char dir[64];
 	char artifacts[128];
 	char kernel[128];
@@ -154,6 +167,8 @@ open_agent(struct env *e)
 		.events = { record_event, e },
 		.clock_ms = fake_clock,
 		.random = fake_random,
+		.net = e->net,
+		.net_off_reason = "unit test without a dataplane",
 	};
 
 	return dpu_agent_open(&conf, &e->a);
@@ -182,7 +197,10 @@ setup(void **state)
 		dpu_sha256_hex(buf, sizeof(buf), e->ksha);
 	}
 	clock_now = 1000000;
+	rnd_stuck = false;
+	rnd_stuck_n = 0;
 	assert_int_equal(dpu_store_mem_open(&e->store), 0);
+	assert_int_equal(dpu_net_fake_open(VHOST_DIR, &e->net), 0);
 	assert_int_equal(open_agent(e), 0);
 	*state = e;
 	return 0;
@@ -194,6 +212,7 @@ teardown(void **state)
 	struct env *e = *state;
 
 	dpu_agent_close(e->a);
+	dpu_net_close(e->net);
 	dpu_store_close(e->store);
 	for (size_t i = 0; i < e->nevents; i++)
 		nv_wire_free(&e->events[i]->base);
@@ -1046,6 +1065,753 @@ test_decode_errors_keep_serving(void **state)
 	assert_int_equal(create(e, "fine", 1, 64, false)->status->code, CODE(OK));
 }
 
+/* Networks and NICs */
+
+static Nicvisor__V1__Response *
+net_create(struct env *e, const char *name, uint32_t vlan)
+{
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__CreateNetworkRequest cn = NICVISOR__V1__CREATE_NETWORK_REQUEST__INIT;
+
+	cn.name = (char *)name;
+	cn.vlan = vlan;
+	req.op_case = OP(CREATE_NETWORK);
+	req.create_network = &cn;
+	return api(e, &req);
+}
+
+static Nicvisor__V1__Response *
+net_op(struct env *e, int op, const char *ref)
+{
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__DeleteNetworkRequest d = NICVISOR__V1__DELETE_NETWORK_REQUEST__INIT;
+	Nicvisor__V1__GetNetworkRequest g = NICVISOR__V1__GET_NETWORK_REQUEST__INIT;
+
+	d.network = g.network = (char *)ref;
+	req.op_case = (Nicvisor__V1__Request__OpCase)op;
+	if (op == OP(DELETE_NETWORK))
+		req.delete_network = &d;
+	else
+		req.get_network = &g;
+	return api(e, &req);
+}
+
+/* A VM with NICs on nets[i] with macs[i] (NULL or "": assigned). */
+static Nicvisor__V1__Response *
+create_nics(struct env *e, const char *name, uint32_t vcpus, bool start, const char *const *nets,
+	    const char *const *macs, size_t n)
+{
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__CreateVmRequest cr = NICVISOR__V1__CREATE_VM_REQUEST__INIT;
+	Nicvisor__V1__VmSpec spec = NICVISOR__V1__VM_SPEC__INIT;
+	Nicvisor__V1__NicSpec nics[16], *np[16];
+
+	for (size_t i = 0; i < n; i++) {
+		nicvisor__v1__nic_spec__init(&nics[i]);
+		nics[i].network = (char *)nets[i];
+		nics[i].mac = (char *)(macs && macs[i] ? macs[i] : "");
+		np[i] = &nics[i];
+	}
+	spec.name = (char *)name;
+	spec.vcpus = vcpus;
+	spec.memory_mib = 256;
+	spec.kernel = e->kernel;
+	spec.nics = np;
+	spec.n_nics = n;
+	cr.spec = &spec;
+	cr.start = start;
+	req.op_case = OP(CREATE_VM);
+	req.create_vm = &cr;
+	return api(e, &req);
+}
+
+static Nicvisor__V1__Response *
+add_nic(struct env *e, const char *vm, const char *network, const char *mac)
+{
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__AddNicRequest an = NICVISOR__V1__ADD_NIC_REQUEST__INIT;
+	Nicvisor__V1__NicSpec nic = NICVISOR__V1__NIC_SPEC__INIT;
+
+	nic.network = (char *)network;
+	nic.mac = (char *)(mac ? mac : "");
+	an.vm = (char *)vm;
+	an.nic = &nic;
+	req.op_case = OP(ADD_NIC);
+	req.add_nic = &an;
+	return api(e, &req);
+}
+
+static Nicvisor__V1__Response *
+remove_nic(struct env *e, const char *vm, uint32_t index)
+{
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__RemoveNicRequest rn = NICVISOR__V1__REMOVE_NIC_REQUEST__INIT;
+
+	rn.vm = (char *)vm;
+	rn.index = index;
+	req.op_case = OP(REMOVE_NIC);
+	req.remove_nic = &rn;
+	return api(e, &req);
+}
+
+static Nicvisor__V1__Response *
+port_stats(struct env *e, const char *vm)
+{
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__GetPortStatsRequest ps = NICVISOR__V1__GET_PORT_STATS_REQUEST__INIT;
+
+	ps.vm = (char *)(vm ? vm : "");
+	req.op_case = OP(GET_PORT_STATS);
+	req.get_port_stats = &ps;
+	return api(e, &req);
+}
+
+static void
+expect_err(Nicvisor__V1__Response *rep, int code, const char *field, const char *part)
+{
+	if ((int)rep->status->code != code)
+		fail_msg("code %d, wanted %d: %s", rep->status->code, code, rep->status->message);
+	assert_string_equal(rep->status->field, field);
+	if (part != NULL && strstr(rep->status->message, part) == NULL)
+		fail_msg("message '%s' lacks '%s'", rep->status->message, part);
+	assert_int_equal(rep->result_case, NICVISOR__V1__RESPONSE__RESULT__NOT_SET);
+}
+
+static void
+fake_counts(struct env *e, size_t *nets, size_t *ports)
+{
+	size_t uplinks;
+
+	dpu_net_fake_counts(e->net, nets, ports, &uplinks);
+}
+
+/* The dataplane port name of NIC i of a VM: "<id>-<12 hex of the MAC>". */
+static void
+port_of(const Nicvisor__V1__Vm *vm, size_t i, char *out)
+{
+	const char *m = vm->spec->nics[i]->mac;
+
+	sprintf(out, "%s-%.2s%.2s%.2s%.2s%.2s%.2s", vm->id, m, m + 3, m + 6, m + 9, m + 12, m + 15);
+}
+
+static bool
+locally_administered_unicast(const char *mac)
+{
+	unsigned int b0;
+
+	assert_int_equal(strlen(mac), 17);
+	assert_int_equal(sscanf(mac, "%2x", &b0), 1);
+	return (b0 & 3) == 2;
+}
+
+static void
+test_networks(void **state)
+{
+	struct env *e = *state;
+	Nicvisor__V1__Response *rep;
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__ListNetworksRequest ln = NICVISOR__V1__LIST_NETWORKS_REQUEST__INIT;
+	const char *blue[1] = { "blue" };
+	char blue_id[32], token[128] = "";
+	size_t nets, ports;
+	int pages = 0;
+	char seen[64] = "";
+
+	rep = net_create(e, "blue", 100);
+	assert_int_equal(rep->status->code, CODE(OK));
+	assert_string_equal(rep->network->name, "blue");
+	assert_int_equal(rep->network->vlan, 100);
+	assert_true(strncmp(rep->network->id, "net-", 4) == 0 && strlen(rep->network->id) == 20);
+	assert_true(rep->network->created_unix_ms > 0);
+	snprintf(blue_id, sizeof(blue_id), "%s", rep->network->id);
+	/* Untagged networks may be several; a tag only one. */
+	assert_int_equal(net_create(e, "red", 0)->status->code, CODE(OK));
+	assert_int_equal(net_create(e, "green", 0)->status->code, CODE(OK));
+	expect_err(net_create(e, "blue", 7), CODE(ALREADY_EXISTS), "name", "exists");
+	expect_err(net_create(e, "navy", 100), CODE(ALREADY_EXISTS), "vlan", "network blue's");
+	expect_err(net_create(e, "navy", 4095), CODE(INVALID_ARGUMENT), "vlan", "1..4094");
+	expect_err(net_create(e, "Navy", 5), CODE(INVALID_ARGUMENT), "name", NULL);
+	expect_err(net_create(e, "net-0123456789abcdef", 5), CODE(INVALID_ARGUMENT), "name",
+		   "network id");
+	fake_counts(e, &nets, &ports);
+	assert_int_equal(nets, 3);
+
+	/* By id or by name. */
+	rep = net_op(e, OP(GET_NETWORK), blue_id);
+	assert_int_equal(rep->status->code, CODE(OK));
+	assert_string_equal(rep->network->name, "blue");
+	rep = net_op(e, OP(GET_NETWORK), "blue");
+	assert_string_equal(rep->network->id, blue_id);
+	expect_err(net_op(e, OP(GET_NETWORK), "nope"), CODE(NOT_FOUND), "network", "nope");
+	expect_err(net_op(e, OP(GET_NETWORK), ""), CODE(INVALID_ARGUMENT), "network", NULL);
+
+	/* Pages of 2, by name. */
+	req.op_case = OP(LIST_NETWORKS);
+	req.list_networks = &ln;
+	ln.page_size = 2;
+	do {
+		ln.page_token = token;
+		rep = api(e, &req);
+		assert_int_equal(rep->status->code, CODE(OK));
+		for (size_t i = 0; i < rep->networks->n_networks; i++) {
+			strcat(seen, rep->networks->networks[i]->name);
+			strcat(seen, " ");
+		}
+		snprintf(token, sizeof(token), "%s", rep->networks->next_page_token);
+	} while (token[0] != 0 && ++pages < 5);
+	assert_string_equal(seen, "blue green red ");
+	assert_int_equal(pages, 1);
+	/* A VM list's token is no good here. */
+	ln.page_token = "vms1.61";
+	expect_err(api(e, &req), CODE(INVALID_ARGUMENT), "page_token", NULL);
+
+	/* In use: not deleted. */
+	assert_int_equal(create_nics(e, "web1", 1, false, blue, NULL, 1)->status->code, CODE(OK));
+	expect_err(net_op(e, OP(DELETE_NETWORK), "blue"), CODE(FAILED_PRECONDITION), "network",
+		   "NIC 0 of vm web1");
+	assert_int_equal(vm_op(e, OP(DELETE_VM), "web1", false, 0)->status->code, CODE(OK));
+	rep = net_op(e, OP(DELETE_NETWORK), blue_id);
+	assert_int_equal(rep->status->code, CODE(OK));
+	assert_string_equal(rep->network->name, "blue");
+	expect_err(net_op(e, OP(DELETE_NETWORK), "blue"), CODE(NOT_FOUND), "network", NULL);
+	fake_counts(e, &nets, &ports);
+	assert_int_equal(nets, 2);
+	assert_int_equal(ports, 0);
+	/* The VLAN is free again. */
+	assert_int_equal(net_create(e, "navy", 100)->status->code, CODE(OK));
+}
+
+static void
+test_nics_at_create(void **state)
+{
+	struct env *e = *state;
+	const char *nets[3] = { "blue", "red", "blue" };
+	const char *macs[3] = { "52:54:00:AB:CD:EF", NULL, NULL };
+	Nicvisor__V1__Response *rep;
+	Nicvisor__V1__Vm *vm;
+	char port[64], network[64], red_id[32];
+	unsigned int qp;
+	size_t nnets, ports;
+
+	assert_int_equal(net_create(e, "blue", 10)->status->code, CODE(OK));
+	snprintf(red_id, sizeof(red_id), "%s", net_create(e, "red", 0)->network->id);
+	nets[1] = red_id; /* a network may be named by its id */
+	rep = create_nics(e, "web1", 3, false, nets, macs, 3);
+	assert_int_equal(rep->status->code, CODE(OK));
+	vm = rep->vm;
+	assert_int_equal(vm->spec->n_nics, 3);
+	/* MACs written in lower case; assigned ones locally administered,
+	 * unicast and distinct; networks kept by name. */
+	assert_string_equal(vm->spec->nics[0]->mac, "52:54:00:ab:cd:ef");
+	assert_string_equal(vm->spec->nics[1]->network, "red");
+	assert_true(locally_administered_unicast(vm->spec->nics[1]->mac));
+	assert_true(locally_administered_unicast(vm->spec->nics[2]->mac));
+	assert_string_not_equal(vm->spec->nics[1]->mac, vm->spec->nics[2]->mac);
+	/* Every NIC has its port now, with min(vcpus, 8) queue pairs. */
+	fake_counts(e, &nnets, &ports);
+	assert_int_equal(ports, 3);
+	port_of(vm, 1, port);
+	assert_true(dpu_net_fake_port(e->net, port, network, sizeof(network), &qp));
+	assert_string_equal(network, "red");
+	assert_int_equal(qp, 3);
+	assert_string_equal(get(e, "web1")->spec->nics[2]->mac, vm->spec->nics[2]->mac);
+
+	/* Refused, and nothing made: */
+	nets[1] = "nope";
+	expect_err(create_nics(e, "web2", 1, false, nets, NULL, 3), CODE(NOT_FOUND),
+		   "spec.nics[1].network", "nope");
+	nets[1] = "red";
+	macs[0] = "52:54:00:ab:cd:ef"; /* web1's */
+	expect_err(create_nics(e, "web2", 1, false, nets, macs, 3), CODE(ALREADY_EXISTS),
+		   "spec.nics[0].mac", "vm web1");
+	macs[0] = "52:54:00:00:00:01";
+	macs[2] = "52:54:00:00:00:01";
+	expect_err(create_nics(e, "web2", 1, false, nets, macs, 3), CODE(INVALID_ARGUMENT),
+		   "spec.nics[2].mac", "NIC 0");
+	macs[2] = "03:00:00:00:00:01";
+	expect_err(create_nics(e, "web2", 1, false, nets, macs, 3), CODE(INVALID_ARGUMENT),
+		   "spec.nics[2].mac", "multicast");
+	{
+		const char *nine[9] = { "blue", "blue", "blue", "blue", "blue",
+					"blue", "blue", "blue", "blue" };
+
+		expect_err(create_nics(e, "web2", 1, false, nine, NULL, 9), CODE(INVALID_ARGUMENT),
+			   "spec.nics", "at most 8");
+		/* Eight is fine, and a big VM's NICs get 8 queue pairs. */
+		rep = create_nics(e, "web3", 12, false, nine, NULL, 8);
+		assert_int_equal(rep->status->code, CODE(OK));
+		port_of(rep->vm, 7, port);
+		assert_true(dpu_net_fake_port(e->net, port, network, sizeof(network), &qp));
+		assert_int_equal(qp, 8);
+	}
+	assert_int_equal(vm_op(e, OP(GET_VM), "web2", false, 0)->status->code, CODE(NOT_FOUND));
+	fake_counts(e, &nnets, &ports);
+	assert_int_equal(ports, 3 + 8);
+	/* DeleteVm takes its ports away. */
+	assert_int_equal(vm_op(e, OP(DELETE_VM), "web3", false, 0)->status->code, CODE(OK));
+	fake_counts(e, &nnets, &ports);
+	assert_int_equal(ports, 3);
+}
+
+static void
+test_mac_assignment_unique(void **state)
+{
+	struct env *e = *state;
+	const char *nets[2] = { "blue", "blue" };
+	Nicvisor__V1__Response *r1, *r2;
+
+	assert_int_equal(net_create(e, "blue", 0)->status->code, CODE(OK));
+	/* The random source repeats itself: the agent must not hand out a
+	 * MAC twice, within one VM or across VMs. Made locally administered
+	 * and unicast, 0x11 and 0x22 give these two. */
+	rnd_stuck = true;
+	r1 = create_nics(e, "a", 1, false, nets, NULL, 2);
+	assert_int_equal(r1->status->code, CODE(OK));
+	assert_string_equal(r1->vm->spec->nics[0]->mac, "12:11:11:11:11:11");
+	assert_string_equal(r1->vm->spec->nics[1]->mac, "22:22:22:22:22:22");
+	/* Both taken: no free MAC comes out of this source, a clear refusal. */
+	expect_err(create_nics(e, "b", 1, false, nets, NULL, 1), CODE(INTERNAL), "", "free MAC");
+	r2 = create(e, "b", 1, 64, false);
+	assert_int_equal(r2->status->code, CODE(OK));
+	expect_err(add_nic(e, "b", "blue", NULL), CODE(INTERNAL), "", "free MAC");
+	/* An operator's MAC that an assigned one took is refused. */
+	expect_err(add_nic(e, "b", "blue", "12:11:11:11:11:11"), CODE(ALREADY_EXISTS), "nic.mac",
+		   "vm a");
+	/* One goes, its MAC can be assigned again. */
+	assert_int_equal(remove_nic(e, "a", 0)->status->code, CODE(OK));
+	r2 = add_nic(e, "b", "blue", NULL);
+	assert_int_equal(r2->status->code, CODE(OK));
+	assert_string_equal(r2->vm->spec->nics[0]->mac, "12:11:11:11:11:11");
+	rnd_stuck = false;
+	r2 = add_nic(e, "b", "blue", NULL);
+	assert_int_equal(r2->status->code, CODE(OK));
+	assert_true(locally_administered_unicast(r2->vm->spec->nics[1]->mac));
+	assert_string_not_equal(r2->vm->spec->nics[1]->mac, "22:22:22:22:22:22");
+}
+
+static void
+test_nic_state_machine(void **state)
+{
+	struct env *e = *state;
+	const char *nets[3] = { "blue", "red", "blue" };
+	char *s = hello(e, "h1", 4, 8192, NULL, 0);
+	char id[32], port2[64], p[64];
+	Nicvisor__V1__Response *rep;
+	Nicvisor__V1__Vm *vm;
+	size_t nnets, ports;
+	struct rec pr;
+
+	assert_int_equal(net_create(e, "blue", 0)->status->code, CODE(OK));
+	assert_int_equal(net_create(e, "red", 20)->status->code, CODE(OK));
+	rep = create_nics(e, "web1", 2, false, nets, NULL, 1);
+	assert_int_equal(rep->status->code, CODE(OK));
+	snprintf(id, sizeof(id), "%s", rep->vm->id);
+
+	/* CREATED: NICs may change. */
+	rep = add_nic(e, "web1", "red", "52:54:00:00:00:02");
+	assert_int_equal(rep->status->code, CODE(OK));
+	assert_int_equal(rep->vm->spec->n_nics, 2);
+	assert_string_equal(rep->vm->spec->nics[1]->network, "red");
+	assert_string_equal(rep->vm->spec->nics[1]->mac, "52:54:00:00:00:02");
+	rep = add_nic(e, id, "blue", NULL);
+	assert_int_equal(rep->status->code, CODE(OK));
+	port_of(rep->vm, 2, port2);
+	expect_err(add_nic(e, "web1", "nope", NULL), CODE(NOT_FOUND), "nic.network", "nope");
+	expect_err(add_nic(e, "web1", "blue", "zz"), CODE(INVALID_ARGUMENT), "nic.mac", NULL);
+	expect_err(add_nic(e, "web9", "blue", NULL), CODE(NOT_FOUND), "vm", "web9");
+	expect_err(add_nic(e, "", "blue", NULL), CODE(INVALID_ARGUMENT), "vm", NULL);
+	fake_counts(e, &nnets, &ports);
+	assert_int_equal(ports, 3);
+
+	/* STARTING and RUNNING: refused, nothing changes. */
+	assert_int_equal(vm_op(e, OP(START_VM), "web1", false, 0)->status->code, CODE(OK));
+	expect_err(add_nic(e, "web1", "blue", NULL), CODE(FAILED_PRECONDITION), "vm", "starting");
+	expect_err(remove_nic(e, "web1", 0), CODE(FAILED_PRECONDITION), "vm", "stop it first");
+	assert_int_equal(report(e, s, id, STATE(RUNNING), 0, 1), CODE(OK));
+	expect_err(add_nic(e, "web1", "blue", NULL), CODE(FAILED_PRECONDITION), "vm", "running");
+	expect_err(remove_nic(e, "web1", 1), CODE(FAILED_PRECONDITION), "vm", "running");
+	/* The launch carried the three NICs. */
+	poll_host(e, s, 0, &pr);
+	assert_int_equal(pr.rep->commands->commands[0]->launch->n_nics, 3);
+	rec_fini(&pr);
+	/* STOPPING: still refused. */
+	assert_int_equal(vm_op(e, OP(STOP_VM), "web1", false, 0)->status->code, CODE(OK));
+	expect_err(add_nic(e, "web1", "blue", NULL), CODE(FAILED_PRECONDITION), "vm", "stopping");
+	assert_int_equal(
+		report(e, s, id, STATE(STOPPED), NICVISOR__V1__EXIT_KIND__EXIT_KIND_STOPPED, 1),
+		CODE(OK));
+
+	/* STOPPED: remove the middle NIC; the last moves to index 1 and
+	 * keeps its port. */
+	rep = remove_nic(e, "web1", 1);
+	assert_int_equal(rep->status->code, CODE(OK));
+	vm = rep->vm;
+	assert_int_equal(vm->spec->n_nics, 2);
+	assert_string_equal(vm->spec->nics[1]->network, "blue");
+	port_of(vm, 1, p);
+	assert_string_equal(p, port2);
+	fake_counts(e, &nnets, &ports);
+	assert_int_equal(ports, 2);
+	expect_err(remove_nic(e, "web1", 2), CODE(NOT_FOUND), "index", "0..1");
+	/* red has no NIC any more: it can go. */
+	assert_int_equal(net_op(e, OP(DELETE_NETWORK), "red")->status->code, CODE(OK));
+
+	/* FAILED: allowed. Up to 8 NICs. */
+	assert_int_equal(vm_op(e, OP(START_VM), "web1", false, 0)->status->code, CODE(OK));
+	assert_int_equal(
+		report(e, s, id, STATE(FAILED), NICVISOR__V1__EXIT_KIND__EXIT_KIND_CRASHED, 1),
+		CODE(OK));
+	for (int i = 2; i < 8; i++)
+		assert_int_equal(add_nic(e, "web1", "blue", NULL)->status->code, CODE(OK));
+	expect_err(add_nic(e, "web1", "blue", NULL), CODE(RESOURCE_EXHAUSTED), "vm", "8 NICs");
+	for (int i = 7; i >= 0; i--)
+		assert_int_equal(remove_nic(e, "web1", (uint32_t)i)->status->code, CODE(OK));
+	expect_err(remove_nic(e, "web1", 0), CODE(NOT_FOUND), "index", "no NICs");
+	fake_counts(e, &nnets, &ports);
+	assert_int_equal(ports, 0);
+}
+
+static void
+test_launch_nics(void **state)
+{
+	struct env *e = *state;
+	const char *nets[2] = { "blue", "blue" };
+	const char *macs[2] = { "52:54:00:12:34:56", NULL };
+	char *s = hello(e, "h1", 16, 8192, NULL, 0);
+	const Nicvisor__V1__LaunchVm *l;
+	Nicvisor__V1__Response *rep;
+	char port[64], path[200];
+	struct rec p;
+
+	assert_int_equal(net_create(e, "blue", 0)->status->code, CODE(OK));
+	rep = create_nics(e, "big", 12, true, nets, macs, 2);
+	assert_int_equal(rep->status->code, CODE(OK));
+	poll_host(e, s, 0, &p);
+	assert_int_equal(code_of(&p), CODE(OK));
+	l = p.rep->commands->commands[0]->launch;
+	assert_int_equal(l->n_nics, 2);
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(l->nics[i]->index, i);
+		assert_string_equal(l->nics[i]->mac, rep->vm->spec->nics[i]->mac);
+		assert_int_equal(l->nics[i]->queue_pairs, 8);
+		port_of(rep->vm, i, port);
+		snprintf(path, sizeof(path), "%s/%s.sock", VHOST_DIR, port);
+		assert_string_equal(l->nics[i]->vhost_user_socket, path);
+	}
+	assert_string_equal(l->nics[0]->mac, "52:54:00:12:34:56");
+	assert_int_equal(l->spec->n_nics, 2);
+	rec_fini(&p);
+}
+
+static void
+test_port_stats(void **state)
+{
+	struct env *e = *state;
+	const char *nets[2] = { "blue", "red" };
+	Nicvisor__V1__Response *rep;
+	const Nicvisor__V1__PortStats *ps;
+	char err[128], port[64], want[64];
+	char id[32];
+
+	assert_int_equal(net_create(e, "blue", 0)->status->code, CODE(OK));
+	assert_int_equal(net_create(e, "red", 0)->status->code, CODE(OK));
+	rep = create_nics(e, "web1", 1, false, nets, NULL, 2);
+	snprintf(id, sizeof(id), "%s", rep->vm->id);
+	port_of(rep->vm, 1, port);
+	assert_int_equal(dpu_net_fake_set_counters(e->net, port, 10, 20, "spoofed_src_mac", 3), 0);
+	assert_int_equal(e->net->ops->uplink_add(e->net, "up0", "net_null0", err, sizeof(err)), 0);
+
+	rep = port_stats(e, "web1");
+	assert_int_equal(rep->status->code, CODE(OK));
+	assert_int_equal(rep->port_stats->n_ports, 2);
+	ps = rep->port_stats->ports[1];
+	snprintf(want, sizeof(want), "%s/nic1", id);
+	assert_string_equal(ps->port, want);
+	assert_string_equal(ps->kind, "vhost");
+	assert_string_equal(ps->network, "red");
+	assert_string_equal(ps->mac, get(e, "web1")->spec->nics[1]->mac);
+	assert_int_equal(ps->rx_packets, 10);
+	assert_int_equal(ps->rx_bytes, 640);
+	assert_int_equal(ps->tx_packets, 20);
+	assert_int_equal(ps->n_drops, 1);
+	assert_string_equal(ps->drops[0]->key, "spoofed_src_mac");
+	assert_int_equal(ps->drops[0]->value, 3);
+	assert_int_equal(rep->port_stats->ports[0]->rx_packets, 0);
+
+	/* Every port, uplinks too, ordered by name. */
+	rep = port_stats(e, NULL);
+	assert_int_equal(rep->status->code, CODE(OK));
+	assert_int_equal(rep->port_stats->n_ports, 3);
+	assert_string_equal(rep->port_stats->ports[0]->port, "uplink:up0");
+	assert_string_equal(rep->port_stats->ports[0]->kind, "uplink");
+	assert_true(rep->port_stats->ports[0]->link_up);
+	assert_string_equal(rep->port_stats->ports[2]->port, want);
+	expect_err(port_stats(e, "web9"), CODE(NOT_FOUND), "vm", NULL);
+}
+
+/* The agent process restarts: a new dataplane, the same store. */
+static void
+restart(struct env *e)
+{
+	dpu_agent_close(e->a);
+	e->a = NULL;
+	dpu_net_close(e->net);
+	assert_int_equal(dpu_net_fake_open(VHOST_DIR, &e->net), 0);
+	assert_int_equal(open_agent(e), 0);
+}
+
+static void
+test_net_restart(void **state)
+{
+	struct env *e = *state;
+	const char *nets[2] = { "blue", "red" };
+	Nicvisor__V1__AgentState *saved;
+	Nicvisor__V1__Response *rep;
+	char *s = hello(e, "h1", 4, 8192, NULL, 0);
+	char blue_id[32], macs[2][32], port[64], network[64];
+	size_t nnets, ports;
+	unsigned int qp;
+	struct rec p;
+
+	snprintf(blue_id, sizeof(blue_id), "%s", net_create(e, "blue", 5)->network->id);
+	assert_int_equal(net_create(e, "red", 0)->status->code, CODE(OK));
+	assert_int_equal(net_create(e, "spare", 0)->status->code, CODE(OK));
+	rep = create_nics(e, "web1", 2, false, nets, NULL, 2);
+	assert_int_equal(rep->status->code, CODE(OK));
+	snprintf(macs[0], sizeof(macs[0]), "%s", rep->vm->spec->nics[0]->mac);
+	snprintf(macs[1], sizeof(macs[1]), "%s", rep->vm->spec->nics[1]->mac);
+	port_of(rep->vm, 1, port);
+	(void)s;
+
+	/* Saved: the networks, and the NICs with their assigned MACs. */
+	assert_int_equal(dpu_store_load(e->store, &saved), 0);
+	assert_int_equal(saved->n_networks, 3);
+	assert_int_equal(saved->vms[0]->spec->n_nics, 2);
+	assert_string_equal(saved->vms[0]->spec->nics[1]->mac, macs[1]);
+	dpu_store_free_state(saved);
+
+	/* The port of NIC 1 is refused when the agent comes back... */
+	dpu_agent_close(e->a);
+	e->a = NULL;
+	dpu_net_close(e->net);
+	assert_int_equal(dpu_net_fake_open(VHOST_DIR, &e->net), 0);
+	dpu_net_fake_fail(e->net, "vhost_port_add", 1, -ENOMEM);
+	assert_int_equal(open_agent(e), 0);
+	rep = net_op(e, OP(GET_NETWORK), "blue");
+	assert_string_equal(rep->network->id, blue_id);
+	assert_int_equal(rep->network->vlan, 5);
+	assert_string_equal(get(e, "web1")->spec->nics[0]->mac, macs[0]);
+	assert_string_equal(get(e, "web1")->spec->nics[1]->mac, macs[1]);
+	fake_counts(e, &nnets, &ports);
+	assert_int_equal(nnets, 3);
+	assert_int_equal(ports, 1);
+	/* ...its stats say so... */
+	rep = port_stats(e, "web1");
+	assert_int_equal(rep->port_stats->n_ports, 2);
+	assert_false(rep->port_stats->ports[0]->link_up);
+	/* ...and StartVm makes it. */
+	s = hello(e, "h1", 4, 8192, NULL, 0);
+	assert_int_equal(vm_op(e, OP(START_VM), "web1", false, 0)->status->code, CODE(OK));
+	fake_counts(e, &nnets, &ports);
+	assert_int_equal(ports, 2);
+	assert_true(dpu_net_fake_port(e->net, port, network, sizeof(network), &qp));
+	assert_string_equal(network, "red");
+	poll_host(e, s, 0, &p);
+	assert_int_equal(p.rep->commands->commands[0]->launch->n_nics, 2);
+	assert_non_null(
+		strstr(p.rep->commands->commands[0]->launch->nics[1]->vhost_user_socket, port));
+	rec_fini(&p);
+
+	/* A clean restart brings back everything. */
+	restart(e);
+	fake_counts(e, &nnets, &ports);
+	assert_int_equal(nnets, 3);
+	assert_int_equal(ports, 2);
+}
+
+static void
+test_dataplane_refusals(void **state)
+{
+	struct env *e = *state;
+	const char *nets[2] = { "blue", "blue" };
+	size_t nnets, ports;
+
+	dpu_net_fake_fail(e->net, "network_add", 0, -EIO);
+	expect_err(net_create(e, "blue", 0), CODE(INTERNAL), "", "refused network blue");
+	expect_err(net_op(e, OP(GET_NETWORK), "blue"), CODE(NOT_FOUND), "network", NULL);
+	assert_int_equal(net_create(e, "blue", 0)->status->code, CODE(OK));
+	/* The second port fails: no VM, and the first port is gone too. */
+	dpu_net_fake_fail(e->net, "vhost_port_add", 1, -ENOSPC);
+	expect_err(create_nics(e, "web1", 1, false, nets, NULL, 2), CODE(INTERNAL), "",
+		   "refused the port of NIC 1");
+	expect_err(vm_op(e, OP(GET_VM), "web1", false, 0), CODE(NOT_FOUND), "vm", NULL);
+	fake_counts(e, &nnets, &ports);
+	assert_int_equal(ports, 0);
+	/* AddNic refused by the dataplane: the VM keeps the NICs it had. */
+	assert_int_equal(create_nics(e, "web1", 1, false, nets, NULL, 1)->status->code, CODE(OK));
+	dpu_net_fake_fail(e->net, "vhost_port_add", 0, -EIO);
+	expect_err(add_nic(e, "web1", "blue", NULL), CODE(INTERNAL), "", NULL);
+	assert_int_equal(get(e, "web1")->spec->n_nics, 1);
+	fake_counts(e, &nnets, &ports);
+	assert_int_equal(ports, 1);
+	/* The network delete the dataplane refuses stays. */
+	assert_int_equal(net_create(e, "red", 0)->status->code, CODE(OK));
+	dpu_net_fake_fail(e->net, "network_del", 0, -EIO);
+	expect_err(net_op(e, OP(DELETE_NETWORK), "red"), CODE(INTERNAL), "", "red");
+	assert_int_equal(net_op(e, OP(GET_NETWORK), "red")->status->code, CODE(OK));
+}
+
+static void
+test_networking_off(void **state)
+{
+	struct env *e = *state;
+	const char *nets[1] = { "blue" };
+	size_t nnets, ports;
+
+	/* Saved with a dataplane... */
+	assert_int_equal(net_create(e, "blue", 0)->status->code, CODE(OK));
+	assert_int_equal(create_nics(e, "web1", 1, false, nets, NULL, 1)->status->code, CODE(OK));
+	/* ...loaded without one. */
+	dpu_agent_close(e->a);
+	dpu_net_close(e->net);
+	e->net = NULL;
+	assert_int_equal(open_agent(e), 0);
+	hello(e, "h1", 4, 8192, NULL, 0);
+	expect_err(net_create(e, "red", 0), CODE(FAILED_PRECONDITION), "", "--dataplane on");
+	expect_err(create_nics(e, "web2", 1, false, nets, NULL, 1), CODE(FAILED_PRECONDITION),
+		   "spec.nics", "unit test without a dataplane");
+	expect_err(add_nic(e, "web1", "blue", NULL), CODE(FAILED_PRECONDITION), "nic", NULL);
+	expect_err(port_stats(e, NULL), CODE(FAILED_PRECONDITION), "", NULL);
+	expect_err(vm_op(e, OP(START_VM), "web1", false, 0), CODE(FAILED_PRECONDITION), "",
+		   "without a dataplane");
+	assert_int_equal(get(e, "web1")->state, STATE(CREATED));
+	/* What removes things still works, and reads. */
+	assert_int_equal(net_op(e, OP(GET_NETWORK), "blue")->status->code, CODE(OK));
+	assert_int_equal(remove_nic(e, "web1", 0)->status->code, CODE(OK));
+	assert_int_equal(net_op(e, OP(DELETE_NETWORK), "blue")->status->code, CODE(OK));
+	assert_int_equal(create(e, "plain", 1, 64, true)->status->code, CODE(OK));
+	assert_int_equal(vm_op(e, OP(START_VM), "web1", false, 0)->status->code, CODE(OK));
+	/* And with a dataplane again: nothing left behind. */
+	assert_int_equal(dpu_net_fake_open(VHOST_DIR, &e->net), 0);
+	dpu_agent_close(e->a);
+	assert_int_equal(open_agent(e), 0);
+	fake_counts(e, &nnets, &ports);
+	assert_int_equal(nnets + ports, 0);
+}
+
+static void
+test_adopt_nics(void **state)
+{
+	struct env *e = *state;
+	Nicvisor__V1__NicSpec n[3], *np[3];
+	Nicvisor__V1__VmSpec spec = NICVISOR__V1__VM_SPEC__INIT;
+	Nicvisor__V1__VmReport vr = NICVISOR__V1__VM_REPORT__INIT, *vrs[1] = { &vr };
+	const char *nets[1] = { "blue" };
+	const char *macs[1] = { "52:54:00:00:00:09" };
+	Nicvisor__V1__Vm *vm;
+	size_t nnets, ports;
+
+	assert_int_equal(net_create(e, "blue", 0)->status->code, CODE(OK));
+	assert_int_equal(create_nics(e, "other", 1, false, nets, macs, 1)->status->code, CODE(OK));
+	for (int i = 0; i < 3; i++) {
+		nicvisor__v1__nic_spec__init(&n[i]);
+		np[i] = &n[i];
+	}
+	n[0].network = "blue";
+	n[0].mac = "52:54:00:00:00:01";
+	n[1].network = "gone"; /* unknown network */
+	n[1].mac = "52:54:00:00:00:02";
+	n[2].network = "blue";
+	n[2].mac = "52:54:00:00:00:09"; /* other's MAC */
+	spec.name = "orphan";
+	spec.vcpus = 1;
+	spec.memory_mib = 64;
+	spec.kernel = "/gone";
+	spec.nics = np;
+	spec.n_nics = 3;
+	vr.vm_id = "vm-1111111111111111";
+	vr.state = STATE(RUNNING);
+	vr.spec = &spec;
+	hello(e, "h1", 4, 8192, vrs, 1);
+	vm = get(e, "orphan");
+	assert_int_equal(vm->spec->n_nics, 1);
+	assert_string_equal(vm->spec->nics[0]->mac, "52:54:00:00:00:01");
+	fake_counts(e, &nnets, &ports);
+	assert_int_equal(ports, 2);
+}
+
+static void
+test_bad_saved_networks(void **state)
+{
+	struct env *e = *state;
+	Nicvisor__V1__AgentState st = NICVISOR__V1__AGENT_STATE__INIT;
+	Nicvisor__V1__Network n1 = NICVISOR__V1__NETWORK__INIT, n2 = NICVISOR__V1__NETWORK__INIT;
+	Nicvisor__V1__Network *nets[2] = { &n1, &n2 };
+	Nicvisor__V1__Vm vm = NICVISOR__V1__VM__INIT, *vms[1] = { &vm };
+	Nicvisor__V1__VmSpec spec = NICVISOR__V1__VM_SPEC__INIT;
+	Nicvisor__V1__NicSpec nic = NICVISOR__V1__NIC_SPEC__INIT, *nics[1] = { &nic };
+	struct dpu_agent *a2;
+	struct dpu_agent_conf conf = {
+		.store = e->store,
+		.artifact_dir = e->artifacts,
+		.net = e->net,
+	};
+
+	st.version = 1;
+	n1.id = "net-0000000000000001";
+	n1.name = "blue";
+	n2.id = "net-0000000000000002";
+	n2.name = "red";
+	n2.vlan = 7;
+	st.networks = nets;
+	st.n_networks = 2;
+	spec.name = "web1";
+	spec.vcpus = 1;
+	spec.memory_mib = 64;
+	spec.kernel = "/k";
+	nic.network = "blue";
+	nic.mac = "52:54:00:00:00:01";
+	spec.nics = nics;
+	spec.n_nics = 1;
+	vm.id = "vm-0000000000000001";
+	vm.spec = &spec;
+	vm.state = STATE(STOPPED);
+	st.vms = vms;
+	st.n_vms = 1;
+	dpu_agent_close(e->a);
+	e->a = NULL;
+	/* Good as it is. */
+	assert_int_equal(dpu_store_save(e->store, &st), 0);
+	assert_int_equal(dpu_agent_open(&conf, &a2), 0);
+	dpu_agent_close(a2);
+	dpu_net_close(e->net);
+	assert_int_equal(dpu_net_fake_open(VHOST_DIR, &e->net), 0);
+	conf.net = e->net;
+	/* Each corruption stops the agent rather than lose a NIC. */
+	n2.vlan = 5000;
+	assert_int_equal(dpu_store_save(e->store, &st), 0);
+	assert_int_equal(dpu_agent_open(&conf, &a2), -EBADMSG);
+	n2.vlan = 7;
+	n2.name = "blue";
+	assert_int_equal(dpu_store_save(e->store, &st), 0);
+	assert_int_equal(dpu_agent_open(&conf, &a2), -EBADMSG);
+	n2.name = "red";
+	n2.id = "net-0000000000000001";
+	assert_int_equal(dpu_store_save(e->store, &st), 0);
+	assert_int_equal(dpu_agent_open(&conf, &a2), -EBADMSG);
+	n2.id = "net-0000000000000002";
+	nic.network = "green";
+	assert_int_equal(dpu_store_save(e->store, &st), 0);
+	assert_int_equal(dpu_agent_open(&conf, &a2), -EBADMSG);
+	nic.network = "blue";
+	nic.mac = "";
+	assert_int_equal(dpu_store_save(e->store, &st), 0);
+	assert_int_equal(dpu_agent_open(&conf, &a2), -EBADMSG);
+	nic.mac = "52:54:00:00:00:01";
+	assert_int_equal(dpu_store_save(e->store, &st), 0);
+	assert_int_equal(open_agent(e), 0);
+}
+
 int
 main(void)
 {
@@ -1064,6 +1830,17 @@ main(void)
 		T(test_reload),
 		T(test_resources_and_sharing),
 		T(test_decode_errors_keep_serving),
+		T(test_networks),
+		T(test_nics_at_create),
+		T(test_mac_assignment_unique),
+		T(test_nic_state_machine),
+		T(test_launch_nics),
+		T(test_port_stats),
+		T(test_net_restart),
+		T(test_dataplane_refusals),
+		T(test_networking_off),
+		T(test_adopt_nics),
+		T(test_bad_saved_networks),
 	};
 #undef T
 

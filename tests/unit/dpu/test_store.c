@@ -63,7 +63,15 @@ clean(void **state)
 	return 0;
 }
 
-/* A state with n VMs named <prefix>0.. and one deleted VM. */
+static Nicvisor__V1__Network net_blue = NICVISOR__V1__NETWORK__INIT;
+static Nicvisor__V1__Network net_red = NICVISOR__V1__NETWORK__INIT;
+static Nicvisor__V1__Network *nets[2] = { &net_blue, &net_red };
+static Nicvisor__V1__NicSpec nic0 = NICVISOR__V1__NIC_SPEC__INIT;
+static Nicvisor__V1__NicSpec nic1 = NICVISOR__V1__NIC_SPEC__INIT;
+static Nicvisor__V1__NicSpec *nics[2] = { &nic0, &nic1 };
+
+/* A state with n VMs named <prefix>0.. (the first with two NICs), one
+ * deleted VM and two networks. */
 static Nicvisor__V1__AgentState *
 make_state(const char *prefix, int n)
 {
@@ -94,6 +102,22 @@ make_state(const char *prefix, int n)
 		vm->console_bytes = 12345;
 		st->vms[i] = vm;
 	}
+	net_blue.id = "net-00000000000000b1";
+	net_blue.name = "blue";
+	net_blue.vlan = 100;
+	net_blue.created_unix_ms = 77;
+	net_red.id = "net-00000000000000d2";
+	net_red.name = "red";
+	nic0.network = "blue";
+	nic0.mac = "52:54:00:00:00:01";
+	nic1.network = "red";
+	nic1.mac = "02:11:22:33:44:55";
+	if (n > 0) {
+		st->vms[0]->spec->nics = nics;
+		st->vms[0]->spec->n_nics = 2;
+	}
+	st->networks = nets;
+	st->n_networks = 2;
 	st->n_deleted = 1;
 	st->deleted = calloc(1, sizeof(*st->deleted));
 	st->deleted[0] = calloc(1, sizeof(**st->deleted));
@@ -148,6 +172,16 @@ round_trip(struct dpu_store *s)
 	assert_string_equal(got->vms[2]->spec->name, "vm2");
 	assert_int_equal(got->vms[1]->console_bytes, 12345);
 	assert_string_equal(got->deleted[0]->host, "h2");
+	assert_int_equal(got->n_networks, 2);
+	assert_string_equal(got->networks[0]->id, "net-00000000000000b1");
+	assert_string_equal(got->networks[0]->name, "blue");
+	assert_int_equal(got->networks[0]->vlan, 100);
+	assert_int_equal(got->networks[0]->created_unix_ms, 77);
+	assert_string_equal(got->networks[1]->name, "red");
+	assert_int_equal(got->vms[0]->spec->n_nics, 2);
+	assert_string_equal(got->vms[0]->spec->nics[1]->network, "red");
+	assert_string_equal(got->vms[0]->spec->nics[1]->mac, "02:11:22:33:44:55");
+	assert_int_equal(got->vms[1]->spec->n_nics, 0);
 	assert_same(st, got);
 	dpu_store_free_state(got);
 	free_state(st);

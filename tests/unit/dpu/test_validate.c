@@ -225,6 +225,115 @@ test_spec(void **state)
 }
 
 static void
+test_network_rules(void **state)
+{
+	struct dpu_status st;
+
+	(void)state;
+	assert_true(dpu_is_network_id("net-0123456789abcdef"));
+	assert_false(dpu_is_network_id("net-0123456789ABCDEF"));
+	assert_false(dpu_is_network_id("net-0123456789abcde"));
+	assert_false(dpu_is_network_id("vm-0123456789abcdef"));
+	assert_false(dpu_is_network_id(NULL));
+	assert_int_equal(dpu_validate_network_name("blue", "name", &st), 0);
+	assert_int_equal(dpu_validate_network_name("net-01", "name", &st), 0);
+	expect(dpu_validate_network_name("net-0123456789abcdef", "name", &st), &st, "name",
+	       "looks like a network id");
+	expect(dpu_validate_network_name("vm-0123456789abcdef", "name", &st), &st, "name",
+	       "looks like a VM id");
+	expect(dpu_validate_network_name("Blue", "name", &st), &st, "name", "start");
+	expect(dpu_validate_network_name("", "name", &st), &st, "name", "required");
+	expect(dpu_validate_network_ref("", "network", &st), &st, "network", "network is required");
+	assert_int_equal(dpu_validate_network_ref("net-0123456789abcdef", "network", &st), 0);
+
+	assert_int_equal(dpu_validate_vlan(0, "vlan", &st), 0);
+	assert_int_equal(dpu_validate_vlan(1, "vlan", &st), 0);
+	assert_int_equal(dpu_validate_vlan(4094, "vlan", &st), 0);
+	expect(dpu_validate_vlan(4095, "vlan", &st), &st, "vlan", "1..4094");
+	expect(dpu_validate_vlan(UINT32_MAX, "vlan", &st), &st, "vlan", "out of range");
+
+	assert_int_equal(dpu_validate_uplink_name("up0", "uplink", &st), 0);
+	assert_int_equal(dpu_validate_uplink_name("p0_a-1", "uplink", &st), 0);
+	expect(dpu_validate_uplink_name("", "uplink", &st), &st, "uplink", "required");
+	expect(dpu_validate_uplink_name("-up", "uplink", &st), &st, "uplink", "0x2d");
+	expect(dpu_validate_uplink_name("up.0", "uplink", &st), &st, "uplink", "0x2e");
+	expect(dpu_validate_uplink_name("Up0", "uplink", &st), &st, "uplink", "0x55");
+	expect(dpu_validate_uplink_name("vm-1", "uplink", &st), &st, "uplink", "vm-");
+	expect(dpu_validate_uplink_name("a234567890123456789012345678901x", "uplink", &st), &st,
+	       "uplink", "at most 31");
+}
+
+static void
+test_mac(void **state)
+{
+	struct dpu_status st;
+	uint8_t mac[6];
+	char out[DPU_MAC_STR_LEN + 1];
+
+	(void)state;
+	assert_int_equal(dpu_mac_parse("52:54:00:12:34:56", mac), 0);
+	assert_memory_equal(mac, "\x52\x54\x00\x12\x34\x56", 6);
+	assert_int_equal(dpu_mac_parse("0A:bC:De:f0:01:FF", mac), 0);
+	dpu_mac_format(mac, out);
+	assert_string_equal(out, "0a:bc:de:f0:01:ff");
+	assert_int_equal(dpu_mac_parse("52:54:00:12:34", mac), -EINVAL);
+	assert_int_equal(dpu_mac_parse("52:54:00:12:34:56:78", mac), -EINVAL);
+	assert_int_equal(dpu_mac_parse("52-54-00-12-34-56", mac), -EINVAL);
+	assert_int_equal(dpu_mac_parse("5254.0012.3456..", mac), -EINVAL);
+	assert_int_equal(dpu_mac_parse("52:54:00:12:34:5g", mac), -EINVAL);
+	assert_int_equal(dpu_mac_parse(" 52:54:00:12:34:5", mac), -EINVAL);
+	assert_int_equal(dpu_mac_parse(NULL, mac), -EINVAL);
+
+	assert_int_equal(dpu_validate_mac("52:54:00:12:34:56", "nic.mac", &st), 0);
+	assert_int_equal(dpu_validate_mac("02:00:00:00:00:01", "nic.mac", &st), 0);
+	expect(dpu_validate_mac("01:00:5e:00:00:01", "nic.mac", &st), &st, "nic.mac", "multicast");
+	expect(dpu_validate_mac("ff:ff:ff:ff:ff:ff", "nic.mac", &st), &st, "nic.mac", "multicast");
+	expect(dpu_validate_mac("00:00:00:00:00:00", "nic.mac", &st), &st, "nic.mac",
+	       "not an address");
+	expect(dpu_validate_mac("525400123456", "nic.mac", &st), &st, "nic.mac",
+	       "52:54:00:12:34:56");
+}
+
+static void
+test_spec_nics(void **state)
+{
+	Nicvisor__V1__NicSpec n[DPU_MAX_NICS + 1], *np[DPU_MAX_NICS + 1];
+	Nicvisor__V1__VmSpec s = good_spec();
+	struct dpu_status st;
+
+	(void)state;
+	for (int i = 0; i <= DPU_MAX_NICS; i++) {
+		nicvisor__v1__nic_spec__init(&n[i]);
+		n[i].network = "blue";
+		np[i] = &n[i];
+	}
+	s.nics = np;
+	s.n_nics = DPU_MAX_NICS;
+	/* Eight NICs with MACs left to the agent. */
+	assert_int_equal(dpu_validate_spec(&s, "spec", true, &st), 0);
+	s.n_nics = DPU_MAX_NICS + 1;
+	expect(dpu_validate_spec(&s, "spec", true, &st), &st, "spec.nics", "at most 8");
+	s.n_nics = 3;
+	n[1].network = "";
+	expect(dpu_validate_spec(&s, "spec", true, &st), &st, "spec.nics[1].network", "required");
+	n[1].network = "blue";
+	n[2].mac = "01:02:03:04:05:06";
+	expect(dpu_validate_spec(&s, "spec", true, &st), &st, "spec.nics[2].mac", "multicast");
+	n[2].mac = "52:54:00:aa:bb:cc";
+	n[0].mac = "52:54:00:AA:BB:CD";
+	assert_int_equal(dpu_validate_spec(&s, "spec", false, &st), 0);
+	/* The same MAC twice (in any case) in one spec. */
+	n[0].mac = "52:54:00:aa:bb:cc";
+	n[2].mac = "52:54:00:AA:BB:CC";
+	expect(dpu_validate_spec(&s, "spec", false, &st), &st, "spec.nics[2].mac",
+	       "given to NIC 0 already");
+	assert_int_equal(dpu_validate_nic(&n[0], "nic", &st), 0);
+	expect(dpu_validate_nic(NULL, "nic", &st), &st, "nic", "required");
+	n[0].network = NULL;
+	expect(dpu_validate_nic(&n[0], "nic", &st), &st, "nic.network", "required");
+}
+
+static void
 test_boot_files(void **state)
 {
 	struct dpu_status st;
@@ -289,7 +398,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names), cmocka_unit_test(test_ids),
 		cmocka_unit_test(test_spec),  cmocka_unit_test(test_boot_files),
-		cmocka_unit_test(test_sniff),
+		cmocka_unit_test(test_sniff), cmocka_unit_test(test_network_rules),
+		cmocka_unit_test(test_mac),   cmocka_unit_test(test_spec_nics),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -44,6 +44,17 @@ test_start(void **state)
 }
 
 static void
+test_edit_nics(void **state)
+{
+	(void)state;
+	/* NICs change only while nothing runs on a host. */
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		assert_int_equal(allowed(DPU_VM_OP_EDIT_NICS, all[i], false),
+				 all[i] == S(CREATED) || all[i] == S(STOPPED) ||
+					 all[i] == S(FAILED));
+}
+
+static void
 test_stop(void **state)
 {
 	(void)state;
@@ -103,9 +114,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_start),
-		cmocka_unit_test(test_stop),
-		cmocka_unit_test(test_delete),
+		cmocka_unit_test(test_start),   cmocka_unit_test(test_edit_nics),
+		cmocka_unit_test(test_stop),    cmocka_unit_test(test_delete),
 		cmocka_unit_test(test_reports),
 	};
 

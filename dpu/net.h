@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dpu_net: the DPU switch as the agent sees it. The agent programs logical
+ * networks, VM NIC ports (vhost-user) and uplinks through this interface
+ * and reads port counters from it; it never calls dataplane/dp.h itself.
+ *
+ * Implementations (an explicit list, chosen by nicvisor-dpu --dataplane):
+ *   "dpdk"  net_dp.c: dataplane/dp.h, DPDK linked into nicvisor-dpu. Built
+ *           only when DPDK and the dataplane library are (NV_HAVE_DATAPLANE).
+ *   "fake"  net_fake.c: networks and ports kept in memory, no packets and
+ *           no sockets; for unit tests, the API's integration tests and
+ *           builds without DPDK.
+ *
+ * Every member is mandatory and may fail unless noted. The agent calls
+ * them from its control threads with its lock held, one call at a time;
+ * none is called from a dataplane worker. They may block briefly (adding a
+ * vhost port creates and listens on a socket) but never wait on a peer.
+ * Errors are negative errno values with a reason for a person in err.
+ */
+#ifndef DPU_NET_H
+#define DPU_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dp.h"
+
+#define DPU_NET_ERR_MAX     256
+#define DPU_UPLINK_NAME_BUF 32
+
+struct dpu_net;
+
+struct dpu_net_ops {
+	const char *name; /* "dpdk", "fake" */
+	/* A logical L2 network; vlan 0 is untagged on the uplinks, 1..4094
+	 * tagged. -EEXIST if a network of that name exists. */
+	int (*network_add)(struct dpu_net *n, const char *name, uint16_t vlan, char *err,
+			   size_t errlen);
+	/* -EBUSY while a port is on it, -ENOENT if there is none. */
+	int (*network_del)(struct dpu_net *n, const char *name, char *err, size_t errlen);
+	/* A VM NIC: a vhost-user server socket on network whose path goes to
+	 * socket_path. The frontend may connect and reconnect at any time
+	 * while the port exists. */
+	int (*vhost_port_add)(struct dpu_net *n, const char *port, const char *network,
+			      const uint8_t mac[6], unsigned int queue_pairs, char *socket_path,
+			      size_t path_len, char *err, size_t errlen);
+	/* An ethdev uplink by DPDK devargs; it carries every network. */
+	int (*uplink_add)(struct dpu_net *n, const char *port, const char *devargs, char *err,
+			  size_t errlen);
+	/* Remove a port of either kind; -ENOENT if there is none. */
+	int (*port_del)(struct dpu_net *n, const char *port, char *err, size_t errlen);
+	/* Counters of one port (port != NULL) or of every port, at most max
+	 * of them; the number filled, or a negative errno (-ENOENT: no such
+	 * port). */
+	int (*port_stats)(struct dpu_net *n, const char *port, struct dp_port_stats *out,
+			  unsigned int max);
+	/* Remove every port and network and free n. Never fails. */
+	void (*close)(struct dpu_net *n);
+};
+
+struct dpu_net {
+	const struct dpu_net_ops *ops;
+};
+
+void dpu_net_close(struct dpu_net *n); /* accepts NULL */
+
+/* The fake. vhost_dir only makes the socket paths it reports
+ * (<vhost_dir>/<port>.sock); nothing is created there. */
+int dpu_net_fake_open(const char *vhost_dir, struct dpu_net **out);
+
+/* Test hooks of the fake (n must be a fake). */
+/* A call of op ("network_add", "vhost_port_add", ...) fails with err (a
+ * negative errno): the one after `after` more calls of op succeed. Once. */
+void dpu_net_fake_fail(struct dpu_net *n, const char *op, unsigned int after, int err);
+/* Set the counters the fake reports for an existing port: -ENOENT if none. */
+int dpu_net_fake_set_counters(struct dpu_net *n, const char *port, uint64_t rx_packets,
+			      uint64_t tx_packets, const char *drop_reason, uint64_t drops);
+/* What the fake holds: networks, vhost ports, uplinks. */
+void dpu_net_fake_counts(struct dpu_net *n, size_t *networks, size_t *vhost_ports, size_t *uplinks);
+/* The queue pairs and network a vhost port was added with; false if none. */
+bool dpu_net_fake_port(struct dpu_net *n, const char *port, char *network, size_t network_len,
+		       unsigned int *queue_pairs);
+
+#ifdef NV_HAVE_DATAPLANE
+/* The real switch: dp_open(conf). */
+int dpu_net_dp_open(const struct dp_conf *conf, struct dpu_net **out, char *err, size_t errlen);
+#endif
+
+/*
+ * Opening the dataplane nicvisor-dpu's options ask for (net_open.c).
+ */
+#define DPU_NET_MAX_UPLINKS 16
+
+enum dpu_dataplane_mode {
+	DPU_DATAPLANE_DEFAULT, /* "dpdk" when built with it, else off */
+	DPU_DATAPLANE_OFF,
+	DPU_DATAPLANE_ON,
+	DPU_DATAPLANE_FAKE,
+};
+
+struct dpu_net_opts {
+	enum dpu_dataplane_mode mode;
+	unsigned int workers;  /* 0 = 1 */
+	const char *cpus;      /* (opt) EAL core list */
+	int hugepages;         /* 1 yes, 0 no, -1 if the machine has some free */
+	unsigned int mem_mb;   /* without hugepages; 0 = 512 */
+	const char *huge_dir;  /* (opt) */
+	const char *eal_extra; /* (opt) */
+	bool idle_sleep;
+	const char *vhost_dir; /* required for every mode but off */
+	const char *state_dir; /* names the EAL file prefix (unique per agent) */
+	size_t nuplinks;
+	struct {
+		char name[DPU_UPLINK_NAME_BUF];
+		const char *devargs;
+	} uplinks[DPU_NET_MAX_UPLINKS];
+};
+
+/* Parse NAME=DEVARGS of --uplink into o (a name rule violation, a
+ * duplicate or too many: -EINVAL and a reason in err). */
+int dpu_net_opts_add_uplink(struct dpu_net_opts *o, const char *arg, char *err, size_t errlen);
+
+/* True if meminfo (/proc/meminfo) shows free hugepages and mounts
+ * (/proc/mounts) a hugetlbfs. */
+bool dpu_net_hugepages_usable(const char *meminfo, const char *mounts);
+
+/* Open the dataplane o asks for and add its uplinks. *out = NULL when
+ * networking is off; *off_reason then says why. Errors are logged and
+ * returned (negative errno). */
+int dpu_net_open(const struct dpu_net_opts *o, struct dpu_net **out, const char **off_reason);
+
+#endif

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The "dpdk" dataplane: dpu_net over dataplane/dp.h. A thin adapter; the
+ * switch lives in dataplane/. Built only with NV_HAVE_DATAPLANE.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "net.h"
+
+struct dp_net {
+	struct dpu_net base;
+	struct dp *dp;
+};
+
+static struct dp *
+dp_of(struct dpu_net *n)
+{
+	return ((struct dp_net *)n)->dp;
+}
+
+static int
+dpn_network_add(struct dpu_net *n, const char *name, uint16_t vlan, char *err, size_t errlen)
+{
+	return dp_network_add(dp_of(n), name, vlan, err, errlen);
+}
+
+static int
+dpn_network_del(struct dpu_net *n, const char *name, char *err, size_t errlen)
+{
+	return dp_network_del(dp_of(n), name, err, errlen);
+}
+
+static int
+dpn_vhost_port_add(struct dpu_net *n, const char *port, const char *network, const uint8_t mac[6],
+		   unsigned int queue_pairs, char *socket_path, size_t path_len, char *err,
+		   size_t errlen)
+{
+	return dp_vhost_port_add(dp_of(n), port, network, mac, queue_pairs, socket_path, path_len,
+				 err, errlen);
+}
+
+static int
+dpn_uplink_add(struct dpu_net *n, const char *port, const char *devargs, char *err, size_t errlen)
+{
+	return dp_uplink_add(dp_of(n), port, devargs, err, errlen);
+}
+
+static int
+dpn_port_del(struct dpu_net *n, const char *port, char *err, size_t errlen)
+{
+	return dp_port_del(dp_of(n), port, err, errlen);
+}
+
+static int
+dpn_port_stats(struct dpu_net *n, const char *port, struct dp_port_stats *out, unsigned int max)
+{
+	return dp_port_stats(dp_of(n), port, out, max);
+}
+
+static void
+dpn_close(struct dpu_net *n)
+{
+	dp_close(dp_of(n));
+	free(n);
+}
+
+static const struct dpu_net_ops dp_net_ops = {
+	.name = "dpdk",
+	.network_add = dpn_network_add,
+	.network_del = dpn_network_del,
+	.vhost_port_add = dpn_vhost_port_add,
+	.uplink_add = dpn_uplink_add,
+	.port_del = dpn_port_del,
+	.port_stats = dpn_port_stats,
+	.close = dpn_close,
+};
+
+int
+dpu_net_dp_open(const struct dp_conf *conf, struct dpu_net **out, char *err, size_t errlen)
+{
+	struct dp_net *n = calloc(1, sizeof(*n));
+	int rc;
+
+	if (n == NULL)
+		return -ENOMEM;
+	n->base.ops = &dp_net_ops;
+	rc = dp_open(conf, &n->dp, err, errlen);
+	if (rc < 0) {
+		free(n);
+		return rc;
+	}
+	*out = &n->base;
+	return 0;
+}

@@ -1,0 +1,361 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Which dataplane nicvisor-dpu runs, from its options: the DPDK switch,
+ * the fake, or none; hugepages or not; its uplinks.
+ *
+ * By default the DPDK switch starts when it is first needed: a network
+ * created, saved networks restored, an uplink given. Until then the agent
+ * costs no polling core and no DPDK memory, which matters on a machine
+ * that runs VMs without NICs. --dataplane on starts it at once, so a
+ * machine that cannot run it fails at start.
+ */
+#define NV_LOG_COMPONENT "nicvisor.dpu.net"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net.h"
+#include "nv_log.h"
+#include "validate.h"
+
+int
+dpu_net_opts_add_uplink(struct dpu_net_opts *o, const char *arg, char *err, size_t errlen)
+{
+	const char *eq = strchr(arg, '=');
+	struct dpu_status st;
+	char name[64];
+	size_t n;
+
+	if (eq == NULL || eq == arg || eq[1] == 0) {
+		snprintf(err, errlen,
+			 "'%s' is not NAME=DEVARGS (e.g. up0=net_af_packet0,iface=eth1)", arg);
+		return -EINVAL;
+	}
+	n = (size_t)(eq - arg);
+	if (n >= sizeof(name)) {
+		snprintf(err, errlen, "uplink name in '%.40s...' is too long", arg);
+		return -EINVAL;
+	}
+	memcpy(name, arg, n);
+	name[n] = 0;
+	if (dpu_validate_uplink_name(name, "uplink", &st) < 0) {
+		snprintf(err, errlen, "%s", st.message);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < o->nuplinks; i++) {
+		if (strcmp(o->uplinks[i].name, name) == 0) {
+			snprintf(err, errlen, "uplink %s is given twice", name);
+			return -EINVAL;
+		}
+	}
+	if (o->nuplinks >= DPU_NET_MAX_UPLINKS) {
+		snprintf(err, errlen, "at most %d uplinks", DPU_NET_MAX_UPLINKS);
+		return -EINVAL;
+	}
+	snprintf(o->uplinks[o->nuplinks].name, sizeof(o->uplinks[0].name), "%s", name);
+	o->uplinks[o->nuplinks].devargs = eq + 1;
+	o->nuplinks++;
+	return 0;
+}
+
+bool
+dpu_net_hugepages_usable(const char *meminfo, const char *mounts)
+{
+	unsigned long free_pages = 0;
+	bool mounted = false;
+	char line[512];
+	FILE *f;
+
+	f = fopen(meminfo, "re");
+	if (f == NULL)
+		return false;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "HugePages_Free: %lu", &free_pages) == 1)
+			break;
+	fclose(f);
+	if (free_pages == 0)
+		return false;
+	f = fopen(mounts, "re");
+	if (f == NULL)
+		return false;
+	while (!mounted && fgets(line, sizeof(line), f) != NULL) {
+		char dev[128], dir[256], type[64];
+
+		if (sscanf(line, "%127s %255s %63s", dev, dir, type) == 3 &&
+		    strcmp(type, "hugetlbfs") == 0)
+			mounted = true;
+	}
+	fclose(f);
+	return mounted;
+}
+
+static int
+add_uplinks(const struct dpu_net_opts *o, struct dpu_net *net)
+{
+	for (size_t i = 0; i < o->nuplinks; i++) {
+		char err[DPU_NET_ERR_MAX] = "";
+		int rc = net->ops->uplink_add(net, o->uplinks[i].name, o->uplinks[i].devargs, err,
+					      sizeof(err));
+
+		if (rc < 0) {
+			nv_err("uplink %s (%s): %s", o->uplinks[i].name, o->uplinks[i].devargs,
+			       err[0] ? err : strerror(-rc));
+			return rc;
+		}
+		nv_info("uplink %s: %s", o->uplinks[i].name, o->uplinks[i].devargs);
+	}
+	return 0;
+}
+
+#ifdef NV_HAVE_DATAPLANE
+/* FNV-1a of the state directory's real path: one EAL file prefix per
+ * agent, the same across its restarts (so it finds its own files again). */
+static void
+file_prefix(const char *state_dir, char *out, size_t size)
+{
+	char real[PATH_MAX];
+	const char *p = realpath(state_dir, real) ? real : state_dir;
+	uint32_t h = 2166136261u;
+
+	for (; *p != 0; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	snprintf(out, size, "nvdpu-%08x", h);
+}
+
+static int
+open_dpdk(const struct dpu_net_opts *o, struct dpu_net **out)
+{
+	char err[DPU_NET_ERR_MAX] = "", prefix[32];
+	struct dp_conf conf = {
+		.workers = o->workers ? o->workers : 1,
+		.cpus = o->cpus,
+		.mem_mb = o->mem_mb,
+		.huge_dir = o->huge_dir,
+		.vhost_dir = o->vhost_dir,
+		.eal_extra = o->eal_extra,
+		.idle_sleep = o->idle_sleep,
+	};
+	int rc;
+
+	if (o->hugepages < 0) {
+		conf.no_huge = !dpu_net_hugepages_usable("/proc/meminfo", "/proc/mounts");
+		if (conf.no_huge)
+			nv_info("no free hugepages (or no hugetlbfs mounted): the dataplane runs "
+				"without hugepages, with %u MB of ordinary memory; reserve "
+				"hugepages for production, or pass --dp-no-huge to say so",
+				o->mem_mb ? o->mem_mb : 512);
+	} else {
+		conf.no_huge = o->hugepages == 0;
+	}
+	file_prefix(o->state_dir, prefix, sizeof(prefix));
+	conf.file_prefix = prefix;
+	rc = dpu_net_dp_open(&conf, out, err, sizeof(err));
+	if (rc < 0) {
+		nv_err("cannot start the dataplane: %s; nicvisor-dpu --dataplane off runs "
+		       "without networking",
+		       err[0] ? err : strerror(-rc));
+		return rc;
+	}
+	nv_info("dataplane: DPDK, %u worker%s%s%s, %s, vhost-user sockets in %s", conf.workers,
+		conf.workers == 1 ? "" : "s", conf.cpus ? " on cores " : "",
+		conf.cpus ? conf.cpus : "", conf.no_huge ? "no hugepages" : "hugepages",
+		conf.vhost_dir);
+	return 0;
+}
+
+/* The DPDK switch, opened by the first call that needs it. */
+struct lazy_net {
+	struct dpu_net base;
+	struct dpu_net_opts opts;
+	struct dpu_net *real;
+	int open_rc; /* 0 until tried; then the result */
+	char reason[DPU_NET_ERR_MAX];
+};
+
+static int
+lazy_real(struct dpu_net *n, char *err, size_t errlen)
+{
+	struct lazy_net *l = (struct lazy_net *)n;
+
+	if (l->open_rc == 0 && l->real == NULL) {
+		nv_info("starting the dataplane: it is needed now");
+		l->open_rc = open_dpdk(&l->opts, &l->real);
+		if (l->open_rc < 0)
+			snprintf(l->reason, sizeof(l->reason),
+				 "the DPDK dataplane did not start (%s); see the agent's log",
+				 strerror(-l->open_rc));
+	}
+	if (l->real == NULL) {
+		/* DPDK's EAL starts once per process: restart the agent. */
+		snprintf(err, errlen, "%s", l->reason);
+		return -ENODEV;
+	}
+	return 0;
+}
+
+static int
+lazy_network_add(struct dpu_net *n, const char *name, uint16_t vlan, char *err, size_t errlen)
+{
+	int rc = lazy_real(n, err, errlen);
+	struct dpu_net *r = ((struct lazy_net *)n)->real;
+
+	return rc < 0 ? rc : r->ops->network_add(r, name, vlan, err, errlen);
+}
+
+static int
+lazy_network_del(struct dpu_net *n, const char *name, char *err, size_t errlen)
+{
+	struct dpu_net *r = ((struct lazy_net *)n)->real;
+
+	if (r == NULL) {
+		snprintf(err, errlen, "no network %s", name);
+		return -ENOENT;
+	}
+	return r->ops->network_del(r, name, err, errlen);
+}
+
+static int
+lazy_vhost_port_add(struct dpu_net *n, const char *port, const char *network, const uint8_t mac[6],
+		    unsigned int queue_pairs, char *socket_path, size_t path_len, char *err,
+		    size_t errlen)
+{
+	int rc = lazy_real(n, err, errlen);
+	struct dpu_net *r = ((struct lazy_net *)n)->real;
+
+	return rc < 0 ? rc
+		      : r->ops->vhost_port_add(r, port, network, mac, queue_pairs, socket_path,
+					       path_len, err, errlen);
+}
+
+static int
+lazy_uplink_add(struct dpu_net *n, const char *port, const char *devargs, char *err, size_t errlen)
+{
+	int rc = lazy_real(n, err, errlen);
+	struct dpu_net *r = ((struct lazy_net *)n)->real;
+
+	return rc < 0 ? rc : r->ops->uplink_add(r, port, devargs, err, errlen);
+}
+
+static int
+lazy_port_del(struct dpu_net *n, const char *port, char *err, size_t errlen)
+{
+	struct dpu_net *r = ((struct lazy_net *)n)->real;
+
+	if (r == NULL) {
+		snprintf(err, errlen, "no port %s", port);
+		return -ENOENT;
+	}
+	return r->ops->port_del(r, port, err, errlen);
+}
+
+static int
+lazy_port_stats(struct dpu_net *n, const char *port, struct dp_port_stats *out, unsigned int max)
+{
+	struct dpu_net *r = ((struct lazy_net *)n)->real;
+
+	/* Not started: no port exists. */
+	if (r == NULL)
+		return port != NULL ? -ENOENT : 0;
+	return r->ops->port_stats(r, port, out, max);
+}
+
+static void
+lazy_close(struct dpu_net *n)
+{
+	struct lazy_net *l = (struct lazy_net *)n;
+
+	dpu_net_close(l->real);
+	free(l);
+}
+
+static const struct dpu_net_ops lazy_ops = {
+	.name = "dpdk",
+	.network_add = lazy_network_add,
+	.network_del = lazy_network_del,
+	.vhost_port_add = lazy_vhost_port_add,
+	.uplink_add = lazy_uplink_add,
+	.port_del = lazy_port_del,
+	.port_stats = lazy_port_stats,
+	.close = lazy_close,
+};
+
+static int
+open_lazy(const struct dpu_net_opts *o, struct dpu_net **out)
+{
+	struct lazy_net *l = calloc(1, sizeof(*l));
+
+	if (l == NULL)
+		return -ENOMEM;
+	l->base.ops = &lazy_ops;
+	/* The strings stay valid: they are main()'s arguments. */
+	l->opts = *o;
+	*out = &l->base;
+	nv_info("dataplane: DPDK, started when first needed (a network, a saved network or an "
+		"uplink); --dataplane on starts it now");
+	return 0;
+}
+#endif
+
+int
+dpu_net_open(const struct dpu_net_opts *o, struct dpu_net **out, const char **off_reason)
+{
+	enum dpu_dataplane_mode mode = o->mode;
+	int rc;
+
+	*out = NULL;
+	*off_reason = NULL;
+	if (mode == DPU_DATAPLANE_DEFAULT) {
+#ifdef NV_HAVE_DATAPLANE
+		rc = open_lazy(o, out);
+		if (rc < 0)
+			return rc;
+		rc = add_uplinks(o, *out);
+		if (rc < 0) {
+			dpu_net_close(*out);
+			*out = NULL;
+		}
+		return rc;
+#else
+		mode = DPU_DATAPLANE_OFF;
+		*off_reason = "this nicvisor-dpu was built without DPDK";
+#endif
+	}
+	switch (mode) {
+	case DPU_DATAPLANE_OFF:
+		if (*off_reason == NULL)
+			*off_reason = "started with --dataplane off";
+		if (o->nuplinks > 0)
+			nv_warn("--uplink ignored: the dataplane is off");
+		nv_info("dataplane off: %s; networks and NICs are refused", *off_reason);
+		return 0;
+	case DPU_DATAPLANE_FAKE:
+		rc = dpu_net_fake_open(o->vhost_dir, out);
+		if (rc < 0)
+			return rc;
+		nv_warn("dataplane: fake (--dataplane fake): networks and ports are kept, no "
+			"packet moves");
+		break;
+	case DPU_DATAPLANE_ON:
+#ifdef NV_HAVE_DATAPLANE
+		rc = open_dpdk(o, out);
+		if (rc < 0)
+			return rc;
+		break;
+#else
+		nv_err("--dataplane on: this nicvisor-dpu was built without DPDK; use "
+		       "--dataplane off (or fake for tests)");
+		return -ENOTSUP;
+#endif
+	default:
+		return -EINVAL;
+	}
+	rc = add_uplinks(o, *out);
+	if (rc < 0) {
+		dpu_net_close(*out);
+		*out = NULL;
+	}
+	return rc;
+}
