@@ -392,6 +392,8 @@ shim_child_main(int argc, char **argv)
 	struct vmm_config cfg = { 0 };
 	struct vmm_events ev = { .console = on_console, .opaque = &c };
 	const Nicvisor__V1__ChildBoot *b;
+	struct shim_nic snics[SHIM_NICS_MAX];
+	struct vmm_nic nics[SHIM_NICS_MAX];
 	char err[256] = "";
 	uint64_t boot_ns = 0;
 	int rc;
@@ -432,6 +434,19 @@ shim_child_main(int argc, char **argv)
 	cfg.cmdline = b->spec->cmdline;
 	cfg.debug_exit = b->debug_exit;
 	cfg.kvm_path = b->kvm_path[0] ? b->kvm_path : NULL;
+	/* Checked in recv_boot() (shim_child_control_check()). */
+	if (shim_nics_check(b->nics, b->n_nics, "boot.nics", snics, err, sizeof(err)) == 0) {
+		for (size_t i = 0; i < b->n_nics; i++) {
+			nics[i] = (struct vmm_nic){
+				.index = snics[i].index,
+				.vhost_user_socket = snics[i].socket,
+				.queue_pairs = snics[i].queue_pairs,
+			};
+			memcpy(nics[i].mac, snics[i].mac, 6);
+		}
+		cfg.nics = nics;
+		cfg.nnics = (unsigned int)b->n_nics;
+	}
 
 	rc = vmm_create(&cfg, &ev, &c.vm, err, sizeof(err));
 	if (rc == 0) {
