@@ -470,6 +470,14 @@ shim_child_main(int argc, char **argv)
 		   NICVISOR__V1__EXIT_KIND__EXIT_KIND_NONE, "vCPUs running", 0, boot_ns, false);
 	run_vm(&c);
 out:
+	if (c.vm != NULL) {
+		struct vmm_stats vs;
+
+		vmm_get_stats(c.vm, &vs);
+		nv_info("%s: exits: %llu I/O, %llu MMIO, %llu other; %llu accesses nothing claimed",
+			c.vm_id, (unsigned long long)vs.exits_io, (unsigned long long)vs.exits_mmio,
+			(unsigned long long)vs.exits_other, (unsigned long long)vs.io_unhandled);
+	}
 	vmm_destroy(c.vm);
 	close(fds[0]);
 	if (fds[1] >= 0)
