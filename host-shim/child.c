@@ -477,6 +477,24 @@ out:
 		nv_info("%s: exits: %llu I/O, %llu MMIO, %llu other; %llu accesses nothing claimed",
 			c.vm_id, (unsigned long long)vs.exits_io, (unsigned long long)vs.exits_mmio,
 			(unsigned long long)vs.exits_other, (unsigned long long)vs.io_unhandled);
+		for (unsigned int i = 0; i < cfg.nnics; i++) {
+			struct vmm_nic_stats ns;
+
+			if (vmm_get_nic_stats(c.vm, i, &ns) < 0)
+				continue;
+			nv_info("%s: nic %u: link %s, %u of %u queue pairs, features 0x%llx, "
+				"%llu connects, %llu disconnects, %llu backend errors, %llu "
+				"control commands (%llu refused), %llu queue errors, %llu kicks "
+				"exited",
+				c.vm_id, nics[i].index, ns.link_up ? "up" : "down", ns.queue_pairs,
+				ns.max_queue_pairs, (unsigned long long)ns.features,
+				(unsigned long long)ns.connects, (unsigned long long)ns.disconnects,
+				(unsigned long long)ns.backend_errors,
+				(unsigned long long)ns.ctrl_commands,
+				(unsigned long long)ns.ctrl_errors,
+				(unsigned long long)ns.queue_errors,
+				(unsigned long long)ns.kicks_exited);
+		}
 	}
 	vmm_destroy(c.vm);
 	close(fds[0]);

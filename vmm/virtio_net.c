@@ -697,5 +697,8 @@ vmm_virtio_net_get_stats(struct vmm_virtio_net *n, struct vmm_nic_stats *st)
 	st->offered = n->vp.device_features;
 	st->backend_features = n->backend_features;
 	st->status = n->vp.status;
+	st->kicks_exited = 0;
+	for (unsigned int q = 0; q < 2 * n->max_pairs; q++)
+		st->kicks_exited += n->vp.q[q].kicks_here;
 	vmm_virtio_pci_unlock(&n->vp);
 }

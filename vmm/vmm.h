@@ -181,6 +181,10 @@ struct vmm_nic_stats {
 	uint64_t ctrl_commands;    /* control queue commands */
 	uint64_t ctrl_errors;      /* commands answered VIRTIO_NET_ERR */
 	uint64_t queue_errors;     /* guest errors: broken control queue, rings outside RAM */
+	/* Receive/transmit notifications that exited to the VMM instead of
+	 * going to the backend through KVM's ioeventfd (0 when all is well;
+	 * the VMM passes them on to the backend anyway). */
+	uint64_t kicks_exited;
 };
 
 /* Stats of the NIC at position i of vmm_config.nics. 0, or -ENOENT. Any

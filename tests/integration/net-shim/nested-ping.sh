@@ -59,6 +59,9 @@ n=$(grep -c 'NET-GUEST irq .*PCI-MSI.*virtio0-\(input\|output\)' "$s" || true)
 grep -q 'NET-GUEST irq .*PCI-MSI.*virtio0-config' "$s" || nv_die "no config vector"
 n=$(grep -c 'NET-GUEST msi_irq [0-9]* msix' "$s" || true)
 [ "$n" -ge 3 ] || nv_die "sysfs shows $n MSI-X vectors"
+# Kicks go to testpmd through KVM's ioeventfds; none exits to the shim.
+grep -q 'A! .*nic 0: .* 0 kicks exited' "$s" ||
+	nv_die "guest A's kicks exited to the shim: $(grep 'kicks exited' "$s")"
 if [ "${VCPUS_A:-2}" -ge 2 ] && [ "${PAIRS:-2}" -ge 2 ]; then
 	grep -q 'A! .*the guest uses 2 queue pairs' "$s" ||
 		nv_die "guest A (2 vCPUs) did not enable 2 queue pairs"

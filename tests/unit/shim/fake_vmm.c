@@ -368,3 +368,12 @@ vmm_guest_resident_bytes(const struct vmm *vm)
 	(void)vm;
 	return 0; /* the fake has no guest RAM */
 }
+
+int
+vmm_get_nic_stats(struct vmm *vm, unsigned int i, struct vmm_nic_stats *st)
+{
+	(void)vm;
+	(void)i;
+	memset(st, 0, sizeof(*st));
+	return -ENOENT;
+}
