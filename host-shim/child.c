@@ -392,6 +392,8 @@ shim_child_main(int argc, char **argv)
 	struct vmm_config cfg = { 0 };
 	struct vmm_events ev = { .console = on_console, .opaque = &c };
 	const Nicvisor__V1__ChildBoot *b;
+	struct shim_nic snics[SHIM_NICS_MAX];
+	struct vmm_nic nics[SHIM_NICS_MAX];
 	char err[256] = "";
 	uint64_t boot_ns = 0;
 	int rc;
@@ -432,6 +434,19 @@ shim_child_main(int argc, char **argv)
 	cfg.cmdline = b->spec->cmdline;
 	cfg.debug_exit = b->debug_exit;
 	cfg.kvm_path = b->kvm_path[0] ? b->kvm_path : NULL;
+	/* Checked in recv_boot() (shim_child_control_check()). */
+	if (shim_nics_check(b->nics, b->n_nics, "boot.nics", snics, err, sizeof(err)) == 0) {
+		for (size_t i = 0; i < b->n_nics; i++) {
+			nics[i] = (struct vmm_nic){
+				.index = snics[i].index,
+				.vhost_user_socket = snics[i].socket,
+				.queue_pairs = snics[i].queue_pairs,
+			};
+			memcpy(nics[i].mac, snics[i].mac, 6);
+		}
+		cfg.nics = nics;
+		cfg.nnics = (unsigned int)b->n_nics;
+	}
 
 	rc = vmm_create(&cfg, &ev, &c.vm, err, sizeof(err));
 	if (rc == 0) {
@@ -455,6 +470,32 @@ shim_child_main(int argc, char **argv)
 		   NICVISOR__V1__EXIT_KIND__EXIT_KIND_NONE, "vCPUs running", 0, boot_ns, false);
 	run_vm(&c);
 out:
+	if (c.vm != NULL) {
+		struct vmm_stats vs;
+
+		vmm_get_stats(c.vm, &vs);
+		nv_info("%s: exits: %llu I/O, %llu MMIO, %llu other; %llu accesses nothing claimed",
+			c.vm_id, (unsigned long long)vs.exits_io, (unsigned long long)vs.exits_mmio,
+			(unsigned long long)vs.exits_other, (unsigned long long)vs.io_unhandled);
+		for (unsigned int i = 0; i < cfg.nnics; i++) {
+			struct vmm_nic_stats ns;
+
+			if (vmm_get_nic_stats(c.vm, i, &ns) < 0)
+				continue;
+			nv_info("%s: nic %u: link %s, %u of %u queue pairs, features 0x%llx, "
+				"%llu connects, %llu disconnects, %llu backend errors, %llu "
+				"control commands (%llu refused), %llu queue errors, %llu kicks "
+				"exited",
+				c.vm_id, nics[i].index, ns.link_up ? "up" : "down", ns.queue_pairs,
+				ns.max_queue_pairs, (unsigned long long)ns.features,
+				(unsigned long long)ns.connects, (unsigned long long)ns.disconnects,
+				(unsigned long long)ns.backend_errors,
+				(unsigned long long)ns.ctrl_commands,
+				(unsigned long long)ns.ctrl_errors,
+				(unsigned long long)ns.queue_errors,
+				(unsigned long long)ns.kicks_exited);
+		}
+	}
 	vmm_destroy(c.vm);
 	close(fds[0]);
 	if (fds[1] >= 0)

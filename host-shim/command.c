@@ -114,6 +114,8 @@ shim_command_check(const Nicvisor__V1__Command *cmd, char *why, size_t n)
 		rc = artifact_check(l->kernel, false, "kernel", why, n);
 		if (rc == 0)
 			rc = artifact_check(l->initrd, true, "initrd", why, n);
+		if (rc == 0)
+			rc = shim_nics_check(l->nics, l->n_nics, "launch.nics", NULL, why, n);
 		return rc;
 	case NICVISOR__V1__COMMAND__OP_STOP:
 		if (!shim_vm_id_ok(cmd->stop->vm_id))
@@ -122,4 +124,72 @@ shim_command_check(const Nicvisor__V1__Command *cmd, char *why, size_t n)
 	default:
 		BAD("op", "unknown command %d", (int)cmd->op_case);
 	}
+}
+
+static int
+hex_nibble(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+shim_mac_parse(const char *s, uint8_t mac[6])
+{
+	static const uint8_t zero[6];
+
+	if (s == NULL || strlen(s) != 17)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++) {
+		int hi = hex_nibble(s[3 * i]), lo = hex_nibble(s[3 * i + 1]);
+
+		if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != ':'))
+			return -EINVAL;
+		mac[i] = (uint8_t)(hi << 4 | lo);
+	}
+	/* A NIC's own address: unicast (I/G bit clear), not all zero. */
+	if ((mac[0] & 1) || memcmp(mac, zero, 6) == 0)
+		return -EINVAL;
+	return 0;
+}
+
+int
+shim_nics_check(Nicvisor__V1__NicAttachment *const *nics, size_t count, const char *prefix,
+		struct shim_nic *out, char *why, size_t n)
+{
+	uint32_t seen = 0;
+
+	if (count > SHIM_NICS_MAX)
+		BAD("%s", "%zu NICs; at most %d", prefix, count, SHIM_NICS_MAX);
+	for (size_t i = 0; i < count; i++) {
+		const Nicvisor__V1__NicAttachment *a = nics[i];
+		uint8_t mac[6];
+
+		if (a->index >= SHIM_NICS_MAX || (seen & (1u << a->index)))
+			BAD("%s[%zu].index", "%u is not unique in 0..%d", prefix, i, a->index,
+			    SHIM_NICS_MAX - 1);
+		seen |= 1u << a->index;
+		if (shim_mac_parse(a->mac, mac) < 0)
+			BAD("%s[%zu].mac", "not a unicast MAC address like 52:54:00:12:34:56",
+			    prefix, i);
+		if (a->vhost_user_socket[0] != '/' ||
+		    strlen(a->vhost_user_socket) > SHIM_NIC_SOCKET_MAX)
+			BAD("%s[%zu].vhost_user_socket", "not an absolute path of at most %d bytes",
+			    prefix, i, SHIM_NIC_SOCKET_MAX);
+		if (a->queue_pairs < 1 || a->queue_pairs > SHIM_NIC_PAIRS_MAX)
+			BAD("%s[%zu].queue_pairs", "%u is not in 1..%d", prefix, i, a->queue_pairs,
+			    SHIM_NIC_PAIRS_MAX);
+		if (out != NULL) {
+			out[i].index = a->index;
+			memcpy(out[i].mac, mac, 6);
+			snprintf(out[i].socket, sizeof(out[i].socket), "%s", a->vhost_user_socket);
+			out[i].queue_pairs = a->queue_pairs;
+		}
+	}
+	return 0;
 }

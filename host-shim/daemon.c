@@ -40,7 +40,9 @@ typedef Nicvisor__V1__ExitKind ExitKind;
 struct vm {
 	struct vm *next;
 	char id[SHIM_VM_ID_MAX];
-	Nicvisor__V1__VmSpec *spec; /* a copy of the launch's, packed and unpacked */
+	Nicvisor__V1__VmSpec *spec;          /* a copy of the launch's, packed and unpacked */
+	struct shim_nic nics[SHIM_NICS_MAX]; /* LaunchVm.nics, checked */
+	unsigned int nnics;
 	char kernel_id[65], initrd_id[65];
 	uint64_t kernel_size, initrd_size;
 	struct shim_image *kernel, *initrd;
@@ -144,6 +146,8 @@ start_child(struct daemon *d, struct vm *vm)
 	Nicvisor__V1__ChildControl m = NICVISOR__V1__CHILD_CONTROL__INIT;
 	Nicvisor__V1__ChildBoot b = NICVISOR__V1__CHILD_BOOT__INIT;
 	int fds[2] = { vm->kernel->art.fd, vm->initrd ? vm->initrd->art.fd : -1 };
+	Nicvisor__V1__NicAttachment nics[SHIM_NICS_MAX], *nicp[SHIM_NICS_MAX];
+	char macs[SHIM_NICS_MAX][18];
 	struct epoll_event ev = { .events = EPOLLIN };
 	char why[SHIM_REASON_MAX];
 	pid_t pid;
@@ -174,6 +178,20 @@ start_child(struct daemon *d, struct vm *vm)
 	b.boot = vm->rep.boots;
 	b.debug_exit = d->debug_exit;
 	b.kvm_path = (char *)(d->kvm_path ? d->kvm_path : "");
+	for (unsigned int i = 0; i < vm->nnics; i++) {
+		const struct shim_nic *sn = &vm->nics[i];
+
+		nicvisor__v1__nic_attachment__init(&nics[i]);
+		snprintf(macs[i], sizeof(macs[i]), "%02x:%02x:%02x:%02x:%02x:%02x", sn->mac[0],
+			 sn->mac[1], sn->mac[2], sn->mac[3], sn->mac[4], sn->mac[5]);
+		nics[i].index = sn->index;
+		nics[i].mac = macs[i];
+		nics[i].vhost_user_socket = (char *)sn->socket;
+		nics[i].queue_pairs = sn->queue_pairs;
+		nicp[i] = &nics[i];
+	}
+	b.n_nics = vm->nnics;
+	b.nics = nicp;
 	m.op_case = NICVISOR__V1__CHILD_CONTROL__OP_BOOT;
 	m.boot = &b;
 	rc = shim_chan_send(sock, &m.base, fds, b.has_initrd ? 2 : 1, MSG_DONTWAIT);
@@ -280,6 +298,7 @@ static void
 launch(struct daemon *d, const Nicvisor__V1__LaunchVm *l)
 {
 	struct vm *vm = find_vm(d, l->vm_id);
+	char reason[SHIM_REASON_MAX];
 	Nicvisor__V1__VmSpec *spec;
 	struct download *j;
 	pthread_t tid;
@@ -311,6 +330,11 @@ launch(struct daemon *d, const Nicvisor__V1__LaunchVm *l)
 		nv_wire_free(vm->spec ? &vm->spec->base : NULL);
 		vm->spec = spec;
 	}
+	/* Checked with the command (shim_command_check()); cannot fail here. */
+	vm->nnics = 0;
+	if (shim_nics_check(l->nics, l->n_nics, "launch.nics", vm->nics, reason, sizeof(reason)) ==
+	    0)
+		vm->nnics = (unsigned int)l->n_nics;
 	snprintf(vm->kernel_id, sizeof(vm->kernel_id), "%s", l->kernel->id);
 	vm->kernel_size = l->kernel->size;
 	vm->initrd_id[0] = 0;

@@ -51,7 +51,7 @@ usage(void)
 	fprintf(stderr,
 		"usage: nicvisor-shim run --kernel K [--initrd I] [--cmdline C] [--vcpus N]\n"
 		"           [--memory MiB] [--debug-exit] [--until PATTERN] [--timeout S]\n"
-		"           [--kvm PATH] [--log-level L]\n");
+		"           [--nic MAC,SOCKET[,QUEUES]]... [--kvm PATH] [--log-level L]\n");
 }
 
 static int
@@ -77,6 +77,35 @@ write_all(int fd, const uint8_t *p, size_t n)
 		p += w;
 		n -= (size_t)w;
 	}
+}
+
+/* --nic MAC,SOCKET[,QUEUES]: a NIC whose vhost-user backend listens on
+ * SOCKET; the NICs are numbered in the order given. */
+static int
+parse_nic(char *arg, Nicvisor__V1__NicAttachment *a, uint32_t index)
+{
+	char *mac = arg, *sock = strchr(arg, ','), *queues, *end;
+	uint8_t m[6];
+
+	if (sock == NULL)
+		return -EINVAL;
+	*sock++ = 0;
+	queues = strchr(sock, ',');
+	if (queues != NULL)
+		*queues++ = 0;
+	nicvisor__v1__nic_attachment__init(a);
+	a->index = index;
+	a->mac = mac;
+	a->vhost_user_socket = sock;
+	a->queue_pairs = 1;
+	if (queues != NULL) {
+		unsigned long q = strtoul(queues, &end, 10);
+
+		if (*queues == 0 || *end != 0 || q > SHIM_NIC_PAIRS_MAX)
+			return -EINVAL;
+		a->queue_pairs = (uint32_t)q;
+	}
+	return shim_mac_parse(mac, m);
 }
 
 static int
@@ -115,6 +144,7 @@ shim_run_main(int argc, char **argv)
 		{ "until", required_argument, NULL, 'u' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "kvm", required_argument, NULL, 'K' },
+		{ "nic", required_argument, NULL, 'N' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -122,6 +152,9 @@ shim_run_main(int argc, char **argv)
 	Nicvisor__V1__ChildControl m = NICVISOR__V1__CHILD_CONTROL__INIT;
 	Nicvisor__V1__ChildBoot b = NICVISOR__V1__CHILD_BOOT__INIT;
 	Nicvisor__V1__VmSpec spec = NICVISOR__V1__VM_SPEC__INIT;
+	Nicvisor__V1__NicAttachment nics[SHIM_NICS_MAX], *nicp[SHIM_NICS_MAX];
+	unsigned int nnics = 0;
+	char nic_why[SHIM_REASON_MAX];
 	const char *kernel = NULL, *initrd = NULL;
 	enum nv_log_level level = NV_LOG_WARN;
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -167,6 +200,17 @@ shim_run_main(int argc, char **argv)
 		case 'K':
 			b.kvm_path = optarg;
 			break;
+		case 'N':
+			if (nnics == SHIM_NICS_MAX || parse_nic(optarg, &nics[nnics], nnics) < 0) {
+				fprintf(stderr,
+					"--nic: MAC,SOCKET[,QUEUES] with a unicast MAC and "
+					"1..%d queue pairs, at most %d NICs\n",
+					SHIM_NIC_PAIRS_MAX, SHIM_NICS_MAX);
+				return RUN_USAGE;
+			}
+			nicp[nnics] = &nics[nnics];
+			nnics++;
+			break;
 		case 'l':
 			if (nv_log_parse_level(optarg, &level) < 0) {
 				usage();
@@ -182,6 +226,12 @@ shim_run_main(int argc, char **argv)
 		usage();
 		return RUN_USAGE;
 	}
+	if (shim_nics_check(nicp, nnics, "--nic", NULL, nic_why, sizeof(nic_why)) < 0) {
+		fprintf(stderr, "%s\n", nic_why);
+		return RUN_USAGE;
+	}
+	b.nics = nicp;
+	b.n_nics = nnics;
 	nv_log_init("nicvisor-shim", level);
 	setenv("NV_LOG_LEVEL",
 	       (const char *[]){ "err", "warn", "info", "debug" }[nv_log_get_level()],

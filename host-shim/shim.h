@@ -82,6 +82,24 @@ void shim_cmdseq_reset(struct shim_cmdseq *s);
 /* Field-by-field check of a decoded Command; -EINVAL with the field in why. */
 int shim_command_check(const Nicvisor__V1__Command *cmd, char *why, size_t n);
 
+/* NICs of a VM (LaunchVm.nics, ChildBoot.nics). */
+#define SHIM_NICS_MAX       8   /* vmm.h VMM_MAX_NICS */
+#define SHIM_NIC_PAIRS_MAX  8   /* vmm.h VMM_NIC_MAX_QUEUE_PAIRS */
+#define SHIM_NIC_SOCKET_MAX 107 /* sun_path less its NUL */
+struct shim_nic {
+	uint32_t index;
+	uint8_t mac[6];
+	char socket[SHIM_NIC_SOCKET_MAX + 1];
+	uint32_t queue_pairs;
+};
+/* "52:54:00:12:34:56" (hex digits of either case): 0, or -EINVAL; a
+ * multicast or all-zero address is -EINVAL too. */
+int shim_mac_parse(const char *s, uint8_t mac[6]);
+/* Check nics field by field (prefix names the field, e.g. "launch.nics")
+ * and, with out not NULL, convert them. -EINVAL with the field in why. */
+int shim_nics_check(Nicvisor__V1__NicAttachment *const *nics, size_t n, const char *prefix,
+		    struct shim_nic *out, char *why, size_t wn);
+
 /* ---- outbox.c: reports and console waiting for the agent ---- */
 
 enum shim_out_kind {

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -21,6 +22,9 @@ static const struct vmm_kvm_cap generic_caps[] = {
 	/* The shim's fast path (queue kicks and completions) needs these. */
 	{ KVM_CAP_IOEVENTFD, "ioeventfd", true },
 	{ KVM_CAP_IRQFD, "irqfd", true },
+	/* MSI-X vectors become GSI routes (KVM_SET_GSI_ROUTING). */
+	{ KVM_CAP_IRQ_ROUTING, "irq-routing", true },
+	{ KVM_CAP_IOEVENTFD_ANY_LENGTH, "ioeventfd-any-length", false },
 	{ KVM_CAP_MP_STATE, "mp-state", false },
 };
 
@@ -210,4 +214,155 @@ vmm_irq_line(struct vmm *vm, uint32_t gsi, int level)
 	};
 
 	return ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0 ? -errno : 0;
+}
+
+/* ---- interrupt routing and eventfds (vmm_eventfd_ops over KVM) ---- */
+
+int
+vmm_irq_routes_init(struct vmm *vm)
+{
+	struct vmm_irq_routes *r = &vm->routes;
+
+	pthread_mutex_init(&r->lock, NULL);
+	r->nfixed = vmm_arch_default_routes(r->fixed, VMM_IRQ_FIXED_ROUTES);
+	r->first_msi_gsi = vmm_arch_first_msi_gsi;
+	r->ready = true;
+	return 0;
+}
+
+void
+vmm_irq_routes_fini(struct vmm *vm)
+{
+	if (vm->routes.ready)
+		pthread_mutex_destroy(&vm->routes.lock);
+	vm->routes.ready = false;
+}
+
+/* Under the lock: the whole table to KVM (the ioctl replaces it). */
+static int
+commit_routes(struct vmm *vm)
+{
+	struct vmm_irq_routes *r = &vm->routes;
+	struct kvm_irq_routing *t;
+	unsigned int n = r->nfixed;
+	int rc = 0;
+
+	t = calloc(1, sizeof(*t) + (r->nfixed + VMM_IRQ_MSI_ROUTES) * sizeof(t->entries[0]));
+	if (t == NULL)
+		return -ENOMEM;
+	memcpy(t->entries, r->fixed, r->nfixed * sizeof(t->entries[0]));
+	for (unsigned int i = 0; i < VMM_IRQ_MSI_ROUTES; i++) {
+		if (!r->msi[i].used)
+			continue;
+		t->entries[n] = (struct kvm_irq_routing_entry){
+			.gsi = r->first_msi_gsi + i,
+			.type = KVM_IRQ_ROUTING_MSI,
+			.u.msi = {
+				.address_lo = (uint32_t)r->msi[i].addr,
+				.address_hi = (uint32_t)(r->msi[i].addr >> 32),
+				.data = r->msi[i].data,
+			},
+		};
+		n++;
+	}
+	t->nr = n;
+	if (ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, t) < 0)
+		rc = -errno;
+	free(t);
+	return rc;
+}
+
+static int
+efd_msi_route(void *opaque, int *gsi, uint64_t addr, uint32_t data)
+{
+	struct vmm *vm = opaque;
+	struct vmm_irq_routes *r = &vm->routes;
+	int i = *gsi < 0 ? -1 : *gsi - (int)r->first_msi_gsi, rc;
+
+	if (!vmm_arch_msi_valid(addr))
+		return -EINVAL;
+	pthread_mutex_lock(&r->lock);
+	if (i < 0) {
+		for (i = 0; i < VMM_IRQ_MSI_ROUTES && r->msi[i].used; i++)
+			;
+		if (i == VMM_IRQ_MSI_ROUTES) {
+			pthread_mutex_unlock(&r->lock);
+			return -ENOSPC;
+		}
+	} else if (i >= VMM_IRQ_MSI_ROUTES) {
+		pthread_mutex_unlock(&r->lock);
+		return -EINVAL;
+	}
+	r->msi[i].used = true;
+	r->msi[i].addr = addr;
+	r->msi[i].data = data;
+	rc = commit_routes(vm);
+	if (rc == 0)
+		*gsi = (int)r->first_msi_gsi + i;
+	else if (*gsi < 0)
+		r->msi[i].used = false;
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+static void
+efd_msi_route_free(void *opaque, int gsi)
+{
+	struct vmm *vm = opaque;
+	struct vmm_irq_routes *r = &vm->routes;
+	int i = gsi - (int)r->first_msi_gsi;
+
+	if (i < 0 || i >= VMM_IRQ_MSI_ROUTES)
+		return;
+	pthread_mutex_lock(&r->lock);
+	r->msi[i].used = false;
+	i = commit_routes(vm);
+	if (i < 0)
+		nv_warn("KVM_SET_GSI_ROUTING (freeing GSI %d): %s", gsi, strerror(-i));
+	pthread_mutex_unlock(&r->lock);
+}
+
+static int
+efd_irqfd(void *opaque, int fd, int gsi, bool assign)
+{
+	struct vmm *vm = opaque;
+	struct kvm_irqfd irqfd = {
+		.fd = (uint32_t)fd,
+		.gsi = (uint32_t)gsi,
+		.flags = assign ? 0 : KVM_IRQFD_FLAG_DEASSIGN,
+	};
+
+	return ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0 ? -errno : 0;
+}
+
+static int
+efd_ioeventfd(void *opaque, uint64_t gpa, uint32_t len, int fd, bool assign)
+{
+	struct vmm *vm = opaque;
+	struct kvm_ioeventfd io = {
+		.addr = gpa,
+		.len = len,
+		.fd = fd,
+		.flags = assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN,
+	};
+
+	return ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0 ? -errno : 0;
+}
+
+void
+vmm_kvm_eventfd_ops(struct vmm *vm, struct vmm_eventfd_ops *ops)
+{
+	*ops = (struct vmm_eventfd_ops){
+		.msi_route = efd_msi_route,
+		.msi_route_free = efd_msi_route_free,
+		.irqfd = efd_irqfd,
+		.ioeventfd = efd_ioeventfd,
+		.opaque = vm,
+	};
+}
+
+bool
+vmm_kvm_has(struct vmm *vm, int cap)
+{
+	return ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, cap) > 0;
 }

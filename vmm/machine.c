@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "virtio_net.h"
 #include "vmm_int.h"
 
 #define MIN_MEM_ALIGN 4096ull
@@ -100,6 +101,110 @@ vmm_add_device(struct vmm *vm, enum vmm_space space, uint64_t base, uint64_t len
 }
 
 static int
+check_nics(const struct vmm_config *cfg, char *err, size_t errlen)
+{
+	uint32_t seen = 0;
+
+	if (cfg->nnics > VMM_MAX_NICS || (cfg->nnics > 0 && cfg->nics == NULL)) {
+		snprintf(err, errlen, "nics: %u; at most %u", cfg->nnics, VMM_MAX_NICS);
+		return -EINVAL;
+	}
+	for (unsigned int i = 0; i < cfg->nnics; i++) {
+		const struct vmm_nic *n = &cfg->nics[i];
+		static const uint8_t zero[6];
+
+		if (n->index >= VMM_MAX_NICS || (seen & (1u << n->index))) {
+			snprintf(err, errlen, "nic %u: index %u is not unique in 0..%u", i,
+				 n->index, VMM_MAX_NICS - 1);
+			return -EINVAL;
+		}
+		seen |= 1u << n->index;
+		if ((n->mac[0] & 1) || memcmp(n->mac, zero, 6) == 0) {
+			snprintf(err, errlen, "nic %u: mac: not a unicast address", n->index);
+			return -EINVAL;
+		}
+		if (n->vhost_user_socket == NULL || n->vhost_user_socket[0] != '/' ||
+		    strlen(n->vhost_user_socket) >= 108) {
+			snprintf(err, errlen,
+				 "nic %u: vhost_user_socket: not an absolute path under 108 bytes",
+				 n->index);
+			return -EINVAL;
+		}
+		if (n->queue_pairs < 1 || n->queue_pairs > VMM_NIC_MAX_QUEUE_PAIRS) {
+			snprintf(err, errlen, "nic %u: queue_pairs: %u is not in 1..%u", n->index,
+				 n->queue_pairs, VMM_NIC_MAX_QUEUE_PAIRS);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* The PCI bus (always there, so the machine is one shape) and its NICs. */
+static int
+create_pci(struct vmm *vm, const struct vmm_config *cfg, char *err, size_t errlen)
+{
+	bool any_len = vmm_kvm_has(vm, KVM_CAP_IOEVENTFD_ANY_LENGTH);
+	int rc;
+
+	rc = vmm_irq_routes_init(vm);
+	if (rc < 0)
+		return rc;
+	vmm_kvm_eventfd_ops(vm, &vm->efd);
+	rc = vmm_pci_init(&vm->pci, vmm_arch_pci.ecam, vmm_arch_pci.buses,
+			  vmm_arch_pci.window_start, vmm_arch_pci.window_end);
+	if (rc < 0)
+		return rc;
+	vm->pci_ready = true;
+	rc = vmm_add_device(vm, VMM_SPACE_MMIO, vmm_arch_pci.ecam, vmm_pci_ecam_size(&vm->pci),
+			    &vmm_pci_ecam_ops, &vm->pci);
+	if (rc < 0) {
+		snprintf(err, errlen, "pci: ECAM window: %s", strerror(-rc));
+		return rc;
+	}
+	for (unsigned int i = 0; i < cfg->nnics; i++) {
+		const struct vmm_nic *nic = &cfg->nics[i];
+		char name[16];
+		struct vmm_virtio_net_conf nc = {
+			.socket = nic->vhost_user_socket,
+			.max_pairs = nic->queue_pairs < cfg->vcpus ? nic->queue_pairs : cfg->vcpus,
+			.mem = vm->mem,
+			.efd = &vm->efd,
+			.ioeventfd_any_len = any_len,
+			.name = name,
+		};
+
+		snprintf(name, sizeof(name), "nic%u", nic->index);
+		memcpy(nc.mac, nic->mac, 6);
+		rc = vmm_virtio_net_create(&nc, &vm->nics[i]);
+		if (rc < 0) {
+			snprintf(err, errlen, "nic %u: %s", nic->index, strerror(-rc));
+			return rc;
+		}
+		vm->nnics = i + 1;
+		rc = vmm_pci_add(&vm->pci, nic->index + 1, vmm_virtio_net_func(vm->nics[i]));
+		if (rc < 0) {
+			snprintf(err, errlen, "nic %u: PCI slot %u: %s", nic->index, nic->index + 1,
+				 strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static void
+destroy_pci(struct vmm *vm)
+{
+	/* vCPUs are stopped: nothing reaches the functions any more. */
+	for (unsigned int i = 0; i < vm->nnics; i++)
+		vmm_virtio_net_destroy(vm->nics[i]);
+	vm->nnics = 0;
+	if (vm->pci_ready)
+		vmm_pci_fini(&vm->pci);
+	vm->pci_ready = false;
+	vmm_irq_routes_fini(vm);
+}
+
+static int
 check_config(const struct vmm_config *cfg, char *err, size_t errlen)
 {
 	if (cfg->vcpus == 0) {
@@ -120,7 +225,7 @@ check_config(const struct vmm_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "kernel: no image (fd %d)", cfg->kernel.fd);
 		return -EINVAL;
 	}
-	return 0;
+	return check_nics(cfg, err, errlen);
 }
 
 /* Map an image read-only; *out stays NULL for an absent initrd. */
@@ -204,6 +309,7 @@ vmm_create(const struct vmm_config *cfg, const struct vmm_events *ev, struct vmm
 	vm->create_ns = t0;
 	vm->cfg = *cfg;
 	vm->cfg.cmdline = NULL;
+	vm->cfg.nics = NULL; /* read below only */
 	if (ev != NULL)
 		vm->ev = *ev;
 	vm->kvm_fd = vm->vm_fd = -1;
@@ -245,6 +351,12 @@ vmm_create(const struct vmm_config *cfg, const struct vmm_events *ev, struct vmm
 	rc = vmm_arch_devices_init(vm);
 	if (rc < 0) {
 		snprintf(err, errlen, "devices: %s", strerror(-rc));
+		goto out_destroy;
+	}
+	rc = create_pci(vm, cfg, err, errlen);
+	if (rc < 0) {
+		if (err[0] == '\0')
+			snprintf(err, errlen, "pci: %s", strerror(-rc));
 		goto out_destroy;
 	}
 
@@ -360,6 +472,7 @@ vmm_destroy(struct vmm *vm)
 	for (uint32_t i = 0; i < vm->nvcpus; i++)
 		vmm_vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
+	destroy_pci(vm);
 	vmm_arch_devices_fini(vm);
 	vmm_arch_vm_fini(vm);
 	if (vm->vm_fd >= 0)
@@ -401,6 +514,15 @@ vmm_guest_resident_bytes(const struct vmm *vm)
 	}
 	free(vec);
 	return n * (uint64_t)page;
+}
+
+int
+vmm_get_nic_stats(struct vmm *vm, unsigned int i, struct vmm_nic_stats *st)
+{
+	if (vm == NULL || i >= vm->nnics)
+		return -ENOENT;
+	vmm_virtio_net_get_stats(vm->nics[i], st);
+	return 0;
 }
 
 void

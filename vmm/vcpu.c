@@ -98,8 +98,12 @@ handle_mmio(struct vmm_vcpu *vcpu)
 	count(&vcpu->exits_mmio);
 	if (len == 0 || len > sizeof(run->mmio.data))
 		len = sizeof(run->mmio.data);
+	/* Fixed devices first, then whatever BAR the guest put there. */
 	if (vmm_bus_access(&vcpu->vm->mmio, run->mmio.phys_addr, run->mmio.data, len,
-			   run->mmio.is_write) < 0)
+			   run->mmio.is_write) < 0 &&
+	    (!vcpu->vm->pci_ready ||
+	     vmm_pci_bar_access(&vcpu->vm->pci, run->mmio.phys_addr, run->mmio.data, len,
+				run->mmio.is_write) < 0))
 		unhandled(vcpu, "mmio", run->mmio.phys_addr, len, run->mmio.is_write);
 }
 

@@ -13,7 +13,8 @@
  * Threads: vmm_create/start/wait/stop/destroy are called from one control
  * thread. Console callbacks run on vCPU threads. vCPU threads block every
  * signal but SIGRTMIN, which the library uses to interrupt KVM_RUN: the
- * process must not use SIGRTMIN for anything else.
+ * process must not use SIGRTMIN for anything else. Each NIC has a thread of
+ * its own from vmm_create() to vmm_destroy() (its vhost-user connection).
  */
 #ifndef VMM_H
 #define VMM_H
@@ -33,6 +34,24 @@ struct vmm_image {
 	uint64_t size; /* bytes to read from offset 0 */
 };
 
+/*
+ * A network interface: virtio-net on PCI (device 00:<index + 1>.0, so the
+ * guest names them in index order), its queues served by a vhost-user
+ * backend listening on vhost_user_socket (docs/architecture.md, "VM
+ * networking"). The backend may be absent at vmm_create() or go away
+ * later: the link is down meanwhile and the VMM connects again in the
+ * background. The guest gets min(queue_pairs, vcpus, what the backend
+ * serves) queue pairs.
+ */
+#define VMM_MAX_NICS            8
+#define VMM_NIC_MAX_QUEUE_PAIRS 8
+struct vmm_nic {
+	uint32_t index;                /* 0..VMM_MAX_NICS - 1, unique */
+	uint8_t mac[6];                /* unicast, not all zero */
+	const char *vhost_user_socket; /* absolute path, < 108 bytes; copied */
+	uint32_t queue_pairs;          /* 1..VMM_NIC_MAX_QUEUE_PAIRS */
+};
+
 struct vmm_config {
 	uint32_t vcpus;
 	uint64_t mem_bytes;
@@ -43,6 +62,9 @@ struct vmm_config {
 	 * VMM_DEBUG_EXIT_PORT ends the run with VMM_EXIT_DEBUG_EXIT, code v. */
 	bool debug_exit;
 	const char *kvm_path; /* NULL: /dev/kvm */
+	/* NICs (nnics 0..VMM_MAX_NICS); read during vmm_create() only. */
+	const struct vmm_nic *nics;
+	unsigned int nnics;
 };
 
 /* Mirrors nicvisor.v1.ExitKind; the shim maps one to the other. */
@@ -96,9 +118,10 @@ int vmm_probe(const char *kvm_path, struct vmm_host_info *info);
 
 /*
  * Build the machine. 0, or a negative errno with err (if not NULL) saying
- * why for a person: -EINVAL for a bad config or an image that cannot boot
- * ("kernel: neither a bzImage nor an ELF with a PVH note"), -ENOMEM, -ENODEV
- * when KVM is missing a capability, or what KVM answered.
+ * why for a person: -EINVAL for a bad config (a NIC's "nic 1: mac: ...")
+ * or an image that cannot boot ("kernel: neither a bzImage nor an ELF
+ * with a PVH note"), -ENOMEM, -ENODEV when KVM is missing a capability, or
+ * what KVM answered. A NIC's backend that is not there is no error.
  */
 int vmm_create(const struct vmm_config *cfg, const struct vmm_events *ev, struct vmm **out,
 	       char *err, size_t errlen);
@@ -139,6 +162,34 @@ struct vmm_stats {
 	uint64_t io_unhandled; /* accesses to ports or MMIO no device claims */
 };
 void vmm_get_stats(const struct vmm *vm, struct vmm_stats *st);
+
+/* One NIC's state and counters (nothing here is per packet: packets never
+ * pass through the VMM). */
+struct vmm_nic_stats {
+	bool link_up;              /* what the guest sees in virtio-net status */
+	bool backend_connected;    /* a vhost-user backend is attached now */
+	bool driver_ok;            /* the guest driver started the device */
+	uint8_t status;            /* virtio device status (NEEDS_RESET is 0x40) */
+	uint32_t queue_pairs;      /* pairs the guest uses now; 0 before DRIVER_OK */
+	uint32_t max_queue_pairs;  /* max_virtqueue_pairs offered */
+	uint64_t offered;          /* virtio features offered at the last reset */
+	uint64_t features;         /* negotiated with the guest */
+	uint64_t backend_features; /* the backend's GET_FEATURES */
+	uint64_t connects;         /* backend handshakes that succeeded */
+	uint64_t disconnects;      /* backends lost (closed, failed or misbehaved) */
+	uint64_t backend_errors;   /* malformed replies or refused requests */
+	uint64_t ctrl_commands;    /* control queue commands */
+	uint64_t ctrl_errors;      /* commands answered VIRTIO_NET_ERR */
+	uint64_t queue_errors;     /* guest errors: broken control queue, rings outside RAM */
+	/* Receive/transmit notifications that exited to the VMM instead of
+	 * going to the backend through KVM's ioeventfd (0 when all is well;
+	 * the VMM passes them on to the backend anyway). */
+	uint64_t kicks_exited;
+};
+
+/* Stats of the NIC at position i of vmm_config.nics. 0, or -ENOENT. Any
+ * thread. */
+int vmm_get_nic_stats(struct vmm *vm, unsigned int i, struct vmm_nic_stats *st);
 
 /* Guest RAM bytes resident right now (pages the loader, the devices or the
  * guest touched), by mincore(2) over the guest RAM mapping: what the

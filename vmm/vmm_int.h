@@ -16,12 +16,33 @@
 
 #include "bus.h"
 #include "guest_mem.h"
+#include "msix.h"
 #include "nv_log.h"
+#include "pci.h"
 #include "serial.h"
 #include "vmm.h"
 #include "x86/boot.h"
 
 struct vmm_x86_platform;
+struct vmm_virtio_net;
+
+/* KVM's GSI routing table: the architecture's fixed routes (IOAPIC and
+ * PIC pins) and one MSI route per MSI-X vector in use. KVM takes the
+ * table only whole, so every change sends it all again. */
+#define VMM_IRQ_FIXED_ROUTES 64
+#define VMM_IRQ_MSI_ROUTES   256
+struct vmm_irq_routes {
+	pthread_mutex_t lock;
+	bool ready;
+	unsigned int nfixed;
+	struct kvm_irq_routing_entry fixed[VMM_IRQ_FIXED_ROUTES];
+	uint32_t first_msi_gsi;
+	struct {
+		bool used;
+		uint64_t addr;
+		uint32_t data;
+	} msi[VMM_IRQ_MSI_ROUTES];
+};
 
 /* Interrupts a vCPU thread's KVM_RUN (see vmm.h). */
 #define VMM_KICK_SIGNAL (SIGRTMIN + 0)
@@ -56,6 +77,12 @@ struct vmm {
 	struct vmm_bus pio;
 	struct vmm_bus mmio;
 	struct vmm_serial *com1;
+	struct vmm_irq_routes routes;
+	struct vmm_eventfd_ops efd; /* over this VM's KVM */
+	struct vmm_pci pci;
+	bool pci_ready;
+	unsigned int nnics;
+	struct vmm_virtio_net *nics[VMM_MAX_NICS];
 
 	uint32_t nvcpus;
 	struct vmm_vcpu *vcpus;
@@ -92,6 +119,12 @@ void vmm_end_run(struct vmm *vm, enum vmm_exit_kind kind, uint32_t code, const c
 	__attribute__((format(printf, 4, 5)));
 bool vmm_run_ended(const struct vmm *vm);
 
+/* kvm.c: the GSI routing table, and vmm_eventfd_ops over it. */
+int vmm_irq_routes_init(struct vmm *vm);
+void vmm_irq_routes_fini(struct vmm *vm);
+void vmm_kvm_eventfd_ops(struct vmm *vm, struct vmm_eventfd_ops *ops);
+bool vmm_kvm_has(struct vmm *vm, int cap);
+
 /* Set an interrupt line of the in-kernel irqchip. 0 or -errno. */
 int vmm_irq_line(struct vmm *vm, uint32_t gsi, int level);
 
@@ -114,6 +147,18 @@ struct vmm_kvm_cap {
 extern const struct vmm_kvm_cap vmm_arch_caps[];
 extern const unsigned int vmm_arch_ncaps;
 extern const uint64_t vmm_arch_hole_start, vmm_arch_hole_end;
+/* The irqchip's routes KVM sets up by default, which a table of our own
+ * must keep; returns how many were written (at most max). */
+unsigned int vmm_arch_default_routes(struct kvm_irq_routing_entry *e, unsigned int max);
+extern const uint32_t vmm_arch_first_msi_gsi;
+/* Whether addr is an MSI address of this architecture. */
+bool vmm_arch_msi_valid(uint64_t addr);
+/* The PCI bus: ECAM window, bus count, BAR window [start, end). */
+struct vmm_arch_pci {
+	uint64_t ecam, window_start, window_end;
+	unsigned int buses;
+};
+extern const struct vmm_arch_pci vmm_arch_pci;
 /* After KVM_CREATE_VM, before guest memory and vCPUs. */
 int vmm_arch_vm_init(struct vmm *vm, char *err, size_t errlen);
 void vmm_arch_vm_fini(struct vmm *vm);

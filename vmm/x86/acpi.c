@@ -4,6 +4,7 @@
  *
  *	RSDP (rev 2) -> XSDT -> FADT (rev 6, hardware-reduced) -> DSDT
  *	                     -> MADT (rev 5)
+ *	                     -> MCFG (rev 1): the PCI ECAM window
  *
  * Laid out from the start of the buffer, RSDP first so that a guest that
  * scans 0xe0000-0xfffff for it finds it on a 16-byte boundary; every other
@@ -57,12 +58,16 @@
 #define MADT_LAPIC_ENABLED  1
 #define IOAPIC_ID           0
 
-#define RSDP_LEN            36
-#define RSDP_V1_LEN         20
-#define DSDT_REV            2 /* 64-bit integers */
+/* PCI Firmware Specification 3.3, 4.1.2: MCFG, one allocation of 16 bytes. */
+#define MCFG_REV    1
+#define MCFG_LEN    (ACPI_HDR_LEN + 8 + 16)
 
-#define GAS_WIDTH_8         8
-#define ALIGN16(x)          (((x) + 15) & ~(size_t)15)
+#define RSDP_LEN    36
+#define RSDP_V1_LEN 20
+#define DSDT_REV    2 /* 64-bit integers */
+
+#define GAS_WIDTH_8 8
+#define ALIGN16(x)  (((x) + 15) & ~(size_t)15)
 
 uint8_t
 vmm_x86_acpi_checksum(const uint8_t *p, size_t len)
@@ -200,6 +205,57 @@ build_madt(uint8_t *t, uint32_t vcpus)
 	seal(t, len);
 }
 
+static void
+build_mcfg(uint8_t *t)
+{
+	memset(t, 0, MCFG_LEN);
+	header(t, "MCFG", MCFG_LEN, MCFG_REV);
+	put64(t + ACPI_HDR_LEN + 8, VMM_X86_PCI_ECAM_GPA);
+	put16(t + ACPI_HDR_LEN + 16, 0);              /* segment */
+	t[ACPI_HDR_LEN + 18] = 0;                     /* start bus */
+	t[ACPI_HDR_LEN + 19] = VMM_X86_PCI_BUSES - 1; /* end bus */
+	seal(t, MCFG_LEN);
+}
+
+/* The PCI root bridge and the motherboard resource that reserves ECAM. */
+static void
+dsdt_pci(struct vmm_aml *a)
+{
+	vmm_aml_device(a, "PCI0");
+	vmm_aml_name(a, "_HID");
+	vmm_aml_eisaid(a, "PNP0A08");
+	vmm_aml_name(a, "_CID");
+	vmm_aml_eisaid(a, "PNP0A03");
+	vmm_aml_name(a, "_UID");
+	vmm_aml_integer(a, 0);
+	vmm_aml_name(a, "_SEG");
+	vmm_aml_integer(a, 0);
+	vmm_aml_name(a, "_BBN");
+	vmm_aml_integer(a, 0);
+	vmm_aml_name(a, "_CRS");
+	vmm_aml_resources(a);
+	vmm_aml_res_word_bus(a, 0, VMM_X86_PCI_BUSES - 1);
+	vmm_aml_res_dword_mem(a, VMM_AML_MEM_NONCACHEABLE, (uint32_t)VMM_X86_PCI_MMIO32_START,
+			      (uint32_t)(VMM_X86_PCI_MMIO32_END - 1));
+	vmm_aml_resources_end(a);
+	vmm_aml_end(a);
+
+	/* Linux uses an MCFG only if its window is reserved by a PNP0C01/2
+	 * device (or in the e820 map when port config access exists, which
+	 * this machine has not): arch/x86/pci/mmconfig-shared.c. */
+	vmm_aml_device(a, "MRES");
+	vmm_aml_name(a, "_HID");
+	vmm_aml_eisaid(a, "PNP0C02");
+	vmm_aml_name(a, "_UID");
+	vmm_aml_integer(a, 0);
+	vmm_aml_name(a, "_CRS");
+	vmm_aml_resources(a);
+	vmm_aml_res_mem32_fixed(a, true, (uint32_t)VMM_X86_PCI_ECAM_GPA,
+				(uint32_t)VMM_X86_PCI_ECAM_SIZE);
+	vmm_aml_resources_end(a);
+	vmm_aml_end(a);
+}
+
 /*
  * The DSDT body:
  *
@@ -212,6 +268,11 @@ build_madt(uint8_t *t, uint32_t vcpus)
  *			_CRS { Interrupt (Consumer, Edge, ActiveHigh, Exclusive) { GED_GSI } }
  *			Method (_EVT, 1) { If (Arg0 == GED_GSI) { Notify (\_SB.PWRB, 0x80) } }
  *		}
+ *		Device (PCI0) {
+ *			_HID PNP0A08, _CID PNP0A03, _UID 0, _SEG 0, _BBN 0,
+ *			_CRS { WordBusNumber 0..BUSES-1, DWordMemory MMIO32 window }
+ *		}
+ *		Device (MRES) { _HID PNP0C02, _UID 0, _CRS { Memory32Fixed ECAM } }
  *	}
  */
 static int
@@ -271,6 +332,8 @@ build_dsdt_body(uint8_t *buf, size_t cap, size_t *len)
 	vmm_aml_end(&a); /* _EVT */
 	vmm_aml_end(&a); /* GED */
 
+	dsdt_pci(&a);
+
 	vmm_aml_end(&a); /* \_SB */
 	return vmm_aml_finish(&a, len);
 }
@@ -279,8 +342,8 @@ int
 vmm_x86_acpi_build(uint8_t *buf, size_t buflen, uint64_t base_gpa,
 		   const struct vmm_x86_acpi_conf *conf, uint64_t *rsdp_gpa, size_t *used)
 {
-	size_t rsdp_off = 0, xsdt_off, fadt_off, madt_off, dsdt_off, dsdt_body, end;
-	const size_t xsdt_len = ACPI_HDR_LEN + 2 * 8;
+	size_t rsdp_off = 0, xsdt_off, fadt_off, madt_off, mcfg_off, dsdt_off, dsdt_body, end;
+	const size_t xsdt_len = ACPI_HDR_LEN + 3 * 8;
 	uint8_t *rsdp, *xsdt, *dsdt;
 	int rc;
 
@@ -294,7 +357,8 @@ vmm_x86_acpi_build(uint8_t *buf, size_t buflen, uint64_t base_gpa,
 	xsdt_off = ALIGN16(rsdp_off + RSDP_LEN);
 	fadt_off = ALIGN16(xsdt_off + xsdt_len);
 	madt_off = ALIGN16(fadt_off + FADT_LEN);
-	dsdt_off = ALIGN16(madt_off + madt_len(conf->vcpus));
+	mcfg_off = ALIGN16(madt_off + madt_len(conf->vcpus));
+	dsdt_off = ALIGN16(mcfg_off + MCFG_LEN);
 	if (dsdt_off + ACPI_HDR_LEN > buflen)
 		return -ENOSPC;
 	dsdt = buf + dsdt_off;
@@ -307,12 +371,14 @@ vmm_x86_acpi_build(uint8_t *buf, size_t buflen, uint64_t base_gpa,
 
 	memset(buf, 0, dsdt_off);
 	build_madt(buf + madt_off, conf->vcpus);
+	build_mcfg(buf + mcfg_off);
 	build_fadt(buf + fadt_off, base_gpa + dsdt_off);
 
 	xsdt = buf + xsdt_off;
 	header(xsdt, "XSDT", (uint32_t)xsdt_len, 1);
 	put64(xsdt + ACPI_HDR_LEN, base_gpa + fadt_off);
 	put64(xsdt + ACPI_HDR_LEN + 8, base_gpa + madt_off);
+	put64(xsdt + ACPI_HDR_LEN + 16, base_gpa + mcfg_off);
 	seal(xsdt, xsdt_len);
 
 	/* 5.2.5.3: RSDP rev 2; no RSDT, the XSDT is the root. */

@@ -2,9 +2,11 @@
 /*
  * ACPI tables for the nicvisor x86_64 machine: RSDP, XSDT, a
  * hardware-reduced FADT (sleep control/status and reset registers), MADT
- * (one local APIC per vCPU, the IOAPIC, ISA overrides) and a DSDT with
- * \_S5_, a power button (PNP0C0C) and the Generic Event Device (ACPI0013)
- * that signals it. Written into a buffer that is placed at a given gpa.
+ * (one local APIC per vCPU, the IOAPIC, ISA overrides), an MCFG (the PCI
+ * ECAM window) and a DSDT with \_S5_, a power button (PNP0C0C), the
+ * Generic Event Device (ACPI0013) that signals it, the PCI root bridge
+ * (PNP0A08) and a motherboard resource (PNP0C02) reserving ECAM. Written into a buffer that is
+ * placed at a given gpa.
  *
  * Why hardware-reduced: the guest needs no PM timer, PM1 event blocks or
  * SCI, and poweroff and reboot are one-byte port writes (layout.h).

@@ -42,6 +42,7 @@
 #define RES_IRQ_NOFLAGS   0x22 /* small, type 4, length 2 */
 #define RES_IO            0x47 /* small, type 8, length 7 */
 #define RES_END_TAG       0x79 /* small, type 0xf, length 1 */
+#define RES_MEM32_FIXED   0x86
 #define RES_DWORD_ADDR    0x87
 #define RES_WORD_ADDR     0x88
 #define RES_EXT_IRQ       0x89
@@ -527,6 +528,16 @@ vmm_aml_res_io(struct vmm_aml *a, uint16_t min, uint16_t max, uint8_t align, uin
 	le(a, max, 2);
 	byte(a, align);
 	byte(a, len);
+}
+
+void
+vmm_aml_res_mem32_fixed(struct vmm_aml *a, bool writable, uint32_t base, uint32_t len)
+{
+	byte(a, RES_MEM32_FIXED);
+	le(a, 9, 2);
+	byte(a, writable ? 1 : 0);
+	le(a, base, 4);
+	le(a, len, 4);
 }
 
 /* Word (2), DWord (4) or QWord (8) address space descriptor. */

@@ -105,6 +105,9 @@ void vmm_aml_res_irq(struct vmm_aml *a, unsigned int irq);
 /* IO (Decode16, min, max, align, len) (6.4.2.5). */
 void vmm_aml_res_io(struct vmm_aml *a, uint16_t min, uint16_t max, uint8_t align, uint8_t len);
 
+/* Memory32Fixed (ReadWrite or ReadOnly, base, len) (6.4.3.4). */
+void vmm_aml_res_mem32_fixed(struct vmm_aml *a, bool writable, uint32_t base, uint32_t len);
+
 /* Address space descriptors (6.4.3.5), producer, fixed min and max,
  * positive decode, length = max - min + 1. */
 enum vmm_aml_mem_cache {

@@ -124,6 +124,8 @@ vmm_x86_e820_build(const struct vmm_mem *mem, struct vmm_x86_e820 *out, unsigned
 			E820_ADD(VMM_X86_EBDA_GPA, VMM_X86_HIMEM_GPA - VMM_X86_EBDA_GPA, 2);
 		if (r->size > VMM_X86_HIMEM_GPA)
 			E820_ADD(VMM_X86_HIMEM_GPA, r->size - VMM_X86_HIMEM_GPA, 1);
+		/* PCI ECAM (layout.h), in address order before RAM above 4 GiB. */
+		E820_ADD(VMM_X86_PCI_ECAM_GPA, VMM_X86_PCI_ECAM_SIZE, 2);
 	}
 #undef E820_ADD
 	return n;

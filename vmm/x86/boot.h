@@ -60,8 +60,8 @@ int vmm_x86_boot_load(struct vmm_mem *mem, const struct vmm_x86_boot_args *args,
 		      struct vmm_x86_boot *boot, char *err, size_t errlen);
 
 /* The e820 map of mem: RAM below the EBDA, reserved EBDA..1 MiB, RAM from
- * 1 MiB, RAM above 4 GiB. Returns the number of entries written (at most
- * max). */
+ * 1 MiB, the PCI ECAM window reserved, RAM above 4 GiB. Returns the number of entries written (at
+ * most max). */
 struct vmm_x86_e820 {
 	uint64_t addr;
 	uint64_t size;

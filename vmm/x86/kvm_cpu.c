@@ -29,6 +29,51 @@ const struct vmm_kvm_cap vmm_arch_caps[] = {
 const unsigned int vmm_arch_ncaps = sizeof(vmm_arch_caps) / sizeof(vmm_arch_caps[0]);
 const uint64_t vmm_arch_hole_start = VMM_X86_MMIO_HOLE_START;
 const uint64_t vmm_arch_hole_end = VMM_X86_MMIO_HOLE_END;
+const uint32_t vmm_arch_first_msi_gsi = VMM_X86_IOAPIC_PINS;
+const struct vmm_arch_pci vmm_arch_pci = {
+	.ecam = VMM_X86_PCI_ECAM_GPA,
+	.buses = VMM_X86_PCI_BUSES,
+	.window_start = VMM_X86_PCI_MMIO32_START,
+	.window_end = VMM_X86_PCI_MMIO32_END,
+};
+
+/*
+ * What KVM_CREATE_IRQCHIP routes by itself (api.rst, KVM_SET_GSI_ROUTING
+ * replaces it whole): GSI 0-23 to the IOAPIC pin of the same number, and
+ * GSI 0-15 also to the PIC, 0-7 the master, 8-15 the slave.
+ */
+unsigned int
+vmm_arch_default_routes(struct kvm_irq_routing_entry *e, unsigned int max)
+{
+	unsigned int n = 0;
+
+	for (uint32_t gsi = 0; gsi < VMM_X86_IOAPIC_PINS; gsi++) {
+		if (n < max)
+			e[n++] = (struct kvm_irq_routing_entry){
+				.gsi = gsi,
+				.type = KVM_IRQ_ROUTING_IRQCHIP,
+				.u.irqchip = { .irqchip = KVM_IRQCHIP_IOAPIC, .pin = gsi },
+			};
+		if (gsi < 16 && n < max)
+			e[n++] = (struct kvm_irq_routing_entry){
+				.gsi = gsi,
+				.type = KVM_IRQ_ROUTING_IRQCHIP,
+				.u.irqchip = { .irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER
+								  : KVM_IRQCHIP_PIC_SLAVE,
+					       .pin = gsi % 8 },
+			};
+	}
+	return n;
+}
+
+/* An MSI is a write into the local APICs' window (Intel SDM vol. 3,
+ * 11.11.1); anything else would be a DMA write, which no device here
+ * makes. */
+bool
+vmm_arch_msi_valid(uint64_t addr)
+{
+	return (addr & VMM_X86_MSI_ADDR_MASK) == VMM_X86_MSI_ADDR_BASE;
+}
 
 #define MAX_BOOT_MSRS 32
 

@@ -16,7 +16,9 @@
  *   0x000f_fff0  reset vector: a stub that writes the ACPI reset register
  *   0x0010_0000  kernel (bzImage protected-mode part)    RAM
  *   ...          initrd at the top of RAM below 3 GiB    RAM
- *   0xc000_0000  MMIO hole: PCI (later), IOAPIC, LAPIC   not RAM
+ *   0xc000_0000  MMIO hole: PCI BAR window (512 MiB)      not RAM
+ *   0xe000_0000  PCI ECAM, bus 0 (1 MiB)                 reserved
+ *   0xfec0_0000  IOAPIC; 0xfee0_0000 LAPIC               KVM's
  *   0x1_0000_0000 RAM above 4 GiB
  */
 #ifndef VMM_X86_LAYOUT_H
@@ -69,5 +71,23 @@
 #define VMM_X86_GED_GSI     10
 
 #define VMM_X86_IOAPIC_PINS 24
+
+/*
+ * PCI (vmm/pci.h): one root bus, described in the DSDT (\_SB.PCI0, its
+ * _CRS the bus range and the BAR window) and in the MCFG table; config
+ * space through ECAM only (no 0xcf8 ports), interrupts through MSI-X only
+ * (no INTx, no _PRT). The ECAM window is reserved in the e820 map and by a
+ * PNP0C02 device, which is how Linux accepts an MCFG without port-based
+ * config access. BARs are placed in the window from its start, as firmware
+ * would; the guest may move them anywhere in the window.
+ */
+#define VMM_X86_PCI_MMIO32_START 0xc0000000ull
+#define VMM_X86_PCI_MMIO32_END   0xe0000000ull /* exclusive */
+#define VMM_X86_PCI_ECAM_GPA     0xe0000000ull
+#define VMM_X86_PCI_BUSES        1
+#define VMM_X86_PCI_ECAM_SIZE    (VMM_X86_PCI_BUSES * (1ull << 20))
+/* MSI: the x86 interrupt message address window (Intel SDM vol. 3, 11.11). */
+#define VMM_X86_MSI_ADDR_BASE 0xfee00000ull
+#define VMM_X86_MSI_ADDR_MASK 0xfff00000ull
 
 #endif

@@ -402,6 +402,51 @@ fa_push_launch(struct fake_agent *fa, const char *vm_id, const char *kernel_id,
 }
 
 uint64_t
+fa_push_launch_nics(struct fake_agent *fa, const char *vm_id, const char *kernel_id,
+		    uint64_t kernel_size, const char *const *nics, unsigned int n)
+{
+	Nicvisor__V1__Command c = NICVISOR__V1__COMMAND__INIT;
+	Nicvisor__V1__LaunchVm l = NICVISOR__V1__LAUNCH_VM__INIT;
+	Nicvisor__V1__VmSpec spec = NICVISOR__V1__VM_SPEC__INIT;
+	Nicvisor__V1__Artifact k = NICVISOR__V1__ARTIFACT__INIT;
+	Nicvisor__V1__NicAttachment a[8], *ap[8];
+	char buf[8][160];
+
+	spec.name = (char *)vm_id;
+	spec.vcpus = 1;
+	spec.memory_mib = 32;
+	spec.kernel = "kernel";
+	spec.cmdline = "console=ttyS0";
+	k.id = (char *)kernel_id;
+	k.size = kernel_size;
+	l.vm_id = (char *)vm_id;
+	l.spec = &spec;
+	l.kernel = &k;
+	for (unsigned int i = 0; i < n && i < 8; i++) {
+		char *sock, *pairs;
+
+		snprintf(buf[i], sizeof(buf[i]), "%s", nics[i]);
+		nicvisor__v1__nic_attachment__init(&a[i]);
+		sock = strchr(buf[i], ',');
+		pairs = sock ? strchr(sock + 1, ',') : NULL;
+		if (sock != NULL)
+			*sock++ = 0;
+		if (pairs != NULL)
+			*pairs++ = 0;
+		a[i].index = i;
+		a[i].mac = buf[i];
+		a[i].vhost_user_socket = sock ? sock : "";
+		a[i].queue_pairs = pairs ? (uint32_t)strtoul(pairs, NULL, 10) : 1;
+		ap[i] = &a[i];
+	}
+	l.n_nics = n;
+	l.nics = ap;
+	c.op_case = NICVISOR__V1__COMMAND__OP_LAUNCH;
+	c.launch = &l;
+	return fa_push(fa, &c);
+}
+
+uint64_t
 fa_push_stop(struct fake_agent *fa, const char *vm_id, uint32_t timeout_ms, bool force, bool forget)
 {
 	Nicvisor__V1__Command c = NICVISOR__V1__COMMAND__INIT;

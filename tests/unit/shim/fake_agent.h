@@ -103,6 +103,9 @@ void fa_sha256_hex(const void *data, size_t len, char id[65]);
 uint64_t fa_push(struct fake_agent *fa, const Nicvisor__V1__Command *cmd);
 uint64_t fa_push_launch(struct fake_agent *fa, const char *vm_id, const char *kernel_id,
 			uint64_t kernel_size, const char *initrd_id, uint64_t initrd_size);
+/* A launch with NICs: n of them, each "MAC,SOCKET,PAIRS" and index i. */
+uint64_t fa_push_launch_nics(struct fake_agent *fa, const char *vm_id, const char *kernel_id,
+			     uint64_t kernel_size, const char *const *nics, unsigned int n);
 uint64_t fa_push_stop(struct fake_agent *fa, const char *vm_id, uint32_t timeout_ms, bool force,
 		      bool forget);
 

@@ -8,6 +8,7 @@
  *   flood N            N bytes of console output at once
  *   sleep MS
  *   initrd             print the initrd's first line
+ *   nics               print each NIC of the config: "nic INDEX MAC SOCKET PAIRS"
  *   spin               run until stopped; ignore the power button
  *   spin-ack           run until stopped or the power button
  *   reboot-below PATH N  count boots in file PATH; reset while below N
@@ -36,6 +37,7 @@
 struct vmm {
 	char *script;
 	char initrd_line[128];
+	char nics[VMM_MAX_NICS * 160];
 	struct vmm_events ev;
 	pthread_t thread;
 	bool started;
@@ -96,6 +98,15 @@ vmm_create(const struct vmm_config *cfg, const struct vmm_events *ev, struct vmm
 			snprintf(vm->initrd_line, sizeof(vm->initrd_line), "%.*s",
 				 (int)strcspn(i, "\n"), i);
 		free(i);
+	}
+	for (unsigned int i = 0; i < cfg->nnics && i < VMM_MAX_NICS; i++) {
+		const struct vmm_nic *n = &cfg->nics[i];
+		size_t used = strlen(vm->nics);
+
+		snprintf(vm->nics + used, sizeof(vm->nics) - used,
+			 "nic %u %02x:%02x:%02x:%02x:%02x:%02x %s %u\n", n->index, n->mac[0],
+			 n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5],
+			 n->vhost_user_socket, n->queue_pairs);
 	}
 	vm->ev = *ev;
 	vm->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -232,6 +243,8 @@ vcpu(void *arg)
 		} else if (strcmp(l, "initrd") == 0) {
 			console(vm, vm->initrd_line, strlen(vm->initrd_line));
 			console(vm, "\n", 1);
+		} else if (strcmp(l, "nics") == 0) {
+			console(vm, vm->nics, strlen(vm->nics));
 		} else if (strcmp(l, "spin") == 0 || strcmp(l, "spin-ack") == 0) {
 			wait_stop(vm, -1, strcmp(l, "spin-ack") == 0);
 			if (vm->button && !vm->stop)
@@ -354,4 +367,13 @@ vmm_guest_resident_bytes(const struct vmm *vm)
 {
 	(void)vm;
 	return 0; /* the fake has no guest RAM */
+}
+
+int
+vmm_get_nic_stats(struct vmm *vm, unsigned int i, struct vmm_nic_stats *st)
+{
+	(void)vm;
+	(void)i;
+	memset(st, 0, sizeof(*st));
+	return -ENOENT;
 }

@@ -73,6 +73,22 @@ boot_with_fds(void **state)
 	assert_true(fcntl(rfds[0], F_GETFD) & FD_CLOEXEC);
 	/* One fd short of what has_initrd says. */
 	assert_int_equal(shim_child_control_check(got, 1, why, sizeof(why)), -EINVAL);
+	/* The child checks the NICs too, as the daemon did. */
+	{
+		Nicvisor__V1__NicAttachment a = NICVISOR__V1__NIC_ATTACHMENT__INIT, *ap = &a;
+
+		a.mac = "52:54:00:12:34:56";
+		a.vhost_user_socket = "/run/nv.sock";
+		a.queue_pairs = 1;
+		got->boot->nics = &ap;
+		got->boot->n_nics = 1;
+		assert_int_equal(shim_child_control_check(got, 2, why, sizeof(why)), 0);
+		a.queue_pairs = 100;
+		assert_int_equal(shim_child_control_check(got, 2, why, sizeof(why)), -EINVAL);
+		assert_non_null(strstr(why, "boot.nics[0].queue_pairs"));
+		got->boot->nics = NULL;
+		got->boot->n_nics = 0;
+	}
 	got->boot->spec->vcpus = 0;
 	assert_int_equal(shim_child_control_check(got, 2, why, sizeof(why)), -EINVAL);
 	nv_wire_free(&got->base);

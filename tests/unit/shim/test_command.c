@@ -129,6 +129,75 @@ launch_checks(void **state)
 	expect_bad(&x, "launch.boots");
 }
 
+/* LaunchVm.nics, field by field. */
+static void
+nic_checks(void **state)
+{
+	struct launch x;
+	Nicvisor__V1__NicAttachment a[9], *ap[9];
+	char why[256], longpath[SHIM_NIC_SOCKET_MAX + 2];
+	struct shim_nic out[SHIM_NICS_MAX];
+	uint8_t mac[6];
+
+	(void)state;
+	for (int i = 0; i < 9; i++) {
+		nicvisor__v1__nic_attachment__init(&a[i]);
+		a[i].index = (uint32_t)i;
+		a[i].mac = "52:54:00:12:34:56";
+		a[i].vhost_user_socket = "/run/nicvisor/vhost/nic0.sock";
+		a[i].queue_pairs = 1;
+		ap[i] = &a[i];
+	}
+	launch_init(&x);
+	x.l.nics = ap;
+	x.l.n_nics = 2;
+	a[1].mac = "02:00:00:00:00:0A";
+	a[1].queue_pairs = 8;
+	assert_int_equal(shim_command_check(&x.c, why, sizeof(why)), 0);
+	assert_int_equal(shim_nics_check(ap, 2, "launch.nics", out, why, sizeof(why)), 0);
+	assert_int_equal(out[1].index, 1);
+	assert_memory_equal(out[1].mac, "\x02\x00\x00\x00\x00\x0a", 6);
+	assert_int_equal(out[1].queue_pairs, 8);
+	assert_string_equal(out[0].socket, "/run/nicvisor/vhost/nic0.sock");
+
+	x.l.n_nics = 9;
+	expect_bad(&x, "launch.nics");
+	x.l.n_nics = 2;
+	a[1].index = 0;
+	expect_bad(&x, "launch.nics[1].index");
+	a[1].index = 8;
+	expect_bad(&x, "launch.nics[1].index");
+	a[1].index = 1;
+	a[1].mac = "52:54:00:12:34";
+	expect_bad(&x, "launch.nics[1].mac");
+	a[1].mac = "01:00:5e:00:00:01"; /* multicast */
+	expect_bad(&x, "launch.nics[1].mac");
+	a[1].mac = "00:00:00:00:00:00";
+	expect_bad(&x, "launch.nics[1].mac");
+	a[1].mac = "52-54-00-12-34-56";
+	expect_bad(&x, "launch.nics[1].mac");
+	a[1].mac = "52:54:00:12:34:5g";
+	expect_bad(&x, "launch.nics[1].mac");
+	a[1].mac = "52:54:00:12:34:56";
+	a[1].vhost_user_socket = "relative.sock";
+	expect_bad(&x, "launch.nics[1].vhost_user_socket");
+	memset(longpath, 'a', sizeof(longpath) - 1);
+	longpath[0] = '/';
+	longpath[sizeof(longpath) - 1] = 0;
+	a[1].vhost_user_socket = longpath;
+	expect_bad(&x, "launch.nics[1].vhost_user_socket");
+	a[1].vhost_user_socket = "/s";
+	a[1].queue_pairs = 0;
+	expect_bad(&x, "launch.nics[1].queue_pairs");
+	a[1].queue_pairs = 9;
+	expect_bad(&x, "launch.nics[1].queue_pairs");
+
+	assert_int_equal(shim_mac_parse("aA:bB:cC:dD:eE:fE", mac), 0);
+	assert_memory_equal(mac, "\xaa\xbb\xcc\xdd\xee\xfe", 6);
+	assert_int_equal(shim_mac_parse(NULL, mac), -EINVAL);
+	assert_int_equal(shim_mac_parse("52:54:00:12:34:56:", mac), -EINVAL);
+}
+
 static void
 stop_and_unknown_checks(void **state)
 {
@@ -195,6 +264,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(seq_applies_each_once),
 		cmocka_unit_test(launch_checks),
+		cmocka_unit_test(nic_checks),
 		cmocka_unit_test(stop_and_unknown_checks),
 		cmocka_unit_test(garbage_commands),
 		cmocka_unit_test(helpers),

@@ -475,6 +475,31 @@ garbage_commands(void **state)
 	assert_true(fa_wait_acked(&f->fa, 4, T_MS));
 }
 
+/* NICs from LaunchVm reach the VM's config (the fake prints them); a bad
+ * one fails the launch and names the field. */
+static void
+nics_reach_the_vm(void **state)
+{
+	struct fixture *f = *state;
+	static const char script[] = "#nvfake\nnics\nexit debug 0\n";
+	const char *nics[] = { "52:54:00:ab:cd:01,/run/nv/a.sock,2",
+			       "52:54:00:ab:cd:02,/run/nv/b.sock,1" };
+	const char *bad[] = { "53:54:00:ab:cd:01,/run/nv/a.sock,1" }; /* multicast */
+	struct fa_report r;
+	char kid[65];
+
+	fa_add_blob(&f->fa, script, strlen(script), kid);
+	fa_push_launch_nics(&f->fa, "vm-n", kid, strlen(script), nics, 2);
+	expect(f, "vm-n", STOPPED, NICVISOR__V1__EXIT_KIND__EXIT_KIND_DEBUG_EXIT);
+	assert_true(fa_wait_console(&f->fa, "vm-n", "nic 0 52:54:00:ab:cd:01 /run/nv/a.sock 2\n",
+				    T_MS));
+	assert_true(fa_wait_console(&f->fa, "vm-n", "nic 1 52:54:00:ab:cd:02 /run/nv/b.sock 1\n",
+				    T_MS));
+	fa_push_launch_nics(&f->fa, "vm-bad-nic", kid, strlen(script), bad, 1);
+	r = expect(f, "vm-bad-nic", FAILED, NICVISOR__V1__EXIT_KIND__EXIT_KIND_BOOT_ERROR);
+	assert_non_null(strstr(r.reason, "launch.nics[0].mac"));
+}
+
 static int
 run(struct fixture *f, const char *script, const char *extra1, const char *extra2, const char *out)
 {
@@ -518,11 +543,42 @@ run_command(void **state)
 	assert_int_equal(run(f, "#nvfake\ncrash\n", NULL, NULL, out), 103);
 }
 
+static void
+run_nics(void **state)
+{
+	struct fixture *f = *state;
+	char out[128], buf[256] = "";
+	FILE *fp;
+
+	snprintf(out, sizeof(out), "%s/out", f->dir);
+	assert_int_equal(run(f, "#nvfake\nnics\nexit debug 0\n", "--nic",
+			     "52:54:00:12:34:56,/tmp/nv-test.sock,3", out),
+			 0);
+	fp = fopen(out, "r");
+	assert_true(fread(buf, 1, sizeof(buf) - 1, fp) > 0);
+	fclose(fp);
+	assert_string_equal(buf, "nic 0 52:54:00:12:34:56 /tmp/nv-test.sock 3\n");
+	/* One pair unless told. */
+	assert_int_equal(
+		run(f, "#nvfake\nnics\nexit debug 0\n", "--nic", "02:00:00:00:00:01,/tmp/s", out),
+		0);
+	/* Refused: no socket, a multicast MAC, a relative path, 0 or 9 pairs,
+	 * a MAC of the wrong shape. */
+	assert_int_equal(run(f, "#nvfake\n", "--nic", "52:54:00:12:34:56", out), 2);
+	assert_int_equal(run(f, "#nvfake\n", "--nic", "01:00:5e:00:00:01,/tmp/s", out), 2);
+	assert_int_equal(run(f, "#nvfake\n", "--nic", "52:54:00:12:34:56,tmp/s", out), 2);
+	assert_int_equal(run(f, "#nvfake\n", "--nic", "52:54:00:12:34:56,/tmp/s,0", out), 2);
+	assert_int_equal(run(f, "#nvfake\n", "--nic", "52:54:00:12:34:56,/tmp/s,9", out), 2);
+	assert_int_equal(run(f, "#nvfake\n", "--nic", "52:54:00:12:34,/tmp/s", out), 2);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(marker_and_debug_exit, setup, teardown),
+		cmocka_unit_test_setup_teardown(nics_reach_the_vm, setup, teardown),
+		cmocka_unit_test_setup_teardown(run_nics, setup, teardown),
 		cmocka_unit_test_setup_teardown(initrd_and_poweroff, setup, teardown),
 		cmocka_unit_test_setup_teardown(stop_spinning_guest, setup, teardown),
 		cmocka_unit_test_setup_teardown(killed_child_then_new_vm, setup, teardown),

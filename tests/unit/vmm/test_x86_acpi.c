@@ -138,8 +138,8 @@ check_root(uint32_t vcpus)
 
 	xsdt = table(t, g64(rsdp + 24), "XSDT", &xlen);
 	assert_int_equal(xsdt[8], 1);
-	assert_int_equal(xlen, 36 + 2 * 8);
-	/* FADT and MADT, each whole, none overlapping another or the RSDP. */
+	assert_int_equal(xlen, 36 + 3 * 8);
+	/* FADT, MADT and MCFG, each whole, none overlapping another or the RSDP. */
 	for (i = 36; i < xlen; i += 8) {
 		a = table(t, g64(xsdt + i), NULL, &la);
 		assert_true(a >= t->buf + 36);
@@ -151,6 +151,7 @@ check_root(uint32_t vcpus)
 	}
 	assert_memory_equal(table(t, g64(xsdt + 36), NULL, &la), "FACP", 4);
 	assert_memory_equal(table(t, g64(xsdt + 44), NULL, &la), "APIC", 4);
+	assert_memory_equal(table(t, g64(xsdt + 52), NULL, &la), "MCFG", 4);
 	free(t);
 }
 
@@ -272,6 +273,32 @@ test_madt(void **state)
 	check_madt(8);
 }
 
+/* PCI Firmware Specification 3.3, 4.1.2: one allocation, ECAM of bus 0. */
+static void
+test_mcfg(void **state)
+{
+	struct tables *t = build(2);
+	const uint8_t *m;
+	uint32_t len, i;
+
+	(void)state;
+	m = xsdt_find(t, "MCFG", &len);
+	assert_int_equal(len, 36 + 8 + 16);
+	assert_int_equal(m[8], 1);
+	for (i = 36; i < 44; i++)
+		assert_int_equal(m[i], 0);
+	assert_int_equal(g64(m + 44), VMM_X86_PCI_ECAM_GPA);
+	assert_int_equal(g16(m + 52), 0); /* segment */
+	assert_int_equal(m[54], 0);       /* start bus */
+	assert_int_equal(m[55], VMM_X86_PCI_BUSES - 1);
+	assert_int_equal(g32(m + 56), 0);
+	/* The window is in the MMIO hole, clear of the BAR window and the IOAPIC. */
+	assert_true(VMM_X86_PCI_ECAM_GPA >= VMM_X86_PCI_MMIO32_END);
+	assert_true(VMM_X86_PCI_ECAM_GPA + VMM_X86_PCI_ECAM_SIZE <= VMM_X86_IOAPIC_GPA);
+	assert_true(VMM_X86_PCI_MMIO32_START >= VMM_X86_MMIO_HOLE_START);
+	free(t);
+}
+
 static void
 test_errors(void **state)
 {
@@ -356,6 +383,28 @@ test_iasl_dsdt(void **state)
 	assert_non_null(strstr(r.dsl, "Notify (\\_SB.PWRB, 0x80)"));
 	assert_non_null(strstr(r.dsl, "EisaId (\"PNP0501\")"));
 	assert_non_null(strstr(r.dsl, "IRQNoFlags ()\n                    {4}"));
+	/* The PCI root bridge: bus 0, the BAR window below the ECAM window. */
+	assert_non_null(strstr(r.dsl, "Device (PCI0)"));
+	assert_non_null(strstr(r.dsl, "Name (_HID, EisaId (\"PNP0A08\")"));
+	assert_non_null(strstr(r.dsl, "Name (_CID, EisaId (\"PNP0A03\")"));
+	assert_non_null(strstr(r.dsl, "Name (_SEG, Zero)"));
+	assert_non_null(strstr(r.dsl, "Name (_BBN, Zero)"));
+	assert_non_null(strstr(r.dsl, "WordBusNumber (ResourceProducer, MinFixed, MaxFixed, "
+				      "PosDecode,"));
+	assert_non_null(strstr(r.dsl, "0x0001,             // Length"));
+	assert_non_null(strstr(r.dsl, "DWordMemory (ResourceProducer, PosDecode, MinFixed, "
+				      "MaxFixed, NonCacheable, ReadWrite,"));
+	assert_non_null(strstr(r.dsl, "0xC0000000,         // Range Minimum"));
+	assert_non_null(strstr(r.dsl, "0xDFFFFFFF,         // Range Maximum"));
+	assert_non_null(strstr(r.dsl, "0x20000000,         // Length"));
+	/* No legacy interrupt routing: MSI-X only. */
+	assert_null(strstr(r.dsl, "_PRT"));
+	/* ECAM reserved as a motherboard resource. */
+	assert_non_null(strstr(r.dsl, "Device (MRES)"));
+	assert_non_null(strstr(r.dsl, "Name (_HID, EisaId (\"PNP0C02\")"));
+	assert_non_null(strstr(r.dsl, "Memory32Fixed (ReadWrite,\n                    "
+				      "0xE0000000,         // Address Base\n                    "
+				      "0x00100000,         // Address Length"));
 	/* Compiled back without optimisations, iasl writes the same AML. */
 	assert_int_equal(r.aml_len, dlen);
 	assert_memory_equal(r.aml + 36, d + 36, dlen - 36);
@@ -412,7 +461,16 @@ test_iasl_fadt_madt_xsdt(void **state)
 
 	p = table(t, g64(t->buf + 24), "XSDT", &len);
 	r = disassemble(p, len, false);
-	assert_int_equal(count_substr(r.dsl, "ACPI Table Address"), 2);
+	assert_int_equal(count_substr(r.dsl, "ACPI Table Address"), 3);
+	iasl_result_free(&r);
+
+	p = xsdt_find(t, "MCFG", &len);
+	r = disassemble(p, len, false);
+	assert_non_null(strstr(r.dsl, "Signature : \"MCFG\""));
+	assert_non_null(strstr(r.dsl, "Base Address : 00000000E0000000"));
+	assert_non_null(strstr(r.dsl, "Segment Group Number : 0000"));
+	assert_non_null(strstr(r.dsl, "Start Bus Number : 00"));
+	assert_non_null(strstr(r.dsl, "End Bus Number : 00"));
 	iasl_result_free(&r);
 	free(t);
 }
@@ -421,13 +479,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_checksum),
-		cmocka_unit_test(test_root_pointers),
-		cmocka_unit_test(test_fadt),
-		cmocka_unit_test(test_madt),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_iasl_dsdt),
-		cmocka_unit_test(test_iasl_fadt_madt_xsdt),
+		cmocka_unit_test(test_checksum),  cmocka_unit_test(test_root_pointers),
+		cmocka_unit_test(test_fadt),      cmocka_unit_test(test_madt),
+		cmocka_unit_test(test_mcfg),      cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_iasl_dsdt), cmocka_unit_test(test_iasl_fadt_madt_xsdt),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -261,6 +261,10 @@ test_nested_scopes(void **state)
 	/* ResourceTemplate () { IRQNoFlags () {4} } */
 	n = ENC(b, vmm_aml_resources(&a_); vmm_aml_res_irq(&a_, 4); vmm_aml_resources_end(&a_));
 	EXPECT(b, n, "\x11\x08\x0a\x05\x22\x10\x00\x79\x00");
+	/* ResourceTemplate () { Memory32Fixed (ReadWrite, 0xe0000000, 0x100000) } */
+	n = ENC(b, vmm_aml_resources(&a_); vmm_aml_res_mem32_fixed(&a_, true, 0xe0000000, 0x100000);
+		vmm_aml_resources_end(&a_));
+	EXPECT(b, n, "\x11\x11\x0a\x0e\x86\x09\x00\x01\x00\x00\x00\xe0\x00\x00\x10\x00\x79\x00");
 }
 
 /* A DSDT using every helper, including the PCI host bridge shape. */
@@ -289,6 +293,7 @@ build_test_dsdt(uint8_t *buf, size_t cap)
 	vmm_aml_res_dword_mem(&a, VMM_AML_MEM_NONCACHEABLE, 0xc0000000, 0xfebfffff);
 	vmm_aml_res_qword_mem(&a, VMM_AML_MEM_PREFETCHABLE, 0x8000000000ull, 0xffffffffffull);
 	vmm_aml_res_interrupt(&a, false, true, true, gsis, 2);
+	vmm_aml_res_mem32_fixed(&a, false, 0xfed00000, 0x400);
 	vmm_aml_resources_end(&a);
 	vmm_aml_method(&a, "TEST", 2, true);
 	vmm_aml_if(&a);
@@ -353,6 +358,9 @@ test_iasl_roundtrip(void **state)
 				      "MaxFixed, Prefetchable, ReadWrite,"));
 	assert_non_null(strstr(r.dsl, "0x000000FFFFFFFFFF, // Range Maximum"));
 	assert_non_null(strstr(r.dsl, "Interrupt (ResourceConsumer, Level, ActiveLow, Shared"));
+	assert_non_null(strstr(r.dsl, "Memory32Fixed (ReadOnly,\n                    "
+				      "0xFED00000,         // Address Base\n                    "
+				      "0x00000400,         // Address Length"));
 	assert_non_null(strstr(r.dsl, "0x00000011,"));
 	assert_non_null(strstr(r.dsl, "Method (TEST, 2, Serialized)"));
 	assert_non_null(strstr(r.dsl, "If (((Arg0 == 0x12345678) && !Arg1))"));

@@ -140,29 +140,33 @@ test_e820_sizes(void **state)
 		{ 0, 0x9fc00, 1 },
 		{ 0x9fc00, 0x100000 - 0x9fc00, 2 },
 		{ 0x100000, 64 * MiB - 0x100000, 1 },
+		{ VMM_X86_PCI_ECAM_GPA, VMM_X86_PCI_ECAM_SIZE, 2 },
 	};
 	const struct vmm_x86_e820 g3[] = {
 		{ 0, 0x9fc00, 1 },
 		{ 0x9fc00, 0x100000 - 0x9fc00, 2 },
 		{ 0x100000, 3 * GiB - 0x100000, 1 },
+		{ VMM_X86_PCI_ECAM_GPA, VMM_X86_PCI_ECAM_SIZE, 2 },
 	};
 	const struct vmm_x86_e820 g4[] = {
 		{ 0, 0x9fc00, 1 },
 		{ 0x9fc00, 0x100000 - 0x9fc00, 2 },
 		{ 0x100000, 3 * GiB - 0x100000, 1 },
+		{ VMM_X86_PCI_ECAM_GPA, VMM_X86_PCI_ECAM_SIZE, 2 },
 		{ 4 * GiB, 1 * GiB, 1 },
 	};
 	const struct vmm_x86_e820 g6[] = {
 		{ 0, 0x9fc00, 1 },
 		{ 0x9fc00, 0x100000 - 0x9fc00, 2 },
 		{ 0x100000, 3 * GiB - 0x100000, 1 },
+		{ VMM_X86_PCI_ECAM_GPA, VMM_X86_PCI_ECAM_SIZE, 2 },
 		{ 4 * GiB, 3 * GiB, 1 },
 	};
 
-	check_e820(64 * MiB, m64, 3);
-	check_e820(3 * GiB, g3, 3);
-	check_e820(4 * GiB, g4, 4);
-	check_e820(6 * GiB, g6, 4);
+	check_e820(64 * MiB, m64, 4);
+	check_e820(3 * GiB, g3, 4);
+	check_e820(4 * GiB, g4, 5);
+	check_e820(6 * GiB, g6, 5);
 }
 
 static void
@@ -172,11 +176,13 @@ test_e820_tiny(void **state)
 	struct vmm_mem *mem = new_mem(512 * 1024);
 
 	(void)state;
-	/* Less than the EBDA: one RAM entry and nothing reserved. */
-	assert_int_equal(vmm_x86_e820_build(mem, got, 8), 1);
+	/* Less than the EBDA: one RAM entry, nothing reserved but ECAM. */
+	assert_int_equal(vmm_x86_e820_build(mem, got, 8), 2);
 	assert_int_equal(got[0].addr, 0);
 	assert_int_equal(got[0].size, 0x80000);
 	assert_int_equal(got[0].type, 1);
+	assert_int_equal(got[1].addr, VMM_X86_PCI_ECAM_GPA);
+	assert_int_equal(got[1].type, 2);
 	assert_int_equal(vmm_x86_e820_build(NULL, got, 8), 0);
 	vmm_mem_destroy(mem);
 }
@@ -260,8 +266,8 @@ test_pvh_load(void **state)
 	assert_int_equal(b.rsdp_gpa, VMM_X86_ACPI_GPA);
 	assert_memory_equal(vmm_mem_ptr(mem, b.rsdp_gpa, 8), "RSD PTR ", 8);
 	assert_int_equal(rd64(mem, VMM_X86_PVH_INFO_GPA + SI_RSDP), VMM_X86_ACPI_GPA);
-	assert_int_equal(rd32(mem, VMM_X86_PVH_INFO_GPA + SI_MEMMAP_ENTRIES), 3);
-	check_memmap(mem, rd64(mem, VMM_X86_PVH_INFO_GPA + SI_MEMMAP), 3);
+	assert_int_equal(rd32(mem, VMM_X86_PVH_INFO_GPA + SI_MEMMAP_ENTRIES), 4);
+	check_memmap(mem, rd64(mem, VMM_X86_PVH_INFO_GPA + SI_MEMMAP), 4);
 	free(initrd);
 }
 
@@ -300,8 +306,8 @@ test_pvh_above_hole(void **state)
 	assert_int_equal(load(mem, img, sizeof(img), initrd, 8192, "", &b, err, sizeof(err)), 0);
 	/* The initrd stays below the hole, at the top of low RAM. */
 	assert_int_equal(b.initrd_gpa, VMM_X86_MMIO_HOLE_START - 8192);
-	assert_int_equal(rd32(mem, VMM_X86_PVH_INFO_GPA + SI_MEMMAP_ENTRIES), 4);
-	check_memmap(mem, rd64(mem, VMM_X86_PVH_INFO_GPA + SI_MEMMAP), 4);
+	assert_int_equal(rd32(mem, VMM_X86_PVH_INFO_GPA + SI_MEMMAP_ENTRIES), 5);
+	check_memmap(mem, rd64(mem, VMM_X86_PVH_INFO_GPA + SI_MEMMAP), 5);
 	free(initrd);
 	vmm_mem_destroy(mem);
 }
@@ -368,7 +374,7 @@ test_bzimage_load(void **state)
 	assert_int_equal(bp->screen_info.orig_video_isVGA, 0);
 	assert_int_equal(bp->hdr.setup_data, 0);
 
-	assert_int_equal(bp->e820_entries, 3);
+	assert_int_equal(bp->e820_entries, 4);
 	assert_int_equal(bp->e820_table[0].addr, 0);
 	assert_int_equal(bp->e820_table[0].size, 0x9fc00);
 	assert_int_equal(bp->e820_table[0].type, 1);

@@ -1,0 +1,506 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vhost-user frontend (vhost_user.h). Message layout from vhost-user.rst
+ * "Message Specification": a header of request, flags and payload size,
+ * all 32-bit in native byte order, then the payload; file descriptors in
+ * SCM_RIGHTS ancillary data of the same message.
+ */
+#define NV_LOG_COMPONENT "nicvisor.vmm.vhost-user"
+
+#include "vhost_user.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "nv_log.h"
+
+static uint64_t
+now_ms(void)
+{
+	return nv_mono_ns() / 1000000;
+}
+
+static int
+ms_left(uint64_t deadline)
+{
+	uint64_t now = now_ms();
+
+	return now >= deadline ? 0 : (int)(deadline - now);
+}
+
+static int fail(struct vmm_vhu *v, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int
+fail(struct vmm_vhu *v, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!v->broken) {
+		va_start(ap, fmt);
+		vsnprintf(v->why, sizeof(v->why), fmt, ap);
+		va_end(ap);
+	}
+	v->broken = true;
+	return rc;
+}
+
+size_t
+vmm_vhu_encode(uint8_t *buf, size_t cap, uint32_t request, uint32_t flags, const void *payload,
+	       uint32_t size)
+{
+	uint32_t f = (flags & ~VMM_VHU_VERSION_MASK) | VMM_VHU_VERSION;
+
+	if (size > VMM_VHU_MAX_PAYLOAD || cap < VMM_VHU_HDR_SIZE + (size_t)size)
+		return 0;
+	memcpy(buf, &request, 4);
+	memcpy(buf + 4, &f, 4);
+	memcpy(buf + 8, &size, 4);
+	if (size > 0)
+		memcpy(buf + VMM_VHU_HDR_SIZE, payload, size);
+	return VMM_VHU_HDR_SIZE + (size_t)size;
+}
+
+int
+vmm_vhu_check_reply(const uint8_t hdr[VMM_VHU_HDR_SIZE], uint32_t request, uint32_t want_size,
+		    char *why, size_t n)
+{
+	uint32_t req, flags, size;
+
+	memcpy(&req, hdr, 4);
+	memcpy(&flags, hdr + 4, 4);
+	memcpy(&size, hdr + 8, 4);
+	if ((flags & VMM_VHU_VERSION_MASK) != VMM_VHU_VERSION) {
+		snprintf(why, n, "reply to request %u: version %u, not 1", request,
+			 flags & VMM_VHU_VERSION_MASK);
+		return -EPROTO;
+	}
+	if (!(flags & VMM_VHU_FLAG_REPLY)) {
+		snprintf(why, n, "message %u without the reply flag where a reply to %u was due",
+			 req, request);
+		return -EPROTO;
+	}
+	if (req != request) {
+		snprintf(why, n, "reply to request %u where a reply to %u was due", req, request);
+		return -EPROTO;
+	}
+	if (size != want_size) {
+		snprintf(why, n, "reply to request %u: payload of %u bytes, not %u", request, size,
+			 want_size);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* Wait for the socket until the deadline. */
+static int
+wait_fd(struct vmm_vhu *v, short events, uint64_t deadline, const char *what)
+{
+	struct pollfd p = { .fd = v->fd, .events = events };
+
+	for (;;) {
+		int rc = poll(&p, 1, ms_left(deadline));
+
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc < 0)
+			return fail(v, -errno, "%s: poll: %s", what, strerror(errno));
+		if (rc == 0)
+			return fail(v, -ETIMEDOUT, "%s: no answer in %d ms", what, v->timeout_ms);
+		if (p.revents & events)
+			return 0;
+		return fail(v, -EPIPE, "%s: the backend closed the connection", what);
+	}
+}
+
+static int
+send_msg(struct vmm_vhu *v, uint32_t request, uint32_t flags, const void *payload, uint32_t size,
+	 const int *fds, unsigned int nfds, uint64_t deadline)
+{
+	uint8_t buf[VMM_VHU_HDR_SIZE + VMM_VHU_MAX_PAYLOAD];
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * VMM_VHU_MAX_REGIONS)];
+		struct cmsghdr align;
+	} ctl;
+	size_t len = vmm_vhu_encode(buf, sizeof(buf), request, flags, payload, size), done = 0;
+
+	if (len == 0 || nfds > VMM_VHU_MAX_REGIONS)
+		return -EINVAL;
+	while (done < len) {
+		struct iovec iov = { .iov_base = buf + done, .iov_len = len - done };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+		ssize_t w;
+		int rc;
+
+		/* The fds travel with the first byte of the message. */
+		if (done == 0 && nfds > 0) {
+			struct cmsghdr *c;
+
+			memset(&ctl, 0, sizeof(ctl));
+			mh.msg_control = ctl.buf;
+			mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+			c = CMSG_FIRSTHDR(&mh);
+			c->cmsg_level = SOL_SOCKET;
+			c->cmsg_type = SCM_RIGHTS;
+			c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+			memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+		}
+		w = sendmsg(v->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w > 0) {
+			done += (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno != EAGAIN)
+			return fail(v, errno == EPIPE || errno == ECONNRESET ? -EPIPE : -errno,
+				    "request %u: %s", request, strerror(errno));
+		rc = wait_fd(v, POLLOUT, deadline, "send");
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Read exactly n bytes; fds that arrive are closed and refused. */
+static int
+recv_exact(struct vmm_vhu *v, uint8_t *buf, size_t n, uint64_t deadline, uint32_t request)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		union {
+			char buf[CMSG_SPACE(sizeof(int) * VMM_VHU_MAX_REGIONS)];
+			struct cmsghdr align;
+		} ctl;
+		struct iovec iov = { .iov_base = buf + done, .iov_len = n - done };
+		struct msghdr mh = {
+			.msg_iov = &iov,
+			.msg_iovlen = 1,
+			.msg_control = ctl.buf,
+			.msg_controllen = sizeof(ctl.buf),
+		};
+		bool had_fds = false;
+		ssize_t r;
+		int rc;
+
+		r = recvmsg(v->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (r >= 0) {
+			for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c != NULL;
+			     c = CMSG_NXTHDR(&mh, c)) {
+				if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+					continue;
+				for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+				     i++) {
+					int fd;
+
+					memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+					close(fd);
+				}
+				had_fds = true;
+			}
+			if (had_fds)
+				return fail(v, -EPROTO, "reply to request %u came with fds",
+					    request);
+			if (mh.msg_flags & MSG_CTRUNC)
+				return fail(v, -EPROTO, "reply to request %u: truncated fds",
+					    request);
+			if (r == 0)
+				return fail(v, -EPIPE,
+					    "the backend closed the connection (request %u)",
+					    request);
+			done += (size_t)r;
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN)
+			return fail(v, errno == ECONNRESET ? -EPIPE : -errno, "request %u: %s",
+				    request, strerror(errno));
+		rc = wait_fd(v, POLLIN, deadline, "reply");
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Receive the reply to `request`, payload exactly want bytes into out. */
+static int
+recv_reply(struct vmm_vhu *v, uint32_t request, void *out, uint32_t want, uint64_t deadline)
+{
+	uint8_t hdr[VMM_VHU_HDR_SIZE];
+	char why[128];
+	int rc;
+
+	rc = recv_exact(v, hdr, sizeof(hdr), deadline, request);
+	if (rc < 0)
+		return rc;
+	rc = vmm_vhu_check_reply(hdr, request, want, why, sizeof(why));
+	if (rc < 0)
+		return fail(v, rc, "%s", why);
+	return recv_exact(v, out, want, deadline, request);
+}
+
+/* One request; with REPLY_ACK (or a request that always answers) waits
+ * for the answer. */
+static int
+request(struct vmm_vhu *v, uint32_t req, const void *payload, uint32_t size, const int *fds,
+	unsigned int nfds, void *reply, uint32_t reply_size)
+{
+	uint64_t deadline = now_ms() + (uint64_t)v->timeout_ms;
+	bool ack = reply == NULL && (v->protocol & (1ull << VMM_VHU_PROTOCOL_F_REPLY_ACK));
+	uint64_t status = 0;
+	int rc;
+
+	if (v->broken)
+		return -EPIPE;
+	rc = send_msg(v, req, ack ? VMM_VHU_FLAG_NEED_REPLY : 0, payload, size, fds, nfds,
+		      deadline);
+	if (rc < 0 || (reply == NULL && !ack))
+		return rc;
+	if (reply != NULL)
+		return recv_reply(v, req, reply, reply_size, deadline);
+	rc = recv_reply(v, req, &status, sizeof(status), deadline);
+	if (rc < 0)
+		return rc;
+	if (status != 0)
+		return fail(v, -EIO, "the backend refused request %u (status %llu)", req,
+			    (unsigned long long)status);
+	return 0;
+}
+
+static int
+get_u64(struct vmm_vhu *v, uint32_t req, uint64_t *val)
+{
+	return request(v, req, NULL, 0, NULL, 0, val, sizeof(*val));
+}
+
+static int
+set_u64(struct vmm_vhu *v, uint32_t req, uint64_t val, const int *fds, unsigned int nfds)
+{
+	return request(v, req, &val, sizeof(val), fds, nfds, NULL, 0);
+}
+
+static int
+set_state(struct vmm_vhu *v, uint32_t req, unsigned int index, unsigned int num)
+{
+	uint32_t st[2] = { index, num };
+
+	if (index >= VMM_VHU_MAX_QUEUES)
+		return -EINVAL;
+	return request(v, req, st, sizeof(st), NULL, 0, NULL, 0);
+}
+
+static int
+handshake(struct vmm_vhu *v, char *err, size_t errlen)
+{
+	uint64_t proto = 0, qn = 0;
+	int rc;
+
+	rc = get_u64(v, VMM_VHU_GET_FEATURES, &v->features);
+	if (rc == 0 && (v->features & (1ull << VMM_VHU_F_PROTOCOL_FEATURES))) {
+		rc = get_u64(v, VMM_VHU_GET_PROTOCOL_FEATURES, &proto);
+		proto &= (1ull << VMM_VHU_PROTOCOL_F_MQ) | (1ull << VMM_VHU_PROTOCOL_F_REPLY_ACK);
+		if (rc == 0)
+			rc = set_u64(v, VMM_VHU_SET_PROTOCOL_FEATURES, proto, NULL, 0);
+		/* From here on requests may ask for acknowledgements. */
+		if (rc == 0)
+			v->protocol = proto;
+		if (rc == 0 && (proto & (1ull << VMM_VHU_PROTOCOL_F_MQ))) {
+			rc = get_u64(v, VMM_VHU_GET_QUEUE_NUM, &qn);
+			if (rc == 0 && (qn == 0 || qn > VMM_VHU_MAX_QUEUES))
+				rc = fail(v, -EPROTO, "GET_QUEUE_NUM: %llu queues",
+					  (unsigned long long)qn);
+			v->queue_num = (uint32_t)qn;
+		}
+	}
+	if (rc == 0)
+		rc = request(v, VMM_VHU_SET_OWNER, NULL, 0, NULL, 0, NULL, 0);
+	if (rc < 0)
+		snprintf(err, errlen, "handshake: %s", v->why);
+	return rc;
+}
+
+int
+vmm_vhu_open(int fd, int timeout_ms, struct vmm_vhu **out, char *err, size_t errlen)
+{
+	struct vmm_vhu *v;
+	int flags, rc;
+
+	v = calloc(1, sizeof(*v));
+	if (v == NULL) {
+		close(fd);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	v->fd = fd;
+	v->timeout_ms = timeout_ms > 0 ? timeout_ms : 1000;
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "fcntl: %s", strerror(errno));
+		vmm_vhu_close(v);
+		return rc;
+	}
+	rc = handshake(v, err, errlen);
+	if (rc < 0) {
+		vmm_vhu_close(v);
+		return rc;
+	}
+	*out = v;
+	return 0;
+}
+
+int
+vmm_vhu_connect(const char *path, int timeout_ms, struct vmm_vhu **out, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, rc;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "%s: path longer than %zu bytes", path,
+			 sizeof(sa.sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return rc;
+	}
+	/* A UNIX stream connect completes or fails at once (or EAGAIN when
+	 * the backlog is full, which is "try again later" too). */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		close(fd);
+		return rc;
+	}
+	return vmm_vhu_open(fd, timeout_ms, out, err, errlen);
+}
+
+void
+vmm_vhu_close(struct vmm_vhu *v)
+{
+	if (v == NULL)
+		return;
+	if (v->fd >= 0)
+		close(v->fd);
+	free(v);
+}
+
+int
+vmm_vhu_set_features(struct vmm_vhu *v, uint64_t features)
+{
+	return set_u64(v, VMM_VHU_SET_FEATURES, features, NULL, 0);
+}
+
+int
+vmm_vhu_set_mem_table(struct vmm_vhu *v, const struct vmm_vhu_region *r, unsigned int n, int fd)
+{
+	uint8_t payload[VMM_VHU_MEM_SIZE] = { 0 };
+	int fds[VMM_VHU_MAX_REGIONS];
+	uint32_t nregions = n;
+
+	if (n == 0 || n > VMM_VHU_MAX_REGIONS || fd < 0)
+		return -EINVAL;
+	memcpy(payload, &nregions, 4);
+	for (unsigned int i = 0; i < n; i++) {
+		uint8_t *p = payload + 8 + (size_t)i * VMM_VHU_REGION_SIZE;
+
+		memcpy(p, &r[i].gpa, 8);
+		memcpy(p + 8, &r[i].size, 8);
+		memcpy(p + 16, &r[i].uaddr, 8);
+		memcpy(p + 24, &r[i].mmap_offset, 8);
+		fds[i] = fd;
+	}
+	/* The payload ends after the regions in use, as QEMU sends it. */
+	return request(v, VMM_VHU_SET_MEM_TABLE, payload, 8 + n * VMM_VHU_REGION_SIZE, fds, n, NULL,
+		       0);
+}
+
+int
+vmm_vhu_set_vring_num(struct vmm_vhu *v, unsigned int index, unsigned int num)
+{
+	return set_state(v, VMM_VHU_SET_VRING_NUM, index, num);
+}
+
+int
+vmm_vhu_set_vring_addr(struct vmm_vhu *v, unsigned int index, uint64_t desc, uint64_t used,
+		       uint64_t avail)
+{
+	uint8_t p[VMM_VHU_ADDR_SIZE] = { 0 };
+	uint32_t idx = index;
+
+	if (index >= VMM_VHU_MAX_QUEUES)
+		return -EINVAL;
+	/* index, flags (no logging), descriptor, used, available, log. */
+	memcpy(p, &idx, 4);
+	memcpy(p + 8, &desc, 8);
+	memcpy(p + 16, &used, 8);
+	memcpy(p + 24, &avail, 8);
+	return request(v, VMM_VHU_SET_VRING_ADDR, p, sizeof(p), NULL, 0, NULL, 0);
+}
+
+int
+vmm_vhu_set_vring_base(struct vmm_vhu *v, unsigned int index, unsigned int base)
+{
+	return set_state(v, VMM_VHU_SET_VRING_BASE, index, base);
+}
+
+int
+vmm_vhu_get_vring_base(struct vmm_vhu *v, unsigned int index, unsigned int *base)
+{
+	uint32_t st[2] = { index, 0 }, reply[2];
+	int rc;
+
+	if (index >= VMM_VHU_MAX_QUEUES)
+		return -EINVAL;
+	rc = request(v, VMM_VHU_GET_VRING_BASE, st, sizeof(st), NULL, 0, reply, sizeof(reply));
+	if (rc < 0)
+		return rc;
+	if (reply[0] != index)
+		return fail(v, -EPROTO, "GET_VRING_BASE for vring %u answered for vring %u", index,
+			    reply[0]);
+	if (reply[1] > 0xffff)
+		return fail(v, -EPROTO, "GET_VRING_BASE: base %u is not a 16-bit index", reply[1]);
+	*base = reply[1];
+	return 0;
+}
+
+static int
+set_vring_fd(struct vmm_vhu *v, uint32_t req, unsigned int index, int fd)
+{
+	if (index >= VMM_VHU_MAX_QUEUES)
+		return -EINVAL;
+	if (fd < 0)
+		return set_u64(v, req, index | VMM_VHU_VRING_NOFD, NULL, 0);
+	return set_u64(v, req, index, &fd, 1);
+}
+
+int
+vmm_vhu_set_vring_kick(struct vmm_vhu *v, unsigned int index, int fd)
+{
+	return set_vring_fd(v, VMM_VHU_SET_VRING_KICK, index, fd);
+}
+
+int
+vmm_vhu_set_vring_call(struct vmm_vhu *v, unsigned int index, int fd)
+{
+	return set_vring_fd(v, VMM_VHU_SET_VRING_CALL, index, fd);
+}
+
+int
+vmm_vhu_set_vring_enable(struct vmm_vhu *v, unsigned int index, bool enable)
+{
+	return set_state(v, VMM_VHU_SET_VRING_ENABLE, index, enable ? 1 : 0);
+}

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vhost-user frontend: the shim's side of the protocol in QEMU's
+ * docs/interop/vhost-user.rst, over the backend's UNIX socket. The
+ * backend (the DPU dataplane, or dpdk-testpmd's net_vhost) maps guest RAM
+ * from the memfd we send and serves the rings itself; this side only
+ * configures it.
+ *
+ * One connection per NIC. Every request is bounded by the connection's
+ * timeout. Every message the backend sends is checked before use: the
+ * version and reply flags, the request it answers, the payload size, the
+ * vring index of a GET_VRING_BASE reply, no file descriptors (none of our
+ * requests expects one; any that come are closed). The first failure
+ * marks the connection broken (why says how); the owner then closes it
+ * and connects again.
+ *
+ * Not thread safe: the owner serialises calls on one connection. Writes
+ * use MSG_NOSIGNAL, so a backend that goes away is -EPIPE, never SIGPIPE.
+ */
+#ifndef VMM_VHOST_USER_H
+#define VMM_VHOST_USER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Front-end requests ("Front-end message types"). */
+enum vmm_vhu_request {
+	VMM_VHU_GET_FEATURES = 1,
+	VMM_VHU_SET_FEATURES = 2,
+	VMM_VHU_SET_OWNER = 3,
+	VMM_VHU_SET_MEM_TABLE = 5,
+	VMM_VHU_SET_VRING_NUM = 8,
+	VMM_VHU_SET_VRING_ADDR = 9,
+	VMM_VHU_SET_VRING_BASE = 10,
+	VMM_VHU_GET_VRING_BASE = 11,
+	VMM_VHU_SET_VRING_KICK = 12,
+	VMM_VHU_SET_VRING_CALL = 13,
+	VMM_VHU_GET_PROTOCOL_FEATURES = 15,
+	VMM_VHU_SET_PROTOCOL_FEATURES = 16,
+	VMM_VHU_GET_QUEUE_NUM = 17,
+	VMM_VHU_SET_VRING_ENABLE = 18,
+};
+
+/* Header flags ("Header"). */
+#define VMM_VHU_VERSION         0x1
+#define VMM_VHU_VERSION_MASK    0x3
+#define VMM_VHU_FLAG_REPLY      (1u << 2)
+#define VMM_VHU_FLAG_NEED_REPLY (1u << 3)
+#define VMM_VHU_HDR_SIZE        12
+
+/* Feature bit 30 of GET_FEATURES, and the protocol features we use. */
+#define VMM_VHU_F_PROTOCOL_FEATURES  30
+#define VMM_VHU_PROTOCOL_F_MQ        0
+#define VMM_VHU_PROTOCOL_F_REPLY_ACK 3
+
+#define VMM_VHU_MAX_REGIONS          8
+#define VMM_VHU_REGION_SIZE          32
+#define VMM_VHU_MEM_SIZE             (8 + VMM_VHU_MAX_REGIONS * VMM_VHU_REGION_SIZE)
+#define VMM_VHU_MAX_PAYLOAD          VMM_VHU_MEM_SIZE
+#define VMM_VHU_ADDR_SIZE            40  /* struct vhost_vring_addr */
+#define VMM_VHU_MAX_QUEUES           256 /* the vring index is 8 bits in KICK/CALL */
+#define VMM_VHU_VRING_NOFD           (1ull << 8)
+
+/* A memory region: guest-physical address, size, our virtual address,
+ * offset of the region in the fd sent with it. */
+struct vmm_vhu_region {
+	uint64_t gpa;
+	uint64_t size;
+	uint64_t uaddr;
+	uint64_t mmap_offset;
+};
+
+struct vmm_vhu {
+	int fd;
+	int timeout_ms;
+	uint64_t features;  /* GET_FEATURES */
+	uint64_t protocol;  /* protocol features negotiated */
+	uint32_t queue_num; /* GET_QUEUE_NUM; 0 without PROTOCOL_F_MQ */
+	bool broken;
+	char why[160];
+};
+
+/* Encode a request (header + payload) into buf: bytes written, or 0 if
+ * cap is too small or size exceeds VMM_VHU_MAX_PAYLOAD. */
+size_t vmm_vhu_encode(uint8_t *buf, size_t cap, uint32_t request, uint32_t flags,
+		      const void *payload, uint32_t size);
+
+/* Check the header of a reply to `request` whose payload must be
+ * want_size bytes: 0, or -EPROTO with why filled. */
+int vmm_vhu_check_reply(const uint8_t hdr[VMM_VHU_HDR_SIZE], uint32_t request, uint32_t want_size,
+			char *why, size_t n);
+
+/*
+ * Connect to the backend listening on path and negotiate: GET_FEATURES;
+ * with VHOST_USER_F_PROTOCOL_FEATURES, GET_PROTOCOL_FEATURES and
+ * SET_PROTOCOL_FEATURES (MQ and REPLY_ACK, if offered) and, with MQ,
+ * GET_QUEUE_NUM; SET_OWNER. 0, or -errno with err for a person: -ENOENT,
+ * -ECONNREFUSED (nobody listens), -ENAMETOOLONG, -ETIMEDOUT, -EPROTO.
+ */
+int vmm_vhu_connect(const char *path, int timeout_ms, struct vmm_vhu **out, char *err,
+		    size_t errlen);
+/* The same over a connected stream socket, which it takes over. */
+int vmm_vhu_open(int fd, int timeout_ms, struct vmm_vhu **out, char *err, size_t errlen);
+void vmm_vhu_close(struct vmm_vhu *v); /* accepts NULL */
+
+/* The requests. 0, or -errno: -EPIPE (gone), -ETIMEDOUT, -EPROTO (bad
+ * reply), -EIO (the backend refused through REPLY_ACK), -EINVAL (bad
+ * arguments; the connection stays usable). With REPLY_ACK negotiated
+ * every request waits for its acknowledgement. */
+int vmm_vhu_set_features(struct vmm_vhu *v, uint64_t features);
+/* regions share one fd (guest RAM is one memfd), sent once per region. */
+int vmm_vhu_set_mem_table(struct vmm_vhu *v, const struct vmm_vhu_region *r, unsigned int n,
+			  int fd);
+int vmm_vhu_set_vring_num(struct vmm_vhu *v, unsigned int index, unsigned int num);
+int vmm_vhu_set_vring_addr(struct vmm_vhu *v, unsigned int index, uint64_t desc, uint64_t used,
+			   uint64_t avail);
+int vmm_vhu_set_vring_base(struct vmm_vhu *v, unsigned int index, unsigned int base);
+int vmm_vhu_get_vring_base(struct vmm_vhu *v, unsigned int index, unsigned int *base);
+int vmm_vhu_set_vring_kick(struct vmm_vhu *v, unsigned int index, int fd);
+int vmm_vhu_set_vring_call(struct vmm_vhu *v, unsigned int index, int fd);
+int vmm_vhu_set_vring_enable(struct vmm_vhu *v, unsigned int index, bool enable);
+
+#endif
