@@ -21,7 +21,8 @@ images: build
 	ninja -C $(BUILD) images
 
 check: build
-	meson test -C $(BUILD) --print-errorlogs --num-processes 1
+	meson test -C $(BUILD) --print-errorlogs --num-processes 1 || \
+		{ ./tools/test-failures.py $(BUILD); exit 1; }
 
 demo: build
 	./tools/demo/demo.sh $(BUILD)

@@ -384,7 +384,7 @@ net_thread(void *arg)
 	bool told = false;
 	char tname[16];
 
-	snprintf(tname, sizeof(tname), "nv-%s", n->name);
+	snprintf(tname, sizeof(tname), "nv-%.12s", n->name);
 	pthread_setname_np(pthread_self(), tname);
 	for (;;) {
 		struct vmm_vhu *v = NULL;

@@ -62,7 +62,11 @@ fl_create() {
 
 fl_ready() {
 	fl_ctl console "$1" --until "$FL_MARKER" --timeout "${2:-120}" \
-		>"$NV_TMP/$1.console" || nv_die "vm $1 did not reach $FL_MARKER"
+		>"$NV_TMP/$1.console" && return 0
+	# Say where it stuck: every VM's state and the host as the agent sees them.
+	fl_ctl list >&2 || true
+	fl_ctl hosts >&2 || true
+	nv_die "vm $1 did not reach $FL_MARKER: it is $(fl_field "$1" state) ($(fl_field "$1" reason))"
 }
 
 fl_field() {
