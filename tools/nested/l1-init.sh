@@ -20,6 +20,9 @@ export PATH=/payload/bin:/payload:/bin
 export HOME=/root
 umask 022
 
+# The initramfs root comes world-writable; DPDK's EAL refuses to load its
+# drivers from a path with such a directory in it.
+chmod 755 /
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev

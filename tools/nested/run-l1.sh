@@ -6,8 +6,9 @@
 #
 # Usage: run-l1.sh [OPTION]... [--] [COMMAND [ARG]...]
 #   -a, --add SRC[:DEST]  put SRC (file or directory) into L1 at DEST
-#                         (default /payload/<name>); executables found in it
-#                         bring the shared libraries ldd names, at the same
+#                         (default /payload/<name>); executables and shared
+#                         objects (*.so, *.so.*, e.g. DPDK drivers) found in
+#                         it bring the libraries ldd names, at the same
 #                         paths. Repeatable.
 #   -s, --script FILE     run FILE inside L1 as the payload (/payload/run)
 #   -c, --cmd STRING      run STRING with sh -c inside L1 (default: the
@@ -154,7 +155,7 @@ for a in ${adds[@]+"${adds[@]}"}; do
 	cp -rL "$src" "$root$dest"
 	while IFS= read -r -d '' f; do
 		copy_libs "$f"
-	done < <(find "$root$dest" -type f -perm -u+x -print0)
+	done < <(find "$root$dest" -type f \( -perm -u+x -o -name '*.so' -o -name '*.so.*' \) -print0)
 done
 if [ -n "$script" ]; then
 	cp "$script" "$root/payload/run"

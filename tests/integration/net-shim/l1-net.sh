@@ -26,9 +26,6 @@ wait_for() {
 }
 
 mkdir -p /var/run/dpdk
-# EAL refuses to load drivers from a path with a world-writable directory
-# in it; L1's root (an initramfs) is one.
-chmod 755 /
 pmd_args=""
 for f in $PMDS; do
 	pmd_args="$pmd_args -d $f"

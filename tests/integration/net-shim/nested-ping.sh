@@ -22,8 +22,7 @@ nv_require_file "$shim"
 extra=${1-pci=noearly}
 
 # testpmd loads its drivers from its plugin directory: bring the ones
-# this test uses, with the libraries they need (run-l1.sh follows ldd of
-# executables only).
+# this test uses (run-l1.sh brings the libraries they need).
 testpmd=$(command -v dpdk-testpmd)
 pmds=$(dirname "$(ldd "$testpmd" | awk '/librte_bus_vdev/ { print $3 }')")
 [ -d "$pmds" ] || nv_skip "cannot find DPDK's driver directory"
@@ -34,9 +33,6 @@ for pmd in librte_net_vhost librte_mempool_ring; do
 	f=$(ls "$pmds/$pmd".so.* | head -n 1)
 	args+=(-a "$f:$f")
 	pmd_files="$pmd_files $f"
-	for lib in $(ldd "$f" | awk '$3 ~ /^\// { print $3 }'); do
-		args+=(-a "$lib:$lib")
-	done
 done
 
 log=$NV_TMP/l1.log
