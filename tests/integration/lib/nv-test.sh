@@ -51,6 +51,9 @@
 #   nv_tsc_khz               the host TSC rate in kHz: pass tsc_early_khz=
 #                            to every kernel booted under TCG (see below)
 #   nv_qmp SOCK CMD [JSON-ARGS]   run one QMP command, print its reply
+#   nv_dpdk_mempool_driver EXE    print the path of DPDK's mempool_ring driver
+#                            EXE's EAL loads from its plugin directory
+#                            (bring it into L1 at that path); 1 if none
 #
 # The nested test host (tools/nested/run-l1.sh: a Linux L1 with /dev/kvm)
 #   nv_l1_start NAME [run-l1 OPTION]... [--] [COMMAND...]
@@ -260,6 +263,18 @@ nv_l1_start() {
 	NV_PIDS+=("$NV_L1_PID")
 	eval "NV_L1_PID_${name//[^A-Za-z0-9_]/_}=$NV_L1_PID"
 	nv_log "started L1 $name (run-l1 PID $NV_L1_PID)"
+}
+
+nv_dpdk_mempool_driver() {
+	local eal f
+	eal=$(ldd "$1" 2>/dev/null | awk '/librte_eal/ { print $3 }')
+	[ -n "$eal" ] || return 1
+	# The file itself: the EAL loads only names ending in .so or in the
+	# ABI version (.so.23.0) from its plugin directory.
+	for f in "$(dirname "$eal")"/dpdk/pmds-*/librte_mempool_ring.so; do
+		[ -e "$f" ] && readlink -f "$f" && return 0
+	done
+	return 1
 }
 
 nv__l1_pid() {
