@@ -3,8 +3,8 @@
 # nicvisor-dpu in the nested test host (L1) over a forwarded TCP port; the
 # agent's DPDK dataplane and nicvisor-shim share L1 (see l1-dpu-host.sh).
 # Two Debian guests, one NIC each on one network: guest B serves 20 MB of
-# random data over HTTP, guest A pings B, fetches the data and both print
-# its SHA-256, which must match. The port counters must show the traffic
+# random data over HTTP, guest A (2 vCPUs, so 2 queue pairs) pings B,
+# fetches the data and both print its SHA-256, which must match. The port counters must show the traffic
 # on both VM ports, and no frame dropped as bad.
 #
 # Environment: NV_E2E_MIB (20) megabytes to move.
@@ -41,12 +41,13 @@ done
 nv_log "agent and shim up in L1"
 
 fl_ctl network create net0 >/dev/null
-# vm NAME MAC IP CMD: create and start a VM with one NIC on net0 (kernel
-# and initrd paths are on the DPU, L1).
+# vm NAME VCPUS MAC IP CMD: create and start a VM with one NIC on net0
+# (kernel and initrd paths are on the DPU, L1). The NIC gets a queue pair
+# per vCPU.
 vm() {
-	fl_ctl create "$1" --vcpus 1 --memory 256 --nic "net0,$2" \
+	fl_ctl create "$1" --vcpus "$2" --memory 256 --nic "net0,$3" \
 		--kernel /payload/vmlinux --initrd /payload/initramfs.cpio.gz \
-		--cmdline "$NV_GUEST_CMDLINE pci=noearly nv.ip=$3/24 nv.cmd64=$(printf '%s' "$4" | base64 -w0)" \
+		--cmdline "$NV_GUEST_CMDLINE pci=noearly nv.ip=$4/24 nv.cmd64=$(printf '%s' "$5" | base64 -w0)" \
 		--start >/dev/null
 }
 console_line() { # NAME PATTERN: the last console line of NAME matching PATTERN
@@ -54,7 +55,7 @@ console_line() { # NAME PATTERN: the last console line of NAME matching PATTERN
 }
 
 t0=$(date +%s.%N)
-vm b 52:54:00:0e:2e:0b 10.0.0.2 "mkdir /tmp/www
+vm b 1 52:54:00:0e:2e:0b 10.0.0.2 "mkdir /tmp/www
 dd if=/dev/urandom of=/tmp/www/blob bs=1M count=$mib 2>/dev/null || exit 20
 echo \"E2E-SERVE \$(sha256sum /tmp/www/blob)\"
 exec httpd -f -p 8080 -h /tmp/www"
@@ -62,7 +63,8 @@ fl_ctl console b --until 'E2E-SERVE' --timeout 150 >/dev/null ||
 	nv_die "guest B did not serve: it is $(fl_field b state) ($(fl_field b reason))"
 nv_log "guest B serves $mib MB"
 
-vm a 52:54:00:0e:2e:0a 10.0.0.1 "ping -c 3 -W 10 10.0.0.2 || exit 10
+vm a 2 52:54:00:0e:2e:0a 10.0.0.1 "echo E2E-QUEUES \$(ls /sys/class/net/eth0/queues)
+ping -c 3 -W 10 10.0.0.2 || exit 10
 echo E2E-PING-OK
 n=0
 until wget -q -O /tmp/blob http://10.0.0.2:8080/blob; do
@@ -77,6 +79,9 @@ fl_ctl console b >"$NV_TMP/b.console" || true
 status=$(console_line a 'NICVISOR-CMD-EXIT=' | sed 's/.*NICVISOR-CMD-EXIT=\([0-9]*\).*/\1/')
 [ "$status" = 0 ] || nv_die "guest A's command ended with status '${status:-none}'"
 grep -aq E2E-PING-OK "$NV_TMP/a.console" || nv_die "guest A did not ping B"
+queues=$(console_line a E2E-QUEUES)
+[ "$queues" = "E2E-QUEUES rx-0 rx-1 tx-0 tx-1" ] ||
+	nv_die "guest A (2 vCPUs) should drive 2 queue pairs: $queues"
 served=$(console_line b E2E-SERVE | awk '{ print $2 }')
 fetched=$(console_line a E2E-FETCH | awk '{ print $3 }')
 bytes=$(console_line a E2E-FETCH | sed 's/.*bytes=\([0-9]*\).*/\1/')
