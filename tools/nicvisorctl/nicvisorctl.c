@@ -1014,6 +1014,35 @@ console_out(struct matcher *m, const uint8_t *data, size_t len)
 	}
 }
 
+/* The console from *off up to the end the agent knows, page by page. */
+static int
+console_catch_up(struct ctl *c, Nicvisor__V1__Request *req, struct matcher *m, uint64_t *off)
+{
+	Nicvisor__V1__Response *rep;
+
+	for (int page = 0; page < 64 && !m->found; page++) {
+		uint64_t end;
+		int rc;
+
+		req->get_console->offset = *off;
+		rc = call(c, req, &rep);
+		if (rc != EXIT_OK)
+			return rc;
+		if (rep->console->offset + rep->console->data.len > *off) {
+			uint64_t from = rep->console->offset > *off ? rep->console->offset : *off;
+
+			console_out(m, rep->console->data.data + (from - rep->console->offset),
+				    (size_t)(rep->console->offset + rep->console->data.len - from));
+			*off = rep->console->offset + rep->console->data.len;
+		}
+		end = rep->console->end_offset;
+		nv_wire_free(&rep->base);
+		if (*off >= end)
+			break;
+	}
+	return EXIT_OK;
+}
+
 static int
 cmd_console(struct ctl *c, int argc, char **argv)
 {
@@ -1066,9 +1095,9 @@ cmd_console(struct ctl *c, int argc, char **argv)
 	snprintf(id, sizeof(id), "%s", rep->vm->id);
 	nv_wire_free(&rep->base);
 	if (follow) {
-		/* Subscribe first: whatever is published after GetConsole's
-		 * answer is then in the event stream, and offsets remove the
-		 * overlap. */
+		/* Subscribe first, so that what the agent publishes after
+		 * the first GetConsole comes as events; offsets remove the
+		 * overlap and GetConsole fills any gap. */
 		snprintf(topics[0], sizeof(topics[0]), "vm/%s/console", id);
 		snprintf(topics[1], sizeof(topics[1]), "vm/%s/state", id);
 		rc = subscribe(c, tp, 2);
@@ -1078,27 +1107,24 @@ cmd_console(struct ctl *c, int argc, char **argv)
 	gc.vm = id;
 	req.op_case = NICVISOR__V1__REQUEST__OP_GET_CONSOLE;
 	req.get_console = &gc;
-	/* History, page by page up to the end known at the time. */
-	for (int page = 0; page < 64 && !m.found; page++) {
-		uint64_t end;
-
-		gc.offset = off;
-		rc = call(c, &req, &rep);
-		if (rc != EXIT_OK)
-			goto out;
-		console_out(&m, rep->console->data.data, rep->console->data.len);
-		off = rep->console->offset + rep->console->data.len;
-		end = rep->console->end_offset;
-		nv_wire_free(&rep->base);
-		if (off >= end)
-			break;
-	}
-	while (follow && !m.found) {
+	/* pub/sub is lossy (a late subscription, a full queue): events only
+	 * wake us, and GetConsole from our offset fills every gap: at the
+	 * start, when an event starts past our offset, and after a second
+	 * without events. */
+	for (bool poll = true;;) {
 		Nicvisor__V1__Event *ev;
 		char topic[NV_TOPIC_MAX];
-		int left = remaining_ms(deadline);
-		int er;
+		int left, er;
 
+		if (poll) {
+			rc = console_catch_up(c, &req, &m, &off);
+			if (rc != EXIT_OK)
+				goto out;
+			poll = false;
+		}
+		if (!follow || m.found)
+			break;
+		left = remaining_ms(deadline);
 		if (left == 0) {
 			rc = EXIT_ERR;
 			if (m.pattern)
@@ -1108,9 +1134,12 @@ cmd_console(struct ctl *c, int argc, char **argv)
 					m.pattern, name);
 			goto out;
 		}
-		er = next_event(c, left, topic, sizeof(topic), &ev);
-		if (er == -ETIMEDOUT || er == -EAGAIN)
+		er = next_event(c, left >= 0 && left < 1000 ? left : 1000, topic, sizeof(topic),
+				&ev);
+		if (er == -ETIMEDOUT || er == -EAGAIN) {
+			poll = true;
 			continue;
+		}
 		if (er < 0) {
 			rc = EXIT_ERR;
 			goto out;
@@ -1119,11 +1148,11 @@ cmd_console(struct ctl *c, int argc, char **argv)
 			const Nicvisor__V1__ConsoleOutput *co = ev->console;
 			uint64_t cend = co->offset + co->data.len;
 
-			if (cend > off) {
-				uint64_t from = co->offset > off ? co->offset : off;
-
-				console_out(&m, co->data.data + (from - co->offset),
-					    (size_t)(cend - from));
+			if (co->offset > off) {
+				poll = true; /* we missed something: read it in order */
+			} else if (cend > off) {
+				console_out(&m, co->data.data + (off - co->offset),
+					    (size_t)(cend - off));
 				off = cend;
 			}
 		} else if (ev->kind_case == NICVISOR__V1__EVENT__KIND_VM_STATE &&

@@ -5,6 +5,10 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/pubsub0/pub.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -207,6 +211,24 @@ collect_states(struct sub *sub, const char *vm_id, int *states, size_t max, bool
 	return n;
 }
 
+/* Console output that arrives while nicvisorctl follows. */
+struct late_console {
+	struct fake_host *h;
+	const char *vm_id, *text;
+	int delay_ms;
+	int code;
+};
+
+static void *
+late_console_main(void *arg)
+{
+	struct late_console *lc = arg;
+
+	sleep_ms(lc->delay_ms);
+	lc->code = fake_host_console(lc->h, lc->vm_id, lc->text, UINT64_MAX);
+	return NULL;
+}
+
 static void
 test_launch_console_stop_delete(void **state)
 {
@@ -303,6 +325,35 @@ test_launch_console_stop_delete(void **state)
 	assert_int_equal(states[1], STATE(STARTING));
 	assert_int_equal(states[n - 1], STATE(RUNNING));
 	assert_true(console);
+
+	/* pub/sub may lose events (a late subscription, a full queue), so
+	 * console --until must not depend on them: with an events socket
+	 * that never publishes, output written after it started is still
+	 * found (GetConsole from its offset). */
+	{
+		struct agent_proc deaf = f->ap;
+		struct late_console lc = {
+			.h = h,
+			.vm_id = id,
+			.text = "late-marker\n",
+			.delay_ms = 700,
+			.code = -1,
+		};
+		nng_socket pub;
+		pthread_t t;
+
+		snprintf(deaf.events, sizeof(deaf.events), "ipc://%s/deaf-events.sock", f->ap.dir);
+		assert_int_equal(nng_pub0_open(&pub), 0);
+		assert_int_equal(nng_listen(pub, deaf.events, NULL, 0), 0);
+		assert_int_equal(pthread_create(&t, NULL, late_console_main, &lc), 0);
+		assert_int_equal(run_ctl(&deaf, out, sizeof(out), 20, "console", "web1", "--until",
+					 "late-marker", "--timeout", "10", NULL),
+				 0);
+		pthread_join(t, NULL);
+		assert_int_equal(lc.code, CODE(OK));
+		assert_non_null(strstr(out, "root\nlate-marker"));
+		nng_close(pub);
+	}
 
 	/* Stop through the long poll; the host reports STOPPED. */
 	assert_int_equal(
