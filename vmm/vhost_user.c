@@ -100,6 +100,74 @@ vmm_vhu_check_reply(const uint8_t hdr[VMM_VHU_HDR_SIZE], uint32_t request, uint3
 	return 0;
 }
 
+uint32_t
+vmm_vhu_reply_size(uint32_t request, bool ack)
+{
+	switch (request) {
+	case VMM_VHU_GET_FEATURES:
+	case VMM_VHU_GET_PROTOCOL_FEATURES:
+	case VMM_VHU_GET_QUEUE_NUM:
+		return 8; /* a u64 */
+	case VMM_VHU_GET_VRING_BASE:
+		return 8; /* struct vhost_vring_state */
+	default:
+		return ack ? 8 : 0; /* the u64 status of REPLY_ACK */
+	}
+}
+
+int
+vmm_vhu_parse_reply(const uint8_t *msg, size_t len, uint32_t request, bool ack, unsigned int index,
+		    struct vmm_vhu_reply *out, char *why, size_t n)
+{
+	uint32_t want = vmm_vhu_reply_size(request, ack);
+	const uint8_t *p;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (want == 0) {
+		snprintf(why, n, "request %u has no reply", request);
+		return -EPROTO;
+	}
+	if (len < VMM_VHU_HDR_SIZE) {
+		snprintf(why, n, "reply to request %u: %zu bytes, no whole header", request, len);
+		return -EPROTO;
+	}
+	rc = vmm_vhu_check_reply(msg, request, want, why, n);
+	if (rc < 0)
+		return rc;
+	if (len - VMM_VHU_HDR_SIZE < want) {
+		snprintf(why, n, "reply to request %u: %zu payload bytes, not %u", request,
+			 len - VMM_VHU_HDR_SIZE, want);
+		return -EPROTO;
+	}
+	p = msg + VMM_VHU_HDR_SIZE;
+	if (request == VMM_VHU_GET_VRING_BASE) {
+		memcpy(&out->index, p, 4);
+		memcpy(&out->num, p + 4, 4);
+		if (out->index != index) {
+			snprintf(why, n, "GET_VRING_BASE for vring %u answered for vring %u", index,
+				 out->index);
+			return -EPROTO;
+		}
+		if (out->num > 0xffff) {
+			snprintf(why, n, "GET_VRING_BASE: base %u is not a 16-bit index", out->num);
+			return -EPROTO;
+		}
+		return 0;
+	}
+	memcpy(&out->u64, p, 8);
+	if (request == VMM_VHU_GET_QUEUE_NUM && (out->u64 == 0 || out->u64 > VMM_VHU_MAX_QUEUES)) {
+		snprintf(why, n, "GET_QUEUE_NUM: %llu queues", (unsigned long long)out->u64);
+		return -EPROTO;
+	}
+	if (vmm_vhu_reply_size(request, false) == 0 && out->u64 != 0) {
+		snprintf(why, n, "the backend refused request %u (status %llu)", request,
+			 (unsigned long long)out->u64);
+		return -EIO;
+	}
+	return 0;
+}
+
 /* Wait for the socket until the deadline. */
 static int
 wait_fd(struct vmm_vhu *v, short events, uint64_t deadline, const char *what)
@@ -232,61 +300,73 @@ recv_exact(struct vmm_vhu *v, uint8_t *buf, size_t n, uint64_t deadline, uint32_
 	return 0;
 }
 
-/* Receive the reply to `request`, payload exactly want bytes into out. */
+/* Receive the reply to `request` (ack: its REPLY_ACK), checked. */
 static int
-recv_reply(struct vmm_vhu *v, uint32_t request, void *out, uint32_t want, uint64_t deadline)
+recv_reply(struct vmm_vhu *v, uint32_t request, bool ack, unsigned int index,
+	   struct vmm_vhu_reply *out, uint64_t deadline)
 {
-	uint8_t hdr[VMM_VHU_HDR_SIZE];
+	uint8_t msg[VMM_VHU_HDR_SIZE + 8];
+	uint32_t want = vmm_vhu_reply_size(request, ack);
 	char why[128];
 	int rc;
 
-	rc = recv_exact(v, hdr, sizeof(hdr), deadline, request);
+	rc = recv_exact(v, msg, VMM_VHU_HDR_SIZE, deadline, request);
 	if (rc < 0)
 		return rc;
-	rc = vmm_vhu_check_reply(hdr, request, want, why, sizeof(why));
+	/* The header first: its size says how much to read. */
+	rc = vmm_vhu_check_reply(msg, request, want, why, sizeof(why));
 	if (rc < 0)
 		return fail(v, rc, "%s", why);
-	return recv_exact(v, out, want, deadline, request);
+	rc = recv_exact(v, msg + VMM_VHU_HDR_SIZE, want, deadline, request);
+	if (rc < 0)
+		return rc;
+	rc = vmm_vhu_parse_reply(msg, VMM_VHU_HDR_SIZE + want, request, ack, index, out, why,
+				 sizeof(why));
+	if (rc < 0)
+		return fail(v, rc, "%s", why);
+	return 0;
 }
 
 /* One request; with REPLY_ACK (or a request that always answers) waits
- * for the answer. */
+ * for the answer, into reply (may be NULL). */
 static int
 request(struct vmm_vhu *v, uint32_t req, const void *payload, uint32_t size, const int *fds,
-	unsigned int nfds, void *reply, uint32_t reply_size)
+	unsigned int nfds, unsigned int index, struct vmm_vhu_reply *reply)
 {
 	uint64_t deadline = now_ms() + (uint64_t)v->timeout_ms;
-	bool ack = reply == NULL && (v->protocol & (1ull << VMM_VHU_PROTOCOL_F_REPLY_ACK));
-	uint64_t status = 0;
+	bool answers = vmm_vhu_reply_size(req, false) != 0;
+	bool ack = !answers && (v->protocol & (1ull << VMM_VHU_PROTOCOL_F_REPLY_ACK));
+	struct vmm_vhu_reply r;
 	int rc;
 
 	if (v->broken)
 		return -EPIPE;
 	rc = send_msg(v, req, ack ? VMM_VHU_FLAG_NEED_REPLY : 0, payload, size, fds, nfds,
 		      deadline);
-	if (rc < 0 || (reply == NULL && !ack))
+	if (rc < 0 || (!answers && !ack))
 		return rc;
-	if (reply != NULL)
-		return recv_reply(v, req, reply, reply_size, deadline);
-	rc = recv_reply(v, req, &status, sizeof(status), deadline);
-	if (rc < 0)
-		return rc;
-	if (status != 0)
-		return fail(v, -EIO, "the backend refused request %u (status %llu)", req,
-			    (unsigned long long)status);
-	return 0;
+	rc = recv_reply(v, req, ack, index, &r, deadline);
+	if (rc == 0 && reply != NULL)
+		*reply = r;
+	return rc;
 }
 
 static int
 get_u64(struct vmm_vhu *v, uint32_t req, uint64_t *val)
 {
-	return request(v, req, NULL, 0, NULL, 0, val, sizeof(*val));
+	struct vmm_vhu_reply r;
+	int rc;
+
+	rc = request(v, req, NULL, 0, NULL, 0, 0, &r);
+	if (rc == 0)
+		*val = r.u64;
+	return rc;
 }
 
 static int
 set_u64(struct vmm_vhu *v, uint32_t req, uint64_t val, const int *fds, unsigned int nfds)
 {
-	return request(v, req, &val, sizeof(val), fds, nfds, NULL, 0);
+	return request(v, req, &val, sizeof(val), fds, nfds, 0, NULL);
 }
 
 static int
@@ -296,7 +376,7 @@ set_state(struct vmm_vhu *v, uint32_t req, unsigned int index, unsigned int num)
 
 	if (index >= VMM_VHU_MAX_QUEUES)
 		return -EINVAL;
-	return request(v, req, st, sizeof(st), NULL, 0, NULL, 0);
+	return request(v, req, st, sizeof(st), NULL, 0, 0, NULL);
 }
 
 static int
@@ -314,16 +394,14 @@ handshake(struct vmm_vhu *v, char *err, size_t errlen)
 		/* From here on requests may ask for acknowledgements. */
 		if (rc == 0)
 			v->protocol = proto;
+		/* The reply is checked: 1..VMM_VHU_MAX_QUEUES. */
 		if (rc == 0 && (proto & (1ull << VMM_VHU_PROTOCOL_F_MQ))) {
 			rc = get_u64(v, VMM_VHU_GET_QUEUE_NUM, &qn);
-			if (rc == 0 && (qn == 0 || qn > VMM_VHU_MAX_QUEUES))
-				rc = fail(v, -EPROTO, "GET_QUEUE_NUM: %llu queues",
-					  (unsigned long long)qn);
 			v->queue_num = (uint32_t)qn;
 		}
 	}
 	if (rc == 0)
-		rc = request(v, VMM_VHU_SET_OWNER, NULL, 0, NULL, 0, NULL, 0);
+		rc = request(v, VMM_VHU_SET_OWNER, NULL, 0, NULL, 0, 0, NULL);
 	if (rc < 0)
 		snprintf(err, errlen, "handshake: %s", v->why);
 	return rc;
@@ -424,8 +502,8 @@ vmm_vhu_set_mem_table(struct vmm_vhu *v, const struct vmm_vhu_region *r, unsigne
 		fds[i] = fd;
 	}
 	/* The payload ends after the regions in use, as QEMU sends it. */
-	return request(v, VMM_VHU_SET_MEM_TABLE, payload, 8 + n * VMM_VHU_REGION_SIZE, fds, n, NULL,
-		       0);
+	return request(v, VMM_VHU_SET_MEM_TABLE, payload, 8 + n * VMM_VHU_REGION_SIZE, fds, n, 0,
+		       NULL);
 }
 
 int
@@ -448,7 +526,7 @@ vmm_vhu_set_vring_addr(struct vmm_vhu *v, unsigned int index, uint64_t desc, uin
 	memcpy(p + 8, &desc, 8);
 	memcpy(p + 16, &used, 8);
 	memcpy(p + 24, &avail, 8);
-	return request(v, VMM_VHU_SET_VRING_ADDR, p, sizeof(p), NULL, 0, NULL, 0);
+	return request(v, VMM_VHU_SET_VRING_ADDR, p, sizeof(p), NULL, 0, 0, NULL);
 }
 
 int
@@ -460,20 +538,17 @@ vmm_vhu_set_vring_base(struct vmm_vhu *v, unsigned int index, unsigned int base)
 int
 vmm_vhu_get_vring_base(struct vmm_vhu *v, unsigned int index, unsigned int *base)
 {
-	uint32_t st[2] = { index, 0 }, reply[2];
+	uint32_t st[2] = { index, 0 };
+	struct vmm_vhu_reply r;
 	int rc;
 
 	if (index >= VMM_VHU_MAX_QUEUES)
 		return -EINVAL;
-	rc = request(v, VMM_VHU_GET_VRING_BASE, st, sizeof(st), NULL, 0, reply, sizeof(reply));
+	/* The reply is checked: this vring, a 16-bit base. */
+	rc = request(v, VMM_VHU_GET_VRING_BASE, st, sizeof(st), NULL, 0, index, &r);
 	if (rc < 0)
 		return rc;
-	if (reply[0] != index)
-		return fail(v, -EPROTO, "GET_VRING_BASE for vring %u answered for vring %u", index,
-			    reply[0]);
-	if (reply[1] > 0xffff)
-		return fail(v, -EPROTO, "GET_VRING_BASE: base %u is not a 16-bit index", reply[1]);
-	*base = reply[1];
+	*base = r.num;
 	return 0;
 }
 

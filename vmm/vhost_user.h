@@ -91,6 +91,31 @@ size_t vmm_vhu_encode(uint8_t *buf, size_t cap, uint32_t request, uint32_t flags
 int vmm_vhu_check_reply(const uint8_t hdr[VMM_VHU_HDR_SIZE], uint32_t request, uint32_t want_size,
 			char *why, size_t n);
 
+/* What a reply carries, once checked. */
+struct vmm_vhu_reply {
+	uint64_t u64; /* GET_FEATURES, GET_PROTOCOL_FEATURES, GET_QUEUE_NUM; REPLY_ACK status */
+	uint32_t index, num; /* GET_VRING_BASE: the vring and its base */
+};
+
+/* Payload bytes of the reply to `request`: its own reply, or with ack
+ * the REPLY_ACK of a request that has none (8 either way); 0 if no reply
+ * is due. */
+uint32_t vmm_vhu_reply_size(uint32_t request, bool ack);
+
+/*
+ * Check and decode one message from the backend, header and payload, len
+ * bytes (nothing past them is read; bytes after the message are ignored),
+ * as the reply to `request` (ack: its REPLY_ACK; index: the vring a
+ * GET_VRING_BASE asked about): the header as vmm_vhu_check_reply(), then
+ * the payload: GET_QUEUE_NUM 1..VMM_VHU_MAX_QUEUES, GET_VRING_BASE for that
+ * vring with a 16-bit base, an ack of 0. 0 with *out filled; -EPROTO
+ * (malformed, truncated, or not the answer due) or -EIO (the backend
+ * refused through REPLY_ACK), with why for a person. No I/O: what the
+ * frontend does with every reply, and what tests/fuzz/vmm feeds.
+ */
+int vmm_vhu_parse_reply(const uint8_t *msg, size_t len, uint32_t request, bool ack,
+			unsigned int index, struct vmm_vhu_reply *out, char *why, size_t n);
+
 /*
  * Connect to the backend listening on path and negotiate: GET_FEATURES;
  * with VHOST_USER_F_PROTOCOL_FEATURES, GET_PROTOCOL_FEATURES and

@@ -27,6 +27,19 @@
  *                longer than the queue, zero lengths, bad indices); the
  *                shim must mark its control queue broken (NEEDS_RESET) and
  *                recover on reset; at the end a clean exchange
+ *   NET_REFLECT  the peer instead of testpmd: another guest on the same
+ *                switch whose device's MAC is the peer's; sends every frame
+ *                to its MAC back with the addresses swapped, until its
+ *                link goes down (the test removes its port); prints
+ *                "NET-REFLECTING" when its buffers are posted, and
+ *                "NET reflected=N" at the end
+ *   NET_HOSTILE with NET_WINDOW_TRAFFIC (for a backend that watches its
+ *                rings, such as our switch): the garbage stays on the first
+ *                pair's rings for NET_GARBAGE_MS while frames go out on the
+ *                second pair, one at a time, to the peer (which sends them
+ *                back to the broken receive ring); prints
+ *                "NET-GARBAGE-POSTED" when it starts and the number of
+ *                frames the backend took as "NET window-frames=N"
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -244,6 +257,12 @@ irr(unsigned int v)
 	return (rd32(LAPIC + 0x200 + 0x10 * (v / 32)) >> (v % 32)) & 1;
 }
 
+/* An MSI that KVM injects from its irqfd work (a vector unmasked while
+ * pending, for one) waits for a kernel worker; on a host whose two CPUs
+ * are shared with busy pollers that was seen to run more than a second
+ * late. */
+#define IRQ_WAIT_MS 5000
+
 #define WAIT(cond, ms)                                                                             \
 	({                                                                                         \
 		uint64_t _until = now_ms() + (ms);                                                 \
@@ -370,7 +389,7 @@ find_device(struct vdev *d)
 	return 0;
 }
 
-static void
+SHARED static void
 msix_entry(unsigned int e, unsigned int vector, bool masked)
 {
 	uint64_t a = dev.table + 16 * e;
@@ -382,7 +401,7 @@ msix_entry(unsigned int e, unsigned int vector, bool masked)
 	wr32(a + 12, masked ? 1 : 0);
 }
 
-static void
+SHARED static void
 msix_enable(void)
 {
 	uint16_t c = rd16(ecam(dev.slot, dev.msix_cap + 2));
@@ -538,7 +557,7 @@ build_frame(uint8_t *f, uint8_t seq)
 }
 
 /* Receive buffers 0..3 (buffers 0..3 of bufs). */
-static void
+SHARED static void
 post_rx(void)
 {
 	for (uint16_t i = 0; i < 4; i++) {
@@ -550,7 +569,7 @@ post_rx(void)
 
 /* Send frame seq from buffer 8 + slot and wait for it to come back
  * swapped: dst = us, src = peer, the payload unchanged. */
-static int
+SHARED static int
 exchange(uint8_t seq)
 {
 	uint8_t *tx = bufs[8 + seq % 8], want[HDR_LEN + FRAME_LEN];
@@ -670,7 +689,7 @@ run(void)
 	say("link", link());
 	post_rx();
 	TRY(exchange(1));
-	CHECK(WAIT(irr(V_RX), 1000), "no rx interrupt", V_RX);
+	CHECK(WAIT(irr(V_RX), IRQ_WAIT_MS), "no rx interrupt", V_RX);
 	say("rx-msi", irr(V_RX));
 	say("tx-msi", irr(V_TX));
 
@@ -681,7 +700,7 @@ run(void)
 	CHECK(WAIT(pba(1), 1000), "masked vector not pending", pba(1));
 	CHECK(!irr(0x43), "masked vector delivered", 0x43);
 	wr32(dev.table + 16 + 12, 0);
-	CHECK(WAIT(irr(0x43), 1000), "pending vector not delivered on unmask", 0x43);
+	CHECK(WAIT(irr(0x43), IRQ_WAIT_MS), "pending vector not delivered on unmask", 0x43);
 	CHECK(!pba(1), "still pending after unmask", pba(1));
 	say("masking", 1);
 	/* The function mask works the same way. */
@@ -691,7 +710,7 @@ run(void)
 	CHECK(WAIT(pba(1), 1000), "function-masked vector not pending", pba(1));
 	CHECK(!irr(0x44), "function-masked vector delivered", 0x44);
 	msix_enable();
-	CHECK(WAIT(irr(0x44), 1000), "not delivered after function unmask", 0x44);
+	CHECK(WAIT(irr(0x44), IRQ_WAIT_MS), "not delivered after function unmask", 0x44);
 	say("function-mask", 1);
 
 	/* Reset (the backend's rings stop) and start again on new rings. */
@@ -699,7 +718,7 @@ run(void)
 	TRY(bring_up(base_features, 1, 2));
 	post_rx();
 	TRY(exchange(4));
-	CHECK(WAIT(irr(0x45), 1000), "no rx interrupt after reset", 0x45);
+	CHECK(WAIT(irr(0x45), IRQ_WAIT_MS), "no rx interrupt after reset", 0x45);
 	say("reset-exchange", 1);
 	TRY(dev_reset());
 	return 0;
@@ -728,12 +747,12 @@ run(void)
 	msix_entry(0, 0x46, false);
 	print("NET-WAIT-DOWN\n");
 	CHECK(WAIT(!(link() & 1), 30000), "link stayed up", link());
-	CHECK(WAIT(irr(0x46), 1000), "no config interrupt for link down", 0x46);
+	CHECK(WAIT(irr(0x46), IRQ_WAIT_MS), "no config interrupt for link down", 0x46);
 	say("link-down", 1);
 	msix_entry(0, 0x47, false);
 	print("NET-WAIT-UP-AGAIN\n");
 	CHECK(WAIT(link() & 1, 30000), "link stayed down", link());
-	CHECK(WAIT(irr(0x47), 1000), "no config interrupt for link up", 0x47);
+	CHECK(WAIT(irr(0x47), IRQ_WAIT_MS), "no config interrupt for link up", 0x47);
 	CHECK(!(status() & S_NEEDS_RESET), "needs reset after relink", status());
 	say("link-up-again", 1);
 	/* The same rings, continued by the new backend. */
@@ -743,7 +762,85 @@ run(void)
 }
 #endif
 
+#ifdef NET_REFLECT
+#define REFLECT_BUFS 8 /* receive buffers 0..7; buffer 8 transmits */
+
+static int
+reflect_one(uint64_t n)
+{
+	uint16_t t = txq.avail_idx % QSZ;
+	uint32_t id, len;
+	uint8_t *rx, *tx = bufs[REFLECT_BUFS];
+
+	used_elem(&rxq, rxq.used_seen, &id, &len);
+	rxq.used_seen++;
+	CHECK(id < REFLECT_BUFS, "reflect rx used id", id);
+	CHECK(len == HDR_LEN + FRAME_LEN, "reflect rx used len", len);
+	rx = bufs[id];
+	CHECK(memeq(rx + HDR_LEN, dev.mac, 6), "a frame not for us", rx[HDR_LEN + 5]);
+	CHECK(rx[HDR_LEN + 12] == ETHERTYPE >> 8 && rx[HDR_LEN + 13] == (ETHERTYPE & 0xff),
+	      "a frame of another type", rx[HDR_LEN + 12]);
+	/* A clean header (no offloads), the addresses swapped, the rest as is. */
+	memset(tx, 0, HDR_LEN);
+	memcpy(tx + HDR_LEN, rx + HDR_LEN + 6, 6);
+	memcpy(tx + HDR_LEN + 6, dev.mac, 6);
+	memcpy(tx + HDR_LEN + 12, rx + HDR_LEN + 12, FRAME_LEN - 12);
+	desc_set(&rxq, (uint16_t)id, (uintptr_t)rx, BUF_SIZE, D_WRITE, 0);
+	avail_add(&rxq, (uint16_t)id);
+	kick(&rxq);
+	desc_set(&txq, t, (uintptr_t)tx, HDR_LEN + FRAME_LEN, 0, 0);
+	avail_add(&txq, t);
+	kick(&txq);
+	CHECK(WAIT(used_idx(&txq) != txq.used_seen, 10000), "reflected frame not taken", n);
+	txq.used_seen++;
+	return 0;
+}
+
+static int
+run(void)
+{
+	uint64_t n = 0, until, next_link = 0;
+
+	TRY(wait_backend());
+	TRY(bring_up(base_features, NO_VECTOR, NO_VECTOR));
+	say_mac();
+	for (uint16_t i = 0; i < REFLECT_BUFS; i++) {
+		desc_set(&rxq, i, (uintptr_t)bufs[i], BUF_SIZE, D_WRITE, 0);
+		avail_add(&rxq, i);
+	}
+	kick(&rxq);
+	print("NET-REFLECTING\n");
+	/* Bounded: the test removes the port long before. */
+	until = now_ms() + 110000;
+	for (;;) {
+		if (used_idx(&rxq) != rxq.used_seen) {
+			TRY(reflect_one(n));
+			n++;
+			continue;
+		}
+		/* The device configuration exits to the shim: not every turn. */
+		if (now_ms() >= next_link) {
+			if (!(link() & 1))
+				break;
+			next_link = now_ms() + 20;
+		}
+		CHECK(now_ms() < until, "the link never went down", n);
+	}
+	say("reflected", n);
+	TRY(dev_reset());
+	return 0;
+}
+#endif
+
 #ifdef NET_HOSTILE
+#ifndef NET_GARBAGE_MS
+#define NET_GARBAGE_MS 300
+#endif
+
+#ifdef NET_WINDOW_TRAFFIC
+static struct q rxq1, txq1;
+#endif
+
 /* A control command: class, cmd, data; returns the ack (0xff: none). */
 static int
 ctrl(uint8_t class, uint8_t cmd, uint16_t data, uint8_t *ack)
@@ -778,6 +875,10 @@ bring_up_mq(void)
 	TRY(queue_setup(&rxq, 0, 1, 0));
 	TRY(queue_setup(&txq, 1, 2, 1));
 	TRY(queue_setup(&ctlq, (uint16_t)(dev.nq - 1), NO_VECTOR, 4));
+#ifdef NET_WINDOW_TRAFFIC
+	TRY(queue_setup(&rxq1, 2, NO_VECTOR, 2));
+	TRY(queue_setup(&txq1, 3, NO_VECTOR, 3));
+#endif
 	wr8(dev.common + C_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
 	CHECK(status() == (S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK), "driver ok status",
 	      status());
@@ -844,6 +945,33 @@ ctrl_garbage(unsigned int kind)
 	return 0;
 }
 
+#ifdef NET_WINDOW_TRAFFIC
+/* For ms, one frame at a time on the second pair's transmit ring, each
+ * taken (used) by the backend before the next: the backend keeps serving
+ * a VM whose other pair it found broken. Returns the frames taken. */
+static int
+window_traffic(uint64_t ms, uint64_t *sent)
+{
+	uint64_t until = now_ms() + ms;
+
+	*sent = 0;
+	while (now_ms() < until) {
+		uint16_t t = txq1.avail_idx % QSZ;
+
+		build_frame(bufs[10], (uint8_t)(0x80 | (*sent & 0x7f)));
+		desc_set(&txq1, t, (uintptr_t)bufs[10], HDR_LEN + FRAME_LEN, 0, 0);
+		avail_add(&txq1, t);
+		kick(&txq1);
+		CHECK(WAIT(used_idx(&txq1) != txq1.used_seen, 2000), "second pair tx not used",
+		      *sent);
+		txq1.used_seen++;
+		(*sent)++;
+		WAIT(0, 10);
+	}
+	return 0;
+}
+#endif
+
 static int
 run(void)
 {
@@ -883,6 +1011,11 @@ run(void)
 	CHECK(bufs[13][0] == 1, "zero-length command", bufs[13][0]);
 	CHECK(!(status() & S_NEEDS_RESET), "zero length broke the queue", status());
 	say("ctrl-commands", 1);
+#ifdef NET_WINDOW_TRAFFIC
+	/* Both pairs in use: the second carries the window's frames. */
+	TRY(ctrl(4, 0, 2, &ack));
+	CHECK(ack == 0, "mq 2 pairs for the window", ack);
+#endif
 
 	/* Garbage for the backend: a transmit buffer outside RAM, a loop, a
 	 * zero length, an indirect chain longer than the queue; receive
@@ -923,7 +1056,18 @@ run(void)
 	avail_add(&rxq, 4);
 	kick(&rxq);
 	l0 = (uint32_t)now_ms();
-	WAIT(0, 300);
+#ifdef NET_WINDOW_TRAFFIC
+	{
+		uint64_t sent;
+
+		print("NET-GARBAGE-POSTED\n");
+		TRY(window_traffic(NET_GARBAGE_MS, &sent));
+		say("window-frames", sent);
+		CHECK(sent > 0, "no frame taken on the second pair", sent);
+	}
+#else
+	WAIT(0, NET_GARBAGE_MS);
+#endif
 	say("backend-garbage-ms", now_ms() - l0);
 	say("tx-used-after-garbage", used_idx(&txq));
 	say("rx-used-after-garbage", used_idx(&rxq));

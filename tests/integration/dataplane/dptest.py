@@ -169,8 +169,11 @@ class Dataplane(Proc):
             fail(f"{DP_TESTD} is not built")
         self.sockdir = os.path.join(TMP, "vhost")
         os.makedirs(self.sockdir, exist_ok=True)
+        prefix = f"nvdp{os.getpid()}"
+        # The EAL's runtime directory outlives the process.
+        at_cleanup(lambda: shutil.rmtree(f"/var/run/dpdk/{prefix}", ignore_errors=True))
         super().__init__("dataplane", [DP_TESTD, "--vhost-dir", self.sockdir, "--prefix",
-                                       f"nvdp{os.getpid()}", "--workers", str(workers),
+                                       prefix, "--workers", str(workers),
                                        "--cpus", cpus, "--mem", str(mem)])
         self.wait_for(r"^READY$", 60)
 

@@ -106,6 +106,90 @@ test_codec(void **state)
 #undef HDR
 }
 
+/* vmm_vhu_parse_reply: a whole message, header and payload, no socket. */
+static void
+test_parse_reply(void **state)
+{
+	struct vmm_vhu_reply r;
+	uint8_t msg[32];
+	char why[128];
+
+	(void)state;
+#define MSG(req, flags, size, a, b)                                                                \
+	do {                                                                                       \
+		uint32_t m_[5] = { req, flags, size, a, b };                                       \
+		memcpy(msg, m_, 20);                                                               \
+	} while (0)
+	MSG(VMM_VHU_GET_FEATURES, 5, 8, 0x89abcdef, 0x1234567);
+	assert_int_equal(
+		vmm_vhu_parse_reply(msg, 20, VMM_VHU_GET_FEATURES, false, 0, &r, why, sizeof(why)),
+		0);
+	assert_true(r.u64 == 0x0123456789abcdefull);
+	/* Truncated anywhere: refused, nothing read past len (ASan). */
+	for (size_t len = 0; len < 20; len++) {
+		uint8_t *cut = malloc(len ? len : 1);
+
+		memcpy(cut, msg, len);
+		assert_int_equal(vmm_vhu_parse_reply(cut, len, VMM_VHU_GET_FEATURES, false, 0, &r,
+						     why, sizeof(why)),
+				 -EPROTO);
+		free(cut);
+	}
+	/* Bytes after the message are not the message's. */
+	assert_int_equal(vmm_vhu_parse_reply(msg, sizeof(msg), VMM_VHU_GET_FEATURES, false, 0, &r,
+					     why, sizeof(why)),
+			 0);
+
+	MSG(VMM_VHU_GET_QUEUE_NUM, 5, 8, VMM_VHU_MAX_QUEUES, 0);
+	assert_int_equal(
+		vmm_vhu_parse_reply(msg, 20, VMM_VHU_GET_QUEUE_NUM, false, 0, &r, why, sizeof(why)),
+		0);
+	assert_int_equal(r.u64, VMM_VHU_MAX_QUEUES);
+	MSG(VMM_VHU_GET_QUEUE_NUM, 5, 8, VMM_VHU_MAX_QUEUES + 1, 0);
+	assert_int_equal(
+		vmm_vhu_parse_reply(msg, 20, VMM_VHU_GET_QUEUE_NUM, false, 0, &r, why, sizeof(why)),
+		-EPROTO);
+	assert_non_null(strstr(why, "257 queues"));
+	MSG(VMM_VHU_GET_QUEUE_NUM, 5, 8, 0, 1); /* 2^32: not 0, still too many */
+	assert_int_equal(
+		vmm_vhu_parse_reply(msg, 20, VMM_VHU_GET_QUEUE_NUM, false, 0, &r, why, sizeof(why)),
+		-EPROTO);
+
+	MSG(VMM_VHU_GET_VRING_BASE, 5, 8, 3, 0xffff);
+	assert_int_equal(vmm_vhu_parse_reply(msg, 20, VMM_VHU_GET_VRING_BASE, false, 3, &r, why,
+					     sizeof(why)),
+			 0);
+	assert_int_equal(r.index, 3);
+	assert_int_equal(r.num, 0xffff);
+	assert_int_equal(vmm_vhu_parse_reply(msg, 20, VMM_VHU_GET_VRING_BASE, false, 4, &r, why,
+					     sizeof(why)),
+			 -EPROTO);
+	assert_non_null(strstr(why, "answered for vring 3"));
+	MSG(VMM_VHU_GET_VRING_BASE, 5, 8, 3, 0x10000);
+	assert_int_equal(vmm_vhu_parse_reply(msg, 20, VMM_VHU_GET_VRING_BASE, false, 3, &r, why,
+					     sizeof(why)),
+			 -EPROTO);
+	assert_non_null(strstr(why, "16-bit"));
+
+	/* REPLY_ACK: 0 is done, anything else a refusal; no ack, no reply. */
+	MSG(VMM_VHU_SET_VRING_NUM, 5, 8, 0, 0);
+	assert_int_equal(
+		vmm_vhu_parse_reply(msg, 20, VMM_VHU_SET_VRING_NUM, true, 0, &r, why, sizeof(why)),
+		0);
+	MSG(VMM_VHU_SET_VRING_NUM, 5, 8, 0, 1);
+	assert_int_equal(
+		vmm_vhu_parse_reply(msg, 20, VMM_VHU_SET_VRING_NUM, true, 0, &r, why, sizeof(why)),
+		-EIO);
+	assert_non_null(strstr(why, "refused request 8"));
+	assert_int_equal(
+		vmm_vhu_parse_reply(msg, 20, VMM_VHU_SET_VRING_NUM, false, 0, &r, why, sizeof(why)),
+		-EPROTO);
+	/* An ack where the request has a reply of its own is that reply. */
+	assert_int_equal(vmm_vhu_reply_size(VMM_VHU_GET_FEATURES, true), 8);
+	assert_int_equal(vmm_vhu_reply_size(VMM_VHU_SET_OWNER, false), 0);
+#undef MSG
+}
+
 static void
 test_handshake_and_requests(void **state)
 {
@@ -338,6 +422,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_codec),
+		cmocka_unit_test(test_parse_reply),
 		cmocka_unit_test(test_handshake_and_requests),
 		cmocka_unit_test(test_no_protocol_features),
 		cmocka_unit_test(test_malformed_replies),
