@@ -329,7 +329,8 @@ def write_doc(lines, table, notes, args):
     body += [f"- {n}" for n in notes] + ([""] if notes else [])
     body += ["```"] + lines + ["```", "",
              "Reproduce (root; needs dpdk-testpmd, and openvswitch-switch-dpdk for the OVS "
-             "figures): `tools/bench/net/bench_net.py --build build`.",
+             "figures): `make bench-net`, or `tools/bench/net/bench_net.py --build build "
+             f"--rounds {args.rounds}`.",
              "<!-- bench:net:end -->"]
     block = "\n".join(body)
     rx = re.compile(r"<!-- bench:net:begin.*?<!-- bench:net:end -->", re.S)
@@ -340,7 +341,7 @@ def write_doc(lines, table, notes, args):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(SRC, "build"))
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--warm", type=float, default=3.0)
     ap.add_argument("--window", type=float, default=5.0)
     ap.add_argument("--no-doc", action="store_true")
