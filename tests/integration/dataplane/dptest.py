@@ -291,9 +291,11 @@ class Netns:
         sh(f"ip link add {self.outer} type veth peer name {self.inner}")
         at_cleanup(lambda: sh(f"ip link del {self.outer}", False))
         sh(f"ip link set {self.inner} netns {self.name}")
-        sh(f"ip link set {self.outer} up")
-        # No IPv6 chatter from the uplink side.
+        # No IPv6 chatter (router solicitations, MLD, DAD) from either end,
+        # before they come up: a test counts every frame that reaches a VM.
         sh(f"sysctl -qw net.ipv6.conf.{self.outer}.disable_ipv6=1", False)
+        self.run(f"sysctl -qw net.ipv6.conf.{self.inner}.disable_ipv6=1", False)
+        sh(f"ip link set {self.outer} up")
         self.run(f"ip link set lo up; ip link set {self.inner} up")
 
     def run(self, cmd, check_rc=True):
