@@ -1,0 +1,362 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * blk_driver: a vhost-user-blk frontend with its own userspace virtio-blk
+ * "guest driver" (one split queue of 256 in 4 MiB of memfd memory at guest
+ * physical 0), for tests that need requests no Linux driver sends.
+ *
+ *   blk_driver SOCKET hostile CAPACITY_SECTORS SERIAL
+ *       posts good requests and bad ones one at a time and prints one line
+ *       per case: "CASE <name> status=<s> used_len=<n> ok=<0|1>", where ok
+ *       says the backend answered as virtio 1.2, 5.2.6 wants; then "DONE".
+ *   blk_driver SOCKET rate COUNT
+ *       COUNT 4 KiB reads, up to 16 in flight; prints "RATE n=<count>
+ *       ms=<elapsed>".
+ *
+ * Every wait is bounded (5 s per request); it exits 1 on a protocol error.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/virtio_blk.h>
+#include <linux/virtio_ring.h>
+
+#define MEM_SIZE (4u << 20)
+#define QSIZE    256
+#define RING     0x0      /* desc table; avail at +0x1000, used at +0x2000 */
+#define HDRS     0x10000  /* 16-byte headers, one per slot */
+#define STATUS   0x20000  /* status bytes, one per slot */
+#define DATA     0x100000 /* 4 KiB per slot for slots 0..15, more for case data */
+
+enum {
+	GET_FEATURES = 1,
+	SET_FEATURES = 2,
+	SET_OWNER = 3,
+	SET_MEM_TABLE = 5,
+	SET_VRING_NUM = 8,
+	SET_VRING_ADDR = 9,
+	SET_VRING_BASE = 10,
+	SET_VRING_KICK = 12,
+	SET_VRING_CALL = 13,
+};
+
+struct msg {
+	uint32_t request;
+	uint32_t flags;
+	uint32_t size;
+	union {
+		uint64_t u64;
+		struct {
+			uint32_t index, num;
+		} state;
+		struct {
+			uint32_t index, flags;
+			uint64_t desc, used, avail, log;
+		} addr;
+		struct {
+			uint32_t nregions, padding;
+			struct {
+				uint64_t gpa, size, uaddr, offset;
+			} r[1];
+		} mem;
+	} u;
+} __attribute__((packed));
+
+static int sock;
+static uint8_t *mem;
+static struct vring_desc *desc;
+static struct vring_avail *avail;
+static struct vring_used *used;
+static uint16_t avail_idx, used_seen;
+
+static void
+die(const char *what)
+{
+	fprintf(stderr, "blk_driver: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static void
+send_msg(uint32_t req, const void *payload, uint32_t size, int fd)
+{
+	struct msg m = { .request = req, .flags = 1, .size = size };
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { &m, 12 + size };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (size)
+		memcpy(&m.u, payload, size);
+	if (fd >= 0) {
+		struct cmsghdr *c;
+
+		mh.msg_control = cbuf;
+		mh.msg_controllen = sizeof(cbuf);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	if (sendmsg(sock, &mh, 0) < 0)
+		die("sendmsg");
+}
+
+static uint64_t
+get_u64(uint32_t req)
+{
+	struct msg m;
+
+	send_msg(req, NULL, 0, -1);
+	if (recv(sock, &m, 12 + 8, MSG_WAITALL) != 20)
+		die("reply");
+	return m.u.u64;
+}
+
+static double
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void
+setup(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	uint64_t features, v;
+	struct msg m;
+	int memfd;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	sock = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (sock < 0 || connect(sock, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+		die("connect");
+	memfd = memfd_create("blk-guest", 0);
+	if (memfd < 0 || ftruncate(memfd, MEM_SIZE) != 0)
+		die("memfd");
+	mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	if (mem == MAP_FAILED)
+		die("mmap");
+	desc = (struct vring_desc *)(mem + RING);
+	avail = (struct vring_avail *)(mem + RING + 0x1000);
+	used = (struct vring_used *)(mem + RING + 0x2000);
+
+	/* VERSION_1 and the blk features; no PROTOCOL_FEATURES: the ring is
+	 * enabled at SET_VRING_KICK (vhost-user spec). */
+	features = get_u64(GET_FEATURES) &
+		   ((1ull << 32) | (1ull << VIRTIO_BLK_F_FLUSH) | (1ull << VIRTIO_BLK_F_DISCARD) |
+		    (1ull << VIRTIO_BLK_F_WRITE_ZEROES) | (1ull << VIRTIO_BLK_F_BLK_SIZE) |
+		    (1ull << VIRTIO_BLK_F_SEG_MAX));
+	send_msg(SET_OWNER, NULL, 0, -1);
+	send_msg(SET_FEATURES, &features, 8, -1);
+	m.u.mem.nregions = 1;
+	m.u.mem.padding = 0;
+	m.u.mem.r[0].gpa = 0;
+	m.u.mem.r[0].size = MEM_SIZE;
+	m.u.mem.r[0].uaddr = (uint64_t)(uintptr_t)mem;
+	m.u.mem.r[0].offset = 0;
+	send_msg(SET_MEM_TABLE, &m.u.mem, 8 + 32, memfd);
+	m.u.state.index = 0;
+	m.u.state.num = QSIZE;
+	send_msg(SET_VRING_NUM, &m.u.state, 8, -1);
+	m.u.addr.index = 0;
+	m.u.addr.flags = 0;
+	m.u.addr.desc = (uint64_t)(uintptr_t)desc;
+	m.u.addr.avail = (uint64_t)(uintptr_t)avail;
+	m.u.addr.used = (uint64_t)(uintptr_t)used;
+	m.u.addr.log = 0;
+	send_msg(SET_VRING_ADDR, &m.u.addr, 40, -1);
+	m.u.state.index = 0;
+	m.u.state.num = 0;
+	send_msg(SET_VRING_BASE, &m.u.state, 8, -1);
+	v = 0;
+	send_msg(SET_VRING_CALL, &v, 8, eventfd(0, 0));
+	send_msg(SET_VRING_KICK, &v, 8, eventfd(0, 0));
+}
+
+static void
+post(uint16_t head)
+{
+	avail->ring[avail_idx % QSIZE] = head;
+	__atomic_store_n(&avail->idx, (uint16_t)(avail_idx + 1), __ATOMIC_RELEASE);
+	avail_idx++;
+}
+
+/* Waits for the next used element; false after 5 s. */
+static bool
+wait_used(struct vring_used_elem *out, double ms)
+{
+	double end = now_ms() + ms;
+
+	while (__atomic_load_n(&used->idx, __ATOMIC_ACQUIRE) == used_seen) {
+		if (now_ms() > end)
+			return false;
+		usleep(200);
+	}
+	*out = used->ring[used_seen % QSIZE];
+	used_seen++;
+	return true;
+}
+
+static void
+hdr(unsigned int slot, uint32_t type, uint64_t sector)
+{
+	struct virtio_blk_outhdr h = { .type = type, .ioprio = 0, .sector = sector };
+
+	memcpy(mem + HDRS + slot * 16, &h, sizeof(h));
+}
+
+/* A standard chain in slot s (descriptors 3s..3s+2): header, data, status. */
+static uint16_t
+chain3(unsigned int s, uint32_t type, uint64_t sector, uint64_t data_gpa, uint32_t len,
+       bool data_writable)
+{
+	uint16_t d = (uint16_t)(3 * s);
+
+	hdr(s, type, sector);
+	mem[STATUS + s] = 0xee;
+	desc[d] = (struct vring_desc){ HDRS + s * 16, 16, VRING_DESC_F_NEXT, (uint16_t)(d + 1) };
+	desc[d + 1] = (struct vring_desc){ data_gpa, len,
+					   (uint16_t)(VRING_DESC_F_NEXT |
+						      (data_writable ? VRING_DESC_F_WRITE : 0)),
+					   (uint16_t)(d + 2) };
+	desc[d + 2] = (struct vring_desc){ STATUS + s, 1, VRING_DESC_F_WRITE, 0 };
+	return d;
+}
+
+static int failures;
+
+/* Posts head, waits, checks status (-1: the chain has no status to
+ * check, then used_len must be 0). */
+static void
+run_case(const char *name, unsigned int slot, uint16_t head, int want_status)
+{
+	struct vring_used_elem e;
+	int st;
+	bool ok;
+
+	post(head);
+	if (!wait_used(&e, 5000)) {
+		printf("CASE %s status=none used_len=none ok=0\n", name);
+		failures++;
+		return;
+	}
+	st = mem[STATUS + slot];
+	if (want_status < 0)
+		ok = e.len == 0 && e.id == head;
+	else
+		ok = st == want_status && e.id == head;
+	printf("CASE %s status=%d used_len=%u ok=%d\n", name, st, e.len, ok);
+	failures += !ok;
+}
+
+static int
+hostile(uint64_t cap, const char *serial)
+{
+	struct virtio_blk_discard_write_zeroes seg = { .sector = 0, .num_sectors = 8, .flags = 1 };
+	struct vring_used_elem e;
+	uint16_t d;
+	unsigned int i;
+
+	for (i = 0; i < 4096; i++)
+		mem[DATA + i] = (uint8_t)(i * 7 + 1);
+	run_case("write", 0, chain3(0, VIRTIO_BLK_T_OUT, 8, DATA, 4096, false), VIRTIO_BLK_S_OK);
+	memset(mem + DATA + 0x10000, 0, 4096);
+	run_case("read", 1, chain3(1, VIRTIO_BLK_T_IN, 8, DATA + 0x10000, 4096, true),
+		 VIRTIO_BLK_S_OK);
+	printf("CASE readback status=0 used_len=0 ok=%d\n",
+	       memcmp(mem + DATA, mem + DATA + 0x10000, 4096) == 0);
+	failures += memcmp(mem + DATA, mem + DATA + 0x10000, 4096) != 0;
+	run_case("out_of_range", 2, chain3(2, VIRTIO_BLK_T_IN, cap - 4, DATA + 0x10000, 4096, true),
+		 VIRTIO_BLK_S_IOERR);
+	run_case("sector_wrap", 3, chain3(3, VIRTIO_BLK_T_OUT, UINT64_MAX - 3, DATA, 4096, false),
+		 VIRTIO_BLK_S_IOERR);
+	run_case("unaligned_len", 4, chain3(4, VIRTIO_BLK_T_IN, 0, DATA + 0x10000, 1000, true),
+		 VIRTIO_BLK_S_IOERR);
+	run_case("unknown_type", 5, chain3(5, 99, 0, DATA + 0x10000, 512, true),
+		 VIRTIO_BLK_S_UNSUPP);
+	memcpy(mem + DATA + 0x20000, &seg, sizeof(seg));
+	run_case("discard_unmap_flag", 6,
+		 chain3(6, VIRTIO_BLK_T_DISCARD, 0, DATA + 0x20000, 16, false),
+		 VIRTIO_BLK_S_UNSUPP);
+	/* no status byte: header only, readable */
+	d = (uint16_t)(3 * 7);
+	hdr(7, VIRTIO_BLK_T_IN, 0);
+	desc[d] = (struct vring_desc){ HDRS + 7 * 16, 16, 0, 0 };
+	run_case("no_status", 7, d, -1);
+	/* data outside guest memory */
+	run_case("outside_memory", 8, chain3(8, VIRTIO_BLK_T_IN, 0, 1ull << 40, 4096, true), -1);
+	/* a loop */
+	d = chain3(9, VIRTIO_BLK_T_IN, 0, DATA + 0x10000, 512, true);
+	desc[d + 1].next = d;
+	run_case("loop", 9, d, -1);
+	/* a head beyond the ring: dropped (counted), the queue goes on */
+	post(4000);
+	run_case("after_bad_head", 10, chain3(10, VIRTIO_BLK_T_IN, 8, DATA + 0x10000, 4096, true),
+		 VIRTIO_BLK_S_OK);
+	/* GET_ID */
+	memset(mem + DATA + 0x30000, 0, 32);
+	run_case("get_id", 11, chain3(11, VIRTIO_BLK_T_GET_ID, 0, DATA + 0x30000, 20, true),
+		 VIRTIO_BLK_S_OK);
+	i = strncmp((char *)mem + DATA + 0x30000, serial, 20) == 0;
+	printf("CASE serial status=0 used_len=0 ok=%u\n", i);
+	failures += !i;
+	run_case("flush", 12, chain3(12, VIRTIO_BLK_T_FLUSH, 0, 0, 0, false), VIRTIO_BLK_S_OK);
+	run_case("final_read", 13, chain3(13, VIRTIO_BLK_T_IN, 8, DATA + 0x10000, 4096, true),
+		 VIRTIO_BLK_S_OK);
+	/* nothing else was completed */
+	printf("CASE no_stray_used status=0 used_len=0 ok=%d\n", !wait_used(&e, 300));
+	printf("DONE failures=%d\n", failures);
+	return 0;
+}
+
+static int
+rate(unsigned int count)
+{
+	struct vring_used_elem e;
+	unsigned int posted = 0, done = 0, s;
+	double t0 = now_ms();
+
+	for (s = 0; s < 16 && posted < count; s++, posted++)
+		post(chain3(s, VIRTIO_BLK_T_IN, s * 8, DATA + s * 4096, 4096, true));
+	while (done < count) {
+		if (!wait_used(&e, 5000)) {
+			printf("RATE timeout done=%u\n", done);
+			return 1;
+		}
+		done++;
+		if (posted < count) {
+			post((uint16_t)e.id);
+			posted++;
+		}
+	}
+	printf("RATE n=%u ms=%.0f\n", count, now_ms() - t0);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc == 5 && strcmp(argv[2], "hostile") == 0) {
+		setup(argv[1]);
+		return hostile(strtoull(argv[3], NULL, 10), argv[4]);
+	}
+	if (argc == 4 && strcmp(argv[2], "rate") == 0) {
+		setup(argv[1]);
+		return rate((unsigned int)atoi(argv[3]));
+	}
+	fprintf(stderr, "usage: blk_driver SOCKET hostile CAPACITY SERIAL | SOCKET rate COUNT\n");
+	return 2;
+}
