@@ -27,9 +27,14 @@
  * non-builtin devices; VHOST_USER_GET_CONFIG/SET_CONFIG are answered in a
  * pre-message hook (rte_vhost_extern_callback_register).
  *
- * Not yet: VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD (not offered: requests in
- * flight when the backend dies are lost to the guest, which times out),
- * indirect descriptors, packed rings, event idx.
+ * In-flight tracking (VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD): when the
+ * frontend shares the inflight region (QEMU does), every request popped
+ * is marked there and cleared as it completes, so a backend that died
+ * (kill -9) is replaced by one that resubmits what was in flight: the
+ * guest sees its requests completed late, not lost. Reads and writes
+ * are idempotent, so serving one twice is harmless.
+ *
+ * Not yet: indirect descriptors, packed rings, event idx.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -91,6 +96,9 @@ struct blk_queue {
 	uint16_t size;
 	uint16_t last_avail;
 	uint16_t used_idx;
+	bool inflight; /* the frontend shares the inflight region */
+	uint16_t nresub, resub_pos;
+	uint16_t *resub; /* heads in flight when the last backend stopped */
 	struct rte_vhost_vring vr;
 	struct blk_io *ios; /* size slots */
 };
@@ -180,12 +188,21 @@ push_used(struct blk_queue *q, uint16_t head, uint32_t len)
 {
 	struct vring_used *used = q->vr.used;
 	struct vring_used_elem *e = &used->ring[q->used_idx & (q->size - 1)];
+	int vid = q->disk->run_vid;
 
+	/* The inflight region's protocol (vhost-user spec, "Inflight I/O
+	 * tracking"): name the request being completed, publish it, then
+	 * clear it with the new used index; a backend dying in between is
+	 * repaired by the next one (rte_vhost compares the used indices). */
+	if (q->inflight)
+		rte_vhost_set_last_inflight_io_split(vid, q->idx, head);
 	e->id = head;
 	e->len = len;
 	q->used_idx++;
 	/* virtio 1.2, 2.7.8: the element is visible before the index */
 	__atomic_store_n(&used->idx, q->used_idx, __ATOMIC_RELEASE);
+	if (q->inflight)
+		rte_vhost_clr_inflight_desc_split(vid, q->idx, q->used_idx, head);
 	q->need_call = true;
 }
 
@@ -313,7 +330,7 @@ serve_queue(struct blk_disk *d, struct blk_queue *q)
 	unsigned int n = 0;
 
 	while (n < BLK_BURST) {
-		uint16_t avail_idx = __atomic_load_n(&q->vr.avail->idx, __ATOMIC_ACQUIRE);
+		bool resubmit = q->resub_pos < q->nresub;
 		struct io_uring_sqe *sqe;
 		struct blk_req req;
 		enum dp_blk_err why;
@@ -321,12 +338,18 @@ serve_queue(struct blk_disk *d, struct blk_queue *q)
 		uint16_t head;
 		int fd;
 
-		if (avail_idx == q->last_avail || !limits_allow(d))
+		if (!resubmit &&
+		    __atomic_load_n(&q->vr.avail->idx, __ATOMIC_ACQUIRE) == q->last_avail)
 			break;
-		if (io_uring_sq_space_left(&uring) == 0)
+		if (!limits_allow(d) || io_uring_sq_space_left(&uring) == 0)
 			break;
-		head = q->vr.avail->ring[q->last_avail & (q->size - 1)];
-		q->last_avail++;
+		if (resubmit) {
+			/* popped by the backend before us, never completed */
+			head = q->resub[q->resub_pos++];
+		} else {
+			head = q->vr.avail->ring[q->last_avail & (q->size - 1)];
+			q->last_avail++;
+		}
 		n++;
 		if (head >= q->size || q->ios[head].busy) {
 			/* a head we cannot name in the used ring without
@@ -334,6 +357,8 @@ serve_queue(struct blk_disk *d, struct blk_queue *q)
 			count(&d->ctr.errors[DP_BLK_ERR_BAD_DESCRIPTOR], 1);
 			continue;
 		}
+		if (q->inflight && !resubmit)
+			rte_vhost_set_inflight_desc_split(d->run_vid, q->idx, head);
 		io = &q->ios[head];
 		if (blk_chain_walk(q->vr.desc, q->size, head, xlate, d, &io->chain) < 0) {
 			refuse(d, q, head, NULL, DP_BLK_ERR_BAD_DESCRIPTOR);
@@ -569,10 +594,41 @@ queues_free(struct blk_disk *d)
 	for (i = 0; i < DP_BLK_MAX_QUEUES; i++) {
 		free(d->q[i].ios);
 		d->q[i].ios = NULL;
+		free(d->q[i].resub);
+		d->q[i].resub = NULL;
 		d->q[i].ready = false;
 	}
 	free(d->mem);
 	d->mem = NULL;
+}
+
+/* The frontend's inflight region, if it shares one, and what was in
+ * flight there (oldest first). */
+static int
+inflight_resubmit(struct blk_disk *d, struct blk_queue *q, int vid)
+{
+	struct rte_vhost_ring_inflight ri;
+	struct rte_vhost_resubmit_info *rs;
+	unsigned int k, n;
+
+	memset(&ri, 0, sizeof(ri));
+	if (rte_vhost_get_vhost_ring_inflight(vid, q->idx, &ri) != 0 || ri.inflight_split == NULL)
+		return 0;
+	q->inflight = true;
+	rs = ri.resubmit_inflight;
+	if (rs == NULL || rs->resubmit_num == 0 || rs->resubmit_list == NULL)
+		return 0;
+	n = RTE_MIN((unsigned int)rs->resubmit_num, (unsigned int)q->size);
+	q->resub = calloc(n, sizeof(*q->resub));
+	if (q->resub == NULL)
+		return -ENOMEM;
+	/* rte_vhost sorts the list newest first */
+	for (k = 0; k < n; k++)
+		q->resub[k] = rs->resubmit_list[n - 1 - k].index;
+	q->nresub = (uint16_t)n;
+	DP_LOG(INFO, "disk %s: queue %u: %u request(s) in flight before, resubmitted\n", d->name,
+	       q->idx, n);
+	return 0;
 }
 
 static int
@@ -607,11 +663,15 @@ new_device(int vid)
 		q->ios = calloc(q->size, sizeof(*q->ios));
 		if (q->ios == NULL)
 			goto out_free;
+		/* With the inflight region, rte_vhost has moved la past what
+		 * was in flight (resubmitted below). */
 		rte_vhost_get_vring_base(vid, (uint16_t)i, &la, &lu);
 		q->last_avail = la;
 		q->used_idx = lu;
 		for (unsigned int k = 0; k < q->size; k++)
 			q->ios[k].q = q;
+		if (inflight_resubmit(d, q, vid) < 0)
+			goto out_free;
 		rte_vhost_enable_guest_notification(vid, (uint16_t)i, 0);
 		q->ready = true;
 	}
@@ -763,6 +823,10 @@ out_errno:
 	return -errno;
 }
 
+/* GET_CONFIG, and the inflight region for a backend that restarts. */
+#define BLK_PROTOCOL_FEATURES                                                                      \
+	((1ull << VHOST_USER_PROTOCOL_F_CONFIG) | (1ull << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD))
+
 /* Blk features offered (virtio 1.2, 5.2.3); the frontend may mask some. */
 static uint64_t
 offered_features(const struct blk_disk *d)
@@ -868,9 +932,7 @@ dp_blk_disk_add(struct dp *dp, const struct dp_blk_conf *conf, char *socket_path
 	/* Setting the features makes rte_vhost treat it as a device of our own. */
 	if (rte_vhost_driver_set_features(d->sock, offered_features(d)) != 0 ||
 	    rte_vhost_driver_get_protocol_features(d->sock, &pf) != 0 ||
-	    rte_vhost_driver_set_protocol_features(
-		    d->sock, (pf | (1ull << VHOST_USER_PROTOCOL_F_CONFIG)) &
-				     ~(1ull << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD)) != 0 ||
+	    rte_vhost_driver_set_protocol_features(d->sock, pf | BLK_PROTOCOL_FEATURES) != 0 ||
 	    rte_vhost_driver_callback_register(d->sock, &blk_cb) != 0) {
 		seterr(err, errlen, "cannot configure vhost socket %s", d->sock);
 		rc = -EIO;

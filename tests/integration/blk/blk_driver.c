@@ -11,6 +11,13 @@
  *   blk_driver SOCKET rate COUNT
  *       COUNT 4 KiB reads, up to 16 in flight; prints "RATE n=<count>
  *       ms=<elapsed>".
+ *   blk_driver SOCKET resubmit
+ *       plays a frontend whose previous backend died: reads in avail
+ *       slots 0..2 (heads 0, 3, 6), head 3 completed (used index 1),
+ *       head 0 still marked in the shared inflight region
+ *       (VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD), the ring base restored
+ *       to the used index as QEMU does. A backend that honours the region
+ *       completes heads 0 and 6, once each; prints "RESUBMIT ok=<0|1>".
  *
  * Every wait is bounded (5 s per request); it exits 1 on a protocol error.
  */
@@ -47,7 +54,32 @@ enum {
 	SET_VRING_BASE = 10,
 	SET_VRING_KICK = 12,
 	SET_VRING_CALL = 13,
+	GET_PROTOCOL_FEATURES = 15,
+	SET_PROTOCOL_FEATURES = 16,
+	SET_VRING_ENABLE = 18,
+	SET_INFLIGHT_FD = 32,
 };
+
+#define F_PROTOCOL_FEATURES 30
+#define PF_INFLIGHT_SHMFD   12
+
+/* The inflight region of one split queue (vhost-user spec, "Inflight I/O
+ * tracking"), 64-byte aligned per queue. */
+struct inflight_desc {
+	uint8_t inflight;
+	uint8_t padding[5];
+	uint16_t next;
+	uint64_t counter;
+};
+struct inflight_split {
+	uint64_t features;
+	uint16_t version;
+	uint16_t desc_num;
+	uint16_t last_inflight_io;
+	uint16_t used_idx;
+	struct inflight_desc desc[QSIZE];
+};
+#define INFLIGHT_SIZE ((sizeof(struct inflight_split) + 63) & ~(size_t)63)
 
 struct msg {
 	uint32_t request;
@@ -62,6 +94,11 @@ struct msg {
 			uint32_t index, flags;
 			uint64_t desc, used, avail, log;
 		} addr;
+		struct {
+			uint64_t mmap_size, mmap_offset;
+			uint16_t num_queues, queue_size;
+			uint32_t pad;
+		} inflight;
 		struct {
 			uint32_t nregions, padding;
 			struct {
@@ -130,6 +167,10 @@ now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+static int inflight_fd = -1; /* resubmit mode: shared before SET_VRING_KICK */
+static struct inflight_split *inflight;
+static void (*prepare_rings)(void); /* fills the rings before the backend sees them */
+
 static void
 setup(const char *path)
 {
@@ -151,6 +192,8 @@ setup(const char *path)
 	desc = (struct vring_desc *)(mem + RING);
 	avail = (struct vring_avail *)(mem + RING + 0x1000);
 	used = (struct vring_used *)(mem + RING + 0x2000);
+	if (prepare_rings != NULL)
+		prepare_rings();
 
 	/* VERSION_1 and the blk features; no PROTOCOL_FEATURES: the ring is
 	 * enabled at SET_VRING_KICK (vhost-user spec). */
@@ -158,6 +201,19 @@ setup(const char *path)
 		   ((1ull << 32) | (1ull << VIRTIO_BLK_F_FLUSH) | (1ull << VIRTIO_BLK_F_DISCARD) |
 		    (1ull << VIRTIO_BLK_F_WRITE_ZEROES) | (1ull << VIRTIO_BLK_F_BLK_SIZE) |
 		    (1ull << VIRTIO_BLK_F_SEG_MAX));
+	if (inflight_fd >= 0) {
+		uint64_t pf;
+
+		features |= 1ull << F_PROTOCOL_FEATURES;
+		pf = get_u64(GET_PROTOCOL_FEATURES);
+		if (!(pf & (1ull << PF_INFLIGHT_SHMFD))) {
+			printf("RESUBMIT ok=0 (inflight not offered)\n");
+			exit(1);
+		}
+		pf = 1ull << PF_INFLIGHT_SHMFD;
+		send_msg(SET_FEATURES, &features, 8, -1);
+		send_msg(SET_PROTOCOL_FEATURES, &pf, 8, -1);
+	}
 	send_msg(SET_OWNER, NULL, 0, -1);
 	send_msg(SET_FEATURES, &features, 8, -1);
 	m.u.mem.nregions = 1;
@@ -178,11 +234,24 @@ setup(const char *path)
 	m.u.addr.log = 0;
 	send_msg(SET_VRING_ADDR, &m.u.addr, 40, -1);
 	m.u.state.index = 0;
-	m.u.state.num = 0;
+	m.u.state.num = used_seen; /* the ring base: where the used ring is */
 	send_msg(SET_VRING_BASE, &m.u.state, 8, -1);
 	v = 0;
 	send_msg(SET_VRING_CALL, &v, 8, eventfd(0, 0));
+	if (inflight_fd >= 0) {
+		m.u.inflight.mmap_size = INFLIGHT_SIZE;
+		m.u.inflight.mmap_offset = 0;
+		m.u.inflight.num_queues = 1;
+		m.u.inflight.queue_size = QSIZE;
+		m.u.inflight.pad = 0;
+		send_msg(SET_INFLIGHT_FD, &m.u.inflight, 24, inflight_fd);
+	}
 	send_msg(SET_VRING_KICK, &v, 8, eventfd(0, 0));
+	if (inflight_fd >= 0) {
+		m.u.state.index = 0;
+		m.u.state.num = 1;
+		send_msg(SET_VRING_ENABLE, &m.u.state, 8, -1);
+	}
 }
 
 static void
@@ -345,6 +414,65 @@ rate(unsigned int count)
 	return 0;
 }
 
+static uint16_t chain3(unsigned int s, uint32_t type, uint64_t sector, uint64_t data_gpa,
+		       uint32_t len, bool data_writable);
+
+/* What the previous backend left: avail 0..2 = heads 0, 3, 6; head 3
+ * completed (used index 1); head 0 in flight. */
+static void
+resubmit_rings(void)
+{
+	unsigned int s;
+
+	for (s = 0; s < 3; s++)
+		avail->ring[s] = chain3(s, VIRTIO_BLK_T_IN, s * 8, DATA + s * 4096, 4096, true);
+	avail->idx = avail_idx = 3;
+	used->ring[0].id = 3;
+	used->ring[0].len = 4097;
+	used->idx = 1;
+	mem[STATUS + 1] = VIRTIO_BLK_S_OK;
+}
+
+static int
+resubmit(const char *path)
+{
+	struct vring_used_elem e[2];
+	bool ok;
+
+	inflight_fd = memfd_create("blk-inflight", 0);
+	if (inflight_fd < 0 || ftruncate(inflight_fd, INFLIGHT_SIZE) != 0)
+		die("inflight memfd");
+	inflight = mmap(NULL, INFLIGHT_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, inflight_fd, 0);
+	if (inflight == MAP_FAILED)
+		die("inflight mmap");
+	inflight->version = 1;
+	inflight->desc_num = QSIZE;
+	inflight->used_idx = 1;
+	inflight->last_inflight_io = 3;
+	inflight->desc[0].inflight = 1;
+	inflight->desc[0].counter = 1;
+	used_seen = 1;
+	prepare_rings = resubmit_rings;
+	setup(path);
+	ok = wait_used(&e[0], 5000) && wait_used(&e[1], 5000);
+	if (!ok) {
+		printf("RESUBMIT ok=0 (fewer than 2 completions)\n");
+		return 1;
+	}
+	printf("RESUBMIT used=%u,%u status=%u,%u inflight_left=%u\n", e[0].id, e[1].id,
+	       mem[STATUS + 0], mem[STATUS + 2], inflight->desc[0].inflight);
+	ok = ((e[0].id == 0 && e[1].id == 6) || (e[0].id == 6 && e[1].id == 0)) &&
+	     mem[STATUS + 0] == VIRTIO_BLK_S_OK && mem[STATUS + 2] == VIRTIO_BLK_S_OK &&
+	     inflight->desc[0].inflight == 0 && inflight->desc[6].inflight == 0;
+	/* head 3 must not come back */
+	if (wait_used(&e[0], 300)) {
+		printf("RESUBMIT extra used=%u\n", e[0].id);
+		ok = false;
+	}
+	printf("RESUBMIT ok=%d\n", ok);
+	return ok ? 0 : 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -353,10 +481,13 @@ main(int argc, char **argv)
 		setup(argv[1]);
 		return hostile(strtoull(argv[3], NULL, 10), argv[4]);
 	}
+	if (argc == 3 && strcmp(argv[2], "resubmit") == 0)
+		return resubmit(argv[1]);
 	if (argc == 4 && strcmp(argv[2], "rate") == 0) {
 		setup(argv[1]);
 		return rate((unsigned int)atoi(argv[3]));
 	}
-	fprintf(stderr, "usage: blk_driver SOCKET hostile CAPACITY SERIAL | SOCKET rate COUNT\n");
+	fprintf(stderr,
+		"usage: blk_driver SOCKET hostile CAPACITY SERIAL | rate COUNT | resubmit\n");
 	return 2;
 }

@@ -11,13 +11,12 @@ holds the pattern at 1 MiB and zeros at 0, d1's file is unchanged, and
 the backend's counters saw reads, writes, flushes, a discard and GET_ID
 with no errors; after the guest powers off the disk shows disconnected
 and is deleted."""
-import base64
 import hashlib
 import os
 import re
 
-from blktest import BlkTestd
-from dptest import BUILD, TMP, Proc, check, fail, log, require_cmd, require_root
+from blktest import BlkTestd, qemu_guest
+from dptest import BUILD, TMP, check, fail, log, require_cmd, require_root
 
 require_root()
 require_cmd("qemu-system-x86_64")
@@ -28,17 +27,6 @@ for f in ("vmlinux", "initramfs.cpio.gz"):
 MIB = 1 << 20
 SERIAL = "nv-serial-0001"
 
-
-def tsc_khz():
-    with open("/proc/cpuinfo") as f:
-        for ln in f:
-            if ln.startswith("cpu MHz"):
-                return int(float(ln.split(":")[1]) * 1000)
-    return 2700000
-
-
-CMDLINE = ("console=ttyS0 quiet panic=-1 cryptomgr.notests mitigations=off "
-           f"initcall_blacklist=cmos_init tsc_early_khz={tsc_khz()}")
 
 # The backing files: d0 sparse 64 MiB, d1 8 MiB of random bytes.
 f0 = os.path.join(TMP, "d0.img")
@@ -81,19 +69,7 @@ cmd = "; ".join([
     "echo 3 >/proc/sys/vm/drop_caches",
     "echo NV-ZERO=$(dd if=/dev/vda bs=65536 count=16 2>/dev/null | sha256sum | cut -d' ' -f1)",
 ])
-enc = base64.b64encode(cmd.encode()).decode()
-g = Proc("guest", [
-    "qemu-system-x86_64", "-M", "microvm,pcie=on,memory-backend=mem", "-accel", "tcg",
-    "-cpu", "max", "-m", "256", "-smp", "2", "-nodefaults", "-no-user-config",
-    "-display", "none", "-no-reboot", "-serial", "stdio",
-    "-object", "memory-backend-memfd,id=mem,size=256M,share=on",
-    "-kernel", os.path.join(IMAGES, "vmlinux"),
-    "-initrd", os.path.join(IMAGES, "initramfs.cpio.gz"),
-    "-append", f"{CMDLINE} nv.cmd64={enc}",
-    "-chardev", f"socket,id=c0,path={s0}",
-    "-device", "vhost-user-blk-pci,chardev=c0,num-queues=2",
-    "-chardev", f"socket,id=c1,path={s1}",
-    "-device", "vhost-user-blk-pci,chardev=c1,num-queues=1"])
+g = qemu_guest("guest", cmd, [(s0, 2), (s1, 1)], cpus=2)
 
 g.wait_for(r"NICVISOR-GUEST-READY", 120)
 g.wait_for(r"NICVISOR-CMD-EXIT=\d+", 240)

@@ -9,7 +9,9 @@ dropped; each is counted by reason, and the queue keeps serving (a read
 after each, GET_ID, FLUSH). Another disk serves throughout, h serves a
 reconnecting frontend, and disks limited to 200 IOPS or 800 KiB/s take
 at least 0.35 s for 100 reads of 4 KiB that an unlimited disk serves at
-once."""
+once. A frontend whose previous backend died with a request in flight
+(marked in the shared inflight region, another completed out of order)
+gets exactly the lost one served, and not the completed one again."""
 import os
 import re
 
@@ -21,7 +23,7 @@ DRIVER = os.path.join(BUILD, "tests", "integration", "blk", "blk_driver")
 SERIAL = "hostile-serial"
 
 files = {}
-for name in ("h", "ok", "lim", "blim"):
+for name in ("h", "ok", "lim", "blim", "rs"):
     files[name] = os.path.join(TMP, name + ".img")
     with open(files[name], "wb") as f:
         f.truncate(8 * MIB)
@@ -78,5 +80,11 @@ blim_ms = float(re.search(r"ms=(\d+)", out).group(1))
 log(f"100 reads of 4 KiB at 800 KiB/s: {blim_ms:.0f} ms")
 # 400 KiB at 800 KiB/s less a burst of 80 KiB: at least 0.4 s
 check(blim_ms >= 350, "the bandwidth limit holds the disk near 800 KiB/s")
+
+out, rc = driver("resubmit", sock["rs"], "resubmit")
+log(out)
+check(rc == 0 and "RESUBMIT ok=1" in out,
+      "a request left in flight by a dead backend (inflight region) is served once, and a "
+      "completed one is not served again")
 be.quit()
 print("blk-hostile-frontend: 1 passed, 0 failed")
