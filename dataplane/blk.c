@@ -127,6 +127,7 @@ struct blk_disk {
 	uint64_t tok_tsc;
 	_Atomic int state;
 	_Atomic int vid;
+	uint32_t addr_seen; /* vrings the frontend gave addresses (vhost thread) */
 	int run_vid;
 	unsigned int nq_run;
 	struct rte_vhost_memory *mem;
@@ -543,9 +544,20 @@ struct vhu_config_msg {
 	uint8_t region[256];
 } __attribute__((packed));
 
-#define VHU_GET_CONFIG 24
-#define VHU_SET_CONFIG 25
-#define VHU_CONFIG_HDR 12
+/* SET_VRING_ADDR and SET_VRING_ENABLE begin with the vring's index. */
+struct vhu_vring_msg {
+	uint32_t request;
+	uint32_t flags;
+	uint32_t size;
+	uint32_t index;
+	uint32_t num; /* SET_VRING_ENABLE: 1 to enable */
+} __attribute__((packed));
+
+#define VHU_SET_VRING_ADDR   9
+#define VHU_SET_VRING_ENABLE 18
+#define VHU_GET_CONFIG       24
+#define VHU_SET_CONFIG       25
+#define VHU_CONFIG_HDR       12
 
 static enum rte_vhost_msg_result
 pre_msg(int vid, void *msgp)
@@ -554,11 +566,32 @@ pre_msg(int vid, void *msgp)
 	struct virtio_blk_config cfg;
 	struct blk_disk *d;
 
-	if (m->request != VHU_GET_CONFIG && m->request != VHU_SET_CONFIG)
+	if (m->request != VHU_GET_CONFIG && m->request != VHU_SET_CONFIG &&
+	    m->request != VHU_SET_VRING_ADDR && m->request != VHU_SET_VRING_ENABLE)
 		return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
 	d = disk_of_vid(vid);
 	if (d == NULL)
 		return RTE_VHOST_MSG_RESULT_ERR;
+	/* rte_vhost 22.11 starts a device of ours only when every vring the
+	 * frontend named is ready, but QEMU leaves the queues a guest does
+	 * not use unstarted (a guest with fewer vCPUs than num-queues): say
+	 * so instead of leaving the guest's I/O hanging in silence. */
+	if (m->request == VHU_SET_VRING_ADDR || m->request == VHU_SET_VRING_ENABLE) {
+		const struct vhu_vring_msg *v = msgp;
+		uint32_t idx = v->index;
+
+		if (v->size < 8 || idx >= 32)
+			return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
+		if (v->request == VHU_SET_VRING_ADDR)
+			d->addr_seen |= 1u << idx;
+		else if (v->num != 0 && !(d->addr_seen & (1u << idx)))
+			DP_LOG(WARNING,
+			       "disk %s: the frontend enabled queue %u without starting it; "
+			       "the disk will not start (give the frontend no more queues than "
+			       "the guest has vCPUs)\n",
+			       d->name, idx);
+		return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
+	}
 	if (m->request == VHU_SET_CONFIG)
 		return RTE_VHOST_MSG_RESULT_OK; /* nothing writable (no CONFIG_WCE) */
 	if (m->size < VHU_CONFIG_HDR || m->cfg_size > sizeof(m->region) ||
@@ -581,6 +614,10 @@ static const struct rte_vhost_user_extern_ops extern_ops = {
 static int
 new_connection(int vid)
 {
+	struct blk_disk *d = disk_of_vid(vid);
+
+	if (d != NULL)
+		d->addr_seen = 0;
 	if (rte_vhost_extern_callback_register(vid, &extern_ops, NULL) != 0)
 		return -1;
 	return 0;

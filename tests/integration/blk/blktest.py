@@ -11,7 +11,9 @@ sys.path.insert(0, os.path.join(HERE, "..", "dataplane"))
 from dptest import BUILD, TMP, Proc, at_cleanup, fail  # noqa: E402
 
 IMAGES = os.environ.get("NV_IMAGES", os.path.join(BUILD, "images"))
-BLK_TESTD = os.path.join(BUILD, "tests", "integration", "blk", "blk_testd")
+# NV_BLK_TESTD: another build of it (e.g. with ASan)
+BLK_TESTD = os.environ.get("NV_BLK_TESTD",
+                           os.path.join(BUILD, "tests", "integration", "blk", "blk_testd"))
 MIB = 1 << 20
 
 
