@@ -20,8 +20,11 @@
 
 #include "blk.h"
 
-#define BLK_SECTOR      512u
-#define BLK_IOV_MAX     130        /* pieces of one chain, each side */
+#define BLK_SECTOR 512u
+/* Pieces of one chain, each side: the most descriptors a driver may use
+ * (BLK_SEG_MAX data + header + status) with room for pieces split where
+ * guest memory regions meet. */
+#define BLK_IOV_MAX     160
 #define BLK_SEG_MAX     126        /* data descriptors offered to the driver (config seg_max) */
 #define BLK_DISCARD_MAX (1u << 22) /* sectors of one discard / write-zeroes segment */
 

@@ -381,6 +381,21 @@ hostile(uint64_t cap, const char *serial)
 	i = strncmp((char *)mem + DATA + 0x30000, serial, 20) == 0;
 	printf("CASE serial status=0 used_len=0 ok=%u\n", i);
 	failures += !i;
+	/* write zeroes over the pattern at sector 8, then discard it */
+	seg = (struct virtio_blk_discard_write_zeroes){ .sector = 8, .num_sectors = 8, .flags = 0 };
+	memcpy(mem + DATA + 0x20000, &seg, sizeof(seg));
+	run_case("write_zeroes", 14,
+		 chain3(14, VIRTIO_BLK_T_WRITE_ZEROES, 0, DATA + 0x20000, 16, false),
+		 VIRTIO_BLK_S_OK);
+	memset(mem + DATA + 0x10000, 0xaa, 4096);
+	run_case("read_zeroes", 15, chain3(15, VIRTIO_BLK_T_IN, 8, DATA + 0x10000, 4096, true),
+		 VIRTIO_BLK_S_OK);
+	for (i = 0; i < 4096 && mem[DATA + 0x10000 + i] == 0; i++)
+		;
+	printf("CASE zeroes_read_back status=0 used_len=0 ok=%d\n", i == 4096);
+	failures += i != 4096;
+	run_case("discard", 16, chain3(16, VIRTIO_BLK_T_DISCARD, 0, DATA + 0x20000, 16, false),
+		 VIRTIO_BLK_S_OK);
 	run_case("flush", 12, chain3(12, VIRTIO_BLK_T_FLUSH, 0, 0, 0, false), VIRTIO_BLK_S_OK);
 	run_case("final_read", 13, chain3(13, VIRTIO_BLK_T_IN, 8, DATA + 0x10000, 4096, true),
 		 VIRTIO_BLK_S_OK);

@@ -6,7 +6,7 @@ and lengths not in 512-byte units get IOERR, unknown types and a discard
 with the unmap flag UNSUPP, chains without a status byte, outside guest
 memory or looping complete with used length 0, a head beyond the ring is
 dropped; each is counted by reason, and the queue keeps serving (a read
-after each, GET_ID, FLUSH). Another disk serves throughout, h serves a
+after each, GET_ID, WRITE_ZEROES reading back zeros, DISCARD, FLUSH). Another disk serves throughout, h serves a
 reconnecting frontend, and disks limited to 200 IOPS or 800 KiB/s take
 at least 0.35 s for 100 reads of 4 KiB that an unlimited disk serves at
 once. A frontend whose previous backend died with a request in flight
@@ -46,7 +46,8 @@ log(out)
 check(rc == 0 and "DONE failures=0" in out, "blk_driver's run completed")
 for c in ("write", "read", "readback", "out_of_range", "sector_wrap", "unaligned_len",
           "unknown_type", "discard_unmap_flag", "no_status", "outside_memory", "loop",
-          "after_bad_head", "get_id", "serial", "flush", "final_read", "no_stray_used"):
+          "after_bad_head", "get_id", "serial", "write_zeroes", "read_zeroes",
+          "zeroes_read_back", "discard", "flush", "final_read", "no_stray_used"):
     check(cases.get(c) == "1", f"case {c}: answered as virtio-blk wants")
 
 st = be.stats()
@@ -57,8 +58,8 @@ check(h["err_unsupported"] == 2, "2 unsupported (unknown type, discard with unma
 check(h["err_bad_descriptor"] == 5,
       "5 bad descriptors (length, no status, outside memory, loop, head beyond the ring)")
 check(h["err_io_error"] == 0 and h["inflight"] == 0, "no I/O errors, nothing left in flight")
-check(h["writes"] == 1 and h["reads"] == 3 and h["flushes"] == 1 and h["get_ids"] == 1,
-      "the good requests were served and counted")
+check(h["writes"] == 1 and h["reads"] == 4 and h["flushes"] == 1 and h["get_ids"] == 1 and
+      h["write_zeroes"] == 1 and h["discards"] == 1, "the good requests were served and counted")
 
 out, rc = driver("ok-rate", sock["ok"], "rate", "200")
 check(rc == 0 and "RATE n=200" in out, "another disk serves 200 reads")
