@@ -11,9 +11,11 @@ reconnecting frontend, and disks limited to 200 IOPS or 800 KiB/s take
 at least 0.35 s for 100 reads of 4 KiB that an unlimited disk serves at
 once. A frontend whose previous backend died with a request in flight
 (marked in the shared inflight region, another completed out of order)
-gets exactly the lost one served, and not the completed one again."""
+gets exactly the lost one served, and not the completed one again. A disk
+deleted under a busy frontend cuts it off; the others keep serving."""
 import os
 import re
+import time
 
 from blktest import MIB, BlkTestd, Proc
 from dptest import BUILD, TMP, check, log, require_root
@@ -87,5 +89,18 @@ log(out)
 check(rc == 0 and "RESUBMIT ok=1" in out,
       "a request left in flight by a dead backend (inflight region) is served once, and a "
       "completed one is not served again")
+
+# Deleting a disk under a frontend in the middle of its I/O.
+busy = Proc("busy", [DRIVER, sock["ok"], "rate", "100000000"])
+end = time.monotonic() + 20
+while be.stats()["ok"]["reads"] < 5000 and time.monotonic() < end:
+    time.sleep(0.05)
+check(be.stats()["ok"]["reads"] >= 5000, "a frontend keeps disk ok busy")
+be.cmd("del ok")
+busy.p.wait(20)
+check("RATE n=" not in busy.text(), "deleting ok cut its frontend off mid-run")
+check(not os.path.exists(sock["ok"]) and "ok" not in be.stats(), "disk ok is gone")
+out, rc = driver("h-after-del", sock["h"], "rate", "50")
+check(rc == 0 and "RATE n=50" in out, "the other disks keep serving")
 be.quit()
 print("blk-hostile-frontend: 1 passed, 0 failed")
