@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * vhost-user-blk disks (blk.h): rte_vhost for the vhost-user protocol and
- * the rings, io_uring for the file.
+ * the rings; a backend kind (blk_priv.h: blk_kinds below) for the target:
+ * "file" (blk_file.c, io_uring).
  *
  * Where requests are served. One polling thread ("dp-blk") serves every
  * disk's queues: it pops chains from the split rings, validates them
- * (blk_req.c), submits reads, writes, fdatasyncs and fallocates to one
- * io_uring, reaps completions, writes status bytes, fills the used rings
- * and calls the guest (rte_vhost_vring_call). It is not one of the
+ * (blk_req.c), hands them to the disk's backend kind, polls the kinds for
+ * what ended (blk_io_done), writes status bytes, fills the used rings and
+ * calls the guest (rte_vhost_vring_call). It is not one of the
  * switch's lcores yet because the switch's worker loop (dp_switch.c) has
  * no hook for other pollers; folding disks into the workers' poll lists is
  * the next step (the per-disk state below is already single-writer).
@@ -51,20 +52,22 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <liburing.h>
-#include <linux/falloc.h>
-#include <linux/fs.h>
 #include <linux/virtio_blk.h>
 
 #include <rte_cycles.h>
 #include <rte_vhost.h>
 
 #include "blk.h"
+#include "blk_priv.h"
 #include "blk_req.h"
 #include "dp_priv.h"
 
-#define BLK_URING_DEPTH 256
-#define BLK_BURST       32
+#define BLK_BURST 32
+
+/* Backend kinds, the first whose match() takes the target wins. */
+static const struct blk_backend_ops *const blk_kinds[] = {
+	&blk_file_ops,
+};
 
 const char *const dp_blk_err_names[DP_BLK_ERR_N] = {
 	[DP_BLK_ERR_OUT_OF_RANGE] = "out_of_range",     [DP_BLK_ERR_UNSUPPORTED] = "unsupported",
@@ -74,67 +77,6 @@ const char *const dp_blk_err_names[DP_BLK_ERR_N] = {
 
 enum { DISK_IDLE, DISK_RUN, DISK_STOP };
 
-struct blk_queue;
-
-/* One request in flight: slot of its head descriptor. */
-struct blk_io {
-	struct blk_queue *q;
-	uint16_t head;
-	bool busy;
-	uint32_t type;
-	uint32_t used_len;
-	uint8_t *status;
-	size_t bytes;
-	struct blk_chain chain;
-};
-
-struct blk_queue {
-	struct blk_disk *disk;
-	uint16_t idx;
-	bool ready;
-	bool need_call;
-	uint16_t size;
-	uint16_t last_avail;
-	uint16_t used_idx;
-	bool inflight; /* the frontend shares the inflight region */
-	uint16_t nresub, resub_pos;
-	uint16_t *resub; /* heads in flight when the last backend stopped */
-	struct rte_vhost_vring vr;
-	struct blk_io *ios; /* size slots */
-};
-
-/* Counters: written by the poller only, read by stats. */
-struct blk_counters {
-	_Atomic uint64_t reads, writes, flushes, discards, write_zeroes, get_ids;
-	_Atomic uint64_t read_bytes, write_bytes, throttled, inflight;
-	_Atomic uint64_t errors[DP_BLK_ERR_N];
-};
-
-struct blk_disk {
-	char name[64];
-	char path[PATH_MAX];
-	char sock[PATH_MAX];
-	uint8_t serial[DP_BLK_SERIAL_LEN];
-	int fd;        /* buffered */
-	int fd_direct; /* O_DIRECT, or -1 */
-	bool ro;
-	bool registered;
-	uint64_t size;
-	unsigned int nq;
-	uint64_t iops_limit, bps_limit;
-	/* token buckets (poller) */
-	double tok_ios, tok_bytes;
-	uint64_t tok_tsc;
-	_Atomic int state;
-	_Atomic int vid;
-	uint32_t addr_seen; /* vrings the frontend gave addresses (vhost thread) */
-	int run_vid;
-	unsigned int nq_run;
-	struct rte_vhost_memory *mem;
-	struct blk_queue q[DP_BLK_MAX_QUEUES];
-	struct blk_counters ctr;
-};
-
 static pthread_mutex_t blk_lock = PTHREAD_MUTEX_INITIALIZER;  /* control calls */
 static pthread_mutex_t list_lock = PTHREAD_MUTEX_INITIALIZER; /* disks[] for callbacks */
 static struct blk_disk *_Atomic disks[DP_BLK_MAX_DISKS];
@@ -143,7 +85,6 @@ static pthread_t poller;
 static bool poller_started;
 static _Atomic bool poller_stop;
 static _Atomic uint64_t poller_rounds;
-static struct io_uring uring;
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -216,8 +157,8 @@ refuse(struct blk_disk *d, struct blk_queue *q, uint16_t head, uint8_t *status, 
 	push_used(q, head, status != NULL ? 1 : 0);
 }
 
-static void
-complete(struct blk_io *io, int res)
+void
+blk_io_done(struct blk_io *io, int res)
 {
 	struct blk_queue *q = io->q;
 	struct blk_disk *d = q->disk;
@@ -227,13 +168,13 @@ complete(struct blk_io *io, int res)
 	case VIRTIO_BLK_T_IN:
 	case VIRTIO_BLK_T_OUT:
 		/* Short transfers are not retried: the range was checked
-		 * against the file's size, so one means trouble. */
+		 * against the target's size, so one means trouble. */
 		ok = res >= 0 && (size_t)res == io->bytes;
 		break;
 	case VIRTIO_BLK_T_DISCARD:
-		/* advisory: a file system without hole punching still
-		 * reads back what it read before */
-		ok = res >= 0 || res == -EOPNOTSUPP;
+		/* advisory: a target without hole punching still reads
+		 * back what it read before */
+		ok = res >= 0 || res == -EOPNOTSUPP || res == -ENOTSUP;
 		break;
 	default:
 		ok = res >= 0;
@@ -266,22 +207,6 @@ complete(struct blk_io *io, int res)
 	io->busy = false;
 	push_used(q, io->head, io->used_len);
 	count(&d->ctr.inflight, (uint64_t)-1);
-}
-
-static unsigned int
-reap(void)
-{
-	struct io_uring_cqe *cqe;
-	unsigned int n = 0;
-
-	while (io_uring_peek_cqe(&uring, &cqe) == 0) {
-		struct blk_io *io = io_uring_cqe_get_data(cqe);
-
-		complete(io, cqe->res);
-		io_uring_cqe_seen(&uring, cqe);
-		n++;
-	}
-	return n;
 }
 
 /* Refill the disk's buckets; false if it must wait. */
@@ -332,17 +257,16 @@ serve_queue(struct blk_disk *d, struct blk_queue *q)
 
 	while (n < BLK_BURST) {
 		bool resubmit = q->resub_pos < q->nresub;
-		struct io_uring_sqe *sqe;
 		struct blk_req req;
 		enum dp_blk_err why;
 		struct blk_io *io;
 		uint16_t head;
-		int fd;
+		int rc;
 
 		if (!resubmit &&
 		    __atomic_load_n(&q->vr.avail->idx, __ATOMIC_ACQUIRE) == q->last_avail)
 			break;
-		if (!limits_allow(d) || io_uring_sq_space_left(&uring) == 0)
+		if (!limits_allow(d) || !d->ops->can_submit(d))
 			break;
 		if (resubmit) {
 			/* popped by the backend before us, never completed */
@@ -382,33 +306,13 @@ serve_queue(struct blk_disk *d, struct blk_queue *q)
 			continue;
 		}
 		take_tokens(d, req.data_len);
-		sqe = io_uring_get_sqe(&uring);
-		fd = d->fd_direct >= 0 && req.aligned ? d->fd_direct : d->fd;
-		switch (req.type) {
-		case VIRTIO_BLK_T_IN:
-			io_uring_prep_readv(sqe, fd, req.data, req.ndata, req.sector * BLK_SECTOR);
+		if (req.type == VIRTIO_BLK_T_IN)
 			io->used_len = (uint32_t)req.data_len + 1;
-			break;
-		case VIRTIO_BLK_T_OUT:
-			io_uring_prep_writev(sqe, fd, req.data, req.ndata, req.sector * BLK_SECTOR);
-			break;
-		case VIRTIO_BLK_T_FLUSH:
-			io_uring_prep_fsync(sqe, d->fd, IORING_FSYNC_DATASYNC);
-			break;
-		case VIRTIO_BLK_T_DISCARD:
-			io_uring_prep_fallocate(
-				sqe, d->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-				req.sector * BLK_SECTOR, (uint64_t)req.nsect * BLK_SECTOR);
-			break;
-		case VIRTIO_BLK_T_WRITE_ZEROES:
-			io_uring_prep_fallocate(
-				sqe, d->fd,
-				(req.unmap ? FALLOC_FL_PUNCH_HOLE : FALLOC_FL_ZERO_RANGE) |
-					FALLOC_FL_KEEP_SIZE,
-				req.sector * BLK_SECTOR, (uint64_t)req.nsect * BLK_SECTOR);
-			break;
+		rc = d->ops->submit(d, io, &req);
+		if (rc < 0) {
+			refuse(d, q, head, req.status, DP_BLK_ERR_IO_ERROR);
+			continue;
 		}
-		io_uring_sqe_set_data(sqe, io);
 		io->busy = true;
 		count(&d->ctr.inflight, 1);
 	}
@@ -462,12 +366,15 @@ poller_main(void *arg)
 		for (i = 0; i < DP_BLK_MAX_DISKS; i++) {
 			struct blk_disk *d = atomic_load(&disks[i]);
 
-			if (d != NULL)
-				n += serve_disk(d);
+			if (d == NULL)
+				continue;
+			n += serve_disk(d);
+			if (d->ops->poll_disk != NULL)
+				n += d->ops->poll_disk(d);
 		}
-		if (io_uring_sq_ready(&uring) > 0)
-			io_uring_submit(&uring);
-		n += reap();
+		for (i = 0; i < RTE_DIM(blk_kinds); i++)
+			if (blk_kinds[i]->poll_kind != NULL)
+				n += blk_kinds[i]->poll_kind();
 		call_guests();
 		atomic_fetch_add(&poller_rounds, 1);
 		if (n > 0) {
@@ -803,61 +710,16 @@ poller_start(struct dp *dp, char *err, size_t errlen)
 
 	if (poller_started)
 		return 0;
-	rc = io_uring_queue_init(BLK_URING_DEPTH, &uring, 0);
-	if (rc < 0) {
-		seterr(err, errlen, "io_uring_queue_init: %s", strerror(-rc));
-		return rc;
-	}
 	blk_dp = dp;
 	atomic_store(&poller_stop, false);
 	rc = pthread_create(&poller, NULL, poller_main, NULL);
 	if (rc != 0) {
-		io_uring_queue_exit(&uring);
 		seterr(err, errlen, "cannot start the block poller: %s", strerror(rc));
 		return -rc;
 	}
 	pthread_setname_np(poller, "dp-blk");
 	poller_started = true;
 	return 0;
-}
-
-static int
-open_backing(struct blk_disk *d, char *err, size_t errlen)
-{
-	int flags = d->ro ? O_RDONLY : O_RDWR;
-	struct stat st;
-
-	d->fd = open(d->path, flags | O_CLOEXEC);
-	if (d->fd < 0) {
-		seterr(err, errlen, "cannot open %s: %s", d->path, strerror(errno));
-		return -errno;
-	}
-	if (fstat(d->fd, &st) != 0)
-		goto out_errno;
-	if (S_ISREG(st.st_mode)) {
-		d->size = (uint64_t)st.st_size;
-	} else if (S_ISBLK(st.st_mode)) {
-		if (ioctl(d->fd, BLKGETSIZE64, &d->size) != 0)
-			goto out_errno;
-	} else {
-		seterr(err, errlen, "%s is neither a regular file nor a block device", d->path);
-		close(d->fd);
-		return -EINVAL;
-	}
-	if (d->size == 0 || d->size % BLK_SECTOR != 0) {
-		seterr(err, errlen, "%s: size %" PRIu64 " is not a non-zero multiple of 512",
-		       d->path, d->size);
-		close(d->fd);
-		return -EINVAL;
-	}
-	/* tmpfs and some others refuse O_DIRECT (EINVAL): buffered then */
-	d->fd_direct = open(d->path, flags | O_CLOEXEC | O_DIRECT);
-	return 0;
-
-out_errno:
-	seterr(err, errlen, "%s: %s", d->path, strerror(errno));
-	close(d->fd);
-	return -errno;
 }
 
 /* GET_CONFIG, and the inflight region for a backend that restarts. */
@@ -946,7 +808,15 @@ dp_blk_disk_add(struct dp *dp, const struct dp_blk_conf *conf, char *socket_path
 	d->tok_bytes = (double)d->bps_limit / 10 + 1;
 	atomic_store(&d->vid, -1);
 	atomic_store(&d->state, DISK_IDLE);
-	rc = open_backing(d, err, errlen);
+	for (i = 0; i < RTE_DIM(blk_kinds) && d->ops == NULL; i++)
+		if (blk_kinds[i]->match(d->path))
+			d->ops = blk_kinds[i];
+	if (d->ops == NULL) {
+		seterr(err, errlen, "no backend serves %s", d->path);
+		rc = -EINVAL;
+		goto out_free;
+	}
+	rc = d->ops->open(d, err, errlen);
 	if (rc < 0)
 		goto out_free;
 	rc = poller_start(dp, err, errlen);
@@ -983,9 +853,9 @@ dp_blk_disk_add(struct dp *dp, const struct dp_blk_conf *conf, char *socket_path
 		rc = -EIO;
 		goto out_unlist;
 	}
-	DP_LOG(INFO, "disk %s: %s, %" PRIu64 " bytes, %s%s, %u queue(s)\n", d->name, d->path,
-	       d->size, d->ro ? "read-only" : "read-write", d->fd_direct >= 0 ? ", O_DIRECT" : "",
-	       d->nq);
+	DP_LOG(INFO, "disk %s: %s %s, %" PRIu64 " bytes, %s%s, %u queue(s)\n", d->name,
+	       d->ops->kind, d->path, d->size, d->ro ? "read-only" : "read-write",
+	       d->direct ? ", O_DIRECT" : "", d->nq);
 	if (socket_path != NULL && path_len > 0)
 		snprintf(socket_path, path_len, "%s", d->sock);
 	pthread_mutex_unlock(&blk_lock);
@@ -1000,9 +870,7 @@ out_unregister:
 	rte_vhost_driver_unregister(d->sock);
 	unlink(d->sock);
 out_close:
-	close(d->fd);
-	if (d->fd_direct >= 0)
-		close(d->fd_direct);
+	d->ops->close(d);
 out_free:
 	free(d);
 out_unlock:
@@ -1024,9 +892,7 @@ disk_remove(int slot)
 	pthread_mutex_unlock(&list_lock);
 	poller_quiesce();
 	queues_free(d);
-	close(d->fd);
-	if (d->fd_direct >= 0)
-		close(d->fd_direct);
+	d->ops->close(d);
 	free(d);
 }
 
@@ -1059,7 +925,7 @@ fill_stats(const struct blk_disk *d, struct dp_blk_stats *st)
 	snprintf(st->path, sizeof(st->path), "%s", d->path);
 	st->connected = atomic_load(&d->state) == DISK_RUN;
 	st->read_only = d->ro;
-	st->direct = d->fd_direct >= 0;
+	st->direct = d->direct;
 	st->queues = d->nq;
 	st->size = d->size;
 	st->reads = atomic_load(&d->ctr.reads);
@@ -1111,8 +977,10 @@ dp_blk_shutdown(struct dp *dp)
 	if (poller_started) {
 		atomic_store(&poller_stop, true);
 		pthread_join(poller, NULL);
-		io_uring_queue_exit(&uring);
 		poller_started = false;
 	}
+	for (i = 0; i < RTE_DIM(blk_kinds); i++)
+		if (blk_kinds[i]->shutdown != NULL)
+			blk_kinds[i]->shutdown();
 	pthread_mutex_unlock(&blk_lock);
 }
