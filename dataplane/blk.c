@@ -66,6 +66,9 @@
 
 /* Backend kinds, the first whose match() takes the target wins. */
 static const struct blk_backend_ops *const blk_kinds[] = {
+#ifdef DP_BLK_HAVE_NBD
+	&blk_nbd_ops,
+#endif
 	&blk_file_ops,
 };
 
@@ -163,6 +166,12 @@ blk_io_done(struct blk_io *io, int res)
 	struct blk_queue *q = io->q;
 	struct blk_disk *d = q->disk;
 	bool ok;
+
+	/* Too late (the drain at disconnect gave up): the rings are gone. */
+	if (atomic_load_explicit(&d->state, memory_order_acquire) == DISK_IDLE) {
+		count(&d->ctr.errors[DP_BLK_ERR_IO_ERROR], 1);
+		return;
+	}
 
 	switch (io->type) {
 	case VIRTIO_BLK_T_IN:
@@ -431,10 +440,10 @@ fill_config(const struct blk_disk *d, struct virtio_blk_config *cfg)
 	cfg->seg_max = htole32(BLK_SEG_MAX);
 	cfg->blk_size = htole32(BLK_SECTOR);
 	cfg->num_queues = htole16((uint16_t)d->nq);
-	cfg->max_discard_sectors = htole32(BLK_DISCARD_MAX);
+	cfg->max_discard_sectors = htole32(d->max_discard_sectors);
 	cfg->max_discard_seg = htole32(1);
 	cfg->discard_sector_alignment = htole32(1);
-	cfg->max_write_zeroes_sectors = htole32(BLK_DISCARD_MAX);
+	cfg->max_write_zeroes_sectors = htole32(d->max_discard_sectors);
 	cfg->max_write_zeroes_seg = htole32(1);
 	cfg->write_zeroes_may_unmap = 1;
 }
@@ -737,7 +746,8 @@ offered_features(const struct blk_disk *d)
 	if (d->ro)
 		f |= 1ull << VIRTIO_BLK_F_RO;
 	else
-		f |= (1ull << VIRTIO_BLK_F_DISCARD) | (1ull << VIRTIO_BLK_F_WRITE_ZEROES);
+		f |= (d->can_discard ? 1ull << VIRTIO_BLK_F_DISCARD : 0) |
+		     (d->can_write_zeroes ? 1ull << VIRTIO_BLK_F_WRITE_ZEROES : 0);
 	return f;
 }
 
@@ -816,6 +826,8 @@ dp_blk_disk_add(struct dp *dp, const struct dp_blk_conf *conf, char *socket_path
 		rc = -EINVAL;
 		goto out_free;
 	}
+	d->can_discard = d->can_write_zeroes = true;
+	d->max_discard_sectors = BLK_DISCARD_MAX;
 	rc = d->ops->open(d, err, errlen);
 	if (rc < 0)
 		goto out_free;

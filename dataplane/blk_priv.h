@@ -65,8 +65,10 @@ struct blk_backend_ops {
 	const char *kind; /* "file", "nbd" */
 	/* Does this kind serve target (a path, a URI)? */
 	bool (*match)(const char *target);
-	/* Opens d->path (read-only if d->ro): sets d->size and d->be (and
-	 * d->direct). May fail: negative errno, reason in err. */
+	/* Opens d->path (read-only if d->ro): sets d->size and d->be, and
+	 * may clear d->can_discard, d->can_write_zeroes, lower
+	 * d->max_discard_sectors, set d->direct. May fail: negative errno,
+	 * reason in err. */
 	int (*open)(struct blk_disk *d, char *err, size_t errlen);
 	/* After the poller let go of the disk, nothing in flight. Never fails. */
 	void (*close)(struct blk_disk *d);
@@ -92,6 +94,9 @@ struct blk_disk {
 	const struct blk_backend_ops *ops;
 	void *be; /* the kind's state */
 	bool direct;
+	bool can_discard;             /* offer DISCARD (when not read-only) */
+	bool can_write_zeroes;        /* offer WRITE_ZEROES (when not read-only) */
+	uint32_t max_discard_sectors; /* per DISCARD / WRITE_ZEROES (config space) */
 	bool ro;
 	bool registered;
 	uint64_t size;
@@ -115,5 +120,8 @@ struct blk_disk {
 void blk_io_done(struct blk_io *io, int res);
 
 extern const struct blk_backend_ops blk_file_ops;
+#ifdef DP_BLK_HAVE_NBD
+extern const struct blk_backend_ops blk_nbd_ops;
+#endif
 
 #endif
