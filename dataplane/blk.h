@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * dp_blk: vhost-user-blk disks served by the dataplane (rte_vhost) from
- * files (io_uring). Each disk is a vhost-user server socket
+ * files and block devices (io_uring) or remote NBD exports (the NBD
+ * client, nbd.h, when the dataplane is built with it). Each disk is a vhost-user server socket
  * <vhost_dir>/<name>.sock; the host's virtio-blk frontend (our shim, or
  * QEMU's vhost-user-blk-pci) connects, disconnects and reconnects at will;
  * the disk keeps its counters across connections.
@@ -35,8 +36,11 @@ struct dp;
 #define DP_BLK_SERIAL_LEN 20 /* virtio-blk GET_ID: 20 bytes, NUL-padded, not terminated */
 
 struct dp_blk_conf {
-	const char *name;    /* 1..63 of [A-Za-z0-9._-], not starting with '.'; the socket's name */
-	const char *path;    /* backing regular file (or block device); its size is the disk's */
+	const char *name; /* 1..63 of [A-Za-z0-9._-], not starting with '.'; the socket's name */
+	/* The target, whose size is the disk's: a regular file or block
+	 * device path, or nbd://host[:port]/export or
+	 * nbd+unix:///export?socket=PATH (at most PATH_MAX - 1 bytes). */
+	const char *path;
 	bool read_only;      /* offered as VIRTIO_BLK_F_RO; OUT/DISCARD/WRITE_ZEROES refused */
 	unsigned int queues; /* 1..DP_BLK_MAX_QUEUES: the most the frontend may use */
 	uint64_t iops_limit; /* requests per second, 0: none */
@@ -44,11 +48,14 @@ struct dp_blk_conf {
 	const char *serial;  /* GET_ID answer, at most 20 bytes; NULL or "": the name */
 };
 
-/* Creates the disk and its socket; its path goes to socket_path. The file
+/* Creates the disk and its socket; its path goes to socket_path. A file
  * is opened with O_DIRECT when its file system allows it (requests whose
  * buffers are not 512-byte aligned then go through a buffered descriptor
- * of the same file). Its size must be a multiple of 512 and not 0.
- * -EEXIST: a disk (or a socket file that is not a socket) by that name. */
+ * of the same file). An NBD export is connected here (blocking, at most
+ * 5 s; the client reconnects by itself later); a read-only export needs
+ * read_only (-EROFS). The size must be a multiple of 512 and not 0.
+ * -EEXIST: a disk (or a socket file that is not a socket) by that name;
+ * -EINVAL with "no backend serves": an nbd:// target without the client. */
 int dp_blk_disk_add(struct dp *dp, const struct dp_blk_conf *conf, char *socket_path,
 		    size_t path_len, char *err, size_t errlen);
 
