@@ -168,8 +168,10 @@ blk_io_done(struct blk_io *io, int res)
 	bool ok;
 
 	/* Too late (the drain at disconnect gave up): the rings are gone. */
-	if (atomic_load_explicit(&d->state, memory_order_acquire) == DISK_IDLE) {
+	if (atomic_load_explicit(&d->state, memory_order_acquire) == DISK_IDLE ||
+	    io->gen != d->gen) {
 		count(&d->ctr.errors[DP_BLK_ERR_IO_ERROR], 1);
+		count(&d->ctr.inflight, (uint64_t)-1);
 		return;
 	}
 
@@ -315,6 +317,7 @@ serve_queue(struct blk_disk *d, struct blk_queue *q)
 			continue;
 		}
 		take_tokens(d, req.data_len);
+		io->gen = d->gen;
 		if (req.type == VIRTIO_BLK_T_IN)
 			io->used_len = (uint32_t)req.data_len + 1;
 		rc = d->ops->submit(d, io, &req);
@@ -632,6 +635,7 @@ new_device(int vid)
 		DP_LOG(WARNING, "disk %s: frontend has %u queues, %u served\n", d->name, nvr,
 		       d->nq);
 	d->run_vid = vid;
+	d->gen++;
 	d->tok_tsc = rte_get_tsc_cycles();
 	atomic_store(&d->vid, vid);
 	atomic_store_explicit(&d->state, DISK_RUN, memory_order_release);
@@ -658,8 +662,17 @@ destroy_device(int vid)
 	for (i = 0;
 	     i < 300000 && atomic_load_explicit(&d->state, memory_order_acquire) != DISK_IDLE; i++)
 		sleep_us(100);
-	if (atomic_load(&d->state) != DISK_IDLE)
-		DP_LOG(ERR, "disk %s: requests still in flight at disconnect\n", d->name);
+	if (atomic_load(&d->state) != DISK_IDLE) {
+		/* The backend keeps them (file: io_uring, NBD: the client):
+		 * leave their slots allocated, and let their ends, when they
+		 * come, find the disk idle or a later connection's
+		 * generation and touch nothing. */
+		DP_LOG(ERR, "disk %s: requests still in flight 30 s after the disconnect\n",
+		       d->name);
+		atomic_store_explicit(&d->state, DISK_IDLE, memory_order_release);
+		for (i = 0; i < DP_BLK_MAX_QUEUES; i++)
+			d->q[i].ios = NULL; /* leaked on purpose */
+	}
 	poller_quiesce();
 	/* The used index survives in the vring base rte_vhost keeps. */
 	for (i = 0; i < d->nq_run; i++)

@@ -27,6 +27,7 @@ struct blk_io {
 	struct blk_queue *q;
 	uint16_t head;
 	bool busy;
+	uint32_t gen; /* the disk's connection it came from */
 	uint32_t type;
 	uint32_t used_len;
 	uint8_t *status;
@@ -109,6 +110,7 @@ struct blk_disk {
 	_Atomic int vid;
 	uint32_t addr_seen; /* vrings the frontend gave addresses (vhost thread) */
 	int run_vid;
+	uint32_t gen; /* connections so far (new_device) */
 	unsigned int nq_run;
 	struct rte_vhost_memory *mem;
 	struct blk_queue q[DP_BLK_MAX_QUEUES];
