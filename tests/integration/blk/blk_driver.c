@@ -114,6 +114,7 @@ static struct vring_desc *desc;
 static struct vring_avail *avail;
 static struct vring_used *used;
 static uint16_t avail_idx, used_seen;
+static int kickfd = -1;
 
 static void
 die(const char *what)
@@ -246,7 +247,8 @@ setup(const char *path)
 		m.u.inflight.pad = 0;
 		send_msg(SET_INFLIGHT_FD, &m.u.inflight, 24, inflight_fd);
 	}
-	send_msg(SET_VRING_KICK, &v, 8, eventfd(0, 0));
+	kickfd = eventfd(0, 0);
+	send_msg(SET_VRING_KICK, &v, 8, kickfd);
 	if (inflight_fd >= 0) {
 		m.u.state.index = 0;
 		m.u.state.num = 1;
@@ -260,6 +262,15 @@ post(uint16_t head)
 	avail->ring[avail_idx % QSIZE] = head;
 	__atomic_store_n(&avail->idx, (uint16_t)(avail_idx + 1), __ATOMIC_RELEASE);
 	avail_idx++;
+	/* virtio 1.2, 2.7.10: kick unless the device said it polls */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (kickfd >= 0 &&
+	    !(__atomic_load_n(&used->flags, __ATOMIC_ACQUIRE) & VRING_USED_F_NO_NOTIFY)) {
+		uint64_t one = 1;
+
+		if (write(kickfd, &one, sizeof(one)) != sizeof(one))
+			die("kick");
+	}
 }
 
 /* Waits for the next used element; false after 5 s. */
