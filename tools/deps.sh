@@ -6,12 +6,13 @@ set -eu
 
 BUILD_PKGS="meson ninja-build pkg-config clang libclang-rt-14-dev clang-format
 	protobuf-c-compiler libprotobuf-c-dev libnng-dev libmbedtls-dev libcmocka-dev libdpdk-dev
-	python3 acpica-tools time"
-# Guest images, the nested test host and the boot benchmark.
+	python3 acpica-tools time liburing-dev"
+# Guest images, the nested test host, the boot benchmark, storage tests
+# (nbd-server: remote volumes; qemu-utils, e2fsprogs: images, file systems).
 RUN_PKGS="busybox-static cpio xz-utils zstd kmod qemu-system-x86 iproute2 procps dpdk dpdk-dev
-	iputils-ping"
-# Peers that only benchmarks run.
-BENCH_PKGS="openvswitch-switch-dpdk"
+	iputils-ping nbd-server qemu-utils e2fsprogs"
+# Peers that only benchmarks run (qemu-storage-daemon comes with qemu-system-x86).
+BENCH_PKGS="openvswitch-switch-dpdk fio"
 
 want=$BUILD_PKGS
 [ "${1:-all}" = build ] || want="$want $RUN_PKGS"
