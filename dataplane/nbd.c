@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +62,19 @@
  * advises 32 MiB when the server says nothing. */
 #define PAYLOAD_MAX            (32u << 20)
 #define RECONNECT_DELAY_MAX_MS 5000u
+/* How often the owner looks whether a reconnect attempt has ended. */
+#define ATTEMPT_POLL_MS 10
+
+/* One reconnect attempt (DNS, connect, handshake) on a thread of its own,
+ * so that the owner's loop, maybe an lcore, never blocks in it. */
+struct attempt {
+	const char *uri;
+	unsigned int timeout_ms;
+	int rc;
+	int fd;
+	struct nbd_info info;
+	char err[256];
+};
 
 enum conn_state {
 	ST_CONNECTED,
@@ -109,6 +123,8 @@ struct nbd_conn {
 
 	unsigned int attempts;
 	uint64_t next_try_ms;
+	struct attempt *att; /* a reconnect attempt under way */
+	pthread_t att_thread;
 
 	struct nbd_stats stats;
 	char errmsg[256];
@@ -527,6 +543,7 @@ parse_block_size(const uint8_t *d, struct nbd_info *info, char *err, size_t errl
 	}
 	info->min_block = min;
 	info->pref_block = pref;
+	info->max_block = max;
 	info->max_payload = max;
 	return 0;
 }
@@ -676,6 +693,7 @@ handshake(int fd, const char *name, uint64_t deadline, struct nbd_info *info, ch
 	memset(info, 0, sizeof(*info));
 	info->min_block = 1;
 	info->pref_block = 4096;
+	info->max_block = 0xffffffffu;
 	info->max_payload = PAYLOAD_MAX;
 
 	rc = read_all(fd, hello, 16, deadline);
@@ -881,28 +899,43 @@ conn_lost(struct nbd_conn *conn, bool protocol, const char *fmt, ...)
 		requeue_all(conn);
 }
 
-static void
-try_reconnect(struct nbd_conn *conn)
+static void *
+attempt_main(void *arg)
 {
-	struct nbd_info info;
-	char err[sizeof(conn->errmsg)];
-	unsigned int delay;
-	int fd, rc;
+	struct attempt *a = arg;
 
-	rc = open_export(conn->uri, conn->conf.connect_timeout_ms, &fd, &info, err, sizeof(err));
+	a->rc = open_export(a->uri, a->timeout_ms, &a->fd, &a->info, a->err, sizeof(a->err));
+	return NULL;
+}
+
+/* The attempt ended: take the new socket, or schedule the next attempt,
+ * or give up. */
+static void
+attempt_done(struct nbd_conn *conn)
+{
+	struct attempt *a = conn->att;
+	const struct nbd_info *in = &a->info;
+	unsigned int delay;
+	int rc = a->rc;
+
+	conn->att = NULL;
+	/* Replaying onto a different disk would be worse than failing. */
 	if (rc == 0 &&
-	    (info.size != conn->info.size ||
-	     (info.flags & NBD_FLAG_READ_ONLY) > (conn->info.flags & NBD_FLAG_READ_ONLY) ||
-	     info.min_block > conn->info.min_block || info.max_payload < conn->info.max_payload)) {
-		close(fd);
-		snprintf(err, sizeof(err), "the export changed across a reconnect (size %llu)",
-			 (unsigned long long)info.size);
-		conn->attempts = conn->conf.max_reconnects;
+	    (in->size != conn->info.size ||
+	     (in->flags & NBD_FLAG_READ_ONLY) > (conn->info.flags & NBD_FLAG_READ_ONLY) ||
+	     in->min_block > conn->info.min_block || in->max_payload < conn->info.max_payload ||
+	     in->max_block < conn->info.max_block)) {
+		close(a->fd);
+		snprintf(a->err, sizeof(a->err),
+			 "the export changed across a reconnect (size %llu, flags %#x)",
+			 (unsigned long long)in->size, in->flags);
+		conn->attempts = conn->conf.max_reconnects - 1;
 		rc = -EIO;
 	}
 	if (rc < 0) {
 		snprintf(conn->errmsg, sizeof(conn->errmsg), "reconnect %u/%u failed: %s",
-			 conn->attempts + 1, conn->conf.max_reconnects, err);
+			 conn->attempts + 1, conn->conf.max_reconnects, a->err);
+		free(a);
 		if (++conn->attempts >= conn->conf.max_reconnects) {
 			go_dead(conn);
 			return;
@@ -915,11 +948,45 @@ try_reconnect(struct nbd_conn *conn)
 		conn->next_try_ms = now_ms() + delay;
 		return;
 	}
-	conn->fd = fd;
+	conn->fd = a->fd;
+	free(a);
 	conn->state = ST_CONNECTED;
 	conn->stats.reconnects++;
 	for (int s = conn->sq_head; s >= 0; s = conn->reqs[s].next)
 		conn->stats.replayed++;
+}
+
+static void
+attempt_start(struct nbd_conn *conn)
+{
+	struct attempt *a = calloc(1, sizeof(*a));
+
+	if (a == NULL) {
+		conn->next_try_ms = now_ms() + conn->conf.reconnect_delay_ms;
+		return;
+	}
+	a->uri = conn->uri;
+	a->timeout_ms = conn->conf.connect_timeout_ms;
+	a->fd = -1;
+	conn->att = a;
+	if (pthread_create(&conn->att_thread, NULL, attempt_main, a) != 0) {
+		/* No thread to be had: block this once rather than never retry. */
+		attempt_main(a);
+		attempt_done(conn);
+	}
+}
+
+/* Reconnecting: collect an attempt that ended, start one that is due. */
+static void
+reconnect_step(struct nbd_conn *conn)
+{
+	if (conn->att != NULL) {
+		if (pthread_tryjoin_np(conn->att_thread, NULL) != 0)
+			return;
+		attempt_done(conn);
+	}
+	if (conn->state == ST_RECONNECTING && conn->att == NULL && now_ms() >= conn->next_try_ms)
+		attempt_start(conn);
 }
 
 static int
@@ -1046,6 +1113,13 @@ nbd_close(struct nbd_conn *conn)
 {
 	if (conn == NULL)
 		return;
+	if (conn->att != NULL) {
+		pthread_join(conn->att_thread, NULL);
+		if (conn->att->rc == 0)
+			close(conn->att->fd);
+		free(conn->att);
+		conn->att = NULL;
+	}
 	if (conn->fd >= 0) {
 		/* NBD_CMD_DISC only between requests on the wire. */
 		if (conn->state == ST_CONNECTED && conn->send_off == 0) {
@@ -1127,7 +1201,7 @@ nbd_submit(struct nbd_conn *conn, enum nbd_op op, uint64_t offset, uint32_t len,
 	}
 	if (op != NBD_OP_FLUSH) {
 		if (len == 0 || offset % in->min_block != 0 || len % in->min_block != 0 ||
-		    offset > in->size || len > in->size - offset)
+		    offset > in->size || len > in->size - offset || len > in->max_block)
 			return -EINVAL;
 		if (data) {
 			if (len > in->max_payload || check_iov(iov, iovcnt, len) < 0)
@@ -1361,19 +1435,16 @@ nbd_process(struct nbd_conn *conn)
 {
 	uint64_t before = conn->stats.completed;
 
-	if (conn->state == ST_RECONNECTING && now_ms() >= conn->next_try_ms)
-		try_reconnect(conn);
+	if (conn->state == ST_RECONNECTING)
+		reconnect_step(conn);
 	if (conn->state == ST_CONNECTED && do_send(conn) == 0)
 		(void)do_recv(conn);
 	/* Completion callbacks may have submitted more. */
 	if (conn->state == ST_CONNECTED)
 		(void)do_send(conn);
-	/* A loss just now: the first attempt is due at once. */
-	if (conn->state == ST_RECONNECTING && now_ms() >= conn->next_try_ms) {
-		try_reconnect(conn);
-		if (conn->state == ST_CONNECTED)
-			(void)do_send(conn);
-	}
+	/* A loss just now: the first attempt starts at once. */
+	if (conn->state == ST_RECONNECTING)
+		reconnect_step(conn);
 	if (conn->state == ST_DEAD && conn->stats.completed == before)
 		return -ENOTCONN;
 	return (int)(conn->stats.completed - before);
@@ -1400,6 +1471,8 @@ nbd_timeout_ms(const struct nbd_conn *conn)
 
 	if (conn->state != ST_RECONNECTING)
 		return -1;
+	if (conn->att != NULL)
+		return ATTEMPT_POLL_MS;
 	now = now_ms();
 	return conn->next_try_ms <= now ? 0 : (int)(conn->next_try_ms - now);
 }

@@ -15,16 +15,21 @@
  * socket takes, reads what has arrived and reports each finished request
  * once through the completion callback, with the caller's cookie.
  *
- * Loss of the connection (EOF, reset, timeout of a write) starts a
- * reconnect: up to conf.max_reconnects attempts, with a growing delay,
- * each bounded by the connect timeout; requests in flight are replayed in
- * submission order on the new connection (reads, writes, trims, zeroing
- * and flushes are idempotent). A reply that breaks the protocol (bad
- * magic, unknown cookie, ...) drops the connection and fails the requests
- * in flight with -EIO; it is not replayed against a broken server, but a
- * reconnect is still tried for later requests. When the attempts run out
- * every queued request fails with -EIO and the connection is dead
- * (nbd_submit() returns -ENOTCONN, nbd_process() returns -ENOTCONN).
+ * Loss of the connection (EOF, reset, a failed send) starts a reconnect:
+ * up to conf.max_reconnects attempts, the first at once, then after
+ * reconnect_delay_ms doubling up to 5 s. Each attempt (DNS, connect,
+ * handshake, bounded by the connect timeout) runs on a short-lived thread
+ * of its own, so nbd_process() never blocks; the new connection must show
+ * the same export (size, read-only, block sizes) or the connection dies.
+ * Requests in flight are replayed in submission order on the new
+ * connection (reads, writes, trims, zeroing and flushes are idempotent);
+ * requests submitted meanwhile follow them. A reply that breaks the
+ * protocol (bad magic, unknown or stale cookie, a structured reply) drops
+ * the connection and fails the requests in flight with -EIO: nothing is
+ * replayed against a server that lies, but a reconnect is still tried for
+ * later requests. When the attempts run out (or conf.max_reconnects is 0)
+ * every queued request fails with -EIO and the connection is dead:
+ * nbd_submit() and nbd_process() return -ENOTCONN; nbd_errmsg() says why.
  *
  * nbd_fd() can change after nbd_process() (a new socket after a
  * reconnect) and is -1 while reconnecting: an epoll user re-reads it
@@ -76,7 +81,8 @@ struct nbd_info {
 	uint16_t flags;        /* NBD_FLAG_* */
 	uint32_t min_block;    /* offsets and lengths are multiples */
 	uint32_t pref_block;   /* advisory */
-	uint32_t max_payload;  /* largest READ/WRITE length */
+	uint32_t max_block;    /* largest length of any request (the server's) */
+	uint32_t max_payload;  /* largest READ/WRITE length: max_block, at most 32 MiB */
 	bool used_export_name; /* the server did not know NBD_OPT_GO */
 };
 
@@ -116,7 +122,8 @@ int nbd_connect(const struct nbd_conf *conf, struct nbd_conn **out);
 int nbd_connect_fd(int fd, const struct nbd_conf *conf, struct nbd_conn **out);
 
 /* Send NBD_CMD_DISC when the socket is idle, close it, complete what is
- * still queued with -ECANCELED, free. Accepts NULL. */
+ * still queued with -ECANCELED, free. Waits for a reconnect attempt under
+ * way (at most the connect timeout). Accepts NULL. */
 void nbd_close(struct nbd_conn *conn);
 
 const struct nbd_info *nbd_get_info(const struct nbd_conn *conn);
@@ -130,17 +137,21 @@ const struct nbd_info *nbd_get_info(const struct nbd_conn *conn);
 int nbd_submit(struct nbd_conn *conn, enum nbd_op op, uint64_t offset, uint32_t len,
 	       const struct iovec *iov, int iovcnt, uint64_t cookie);
 
-/* Do the I/O that is ready without blocking (except the bounded connect of
- * a due reconnect attempt) and report completions. Returns the number of
- * requests completed, or -ENOTCONN once the connection is dead. */
+/* Do the I/O that is ready, without blocking, and report completions;
+ * start or collect a reconnect attempt when one is due. Returns the number
+ * of requests completed by this call (those failed as the connection died
+ * included), or -ENOTCONN when it completed none and the connection is
+ * dead. READ and WRITE lengths are at most info.max_payload: the caller
+ * splits larger requests. */
 int nbd_process(struct nbd_conn *conn);
 
 /* The socket to poll (-1 while reconnecting or dead). */
 int nbd_fd(const struct nbd_conn *conn);
 /* POLLIN, plus POLLOUT while requests wait to be sent. */
 short nbd_poll_events(const struct nbd_conn *conn);
-/* Milliseconds until nbd_process() must be called for a reconnect attempt,
- * or -1 when only the socket matters. */
+/* While reconnecting: milliseconds until nbd_process() must be called
+ * (the next attempt is due, or one under way may have ended; 10 ms while
+ * it runs); -1 when only the socket matters. */
 int nbd_timeout_ms(const struct nbd_conn *conn);
 
 /* Requests submitted and not yet completed. */

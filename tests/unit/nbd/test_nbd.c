@@ -641,6 +641,8 @@ test_transmission(void **state)
 	assert_int_equal(nbd_submit(conn, NBD_OP_TRIM, 65536, 65536, NULL, 0, 104), 0);
 	assert_int_equal(nbd_submit(conn, NBD_OP_WRITE_ZEROES, 0, 512, NULL, 0, 105), 0);
 	assert_int_equal(nbd_submit(conn, NBD_OP_WRITE, 0, 512, iw, 1, 106), 0);
+	/* Longer than the server's maximum block size: refused here. */
+	assert_int_equal(nbd_submit(conn, NBD_OP_TRIM, 0, 131072, NULL, 0, 107), -EINVAL);
 	assert_int_equal(nbd_process(conn), 0);
 	assert_int_equal(nbd_poll_events(conn), POLLIN);
 
@@ -801,16 +803,17 @@ test_broken_replies(void **state)
 struct rsrv {
 	int lfd;
 	char path[108];
-	int mode; /* 0: drop once then serve; 1: drop and stop listening */
+	int mode; /* 0: drop once then serve; 1: drop and stop listening;
+		   * 2: the export shrinks; 3: like 0 with a slow handshake */
 	bool ok;
 };
 
 static void
-serve_handshake(int fd)
+serve_handshake(int fd, uint64_t size)
 {
 	uint8_t b[64];
 
-	srv_go(fd, SIZE, ALL_FLAGS, 512);
+	srv_go(fd, size, ALL_FLAGS, 512);
 	assert_true(xread(fd, b, 4 + 16 + 4 + 4 + 4)); /* flags, GO, "disk", info req */
 }
 
@@ -827,7 +830,7 @@ rsrv_main(void *arg)
 	if (fd < 0)
 		return NULL;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	serve_handshake(fd);
+	serve_handshake(fd, SIZE);
 	/* Take the requests (the write's payload half), answer nothing, drop. */
 	if (!srv_req(fd, &r[0]) || !srv_req(fd, &r[1]) || !xread(fd, data, 1000))
 		goto out;
@@ -843,7 +846,13 @@ rsrv_main(void *arg)
 	if (fd < 0)
 		return NULL;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	serve_handshake(fd);
+	if (s->mode == 3)
+		usleep(300 * 1000);
+	serve_handshake(fd, s->mode == 2 ? SIZE / 2 : SIZE);
+	if (s->mode == 2) {
+		s->ok = true;
+		goto out;
+	}
 	/* Replayed in submission order: the read, the write, the flush. */
 	if (!srv_req(fd, &r[0]) || !srv_req(fd, &r[1]) || r[0].type != 0 || r[1].type != 1 ||
 	    r[0].offset != 4096 || r[1].offset != 8192 || !xread(fd, data, 4096) ||
@@ -894,10 +903,30 @@ reconnect_case(int mode)
 	assert_int_equal(nbd_submit(conn, NBD_OP_READ, 4096, 4096, &ir, 1, 1), 0);
 	assert_int_equal(nbd_submit(conn, NBD_OP_WRITE, 8192, 4096, &iw, 1, 2), 0);
 	assert_int_equal(nbd_submit(conn, NBD_OP_FLUSH, 0, 0, NULL, 0, 3), 0);
+	if (mode == 3) {
+		/* The attempt runs on its own thread: the loop never blocks in
+		 * it, however slow the server's handshake. */
+		bool saw_attempt = false;
+
+		for (int i = 0; i < 200 && ndone < 3; i++) {
+			struct timespec a, b;
+
+			clock_gettime(CLOCK_MONOTONIC, &a);
+			(void)nbd_process(conn);
+			clock_gettime(CLOCK_MONOTONIC, &b);
+			assert_true((b.tv_sec - a.tv_sec) * 1000 +
+					    (b.tv_nsec - a.tv_nsec) / 1000000 <
+				    100);
+			if (nbd_fd(conn) < 0 && nbd_timeout_ms(conn) == 10)
+				saw_attempt = true;
+			usleep(10 * 1000);
+		}
+		assert_true(saw_attempt);
+	}
 	pump(conn, 3);
 	nbd_get_stats(conn, &st);
 	assert_int_equal(ndone, 3);
-	if (mode == 0) {
+	if (mode == 0 || mode == 3) {
 		assert_int_equal(dones[0].cookie, 2);
 		assert_int_equal(dones[1].cookie, 1);
 		assert_int_equal(dones[2].cookie, 3);
@@ -915,7 +944,8 @@ reconnect_case(int mode)
 			assert_int_equal(dones[i].status, -EIO);
 		}
 		assert_int_equal(st.reconnects, 0);
-		assert_non_null(strstr(nbd_errmsg(conn), "reconnect 3/3 failed"));
+		assert_non_null(strstr(nbd_errmsg(conn),
+				       mode == 1 ? "reconnect 3/3 failed" : "the export changed"));
 		assert_int_equal(nbd_process(conn), -ENOTCONN);
 		assert_int_equal(nbd_fd(conn), -1);
 	}
@@ -940,6 +970,20 @@ test_reconnect_gives_up(void **state)
 {
 	(void)state;
 	reconnect_case(1);
+}
+
+static void
+test_reconnect_export_changed(void **state)
+{
+	(void)state;
+	reconnect_case(2);
+}
+
+static void
+test_reconnect_never_blocks(void **state)
+{
+	(void)state;
+	reconnect_case(3);
 }
 
 static void
@@ -978,6 +1022,8 @@ main(void)
 		cmocka_unit_test(test_broken_replies),
 		cmocka_unit_test(test_reconnect_replay),
 		cmocka_unit_test(test_reconnect_gives_up),
+		cmocka_unit_test(test_reconnect_export_changed),
+		cmocka_unit_test(test_reconnect_never_blocks),
 		cmocka_unit_test(test_connect_errors),
 	};
 
