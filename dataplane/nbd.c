@@ -57,6 +57,8 @@
 #define CMD_WRITE_ZEROES   6
 #define REQ_HDR_LEN        28
 #define REPLY_HDR_LEN      16
+#define SEND_IOV_MAX       1024 /* IOV_MAX */
+#define RXBUF_LEN          (64u << 10)
 
 /* Our own bound on one READ/WRITE, whatever the server allows; proto.md
  * advises 32 MiB when the server says nothing. */
@@ -89,9 +91,10 @@ struct req {
 	uint32_t gen; /* high half of the wire cookie */
 	uint32_t len;
 	uint64_t offset;
-	uint64_t cookie; /* the caller's */
-	uint64_t seq;    /* submission order, for replay */
-	int next;        /* send queue link */
+	uint64_t cookie;          /* the caller's */
+	uint64_t seq;             /* submission order, for replay */
+	int next;                 /* send queue link */
+	uint8_t hdr[REQ_HDR_LEN]; /* built once, sent again on replay */
 	int iovcnt;
 	struct iovec iov[NBD_IOV_MAX];
 };
@@ -110,15 +113,16 @@ struct nbd_conn {
 	int *scratch; /* nreqs slots, for fail_all() and requeue_all() */
 	uint64_t next_seq;
 
-	/* Send queue: slots in submission order; the head may be part sent. */
+	/* Send queue: slots in submission order; the head may be part sent.
+	 * One sendmsg() takes as many requests as fit SEND_IOV_MAX. */
 	int sq_head, sq_tail;
 	size_t send_off;
-	uint8_t send_hdr[REQ_HDR_LEN];
 
-	/* Receive: a reply header, then a READ's payload into its iov. */
-	uint8_t rx_hdr[REPLY_HDR_LEN];
-	size_t rx_got;
-	int rx_slot; /* -1: reading a header */
+	/* Receive: replies land in rxbuf (many per recv()); a READ's payload
+	 * is copied out, or read straight into its iov when it is large. */
+	uint8_t *rxbuf;
+	size_t rx_start, rx_end;
+	int rx_slot; /* -1: at a reply header */
 	size_t rx_payload_got;
 
 	unsigned int attempts;
@@ -881,7 +885,7 @@ conn_lost(struct nbd_conn *conn, bool protocol, const char *fmt, ...)
 	if (conn->fd >= 0)
 		close(conn->fd);
 	conn->fd = -1;
-	conn->rx_got = 0;
+	conn->rx_start = conn->rx_end = 0;
 	conn->rx_slot = -1;
 	conn->rx_payload_got = 0;
 	if (protocol)
@@ -1008,11 +1012,13 @@ new_conn(int fd, const struct nbd_conf *conf, const struct nbd_info *info, struc
 	conn->reqs = calloc(conn->nreqs, sizeof(*conn->reqs));
 	conn->free_slots = calloc(conn->nreqs, sizeof(*conn->free_slots));
 	conn->scratch = calloc(conn->nreqs, sizeof(*conn->scratch));
+	conn->rxbuf = malloc(RXBUF_LEN);
 	if (conf->uri != NULL)
 		conn->uri = strdup(conf->uri);
 	if (conn->reqs == NULL || conn->free_slots == NULL || conn->scratch == NULL ||
-	    (conf->uri != NULL && conn->uri == NULL)) {
+	    conn->rxbuf == NULL || (conf->uri != NULL && conn->uri == NULL)) {
 		free(conn->uri);
+		free(conn->rxbuf);
 		free(conn->scratch);
 		free(conn->free_slots);
 		free(conn->reqs);
@@ -1135,6 +1141,7 @@ nbd_close(struct nbd_conn *conn)
 	conn->state = ST_DEAD;
 	fail_all(conn, -ECANCELED);
 	free(conn->uri);
+	free(conn->rxbuf);
 	free(conn->scratch);
 	free(conn->free_slots);
 	free(conn->reqs);
@@ -1162,6 +1169,20 @@ check_iov(const struct iovec *iov, int iovcnt, uint32_t len)
 			return -EINVAL;
 	}
 	return total == len ? 0 : -EINVAL;
+}
+
+static const uint16_t cmd_of_op[] = {
+	[NBD_OP_READ] = CMD_READ,
+	[NBD_OP_WRITE] = CMD_WRITE,
+	[NBD_OP_FLUSH] = CMD_FLUSH,
+	[NBD_OP_TRIM] = CMD_TRIM,
+	[NBD_OP_WRITE_ZEROES] = CMD_WRITE_ZEROES,
+};
+
+static uint64_t
+wire_cookie(const struct nbd_conn *conn, int slot)
+{
+	return (uint64_t)conn->reqs[slot].gen << 32 | (uint32_t)slot;
 }
 
 int
@@ -1226,23 +1247,16 @@ nbd_submit(struct nbd_conn *conn, enum nbd_op op, uint64_t offset, uint32_t len,
 	r->iovcnt = data ? iovcnt : 0;
 	if (data)
 		memcpy(r->iov, iov, (size_t)iovcnt * sizeof(*iov));
+	/* proto.md, "Request message". */
+	put_be32(r->hdr, REQUEST_MAGIC);
+	put_be16(r->hdr + 4, 0);
+	put_be16(r->hdr + 6, cmd_of_op[op]);
+	put_be64(r->hdr + 8, wire_cookie(conn, slot));
+	put_be64(r->hdr + 16, offset);
+	put_be32(r->hdr + 24, len);
 	sq_push(conn, slot);
 	conn->stats.submitted++;
 	return 0;
-}
-
-static const uint16_t cmd_of_op[] = {
-	[NBD_OP_READ] = CMD_READ,
-	[NBD_OP_WRITE] = CMD_WRITE,
-	[NBD_OP_FLUSH] = CMD_FLUSH,
-	[NBD_OP_TRIM] = CMD_TRIM,
-	[NBD_OP_WRITE_ZEROES] = CMD_WRITE_ZEROES,
-};
-
-static uint64_t
-wire_cookie(const struct nbd_conn *conn, int slot)
-{
-	return (uint64_t)conn->reqs[slot].gen << 32 | (uint32_t)slot;
 }
 
 /* Fill @out with the part of @iov from byte @skip on. */
@@ -1264,38 +1278,42 @@ iov_tail(const struct iovec *iov, int iovcnt, size_t skip, struct iovec *out)
 	return n;
 }
 
-/* Send what the socket takes. 0, or -1 when the connection was lost. */
+static size_t
+req_wire_len(const struct req *r)
+{
+	return REQ_HDR_LEN + (r->op == NBD_OP_WRITE ? r->len : 0);
+}
+
+/* Send what the socket takes, as many requests per sendmsg() as fit. 0, or
+ * -1 when the connection was lost. */
 static int
 do_send(struct nbd_conn *conn)
 {
-	struct iovec v[NBD_IOV_MAX + 1];
+	struct iovec v[SEND_IOV_MAX];
 
 	while (conn->sq_head >= 0) {
-		int slot = conn->sq_head;
-		struct req *r = &conn->reqs[slot];
-		size_t total = REQ_HDR_LEN + (r->op == NBD_OP_WRITE ? r->len : 0);
 		struct msghdr msg = { .msg_iov = v };
+		size_t skip = conn->send_off, want = 0, left;
 		ssize_t n;
 		int cnt = 0;
 
-		if (conn->send_off == 0) {
-			put_be32(conn->send_hdr, REQUEST_MAGIC);
-			put_be16(conn->send_hdr + 4, 0);
-			put_be16(conn->send_hdr + 6, cmd_of_op[r->op]);
-			put_be64(conn->send_hdr + 8, wire_cookie(conn, slot));
-			put_be64(conn->send_hdr + 16, r->offset);
-			put_be32(conn->send_hdr + 24, r->len);
+		for (int s = conn->sq_head; s >= 0; s = conn->reqs[s].next) {
+			const struct req *r = &conn->reqs[s];
+
+			if (cnt + 1 + r->iovcnt > SEND_IOV_MAX)
+				break;
+			if (skip < REQ_HDR_LEN) {
+				v[cnt].iov_base = (uint8_t *)r->hdr + skip;
+				v[cnt].iov_len = REQ_HDR_LEN - skip;
+				cnt++;
+			}
+			if (r->op == NBD_OP_WRITE)
+				cnt += iov_tail(r->iov, r->iovcnt,
+						skip > REQ_HDR_LEN ? skip - REQ_HDR_LEN : 0,
+						v + cnt);
+			want += req_wire_len(r) - skip;
+			skip = 0;
 		}
-		if (conn->send_off < REQ_HDR_LEN) {
-			v[0].iov_base = conn->send_hdr + conn->send_off;
-			v[0].iov_len = REQ_HDR_LEN - conn->send_off;
-			cnt = 1;
-		}
-		if (r->op == NBD_OP_WRITE)
-			cnt += iov_tail(r->iov, r->iovcnt,
-					conn->send_off > REQ_HDR_LEN ? conn->send_off - REQ_HDR_LEN
-								     : 0,
-					v + cnt);
 		msg.msg_iovlen = (size_t)cnt;
 		n = sendmsg(conn->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0) {
@@ -1306,14 +1324,23 @@ do_send(struct nbd_conn *conn)
 			conn_lost(conn, false, "send: %s", strerror(errno));
 			return -1;
 		}
-		conn->send_off += (size_t)n;
-		if (conn->send_off < total)
-			continue;
-		conn->send_off = 0;
-		r->sent = true;
-		conn->sq_head = r->next;
-		if (conn->sq_head < 0)
-			conn->sq_tail = -1;
+		for (left = (size_t)n; conn->sq_head >= 0;) {
+			struct req *r = &conn->reqs[conn->sq_head];
+			size_t rest = req_wire_len(r) - conn->send_off;
+
+			if (left < rest) {
+				conn->send_off += left;
+				break;
+			}
+			left -= rest;
+			conn->send_off = 0;
+			r->sent = true;
+			conn->sq_head = r->next;
+			if (conn->sq_head < 0)
+				conn->sq_tail = -1;
+		}
+		if ((size_t)n < want)
+			return 0; /* the socket is full */
 	}
 	return 0;
 }
@@ -1343,90 +1370,156 @@ errno_of_nbd(uint32_t e)
 	}
 }
 
+/* Copy @len bytes from @src into @iov from byte @skip on. */
+static void
+iov_copy_in(const struct iovec *iov, int iovcnt, size_t skip, const uint8_t *src, size_t len)
+{
+	for (int i = 0; i < iovcnt && len > 0; i++) {
+		size_t k;
+
+		if (skip >= iov[i].iov_len) {
+			skip -= iov[i].iov_len;
+			continue;
+		}
+		k = iov[i].iov_len - skip;
+		if (k > len)
+			k = len;
+		memcpy((uint8_t *)iov[i].iov_base + skip, src, k);
+		src += k;
+		len -= k;
+		skip = 0;
+	}
+}
+
+/* Handle the result of a recv()/readv(): 1 data, 0 nothing yet, -1 lost. */
+static int
+rx_result(struct nbd_conn *conn, ssize_t n)
+{
+	if (n > 0)
+		return 1;
+	if (n == 0) {
+		conn_lost(conn, false, "server closed the connection");
+		return -1;
+	}
+	if (errno == EAGAIN || errno == EINTR)
+		return 0;
+	conn_lost(conn, false, "recv: %s", strerror(errno));
+	return -1;
+}
+
+/* More bytes into rxbuf, after what is left of a header. */
+static int
+rx_fill(struct nbd_conn *conn)
+{
+	size_t avail = conn->rx_end - conn->rx_start;
+	ssize_t n;
+	int rc;
+
+	if (conn->rx_start > 0) {
+		memmove(conn->rxbuf, conn->rxbuf + conn->rx_start, avail);
+		conn->rx_start = 0;
+		conn->rx_end = avail;
+	}
+	do {
+		n = recv(conn->fd, conn->rxbuf + conn->rx_end, RXBUF_LEN - conn->rx_end,
+			 MSG_DONTWAIT);
+		rc = rx_result(conn, n);
+	} while (rc == 0 && n < 0 && errno == EINTR);
+	if (rc > 0)
+		conn->rx_end += (size_t)n;
+	return rc;
+}
+
+/* The reply header at rx_start. 0, or -1 when it broke the protocol. */
+static int
+rx_header(struct nbd_conn *conn, int *done)
+{
+	const uint8_t *h = conn->rxbuf + conn->rx_start;
+	uint32_t magic = get_be32(h), err = get_be32(h + 4);
+	uint64_t wc = get_be64(h + 8);
+	uint32_t slot = (uint32_t)wc;
+
+	conn->rx_start += REPLY_HDR_LEN;
+	if (magic != SIMPLE_REPLY_MAGIC) {
+		conn_lost(conn, true, "bad reply magic %#x", magic);
+		return -1;
+	}
+	if (slot >= conn->nreqs || !conn->reqs[slot].active || !conn->reqs[slot].sent ||
+	    wire_cookie(conn, (int)slot) != wc) {
+		conn_lost(conn, true, "reply with unknown cookie %#llx", (unsigned long long)wc);
+		return -1;
+	}
+	/* proto.md: a failed READ carries no payload in a simple reply. */
+	if (conn->reqs[slot].op == NBD_OP_READ && err == 0) {
+		conn->rx_slot = (int)slot;
+		conn->rx_payload_got = 0;
+		return 0;
+	}
+	complete_req(conn, (int)slot, err == 0 ? 0 : errno_of_nbd(err));
+	(*done)++;
+	return 0;
+}
+
 /* Read what has arrived. Returns completions, or -1 when the connection was
  * dropped. */
 static int
 do_recv(struct nbd_conn *conn)
 {
 	struct iovec v[NBD_IOV_MAX];
-	int done = 0;
+	int done = 0, rc;
 
 	for (;;) {
-		ssize_t n;
+		size_t avail = conn->rx_end - conn->rx_start;
 
 		if (conn->rx_slot < 0) {
-			uint32_t magic, err;
-			uint64_t wc;
-			uint32_t slot;
-			struct req *r;
-
-			n = recv(conn->fd, conn->rx_hdr + conn->rx_got,
-				 REPLY_HDR_LEN - conn->rx_got, MSG_DONTWAIT);
-			if (n == 0) {
-				conn_lost(conn, false, "server closed the connection");
-				return -1;
-			}
-			if (n < 0) {
-				if (errno == EINTR)
-					continue;
-				if (errno == EAGAIN)
-					return done;
-				conn_lost(conn, false, "recv: %s", strerror(errno));
-				return -1;
-			}
-			conn->rx_got += (size_t)n;
-			if (conn->rx_got < REPLY_HDR_LEN)
-				continue;
-			conn->rx_got = 0;
-			magic = get_be32(conn->rx_hdr);
-			err = get_be32(conn->rx_hdr + 4);
-			wc = get_be64(conn->rx_hdr + 8);
-			slot = (uint32_t)wc;
-			if (magic != SIMPLE_REPLY_MAGIC) {
-				conn_lost(conn, true, "bad reply magic %#x", magic);
-				return -1;
-			}
-			if (slot >= conn->nreqs || !conn->reqs[slot].active ||
-			    !conn->reqs[slot].sent || wire_cookie(conn, (int)slot) != wc) {
-				conn_lost(conn, true, "reply with unknown cookie %#llx",
-					  (unsigned long long)wc);
-				return -1;
-			}
-			r = &conn->reqs[slot];
-			if (r->op == NBD_OP_READ && err == 0) {
-				conn->rx_slot = (int)slot;
-				conn->rx_payload_got = 0;
+			if (avail >= REPLY_HDR_LEN) {
+				if (rx_header(conn, &done) < 0)
+					return -1;
 				continue;
 			}
-			complete_req(conn, (int)slot, err == 0 ? 0 : errno_of_nbd(err));
-			done++;
+			rc = rx_fill(conn);
+			if (rc <= 0)
+				return rc < 0 ? -1 : done;
 			continue;
 		}
 
 		struct req *r = &conn->reqs[conn->rx_slot];
-		int cnt = iov_tail(r->iov, r->iovcnt, conn->rx_payload_got, v);
+		size_t need = r->len - conn->rx_payload_got;
 
-		n = readv(conn->fd, v, cnt);
-		if (n == 0) {
-			conn_lost(conn, false, "server closed the connection in a read's data");
-			return -1;
+		if (avail > 0) {
+			size_t k = avail < need ? avail : need;
+
+			iov_copy_in(r->iov, r->iovcnt, conn->rx_payload_got,
+				    conn->rxbuf + conn->rx_start, k);
+			conn->rx_start += k;
+			conn->rx_payload_got += k;
+			need -= k;
 		}
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN)
-				return done;
-			conn_lost(conn, false, "recv: %s", strerror(errno));
-			return -1;
-		}
-		conn->rx_payload_got += (size_t)n;
-		if (conn->rx_payload_got < r->len)
+		if (need == 0) {
+			int slot = conn->rx_slot;
+
+			conn->rx_slot = -1;
+			complete_req(conn, slot, 0);
+			done++;
 			continue;
-		int slot = conn->rx_slot;
+		}
+		/* rxbuf is empty here: a large rest goes straight to the caller. */
+		if (need >= RXBUF_LEN / 2) {
+			ssize_t n = readv(conn->fd, v,
+					  iov_tail(r->iov, r->iovcnt, conn->rx_payload_got, v));
 
-		conn->rx_slot = -1;
-		complete_req(conn, slot, 0);
-		done++;
+			rc = rx_result(conn, n);
+			if (rc <= 0) {
+				if (rc == 0 && n < 0 && errno == EINTR)
+					continue;
+				return rc < 0 ? -1 : done;
+			}
+			conn->rx_payload_got += (size_t)n;
+			continue;
+		}
+		rc = rx_fill(conn);
+		if (rc <= 0)
+			return rc < 0 ? -1 : done;
 	}
 }
 

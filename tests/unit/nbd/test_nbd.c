@@ -723,6 +723,98 @@ test_transmission(void **state)
 	close(srv);
 }
 
+/* More than the socket holds: writes go out in pieces across many
+ * nbd_process() calls, reads come back partly through the client's buffer
+ * and partly straight into the caller's segments. */
+static void
+test_large_requests(void **state)
+{
+	int srv;
+	struct nbd_conn *conn = open_pair(&srv, ALL_FLAGS, 512);
+	static uint8_t wbuf[8][65536], rbuf[8][65536], got[65536];
+	struct iovec iov[8][3];
+	struct wire_req r;
+
+	(void)state;
+	for (int i = 0; i < 8; i++) {
+		memset(wbuf[i], 0x10 + i, sizeof(wbuf[i]));
+		iov[i][0] = (struct iovec){ wbuf[i], 512 };
+		iov[i][1] = (struct iovec){ wbuf[i] + 512, 3584 };
+		iov[i][2] = (struct iovec){ wbuf[i] + 4096, 61440 };
+		assert_int_equal(nbd_submit(conn, NBD_OP_WRITE, (uint64_t)i * 65536, 65536, iov[i],
+					    3, (uint64_t)i),
+				 0);
+	}
+	for (int i = 0; i < 8; i++) {
+		assert_true(nbd_process(conn) >= 0);
+		if (!srv_req(srv, &r))
+			fail_msg("request %d never came", i);
+		assert_int_equal(r.type, 1);
+		assert_true(r.offset == (uint64_t)i * 65536);
+		for (size_t got_len = 0; got_len < 65536;) {
+			ssize_t n;
+
+			assert_true(nbd_process(conn) >= 0);
+			n = read(srv, got + got_len, 65536 - got_len);
+			assert_true(n > 0);
+			got_len += (size_t)n;
+		}
+		for (int j = 0; j < 65536; j++)
+			if (got[j] != 0x10 + i)
+				fail_msg("write %d byte %d: %#x", i, j, got[j]);
+		srv_reply(srv, REPLY_MAGIC, 0, r.cookie);
+	}
+	pump(conn, 8);
+	assert_int_equal(ndone, 8);
+	for (int i = 0; i < 8; i++) {
+		assert_int_equal(dones[i].cookie, i);
+		assert_int_equal(dones[i].status, 0);
+	}
+
+	/* Reads: replies written in odd pieces while the client runs. */
+	ndone = 0;
+	for (int i = 0; i < 8; i++) {
+		iov[i][0] = (struct iovec){ rbuf[i], 100 };
+		iov[i][1] = (struct iovec){ rbuf[i] + 100, 65436 };
+		assert_int_equal(nbd_submit(conn, NBD_OP_READ, (uint64_t)i * 65536, 65536, iov[i],
+					    2, (uint64_t)i),
+				 0);
+	}
+	assert_int_equal(nbd_process(conn), 0);
+	uint64_t cookies[8];
+
+	for (int i = 0; i < 8; i++) {
+		assert_true(srv_req(srv, &r));
+		cookies[i] = r.cookie;
+	}
+	for (int i = 7; i >= 0; i--) {
+		uint8_t h[16];
+
+		be(h, REPLY_MAGIC, 4);
+		be(h + 4, 0, 4);
+		be(h + 8, cookies[i], 8);
+		memset(got, 0x80 + i, sizeof(got));
+		/* The header with a few payload bytes, then the rest in two. */
+		xwrite(srv, h, sizeof(h));
+		xwrite(srv, got, 10);
+		assert_true(nbd_process(conn) >= 0);
+		xwrite(srv, got + 10, 30000);
+		assert_true(nbd_process(conn) >= 0);
+		xwrite(srv, got + 30010, 65536 - 30010);
+	}
+	pump(conn, 8);
+	assert_int_equal(ndone, 8);
+	for (int i = 0; i < 8; i++) {
+		assert_int_equal(dones[i].cookie, 7 - i);
+		assert_int_equal(dones[i].status, 0);
+		for (int j = 0; j < 65536; j++)
+			if (rbuf[i][j] != 0x80 + i)
+				fail_msg("read %d byte %d: %#x", i, j, rbuf[i][j]);
+	}
+	nbd_close(conn);
+	close(srv);
+}
+
 enum breakage {
 	B_BAD_MAGIC,
 	B_STRUCTURED,
@@ -1019,6 +1111,7 @@ main(void)
 		cmocka_unit_test(test_handshake_failures),
 		cmocka_unit_test(test_submit_validation),
 		cmocka_unit_test(test_transmission),
+		cmocka_unit_test(test_large_requests),
 		cmocka_unit_test(test_broken_replies),
 		cmocka_unit_test(test_reconnect_replay),
 		cmocka_unit_test(test_reconnect_gives_up),
