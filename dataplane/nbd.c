@@ -126,6 +126,7 @@ struct nbd_conn {
 	size_t rx_payload_got;
 
 	unsigned int attempts;
+	unsigned int lost_inflight; /* requeued at the loss: replayed if we get back */
 	uint64_t next_try_ms;
 	struct attempt *att; /* a reconnect attempt under way */
 	pthread_t att_thread;
@@ -863,6 +864,7 @@ requeue_all(struct nbd_conn *conn)
 		conn->reqs[conn->scratch[i]].sent = false;
 		sq_push(conn, conn->scratch[i]);
 	}
+	conn->lost_inflight = n;
 }
 
 static void
@@ -956,8 +958,8 @@ attempt_done(struct nbd_conn *conn)
 	free(a);
 	conn->state = ST_CONNECTED;
 	conn->stats.reconnects++;
-	for (int s = conn->sq_head; s >= 0; s = conn->reqs[s].next)
-		conn->stats.replayed++;
+	conn->stats.replayed += conn->lost_inflight;
+	conn->lost_inflight = 0;
 }
 
 static void

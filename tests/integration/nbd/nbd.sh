@@ -11,13 +11,19 @@
 #              writes and reads the data back
 #   reconnect  nbd-server is killed and restarted while 16-32 requests are
 #              in flight: every request completes, the data reads back
+#   qemu-nbd   the unix case against QEMU's qemu-nbd (another server's
+#              reading of the protocol), if it is installed
 # Usage: nbd.sh NBD_IT CASE
 set -eu
 . "$(dirname "$0")/../lib/nv-test.sh"
 
 nbd_it=$1
 case_=$2
-nv_require_cmd nbd-server python3
+if [ "$case_" = qemu-nbd ]; then
+	nv_require_cmd qemu-nbd python3
+else
+	nv_require_cmd nbd-server python3
+fi
 [ -x "$nbd_it" ] || nv_die "no $nbd_it"
 
 size=$((8 << 20))
@@ -138,6 +144,24 @@ reconnect)
 	[ "$rc" -eq 0 ] || nv_die "nbd_it reconnect failed ($rc)"
 	grep -q '^OK$' "$NV_TMP/reconnect.log" || nv_die "nbd_it reconnect: no verdict"
 	grep -Eq 'reconnects [1-9]' "$NV_TMP/reconnect.log" || nv_die "no reconnect counted"
+	nv_stop "$server"
+	;;
+qemu-nbd)
+	# --persistent: serve client after client; -r: the read-only export.
+	rm -f "$sock"
+	nv_bg qemu-nbd qemu-nbd -f raw -k "$sock" -x disk --persistent --discard=unmap \
+		"$NV_TMP/disk.img"
+	server=$NV_BG_PID
+	nv_wait_socket "$sock" 10 "$server" || nv_die "qemu-nbd did not listen on $sock"
+	client rw "$uri_disk" rw
+	client missing "$uri_missing" missing
+	nv_stop "$server"
+	check_file
+	rm -f "$sock"
+	nv_bg qemu-nbd-ro qemu-nbd -f raw -k "$sock" -x ro -r --persistent "$NV_TMP/disk.img"
+	server=$NV_BG_PID
+	nv_wait_socket "$sock" 10 "$server" || nv_die "qemu-nbd did not listen on $sock"
+	client ro "$uri_ro" ro
 	nv_stop "$server"
 	;;
 *)
