@@ -12,6 +12,8 @@
  *   reconnect  keep 16 requests in flight while nbd.sh restarts the
  *              server ("READY" on stdout tells it when); every request
  *              must succeed and the written data read back
+ *   bench      (by hand, not a test) 4 KiB random reads for 2 s each at
+ *              queue depth 1 and 32: IOPS and mean latency
  */
 #include <errno.h>
 #include <poll.h>
@@ -155,6 +157,46 @@ io_range(struct nbd_conn *conn, enum nbd_op op, uint64_t start, uint64_t end, ui
 	}
 }
 
+/* 4 KiB random reads at queue depth @qd for @secs: IOPS. */
+static double
+bench_randread(struct nbd_conn *conn, unsigned int qd, double secs)
+{
+	uint64_t nblocks = nbd_get_info(conn)->size / 4096, done = 0, x = 88172645463325252ull;
+	double t0 = now_s(), end = t0 + secs, deadline = end + 30;
+	bool stop = false;
+
+	while (!stop || nbusy > 0) {
+		stop = now_s() >= end;
+		for (unsigned int i = 0; i < qd && !stop; i++) {
+			struct slot *s = &slots[i];
+			struct iovec iov;
+
+			if (s->busy)
+				continue;
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			s->busy = true;
+			s->done = false;
+			s->op = NBD_OP_READ;
+			s->off = x % nblocks * 4096;
+			iov.iov_base = s->buf;
+			iov.iov_len = 4096;
+			CHECK(nbd_submit(conn, NBD_OP_READ, s->off, 4096, &iov, 1, i) == 0,
+			      "submit");
+			nbusy++;
+		}
+		pump(conn, deadline);
+		for (unsigned int i = 0; i < qd; i++) {
+			if (!slots[i].busy || !slots[i].done)
+				continue;
+			CHECK(slots[i].status == 0, "read failed: %s", strerror(-slots[i].status));
+			slots[i].busy = false;
+			nbusy--;
+			done++;
+		}
+	}
+	return (double)done / (now_s() - t0);
+}
+
 /* One request without data (flush, trim, write zeroes), waited for. */
 static int
 one(struct nbd_conn *conn, enum nbd_op op, uint64_t off, uint32_t len)
@@ -214,7 +256,7 @@ main(int argc, char **argv)
 	int rc;
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: nbd_it URI rw|ro|missing|reconnect\n");
+		fprintf(stderr, "usage: nbd_it URI rw|ro|missing|reconnect|bench\n");
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -287,6 +329,13 @@ main(int argc, char **argv)
 		/* The first half was trimmed by the rw run; the second holds data. */
 		io_range(conn, NBD_OP_READ, in->size / 2, in->size - CHUNK, 1);
 		printf("read-only: writes refused, data reads back\n");
+	} else if (strcmp(mode, "bench") == 0) {
+		for (unsigned int qd = 1; qd <= DEPTH; qd *= 32) {
+			double iops = bench_randread(conn, qd, 2.0);
+
+			printf("randread 4k qd%u: %.0f IOPS, mean latency %.1f us\n", qd, iops,
+			       qd * 1e6 / iops);
+		}
 	} else if (strcmp(mode, "reconnect") == 0) {
 		double deadline = now_s() + 60;
 		unsigned int rounds = 0;
