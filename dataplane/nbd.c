@@ -131,6 +131,8 @@ struct nbd_conn {
 	struct attempt *att; /* a reconnect attempt under way */
 	pthread_t att_thread;
 
+	uint64_t last_progress_ms; /* bytes moved, or the first request after idling */
+
 	struct nbd_stats stats;
 	char errmsg[256];
 };
@@ -957,6 +959,7 @@ attempt_done(struct nbd_conn *conn)
 	conn->fd = a->fd;
 	free(a);
 	conn->state = ST_CONNECTED;
+	conn->last_progress_ms = now_ms();
 	conn->stats.reconnects++;
 	conn->stats.replayed += conn->lost_inflight;
 	conn->lost_inflight = 0;
@@ -1006,6 +1009,8 @@ new_conn(int fd, const struct nbd_conf *conf, const struct nbd_info *info, struc
 	conn->conf = *conf;
 	conn->conf.errbuf = NULL;
 	conn->conf.errbuf_len = 0;
+	if (conn->conf.request_timeout_ms == 0)
+		conn->conf.request_timeout_ms = 30000;
 	if (conn->conf.connect_timeout_ms == 0)
 		conn->conf.connect_timeout_ms = 5000;
 	if (conn->conf.reconnect_delay_ms == 0)
@@ -1246,6 +1251,8 @@ nbd_submit(struct nbd_conn *conn, enum nbd_op op, uint64_t offset, uint32_t len,
 	r->len = len;
 	r->cookie = cookie;
 	r->seq = conn->next_seq++;
+	if (conn->nfree == conn->nreqs - 1) /* the watchdog starts from now */
+		conn->last_progress_ms = now_ms();
 	r->iovcnt = data ? iovcnt : 0;
 	if (data)
 		memcpy(r->iov, iov, (size_t)iovcnt * sizeof(*iov));
@@ -1326,6 +1333,7 @@ do_send(struct nbd_conn *conn)
 			conn_lost(conn, false, "send: %s", strerror(errno));
 			return -1;
 		}
+		conn->last_progress_ms = now_ms();
 		for (left = (size_t)n; conn->sq_head >= 0;) {
 			struct req *r = &conn->reqs[conn->sq_head];
 			size_t rest = req_wire_len(r) - conn->send_off;
@@ -1397,8 +1405,10 @@ iov_copy_in(const struct iovec *iov, int iovcnt, size_t skip, const uint8_t *src
 static int
 rx_result(struct nbd_conn *conn, ssize_t n)
 {
-	if (n > 0)
+	if (n > 0) {
+		conn->last_progress_ms = now_ms();
 		return 1;
+	}
 	if (n == 0) {
 		conn_lost(conn, false, "server closed the connection");
 		return -1;
@@ -1525,6 +1535,18 @@ do_recv(struct nbd_conn *conn)
 	}
 }
 
+/* Requests are waiting and the server has moved no byte for the request
+ * timeout: treat the connection as lost (a peer gone without a reset). */
+static void
+watchdog(struct nbd_conn *conn)
+{
+	if (conn->nfree == conn->nreqs ||
+	    now_ms() - conn->last_progress_ms < conn->conf.request_timeout_ms)
+		return;
+	conn_lost(conn, false, "no progress from the server in %u ms",
+		  conn->conf.request_timeout_ms);
+}
+
 int
 nbd_process(struct nbd_conn *conn)
 {
@@ -1537,6 +1559,8 @@ nbd_process(struct nbd_conn *conn)
 	/* Completion callbacks may have submitted more. */
 	if (conn->state == ST_CONNECTED)
 		(void)do_send(conn);
+	if (conn->state == ST_CONNECTED)
+		watchdog(conn);
 	/* A loss just now: the first attempt starts at once. */
 	if (conn->state == ST_RECONNECTING)
 		reconnect_step(conn);
@@ -1564,11 +1588,18 @@ nbd_timeout_ms(const struct nbd_conn *conn)
 {
 	uint64_t now;
 
+	now = now_ms();
+	if (conn->state == ST_CONNECTED) {
+		uint64_t due = conn->last_progress_ms + conn->conf.request_timeout_ms;
+
+		if (conn->nfree == conn->nreqs)
+			return -1;
+		return due <= now ? 0 : (int)(due - now);
+	}
 	if (conn->state != ST_RECONNECTING)
 		return -1;
 	if (conn->att != NULL)
 		return ATTEMPT_POLL_MS;
-	now = now_ms();
 	return conn->next_try_ms <= now ? 0 : (int)(conn->next_try_ms - now);
 }
 

@@ -15,7 +15,9 @@
  * socket takes, reads what has arrived and reports each finished request
  * once through the completion callback, with the caller's cookie.
  *
- * Loss of the connection (EOF, reset, a failed send) starts a reconnect:
+ * Loss of the connection (EOF, reset, a failed send, or requests waiting
+ * while the server moves no byte for conf.request_timeout_ms) starts a
+ * reconnect:
  * up to conf.max_reconnects attempts, the first at once, then after
  * reconnect_delay_ms doubling up to 5 s. Each attempt (DNS, connect,
  * handshake, bounded by the connect timeout) runs on a short-lived thread
@@ -98,6 +100,7 @@ struct nbd_conf {
 	unsigned int max_reconnects;     /* attempts after a loss; 0: never reconnect */
 	unsigned int reconnect_delay_ms; /* before the 2nd attempt, doubles; 0: 100 */
 	unsigned int max_inflight;       /* 0: 128; at most NBD_MAX_INFLIGHT */
+	unsigned int request_timeout_ms; /* 0: 30000; see nbd_timeout_ms() */
 	nbd_complete_fn complete;        /* required */
 	void *complete_arg;
 	char *errbuf; /* (opt) why nbd_connect() failed, for a person */
@@ -149,9 +152,10 @@ int nbd_process(struct nbd_conn *conn);
 int nbd_fd(const struct nbd_conn *conn);
 /* POLLIN, plus POLLOUT while requests wait to be sent. */
 short nbd_poll_events(const struct nbd_conn *conn);
-/* While reconnecting: milliseconds until nbd_process() must be called
- * (the next attempt is due, or one under way may have ended; 10 ms while
- * it runs); -1 when only the socket matters. */
+/* Milliseconds until nbd_process() must be called even if the socket says
+ * nothing: with requests waiting, when the request timeout would expire;
+ * while reconnecting, when the next attempt is due (10 ms while one runs).
+ * -1: only the socket matters. */
 int nbd_timeout_ms(const struct nbd_conn *conn);
 
 /* Requests submitted and not yet completed. */

@@ -890,6 +890,49 @@ test_broken_replies(void **state)
 	}
 }
 
+/* A server that takes requests and never answers: after the request
+ * timeout the connection counts as lost (no reconnect configured here, so
+ * the requests fail). Idle time before a request does not count. */
+static void
+test_request_timeout(void **state)
+{
+	char err[256] = "";
+	struct nbd_conf c = conf_of(err, sizeof(err));
+	struct nbd_conn *conn = NULL;
+	static uint8_t buf[4096];
+	struct iovec iov = { buf, sizeof(buf) };
+	struct timespec t0, t1;
+	struct wire_req r;
+	int srv, cfd = pair(&srv), to;
+	long ms;
+
+	(void)state;
+	ndone = 0;
+	c.request_timeout_ms = 200;
+	srv_go(srv, SIZE, ALL_FLAGS, 0);
+	assert_int_equal(nbd_connect_fd(cfd, &c, &conn), 0);
+	srv_expect_go(srv, "disk");
+	assert_int_equal(nbd_timeout_ms(conn), -1);
+	usleep(300 * 1000); /* idle longer than the timeout: harmless */
+	assert_int_equal(nbd_process(conn), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(nbd_submit(conn, NBD_OP_READ, 0, 4096, &iov, 1, 1), 0);
+	assert_int_equal(nbd_process(conn), 0);
+	to = nbd_timeout_ms(conn);
+	assert_true(to > 100 && to <= 200);
+	assert_true(srv_req(srv, &r));
+	pump(conn, 1);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	assert_int_equal(ndone, 1);
+	assert_int_equal(dones[0].status, -EIO);
+	assert_true(ms >= 200 && ms < 2000);
+	assert_non_null(strstr(nbd_errmsg(conn), "no progress from the server in 200 ms"));
+	assert_int_equal(nbd_process(conn), -ENOTCONN);
+	nbd_close(conn);
+	close(srv);
+}
+
 /* ---- reconnect: a threaded server on a unix socket ---- */
 
 struct rsrv {
@@ -1113,6 +1156,7 @@ main(void)
 		cmocka_unit_test(test_transmission),
 		cmocka_unit_test(test_large_requests),
 		cmocka_unit_test(test_broken_replies),
+		cmocka_unit_test(test_request_timeout),
 		cmocka_unit_test(test_reconnect_replay),
 		cmocka_unit_test(test_reconnect_gives_up),
 		cmocka_unit_test(test_reconnect_export_changed),
