@@ -9,8 +9,12 @@
 #              export is refused with the server's reason
 #   unix       nbd+unix:// the same, then the read-only export refuses
 #              writes and reads the data back
-#   reconnect  nbd-server is killed and restarted while 16-32 requests are
-#              in flight: every request completes, the data reads back
+#   reconnect  nbd-server is killed and restarted while 32 requests are in
+#              flight: every request completes, the data reads back
+#   stall      the same, but the server is stopped (SIGSTOP: no reset, no
+#              replies) for 2.5 s before it is killed: the client's request
+#              timeout (1 s) notices, its first attempt fails on the stopped
+#              server, a later one gets through to the new server
 #   qemu-nbd   the unix case against QEMU's qemu-nbd (another server's
 #              reading of the protocol), if it is installed
 # Usage: nbd.sh NBD_IT CASE
@@ -125,7 +129,7 @@ tcp | unix)
 		nv_stop "$server"
 	fi
 	;;
-reconnect)
+reconnect | stall)
 	start_server server-1
 	nv_bg reconnect "$nbd_it" "$uri_disk" reconnect
 	client_pid=$NV_BG_PID
@@ -134,6 +138,10 @@ reconnect)
 		nv_die "nbd_it never got going"
 	}
 	# Kill the server under load; the client retries while it is away.
+	if [ "$case_" = stall ]; then
+		kill -STOP "$server"
+		sleep 2.5
+	fi
 	kill -KILL "$server"
 	wait "$server" 2>/dev/null || true
 	sleep 0.3
@@ -144,6 +152,12 @@ reconnect)
 	[ "$rc" -eq 0 ] || nv_die "nbd_it reconnect failed ($rc)"
 	grep -q '^OK$' "$NV_TMP/reconnect.log" || nv_die "nbd_it reconnect: no verdict"
 	grep -Eq 'reconnects [1-9]' "$NV_TMP/reconnect.log" || nv_die "no reconnect counted"
+	if [ "$case_" = stall ]; then
+		grep -q '^error: no progress from the server in 1000 ms' "$NV_TMP/reconnect.log" ||
+			nv_die "the request timeout did not fire"
+		grep -q '^error: reconnect 1/30 failed' "$NV_TMP/reconnect.log" ||
+			nv_die "an attempt got through to the stopped server"
+	fi
 	nv_stop "$server"
 	;;
 qemu-nbd)

@@ -9,9 +9,10 @@
  *              flight), flush, read it back, trim, write zeroes
  *   ro         read-only export: writes refused, the pattern reads back
  *   missing    the export does not exist: -ENOENT, with the reason
- *   reconnect  keep 16 requests in flight while nbd.sh restarts the
- *              server ("READY" on stdout tells it when); every request
- *              must succeed and the written data read back
+ *   reconnect  keep 32 requests in flight while nbd.sh kills (or stops)
+ *              and restarts the server ("READY" on stdout tells it when);
+ *              every request must succeed and the written data read back
+ *              (a request timeout of 1 s)
  *   bench      (by hand, not a test) 4 KiB random reads for 2 s each at
  *              queue depth 1 and 32: IOPS and mean latency
  */
@@ -100,6 +101,13 @@ pump(struct nbd_conn *conn, double deadline)
 	CHECK(now_s() < deadline, "timed out with %u requests in flight", nbusy);
 	poll(&p, p.fd >= 0 ? 1 : 0, to >= 0 && to < 100 ? to : 100);
 	CHECK(nbd_process(conn) >= 0, "connection dead: %s", nbd_errmsg(conn));
+	/* Every new error, for the log and nbd.sh. */
+	static char last[256];
+
+	if (strcmp(last, nbd_errmsg(conn)) != 0) {
+		snprintf(last, sizeof(last), "%s", nbd_errmsg(conn));
+		printf("error: %s\n", last);
+	}
 }
 
 /* Retire finished slots: reads are checked against @seed. */
@@ -269,6 +277,10 @@ main(int argc, char **argv)
 	if (strcmp(mode, "reconnect") == 0) {
 		conf.max_reconnects = 30;
 		conf.reconnect_delay_ms = 50;
+		/* A stopped server is noticed within a second. (nbd-server
+		 * can take a second over its greeting on a busy machine: the
+		 * connect timeout stays at 5 s.) */
+		conf.request_timeout_ms = 1000;
 	}
 
 	t0 = now_s();
