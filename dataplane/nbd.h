@@ -17,9 +17,8 @@
  *
  * Loss of the connection (EOF, reset, a failed send, or requests waiting
  * while the server moves no byte for conf.request_timeout_ms) starts a
- * reconnect:
- * up to conf.max_reconnects attempts, the first at once, then after
- * reconnect_delay_ms doubling up to 5 s. Each attempt (DNS, connect,
+ * reconnect: up to conf.max_reconnects attempts, the first at once, then
+ * after reconnect_delay_ms doubling up to 5 s. Each attempt (DNS, connect,
  * handshake, bounded by the connect timeout) runs on a short-lived thread
  * of its own, so nbd_process() never blocks; the new connection must show
  * the same export (size, read-only, block sizes) or the connection dies.
@@ -114,9 +113,11 @@ int nbd_uri_parse(const char *uri, struct nbd_uri *out);
 
 /* Connect to conf->uri and open its export, blocking at most
  * conf->connect_timeout_ms. 0 or -errno: -EINVAL (bad uri or conf),
- * -ETIMEDOUT, -ECONNREFUSED, -ENOENT (no such export), -EACCES (refused by
- * policy), -EPROTO (the server breaks the protocol), -ENOTSUP (oldstyle
- * server, TLS required). */
+ * -ETIMEDOUT, -EHOSTUNREACH (name not resolved), connect()'s errors
+ * (-ECONNREFUSED, -ENOENT for a missing unix socket, ...), -ECONNRESET
+ * (the server hung up during the handshake), -ENOENT (no such export),
+ * -EACCES (refused by policy), -EPROTO (the server breaks the protocol),
+ * -ENOTSUP (oldstyle server, TLS required). conf->errbuf says which. */
 int nbd_connect(const struct nbd_conf *conf, struct nbd_conn **out);
 
 /* The same over an already connected stream socket @fd, which the
