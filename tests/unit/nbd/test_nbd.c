@@ -1006,12 +1006,31 @@ out:
 	return NULL;
 }
 
+/* The reconnect tests' socket directory, removed by remove_tmp_dir() even
+ * when a test fails half way. */
+static char tmp_dir[64];
+
+static int
+remove_tmp_dir(void **state)
+{
+	char path[128];
+
+	(void)state;
+	if (tmp_dir[0] != '\0') {
+		snprintf(path, sizeof(path), "%s/s", tmp_dir);
+		unlink(path);
+		rmdir(tmp_dir);
+		tmp_dir[0] = '\0';
+	}
+	return 0;
+}
+
 static void
 reconnect_case(int mode)
 {
 	struct rsrv s = { .mode = mode };
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	char dir[] = "/tmp/nv-nbd-unit-XXXXXX", uri[200], err[256] = "";
+	char *dir = tmp_dir, uri[200], err[256] = "";
 	struct nbd_conf c = conf_of(err, sizeof(err));
 	struct nbd_conn *conn = NULL;
 	static uint8_t rd[4096], wr[4096];
@@ -1019,7 +1038,8 @@ reconnect_case(int mode)
 	struct nbd_stats st;
 	pthread_t th;
 
-	assert_non_null(mkdtemp(dir));
+	snprintf(tmp_dir, sizeof(tmp_dir), "/tmp/nv-nbd-unit-XXXXXX");
+	assert_non_null(mkdtemp(tmp_dir));
 	snprintf(s.path, sizeof(s.path), "%s/s", dir);
 	snprintf(uri, sizeof(uri), "nbd+unix:///disk?socket=%s", s.path);
 	memcpy(sun.sun_path, s.path, strlen(s.path));
@@ -1091,6 +1111,7 @@ reconnect_case(int mode)
 		close(s.lfd);
 	unlink(s.path);
 	rmdir(dir);
+	tmp_dir[0] = '\0';
 }
 
 static void
@@ -1157,10 +1178,10 @@ main(void)
 		cmocka_unit_test(test_large_requests),
 		cmocka_unit_test(test_broken_replies),
 		cmocka_unit_test(test_request_timeout),
-		cmocka_unit_test(test_reconnect_replay),
-		cmocka_unit_test(test_reconnect_gives_up),
-		cmocka_unit_test(test_reconnect_export_changed),
-		cmocka_unit_test(test_reconnect_never_blocks),
+		cmocka_unit_test_teardown(test_reconnect_replay, remove_tmp_dir),
+		cmocka_unit_test_teardown(test_reconnect_gives_up, remove_tmp_dir),
+		cmocka_unit_test_teardown(test_reconnect_export_changed, remove_tmp_dir),
+		cmocka_unit_test_teardown(test_reconnect_never_blocks, remove_tmp_dir),
 		cmocka_unit_test(test_connect_errors),
 	};
 
