@@ -380,7 +380,7 @@ set_state(struct vmm_vhu *v, uint32_t req, unsigned int index, unsigned int num)
 }
 
 static int
-handshake(struct vmm_vhu *v, char *err, size_t errlen)
+handshake(struct vmm_vhu *v, uint64_t want, char *err, size_t errlen)
 {
 	uint64_t proto = 0, qn = 0;
 	int rc;
@@ -388,7 +388,9 @@ handshake(struct vmm_vhu *v, char *err, size_t errlen)
 	rc = get_u64(v, VMM_VHU_GET_FEATURES, &v->features);
 	if (rc == 0 && (v->features & (1ull << VMM_VHU_F_PROTOCOL_FEATURES))) {
 		rc = get_u64(v, VMM_VHU_GET_PROTOCOL_FEATURES, &proto);
-		proto &= (1ull << VMM_VHU_PROTOCOL_F_MQ) | (1ull << VMM_VHU_PROTOCOL_F_REPLY_ACK);
+		proto &= want &
+			 ((1ull << VMM_VHU_PROTOCOL_F_MQ) | (1ull << VMM_VHU_PROTOCOL_F_REPLY_ACK) |
+			  (1ull << VMM_VHU_PROTOCOL_F_CONFIG));
 		if (rc == 0)
 			rc = set_u64(v, VMM_VHU_SET_PROTOCOL_FEATURES, proto, NULL, 0);
 		/* From here on requests may ask for acknowledgements. */
@@ -410,6 +412,13 @@ handshake(struct vmm_vhu *v, char *err, size_t errlen)
 int
 vmm_vhu_open(int fd, int timeout_ms, struct vmm_vhu **out, char *err, size_t errlen)
 {
+	return vmm_vhu_open_proto(fd, timeout_ms, VMM_VHU_PROTOCOL_DEFAULT, out, err, errlen);
+}
+
+int
+vmm_vhu_open_proto(int fd, int timeout_ms, uint64_t protocol, struct vmm_vhu **out, char *err,
+		   size_t errlen)
+{
 	struct vmm_vhu *v;
 	int flags, rc;
 
@@ -428,7 +437,7 @@ vmm_vhu_open(int fd, int timeout_ms, struct vmm_vhu **out, char *err, size_t err
 		vmm_vhu_close(v);
 		return rc;
 	}
-	rc = handshake(v, err, errlen);
+	rc = handshake(v, protocol, err, errlen);
 	if (rc < 0) {
 		vmm_vhu_close(v);
 		return rc;
@@ -439,6 +448,13 @@ vmm_vhu_open(int fd, int timeout_ms, struct vmm_vhu **out, char *err, size_t err
 
 int
 vmm_vhu_connect(const char *path, int timeout_ms, struct vmm_vhu **out, char *err, size_t errlen)
+{
+	return vmm_vhu_connect_proto(path, timeout_ms, VMM_VHU_PROTOCOL_DEFAULT, out, err, errlen);
+}
+
+int
+vmm_vhu_connect_proto(const char *path, int timeout_ms, uint64_t protocol, struct vmm_vhu **out,
+		      char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd, rc;
@@ -463,7 +479,7 @@ vmm_vhu_connect(const char *path, int timeout_ms, struct vmm_vhu **out, char *er
 		close(fd);
 		return rc;
 	}
-	return vmm_vhu_open(fd, timeout_ms, out, err, errlen);
+	return vmm_vhu_open_proto(fd, timeout_ms, protocol, out, err, errlen);
 }
 
 void
@@ -578,4 +594,74 @@ int
 vmm_vhu_set_vring_enable(struct vmm_vhu *v, unsigned int index, bool enable)
 {
 	return set_state(v, VMM_VHU_SET_VRING_ENABLE, index, enable ? 1 : 0);
+}
+
+int
+vmm_vhu_parse_config_reply(const uint8_t *msg, size_t mlen, uint32_t off, uint32_t len,
+			   uint8_t *buf, char *why, size_t n)
+{
+	uint32_t roff, rsize;
+	int rc;
+
+	if (mlen < VMM_VHU_HDR_SIZE) {
+		snprintf(why, n, "GET_CONFIG reply: %zu bytes, no whole header", mlen);
+		return -EPROTO;
+	}
+	rc = vmm_vhu_check_reply(msg, VMM_VHU_GET_CONFIG, VMM_VHU_CONFIG_HDR_SIZE + len, why, n);
+	if (rc < 0)
+		return rc;
+	if (mlen - VMM_VHU_HDR_SIZE < VMM_VHU_CONFIG_HDR_SIZE + (size_t)len) {
+		snprintf(why, n, "GET_CONFIG reply: %zu payload bytes, not %u",
+			 mlen - VMM_VHU_HDR_SIZE, VMM_VHU_CONFIG_HDR_SIZE + len);
+		return -EPROTO;
+	}
+	memcpy(&roff, msg + VMM_VHU_HDR_SIZE, 4);
+	memcpy(&rsize, msg + VMM_VHU_HDR_SIZE + 4, 4);
+	if (roff != off || rsize != len) {
+		snprintf(why, n, "GET_CONFIG of %u bytes at %u answered with %u bytes at %u", len,
+			 off, rsize, roff);
+		return -EPROTO;
+	}
+	memcpy(buf, msg + VMM_VHU_HDR_SIZE + VMM_VHU_CONFIG_HDR_SIZE, len);
+	return 0;
+}
+
+int
+vmm_vhu_get_config(struct vmm_vhu *v, uint32_t off, uint8_t *buf, uint32_t len)
+{
+	uint8_t req[VMM_VHU_CONFIG_HDR_SIZE + VMM_VHU_CONFIG_MAX] = { 0 };
+	uint8_t msg[VMM_VHU_HDR_SIZE + VMM_VHU_CONFIG_HDR_SIZE + VMM_VHU_CONFIG_MAX];
+	uint32_t size = VMM_VHU_CONFIG_HDR_SIZE + len, want;
+	uint64_t deadline;
+	char why[128];
+	int rc;
+
+	if (len == 0 || len > VMM_VHU_CONFIG_MAX)
+		return -EINVAL;
+	if (!(v->protocol & (1ull << VMM_VHU_PROTOCOL_F_CONFIG)))
+		return -ENOTSUP;
+	if (v->broken)
+		return -EPIPE;
+	deadline = now_ms() + (uint64_t)v->timeout_ms;
+	/* offset, size, flags 0 (VHOST_SET_CONFIG_TYPE_FRONTEND), the bytes. */
+	memcpy(req, &off, 4);
+	memcpy(req + 4, &len, 4);
+	rc = send_msg(v, VMM_VHU_GET_CONFIG, 0, req, size, NULL, 0, deadline);
+	if (rc < 0)
+		return rc;
+	rc = recv_exact(v, msg, VMM_VHU_HDR_SIZE, deadline, VMM_VHU_GET_CONFIG);
+	if (rc < 0)
+		return rc;
+	rc = vmm_vhu_check_reply(msg, VMM_VHU_GET_CONFIG, size, why, sizeof(why));
+	if (rc < 0)
+		return fail(v, rc, "%s", why);
+	want = size;
+	rc = recv_exact(v, msg + VMM_VHU_HDR_SIZE, want, deadline, VMM_VHU_GET_CONFIG);
+	if (rc < 0)
+		return rc;
+	rc = vmm_vhu_parse_config_reply(msg, VMM_VHU_HDR_SIZE + want, off, len, buf, why,
+					sizeof(why));
+	if (rc < 0)
+		return fail(v, rc, "%s", why);
+	return 0;
 }
