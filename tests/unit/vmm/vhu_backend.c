@@ -48,6 +48,40 @@ send_reply(struct backend *b, uint32_t req, uint32_t flags, const void *p, uint3
 	assert_true(sendmsg(b->fd, &mh, MSG_NOSIGNAL) > 0);
 }
 
+/* GET_CONFIG: the same offset and size back, with the bytes. */
+static bool
+answer_config(struct backend *b, const struct seen *s)
+{
+	uint8_t buf[12 + 12 + VMM_VHU_CONFIG_MAX] = { 0 };
+	uint32_t req = s->request, flags = VMM_VHU_VERSION | VMM_VHU_FLAG_REPLY, off = 0, len = 0;
+
+	if (s->size >= 12) {
+		memcpy(&off, s->payload, 4);
+		memcpy(&len, s->payload + 4, 4);
+	}
+	if (s->size != 12 + len || off > VMM_VHU_CONFIG_MAX || len > VMM_VHU_CONFIG_MAX - off)
+		return false;
+	if (s->request == b->bad_on) {
+		if (b->bad == BAD_CLOSE)
+			return false;
+		if (b->bad == BAD_WRONG_REQUEST)
+			req = VMM_VHU_GET_FEATURES;
+		if (b->bad == BAD_INDEX)
+			off++;
+	}
+	memcpy(buf, &req, 4);
+	memcpy(buf + 4, &flags, 4);
+	memcpy(buf + 8, &s->size, 4);
+	memcpy(buf + 12, &off, 4);
+	memcpy(buf + 16, &len, 4);
+	memcpy(buf + 24, b->config + off - (s->request == b->bad_on && b->bad == BAD_INDEX), len);
+	if (s->request == b->bad_on && b->bad == BAD_SIZE) {
+		len--;
+		memcpy(buf + 16, &len, 4);
+	}
+	return send(b->fd, buf, 12 + s->size, MSG_NOSIGNAL) == (ssize_t)(12 + s->size);
+}
+
 /* Answer one request as told; false when the backend should stop. */
 static bool
 answer(struct backend *b, const struct seen *s)
@@ -60,6 +94,8 @@ answer(struct backend *b, const struct seen *s)
 	int fd = -1;
 
 	switch (s->request) {
+	case VMM_VHU_GET_CONFIG:
+		return answer_config(b, s);
 	case VMM_VHU_GET_FEATURES:
 		v = b->features ? b->features : FEATURES;
 		if (!b->protocol)
