@@ -390,7 +390,8 @@ handshake(struct vmm_vhu *v, uint64_t want, char *err, size_t errlen)
 		rc = get_u64(v, VMM_VHU_GET_PROTOCOL_FEATURES, &proto);
 		proto &= want &
 			 ((1ull << VMM_VHU_PROTOCOL_F_MQ) | (1ull << VMM_VHU_PROTOCOL_F_REPLY_ACK) |
-			  (1ull << VMM_VHU_PROTOCOL_F_CONFIG));
+			  (1ull << VMM_VHU_PROTOCOL_F_CONFIG) |
+			  (1ull << VMM_VHU_PROTOCOL_F_INFLIGHT));
 		if (rc == 0)
 			rc = set_u64(v, VMM_VHU_SET_PROTOCOL_FEATURES, proto, NULL, 0);
 		/* From here on requests may ask for acknowledgements. */
@@ -664,4 +665,149 @@ vmm_vhu_get_config(struct vmm_vhu *v, uint32_t off, uint8_t *buf, uint32_t len)
 	if (rc < 0)
 		return fail(v, rc, "%s", why);
 	return 0;
+}
+
+#define INFLIGHT_MAX_SIZE (1ull << 30)
+
+static void
+encode_inflight(uint8_t *p, const struct vmm_vhu_inflight *inf)
+{
+	memset(p, 0, VMM_VHU_INFLIGHT_SIZE);
+	memcpy(p, &inf->mmap_size, 8);
+	memcpy(p + 8, &inf->mmap_offset, 8);
+	memcpy(p + 16, &inf->num_queues, 2);
+	memcpy(p + 18, &inf->queue_size, 2);
+}
+
+int
+vmm_vhu_parse_inflight_reply(const uint8_t *msg, size_t mlen, unsigned int nfds,
+			     struct vmm_vhu_inflight *inf, char *why, size_t n)
+{
+	const uint8_t *p = msg + VMM_VHU_HDR_SIZE;
+	int rc;
+
+	if (mlen < VMM_VHU_HDR_SIZE + VMM_VHU_INFLIGHT_SIZE) {
+		snprintf(why, n, "GET_INFLIGHT_FD reply: %zu bytes, not %d", mlen,
+			 VMM_VHU_HDR_SIZE + VMM_VHU_INFLIGHT_SIZE);
+		return -EPROTO;
+	}
+	rc = vmm_vhu_check_reply(msg, VMM_VHU_GET_INFLIGHT_FD, VMM_VHU_INFLIGHT_SIZE, why, n);
+	if (rc < 0)
+		return rc;
+	if (nfds != 1) {
+		snprintf(why, n, "GET_INFLIGHT_FD reply with %u fds, not 1", nfds);
+		return -EPROTO;
+	}
+	memset(inf, 0, sizeof(*inf));
+	inf->fd = -1;
+	memcpy(&inf->mmap_size, p, 8);
+	memcpy(&inf->mmap_offset, p + 8, 8);
+	memcpy(&inf->num_queues, p + 16, 2);
+	memcpy(&inf->queue_size, p + 18, 2);
+	if (inf->mmap_size == 0 || inf->mmap_size > INFLIGHT_MAX_SIZE ||
+	    inf->mmap_offset > INFLIGHT_MAX_SIZE) {
+		snprintf(why, n, "GET_INFLIGHT_FD: an area of %llu bytes at %llu",
+			 (unsigned long long)inf->mmap_size, (unsigned long long)inf->mmap_offset);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+int
+vmm_vhu_get_inflight_fd(struct vmm_vhu *v, uint16_t num_queues, uint16_t queue_size,
+			struct vmm_vhu_inflight *inf)
+{
+	struct vmm_vhu_inflight q = { .num_queues = num_queues, .queue_size = queue_size };
+	uint8_t req[VMM_VHU_INFLIGHT_SIZE], msg[VMM_VHU_HDR_SIZE + VMM_VHU_INFLIGHT_SIZE];
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * VMM_VHU_MAX_REGIONS)];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = msg, .iov_len = VMM_VHU_HDR_SIZE };
+	struct msghdr mh = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = ctl.buf,
+		.msg_controllen = sizeof(ctl.buf),
+	};
+	int fds[VMM_VHU_MAX_REGIONS];
+	unsigned int nfds = 0;
+	uint64_t deadline;
+	char why[128];
+	ssize_t r;
+	int rc;
+
+	if (num_queues == 0 || queue_size == 0)
+		return -EINVAL;
+	if (!(v->protocol & (1ull << VMM_VHU_PROTOCOL_F_INFLIGHT)))
+		return -ENOTSUP;
+	if (v->broken)
+		return -EPIPE;
+	deadline = now_ms() + (uint64_t)v->timeout_ms;
+	encode_inflight(req, &q);
+	rc = send_msg(v, VMM_VHU_GET_INFLIGHT_FD, 0, req, sizeof(req), NULL, 0, deadline);
+	if (rc < 0)
+		return rc;
+	/* The header comes with the fd (the backend sends it with the first
+	 * byte, as we do). */
+	rc = wait_fd(v, POLLIN, deadline, "reply");
+	if (rc < 0)
+		return rc;
+	do
+		r = recvmsg(v->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_WAITALL);
+	while (r < 0 && errno == EINTR);
+	if (r <= 0)
+		return fail(v, r == 0 ? -EPIPE : -errno, "GET_INFLIGHT_FD: %s",
+			    r == 0 ? "the backend closed the connection" : strerror(errno));
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
+			memcpy(&fds[nfds++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+	}
+	if (mh.msg_flags & MSG_CTRUNC) {
+		rc = fail(v, -EPROTO, "GET_INFLIGHT_FD reply: truncated fds");
+		goto out_close;
+	}
+	if ((size_t)r < VMM_VHU_HDR_SIZE) {
+		rc = recv_exact(v, msg + r, VMM_VHU_HDR_SIZE - (size_t)r, deadline,
+				VMM_VHU_GET_INFLIGHT_FD);
+		if (rc < 0)
+			goto out_close;
+	}
+	rc = vmm_vhu_check_reply(msg, VMM_VHU_GET_INFLIGHT_FD, VMM_VHU_INFLIGHT_SIZE, why,
+				 sizeof(why));
+	if (rc < 0) {
+		rc = fail(v, rc, "%s", why);
+		goto out_close;
+	}
+	rc = recv_exact(v, msg + VMM_VHU_HDR_SIZE, VMM_VHU_INFLIGHT_SIZE, deadline,
+			VMM_VHU_GET_INFLIGHT_FD);
+	if (rc < 0)
+		goto out_close;
+	rc = vmm_vhu_parse_inflight_reply(msg, sizeof(msg), nfds, inf, why, sizeof(why));
+	if (rc < 0) {
+		rc = fail(v, rc, "%s", why);
+		goto out_close;
+	}
+	inf->fd = fds[0];
+	return 0;
+
+out_close:
+	for (unsigned int i = 0; i < nfds; i++)
+		close(fds[i]);
+	return rc;
+}
+
+int
+vmm_vhu_set_inflight_fd(struct vmm_vhu *v, const struct vmm_vhu_inflight *inf)
+{
+	uint8_t p[VMM_VHU_INFLIGHT_SIZE];
+
+	if (inf->fd < 0)
+		return -EINVAL;
+	if (!(v->protocol & (1ull << VMM_VHU_PROTOCOL_F_INFLIGHT)))
+		return -ENOTSUP;
+	encode_inflight(p, inf);
+	return request(v, VMM_VHU_SET_INFLIGHT_FD, p, sizeof(p), &inf->fd, 1, 0, NULL);
 }

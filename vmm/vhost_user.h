@@ -41,6 +41,8 @@ enum vmm_vhu_request {
 	VMM_VHU_GET_QUEUE_NUM = 17,
 	VMM_VHU_SET_VRING_ENABLE = 18,
 	VMM_VHU_GET_CONFIG = 24,
+	VMM_VHU_GET_INFLIGHT_FD = 31,
+	VMM_VHU_SET_INFLIGHT_FD = 32,
 };
 
 /* Header flags ("Header"). */
@@ -55,6 +57,7 @@ enum vmm_vhu_request {
 #define VMM_VHU_PROTOCOL_F_MQ        0
 #define VMM_VHU_PROTOCOL_F_REPLY_ACK 3
 #define VMM_VHU_PROTOCOL_F_CONFIG    9
+#define VMM_VHU_PROTOCOL_F_INFLIGHT  12 /* INFLIGHT_SHMFD */
 /* What vmm_vhu_connect() negotiates when offered. */
 #define VMM_VHU_PROTOCOL_DEFAULT                                                                   \
 	((1ull << VMM_VHU_PROTOCOL_F_MQ) | (1ull << VMM_VHU_PROTOCOL_F_REPLY_ACK))
@@ -68,6 +71,7 @@ enum vmm_vhu_request {
 #define VMM_VHU_VRING_NOFD      (1ull << 8)
 #define VMM_VHU_CONFIG_HDR_SIZE 12  /* offset, size, flags of struct vhost_user_config */
 #define VMM_VHU_CONFIG_MAX      244 /* device config bytes per GET_CONFIG (within MAX_PAYLOAD) */
+#define VMM_VHU_INFLIGHT_SIZE   24  /* struct VhostUserInflight, padded */
 
 /* A memory region: guest-physical address, size, our virtual address,
  * offset of the region in the fd sent with it. */
@@ -167,6 +171,31 @@ int vmm_vhu_set_vring_enable(struct vmm_vhu *v, unsigned int index, bool enable)
  * vmm_vhu_parse_config_reply(). 0 or -errno as the requests above.
  */
 int vmm_vhu_get_config(struct vmm_vhu *v, uint32_t off, uint8_t *buf, uint32_t len);
+/*
+ * The inflight area ("Inflight I/O tracking"): shared memory the backend
+ * keeps its in-flight descriptors in, which the frontend holds across
+ * backend restarts and hands to the next backend, so that it completes
+ * what the old one had taken. Needs PROTOCOL_F_INFLIGHT_SHMFD (else
+ * -ENOTSUP).
+ */
+struct vmm_vhu_inflight {
+	uint64_t mmap_size, mmap_offset;
+	uint16_t num_queues, queue_size;
+	int fd; /* -1: none */
+};
+/* GET_INFLIGHT_FD for num_queues queues of queue_size entries: *inf
+ * filled with the backend's area (its fd, one, is ours to close). The
+ * reply must carry exactly one fd and a non-zero mmap_size under 1 GiB. */
+int vmm_vhu_get_inflight_fd(struct vmm_vhu *v, uint16_t num_queues, uint16_t queue_size,
+			    struct vmm_vhu_inflight *inf);
+/* SET_INFLIGHT_FD: hand the area to a (new) backend, before the rings. */
+int vmm_vhu_set_inflight_fd(struct vmm_vhu *v, const struct vmm_vhu_inflight *inf);
+/* Check and decode a GET_INFLIGHT_FD reply of mlen bytes (header and
+ * payload; nfds came with it): 0 with *inf filled (fd left -1), or -EPROTO
+ * with why. No I/O. */
+int vmm_vhu_parse_inflight_reply(const uint8_t *msg, size_t mlen, unsigned int nfds,
+				 struct vmm_vhu_inflight *inf, char *why, size_t n);
+
 /* Check and decode a GET_CONFIG reply, msg of mlen bytes, to a request
  * for len bytes at off: the header (reply flag, request, payload of
  * exactly 12 + len bytes), the offset and size echoed; the bytes go to

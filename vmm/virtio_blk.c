@@ -42,7 +42,7 @@
 	 BIT(VMM_VIRTIO_F_VERSION_1))
 #define PROTOCOL                                                                                   \
 	(BIT(VMM_VHU_PROTOCOL_F_MQ) | BIT(VMM_VHU_PROTOCOL_F_REPLY_ACK) |                          \
-	 BIT(VMM_VHU_PROTOCOL_F_CONFIG))
+	 BIT(VMM_VHU_PROTOCOL_F_CONFIG) | BIT(VMM_VHU_PROTOCOL_F_INFLIGHT))
 
 struct vmm_virtio_blk {
 	struct vmm_virtio_pci vp; /* its lock guards everything below */
@@ -64,6 +64,9 @@ struct vmm_virtio_blk {
 	bool backend_running;                       /* the backend has the rings */
 	bool q_started[VMM_VIRTIO_MAX_QUEUES];
 	uint64_t acked;
+	/* The backend's inflight area, held from DRIVER_OK to the guest's
+	 * reset, across backends; fd -1 while there is none. */
+	struct vmm_vhu_inflight inflight;
 	struct vmm_disk_stats st;
 	struct nv_ratelimit rl;
 
@@ -178,6 +181,23 @@ backend_start(struct vmm_virtio_blk *b, bool resume)
 
 	if (v == NULL || b->vhu_broken)
 		return -EPIPE;
+	/* "Inflight I/O tracking": the area first, as QEMU sends it; the
+	 * same area to every backend until the guest resets the device, so
+	 * a new backend completes what the old one had taken. */
+	rc = 0;
+	if (v->protocol & BIT(VMM_VHU_PROTOCOL_F_INFLIGHT)) {
+		if (b->inflight.fd < 0)
+			rc = vmm_vhu_get_inflight_fd(v, (uint16_t)b->vp.conf.nqueues,
+						     VMM_VIRTIO_BLK_QUEUE_SIZE, &b->inflight);
+		if (rc == 0)
+			rc = vmm_vhu_set_inflight_fd(v, &b->inflight);
+		if (rc == 0 && resume)
+			b->st.inflight_handovers++;
+		if (rc < 0) {
+			backend_failed(b, rc, "inflight area");
+			return rc;
+		}
+	}
 	features = b->acked & b->backend_features;
 	if (has(b->backend_features, VMM_VHU_F_PROTOCOL_FEATURES))
 		features |= BIT(VMM_VHU_F_PROTOCOL_FEATURES);
@@ -208,10 +228,13 @@ backend_start(struct vmm_virtio_blk *b, bool resume)
 						    (uintptr_t)avail);
 		if (rc == 0)
 			rc = vmm_vhu_set_vring_base(v, q, base);
-		if (rc == 0)
-			rc = vmm_vhu_set_vring_kick(v, q, vq->kick_fd);
+		/* The call fd before the kick fd: a backend may start on the
+		 * kick and complete requests the guest posted while it was
+		 * away (libvhost-user does), and it needs somewhere to say so. */
 		if (rc == 0)
 			rc = vmm_vhu_set_vring_call(v, q, vq->call_fd);
+		if (rc == 0)
+			rc = vmm_vhu_set_vring_kick(v, q, vq->kick_fd);
 		/* Rings start disabled with protocol features; without them
 		 * the backend enables all ("Ring states"). */
 		if (rc == 0 && has(b->backend_features, VMM_VHU_F_PROTOCOL_FEATURES))
@@ -509,6 +532,10 @@ blk_reset(void *dev)
 		backend_stop(b);
 	b->started = false;
 	b->acked = 0;
+	/* 2.4: nothing is in flight after a reset; a fresh area next time. */
+	if (b->inflight.fd >= 0)
+		close(b->inflight.fd);
+	b->inflight.fd = -1;
 }
 
 static void
@@ -559,6 +586,7 @@ vmm_virtio_blk_create(const struct vmm_virtio_blk_conf *conf, struct vmm_virtio_
 	b->read_only = conf->read_only;
 	b->mem = conf->mem;
 	b->adv_queues = 1;
+	b->inflight.fd = -1;
 	b->timeout_ms =
 		conf->connect_timeout_ms > 0 ? conf->connect_timeout_ms : DEFAULT_TIMEOUT_MS;
 	b->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -615,12 +643,14 @@ vmm_virtio_blk_destroy(struct vmm_virtio_blk *b)
 		return;
 	vmm_virtio_blk_get_stats(b, &st);
 	nv_info("%s: %s, %u of %u queues, %llu sectors, features 0x%llx, %llu connects, %llu "
-		"disconnects, %llu backend errors, %llu queue errors, %llu kicks exited",
+		"disconnects, %llu inflight handovers, %llu backend errors, %llu queue errors, "
+		"%llu "
+		"kicks exited",
 		b->name, st.backend_connected ? "connected" : "no backend", st.queues,
 		st.max_queues, (unsigned long long)st.capacity, (unsigned long long)st.features,
 		(unsigned long long)st.connects, (unsigned long long)st.disconnects,
-		(unsigned long long)st.backend_errors, (unsigned long long)st.queue_errors,
-		(unsigned long long)st.kicks_exited);
+		(unsigned long long)st.inflight_handovers, (unsigned long long)st.backend_errors,
+		(unsigned long long)st.queue_errors, (unsigned long long)st.kicks_exited);
 	if (b->thread_started) {
 		vmm_virtio_pci_lock(&b->vp);
 		b->stop = true;
@@ -633,6 +663,8 @@ vmm_virtio_blk_destroy(struct vmm_virtio_blk *b)
 	vmm_vhu_close(b->vhu);
 	b->vhu = NULL;
 	vmm_virtio_pci_fini(&b->vp);
+	if (b->inflight.fd >= 0)
+		close(b->inflight.fd);
 	close(b->wake_fd);
 	free(b);
 }
@@ -654,6 +686,7 @@ vmm_virtio_blk_get_stats(struct vmm_virtio_blk *b, struct vmm_disk_stats *st)
 	st->offered = b->vp.device_features;
 	st->features = b->acked;
 	st->backend_features = b->backend_features;
+	st->inflight_area = b->inflight.fd >= 0;
 	st->kicks_exited = 0;
 	for (unsigned int q = 0; q < b->vp.conf.nqueues; q++)
 		st->kicks_exited += b->vp.q[q].kicks_here;

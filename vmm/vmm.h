@@ -220,21 +220,23 @@ int vmm_get_nic_stats(struct vmm *vm, unsigned int i, struct vmm_nic_stats *st);
 /* One disk's state and counters (nothing per request: requests never pass
  * through the VMM). */
 struct vmm_disk_stats {
-	bool backend_connected;    /* a vhost-user backend is attached now */
-	bool driver_ok;            /* the guest driver started the device */
-	bool backend_running;      /* the backend has the rings */
-	uint8_t status;            /* virtio device status */
-	uint32_t queues;           /* queues handed to the backend now */
-	uint32_t max_queues;       /* num_queues offered */
-	uint64_t capacity;         /* 512-byte sectors, from the backend */
-	uint64_t offered;          /* virtio features offered at the last reset */
-	uint64_t features;         /* negotiated with the guest */
-	uint64_t backend_features; /* the backend's GET_FEATURES */
-	uint64_t connects;         /* backend handshakes that succeeded */
-	uint64_t disconnects;      /* backends lost (closed, failed or misbehaved) */
-	uint64_t backend_errors;   /* malformed replies or refused requests */
-	uint64_t queue_errors;     /* guest errors: rings outside RAM, queues past num_queues */
-	uint64_t kicks_exited;     /* notifications that exited to the VMM (0 when all is well) */
+	bool backend_connected;      /* a vhost-user backend is attached now */
+	bool driver_ok;              /* the guest driver started the device */
+	bool backend_running;        /* the backend has the rings */
+	uint8_t status;              /* virtio device status */
+	uint32_t queues;             /* queues handed to the backend now */
+	uint32_t max_queues;         /* num_queues offered */
+	bool inflight_area;          /* the frontend holds the backend's inflight area */
+	uint64_t capacity;           /* 512-byte sectors, from the backend */
+	uint64_t offered;            /* virtio features offered at the last reset */
+	uint64_t features;           /* negotiated with the guest */
+	uint64_t backend_features;   /* the backend's GET_FEATURES */
+	uint64_t connects;           /* backend handshakes that succeeded */
+	uint64_t disconnects;        /* backends lost (closed, failed or misbehaved) */
+	uint64_t inflight_handovers; /* inflight areas handed to a new backend */
+	uint64_t backend_errors;     /* malformed replies or refused requests */
+	uint64_t queue_errors;       /* guest errors: rings outside RAM, queues past num_queues */
+	uint64_t kicks_exited;       /* notifications that exited to the VMM (0 when all is well) */
 };
 
 /* Stats of the disk at position i of vmm_config.disks. 0, or -ENOENT. Any

@@ -203,6 +203,10 @@ reconnect)
 	[ "$(grep -c 'backend .* connected' "$tmp/vm-err.log")" -ge 2 ] ||
 		die "the shim did not connect twice"
 	grep -q 'requests wait' "$tmp/vm-err.log" || die "the shim did not see the backend go"
+	# Exactly one loss and one comeback: the new backend took the rings
+	# with the requests already waiting on them at once.
+	grep -q 'disk0: .*, 2 connects, 1 disconnects' "$tmp/vm-err.log" ||
+		die "not one clean reconnection: $(grep 'connects' "$tmp/vm-err.log")"
 	check_sectors 1
 	;;
 *)

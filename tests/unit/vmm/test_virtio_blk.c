@@ -6,8 +6,9 @@
  * listening on a socket): the offer and num_queues for what the backend
  * offers, the configuration read from the backend, what DRIVER_OK and a
  * reset send, read-only, everything sent again when the backend comes
- * back (rings continued from the guest's used index), and backends that
- * answer GET_CONFIG badly. No KVM: the interrupt plumbing is a stand-in.
+ * back (rings continued from the guest's used index, the inflight area
+ * handed over), and backends that answer GET_CONFIG or GET_INFLIGHT_FD
+ * badly. No KVM: the interrupt plumbing is a stand-in.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -284,6 +285,27 @@ u64_of(unsigned int n, unsigned int conn, uint32_t req)
 	return v;
 }
 
+/* Whether conn's first request a came before its first request b, and
+ * every a carried one open fd. */
+static bool
+before(unsigned int n, unsigned int conn, uint32_t a, uint32_t b)
+{
+	bool seen_a = false;
+
+	for (unsigned int i = 0; i < n; i++) {
+		if (seen[i].conn != conn)
+			continue;
+		if (seen[i].request == a) {
+			if (seen[i].nfds != 1 || !seen[i].fds_valid)
+				return false;
+			seen_a = true;
+		}
+		if (seen[i].request == b)
+			return seen_a;
+	}
+	return false;
+}
+
 /* The (index, num) of the i-th request req of conn. */
 static void
 state_of(unsigned int n, unsigned int conn, uint32_t req, unsigned int which, uint32_t *idx,
@@ -431,6 +453,11 @@ test_device(void **state)
 	state_of(n, 1, VMM_VHU_SET_VRING_BASE, 1, &idx, &num);
 	assert_int_equal(idx, 1);
 	assert_int_equal(num, 0);
+	/* The inflight area: asked for once, handed back before the rings. */
+	assert_int_equal(count(n, 1, VMM_VHU_GET_INFLIGHT_FD), 1);
+	assert_int_equal(count(n, 1, VMM_VHU_SET_INFLIGHT_FD), 1);
+	assert_true(before(n, 1, VMM_VHU_SET_INFLIGHT_FD, VMM_VHU_SET_VRING_KICK));
+	assert_true(stats().inflight_area);
 
 	/* The backend goes away; requests wait. It comes back (the same
 	 * listener) and gets everything again, from the used index. */
@@ -448,6 +475,11 @@ test_device(void **state)
 	state_of(n, 2, VMM_VHU_SET_VRING_BASE, 1, &idx, &num);
 	assert_int_equal(idx, 1);
 	assert_int_equal(num, 7);
+	/* The same area goes to the new backend: no new one asked for. */
+	assert_int_equal(count(n, 2, VMM_VHU_GET_INFLIGHT_FD), 0);
+	assert_int_equal(count(n, 2, VMM_VHU_SET_INFLIGHT_FD), 1);
+	assert_true(before(n, 2, VMM_VHU_SET_INFLIGHT_FD, VMM_VHU_SET_VRING_KICK));
+	assert_int_equal(stats().inflight_handovers, 1);
 
 	/* Reset: both rings stopped. */
 	mark = n;
@@ -457,6 +489,7 @@ test_device(void **state)
 	assert_true(n > mark);
 	assert_false(stats().driver_ok);
 	assert_int_equal(stats().queues, 0);
+	assert_false(stats().inflight_area); /* nothing in flight after a reset */
 }
 
 static void
@@ -557,6 +590,39 @@ test_bad_config_close(void **state)
 	bad_config(BAD_CLOSE);
 }
 
+/* A GET_INFLIGHT_FD reply without its fd, or with an absurd area: the
+ * backend is dropped (counted), the rings are not handed over. */
+static void
+bad_inflight(enum bad bad)
+{
+	T.b.bad_on = VMM_VHU_GET_INFLIGHT_FD;
+	T.b.bad = bad;
+	create(1, false);
+	driver_ok(BIT(32), 1);
+	assert_true(UNTIL(stats().backend_errors >= 1));
+	assert_false(stats().backend_running);
+	assert_false(stats().inflight_area);
+	pthread_mutex_lock(&T.b.lock);
+	T.b.bad = BAD_NONE;
+	pthread_mutex_unlock(&T.b.lock);
+	assert_true(UNTIL(stats().backend_running));
+	assert_true(stats().inflight_area);
+}
+
+static void
+test_bad_inflight_no_fd(void **state)
+{
+	(void)state;
+	bad_inflight(BAD_SIZE);
+}
+
+static void
+test_bad_inflight_huge(void **state)
+{
+	(void)state;
+	bad_inflight(BAD_HUGE_SIZE);
+}
+
 static void
 test_no_backend(void **state)
 {
@@ -612,6 +678,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bad_config_offset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_config_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_config_close, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_inflight_no_fd, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_inflight_huge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_backend, setup, teardown),
 	};
 
