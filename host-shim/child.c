@@ -405,7 +405,7 @@ shim_disk_parse(const char *arg, uint32_t index, struct shim_disk *d, char *why,
 		olen = p != NULL ? (size_t)(p - opt) : strlen(opt);
 		if (olen == 2 && strncmp(opt, "ro", 2) == 0) {
 			d->read_only = true;
-		} else if (olen > 7 && strncmp(opt, "queues=", 7) == 0) {
+		} else if (olen >= 7 && strncmp(opt, "queues=", 7) == 0) {
 			char num[8] = "", *end;
 			unsigned long q;
 

@@ -13,6 +13,8 @@
 #   mq         `--disk SOCKET,queues=2`, 2 vCPUs, an export with 2 queues:
 #              a write and read on each queue, each on its own MSI-X vector
 #              (blk_mq); the image holds both queues' sectors
+#   usage      bad --disk arguments are refused with status 2 and a
+#              message naming the problem (no KVM needed)
 #   reconnect  the backend is killed (SIGKILL) and started again 3 s later
 #              while the guest runs; the requests the guest posted
 #              meanwhile wait and complete on the new backend
@@ -29,6 +31,33 @@ skip() {
 	echo "SKIP: $name: $*"
 	exit 77
 }
+
+# usage SHOULD_SAY ARGS...: the shim refuses the arguments (status 2).
+usage() {
+	local want=$1 out rc=0
+	shift
+	out=$("$shim" run --kernel /nonexistent/kernel "$@" 2>&1 </dev/null) || rc=$?
+	if [ "$rc" != 2 ] || ! grep -q -- "$want" <<<"$out"; then
+		echo "FAIL: $name: '$*': status $rc, '$out' (wanted 2 and '$want')"
+		exit 1
+	fi
+}
+if [ "$scenario" = usage ]; then
+	usage "not an absolute path" --disk relative.sock
+	usage "not an absolute path" --disk ""
+	usage "not an absolute path" --disk "/$(printf 'x%.0s' $(seq 120)).sock"
+	usage "queues: not in 1..8" --disk /a.sock,queues=0
+	usage "queues: not in 1..8" --disk /a.sock,queues=9
+	usage "queues: not in 1..8" --disk /a.sock,queues=1x
+	usage "queues: not in 1..8" --disk /a.sock,queues=
+	usage "unknown option \"rw\"" --disk /a.sock,rw
+	usage "unknown option" --disk /a.sock,ro,
+	usage "disk 1: queues" --disk /a.sock --disk /b.sock,queues=99
+	usage "too many disks" $(for i in $(seq 9); do echo --disk /d$i.sock; done)
+	usage "too long" --disk "/a.sock$(printf ',ro%.0s' $(seq 90))"
+	echo "ok: $name"
+	exit 0
+fi
 [ -r /dev/kvm ] && [ -w /dev/kvm ] || skip "no usable /dev/kvm"
 command -v qemu-storage-daemon >/dev/null 2>&1 || skip "qemu-storage-daemon is not installed"
 command -v python3 >/dev/null 2>&1 || skip "python3 is not installed"
@@ -210,7 +239,7 @@ reconnect)
 	check_sectors 1
 	;;
 *)
-	echo "usage: $0 rw|ro|mq|reconnect SHIM GUEST_DIR" >&2
+	echo "usage: $0 rw|ro|mq|reconnect|usage SHIM GUEST_DIR" >&2
 	exit 2
 	;;
 esac
