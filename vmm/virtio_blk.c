@@ -329,20 +329,20 @@ attach_backend(struct vmm_virtio_blk *b, struct vmm_vhu *v, const uint8_t *cfg)
 		b->socket, (unsigned long long)v->features,
 		(unsigned long long)get64(cfg + VMM_VIRTIO_BLK_CFG_CAPACITY), queues);
 	if (b->started && !backend_compatible(b, v, queues)) {
-		/* Keep the old configuration: the guest's view until reset. */
 		nv_warn("%s: the backend lacks features or queues the guest negotiated; the "
 			"device needs a reset",
 			b->name);
 		b->st.queue_errors++;
-		b->backend_features = v->features;
-		b->backend_queues = (v->protocol & BIT(VMM_VHU_PROTOCOL_F_MQ)) ? v->queue_num : 0;
 		vmm_virtio_pci_needs_reset(&b->vp);
-		return;
 	}
+	/* What the next reset offers and the configuration the guest reads
+	 * from now on are the new backend's. */
 	b->backend_features = v->features;
 	b->backend_known = true;
 	b->backend_queues = (v->protocol & BIT(VMM_VHU_PROTOCOL_F_MQ)) ? v->queue_num : 0;
 	memcpy(b->config, cfg, VMM_VIRTIO_BLK_CONFIG_SIZE);
+	if (b->vp.status & VMM_VIRTIO_S_NEEDS_RESET)
+		return;
 	if (b->started)
 		backend_start(b, true);
 	/* 5.2.4: a new capacity is a configuration change (for a driver

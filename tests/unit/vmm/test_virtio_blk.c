@@ -514,6 +514,35 @@ test_read_only_one_queue(void **state)
 			 BIT(32) | BIT(30) | BIT(VMM_VIRTIO_BLK_F_FLUSH));
 }
 
+/* The next backend serves fewer queues than the guest uses: the device
+ * needs a reset; after it, the new backend's offer and configuration. */
+static void
+test_incompatible_backend(void **state)
+{
+	const uint64_t want = BIT(32) | BIT(VMM_VIRTIO_BLK_F_MQ);
+	uint64_t cap = 0x5000;
+
+	(void)state;
+	create(2, false);
+	driver_ok(want, 2);
+	assert_true(stats().backend_running);
+	pthread_mutex_lock(&T.b.lock);
+	T.b.queue_num = 1;
+	memcpy(T.b.config, &cap, 8);
+	shutdown(T.b.fd, SHUT_RDWR);
+	pthread_mutex_unlock(&T.b.lock);
+	assert_true(UNTIL(stats().connects == 2));
+	assert_true(UNTIL(rd(C_STATUS, 1) & VMM_VIRTIO_S_NEEDS_RESET));
+	assert_false(stats().backend_running);
+	assert_int_equal(stats().queue_errors, 1);
+	assert_false(offer() & BIT(VMM_VIRTIO_BLK_F_MQ));
+	assert_int_equal(rd(DEV + 34, 2), 1);
+	assert_int_equal(rd(DEV, 4), 0x5000);
+	driver_ok(BIT(32), 1);
+	assert_int_equal(rd(C_STATUS, 1), 15);
+	assert_true(stats().backend_running);
+}
+
 /* A queue past num_queues (the guest did not negotiate MQ) is refused. */
 static void
 test_queue_past_num_queues(void **state)
@@ -674,6 +703,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_only_one_queue, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_past_num_queues, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_incompatible_backend, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_config_size, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_config_offset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_config_request, setup, teardown),
