@@ -29,6 +29,9 @@
  *           later (the test kills the backend meanwhile and starts it
  *           again a little later) a write and read that wait for the new
  *           backend, on the same rings
+ *   BLK_DURABLE  one queue: write, read back, flush, then "BLK-FLUSHED"
+ *           and spin until killed (the test kills -9 the VM's process and
+ *           the backend, then checks the image)
  *   BLK_MQ  as many queues as num_queues says (at least 2 expected), a
  *           write and read on each, each completion's MSI on its vector
  */
@@ -735,6 +738,20 @@ run(void)
 	say("restart-wait-ms", now_ms() - until);
 	say("after-restart", 1);
 	TRY(dev_reset());
+	return 0;
+}
+#endif
+
+#ifdef BLK_DURABLE
+static int
+run(void)
+{
+	TRY(start(BIT(F_VERSION_1) | BIT(F_FLUSH), 1));
+	CHECK(dev.offered & BIT(F_FLUSH), "FLUSH not offered", dev.offered);
+	TRY(write_read(0, true));
+	print("BLK-FLUSHED\n");
+	for (;;)
+		__asm__ volatile("pause");
 	return 0;
 }
 #endif

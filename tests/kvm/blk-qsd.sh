@@ -13,6 +13,9 @@
 #   mq         `--disk SOCKET,queues=2`, 2 vCPUs, an export with 2 queues:
 #              a write and read on each queue, each on its own MSI-X vector
 #              (blk_mq); the image holds both queues' sectors
+#   durable    the guest writes and flushes, then the VM's process and the
+#              backend are killed with SIGKILL: the image holds the write
+#              (blk_durable)
 #   usage      bad --disk arguments are refused with status 2 and a
 #              message naming the problem (no KVM needed)
 #   reconnect  the backend is killed (SIGKILL) and started again 3 s later
@@ -238,8 +241,25 @@ reconnect)
 		die "not one clean reconnection: $(grep 'connects' "$tmp/vm-err.log")"
 	check_sectors 1
 	;;
+durable)
+	qsd a on 1
+	shim blk_durable 1 "$sock"
+	wait_console BLK-FLUSHED 30
+	# The VM's process: the child of `nicvisor-shim run`, itself the
+	# child of timeout(1).
+	run_pid=$(ps -o pid= --ppid "$vm_pid" | tr -d ' ' | head -n 1)
+	child=$(ps -o pid= --ppid "${run_pid:-0}" | tr -d ' ' | head -n 1)
+	[ -n "$child" ] || die "cannot find the VM's process"
+	kill -KILL "$child"
+	kill -KILL "$qsd_pid"
+	wait "$qsd_pid" 2>/dev/null
+	rc=0
+	wait "$vm_pid" || rc=$?
+	[ "$rc" = 103 ] || die "nicvisor-shim run ended with $rc, not 103 (the VM's process crashed)"
+	check_sectors 1
+	;;
 *)
-	echo "usage: $0 rw|ro|mq|reconnect|usage SHIM GUEST_DIR" >&2
+	echo "usage: $0 rw|ro|mq|reconnect|durable|usage SHIM GUEST_DIR" >&2
 	exit 2
 	;;
 esac
