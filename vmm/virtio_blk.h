@@ -18,12 +18,20 @@
  * disk connects again in the background (every 100 ms at first, backing
  * off to 1 s) and, once the backend is back, sends everything again
  * (features, memory table, rings from the guest's used index), so the
- * backend serves what is in the available ring from there. Requests that
- * the old backend had taken but not completed are served again: reads
- * and writes are idempotent, but a backend that completed requests out of
- * order before it died may see a later one replayed (no inflight
- * tracking yet). The capacity is read again at each connection; a change
- * is a configuration interrupt (5.2.4: the driver re-reads capacity).
+ * backend serves what is in the available ring from there. A backend
+ * that offers VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD gets an inflight area
+ * at DRIVER_OK; the shim holds it until the guest resets the device and
+ * hands it to every new backend, which then completes (or replays) what
+ * the old one had taken. Without it, requests the old backend had taken
+ * but not completed are served again from the used index: fine for reads
+ * and writes in order, but a backend that completed requests out of order
+ * before it died can see one replayed that the guest already had back
+ * (qemu-storage-daemon offers no INFLIGHT_SHMFD). The capacity is read
+ * again at each connection; a change is a configuration interrupt (5.2.4:
+ * the driver re-reads capacity).
+ *
+ * The connection, its thread and the ring hand-over are vhost_dev.h's,
+ * shared with virtio-net.
  *
  * Threads: the guest's accesses (vCPU threads) and the disk's thread,
  * both under the transport's lock.
