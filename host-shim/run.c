@@ -51,7 +51,8 @@ usage(void)
 	fprintf(stderr,
 		"usage: nicvisor-shim run --kernel K [--initrd I] [--cmdline C] [--vcpus N]\n"
 		"           [--memory MiB] [--debug-exit] [--until PATTERN] [--timeout S]\n"
-		"           [--nic MAC,SOCKET[,QUEUES]]... [--kvm PATH] [--log-level L]\n");
+		"           [--nic MAC,SOCKET[,QUEUES]]... [--disk SOCKET[,ro][,queues=N]]...\n"
+		"           [--kvm PATH] [--log-level L]\n");
 }
 
 static int
@@ -145,6 +146,7 @@ shim_run_main(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "kvm", required_argument, NULL, 'K' },
 		{ "nic", required_argument, NULL, 'N' },
+		{ "disk", required_argument, NULL, 'D' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -155,6 +157,9 @@ shim_run_main(int argc, char **argv)
 	Nicvisor__V1__NicAttachment nics[SHIM_NICS_MAX], *nicp[SHIM_NICS_MAX];
 	unsigned int nnics = 0;
 	char nic_why[SHIM_REASON_MAX];
+	struct shim_disk disk;
+	char disk_env[SHIM_DISKS_MAX * 256] = "";
+	unsigned int ndisks = 0;
 	const char *kernel = NULL, *initrd = NULL;
 	enum nv_log_level level = NV_LOG_WARN;
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -211,6 +216,20 @@ shim_run_main(int argc, char **argv)
 			nicp[nnics] = &nics[nnics];
 			nnics++;
 			break;
+		case 'D':
+			if (ndisks == SHIM_DISKS_MAX || strlen(optarg) > 250 ||
+			    shim_disk_parse(optarg, ndisks, &disk, nic_why, sizeof(nic_why)) < 0) {
+				fprintf(stderr, "--disk: %s\n",
+					ndisks == SHIM_DISKS_MAX ? "too many disks"
+					: strlen(optarg) > 250   ? "too long"
+								 : nic_why);
+				return RUN_USAGE;
+			}
+			/* The child parses it again (shim.h, SHIM_DISKS_ENV). */
+			snprintf(disk_env + strlen(disk_env), sizeof(disk_env) - strlen(disk_env),
+				 "%s%s", ndisks > 0 ? "\n" : "", optarg);
+			ndisks++;
+			break;
 		case 'l':
 			if (nv_log_parse_level(optarg, &level) < 0) {
 				usage();
@@ -236,6 +255,10 @@ shim_run_main(int argc, char **argv)
 	setenv("NV_LOG_LEVEL",
 	       (const char *[]){ "err", "warn", "info", "debug" }[nv_log_get_level()],
 	       1); /* the child logs like us */
+	if (ndisks > 0)
+		setenv(SHIM_DISKS_ENV, disk_env, 1);
+	else
+		unsetenv(SHIM_DISKS_ENV);
 	signal(SIGPIPE, SIG_IGN);
 	sigaction(SIGINT, &sa, NULL); /* no SA_RESTART: poll returns */
 	sigaction(SIGTERM, &sa, NULL);

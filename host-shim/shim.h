@@ -100,6 +100,30 @@ int shim_mac_parse(const char *s, uint8_t mac[6]);
 int shim_nics_check(Nicvisor__V1__NicAttachment *const *nics, size_t n, const char *prefix,
 		    struct shim_nic *out, char *why, size_t wn);
 
+/*
+ * Disks of `nicvisor-shim run --disk SOCKET[,ro][,queues=N]`. Until the
+ * child's boot message carries disks (a proto field of the storage work),
+ * `run` hands them to its child in the environment variable
+ * SHIM_DISKS_ENV, one --disk argument per line; the child reads and
+ * unsets it. The daemon path has no disks yet.
+ */
+#define SHIM_DISKS_MAX       8 /* vmm.h VMM_MAX_DISKS */
+#define SHIM_DISK_QUEUES_MAX 8 /* vmm.h VMM_DISK_MAX_QUEUES */
+#define SHIM_DISKS_ENV       "NV_SHIM_RUN_DISKS"
+struct shim_disk {
+	uint32_t index;
+	char socket[108];
+	uint32_t queues;
+	bool read_only;
+};
+/* Parse one "SOCKET[,ro][,queues=N]" (an absolute path under 108 bytes
+ * without ',' or a newline; N in 1..SHIM_DISK_QUEUES_MAX; default 1
+ * queue, read-write). 0, or -EINVAL with why. */
+int shim_disk_parse(const char *arg, uint32_t index, struct shim_disk *d, char *why, size_t wn);
+/* Parse SHIM_DISKS_ENV's value: 0..SHIM_DISKS_MAX lines. Returns how
+ * many, or -EINVAL with why. */
+int shim_disks_parse_env(const char *val, struct shim_disk *d, char *why, size_t wn);
+
 /* ---- outbox.c: reports and console waiting for the agent ---- */
 
 enum shim_out_kind {

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "virtio_blk.h"
 #include "virtio_net.h"
 #include "vmm_int.h"
 
@@ -139,7 +140,78 @@ check_nics(const struct vmm_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
-/* The PCI bus (always there, so the machine is one shape) and its NICs. */
+static int
+check_disks(const struct vmm_config *cfg, char *err, size_t errlen)
+{
+	uint32_t seen = 0;
+
+	if (cfg->ndisks > VMM_MAX_DISKS || (cfg->ndisks > 0 && cfg->disks == NULL)) {
+		snprintf(err, errlen, "disks: %u; at most %u", cfg->ndisks, VMM_MAX_DISKS);
+		return -EINVAL;
+	}
+	for (unsigned int i = 0; i < cfg->ndisks; i++) {
+		const struct vmm_disk *d = &cfg->disks[i];
+
+		if (d->index >= VMM_MAX_DISKS || (seen & (1u << d->index))) {
+			snprintf(err, errlen, "disk %u: index %u is not unique in 0..%u", i,
+				 d->index, VMM_MAX_DISKS - 1);
+			return -EINVAL;
+		}
+		seen |= 1u << d->index;
+		if (d->vhost_user_socket == NULL || d->vhost_user_socket[0] != '/' ||
+		    strlen(d->vhost_user_socket) >= 108) {
+			snprintf(err, errlen,
+				 "disk %u: vhost_user_socket: not an absolute path under 108 bytes",
+				 d->index);
+			return -EINVAL;
+		}
+		if (d->queues < 1 || d->queues > VMM_DISK_MAX_QUEUES) {
+			snprintf(err, errlen, "disk %u: queues: %u is not in 1..%u", d->index,
+				 d->queues, VMM_DISK_MAX_QUEUES);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int
+create_disks(struct vmm *vm, const struct vmm_config *cfg, bool any_len, char *err, size_t errlen)
+{
+	int rc;
+
+	for (unsigned int i = 0; i < cfg->ndisks; i++) {
+		const struct vmm_disk *d = &cfg->disks[i];
+		unsigned int slot = VMM_DISK_SLOT0 + d->index;
+		char name[16];
+		struct vmm_virtio_blk_conf bc = {
+			.socket = d->vhost_user_socket,
+			.max_queues = d->queues < cfg->vcpus ? d->queues : cfg->vcpus,
+			.read_only = d->read_only,
+			.mem = vm->mem,
+			.efd = &vm->efd,
+			.ioeventfd_any_len = any_len,
+			.name = name,
+		};
+
+		snprintf(name, sizeof(name), "disk%u", d->index);
+		rc = vmm_virtio_blk_create(&bc, &vm->disks[i]);
+		if (rc < 0) {
+			snprintf(err, errlen, "disk %u: %s", d->index, strerror(-rc));
+			return rc;
+		}
+		vm->ndisks = i + 1;
+		rc = vmm_pci_add(&vm->pci, slot, vmm_virtio_blk_func(vm->disks[i]));
+		if (rc < 0) {
+			snprintf(err, errlen, "disk %u: PCI slot %u: %s", d->index, slot,
+				 strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* The PCI bus (always there, so the machine is one shape), its NICs and
+ * disks. */
 static int
 create_pci(struct vmm *vm, const struct vmm_config *cfg, char *err, size_t errlen)
 {
@@ -188,7 +260,7 @@ create_pci(struct vmm *vm, const struct vmm_config *cfg, char *err, size_t errle
 			return rc;
 		}
 	}
-	return 0;
+	return create_disks(vm, cfg, any_len, err, errlen);
 }
 
 static void
@@ -198,6 +270,9 @@ destroy_pci(struct vmm *vm)
 	for (unsigned int i = 0; i < vm->nnics; i++)
 		vmm_virtio_net_destroy(vm->nics[i]);
 	vm->nnics = 0;
+	for (unsigned int i = 0; i < vm->ndisks; i++)
+		vmm_virtio_blk_destroy(vm->disks[i]);
+	vm->ndisks = 0;
 	if (vm->pci_ready)
 		vmm_pci_fini(&vm->pci);
 	vm->pci_ready = false;
@@ -225,7 +300,9 @@ check_config(const struct vmm_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "kernel: no image (fd %d)", cfg->kernel.fd);
 		return -EINVAL;
 	}
-	return check_nics(cfg, err, errlen);
+	if (check_nics(cfg, err, errlen) < 0)
+		return -EINVAL;
+	return check_disks(cfg, err, errlen);
 }
 
 /* Map an image read-only; *out stays NULL for an absent initrd. */
@@ -310,6 +387,7 @@ vmm_create(const struct vmm_config *cfg, const struct vmm_events *ev, struct vmm
 	vm->cfg = *cfg;
 	vm->cfg.cmdline = NULL;
 	vm->cfg.nics = NULL; /* read below only */
+	vm->cfg.disks = NULL;
 	if (ev != NULL)
 		vm->ev = *ev;
 	vm->kvm_fd = vm->vm_fd = -1;
@@ -538,4 +616,13 @@ vmm_get_stats(const struct vmm *vm, struct vmm_stats *st)
 		st->exits_other += __atomic_load_n(&v->exits_other, __ATOMIC_RELAXED);
 		st->io_unhandled += __atomic_load_n(&v->io_unhandled, __ATOMIC_RELAXED);
 	}
+}
+
+int
+vmm_get_disk_stats(struct vmm *vm, unsigned int i, struct vmm_disk_stats *st)
+{
+	if (vm == NULL || i >= vm->ndisks)
+		return -ENOENT;
+	vmm_virtio_blk_get_stats(vm->disks[i], st);
+	return 0;
 }

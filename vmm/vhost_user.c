@@ -380,7 +380,7 @@ set_state(struct vmm_vhu *v, uint32_t req, unsigned int index, unsigned int num)
 }
 
 static int
-handshake(struct vmm_vhu *v, char *err, size_t errlen)
+handshake(struct vmm_vhu *v, uint64_t want, char *err, size_t errlen)
 {
 	uint64_t proto = 0, qn = 0;
 	int rc;
@@ -388,7 +388,10 @@ handshake(struct vmm_vhu *v, char *err, size_t errlen)
 	rc = get_u64(v, VMM_VHU_GET_FEATURES, &v->features);
 	if (rc == 0 && (v->features & (1ull << VMM_VHU_F_PROTOCOL_FEATURES))) {
 		rc = get_u64(v, VMM_VHU_GET_PROTOCOL_FEATURES, &proto);
-		proto &= (1ull << VMM_VHU_PROTOCOL_F_MQ) | (1ull << VMM_VHU_PROTOCOL_F_REPLY_ACK);
+		proto &= want &
+			 ((1ull << VMM_VHU_PROTOCOL_F_MQ) | (1ull << VMM_VHU_PROTOCOL_F_REPLY_ACK) |
+			  (1ull << VMM_VHU_PROTOCOL_F_CONFIG) |
+			  (1ull << VMM_VHU_PROTOCOL_F_INFLIGHT));
 		if (rc == 0)
 			rc = set_u64(v, VMM_VHU_SET_PROTOCOL_FEATURES, proto, NULL, 0);
 		/* From here on requests may ask for acknowledgements. */
@@ -410,6 +413,13 @@ handshake(struct vmm_vhu *v, char *err, size_t errlen)
 int
 vmm_vhu_open(int fd, int timeout_ms, struct vmm_vhu **out, char *err, size_t errlen)
 {
+	return vmm_vhu_open_proto(fd, timeout_ms, VMM_VHU_PROTOCOL_DEFAULT, out, err, errlen);
+}
+
+int
+vmm_vhu_open_proto(int fd, int timeout_ms, uint64_t protocol, struct vmm_vhu **out, char *err,
+		   size_t errlen)
+{
 	struct vmm_vhu *v;
 	int flags, rc;
 
@@ -428,7 +438,7 @@ vmm_vhu_open(int fd, int timeout_ms, struct vmm_vhu **out, char *err, size_t err
 		vmm_vhu_close(v);
 		return rc;
 	}
-	rc = handshake(v, err, errlen);
+	rc = handshake(v, protocol, err, errlen);
 	if (rc < 0) {
 		vmm_vhu_close(v);
 		return rc;
@@ -439,6 +449,13 @@ vmm_vhu_open(int fd, int timeout_ms, struct vmm_vhu **out, char *err, size_t err
 
 int
 vmm_vhu_connect(const char *path, int timeout_ms, struct vmm_vhu **out, char *err, size_t errlen)
+{
+	return vmm_vhu_connect_proto(path, timeout_ms, VMM_VHU_PROTOCOL_DEFAULT, out, err, errlen);
+}
+
+int
+vmm_vhu_connect_proto(const char *path, int timeout_ms, uint64_t protocol, struct vmm_vhu **out,
+		      char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd, rc;
@@ -463,7 +480,7 @@ vmm_vhu_connect(const char *path, int timeout_ms, struct vmm_vhu **out, char *er
 		close(fd);
 		return rc;
 	}
-	return vmm_vhu_open(fd, timeout_ms, out, err, errlen);
+	return vmm_vhu_open_proto(fd, timeout_ms, protocol, out, err, errlen);
 }
 
 void
@@ -578,4 +595,219 @@ int
 vmm_vhu_set_vring_enable(struct vmm_vhu *v, unsigned int index, bool enable)
 {
 	return set_state(v, VMM_VHU_SET_VRING_ENABLE, index, enable ? 1 : 0);
+}
+
+int
+vmm_vhu_parse_config_reply(const uint8_t *msg, size_t mlen, uint32_t off, uint32_t len,
+			   uint8_t *buf, char *why, size_t n)
+{
+	uint32_t roff, rsize;
+	int rc;
+
+	if (mlen < VMM_VHU_HDR_SIZE) {
+		snprintf(why, n, "GET_CONFIG reply: %zu bytes, no whole header", mlen);
+		return -EPROTO;
+	}
+	rc = vmm_vhu_check_reply(msg, VMM_VHU_GET_CONFIG, VMM_VHU_CONFIG_HDR_SIZE + len, why, n);
+	if (rc < 0)
+		return rc;
+	if (mlen - VMM_VHU_HDR_SIZE < VMM_VHU_CONFIG_HDR_SIZE + (size_t)len) {
+		snprintf(why, n, "GET_CONFIG reply: %zu payload bytes, not %u",
+			 mlen - VMM_VHU_HDR_SIZE, VMM_VHU_CONFIG_HDR_SIZE + len);
+		return -EPROTO;
+	}
+	memcpy(&roff, msg + VMM_VHU_HDR_SIZE, 4);
+	memcpy(&rsize, msg + VMM_VHU_HDR_SIZE + 4, 4);
+	if (roff != off || rsize != len) {
+		snprintf(why, n, "GET_CONFIG of %u bytes at %u answered with %u bytes at %u", len,
+			 off, rsize, roff);
+		return -EPROTO;
+	}
+	memcpy(buf, msg + VMM_VHU_HDR_SIZE + VMM_VHU_CONFIG_HDR_SIZE, len);
+	return 0;
+}
+
+int
+vmm_vhu_get_config(struct vmm_vhu *v, uint32_t off, uint8_t *buf, uint32_t len)
+{
+	uint8_t req[VMM_VHU_CONFIG_HDR_SIZE + VMM_VHU_CONFIG_MAX] = { 0 };
+	uint8_t msg[VMM_VHU_HDR_SIZE + VMM_VHU_CONFIG_HDR_SIZE + VMM_VHU_CONFIG_MAX];
+	uint32_t size = VMM_VHU_CONFIG_HDR_SIZE + len, want;
+	uint64_t deadline;
+	char why[128];
+	int rc;
+
+	if (len == 0 || len > VMM_VHU_CONFIG_MAX)
+		return -EINVAL;
+	if (!(v->protocol & (1ull << VMM_VHU_PROTOCOL_F_CONFIG)))
+		return -ENOTSUP;
+	if (v->broken)
+		return -EPIPE;
+	deadline = now_ms() + (uint64_t)v->timeout_ms;
+	/* offset, size, flags 0 (VHOST_SET_CONFIG_TYPE_FRONTEND), the bytes. */
+	memcpy(req, &off, 4);
+	memcpy(req + 4, &len, 4);
+	rc = send_msg(v, VMM_VHU_GET_CONFIG, 0, req, size, NULL, 0, deadline);
+	if (rc < 0)
+		return rc;
+	rc = recv_exact(v, msg, VMM_VHU_HDR_SIZE, deadline, VMM_VHU_GET_CONFIG);
+	if (rc < 0)
+		return rc;
+	rc = vmm_vhu_check_reply(msg, VMM_VHU_GET_CONFIG, size, why, sizeof(why));
+	if (rc < 0)
+		return fail(v, rc, "%s", why);
+	want = size;
+	rc = recv_exact(v, msg + VMM_VHU_HDR_SIZE, want, deadline, VMM_VHU_GET_CONFIG);
+	if (rc < 0)
+		return rc;
+	rc = vmm_vhu_parse_config_reply(msg, VMM_VHU_HDR_SIZE + want, off, len, buf, why,
+					sizeof(why));
+	if (rc < 0)
+		return fail(v, rc, "%s", why);
+	return 0;
+}
+
+#define INFLIGHT_MAX_SIZE (1ull << 30)
+
+static void
+encode_inflight(uint8_t *p, const struct vmm_vhu_inflight *inf)
+{
+	memset(p, 0, VMM_VHU_INFLIGHT_SIZE);
+	memcpy(p, &inf->mmap_size, 8);
+	memcpy(p + 8, &inf->mmap_offset, 8);
+	memcpy(p + 16, &inf->num_queues, 2);
+	memcpy(p + 18, &inf->queue_size, 2);
+}
+
+int
+vmm_vhu_parse_inflight_reply(const uint8_t *msg, size_t mlen, unsigned int nfds,
+			     struct vmm_vhu_inflight *inf, char *why, size_t n)
+{
+	const uint8_t *p = msg + VMM_VHU_HDR_SIZE;
+	int rc;
+
+	if (mlen < VMM_VHU_HDR_SIZE + VMM_VHU_INFLIGHT_SIZE) {
+		snprintf(why, n, "GET_INFLIGHT_FD reply: %zu bytes, not %d", mlen,
+			 VMM_VHU_HDR_SIZE + VMM_VHU_INFLIGHT_SIZE);
+		return -EPROTO;
+	}
+	rc = vmm_vhu_check_reply(msg, VMM_VHU_GET_INFLIGHT_FD, VMM_VHU_INFLIGHT_SIZE, why, n);
+	if (rc < 0)
+		return rc;
+	if (nfds != 1) {
+		snprintf(why, n, "GET_INFLIGHT_FD reply with %u fds, not 1", nfds);
+		return -EPROTO;
+	}
+	memset(inf, 0, sizeof(*inf));
+	inf->fd = -1;
+	memcpy(&inf->mmap_size, p, 8);
+	memcpy(&inf->mmap_offset, p + 8, 8);
+	memcpy(&inf->num_queues, p + 16, 2);
+	memcpy(&inf->queue_size, p + 18, 2);
+	if (inf->mmap_size == 0 || inf->mmap_size > INFLIGHT_MAX_SIZE ||
+	    inf->mmap_offset > INFLIGHT_MAX_SIZE) {
+		snprintf(why, n, "GET_INFLIGHT_FD: an area of %llu bytes at %llu",
+			 (unsigned long long)inf->mmap_size, (unsigned long long)inf->mmap_offset);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+int
+vmm_vhu_get_inflight_fd(struct vmm_vhu *v, uint16_t num_queues, uint16_t queue_size,
+			struct vmm_vhu_inflight *inf)
+{
+	struct vmm_vhu_inflight q = { .num_queues = num_queues, .queue_size = queue_size };
+	uint8_t req[VMM_VHU_INFLIGHT_SIZE], msg[VMM_VHU_HDR_SIZE + VMM_VHU_INFLIGHT_SIZE];
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * VMM_VHU_MAX_REGIONS)];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = msg, .iov_len = VMM_VHU_HDR_SIZE };
+	struct msghdr mh = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = ctl.buf,
+		.msg_controllen = sizeof(ctl.buf),
+	};
+	int fds[VMM_VHU_MAX_REGIONS];
+	unsigned int nfds = 0;
+	uint64_t deadline;
+	char why[128];
+	ssize_t r;
+	int rc;
+
+	if (num_queues == 0 || queue_size == 0)
+		return -EINVAL;
+	if (!(v->protocol & (1ull << VMM_VHU_PROTOCOL_F_INFLIGHT)))
+		return -ENOTSUP;
+	if (v->broken)
+		return -EPIPE;
+	deadline = now_ms() + (uint64_t)v->timeout_ms;
+	encode_inflight(req, &q);
+	rc = send_msg(v, VMM_VHU_GET_INFLIGHT_FD, 0, req, sizeof(req), NULL, 0, deadline);
+	if (rc < 0)
+		return rc;
+	/* The header comes with the fd (the backend sends it with the first
+	 * byte, as we do). */
+	rc = wait_fd(v, POLLIN, deadline, "reply");
+	if (rc < 0)
+		return rc;
+	do
+		r = recvmsg(v->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_WAITALL);
+	while (r < 0 && errno == EINTR);
+	if (r <= 0)
+		return fail(v, r == 0 ? -EPIPE : -errno, "GET_INFLIGHT_FD: %s",
+			    r == 0 ? "the backend closed the connection" : strerror(errno));
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
+			memcpy(&fds[nfds++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+	}
+	if (mh.msg_flags & MSG_CTRUNC) {
+		rc = fail(v, -EPROTO, "GET_INFLIGHT_FD reply: truncated fds");
+		goto out_close;
+	}
+	if ((size_t)r < VMM_VHU_HDR_SIZE) {
+		rc = recv_exact(v, msg + r, VMM_VHU_HDR_SIZE - (size_t)r, deadline,
+				VMM_VHU_GET_INFLIGHT_FD);
+		if (rc < 0)
+			goto out_close;
+	}
+	rc = vmm_vhu_check_reply(msg, VMM_VHU_GET_INFLIGHT_FD, VMM_VHU_INFLIGHT_SIZE, why,
+				 sizeof(why));
+	if (rc < 0) {
+		rc = fail(v, rc, "%s", why);
+		goto out_close;
+	}
+	rc = recv_exact(v, msg + VMM_VHU_HDR_SIZE, VMM_VHU_INFLIGHT_SIZE, deadline,
+			VMM_VHU_GET_INFLIGHT_FD);
+	if (rc < 0)
+		goto out_close;
+	rc = vmm_vhu_parse_inflight_reply(msg, sizeof(msg), nfds, inf, why, sizeof(why));
+	if (rc < 0) {
+		rc = fail(v, rc, "%s", why);
+		goto out_close;
+	}
+	inf->fd = fds[0];
+	return 0;
+
+out_close:
+	for (unsigned int i = 0; i < nfds; i++)
+		close(fds[i]);
+	return rc;
+}
+
+int
+vmm_vhu_set_inflight_fd(struct vmm_vhu *v, const struct vmm_vhu_inflight *inf)
+{
+	uint8_t p[VMM_VHU_INFLIGHT_SIZE];
+
+	if (inf->fd < 0)
+		return -EINVAL;
+	if (!(v->protocol & (1ull << VMM_VHU_PROTOCOL_F_INFLIGHT)))
+		return -ENOTSUP;
+	encode_inflight(p, inf);
+	return request(v, VMM_VHU_SET_INFLIGHT_FD, p, sizeof(p), &inf->fd, 1, 0, NULL);
 }

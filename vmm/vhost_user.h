@@ -40,6 +40,9 @@ enum vmm_vhu_request {
 	VMM_VHU_SET_PROTOCOL_FEATURES = 16,
 	VMM_VHU_GET_QUEUE_NUM = 17,
 	VMM_VHU_SET_VRING_ENABLE = 18,
+	VMM_VHU_GET_CONFIG = 24,
+	VMM_VHU_GET_INFLIGHT_FD = 31,
+	VMM_VHU_SET_INFLIGHT_FD = 32,
 };
 
 /* Header flags ("Header"). */
@@ -53,14 +56,22 @@ enum vmm_vhu_request {
 #define VMM_VHU_F_PROTOCOL_FEATURES  30
 #define VMM_VHU_PROTOCOL_F_MQ        0
 #define VMM_VHU_PROTOCOL_F_REPLY_ACK 3
+#define VMM_VHU_PROTOCOL_F_CONFIG    9
+#define VMM_VHU_PROTOCOL_F_INFLIGHT  12 /* INFLIGHT_SHMFD */
+/* What vmm_vhu_connect() negotiates when offered. */
+#define VMM_VHU_PROTOCOL_DEFAULT                                                                   \
+	((1ull << VMM_VHU_PROTOCOL_F_MQ) | (1ull << VMM_VHU_PROTOCOL_F_REPLY_ACK))
 
-#define VMM_VHU_MAX_REGIONS          8
-#define VMM_VHU_REGION_SIZE          32
-#define VMM_VHU_MEM_SIZE             (8 + VMM_VHU_MAX_REGIONS * VMM_VHU_REGION_SIZE)
-#define VMM_VHU_MAX_PAYLOAD          VMM_VHU_MEM_SIZE
-#define VMM_VHU_ADDR_SIZE            40  /* struct vhost_vring_addr */
-#define VMM_VHU_MAX_QUEUES           256 /* the vring index is 8 bits in KICK/CALL */
-#define VMM_VHU_VRING_NOFD           (1ull << 8)
+#define VMM_VHU_MAX_REGIONS     8
+#define VMM_VHU_REGION_SIZE     32
+#define VMM_VHU_MEM_SIZE        (8 + VMM_VHU_MAX_REGIONS * VMM_VHU_REGION_SIZE)
+#define VMM_VHU_MAX_PAYLOAD     VMM_VHU_MEM_SIZE
+#define VMM_VHU_ADDR_SIZE       40  /* struct vhost_vring_addr */
+#define VMM_VHU_MAX_QUEUES      256 /* the vring index is 8 bits in KICK/CALL */
+#define VMM_VHU_VRING_NOFD      (1ull << 8)
+#define VMM_VHU_CONFIG_HDR_SIZE 12  /* offset, size, flags of struct vhost_user_config */
+#define VMM_VHU_CONFIG_MAX      244 /* device config bytes per GET_CONFIG (within MAX_PAYLOAD) */
+#define VMM_VHU_INFLIGHT_SIZE   24  /* struct VhostUserInflight, padded */
 
 /* A memory region: guest-physical address, size, our virtual address,
  * offset of the region in the fd sent with it. */
@@ -127,6 +138,13 @@ int vmm_vhu_connect(const char *path, int timeout_ms, struct vmm_vhu **out, char
 		    size_t errlen);
 /* The same over a connected stream socket, which it takes over. */
 int vmm_vhu_open(int fd, int timeout_ms, struct vmm_vhu **out, char *err, size_t errlen);
+/* The same, negotiating the protocol features in `protocol` (a mask of
+ * VMM_VHU_PROTOCOL_F_*; MQ, REPLY_ACK and CONFIG are understood) that the
+ * backend offers. */
+int vmm_vhu_connect_proto(const char *path, int timeout_ms, uint64_t protocol, struct vmm_vhu **out,
+			  char *err, size_t errlen);
+int vmm_vhu_open_proto(int fd, int timeout_ms, uint64_t protocol, struct vmm_vhu **out, char *err,
+		       size_t errlen);
 void vmm_vhu_close(struct vmm_vhu *v); /* accepts NULL */
 
 /* The requests. 0, or -errno: -EPIPE (gone), -ETIMEDOUT, -EPROTO (bad
@@ -145,5 +163,44 @@ int vmm_vhu_get_vring_base(struct vmm_vhu *v, unsigned int index, unsigned int *
 int vmm_vhu_set_vring_kick(struct vmm_vhu *v, unsigned int index, int fd);
 int vmm_vhu_set_vring_call(struct vmm_vhu *v, unsigned int index, int fd);
 int vmm_vhu_set_vring_enable(struct vmm_vhu *v, unsigned int index, bool enable);
+
+/*
+ * GET_CONFIG (needs PROTOCOL_F_CONFIG negotiated, else -ENOTSUP): len
+ * bytes (1..VMM_VHU_CONFIG_MAX) of the device configuration space from
+ * offset off into buf. The reply is checked by
+ * vmm_vhu_parse_config_reply(). 0 or -errno as the requests above.
+ */
+int vmm_vhu_get_config(struct vmm_vhu *v, uint32_t off, uint8_t *buf, uint32_t len);
+/*
+ * The inflight area ("Inflight I/O tracking"): shared memory the backend
+ * keeps its in-flight descriptors in, which the frontend holds across
+ * backend restarts and hands to the next backend, so that it completes
+ * what the old one had taken. Needs PROTOCOL_F_INFLIGHT_SHMFD (else
+ * -ENOTSUP).
+ */
+struct vmm_vhu_inflight {
+	uint64_t mmap_size, mmap_offset;
+	uint16_t num_queues, queue_size;
+	int fd; /* -1: none */
+};
+/* GET_INFLIGHT_FD for num_queues queues of queue_size entries: *inf
+ * filled with the backend's area (its fd, one, is ours to close). The
+ * reply must carry exactly one fd and a non-zero mmap_size under 1 GiB. */
+int vmm_vhu_get_inflight_fd(struct vmm_vhu *v, uint16_t num_queues, uint16_t queue_size,
+			    struct vmm_vhu_inflight *inf);
+/* SET_INFLIGHT_FD: hand the area to a (new) backend, before the rings. */
+int vmm_vhu_set_inflight_fd(struct vmm_vhu *v, const struct vmm_vhu_inflight *inf);
+/* Check and decode a GET_INFLIGHT_FD reply of mlen bytes (header and
+ * payload; nfds came with it): 0 with *inf filled (fd left -1), or -EPROTO
+ * with why. No I/O. */
+int vmm_vhu_parse_inflight_reply(const uint8_t *msg, size_t mlen, unsigned int nfds,
+				 struct vmm_vhu_inflight *inf, char *why, size_t n);
+
+/* Check and decode a GET_CONFIG reply, msg of mlen bytes, to a request
+ * for len bytes at off: the header (reply flag, request, payload of
+ * exactly 12 + len bytes), the offset and size echoed; the bytes go to
+ * buf. 0, or -EPROTO with why. No I/O (unit tests and fuzzing). */
+int vmm_vhu_parse_config_reply(const uint8_t *msg, size_t mlen, uint32_t off, uint32_t len,
+			       uint8_t *buf, char *why, size_t n);
 
 #endif

@@ -11,26 +11,19 @@
 #include "virtio_net.h"
 
 #include <errno.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "nv_log.h"
+#include "vhost_dev.h"
 #include "vhost_user.h"
 #include "virtio_pci.h"
 #include "virtq.h"
 
-#define BIT(n)             (1ull << (n))
-#define BACKOFF_MIN_MS     100
-#define BACKOFF_MAX_MS     1000
-#define IDLE_POLL_MS       1000
-#define DEFAULT_TIMEOUT_MS 2000
-#define CTRL_CMD_MAX       64
+#define BIT(n)       (1ull << (n))
+#define CTRL_CMD_MAX 64
 
 /* What a backend provides and the shim passes through. */
 #define BACKEND_FEATURES                                                                           \
@@ -50,18 +43,14 @@
 #define BASELINE_FEATURES (BIT(VMM_VIRTIO_F_VERSION_1) | BIT(VMM_VIRTIO_NET_F_MRG_RXBUF))
 
 struct vmm_virtio_net {
-	struct vmm_virtio_pci vp; /* its lock guards everything below */
-	char name[16];
-	char socket[108];
+	struct vmm_virtio_pci vp;  /* its lock guards everything below */
+	struct vmm_vhost_dev link; /* the backend */
 	uint8_t mac[6];
 	uint32_t max_pairs;
 	unsigned int nq; /* data queues + the control queue */
 	int ctrl_q;      /* its index, -1 without one */
 	struct vmm_mem *mem;
-	int timeout_ms;
 
-	struct vmm_vhu *vhu; /* the backend, NULL while there is none */
-	bool vhu_broken;     /* a request failed; the thread closes it */
 	uint64_t backend_features;
 	bool backend_known;
 	uint32_t backend_queues;
@@ -69,18 +58,12 @@ struct vmm_virtio_net {
 	bool link_up;
 	bool started;         /* DRIVER_OK and the rings checked */
 	bool backend_running; /* the backend has the rings */
-	bool q_started[VMM_VIRTIO_MAX_QUEUES];
 	uint32_t curr_pairs;
 	uint64_t acked;
 	struct vmm_virtq ctrl;
 	bool ctrl_ready;
 	struct vmm_nic_stats st;
 	struct nv_ratelimit rl;
-
-	pthread_t thread;
-	bool thread_started;
-	bool stop;
-	int wake_fd;
 };
 
 static bool
@@ -135,29 +118,14 @@ advertised_pairs(const struct vmm_virtio_net *n)
 /* ---- the backend, all under the lock ---- */
 
 static void
-backend_failed(struct vmm_virtio_net *n, int rc, const char *what)
-{
-	if (n->vhu_broken)
-		return;
-	n->vhu_broken = true;
-	if (rc == -EPROTO || rc == -EIO)
-		n->st.backend_errors++;
-	if (nv_ratelimit_ok(&n->rl, 5, 10000))
-		nv_warn("%s: backend %s: %s: %s", n->name, n->socket, what,
-			n->vhu != NULL && n->vhu->why[0] ? n->vhu->why : strerror(-rc));
-	if (write(n->wake_fd, &(uint64_t){ 1 }, sizeof(uint64_t)) < 0)
-		return; /* the thread polls anyway */
-}
-
-static void
 update_link(struct vmm_virtio_net *n)
 {
-	bool up = n->vhu != NULL && !n->vhu_broken && (!n->started || n->backend_running);
+	bool up = vmm_vhost_dev_usable(&n->link) && (!n->started || n->backend_running);
 
 	if (up == n->link_up)
 		return;
 	n->link_up = up;
-	nv_info("%s: link %s", n->name, up ? "up" : "down");
+	nv_info("%s: link %s", n->link.name, up ? "up" : "down");
 	vmm_virtio_pci_config_changed(&n->vp);
 }
 
@@ -167,30 +135,15 @@ data_queue(const struct vmm_virtio_net *n, unsigned int q)
 	return q < 2 * n->max_pairs;
 }
 
-/* Host addresses of queue q's rings, whole rings inside guest RAM. */
-static bool
-ring_hvas(const struct vmm_virtio_net *n, unsigned int q, uint8_t **desc, uint8_t **avail,
-	  uint8_t **used)
-{
-	const struct vmm_virtio_queue *vq = &n->vp.q[q];
-
-	*desc = vmm_mem_ptr(n->mem, vq->desc, 16ull * vq->size);
-	*avail = vmm_mem_ptr(n->mem, vq->driver, 6 + 2ull * vq->size);
-	*used = vmm_mem_ptr(n->mem, vq->device, 6 + 8ull * vq->size);
-	/* 2.7.2 alignment, as the backend will assume it. */
-	return *desc != NULL && *avail != NULL && *used != NULL && (vq->desc & 15) == 0 &&
-	       (vq->driver & 1) == 0 && (vq->device & 3) == 0;
-}
-
 static int
 enable_pairs(struct vmm_virtio_net *n)
 {
 	for (unsigned int q = 0; q < 2 * n->max_pairs; q++) {
 		int rc;
 
-		if (!n->q_started[q])
+		if (!n->link.q_started[q])
 			continue;
-		rc = vmm_vhu_set_vring_enable(n->vhu, q, q / 2 < n->curr_pairs);
+		rc = vmm_vhu_set_vring_enable(n->link.vhu, q, q / 2 < n->curr_pairs);
 		if (rc < 0)
 			return rc;
 	}
@@ -202,100 +155,33 @@ enable_pairs(struct vmm_virtio_net *n)
 static int
 backend_start(struct vmm_virtio_net *n, bool resume)
 {
-	struct vmm_vhu_region r[VMM_MEM_MAX_REGIONS];
-	struct vmm_vhu *v = n->vhu;
-	uint64_t features;
 	int rc;
 
-	if (v == NULL || n->vhu_broken)
+	if (!vmm_vhost_dev_usable(&n->link))
 		return -EPIPE;
-	features = n->acked & n->backend_features;
-	if (has(n->backend_features, VMM_VHU_F_PROTOCOL_FEATURES))
-		features |= BIT(VMM_VHU_F_PROTOCOL_FEATURES);
-	rc = vmm_vhu_set_features(v, features);
-	for (unsigned int i = 0; rc == 0 && i < n->mem->nregions; i++)
-		r[i] = (struct vmm_vhu_region){
-			.gpa = n->mem->regions[i].gpa,
-			.size = n->mem->regions[i].size,
-			.uaddr = (uintptr_t)n->mem->regions[i].hva,
-			.mmap_offset = n->mem->regions[i].fd_offset,
-		};
-	if (rc == 0)
-		rc = vmm_vhu_set_mem_table(v, r, n->mem->nregions, n->mem->fd);
+	rc = vmm_vhost_dev_set_features_mem(&n->link, n->acked & n->backend_features);
 	for (unsigned int q = 0; rc == 0 && q < n->nq; q++) {
-		const struct vmm_virtio_queue *vq = &n->vp.q[q];
-		uint8_t *desc, *avail, *used;
-		unsigned int base = 0;
-
-		if (!data_queue(n, q) || !vq->enabled)
-			continue;
-		if (!ring_hvas(n, q, &desc, &avail, &used))
-			return -EFAULT; /* checked at DRIVER_OK; cannot change since */
-		if (resume)
-			base = __atomic_load_n((uint16_t *)(used + 2), __ATOMIC_ACQUIRE);
-		rc = vmm_vhu_set_vring_num(v, q, vq->size);
-		if (rc == 0)
-			rc = vmm_vhu_set_vring_addr(v, q, (uintptr_t)desc, (uintptr_t)used,
-						    (uintptr_t)avail);
-		if (rc == 0)
-			rc = vmm_vhu_set_vring_base(v, q, base);
-		if (rc == 0)
-			rc = vmm_vhu_set_vring_kick(v, q, vq->kick_fd);
-		if (rc == 0)
-			rc = vmm_vhu_set_vring_call(v, q, vq->call_fd);
-		if (rc == 0)
-			n->q_started[q] = true;
+		if (data_queue(n, q) && n->vp.q[q].enabled)
+			rc = vmm_vhost_dev_start_ring(&n->link, q, resume);
 	}
 	/* Rings start disabled with protocol features; without them the
 	 * backend enables all (vhost-user.rst, "Ring states"). */
-	if (rc == 0 && has(n->backend_features, VMM_VHU_F_PROTOCOL_FEATURES))
+	if (rc == 0 && vmm_vhost_dev_has_protocol(&n->link))
 		rc = enable_pairs(n);
 	if (rc < 0) {
-		backend_failed(n, rc, resume ? "restoring the rings" : "starting the rings");
+		vmm_vhost_dev_failed(&n->link, rc,
+				     resume ? "restoring the rings" : "starting the rings");
 		return rc;
 	}
 	n->backend_running = true;
 	return 0;
 }
 
-/* Stop the rings (GET_VRING_BASE stops a ring, "Ring states"). */
 static void
 backend_stop(struct vmm_virtio_net *n)
 {
-	int rc = 0;
-
-	for (unsigned int q = 0; q < n->nq; q++) {
-		unsigned int base;
-
-		if (!n->q_started[q])
-			continue;
-		n->q_started[q] = false;
-		if (rc < 0 || n->vhu == NULL || n->vhu_broken)
-			continue;
-		if (has(n->backend_features, VMM_VHU_F_PROTOCOL_FEATURES))
-			rc = vmm_vhu_set_vring_enable(n->vhu, q, false);
-		if (rc == 0)
-			rc = vmm_vhu_get_vring_base(n->vhu, q, &base);
-	}
-	if (rc < 0)
-		backend_failed(n, rc, "stopping the rings");
+	vmm_vhost_dev_stop_rings(&n->link);
 	n->backend_running = false;
-}
-
-/* Forget the backend (the thread only: it alone closes the socket). */
-static void
-drop_backend(struct vmm_virtio_net *n)
-{
-	if (n->vhu == NULL)
-		return;
-	vmm_vhu_close(n->vhu);
-	n->vhu = NULL;
-	n->vhu_broken = false;
-	n->backend_running = false;
-	for (unsigned int q = 0; q < n->nq; q++)
-		n->q_started[q] = false;
-	n->st.disconnects++;
-	update_link(n);
 }
 
 /* The guest's negotiated features against a backend that came back. */
@@ -313,21 +199,21 @@ backend_compatible(const struct vmm_virtio_net *n, const struct vmm_vhu *v)
 }
 
 static void
-attach_backend(struct vmm_virtio_net *n, struct vmm_vhu *v)
+net_attached(void *dev)
 {
-	n->vhu = v;
-	n->vhu_broken = false;
+	struct vmm_virtio_net *n = dev;
+	struct vmm_vhu *v = n->link.vhu;
+
 	n->backend_features = v->features;
 	n->backend_known = true;
 	n->backend_queues = (v->protocol & BIT(VMM_VHU_PROTOCOL_F_MQ)) ? v->queue_num : 0;
-	n->st.connects++;
-	nv_info("%s: backend %s connected (features 0x%llx, %u queues)", n->name, n->socket,
-		(unsigned long long)v->features, n->backend_queues);
+	nv_info("%s: backend %s connected (features 0x%llx, %u queues)", n->link.name,
+		n->link.socket, (unsigned long long)v->features, n->backend_queues);
 	if (n->started) {
 		if (!backend_compatible(n, v)) {
 			nv_warn("%s: the backend lacks features the guest negotiated; the device "
 				"needs a reset",
-				n->name);
+				n->link.name);
 			n->st.queue_errors++;
 			vmm_virtio_pci_needs_reset(&n->vp);
 		} else {
@@ -337,104 +223,19 @@ attach_backend(struct vmm_virtio_net *n, struct vmm_vhu *v)
 	update_link(n);
 }
 
-/* An idle connection that is readable is closed or talks out of turn. */
 static void
-check_idle(struct vmm_virtio_net *n)
+net_detached(void *dev)
 {
-	struct pollfd p = { .fd = n->vhu->fd, .events = POLLIN };
-	char b;
+	struct vmm_virtio_net *n = dev;
 
-	if (poll(&p, 1, 0) != 1)
-		return;
-	if (p.revents & (POLLHUP | POLLERR)) {
-		backend_failed(n, -EPIPE, "connection");
-		return;
-	}
-	if (recv(n->vhu->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0) {
-		backend_failed(n, -EPIPE, "connection closed");
-	} else if (p.revents & POLLIN) {
-		snprintf(n->vhu->why, sizeof(n->vhu->why), "a message nobody asked for");
-		backend_failed(n, -EPROTO, "protocol");
-	}
+	n->backend_running = false;
+	update_link(n);
 }
 
-static void
-wait_wake(struct vmm_virtio_net *n, int fd, int ms, short *fd_revents)
-{
-	struct pollfd p[2] = {
-		{ .fd = n->wake_fd, .events = POLLIN },
-		{ .fd = fd, .events = POLLIN },
-	};
-	uint64_t v;
-
-	*fd_revents = 0;
-	if (poll(p, fd >= 0 ? 2 : 1, ms) <= 0)
-		return;
-	if ((p[0].revents & POLLIN) && read(n->wake_fd, &v, sizeof(v)) < 0)
-		v = 0;
-	if (fd >= 0)
-		*fd_revents = p[1].revents;
-}
-
-static void *
-net_thread(void *arg)
-{
-	struct vmm_virtio_net *n = arg;
-	int backoff = BACKOFF_MIN_MS;
-	bool told = false;
-	char tname[16];
-
-	snprintf(tname, sizeof(tname), "nv-%.12s", n->name);
-	pthread_setname_np(pthread_self(), tname);
-	for (;;) {
-		struct vmm_vhu *v = NULL;
-		char err[192];
-		short rev;
-		int fd = -1, rc;
-
-		vmm_virtio_pci_lock(&n->vp);
-		if (n->stop) {
-			vmm_virtio_pci_unlock(&n->vp);
-			break;
-		}
-		if (n->vhu != NULL && n->vhu_broken)
-			drop_backend(n);
-		if (n->vhu != NULL)
-			fd = n->vhu->fd;
-		vmm_virtio_pci_unlock(&n->vp);
-
-		if (fd >= 0) {
-			wait_wake(n, fd, IDLE_POLL_MS, &rev);
-			if (rev != 0) {
-				vmm_virtio_pci_lock(&n->vp);
-				if (n->vhu != NULL && n->vhu->fd == fd && !n->vhu_broken)
-					check_idle(n);
-				vmm_virtio_pci_unlock(&n->vp);
-			}
-			continue;
-		}
-		/* Not under the lock: the handshake may take a timeout. */
-		rc = vmm_vhu_connect(n->socket, n->timeout_ms, &v, err, sizeof(err));
-		if (rc == 0) {
-			vmm_virtio_pci_lock(&n->vp);
-			if (n->stop)
-				vmm_vhu_close(v);
-			else
-				attach_backend(n, v);
-			vmm_virtio_pci_unlock(&n->vp);
-			backoff = BACKOFF_MIN_MS;
-			told = false;
-			continue;
-		}
-		if (!told)
-			nv_info("%s: no backend yet (%s); retrying in the background", n->name,
-				err);
-		told = true;
-		wait_wake(n, -1, backoff, &rev);
-		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
-	}
-	return NULL;
-}
+static const struct vmm_vhost_dev_ops net_link_ops = {
+	.attached = net_attached,
+	.detached = net_detached,
+};
 
 /* ---- the device, called by the transport under its lock ---- */
 
@@ -456,9 +257,10 @@ net_start(void *dev)
 
 	n->acked = n->vp.driver_features;
 	for (unsigned int q = 0; q < n->nq; q++) {
-		if (n->vp.q[q].enabled && data_queue(n, q) && !ring_hvas(n, q, &d, &a, &u)) {
-			nv_warn("%s: queue %u: rings outside guest memory or misaligned", n->name,
-				q);
+		if (n->vp.q[q].enabled && data_queue(n, q) &&
+		    !vmm_vhost_dev_ring_hvas(&n->link, q, &d, &a, &u)) {
+			nv_warn("%s: queue %u: rings outside guest memory or misaligned",
+				n->link.name, q);
 			n->st.queue_errors++;
 			return -EFAULT;
 		}
@@ -471,7 +273,7 @@ net_start(void *dev)
 		if (vmm_virtq_init(&n->ctrl, n->mem, vq->size, vq->desc, vq->driver, vq->device,
 				   n->acked) < 0) {
 			nv_warn("%s: control queue: rings outside guest memory or misaligned",
-				n->name);
+				n->link.name);
 			n->st.queue_errors++;
 			return -EFAULT;
 		}
@@ -480,11 +282,11 @@ net_start(void *dev)
 	/* 5.1.6.5.5: only the first pair until the driver asks for more. */
 	n->curr_pairs = 1;
 	n->started = true;
-	if (n->vhu != NULL && !n->vhu_broken) {
-		if (backend_compatible(n, n->vhu))
+	if (vmm_vhost_dev_usable(&n->link)) {
+		if (backend_compatible(n, n->link.vhu))
 			backend_start(n, false);
 		else
-			backend_failed(n, -EPROTO, "the backend changed its features");
+			vmm_vhost_dev_failed(&n->link, -EPROTO, "the backend changed its features");
 	}
 	update_link(n);
 	return 0;
@@ -519,14 +321,14 @@ ctrl_command(struct vmm_virtio_net *n, const uint8_t *cmd, uint32_t len)
 		if (pairs < 1 || pairs > n->adv_pairs)
 			return VMM_VIRTIO_NET_ERR;
 		n->curr_pairs = pairs;
-		if (n->backend_running && !n->vhu_broken &&
+		if (n->backend_running && vmm_vhost_dev_usable(&n->link) &&
 		    has(n->backend_features, VMM_VHU_F_PROTOCOL_FEATURES)) {
 			int rc = enable_pairs(n);
 
 			if (rc < 0)
-				backend_failed(n, rc, "enabling queue pairs");
+				vmm_vhost_dev_failed(&n->link, rc, "enabling queue pairs");
 		}
-		nv_info("%s: the guest uses %u queue pairs", n->name, pairs);
+		nv_info("%s: the guest uses %u queue pairs", n->link.name, pairs);
 		return VMM_VIRTIO_NET_OK;
 	}
 	return VMM_VIRTIO_NET_ERR;
@@ -560,8 +362,8 @@ net_notify(void *dev, unsigned int q)
 		n->st.queue_errors++;
 		n->ctrl_ready = false;
 		if (nv_ratelimit_ok(&n->rl, 5, 10000))
-			nv_warn("%s: control queue broken (%s); the device needs a reset", n->name,
-				n->ctrl.why);
+			nv_warn("%s: control queue broken (%s); the device needs a reset",
+				n->link.name, n->ctrl.why);
 		vmm_virtio_pci_needs_reset(&n->vp);
 	}
 	if (vmm_virtq_need_notify(&n->ctrl))
@@ -601,31 +403,30 @@ vmm_virtio_net_create(const struct vmm_virtio_net_conf *conf, struct vmm_virtio_
 		.pci_class = 0x020000,
 		.config_size = VMM_VIRTIO_NET_CONFIG_SIZE,
 	};
+	struct vmm_vhost_dev_conf lc = {
+		.name = conf->name ? conf->name : "nic",
+		.socket = conf->socket,
+		.protocol = VMM_VHU_PROTOCOL_DEFAULT,
+		.timeout_ms = conf->connect_timeout_ms,
+		.mem = conf->mem,
+	};
 	struct vmm_virtio_net *n;
 	int rc;
 
 	if (conf->max_pairs == 0 || conf->max_pairs > VMM_NIC_MAX_QUEUE_PAIRS ||
-	    conf->socket == NULL || strlen(conf->socket) >= sizeof(n->socket) ||
-	    conf->mem == NULL || conf->efd == NULL)
+	    conf->socket == NULL || conf->mem == NULL || conf->efd == NULL)
 		return -EINVAL;
 	n = calloc(1, sizeof(*n));
 	if (n == NULL)
 		return -ENOMEM;
-	snprintf(n->name, sizeof(n->name), "%s", conf->name ? conf->name : "nic");
-	snprintf(n->socket, sizeof(n->socket), "%s", conf->socket);
 	memcpy(n->mac, conf->mac, 6);
 	n->max_pairs = conf->max_pairs;
 	n->nq = 2 * n->max_pairs + (n->max_pairs > 1 ? 1 : 0);
 	n->ctrl_q = n->max_pairs > 1 ? (int)(2 * n->max_pairs) : -1;
 	n->mem = conf->mem;
-	n->timeout_ms =
-		conf->connect_timeout_ms > 0 ? conf->connect_timeout_ms : DEFAULT_TIMEOUT_MS;
-	n->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (n->wake_fd < 0) {
-		rc = -errno;
-		free(n);
-		return rc;
-	}
+	rc = vmm_vhost_dev_init(&n->link, &lc, &n->vp, &net_link_ops, n);
+	if (rc < 0)
+		goto out_free;
 	pc.nqueues = n->nq;
 	pc.msix_vectors = n->nq + 1; /* a vector per queue and one for config */
 	for (unsigned int q = 0; q < n->nq; q++) {
@@ -639,19 +440,19 @@ vmm_virtio_net_create(const struct vmm_virtio_net_conf *conf, struct vmm_virtio_
 	 * and what is offered at a reset is what is known by then. */
 	rc = vmm_virtio_pci_init(&n->vp, &pc, &net_ops, n, conf->efd, conf->ioeventfd_any_len);
 	if (rc < 0)
-		goto out_free;
-	rc = pthread_create(&n->thread, NULL, net_thread, n);
-	if (rc != 0) {
-		rc = -rc;
+		goto out_link;
+	rc = vmm_vhost_dev_start(&n->link);
+	if (rc < 0) {
+		vmm_vhost_dev_fini(&n->link);
 		vmm_virtio_pci_fini(&n->vp);
 		goto out_free;
 	}
-	n->thread_started = true;
 	*out = n;
 	return 0;
 
+out_link:
+	vmm_vhost_dev_fini(&n->link);
 out_free:
-	close(n->wake_fd);
 	free(n);
 	return rc;
 }
@@ -667,19 +468,8 @@ vmm_virtio_net_destroy(struct vmm_virtio_net *n)
 {
 	if (n == NULL)
 		return;
-	if (n->thread_started) {
-		vmm_virtio_pci_lock(&n->vp);
-		n->stop = true;
-		vmm_virtio_pci_unlock(&n->vp);
-		if (write(n->wake_fd, &(uint64_t){ 1 }, sizeof(uint64_t)) < 0)
-			nv_warn("%s: cannot wake the thread", n->name);
-		pthread_join(n->thread, NULL);
-	}
-	/* Closing the socket is the backend's signal that the device is gone. */
-	vmm_vhu_close(n->vhu);
-	n->vhu = NULL;
+	vmm_vhost_dev_fini(&n->link);
 	vmm_virtio_pci_fini(&n->vp);
-	close(n->wake_fd);
 	free(n);
 }
 
@@ -689,7 +479,10 @@ vmm_virtio_net_get_stats(struct vmm_virtio_net *n, struct vmm_nic_stats *st)
 	vmm_virtio_pci_lock(&n->vp);
 	*st = n->st;
 	st->link_up = n->link_up;
-	st->backend_connected = n->vhu != NULL && !n->vhu_broken;
+	st->backend_connected = vmm_vhost_dev_usable(&n->link);
+	st->connects = n->link.connects;
+	st->disconnects = n->link.disconnects;
+	st->backend_errors = n->link.backend_errors;
 	st->driver_ok = n->started;
 	st->queue_pairs = n->started ? n->curr_pairs : 0;
 	st->max_queue_pairs = n->adv_pairs;

@@ -20,6 +20,9 @@
  * off to 1 s) and, once it is back, sends everything again (features,
  * memory table, rings from the guest's used index) and the link comes up.
  *
+ * The connection, its thread and the ring hand-over are vhost_dev.h's,
+ * shared with virtio-blk.
+ *
  * Threads: the guest's accesses (vCPU threads) and the NIC's thread, both
  * under the transport's lock.
  */

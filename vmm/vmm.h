@@ -13,8 +13,9 @@
  * Threads: vmm_create/start/wait/stop/destroy are called from one control
  * thread. Console callbacks run on vCPU threads. vCPU threads block every
  * signal but SIGRTMIN, which the library uses to interrupt KVM_RUN: the
- * process must not use SIGRTMIN for anything else. Each NIC has a thread of
- * its own from vmm_create() to vmm_destroy() (its vhost-user connection).
+ * process must not use SIGRTMIN for anything else. Each NIC and each disk
+ * has a thread of its own from vmm_create() to vmm_destroy() (its
+ * vhost-user connection).
  */
 #ifndef VMM_H
 #define VMM_H
@@ -52,6 +53,28 @@ struct vmm_nic {
 	uint32_t queue_pairs;          /* 1..VMM_NIC_MAX_QUEUE_PAIRS */
 };
 
+/*
+ * A disk: virtio-blk on PCI (device 00:<VMM_DISK_SLOT0 + index>.0, after
+ * every NIC, so the guest names them vda, vdb, ... in index order), its
+ * request queues served by a vhost-user-blk backend listening on
+ * vhost_user_socket (docs/architecture.md, "VM storage"). Capacity, block
+ * size and the backend's limits come from the backend (GET_CONFIG). The
+ * backend may be absent at vmm_create() or go away later: requests wait
+ * (nothing fails in the guest) and the VMM connects again in the
+ * background. The guest gets min(queues, vcpus, what the backend serves)
+ * request queues. read_only offers VIRTIO_BLK_F_RO to the guest; the
+ * backend enforces it (a guest may ignore the bit).
+ */
+#define VMM_MAX_DISKS       8
+#define VMM_DISK_MAX_QUEUES 8
+#define VMM_DISK_SLOT0      16
+struct vmm_disk {
+	uint32_t index;                /* 0..VMM_MAX_DISKS - 1, unique */
+	const char *vhost_user_socket; /* absolute path, < 108 bytes; copied */
+	uint32_t queues;               /* 1..VMM_DISK_MAX_QUEUES */
+	bool read_only;
+};
+
 struct vmm_config {
 	uint32_t vcpus;
 	uint64_t mem_bytes;
@@ -65,6 +88,9 @@ struct vmm_config {
 	/* NICs (nnics 0..VMM_MAX_NICS); read during vmm_create() only. */
 	const struct vmm_nic *nics;
 	unsigned int nnics;
+	/* Disks (ndisks 0..VMM_MAX_DISKS); read during vmm_create() only. */
+	const struct vmm_disk *disks;
+	unsigned int ndisks;
 };
 
 /* Mirrors nicvisor.v1.ExitKind; the shim maps one to the other. */
@@ -190,6 +216,32 @@ struct vmm_nic_stats {
 /* Stats of the NIC at position i of vmm_config.nics. 0, or -ENOENT. Any
  * thread. */
 int vmm_get_nic_stats(struct vmm *vm, unsigned int i, struct vmm_nic_stats *st);
+
+/* One disk's state and counters (nothing per request: requests never pass
+ * through the VMM). */
+struct vmm_disk_stats {
+	bool backend_connected;      /* a vhost-user backend is attached now */
+	bool driver_ok;              /* the guest driver started the device */
+	bool backend_running;        /* the backend has the rings */
+	uint8_t status;              /* virtio device status */
+	uint32_t queues;             /* queues handed to the backend now */
+	uint32_t max_queues;         /* num_queues offered */
+	bool inflight_area;          /* the frontend holds the backend's inflight area */
+	uint64_t capacity;           /* 512-byte sectors, from the backend */
+	uint64_t offered;            /* virtio features offered at the last reset */
+	uint64_t features;           /* negotiated with the guest */
+	uint64_t backend_features;   /* the backend's GET_FEATURES */
+	uint64_t connects;           /* backend handshakes that succeeded */
+	uint64_t disconnects;        /* backends lost (closed, failed or misbehaved) */
+	uint64_t inflight_handovers; /* inflight areas handed to a new backend */
+	uint64_t backend_errors;     /* malformed replies or refused requests */
+	uint64_t queue_errors;       /* guest errors: rings outside RAM, queues past num_queues */
+	uint64_t kicks_exited;       /* notifications that exited to the VMM (0 when all is well) */
+};
+
+/* Stats of the disk at position i of vmm_config.disks. 0, or -ENOENT. Any
+ * thread. */
+int vmm_get_disk_stats(struct vmm *vm, unsigned int i, struct vmm_disk_stats *st);
 
 /* Guest RAM bytes resident right now (pages the loader, the devices or the
  * guest touched), by mincore(2) over the guest RAM mapping: what the

@@ -25,6 +25,7 @@
 
 struct vmm_x86_platform;
 struct vmm_virtio_net;
+struct vmm_virtio_blk;
 
 /* KVM's GSI routing table: the architecture's fixed routes (IOAPIC and
  * PIC pins) and one MSI route per MSI-X vector in use. KVM takes the
@@ -83,6 +84,8 @@ struct vmm {
 	bool pci_ready;
 	unsigned int nnics;
 	struct vmm_virtio_net *nics[VMM_MAX_NICS];
+	unsigned int ndisks;
+	struct vmm_virtio_blk *disks[VMM_MAX_DISKS];
 
 	uint32_t nvcpus;
 	struct vmm_vcpu *vcpus;

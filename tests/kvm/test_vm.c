@@ -90,7 +90,13 @@ test_bad_configs(void **state)
 		.kernel = { .fd = marker, .size = (uint64_t)marker_size },
 		.initrd = { .fd = -1 },
 	};
-	struct bad_case cases[12];
+	static const struct vmm_disk disk = {
+		.index = 0,
+		.vhost_user_socket = "/nonexistent/nv-test/blk.sock",
+		.queues = 1,
+	};
+	struct vmm_disk disks[2] = { disk, disk };
+	struct bad_case cases[20];
 	unsigned int n = 0;
 
 	(void)state;
@@ -123,8 +129,29 @@ test_bad_configs(void **state)
 	cases[n++].cfg.kvm_path = "/nonexistent/kvm";
 	cases[n] = (struct bad_case){ "not kvm", good, -ENODEV, "/dev/null: KVM API version" };
 	cases[n++].cfg.kvm_path = "/dev/null";
+	/* Disks, checked before anything is built. */
+	disks[1].index = 1;
+	disks[1].queues = 0;
+	cases[n] = (struct bad_case){ "disk queues 0", good, -EINVAL, "disk 1: queues" };
+	cases[n].cfg.disks = disks;
+	cases[n++].cfg.ndisks = 2;
+	cases[n] = (struct bad_case){ "too many disks", good, -EINVAL, "disks: 9" };
+	cases[n].cfg.disks = disks;
+	cases[n++].cfg.ndisks = VMM_MAX_DISKS + 1;
+	cases[n] = (struct bad_case){ "no disk array", good, -EINVAL, "disks" };
+	cases[n++].cfg.ndisks = 1;
 	for (unsigned int i = 0; i < n; i++)
 		expect_refused(&cases[i]);
+	disks[1] = disk; /* the same index twice */
+	cases[n] = (struct bad_case){ "disk index twice", good, -EINVAL, "not unique" };
+	cases[n].cfg.disks = disks;
+	cases[n++].cfg.ndisks = 2;
+	expect_refused(&cases[n - 1]);
+	disks[0].vhost_user_socket = "relative.sock";
+	cases[n] = (struct bad_case){ "relative disk socket", good, -EINVAL, "vhost_user_socket" };
+	cases[n].cfg.disks = disks;
+	cases[n++].cfg.ndisks = 1;
+	expect_refused(&cases[n - 1]);
 
 	/* A NULL err is allowed. */
 	good.vcpus = 0;

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -48,6 +49,88 @@ send_reply(struct backend *b, uint32_t req, uint32_t flags, const void *p, uint3
 	assert_true(sendmsg(b->fd, &mh, MSG_NOSIGNAL) > 0);
 }
 
+/* GET_CONFIG: the same offset and size back, with the bytes. */
+static bool
+answer_config(struct backend *b, const struct seen *s)
+{
+	uint8_t buf[12 + 12 + VMM_VHU_CONFIG_MAX] = { 0 };
+	uint32_t req = s->request, flags = VMM_VHU_VERSION | VMM_VHU_FLAG_REPLY, off = 0, len = 0;
+
+	if (s->size >= 12) {
+		memcpy(&off, s->payload, 4);
+		memcpy(&len, s->payload + 4, 4);
+	}
+	if (s->size != 12 + len || off > VMM_VHU_CONFIG_MAX || len > VMM_VHU_CONFIG_MAX - off)
+		return false;
+	if (s->request == b->bad_on) {
+		if (b->bad == BAD_CLOSE)
+			return false;
+		if (b->bad == BAD_WRONG_REQUEST)
+			req = VMM_VHU_GET_FEATURES;
+		if (b->bad == BAD_INDEX)
+			off++;
+	}
+	memcpy(buf, &req, 4);
+	memcpy(buf + 4, &flags, 4);
+	memcpy(buf + 8, &s->size, 4);
+	memcpy(buf + 12, &off, 4);
+	memcpy(buf + 16, &len, 4);
+	memcpy(buf + 24, b->config + off - (s->request == b->bad_on && b->bad == BAD_INDEX), len);
+	if (s->request == b->bad_on && b->bad == BAD_SIZE) {
+		len--;
+		memcpy(buf + 16, &len, 4);
+	}
+	return send(b->fd, buf, 12 + s->size, MSG_NOSIGNAL) == (ssize_t)(12 + s->size);
+}
+
+/* GET_INFLIGHT_FD: a memfd of 4 KiB per queue (bad: BAD_SIZE no fd,
+ * BAD_HUGE_SIZE an area of 2 GiB, BAD_CLOSE as for the others). */
+static bool
+answer_inflight(struct backend *b, const struct seen *s)
+{
+	uint8_t buf[12 + VMM_VHU_INFLIGHT_SIZE] = { 0 };
+	uint32_t flags = VMM_VHU_VERSION | VMM_VHU_FLAG_REPLY, size = VMM_VHU_INFLIGHT_SIZE;
+	uint16_t nq = 0;
+	uint64_t mmap_size;
+	union {
+		char c[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	bool bad = s->request == b->bad_on;
+	int fd;
+	bool ok;
+
+	if (s->size != VMM_VHU_INFLIGHT_SIZE || (bad && b->bad == BAD_CLOSE))
+		return false;
+	memcpy(&nq, s->payload + 16, 2);
+	mmap_size = bad && b->bad == BAD_HUGE_SIZE ? 2ull << 30 : 4096ull * nq;
+	fd = memfd_create("inflight", MFD_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)(4096 * nq)), 0);
+	memcpy(buf, &s->request, 4);
+	memcpy(buf + 4, &flags, 4);
+	memcpy(buf + 8, &size, 4);
+	memcpy(buf + 12, &mmap_size, 8);
+	memcpy(buf + 12 + 16, s->payload + 16, 4);
+	if (!(bad && b->bad == BAD_SIZE)) {
+		struct cmsghdr *c;
+
+		memset(&ctl, 0, sizeof(ctl));
+		mh.msg_control = ctl.c;
+		mh.msg_controllen = sizeof(ctl.c);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	ok = sendmsg(b->fd, &mh, MSG_NOSIGNAL) == (ssize_t)sizeof(buf);
+	close(fd);
+	return ok;
+}
+
 /* Answer one request as told; false when the backend should stop. */
 static bool
 answer(struct backend *b, const struct seen *s)
@@ -60,6 +143,10 @@ answer(struct backend *b, const struct seen *s)
 	int fd = -1;
 
 	switch (s->request) {
+	case VMM_VHU_GET_CONFIG:
+		return answer_config(b, s);
+	case VMM_VHU_GET_INFLIGHT_FD:
+		return answer_inflight(b, s);
 	case VMM_VHU_GET_FEATURES:
 		v = b->features ? b->features : FEATURES;
 		if (!b->protocol)

@@ -4,7 +4,9 @@
  * frontend on a connected socket (or on each connection accepted from a
  * listening one, in turn), records every request it reads (code, flags,
  * payload, how many fds came and whether they were open), and answers one
- * request badly when told to.
+ * request badly when told to. GET_CONFIG is answered from `config` (bad:
+ * BAD_SIZE echoes a wrong size, BAD_INDEX a wrong offset, BAD_WRONG_REQUEST
+ * and BAD_CLOSE as for the others).
  */
 #ifndef TEST_VHU_BACKEND_H
 #define TEST_VHU_BACKEND_H
@@ -49,7 +51,8 @@ struct backend {
 	bool protocol;     /* offers VHOST_USER_F_PROTOCOL_FEATURES */
 	uint64_t features; /* 0: FEATURES (less bit 30 without protocol) */
 	uint64_t queue_num;
-	uint32_t bad_on; /* the request answered badly */
+	uint8_t config[VMM_VHU_CONFIG_MAX]; /* what GET_CONFIG answers */
+	uint32_t bad_on;                    /* the request answered badly */
 	enum bad bad;
 	pthread_mutex_t lock; /* nseen, seen, conns */
 	unsigned int nseen, conns;
