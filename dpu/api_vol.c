@@ -358,6 +358,7 @@ disk_stats_pb(const struct dpu_vm *vm, size_t i, const struct dpu_blk_stats *s, 
 	pb->read_only = vm->spec->disks[i]->read_only;
 	if (s == NULL)
 		return pb;
+	pb->served = true;
 	pb->connected = s->connected;
 	pb->read_ops = s->read_ops;
 	pb->read_bytes = s->read_bytes;

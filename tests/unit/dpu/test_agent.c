@@ -2237,12 +2237,14 @@ test_launch_disks(void **state)
 		snprintf(path, sizeof(path), "%s/disk0", vm_id);
 		assert_string_equal(r->disks[0]->disk, path);
 		assert_string_equal(r->disks[0]->volume, "root");
+		assert_true(r->disks[0]->served);
 		assert_true(r->disks[0]->connected);
 		assert_int_equal(r->disks[0]->read_ops, 10);
 		assert_int_equal(r->disks[0]->write_ops, 20);
 		assert_int_equal(r->disks[0]->n_errors, 1);
 		assert_string_equal(r->disks[0]->errors[0]->key, "io_error");
 		assert_int_equal(r->disks[0]->errors[0]->value, 3);
+		assert_true(r->disks[1]->served);
 		assert_false(r->disks[1]->connected);
 		assert_true(r->disks[1]->read_only);
 		/* Every VM's. */
