@@ -487,8 +487,9 @@ ctl_print_volume(FILE *f, const Nicvisor__V1__Volume *v)
 	fprintf(f, "id:         %s\n", v->id);
 	fprintf(f, "size:       %s (%" PRIu64 " bytes)\n", fmt_bytes(v->size_bytes, b1, sizeof(b1)),
 		v->size_bytes);
-	fprintf(f, "allocated:  %s (%" PRIu64 " bytes)\n",
-		fmt_bytes(v->allocated_bytes, b2, sizeof(b2)), v->allocated_bytes);
+	if (v->backend != NICVISOR__V1__VOLUME_BACKEND__VOLUME_BACKEND_NBD)
+		fprintf(f, "allocated:  %s (%" PRIu64 " bytes)\n",
+			fmt_bytes(v->allocated_bytes, b2, sizeof(b2)), v->allocated_bytes);
 	fprintf(f, "backend:    %s\n", backend_name(v->backend));
 	if (v->nbd_url[0] != 0)
 		fprintf(f, "nbd url:    %s\n", v->nbd_url);
@@ -514,9 +515,13 @@ ctl_print_volume_row(FILE *f, const Nicvisor__V1__Volume *v)
 	char t[32], b1[16], b2[16], vms[16];
 
 	snprintf(vms, sizeof(vms), "%zu", v->n_attachments);
+	/* The DPU cannot know what a remote export holds. */
+	if (v->backend == NICVISOR__V1__VOLUME_BACKEND__VOLUME_BACKEND_NBD)
+		snprintf(b2, sizeof(b2), "-");
+	else
+		fmt_bytes(v->allocated_bytes, b2, sizeof(b2));
 	fprintf(f, "%-24s %-20s %-5s %9s %9s %-8s %s\n", v->name, v->id, backend_name(v->backend),
-		fmt_bytes(v->size_bytes, b1, sizeof(b1)),
-		fmt_bytes(v->allocated_bytes, b2, sizeof(b2)), vms,
+		fmt_bytes(v->size_bytes, b1, sizeof(b1)), b2, vms,
 		fmt_time(v->created_unix_ms, t, sizeof(t)));
 }
 
