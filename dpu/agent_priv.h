@@ -258,9 +258,9 @@ size_t vol_disk_users(struct dpu_agent *a, const char *name, const struct dpu_vm
  * The disks of a spec being created or extended, made ready to keep: each
  * volume reference checked (CODE_NOT_FOUND) and replaced by the volume's
  * name, no volume twice in the VM (CODE_INVALID_ARGUMENT), and the sharing
- * rule against other VMs (CODE_FAILED_PRECONDITION): a volume attached
- * read-write is another VM's disk at all, and one attached elsewhere is
- * attached here read-only. keep[0..nkeep) are disks the VM (vm, may be
+ * rule against other VMs (CODE_FAILED_PRECONDITION): a volume another VM
+ * has read-write is refused, and one other VMs have read-only is accepted
+ * here only read-only. keep[0..nkeep) are disks the VM (vm, may be
  * NULL) has already; disks[0..n) are the request's; out[0..n) are filled
  * with strings in ar. prefix names the fields as nics_resolve()'s does.
  */
