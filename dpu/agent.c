@@ -143,6 +143,7 @@ void
 vm_remove(struct dpu_agent *a, struct dpu_vm *vm)
 {
 	vm_nics_detach(a, vm);
+	vm_disks_detach(a, vm);
 	for (size_t i = 0; i < a->nvms; i++) {
 		if (a->vms[i] == vm) {
 			a->vms[i] = a->vms[--a->nvms];
@@ -239,6 +240,8 @@ vm_set_state(struct dpu_agent *a, struct dpu_vm *vm, Nicvisor__V1__VmState state
 	    prev != NICVISOR__V1__VM_STATE__VM_STATE_RUNNING)
 		vm->running_unix_ms = nv_now_unix_ms();
 	if (!dpu_vm_state_active(state)) {
+		/* A VM that does not run holds no disk open in the backend. */
+		vm_disks_detach(a, vm);
 		vm_release_artifacts(vm);
 		vm->host_pid = 0;
 		vm->stop_deadline_ms = 0;
@@ -468,6 +471,10 @@ agent_save(struct dpu_agent *a)
 	st.networks = nv_arena_alloc(&ar, (a->nnets + 1) * sizeof(*st.networks));
 	for (size_t i = 0; i < a->nnets; i++)
 		st.networks[i] = net_to_pb(a->nets[i], &ar);
+	st.n_volumes = a->nvols;
+	st.volumes = nv_arena_alloc(&ar, (a->nvols + 1) * sizeof(*st.volumes));
+	for (size_t i = 0; i < a->nvols; i++)
+		st.volumes[i] = vol_to_state_pb(a->vols[i], &ar);
 	rc = dpu_store_save(a->conf.store, &st);
 	nv_arena_free(&ar);
 	if (rc < 0)
@@ -501,6 +508,21 @@ load_vm(struct dpu_agent *a, const Nicvisor__V1__Vm *pb, size_t i)
 			nv_err("saved VM %s NIC %zu has an unknown network '%.63s' or a missing or "
 			       "duplicate MAC '%.20s'",
 			       pb->id, j, nic->network, nic->mac);
+			return -EBADMSG;
+		}
+	}
+	for (size_t j = 0; j < pb->spec->n_disks; j++) {
+		const Nicvisor__V1__DiskSpec *d = pb->spec->disks[j];
+		bool rw = false;
+
+		/* The sharing rule held when it was saved; a hand-edited
+		 * state that breaks it is refused rather than served. */
+		if (vol_find_name(a, d->volume) == NULL ||
+		    (vol_disk_users(a, d->volume, NULL, NULL, NULL, &rw) > 0 &&
+		     (rw || !d->read_only))) {
+			nv_err("saved VM %s disk %zu names an unknown volume '%.63s' or one "
+			       "attached read-write elsewhere",
+			       pb->id, j, d->volume);
 			return -EBADMSG;
 		}
 	}
@@ -555,6 +577,31 @@ load_network(struct dpu_agent *a, const Nicvisor__V1__Network *pb, size_t i)
 }
 
 static int
+load_volume(struct dpu_agent *a, const Nicvisor__V1__Volume *pb, size_t i)
+{
+	bool nbd = pb->nbd_url != NULL && pb->nbd_url[0] != 0;
+	struct dpu_nbd_url url;
+	struct dpu_status st;
+	struct dpu_volume *vol;
+
+	if (!dpu_is_volume_id(pb->id) || vol_find(a, pb->id) != NULL ||
+	    dpu_validate_volume_name(pb->name, "name", &st) < 0 ||
+	    vol_find_name(a, pb->name) != NULL ||
+	    dpu_validate_volume_size(pb->size_bytes, "size_bytes", &st) < 0 ||
+	    (nbd && dpu_nbd_url_parse(pb->nbd_url, &url, "nbd_url", &st) < 0)) {
+		nv_err("saved volume #%zu ('%.63s', %.24s) has a bad or duplicate id, name, size "
+		       "or NBD URL",
+		       i, pb->name, pb->id);
+		return -EBADMSG;
+	}
+	vol = vol_add(a, pb->name, pb->size_bytes, nbd ? pb->nbd_url : NULL, pb->id);
+	if (vol == NULL)
+		return -ENOMEM;
+	vol->created_unix_ms = pb->created_unix_ms;
+	return 0;
+}
+
+static int
 load_state(struct dpu_agent *a)
 {
 	Nicvisor__V1__AgentState *st;
@@ -579,6 +626,14 @@ load_state(struct dpu_agent *a)
 	}
 	for (size_t i = 0; i < st->n_networks && rc == 0; i++)
 		rc = load_network(a, st->networks[i], i);
+	if (st->n_volumes > DPU_MAX_VOLUMES) {
+		nv_err("saved state has %zu volumes; at most %d are supported", st->n_volumes,
+		       DPU_MAX_VOLUMES);
+		rc = -EBADMSG;
+		goto out;
+	}
+	for (size_t i = 0; i < st->n_volumes && rc == 0; i++)
+		rc = load_volume(a, st->volumes[i], i);
 	if (st->n_vms > DPU_MAX_VMS) {
 		nv_err("saved state has %zu VMs; at most %d are supported", st->n_vms, DPU_MAX_VMS);
 		rc = -EBADMSG;
@@ -599,8 +654,8 @@ load_state(struct dpu_agent *a)
 			a->tombs[a->ntombs - 1].deleted_unix_ms = d->deleted_unix_ms;
 	}
 	if (rc == 0)
-		nv_info("loaded %zu VMs, %zu deleted VMs and %zu networks", a->nvms, a->ntombs,
-			a->nnets);
+		nv_info("loaded %zu VMs, %zu deleted VMs, %zu networks and %zu volumes", a->nvms,
+			a->ntombs, a->nnets, a->nvols);
 out:
 	dpu_store_free_state(st);
 	return rc;
@@ -627,6 +682,7 @@ dpu_agent_open(const struct dpu_agent_conf *conf, struct dpu_agent **out)
 	/* Above every seq of an earlier run (see cmdq.h). */
 	a->first_cmd_seq = nv_now_unix_ms() * 1000;
 	a->net = conf->net;
+	a->blk = conf->blk;
 	pthread_mutex_init(&a->lock, NULL);
 	rc = dpu_artifacts_open(conf->artifact_dir, &a->artifacts);
 	if (rc < 0)
@@ -658,6 +714,9 @@ dpu_agent_close(struct dpu_agent *a)
 	for (size_t i = 0; i < a->nnets; i++)
 		free(a->nets[i]);
 	free(a->nets);
+	for (size_t i = 0; i < a->nvols; i++)
+		free(a->vols[i]);
+	free(a->vols);
 	dpu_artifacts_close(a->artifacts);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
@@ -671,8 +730,12 @@ dpu_agent_get_stats(struct dpu_agent *a, struct dpu_agent_stats *out)
 	out->vms = a->nvms;
 	out->networks = a->nnets;
 	out->nics = 0;
-	for (size_t i = 0; i < a->nvms; i++)
+	out->volumes = a->nvols;
+	out->disks = 0;
+	for (size_t i = 0; i < a->nvms; i++) {
 		out->nics += a->vms[i]->spec->n_nics;
+		out->disks += a->vms[i]->spec->n_disks;
+	}
 	out->hosts_connected = 0;
 	out->held_polls = 0;
 	for (size_t i = 0; i < a->nhosts; i++) {

@@ -23,6 +23,7 @@
 #include "nv_arena.h"
 
 struct dpu_agent;
+struct dpu_blk;
 struct dpu_net;
 struct dpu_store;
 
@@ -61,6 +62,12 @@ struct dpu_agent_conf {
 	 * would need it and says why with net_off_reason (opt). */
 	struct dpu_net *net;
 	const char *net_off_reason;
+	/* (opt) the block backend (dpu/blk.h), owned by the caller and
+	 * closed after the agent. NULL: VMs with disks do not start. */
+	struct dpu_blk *blk;
+	/* (opt) where file volumes live (<dir>/<volume id>.img); created if
+	 * missing. NULL: only NBD volumes can be created. */
+	const char *volume_dir;
 };
 
 /* Load the saved state and start serving. 0, or a negative errno with the
@@ -107,6 +114,9 @@ struct dpu_agent_stats {
 	size_t networks;
 	size_t nics;
 	uint64_t net_errors; /* dataplane calls that failed */
+	size_t volumes;
+	size_t disks;
+	uint64_t blk_errors; /* block backend calls that failed */
 };
 void dpu_agent_get_stats(struct dpu_agent *a, struct dpu_agent_stats *out);
 

@@ -13,6 +13,7 @@
 
 #include "agent.h"
 #include "artifact.h"
+#include "blk.h"
 #include "cmdq.h"
 #include "console_ring.h"
 #include "net.h"
@@ -43,6 +44,26 @@ struct dpu_nic_port {
 	char socket[DPU_SOCKET_MAX];  /* vhost-user socket path */
 };
 
+/* The block backend's disk of one VM disk. Not durable: made at start,
+ * removed when the VM stops. */
+struct dpu_disk_port {
+	char name[DPU_BLK_NAME_MAX]; /* "" = the backend has no disk for it */
+	char socket[DPU_SOCKET_MAX]; /* vhost-user-blk socket path */
+};
+
+#define DPU_MAX_VOLUMES 4096
+/* Request queues of a disk: one per vCPU, at most this many. */
+#define DPU_DISK_MAX_QUEUES 8
+
+/* A volume. Which VMs have it as a disk follows from their specs. */
+struct dpu_volume {
+	char id[DPU_VOLUME_ID_LEN + 1];
+	char name[DPU_NAME_MAX + 1];
+	uint64_t size_bytes;
+	char nbd_url[DPU_NBD_URL_MAX + 1]; /* "" = a file under conf.volume_dir */
+	uint64_t created_unix_ms;
+};
+
 /* A logical network. */
 struct dpu_network {
 	char id[DPU_NETWORK_ID_LEN + 1];
@@ -68,8 +89,9 @@ struct dpu_vm {
 	uint64_t vmm_setup_ns; /* of the last boot, as reported */
 
 	/* Not durable. */
-	struct dpu_nic_port ports[DPU_MAX_NICS]; /* of spec->nics, same order */
-	struct dpu_artifact *kernel;             /* while active and started in this run */
+	struct dpu_nic_port ports[DPU_MAX_NICS];   /* of spec->nics, same order */
+	struct dpu_disk_port disks[DPU_MAX_DISKS]; /* of spec->disks, same order */
+	struct dpu_artifact *kernel;               /* while active and started in this run */
 	struct dpu_artifact *initrd;
 	uint64_t start_gen;        /* bumped by each StartVm */
 	uint64_t stop_deadline_ms; /* force the stop after this (0 = none) */
@@ -113,6 +135,9 @@ struct dpu_agent {
 	struct dpu_network **nets;
 	size_t nnets;
 	struct dpu_net *net; /* conf.net: NULL when networking is off */
+	struct dpu_volume **vols;
+	size_t nvols;
+	struct dpu_blk *blk; /* conf.blk: NULL when no block backend */
 	uint64_t event_seq;
 	uint64_t first_cmd_seq;
 	bool shutting_down;
@@ -206,6 +231,58 @@ uint32_t vm_nic_queue_pairs(const Nicvisor__V1__VmSpec *spec);
  * Failures are logged; the ports are made again when the VM starts. */
 void agent_net_restore(struct dpu_agent *a);
 
+/* volume.c: volumes, VM disks and their block backend disks */
+struct dpu_volume *vol_find(struct dpu_agent *a, const char *id_or_name);
+struct dpu_volume *vol_find_name(struct dpu_agent *a, const char *name);
+/* A new volume record; a fresh id unless id != NULL. NULL if out of memory. */
+struct dpu_volume *vol_add(struct dpu_agent *a, const char *name, uint64_t size_bytes,
+			   const char *nbd_url, const char *id);
+void vol_remove(struct dpu_agent *a, struct dpu_volume *vol);
+/* The file of a file volume: <conf.volume_dir>/<id>.img. -ENAMETOOLONG,
+ * or -EINVAL for an NBD volume or an agent without a volume directory. */
+int vol_path(struct dpu_agent *a, const struct dpu_volume *vol, char *buf, size_t size);
+/* Bytes the file system holds for a file volume (st_blocks * 512); 0 for
+ * NBD or when the file cannot be examined. */
+uint64_t vol_allocated(struct dpu_agent *a, const struct dpu_volume *vol);
+/* The volume as the API shows it, with allocation and attachments. */
+Nicvisor__V1__Volume *vol_to_pb(struct dpu_agent *a, const struct dpu_volume *vol,
+				struct nv_arena *ar);
+/* The volume as it is saved (no allocation, no attachments). */
+Nicvisor__V1__Volume *vol_to_state_pb(const struct dpu_volume *vol, struct nv_arena *ar);
+/* Disks on the volume named name; *vm and *index (may be NULL) get the
+ * first, *rw (may be NULL) whether any of them is read-write. except (may
+ * be NULL) is not counted. */
+size_t vol_disk_users(struct dpu_agent *a, const char *name, const struct dpu_vm *except,
+		      const struct dpu_vm **vm, size_t *index, bool *rw);
+/*
+ * The disks of a spec being created or extended, made ready to keep: each
+ * volume reference checked (CODE_NOT_FOUND) and replaced by the volume's
+ * name, no volume twice in the VM (CODE_INVALID_ARGUMENT), and the sharing
+ * rule against other VMs (CODE_FAILED_PRECONDITION): a volume another VM
+ * has read-write is refused, and one other VMs have read-only is accepted
+ * here only read-only. keep[0..nkeep) are disks the VM (vm, may be
+ * NULL) has already; disks[0..n) are the request's; out[0..n) are filled
+ * with strings in ar. prefix names the fields as nics_resolve()'s does.
+ */
+int disks_resolve(struct dpu_agent *a, const struct dpu_vm *vm, Nicvisor__V1__DiskSpec *const *keep,
+		  size_t nkeep, Nicvisor__V1__DiskSpec *const *disks, size_t n, const char *prefix,
+		  bool indexed, Nicvisor__V1__DiskSpec *out, struct nv_arena *ar,
+		  struct dpu_status *st);
+/* An owned copy of spec with its disks replaced by disks[0..n). NULL if
+ * out of memory. */
+Nicvisor__V1__VmSpec *spec_with_disks(const Nicvisor__V1__VmSpec *spec,
+				      Nicvisor__V1__DiskSpec *const *disks, size_t n);
+uint32_t vm_disk_queues(const Nicvisor__V1__VmSpec *spec);
+/* 0 if the agent has a block backend, else CODE_FAILED_PRECONDITION. */
+int agent_need_blk(struct dpu_agent *a, const char *field, struct dpu_status *st);
+/* Every disk of vm added to the block backend (those it has already are
+ * kept); on a failure the ones added are removed again and st says why
+ * (CODE_FAILED_PRECONDITION without a backend, CODE_NOT_FOUND for a
+ * volume gone, CODE_INTERNAL if the backend refuses). */
+int vm_disks_attach(struct dpu_agent *a, struct dpu_vm *vm, struct dpu_status *st);
+/* Remove vm's disks from the backend. Never fails; a refusal is logged. */
+void vm_disks_detach(struct dpu_agent *a, struct dpu_vm *vm);
+
 /* api.c */
 /* Validate a VM reference (id or name) and find the VM: 0 with a->lock
  * held and *out set, or a negative errno with st filled and no lock held. */
@@ -250,6 +327,22 @@ int api_remove_nic(struct dpu_agent *a, const Nicvisor__V1__RemoveNicRequest *r,
 		   struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);
 int api_get_port_stats(struct dpu_agent *a, const Nicvisor__V1__GetPortStatsRequest *r,
 		       struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);
+/* api_vol.c: volumes, disks and disk statistics */
+int api_create_volume(struct dpu_agent *a, const Nicvisor__V1__CreateVolumeRequest *r,
+		      struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);
+int api_delete_volume(struct dpu_agent *a, const Nicvisor__V1__DeleteVolumeRequest *r,
+		      struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);
+int api_get_volume(struct dpu_agent *a, const Nicvisor__V1__GetVolumeRequest *r,
+		   struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);
+int api_list_volumes(struct dpu_agent *a, const Nicvisor__V1__ListVolumesRequest *r,
+		     struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);
+int api_attach_disk(struct dpu_agent *a, const Nicvisor__V1__AttachDiskRequest *r,
+		    struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);
+int api_detach_disk(struct dpu_agent *a, const Nicvisor__V1__DetachDiskRequest *r,
+		    struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);
+int api_get_disk_stats(struct dpu_agent *a, const Nicvisor__V1__GetDiskStatsRequest *r,
+		       struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);
+
 /* Put vm on h and send LaunchVm; takes the artifact references. */
 int vm_start_on(struct dpu_agent *a, struct dpu_vm *vm, struct dpu_host *h,
 		struct dpu_artifact *kernel, struct dpu_artifact *initrd, struct dpu_status *st);

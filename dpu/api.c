@@ -76,9 +76,15 @@ vm_start_on(struct dpu_agent *a, struct dpu_vm *vm, struct dpu_host *h, struct d
 		vm_release_artifacts(vm);
 		return -EINVAL;
 	}
+	/* Disks exist in the block backend only while the VM is active. */
+	if (vm_disks_attach(a, vm, st) < 0) {
+		vm_release_artifacts(vm);
+		return -EINVAL;
+	}
 	snprintf(vm->host, sizeof(vm->host), "%s", h->id);
 	rc = host_send_launch(a, h, vm);
 	if (rc < 0) {
+		vm_disks_detach(a, vm);
 		vm_release_artifacts(vm);
 		return dpu_fail(st, CODE(RESOURCE_EXHAUSTED), "",
 				"host %s has too many commands waiting; retry later", h->id);
@@ -118,19 +124,30 @@ preferred_host(struct dpu_agent *a, const struct dpu_vm *vm)
 }
 
 /* The spec of a new VM as the agent keeps it: its NICs resolved
- * (nics_resolve). NULL and st set if a NIC is refused. */
+ * (nics_resolve) and its disks (disks_resolve). NULL and st set if a NIC
+ * or a disk is refused. */
 static Nicvisor__V1__VmSpec *
 spec_for_create(struct dpu_agent *a, const Nicvisor__V1__VmSpec *req, struct nv_arena *ar,
 		struct dpu_status *st)
 {
 	Nicvisor__V1__NicSpec nics[DPU_MAX_NICS], *ptrs[DPU_MAX_NICS];
-	Nicvisor__V1__VmSpec *spec;
+	Nicvisor__V1__DiskSpec disks[DPU_MAX_DISKS], *dptrs[DPU_MAX_DISKS];
+	Nicvisor__V1__VmSpec copy, *spec;
 
 	if (nics_resolve(a, req->nics, req->n_nics, "spec.nics", true, nics, ar, st) < 0)
 		return NULL;
+	if (disks_resolve(a, NULL, NULL, 0, req->disks, req->n_disks, "spec.disks", true, disks, ar,
+			  st) < 0)
+		return NULL;
 	for (size_t i = 0; i < req->n_nics; i++)
 		ptrs[i] = &nics[i];
-	spec = spec_with_nics(req, ptrs, req->n_nics);
+	for (size_t i = 0; i < req->n_disks; i++)
+		dptrs[i] = &disks[i];
+	/* A shallow copy with the resolved disks; spec_with_nics() deep-copies. */
+	copy = *req;
+	copy.disks = dptrs;
+	copy.n_disks = req->n_disks;
+	spec = spec_with_nics(&copy, ptrs, req->n_nics);
 	if (spec == NULL)
 		dpu_fail(st, CODE(INTERNAL), "", "out of memory");
 	return spec;
@@ -662,6 +679,27 @@ dispatch(struct dpu_agent *a, const Nicvisor__V1__Request *rq, struct nv_arena *
 	case NICVISOR__V1__REQUEST__OP_GET_PORT_STATS:
 		NEED(rq->get_port_stats, "get_port_stats");
 		return api_get_port_stats(a, rq->get_port_stats, ar, rep, st);
+	case NICVISOR__V1__REQUEST__OP_CREATE_VOLUME:
+		NEED(rq->create_volume, "create_volume");
+		return api_create_volume(a, rq->create_volume, ar, rep, st);
+	case NICVISOR__V1__REQUEST__OP_DELETE_VOLUME:
+		NEED(rq->delete_volume, "delete_volume");
+		return api_delete_volume(a, rq->delete_volume, ar, rep, st);
+	case NICVISOR__V1__REQUEST__OP_GET_VOLUME:
+		NEED(rq->get_volume, "get_volume");
+		return api_get_volume(a, rq->get_volume, ar, rep, st);
+	case NICVISOR__V1__REQUEST__OP_LIST_VOLUMES:
+		NEED(rq->list_volumes, "list_volumes");
+		return api_list_volumes(a, rq->list_volumes, ar, rep, st);
+	case NICVISOR__V1__REQUEST__OP_ATTACH_DISK:
+		NEED(rq->attach_disk, "attach_disk");
+		return api_attach_disk(a, rq->attach_disk, ar, rep, st);
+	case NICVISOR__V1__REQUEST__OP_DETACH_DISK:
+		NEED(rq->detach_disk, "detach_disk");
+		return api_detach_disk(a, rq->detach_disk, ar, rep, st);
+	case NICVISOR__V1__REQUEST__OP_GET_DISK_STATS:
+		NEED(rq->get_disk_stats, "get_disk_stats");
+		return api_get_disk_stats(a, rq->get_disk_stats, ar, rep, st);
 	default:
 		return dpu_fail(st, CODE(UNIMPLEMENTED), "op",
 				"the request names no operation this agent knows (protocol "

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "blk.h"
 #include "net.h"
 #include "nv_config.h"
 #include "nv_log.h"
@@ -33,45 +34,53 @@
 /* <vhost dir>/<port>.sock must fit sun_path (108 bytes); ports are
  * "vm-<16 hex>-<12 hex>". */
 #define VHOST_DIR_MAX (107 - 1 - 32 - 5)
+/* <dir>/<volume id>.img stays a short path. */
+#define VOLUME_DIR_MAX 512
 
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: nicvisor-dpu [options]\n"
-		   "\n"
-		   "The nicvisor DPU agent: owns VMs, hosts and boot images; serves the API.\n"
-		   "\n"
-		   "  --api URL            northbound API (default " DEFAULT_API ")\n"
-		   "  --events URL         event publisher (default " DEFAULT_EVENTS ")\n"
-		   "  --southbound URL     host channel, e.g. tcp://0.0.0.0:7470\n"
-		   "                       (default " DEFAULT_SOUTH ")\n"
-		   "  --state-dir DIR      durable state and boot artifacts (default " DEFAULT_STATE
-		   ")\n"
-		   "  --heartbeat-ms N     longest a host poll is held (default 1000)\n"
-		   "  --dead-after-ms N    host lost after this much silence\n"
-		   "                       (default 3 * heartbeat + 1000)\n"
-		   "\n"
-		   "Dataplane (the DPDK switch serving VM NICs):\n"
-		   "  --dataplane MODE     on (DPDK starts now), off (networks and NICs refused)\n"
-		   "                       or fake (kept in memory, no packets; tests). Default\n"
-		   "                       when built with DPDK: on, starting DPDK when first\n"
-		   "                       needed (a network or an uplink); else off\n"
-		   "  --dp-workers N       forwarding cores (default 1)\n"
-		   "  --dp-cpus LIST       EAL core list for the main and worker cores, e.g. 2-3\n"
-		   "  --dp-hugepages       use hugepages (default: if the machine has some free)\n"
-		   "  --dp-no-huge         use ordinary memory (development)\n"
-		   "  --dp-mem MB          memory without hugepages (default 512)\n"
-		   "  --dp-huge-dir DIR    hugetlbfs mount (default: the EAL finds one)\n"
-		   "  --dp-idle-sleep      workers sleep when idle (development, tests)\n"
-		   "  --dp-eal-args ARGS   more EAL arguments, space separated\n"
-		   "  --vhost-dir DIR      vhost-user sockets of VM NICs (default: the directory\n"
-		   "                       of the --api socket, or " DEFAULT_RUN ", plus /vhost)\n"
-		   "  --uplink NAME=DEVARGS  an uplink ethdev, e.g. up0=net_af_packet0,iface=eth1\n"
-		   "                       (repeatable)\n"
-		   "\n"
-		   "  --log-level LEVEL    err, warn, info or debug (default info)\n"
-		   "  --version            print the version and exit\n"
-		   "  --help               print this help and exit\n");
+	fprintf(f,
+		"usage: nicvisor-dpu [options]\n"
+		"\n"
+		"The nicvisor DPU agent: owns VMs, hosts and boot images; serves the API.\n"
+		"\n"
+		"  --api URL            northbound API (default " DEFAULT_API ")\n"
+		"  --events URL         event publisher (default " DEFAULT_EVENTS ")\n"
+		"  --southbound URL     host channel, e.g. tcp://0.0.0.0:7470\n"
+		"                       (default " DEFAULT_SOUTH ")\n"
+		"  --state-dir DIR      durable state and boot artifacts (default " DEFAULT_STATE
+		")\n"
+		"  --heartbeat-ms N     longest a host poll is held (default 1000)\n"
+		"  --dead-after-ms N    host lost after this much silence\n"
+		"                       (default 3 * heartbeat + 1000)\n"
+		"\n"
+		"Dataplane (the DPDK switch serving VM NICs):\n"
+		"  --dataplane MODE     on (DPDK starts now), off (networks and NICs refused)\n"
+		"                       or fake (kept in memory, no packets; tests). Default\n"
+		"                       when built with DPDK: on, starting DPDK when first\n"
+		"                       needed (a network or an uplink); else off\n"
+		"  --dp-workers N       forwarding cores (default 1)\n"
+		"  --dp-cpus LIST       EAL core list for the main and worker cores, e.g. 2-3\n"
+		"  --dp-hugepages       use hugepages (default: if the machine has some free)\n"
+		"  --dp-no-huge         use ordinary memory (development)\n"
+		"  --dp-mem MB          memory without hugepages (default 512)\n"
+		"  --dp-huge-dir DIR    hugetlbfs mount (default: the EAL finds one)\n"
+		"  --dp-idle-sleep      workers sleep when idle (development, tests)\n"
+		"  --dp-eal-args ARGS   more EAL arguments, space separated\n"
+		"  --vhost-dir DIR      vhost-user sockets of VM NICs (default: the directory\n"
+		"                       of the --api socket, or " DEFAULT_RUN ", plus /vhost)\n"
+		"  --uplink NAME=DEVARGS  an uplink ethdev, e.g. up0=net_af_packet0,iface=eth1\n"
+		"                       (repeatable)\n"
+		"\n"
+		"Storage:\n"
+		"  --volume-dir DIR     sparse files of file volumes (default STATE-DIR/volumes);\n"
+		"                       disks are served by the fake block backend with\n"
+		"                       --dataplane fake (the DPDK one is not wired yet)\n"
+		"\n"
+		"  --log-level LEVEL    err, warn, info or debug (default info)\n"
+		"  --version            print the version and exit\n"
+		"  --help               print this help and exit\n");
 }
 
 /* mkdir -p with mode for new directories. */
@@ -205,6 +214,7 @@ main(int argc, char **argv)
 		{ "dp-eal-args", required_argument, NULL, 'E' },
 		{ "vhost-dir", required_argument, NULL, 'v' },
 		{ "uplink", required_argument, NULL, 'u' },
+		{ "volume-dir", required_argument, NULL, 'o' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -220,7 +230,10 @@ main(int argc, char **argv)
 	struct dpu_store *store = NULL;
 	struct dpu_net_opts nopts = { .hugepages = -1 };
 	struct dpu_net *net = NULL;
+	struct dpu_blk *blk = NULL;
+	const char *volume_dir = NULL;
 	char artifacts[PATH_MAX], lockpath[PATH_MAX], vhost_dir[PATH_MAX], err[256];
+	char volumes[PATH_MAX];
 	sigset_t sigs;
 	int c, rc, sig, lockfd;
 
@@ -318,6 +331,16 @@ main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'o':
+			if (optarg[0] != '/' || strlen(optarg) > VOLUME_DIR_MAX) {
+				fprintf(stderr,
+					"nicvisor-dpu: --volume-dir %s: give an absolute path of "
+					"at most %d bytes\n",
+					optarg, VOLUME_DIR_MAX);
+				return 2;
+			}
+			volume_dir = optarg;
+			break;
 		case 'V':
 			printf("nicvisor-dpu %s\n", NV_VERSION);
 			return 0;
@@ -370,6 +393,16 @@ main(int argc, char **argv)
 		nv_err("cannot create %s: %s", artifacts, strerror(-rc));
 		return 1;
 	}
+	if (volume_dir == NULL) {
+		snprintf(volumes, sizeof(volumes), "%s/volumes", state_dir);
+		volume_dir = volumes;
+	}
+	rc = make_dirs(volume_dir, 0700);
+	if (rc < 0) {
+		nv_err("cannot create the volume directory %s: %s; pass --volume-dir", volume_dir,
+		       strerror(-rc));
+		return 1;
+	}
 	if (prepare_url("--api", api) < 0 || prepare_url("--events", events) < 0 ||
 	    prepare_url("--southbound", south) < 0)
 		return 1;
@@ -406,6 +439,17 @@ main(int argc, char **argv)
 	if (rc < 0)
 		goto out;
 	conf.net = net;
+	/* The DPDK block backend (dataplane/blk.h) is wired here when it is
+	 * built; until then only the fake serves disks. */
+	if (nopts.mode == DPU_DATAPLANE_FAKE) {
+		rc = dpu_blk_fake_open(nopts.vhost_dir, &blk);
+		if (rc < 0) {
+			nv_err("cannot open the fake block backend: %s", strerror(-rc));
+			goto out;
+		}
+	}
+	conf.blk = blk;
+	conf.volume_dir = volume_dir;
 	conf.store = store;
 	conf.artifact_dir = artifacts;
 	conf.events = dpu_events_sink(ev);
@@ -430,6 +474,7 @@ main(int argc, char **argv)
 out:
 	dpu_server_close(srv);
 	dpu_agent_close(agent);
+	dpu_blk_close(blk);
 	dpu_net_close(net);
 	dpu_events_close(ev);
 	dpu_store_close(store);

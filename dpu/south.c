@@ -116,6 +116,7 @@ host_send_launch(struct dpu_agent *a, struct dpu_host *h, const struct dpu_vm *v
 	Nicvisor__V1__Command cmd = NICVISOR__V1__COMMAND__INIT;
 	Nicvisor__V1__LaunchVm l = NICVISOR__V1__LAUNCH_VM__INIT;
 	Nicvisor__V1__NicAttachment att[DPU_MAX_NICS], *atts[DPU_MAX_NICS];
+	Nicvisor__V1__DiskAttachment datt[DPU_MAX_DISKS], *datts[DPU_MAX_DISKS];
 	Nicvisor__V1__Artifact k, i;
 
 	/* The ports exist: vm_start_on() and reconcile() attach them first. */
@@ -129,6 +130,21 @@ host_send_launch(struct dpu_agent *a, struct dpu_host *h, const struct dpu_vm *v
 		l.n_nics++;
 	}
 	l.nics = atts;
+	/* The disks exist: vm_start_on() and reattach_disks() add them. */
+	for (size_t n = 0; n < vm->spec->n_disks && n < DPU_MAX_DISKS; n++) {
+		const struct dpu_volume *vol = vol_find_name(a, vm->spec->disks[n]->volume);
+
+		nicvisor__v1__disk_attachment__init(&datt[n]);
+		datt[n].index = (uint32_t)n;
+		datt[n].vhost_user_socket = (char *)vm->disks[n].socket;
+		datt[n].read_only = vm->spec->disks[n]->read_only;
+		datt[n].queues = vm_disk_queues(vm->spec);
+		datt[n].serial = vol ? (char *)vol->id : "";
+		datt[n].size_bytes = vol ? vol->size_bytes : 0;
+		datts[n] = &datt[n];
+		l.n_disks++;
+	}
+	l.disks = datts;
 	l.vm_id = (char *)vm->id;
 	l.spec = vm->spec;
 	l.kernel = artifact_pb(vm->kernel, &k);
@@ -290,6 +306,22 @@ take_process_facts(struct dpu_vm *vm, const Nicvisor__V1__VmReport *r)
 }
 
 /* A VM the agent knows, as the host reports it at Hello. */
+/* A VM found active at a host's reconnect has its disks in the block
+ * backend again (after an agent restart the backend has none), so its
+ * frontends reconnect to the same sockets: names follow the VM and volume
+ * ids. A refusal is logged; the guest sees its disk stall. */
+static void
+reattach_disks(struct dpu_agent *a, struct dpu_vm *vm)
+{
+	struct dpu_status st;
+
+	if (!dpu_vm_state_active(vm->state) || vm->spec->n_disks == 0)
+		return;
+	if (vm_disks_attach(a, vm, &st) < 0)
+		nv_err("vm %s (%s) runs but its disks cannot be served: %s", vm->spec->name, vm->id,
+		       st.message);
+}
+
 static void
 reattach(struct dpu_agent *a, struct dpu_host *h, struct dpu_vm *vm,
 	 const Nicvisor__V1__VmReport *r)
@@ -318,6 +350,7 @@ reattach(struct dpu_agent *a, struct dpu_host *h, struct dpu_vm *vm,
 	vm_set_state(a, vm, next, "%s",
 		     report_reason(r, reason, sizeof(reason), "reported by host %s at reconnect",
 				   h->id));
+	reattach_disks(a, vm);
 }
 
 /* A VM the agent does not know (its state was lost): take the host's
@@ -386,6 +419,35 @@ adopt(struct dpu_agent *a, struct dpu_host *h, const Nicvisor__V1__VmReport *r)
 			dpu_pb_free(spec);
 		spec = kept;
 	}
+	if (spec != NULL && spec->n_disks > 0) {
+		Nicvisor__V1__DiskSpec *keep[DPU_MAX_DISKS];
+		Nicvisor__V1__VmSpec *kept;
+		size_t n = 0;
+
+		/* Only disks of volumes the agent knows, shareable as the
+		 * rules say, survive adoption. */
+		for (size_t i = 0; i < spec->n_disks && i < DPU_MAX_DISKS; i++) {
+			Nicvisor__V1__DiskSpec *d = spec->disks[i];
+			const struct dpu_volume *vol = vol_find_name(a, d->volume);
+			bool rw = false, dup = false;
+
+			for (size_t j = 0; j < n; j++)
+				dup = dup || strcmp(keep[j]->volume, d->volume) == 0;
+			if (vol == NULL || dup ||
+			    (vol_disk_users(a, vol->name, NULL, NULL, NULL, &rw) > 0 &&
+			     (rw || !d->read_only))) {
+				nv_warn("host %s runs vm %s: its disk %zu (volume '%.63s') is "
+					"dropped: unknown volume or attached elsewhere",
+					h->id, r->vm_id, i, d->volume);
+				continue;
+			}
+			keep[n++] = d;
+		}
+		kept = n != spec->n_disks ? spec_with_disks(spec, keep, n) : spec;
+		if (kept != spec)
+			dpu_pb_free(spec);
+		spec = kept;
+	}
 	if (spec == NULL)
 		return;
 	if (spec->name == NULL || vm_find_name(a, spec->name) != NULL) {
@@ -410,6 +472,7 @@ adopt(struct dpu_agent *a, struct dpu_host *h, const Nicvisor__V1__VmReport *r)
 	/* Its frontends reconnect to the same sockets: names follow the id
 	 * and the MACs. */
 	vm_nics_attach(a, vm, &st);
+	reattach_disks(a, vm);
 	nv_warn("adopted vm %s (%s) from host %s", vm->spec->name, vm->id, h->id);
 }
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -49,6 +50,17 @@ dpu_is_network_id(const char *s)
 	if (s == NULL || strlen(s) != DPU_NETWORK_ID_LEN || strncmp(s, "net-", 4) != 0)
 		return false;
 	for (int i = 4; i < DPU_NETWORK_ID_LEN; i++)
+		if (!is_hex_lower(s[i]))
+			return false;
+	return true;
+}
+
+bool
+dpu_is_volume_id(const char *s)
+{
+	if (s == NULL || strlen(s) != DPU_VOLUME_ID_LEN || strncmp(s, "vol-", 4) != 0)
+		return false;
+	for (int i = 4; i < DPU_VOLUME_ID_LEN; i++)
 		if (!is_hex_lower(s[i]))
 			return false;
 	return true;
@@ -244,6 +256,138 @@ dpu_validate_nic(const Nicvisor__V1__NicSpec *nic, const char *prefix, struct dp
 }
 
 int
+dpu_validate_volume_name(const char *name, const char *field, struct dpu_status *st)
+{
+	if (dpu_validate_name(name, field, st) < 0)
+		return -EINVAL;
+	if (dpu_is_volume_id(name))
+		return dpu_fail(st, CODE_INVALID, field,
+				"name '%s' looks like a volume id (vol-<16 hex digits>); choose "
+				"another",
+				name);
+	return 0;
+}
+
+int
+dpu_validate_volume_ref(const char *ref, const char *field, struct dpu_status *st)
+{
+	return validate_ref(ref, "volume", field, st);
+}
+
+int
+dpu_validate_volume_size(uint64_t size, const char *field, struct dpu_status *st)
+{
+	if (size < DPU_VOLUME_MIN_SIZE || size > DPU_VOLUME_MAX_SIZE)
+		return dpu_fail(st, CODE_INVALID, field,
+				"size %llu bytes is out of range; give 1 MiB to 64 TiB",
+				(unsigned long long)size);
+	if (size % 512 != 0)
+		return dpu_fail(st, CODE_INVALID, field,
+				"size %llu bytes is not a multiple of 512 (the virtio-blk sector)",
+				(unsigned long long)size);
+	return 0;
+}
+
+static bool
+is_host_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '.' || c == '-';
+}
+
+static bool
+is_export_char(char c)
+{
+	return is_host_char(c) || c == '_' || c == '/';
+}
+
+int
+dpu_nbd_url_parse(const char *url, struct dpu_nbd_url *out, const char *field,
+		  struct dpu_status *st)
+{
+	const char *p, *host, *host_end, *slash;
+	size_t n = url ? strlen(url) : 0, hn;
+	unsigned long port = DPU_NBD_PORT;
+
+	memset(out, 0, sizeof(*out));
+	if (n == 0)
+		return dpu_fail(st, CODE_INVALID, field, "an NBD URL is required");
+	if (n > DPU_NBD_URL_MAX)
+		return dpu_fail(st, CODE_INVALID, field,
+				"NBD URL is %zu characters long; at most %d are allowed", n,
+				DPU_NBD_URL_MAX);
+	if (strncmp(url, "nbd://", 6) != 0)
+		return dpu_fail(st, CODE_INVALID, field,
+				"'%.64s' is not an NBD URL; give nbd://HOST:PORT/EXPORT", url);
+	host = url + 6;
+	if (host[0] == '[') {
+		host++;
+		host_end = strchr(host, ']');
+		if (host_end == NULL)
+			return dpu_fail(st, CODE_INVALID, field,
+					"NBD URL '%.64s': the IPv6 address has no closing ']'",
+					url);
+		for (p = host; p < host_end; p++)
+			if (!is_hex_lower(*p) && !(*p >= 'A' && *p <= 'F') && *p != ':' &&
+			    *p != '.')
+				return dpu_fail(st, CODE_INVALID, field,
+						"NBD URL '%.64s': bad IPv6 address", url);
+		p = host_end + 1;
+	} else {
+		for (p = host; is_host_char(*p); p++)
+			;
+		host_end = p;
+	}
+	hn = (size_t)(host_end - host);
+	if (hn == 0 || hn > DPU_NBD_HOST_MAX)
+		return dpu_fail(st, CODE_INVALID, field,
+				"NBD URL '%.64s' has no host or a bad one; give "
+				"nbd://HOST:PORT/EXPORT",
+				url);
+	if (*p == ':') {
+		char *end;
+
+		p++;
+		if (*p < '0' || *p > '9')
+			return dpu_fail(st, CODE_INVALID, field, "NBD URL '%.64s': bad port", url);
+		port = strtoul(p, &end, 10);
+		if (port == 0 || port > 65535 || end - p > 5)
+			return dpu_fail(st, CODE_INVALID, field,
+					"NBD URL '%.64s': port out of range (1..65535)", url);
+		p = end;
+	}
+	if (*p != '/' || p[1] == 0)
+		return dpu_fail(st, CODE_INVALID, field,
+				"NBD URL '%.64s' names no export; give nbd://HOST:PORT/EXPORT",
+				url);
+	slash = p + 1;
+	if (strlen(slash) > DPU_NBD_EXPORT_MAX)
+		return dpu_fail(st, CODE_INVALID, field,
+				"NBD URL '%.64s': export name longer than %d characters", url,
+				DPU_NBD_EXPORT_MAX);
+	for (p = slash; *p; p++)
+		if (!is_export_char(*p))
+			return dpu_fail(st, CODE_INVALID, field,
+					"NBD URL '%.64s': export name has the character 0x%02x; "
+					"use A-Z, a-z, 0-9, '.', '_', '-' and '/'",
+					url, (unsigned char)*p);
+	memcpy(out->host, host, hn);
+	out->port = (uint16_t)port;
+	snprintf(out->export_name, sizeof(out->export_name), "%s", slash);
+	return 0;
+}
+
+int
+dpu_validate_disk(const Nicvisor__V1__DiskSpec *disk, const char *prefix, struct dpu_status *st)
+{
+	char f[96];
+
+	if (disk == NULL)
+		return dpu_fail(st, CODE_INVALID, prefix, "a disk spec is required");
+	return dpu_validate_volume_ref(disk->volume, join(f, sizeof(f), prefix, "volume"), st);
+}
+
+int
 dpu_validate_host_id(const char *id, const char *field, struct dpu_status *st)
 {
 	size_t n = id ? strlen(id) : 0;
@@ -434,6 +578,26 @@ dpu_validate_spec(const Nicvisor__V1__VmSpec *spec, const char *prefix, bool che
 						"MAC %s is given to NIC %zu already",
 						spec->nics[i]->mac, j);
 			}
+		}
+	}
+	if (spec->n_disks > DPU_MAX_DISKS)
+		return dpu_fail(st, CODE_INVALID, join(f, sizeof(f), prefix, "disks"),
+				"%zu disks asked; a VM has at most %d", spec->n_disks,
+				DPU_MAX_DISKS);
+	for (size_t i = 0; i < spec->n_disks; i++) {
+		char df[64];
+
+		snprintf(df, sizeof(df), "disks[%zu]", i);
+		if (dpu_validate_disk(spec->disks[i], join(f, sizeof(f), prefix, df), st) < 0)
+			return -EINVAL;
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(spec->disks[i]->volume, spec->disks[j]->volume) != 0)
+				continue;
+			snprintf(df, sizeof(df), "disks[%zu].volume", i);
+			return dpu_fail(st, CODE_INVALID, join(f, sizeof(f), prefix, df),
+					"volume %s is disk %zu already; a volume is attached "
+					"once per VM",
+					spec->disks[i]->volume, j);
 		}
 	}
 	if (validate_path(spec->kernel, true, join(f, sizeof(f), prefix, "kernel"), st) < 0)

@@ -30,6 +30,14 @@
 #define DPU_VLAN_MAX        4094
 #define DPU_MAC_STR_LEN     17 /* "52:54:00:12:34:56" */
 #define DPU_UPLINK_NAME_MAX 31
+#define DPU_VOLUME_ID_LEN   20 /* "vol-" + 16 hex digits */
+#define DPU_MAX_DISKS       16 /* per VM */
+#define DPU_VOLUME_MIN_SIZE (1ull << 20)
+#define DPU_VOLUME_MAX_SIZE (64ull << 40) /* 64 TiB */
+#define DPU_NBD_URL_MAX     255
+#define DPU_NBD_HOST_MAX    253
+#define DPU_NBD_EXPORT_MAX  128
+#define DPU_NBD_PORT        10809
 
 enum dpu_boot_file {
 	DPU_BOOT_KERNEL,
@@ -68,6 +76,31 @@ int dpu_validate_mac(const char *s, const char *field, struct dpu_status *st);
 int dpu_validate_nic(const Nicvisor__V1__NicSpec *nic, const char *field_prefix,
 		     struct dpu_status *st);
 
+/* "vol-" followed by 16 lower-case hex digits. */
+bool dpu_is_volume_id(const char *s);
+/* A volume's name: like a VM's, and not shaped like a volume id either. */
+int dpu_validate_volume_name(const char *name, const char *field, struct dpu_status *st);
+/* A reference to a volume in a request: its id or its name. */
+int dpu_validate_volume_ref(const char *ref, const char *field, struct dpu_status *st);
+/* A multiple of 512 in DPU_VOLUME_MIN_SIZE..DPU_VOLUME_MAX_SIZE. */
+int dpu_validate_volume_size(uint64_t size, const char *field, struct dpu_status *st);
+
+/* An NBD export's address, "nbd://HOST[:PORT]/EXPORT": HOST a DNS name or
+ * IPv4 address ([A-Za-z0-9.-]) or an IPv6 one in brackets, PORT 1..65535
+ * (default 10809), EXPORT 1..128 characters of [A-Za-z0-9._/-]. */
+struct dpu_nbd_url {
+	char host[DPU_NBD_HOST_MAX + 1]; /* without brackets */
+	uint16_t port;
+	char export_name[DPU_NBD_EXPORT_MAX + 1];
+};
+int dpu_nbd_url_parse(const char *url, struct dpu_nbd_url *out, const char *field,
+		      struct dpu_status *st);
+/* A DiskSpec as an operator sends it: volume reference present and well
+ * formed. field_prefix is "disk" or "spec.disks[2]". Whether the volume
+ * exists and may be attached is the agent's to check. */
+int dpu_validate_disk(const Nicvisor__V1__DiskSpec *disk, const char *field_prefix,
+		      struct dpu_status *st);
+
 /* [A-Za-z0-9][A-Za-z0-9._-]{0,62} */
 int dpu_validate_host_id(const char *id, const char *field, struct dpu_status *st);
 /* 64 lower-case hex digits (a SHA-256). */
@@ -76,7 +109,8 @@ bool dpu_is_artifact_id(const char *s);
 /*
  * A VmSpec as an operator sends it: name, vcpus, memory, paths (absolute,
  * bounded, no control characters), cmdline, at most DPU_MAX_NICS NICs
- * (dpu_validate_nic) with no MAC given twice. With check_files, the kernel and initrd are
+ * (dpu_validate_nic) with no MAC given twice, at most DPU_MAX_DISKS disks
+ * (dpu_validate_disk) with no volume given twice. With check_files, the kernel and initrd are
  * also opened and sniffed (dpu_check_boot_file). field_prefix is "spec".
  */
 int dpu_validate_spec(const Nicvisor__V1__VmSpec *spec, const char *field_prefix, bool check_files,

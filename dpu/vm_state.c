@@ -65,6 +65,13 @@ dpu_vm_check_op(enum dpu_vm_op op, Nicvisor__V1__VmState state, bool force, cons
 				"vm %s is %s; NICs change only while a VM is created, stopped or "
 				"failed: stop it first",
 				name, sn);
+	case DPU_VM_OP_EDIT_DISKS:
+		if (!dpu_vm_state_active(state))
+			return 0;
+		return dpu_fail(st, pre, "vm",
+				"vm %s is %s; disks change only while a VM is created, stopped "
+				"or failed: stop it first",
+				name, sn);
 	}
 	return dpu_fail(st, NICVISOR__V1__CODE__CODE_INTERNAL, "", "unknown operation %d", (int)op);
 }

@@ -26,7 +26,8 @@ enum dpu_vm_op {
 	DPU_VM_OP_START,
 	DPU_VM_OP_STOP,
 	DPU_VM_OP_DELETE,
-	DPU_VM_OP_EDIT_NICS, /* AddNic, RemoveNic: only while it does not run */
+	DPU_VM_OP_EDIT_NICS,  /* AddNic, RemoveNic: only while it does not run */
+	DPU_VM_OP_EDIT_DISKS, /* AttachDisk, DetachDisk: likewise */
 };
 
 /*

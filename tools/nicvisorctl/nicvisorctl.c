@@ -51,7 +51,8 @@ usage(FILE *f)
 		"\n"
 		"commands:\n"
 		"  create NAME --kernel PATH [--initrd PATH] [--cmdline TEXT] [--vcpus N]\n"
-		"         [--memory MIB] [--nic NETWORK[,MAC]]... [--start]\n"
+		"         [--memory MIB] [--nic NETWORK[,MAC]]... [--disk VOLUME[,ro]]...\n"
+		"         [--start]\n"
 		"                                      create a VM (paths are on the DPU;\n"
 		"                                      1 vCPU and 256 MiB unless given; a NIC\n"
 		"                                      without MAC gets one from the agent)\n"
@@ -75,8 +76,18 @@ usage(FILE *f)
 		"  network get NAME                    show one network\n"
 		"  nic add NAME NETWORK [--mac MAC]    add a NIC to a stopped VM\n"
 		"  nic remove NAME INDEX               remove NIC INDEX (0..) of a stopped VM\n"
+		"  volume create NAME --size SIZE [--nbd URL]\n"
+		"                                      create a volume: a sparse file on the\n"
+		"                                      DPU, or an NBD export "
+		"nbd://HOST:PORT/NAME;\n"
+		"                                      SIZE in bytes or with K, M, G, T (binary)\n"
+		"  volume delete NAME                  delete a volume no VM has as a disk\n"
+		"  volume list                         list volumes, their size and allocation\n"
+		"  volume get NAME                     show one volume and where it is attached\n"
+		"  disk attach NAME VOLUME [--ro]      attach a volume to a stopped VM\n"
+		"  disk detach NAME INDEX              detach disk INDEX (0..) of a stopped VM\n"
 		"  stats [NAME]                        port counters and drops of a VM's NICs,\n"
-		"                                      or of every port\n"
+		"                                      or of every port; disk counters too\n"
 		"\n"
 		"NAME is a VM's name or id. Defaults: --api %s (or $NICVISOR_API),\n"
 		"--events %s (or $NICVISOR_EVENTS).\n"
@@ -185,7 +196,72 @@ print_vm_result(struct ctl *c, const Nicvisor__V1__Response *rep, const char *ve
 }
 
 /* More than an agent accepts, so that its typed error is what one sees. */
-#define CTL_MAX_NICS 16
+#define CTL_MAX_NICS  16
+#define CTL_MAX_DISKS 32
+
+/* VOLUME or VOLUME,ro */
+static int
+parse_disk(char *arg, Nicvisor__V1__DiskSpec *disk)
+{
+	char *comma = strchr(arg, ',');
+
+	nicvisor__v1__disk_spec__init(disk);
+	if (comma != NULL) {
+		*comma = 0;
+		if (strcmp(comma + 1, "ro") != 0 && strcmp(comma + 1, "rw") != 0)
+			return -EINVAL;
+		disk->read_only = strcmp(comma + 1, "ro") == 0;
+	}
+	disk->volume = arg;
+	return arg[0] == 0 ? -EINVAL : 0;
+}
+
+/* "4096", "512K", "10M", "20G", "1T" (also "20GiB"): binary units. */
+static bool
+parse_size(const char *s, uint64_t *out)
+{
+	uint64_t v = 0, mult = 1;
+	const char *p = s;
+
+	if (*p < '0' || *p > '9')
+		return false;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	switch (*p) {
+	case 0:
+		break;
+	case 'K':
+	case 'k':
+		mult = 1ull << 10;
+		break;
+	case 'M':
+	case 'm':
+		mult = 1ull << 20;
+		break;
+	case 'G':
+	case 'g':
+		mult = 1ull << 30;
+		break;
+	case 'T':
+	case 't':
+		mult = 1ull << 40;
+		break;
+	default:
+		return false;
+	}
+	if (*p != 0) {
+		p++;
+		if (strcmp(p, "iB") != 0 && strcmp(p, "B") != 0 && *p != 0)
+			return false;
+	}
+	if (v > UINT64_MAX / mult)
+		return false;
+	*out = v * mult;
+	return true;
+}
 
 /* NETWORK or NETWORK,MAC (arg is modified). */
 static int
@@ -216,8 +292,10 @@ cmd_create(struct ctl *c, int argc, char **argv)
 		{ "memory", required_argument, NULL, 'm' },
 		{ "start", no_argument, NULL, 's' },
 		{ "nic", required_argument, NULL, 'N' },
+		{ "disk", required_argument, NULL, 'D' },
 		{ NULL, 0, NULL, 0 },
 	};
+	Nicvisor__V1__DiskSpec disks[CTL_MAX_DISKS], *diskp[CTL_MAX_DISKS];
 	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
 	Nicvisor__V1__CreateVmRequest cr = NICVISOR__V1__CREATE_VM_REQUEST__INIT;
 	Nicvisor__V1__VmSpec spec = NICVISOR__V1__VM_SPEC__INIT;
@@ -260,11 +338,20 @@ cmd_create(struct ctl *c, int argc, char **argv)
 			nicp[spec.n_nics] = &nics[spec.n_nics];
 			spec.n_nics++;
 			break;
+		case 'D':
+			if (spec.n_disks >= CTL_MAX_DISKS)
+				return usage_error("--disk %s: too many disks", optarg);
+			if (parse_disk(optarg, &disks[spec.n_disks]) < 0)
+				return usage_error("--disk %s: give VOLUME or VOLUME,ro", optarg);
+			diskp[spec.n_disks] = &disks[spec.n_disks];
+			spec.n_disks++;
+			break;
 		default:
 			return EXIT_USAGE;
 		}
 	}
 	spec.nics = nicp;
+	spec.disks = diskp;
 	if (optind + 1 != argc)
 		return usage_error("%s", "create needs exactly one NAME");
 	if (spec.kernel[0] == 0)
@@ -728,6 +815,48 @@ cmd_nic(struct ctl *c, int argc, char **argv)
 	return usage_error("nic %s: use nic add or nic remove", sub[0] ? sub : "(nothing)");
 }
 
+/* The disk table of `stats` (or ,"disks":[...] with --json); nothing in
+ * text when there are no disks. */
+static int
+print_disk_stats(struct ctl *c, const char *vm)
+{
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__GetDiskStatsRequest ds = NICVISOR__V1__GET_DISK_STATS_REQUEST__INIT;
+	Nicvisor__V1__Response *rep;
+	int rc;
+
+	ds.vm = (char *)vm;
+	req.op_case = NICVISOR__V1__REQUEST__OP_GET_DISK_STATS;
+	req.get_disk_stats = &ds;
+	rc = call(c, &req, &rep);
+	if (rc != EXIT_OK)
+		return rc;
+	if (rep->disk_stats == NULL) {
+		fprintf(stderr, "nicvisorctl: the agent answered without disk statistics\n");
+		nv_wire_free(&rep->base);
+		return EXIT_ERR;
+	}
+	if (c->json)
+		printf(",\"disks\":[");
+	else if (rep->disk_stats->n_disks > 0) {
+		putchar('\n');
+		ctl_print_disk_table_header(stdout);
+	}
+	for (size_t i = 0; i < rep->disk_stats->n_disks; i++) {
+		if (c->json) {
+			if (i)
+				putchar(',');
+			ctl_json_disk_stats(stdout, rep->disk_stats->disks[i]);
+		} else {
+			ctl_print_disk_row(stdout, rep->disk_stats->disks[i]);
+		}
+	}
+	if (c->json)
+		putchar(']');
+	nv_wire_free(&rep->base);
+	return EXIT_OK;
+}
+
 static int
 cmd_stats(struct ctl *c, int argc, char **argv)
 {
@@ -753,6 +882,7 @@ cmd_stats(struct ctl *c, int argc, char **argv)
 		printf("{\"ports\":[");
 	else
 		ctl_print_port_table_header(stdout);
+	/* The disks' counters follow in the same object (see print_disk_stats). */
 	for (size_t i = 0; i < rep->port_stats->n_ports; i++) {
 		if (c->json) {
 			if (i)
@@ -763,9 +893,272 @@ cmd_stats(struct ctl *c, int argc, char **argv)
 		}
 	}
 	if (c->json)
-		printf("]}\n");
+		putchar(']');
 	nv_wire_free(&rep->base);
+	rc = print_disk_stats(c, ps.vm);
+	if (c->json)
+		printf("}\n");
+	return rc;
+}
+
+/* Volumes and disks */
+
+static int
+print_volume_result(struct ctl *c, const Nicvisor__V1__Response *rep, const char *verb)
+{
+	const Nicvisor__V1__Volume *v = rep->volume;
+
+	if (v == NULL) {
+		fprintf(stderr, "nicvisorctl: the agent answered without a volume\n");
+		return EXIT_ERR;
+	}
+	if (c->json) {
+		ctl_json_volume(stdout, v);
+		putchar('\n');
+	} else if (verb == NULL) {
+		ctl_print_volume(stdout, v);
+	} else {
+		printf("volume %s (%s) %s\n", v->name, v->id, verb);
+	}
 	return EXIT_OK;
+}
+
+static int
+volume_create(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "size", required_argument, NULL, 's' },
+		{ "nbd", required_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 },
+	};
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__CreateVolumeRequest cv = NICVISOR__V1__CREATE_VOLUME_REQUEST__INIT;
+	Nicvisor__V1__Response *rep;
+	const char *name;
+	bool sized = false;
+	int o, rc;
+
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 's':
+			if (!parse_size(optarg, &cv.size_bytes))
+				return usage_error("--size %s: give bytes, or a number with K, M, "
+						   "G or T",
+						   optarg);
+			sized = true;
+			break;
+		case 'n':
+			cv.nbd_url = optarg;
+			break;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (one_name(argc, argv, "volume create", &name) != EXIT_OK)
+		return EXIT_USAGE;
+	if (!sized)
+		return usage_error("%s", "volume create needs --size SIZE");
+	cv.name = (char *)name;
+	req.op_case = NICVISOR__V1__REQUEST__OP_CREATE_VOLUME;
+	req.create_volume = &cv;
+	rc = call(c, &req, &rep);
+	if (rc == EXIT_OK)
+		rc = print_volume_result(c, rep, "created");
+	nv_wire_free((ProtobufCMessage *)rep);
+	return rc;
+}
+
+static int
+volume_get_delete(struct ctl *c, int argc, char **argv, bool delete)
+{
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__DeleteVolumeRequest dv = NICVISOR__V1__DELETE_VOLUME_REQUEST__INIT;
+	Nicvisor__V1__GetVolumeRequest gv = NICVISOR__V1__GET_VOLUME_REQUEST__INIT;
+	Nicvisor__V1__Response *rep;
+	const char *name;
+	int rc;
+
+	if (no_options(argc, argv) != EXIT_OK ||
+	    one_name(argc, argv, delete ? "volume delete" : "volume get", &name) != EXIT_OK)
+		return EXIT_USAGE;
+	if (delete) {
+		dv.volume = (char *)name;
+		req.op_case = NICVISOR__V1__REQUEST__OP_DELETE_VOLUME;
+		req.delete_volume = &dv;
+	} else {
+		gv.volume = (char *)name;
+		req.op_case = NICVISOR__V1__REQUEST__OP_GET_VOLUME;
+		req.get_volume = &gv;
+	}
+	rc = call(c, &req, &rep);
+	if (rc == EXIT_OK)
+		rc = print_volume_result(c, rep, delete ? "deleted" : NULL);
+	nv_wire_free((ProtobufCMessage *)rep);
+	return rc;
+}
+
+static int
+volume_list(struct ctl *c, int argc, char **argv)
+{
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__ListVolumesRequest lv = NICVISOR__V1__LIST_VOLUMES_REQUEST__INIT;
+	char *token = NULL;
+	size_t count = 0;
+	int rc = EXIT_OK;
+
+	if (no_options(argc, argv) != EXIT_OK || optind != argc)
+		return usage_error("%s", "volume list takes no arguments");
+	req.op_case = NICVISOR__V1__REQUEST__OP_LIST_VOLUMES;
+	req.list_volumes = &lv;
+	if (c->client == NULL && connect_api(c) != EXIT_OK)
+		return EXIT_ERR;
+	if (c->json)
+		printf("{\"volumes\":[");
+	else
+		ctl_print_volume_table_header(stdout);
+	/* Every page; bounded because each page moves past the last key. */
+	for (int page = 0; page < 100000; page++) {
+		Nicvisor__V1__Response *rep;
+		const char *next = "";
+
+		lv.page_token = token ? token : "";
+		rc = call(c, &req, &rep);
+		if (rc != EXIT_OK)
+			break;
+		if (rep->volumes != NULL) {
+			for (size_t i = 0; i < rep->volumes->n_volumes; i++, count++) {
+				if (c->json) {
+					if (count)
+						putchar(',');
+					ctl_json_volume(stdout, rep->volumes->volumes[i]);
+				} else {
+					ctl_print_volume_row(stdout, rep->volumes->volumes[i]);
+				}
+			}
+			next = rep->volumes->next_page_token;
+		}
+		free(token);
+		token = next[0] ? strdup(next) : NULL;
+		nv_wire_free(&rep->base);
+		if (token == NULL)
+			break;
+	}
+	free(token);
+	if (c->json)
+		printf("]}\n");
+	return rc;
+}
+
+/* argv[0] is "volume"; the subcommand follows. */
+static int
+cmd_volume(struct ctl *c, int argc, char **argv)
+{
+	const char *sub = argc > 1 ? argv[1] : "";
+
+	argc--;
+	argv++;
+	optind = 0;
+	if (strcmp(sub, "create") == 0)
+		return volume_create(c, argc, argv);
+	if (strcmp(sub, "delete") == 0)
+		return volume_get_delete(c, argc, argv, true);
+	if (strcmp(sub, "get") == 0)
+		return volume_get_delete(c, argc, argv, false);
+	if (strcmp(sub, "list") == 0)
+		return volume_list(c, argc, argv);
+	return usage_error("volume %s: use volume create, delete, list or get",
+			   sub[0] ? sub : "(nothing)");
+}
+
+static int
+disk_attach(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "ro", no_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 },
+	};
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__AttachDiskRequest ad = NICVISOR__V1__ATTACH_DISK_REQUEST__INIT;
+	Nicvisor__V1__DiskSpec disk = NICVISOR__V1__DISK_SPEC__INIT;
+	Nicvisor__V1__Response *rep;
+	int o, rc;
+
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o != 'r')
+			return EXIT_USAGE;
+		disk.read_only = true;
+	}
+	if (optind + 2 != argc)
+		return usage_error("%s", "disk attach needs a VM NAME and a VOLUME");
+	ad.vm = argv[optind];
+	disk.volume = argv[optind + 1];
+	ad.disk = &disk;
+	req.op_case = NICVISOR__V1__REQUEST__OP_ATTACH_DISK;
+	req.attach_disk = &ad;
+	rc = call(c, &req, &rep);
+	if (rc == EXIT_OK && rep->vm != NULL && rep->vm->spec != NULL &&
+	    rep->vm->spec->n_disks > 0) {
+		const Nicvisor__V1__VmSpec *s = rep->vm->spec;
+		const Nicvisor__V1__DiskSpec *d = s->disks[s->n_disks - 1];
+
+		if (c->json) {
+			ctl_json_vm(stdout, rep->vm);
+			putchar('\n');
+		} else {
+			printf("vm %s: disk%zu is volume %s%s\n", s->name, s->n_disks - 1,
+			       d->volume, d->read_only ? ", read-only" : "");
+		}
+	}
+	nv_wire_free((ProtobufCMessage *)rep);
+	return rc;
+}
+
+static int
+disk_detach(struct ctl *c, int argc, char **argv)
+{
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__DetachDiskRequest dd = NICVISOR__V1__DETACH_DISK_REQUEST__INIT;
+	Nicvisor__V1__Response *rep;
+	uint64_t v;
+	int rc;
+
+	if (no_options(argc, argv) != EXIT_OK || optind + 2 != argc)
+		return usage_error("%s", "disk detach needs a VM NAME and an INDEX");
+	if (!parse_u64(argv[optind + 1], &v) || v > UINT32_MAX)
+		return usage_error("disk detach: INDEX %s: give a number (0 for the first disk)",
+				   argv[optind + 1]);
+	dd.vm = argv[optind];
+	dd.index = (uint32_t)v;
+	req.op_case = NICVISOR__V1__REQUEST__OP_DETACH_DISK;
+	req.detach_disk = &dd;
+	rc = call(c, &req, &rep);
+	if (rc == EXIT_OK && rep->vm != NULL) {
+		if (c->json) {
+			ctl_json_vm(stdout, rep->vm);
+			putchar('\n');
+		} else {
+			printf("vm %s: disk%u detached; %zu left\n",
+			       rep->vm->spec ? rep->vm->spec->name : "", dd.index,
+			       rep->vm->spec ? rep->vm->spec->n_disks : 0);
+		}
+	}
+	nv_wire_free((ProtobufCMessage *)rep);
+	return rc;
+}
+
+static int
+cmd_disk(struct ctl *c, int argc, char **argv)
+{
+	const char *sub = argc > 1 ? argv[1] : "";
+
+	argc--;
+	argv++;
+	optind = 0;
+	if (strcmp(sub, "attach") == 0)
+		return disk_attach(c, argc, argv);
+	if (strcmp(sub, "detach") == 0)
+		return disk_detach(c, argc, argv);
+	return usage_error("disk %s: use disk attach or disk detach", sub[0] ? sub : "(nothing)");
 }
 
 /* Events */
@@ -1241,6 +1634,10 @@ main(int argc, char **argv)
 		rc = cmd_nic(&c, argc, argv);
 	else if (strcmp(cmd, "stats") == 0)
 		rc = cmd_stats(&c, argc, argv);
+	else if (strcmp(cmd, "volume") == 0)
+		rc = cmd_volume(&c, argc, argv);
+	else if (strcmp(cmd, "disk") == 0)
+		rc = cmd_disk(&c, argc, argv);
 	else if (strcmp(cmd, "help") == 0) {
 		usage(stdout);
 		rc = EXIT_OK;

@@ -82,6 +82,14 @@ json_spec(FILE *f, const Nicvisor__V1__VmSpec *s)
 		ctl_json_string(f, s->nics[i]->mac);
 		fputc('}', f);
 	}
+	fputs("],\"disks\":[", f);
+	for (size_t i = 0; i < s->n_disks; i++) {
+		if (i)
+			fputc(',', f);
+		fputs("{\"volume\":", f);
+		ctl_json_string(f, s->disks[i]->volume);
+		fprintf(f, ",\"read_only\":%s}", s->disks[i]->read_only ? "true" : "false");
+	}
 	fputs("]}", f);
 }
 
@@ -225,6 +233,9 @@ ctl_print_vm(FILE *f, const Nicvisor__V1__Vm *vm)
 		for (size_t i = 0; i < s->n_nics; i++)
 			fprintf(f, "nic%zu:       network %s, mac %s\n", i, s->nics[i]->network,
 				s->nics[i]->mac);
+		for (size_t i = 0; i < s->n_disks; i++)
+			fprintf(f, "disk%zu:%s     volume %s%s\n", i, i < 10 ? " " : "",
+				s->disks[i]->volume, s->disks[i]->read_only ? ", read-only" : "");
 	}
 	fprintf(f, "last exit:  %s\n", nv_exit_kind_name(vm->last_exit));
 	fprintf(f, "boots:      %u\n", vm->boots);
@@ -398,6 +409,171 @@ ctl_print_port_row(FILE *f, const Nicvisor__V1__PortStats *p)
 		if (p->drops[i]->value == 0)
 			continue;
 		fprintf(f, "%s%s=%" PRIu64, shown ? " " : "", p->drops[i]->key, p->drops[i]->value);
+		shown++;
+	}
+	if (shown == 0)
+		fputc('-', f);
+	fputc('\n', f);
+}
+
+static const char *
+backend_name(Nicvisor__V1__VolumeBackend b)
+{
+	switch (b) {
+	case NICVISOR__V1__VOLUME_BACKEND__VOLUME_BACKEND_FILE:
+		return "file";
+	case NICVISOR__V1__VOLUME_BACKEND__VOLUME_BACKEND_NBD:
+		return "nbd";
+	default:
+		return "unknown";
+	}
+}
+
+/* 1536 -> "1.5K", binary units. */
+static const char *
+fmt_bytes(uint64_t v, char *buf, size_t size)
+{
+	static const char units[] = "BKMGTPE";
+	double d = (double)v;
+	int u = 0;
+
+	while (d >= 1024 && u < 6) {
+		d /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, size, "%" PRIu64 "B", v);
+	else
+		snprintf(buf, size, "%.*f%c", d < 10 ? 1 : 0, d, units[u]);
+	return buf;
+}
+
+void
+ctl_json_volume(FILE *f, const Nicvisor__V1__Volume *v)
+{
+	fputs("{\"id\":", f);
+	ctl_json_string(f, v->id);
+	fputs(",\"name\":", f);
+	ctl_json_string(f, v->name);
+	fprintf(f, ",\"size_bytes\":%" PRIu64 ",\"allocated_bytes\":%" PRIu64 ",\"backend\":",
+		v->size_bytes, v->allocated_bytes);
+	ctl_json_string(f, backend_name(v->backend));
+	fputs(",\"nbd_url\":", f);
+	ctl_json_string(f, v->nbd_url);
+	fputs(",\"path\":", f);
+	ctl_json_string(f, v->path);
+	fprintf(f, ",\"created_unix_ms\":%" PRIu64 ",\"attachments\":[", v->created_unix_ms);
+	for (size_t i = 0; i < v->n_attachments; i++) {
+		const Nicvisor__V1__VolumeAttachment *at = v->attachments[i];
+
+		if (i)
+			fputc(',', f);
+		fputs("{\"vm\":", f);
+		ctl_json_string(f, at->vm);
+		fputs(",\"vm_name\":", f);
+		ctl_json_string(f, at->vm_name);
+		fprintf(f, ",\"index\":%u,\"read_only\":%s}", at->index,
+			at->read_only ? "true" : "false");
+	}
+	fputs("]}", f);
+}
+
+void
+ctl_print_volume(FILE *f, const Nicvisor__V1__Volume *v)
+{
+	char t[32], b1[16], b2[16];
+
+	fprintf(f, "name:       %s\n", v->name);
+	fprintf(f, "id:         %s\n", v->id);
+	fprintf(f, "size:       %s (%" PRIu64 " bytes)\n", fmt_bytes(v->size_bytes, b1, sizeof(b1)),
+		v->size_bytes);
+	if (v->backend != NICVISOR__V1__VOLUME_BACKEND__VOLUME_BACKEND_NBD)
+		fprintf(f, "allocated:  %s (%" PRIu64 " bytes)\n",
+			fmt_bytes(v->allocated_bytes, b2, sizeof(b2)), v->allocated_bytes);
+	fprintf(f, "backend:    %s\n", backend_name(v->backend));
+	if (v->nbd_url[0] != 0)
+		fprintf(f, "nbd url:    %s\n", v->nbd_url);
+	if (v->path[0] != 0)
+		fprintf(f, "path:       %s\n", v->path);
+	fprintf(f, "created:    %s\n", fmt_time(v->created_unix_ms, t, sizeof(t)));
+	for (size_t i = 0; i < v->n_attachments; i++)
+		fprintf(f, "attached:   vm %s (%s) disk%u%s\n", v->attachments[i]->vm_name,
+			v->attachments[i]->vm, v->attachments[i]->index,
+			v->attachments[i]->read_only ? ", read-only" : "");
+}
+
+void
+ctl_print_volume_table_header(FILE *f)
+{
+	fprintf(f, "%-24s %-20s %-5s %9s %9s %-8s %s\n", "NAME", "ID", "KIND", "SIZE", "ALLOC",
+		"VMS", "CREATED");
+}
+
+void
+ctl_print_volume_row(FILE *f, const Nicvisor__V1__Volume *v)
+{
+	char t[32], b1[16], b2[16], vms[16];
+
+	snprintf(vms, sizeof(vms), "%zu", v->n_attachments);
+	/* The DPU cannot know what a remote export holds. */
+	if (v->backend == NICVISOR__V1__VOLUME_BACKEND__VOLUME_BACKEND_NBD)
+		snprintf(b2, sizeof(b2), "-");
+	else
+		fmt_bytes(v->allocated_bytes, b2, sizeof(b2));
+	fprintf(f, "%-24s %-20s %-5s %9s %9s %-8s %s\n", v->name, v->id, backend_name(v->backend),
+		fmt_bytes(v->size_bytes, b1, sizeof(b1)), b2, vms,
+		fmt_time(v->created_unix_ms, t, sizeof(t)));
+}
+
+void
+ctl_json_disk_stats(FILE *f, const Nicvisor__V1__DiskStats *d)
+{
+	fputs("{\"disk\":", f);
+	ctl_json_string(f, d->disk);
+	fputs(",\"volume\":", f);
+	ctl_json_string(f, d->volume);
+	fprintf(f,
+		",\"served\":%s,\"connected\":%s,\"read_only\":%s,\"read_ops\":%" PRIu64
+		",\"read_bytes\":%" PRIu64 ",\"write_ops\":%" PRIu64 ",\"write_bytes\":%" PRIu64
+		",\"flush_ops\":%" PRIu64 ",\"discard_ops\":%" PRIu64 ",\"errors\":{",
+		d->served ? "true" : "false", d->connected ? "true" : "false",
+		d->read_only ? "true" : "false", d->read_ops, d->read_bytes, d->write_ops,
+		d->write_bytes, d->flush_ops, d->discard_ops);
+	for (size_t i = 0; i < d->n_errors; i++) {
+		if (i)
+			fputc(',', f);
+		ctl_json_string(f, d->errors[i]->key);
+		fprintf(f, ":%" PRIu64, d->errors[i]->value);
+	}
+	fputs("}}", f);
+}
+
+void
+ctl_print_disk_table_header(FILE *f)
+{
+	fprintf(f, "%-26s %-16s %-4s %-3s %10s %12s %10s %12s %8s  %s\n", "DISK", "VOLUME", "CONN",
+		"RO", "READS", "READ_BYTES", "WRITES", "WRITE_BYTES", "FLUSHES", "ERRORS");
+}
+
+void
+ctl_print_disk_row(FILE *f, const Nicvisor__V1__DiskStats *d)
+{
+	size_t shown = 0;
+
+	fprintf(f,
+		"%-26s %-16s %-4s %-3s %10" PRIu64 " %12" PRIu64 " %10" PRIu64 " %12" PRIu64
+		" %8" PRIu64 "  ",
+		d->disk, d->volume,
+		!d->served     ? "-"
+		: d->connected ? "yes"
+			       : "no",
+		d->read_only ? "ro" : "rw", d->read_ops, d->read_bytes, d->write_ops,
+		d->write_bytes, d->flush_ops);
+	for (size_t i = 0; i < d->n_errors; i++) {
+		if (d->errors[i]->value == 0)
+			continue;
+		fprintf(f, "%s%s=%" PRIu64, shown ? " " : "", d->errors[i]->key,
+			d->errors[i]->value);
 		shown++;
 	}
 	if (shown == 0)

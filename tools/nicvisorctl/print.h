@@ -30,5 +30,12 @@ void ctl_print_network_table_header(FILE *f);
 void ctl_print_network_row(FILE *f, const Nicvisor__V1__Network *n);
 void ctl_print_port_table_header(FILE *f);
 void ctl_print_port_row(FILE *f, const Nicvisor__V1__PortStats *p);
+void ctl_json_volume(FILE *f, const Nicvisor__V1__Volume *v);
+void ctl_print_volume(FILE *f, const Nicvisor__V1__Volume *v);
+void ctl_print_volume_table_header(FILE *f);
+void ctl_print_volume_row(FILE *f, const Nicvisor__V1__Volume *v);
+void ctl_json_disk_stats(FILE *f, const Nicvisor__V1__DiskStats *d);
+void ctl_print_disk_table_header(FILE *f);
+void ctl_print_disk_row(FILE *f, const Nicvisor__V1__DiskStats *d);
 
 #endif

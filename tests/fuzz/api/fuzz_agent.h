@@ -7,10 +7,13 @@
  *
  * Networking runs on the fake dataplane (dpu/net.h) with network "blue"
  * (VLAN 10, id fuzz_net_id) and network "red" (untagged, no NIC on it).
+ * Storage runs on the fake block backend (dpu/blk.h) with file volume
+ * "root" (1 MiB, id fuzz_vol_id; its sparse file in the temp directory,
+ * removed with every agent) and NBD volume "remote" (no disk on it).
  *
  * fuzz_agent_open(with_host):
- *   false: no host; one VM "web1" with a NIC on blue (MAC FUZZ_MAC)
- *          created (not started).
+ *   false: no host; one VM "web1" with a NIC on blue (MAC FUZZ_MAC) and
+ *          disk 0 on root (read-write) created (not started).
  *   true:  host "h1" said Hello (session fuzz_session), VM "web1" created
  *          and started on it (launch with its NIC queued; artifacts stored).
  */
@@ -25,7 +28,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <dirent.h>
+
 #include "agent.h"
+#include "blk.h"
 #include "net.h"
 #include "nv_log.h"
 #include "nv_wire.h"
@@ -39,8 +45,11 @@ static char fuzz_kernel[96];
 static char fuzz_session[64];
 static char fuzz_vm_id[32];
 static char fuzz_net_id[32];
+static char fuzz_vol_id[32];
+static char fuzz_volumes[96];
 static struct dpu_store *fuzz_store;
 static struct dpu_net *fuzz_net;
+static struct dpu_blk *fuzz_blk;
 
 #define FUZZ_MAC "52:54:00:00:00:01"
 
@@ -74,6 +83,7 @@ fuzz_agent_init(void)
 		abort();
 	snprintf(fuzz_artifacts, sizeof(fuzz_artifacts), "%s/artifacts", fuzz_dir);
 	snprintf(fuzz_kernel, sizeof(fuzz_kernel), "%s/bzImage", fuzz_dir);
+	snprintf(fuzz_volumes, sizeof(fuzz_volumes), "%s/volumes", fuzz_dir);
 	mkdir(fuzz_artifacts, 0700);
 	for (size_t i = 0; i < sizeof(k); i++)
 		k[i] = (uint8_t)(i * 31 + 7);
@@ -84,10 +94,31 @@ fuzz_agent_init(void)
 	close(fd);
 }
 
+/* The volume files an input's agent made: ids repeat from input to input. */
+static void
+fuzz_remove_volumes(void)
+{
+	char path[400];
+	DIR *d = opendir(fuzz_volumes);
+	struct dirent *de;
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", fuzz_volumes, de->d_name);
+		unlink(path);
+	}
+	closedir(d);
+}
+
 /* Remove the temp directory (the fuzzers leave it to process exit). */
 static void
 fuzz_agent_cleanup(void)
 {
+	fuzz_remove_volumes();
+	rmdir(fuzz_volumes);
 	unlink(fuzz_kernel);
 	rmdir(fuzz_artifacts);
 	rmdir(fuzz_dir);
@@ -134,6 +165,8 @@ fuzz_agent_open(bool with_host)
 	Nicvisor__V1__CreateNetworkRequest cn = NICVISOR__V1__CREATE_NETWORK_REQUEST__INIT;
 	Nicvisor__V1__VmSpec spec = NICVISOR__V1__VM_SPEC__INIT;
 	Nicvisor__V1__NicSpec nic = NICVISOR__V1__NIC_SPEC__INIT, *nics[1] = { &nic };
+	Nicvisor__V1__CreateVolumeRequest cv = NICVISOR__V1__CREATE_VOLUME_REQUEST__INIT;
+	Nicvisor__V1__DiskSpec disk = NICVISOR__V1__DISK_SPEC__INIT, *disks[1] = { &disk };
 	Nicvisor__V1__Response rep;
 	struct nv_arena ar = NV_ARENA_INIT;
 	struct dpu_agent *a;
@@ -142,10 +175,13 @@ fuzz_agent_open(bool with_host)
 	fuzz_rnd = 0;
 	fuzz_session[0] = 0;
 	if (dpu_store_mem_open(&fuzz_store) < 0 ||
-	    dpu_net_fake_open("/run/fuzz/vhost", &fuzz_net) < 0)
+	    dpu_net_fake_open("/run/fuzz/vhost", &fuzz_net) < 0 ||
+	    dpu_blk_fake_open("/run/fuzz/vhost", &fuzz_blk) < 0)
 		abort();
 	conf.store = fuzz_store;
 	conf.net = fuzz_net;
+	conf.blk = fuzz_blk;
+	conf.volume_dir = fuzz_volumes;
 	if (dpu_agent_open(&conf, &a) < 0)
 		abort();
 	req.version = NV_PROTOCOL_VERSION;
@@ -159,6 +195,19 @@ fuzz_agent_open(bool with_host)
 	snprintf(fuzz_net_id, sizeof(fuzz_net_id), "%s", rep.network->id);
 	cn.name = "red";
 	cn.vlan = 0;
+	fuzz_call_api(a, &req.base, &rep, &ar);
+	if (rep.status->code != NICVISOR__V1__CODE__CODE_OK)
+		abort();
+	req.op_case = NICVISOR__V1__REQUEST__OP_CREATE_VOLUME;
+	req.create_volume = &cv;
+	cv.name = "root";
+	cv.size_bytes = 1 << 20;
+	fuzz_call_api(a, &req.base, &rep, &ar);
+	if (rep.status->code != NICVISOR__V1__CODE__CODE_OK || rep.volume == NULL)
+		abort();
+	snprintf(fuzz_vol_id, sizeof(fuzz_vol_id), "%s", rep.volume->id);
+	cv.name = "remote";
+	cv.nbd_url = "nbd://storage:10809/export";
 	fuzz_call_api(a, &req.base, &rep, &ar);
 	if (rep.status->code != NICVISOR__V1__CODE__CODE_OK)
 		abort();
@@ -191,6 +240,9 @@ fuzz_agent_open(bool with_host)
 	nic.mac = FUZZ_MAC;
 	spec.nics = nics;
 	spec.n_nics = 1;
+	disk.volume = "root";
+	spec.disks = disks;
+	spec.n_disks = 1;
 	cr.spec = &spec;
 	cr.start = with_host;
 	req.op_case = NICVISOR__V1__REQUEST__OP_CREATE_VM;
@@ -210,6 +262,9 @@ fuzz_agent_close(struct dpu_agent *a)
 	dpu_agent_close(a);
 	dpu_net_close(fuzz_net);
 	fuzz_net = NULL;
+	dpu_blk_close(fuzz_blk);
+	fuzz_blk = NULL;
+	fuzz_remove_volumes();
 	dpu_store_close(fuzz_store);
 	fuzz_store = NULL;
 }

@@ -122,6 +122,101 @@ net_seeds(void)
 	put_msg("api", "create-vm-nics-same-mac", &r.base);
 }
 
+/* Volumes, disks, disk statistics (against fuzz_agent.h's volumes). */
+static void
+vol_seeds(void)
+{
+	Nicvisor__V1__Request r = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__CreateVolumeRequest cv = NICVISOR__V1__CREATE_VOLUME_REQUEST__INIT;
+	Nicvisor__V1__DeleteVolumeRequest dv = NICVISOR__V1__DELETE_VOLUME_REQUEST__INIT;
+	Nicvisor__V1__GetVolumeRequest gv = NICVISOR__V1__GET_VOLUME_REQUEST__INIT;
+	Nicvisor__V1__ListVolumesRequest lv = NICVISOR__V1__LIST_VOLUMES_REQUEST__INIT;
+	Nicvisor__V1__AttachDiskRequest ad = NICVISOR__V1__ATTACH_DISK_REQUEST__INIT;
+	Nicvisor__V1__DetachDiskRequest dd = NICVISOR__V1__DETACH_DISK_REQUEST__INIT;
+	Nicvisor__V1__GetDiskStatsRequest ds = NICVISOR__V1__GET_DISK_STATS_REQUEST__INIT;
+	Nicvisor__V1__CreateVmRequest c = NICVISOR__V1__CREATE_VM_REQUEST__INIT;
+	Nicvisor__V1__VmSpec spec = NICVISOR__V1__VM_SPEC__INIT;
+	Nicvisor__V1__DiskSpec d1 = NICVISOR__V1__DISK_SPEC__INIT,
+			       d2 = NICVISOR__V1__DISK_SPEC__INIT;
+	Nicvisor__V1__DiskSpec *disks[2] = { &d1, &d2 };
+
+	r.version = NV_PROTOCOL_VERSION;
+	cv.name = "data";
+	cv.size_bytes = 64 << 20;
+	r.op_case = NICVISOR__V1__REQUEST__OP_CREATE_VOLUME;
+	r.create_volume = &cv;
+	put_msg("api", "create-volume", &r.base);
+	cv.nbd_url = "nbd://[fd00::7]:10810/exports/data";
+	put_msg("api", "create-volume-nbd", &r.base);
+	cv.nbd_url = "nbd://host:99999/e";
+	put_msg("api", "create-volume-bad-port", &r.base);
+	cv.nbd_url = "";
+	cv.size_bytes = (64 << 20) + 1;
+	put_msg("api", "create-volume-bad-size", &r.base);
+	cv.name = "root";
+	cv.size_bytes = 1 << 20;
+	put_msg("api", "create-volume-name-taken", &r.base);
+	dv.volume = "root"; /* web1's disk 0 */
+	r.op_case = NICVISOR__V1__REQUEST__OP_DELETE_VOLUME;
+	r.delete_volume = &dv;
+	put_msg("api", "delete-volume-in-use", &r.base);
+	dv.volume = "remote";
+	put_msg("api", "delete-volume", &r.base);
+	gv.volume = fuzz_vol_id;
+	r.op_case = NICVISOR__V1__REQUEST__OP_GET_VOLUME;
+	r.get_volume = &gv;
+	put_msg("api", "get-volume-by-id", &r.base);
+	lv.page_size = 1;
+	r.op_case = NICVISOR__V1__REQUEST__OP_LIST_VOLUMES;
+	r.list_volumes = &lv;
+	put_msg("api", "list-volumes", &r.base);
+	lv.page_token = "volumes1.726f6f74";
+	put_msg("api", "list-volumes-page-2", &r.base);
+	d1.volume = "remote";
+	d1.read_only = true;
+	ad.vm = "web1";
+	ad.disk = &d1;
+	r.op_case = NICVISOR__V1__REQUEST__OP_ATTACH_DISK;
+	r.attach_disk = &ad;
+	put_msg("api", "attach-disk-ro", &r.base);
+	d1.volume = "root";
+	put_msg("api", "attach-disk-twice", &r.base);
+	dd.vm = "web1";
+	dd.index = 0;
+	r.op_case = NICVISOR__V1__REQUEST__OP_DETACH_DISK;
+	r.detach_disk = &dd;
+	put_msg("api", "detach-disk", &r.base);
+	dd.index = 3;
+	put_msg("api", "detach-disk-no-such-index", &r.base);
+	ds.vm = "web1";
+	r.op_case = NICVISOR__V1__REQUEST__OP_GET_DISK_STATS;
+	r.get_disk_stats = &ds;
+	put_msg("api", "get-disk-stats-vm", &r.base);
+	ds.vm = "";
+	put_msg("api", "get-disk-stats-all", &r.base);
+	/* A second VM: root is web1's read-write, so this is refused; with
+	 * remote read-only twice, refused as the same volume twice. */
+	spec.name = "db2";
+	spec.vcpus = 2;
+	spec.memory_mib = 128;
+	spec.kernel = "/proc/self/exe";
+	d1.volume = "remote";
+	d1.read_only = true;
+	d2.volume = "root";
+	d2.read_only = true;
+	spec.disks = disks;
+	spec.n_disks = 2;
+	c.spec = &spec;
+	r.op_case = NICVISOR__V1__REQUEST__OP_CREATE_VM;
+	r.create_vm = &c;
+	put_msg("api", "create-vm-disks-shared-rw", &r.base);
+	spec.n_disks = 1;
+	put_msg("api", "create-vm-disk-ro", &r.base);
+	d2.volume = "remote";
+	spec.n_disks = 2;
+	put_msg("api", "create-vm-disks-same-volume", &r.base);
+}
+
 static void
 api_seeds(void)
 {
@@ -258,6 +353,23 @@ host_seeds(void)
 		spec.nics = NULL;
 		spec.n_nics = 0;
 	}
+	{
+		Nicvisor__V1__DiskSpec d1 = NICVISOR__V1__DISK_SPEC__INIT;
+		Nicvisor__V1__DiskSpec d2 = NICVISOR__V1__DISK_SPEC__INIT;
+		Nicvisor__V1__DiskSpec *ds[2] = { &d1, &d2 };
+
+		/* An unknown VM with a disk the agent can keep (remote,
+		 * read-only) and one it cannot (root is web1's). */
+		d1.volume = "remote";
+		d1.read_only = true;
+		d2.volume = "root";
+		spec.disks = ds;
+		spec.n_disks = 2;
+		vr.vm_id = "vm-00000000000000ce";
+		put_msg("host", "hello-adopt-disks", &r.base);
+		spec.disks = NULL;
+		spec.n_disks = 0;
+	}
 
 	r.session = fuzz_session;
 	p.ack_seq = UINT64_MAX;
@@ -307,6 +419,7 @@ main(int argc, char **argv)
 	fuzz_agent_init();
 	a = fuzz_agent_open(false);
 	api_seeds();
+	vol_seeds();
 	fuzz_agent_close(a);
 	a = fuzz_agent_open(true);
 	host_seeds();

@@ -112,6 +112,8 @@ say_hello(struct fake_host *fh)
 	Nicvisor__V1__VmSpec specs[FAKE_MAX_VMS];
 	Nicvisor__V1__NicSpec nics[FAKE_MAX_VMS][FAKE_MAX_NICS];
 	Nicvisor__V1__NicSpec *nicp[FAKE_MAX_VMS][FAKE_MAX_NICS];
+	Nicvisor__V1__DiskSpec disks[FAKE_MAX_VMS][FAKE_MAX_DISKS];
+	Nicvisor__V1__DiskSpec *diskp[FAKE_MAX_VMS][FAKE_MAX_DISKS];
 	struct fake_vm vms[FAKE_MAX_VMS];
 	Nicvisor__V1__HostResponse *rep;
 	unsigned nvms;
@@ -152,6 +154,14 @@ say_hello(struct fake_host *fh)
 		}
 		specs[i].nics = nicp[i];
 		specs[i].n_nics = v->nnics;
+		for (unsigned j = 0; j < v->ndisks; j++) {
+			nicvisor__v1__disk_spec__init(&disks[i][j]);
+			disks[i][j].volume = v->disks[j].volume;
+			disks[i][j].read_only = v->disks[j].read_only;
+			diskp[i][j] = &disks[i][j];
+		}
+		specs[i].disks = diskp[i];
+		specs[i].n_disks = v->ndisks;
 		reports[i].vm_id = v->id;
 		reports[i].state = v->state;
 		reports[i].boots = v->boots;
@@ -258,6 +268,21 @@ launch(struct fake_host *fh, const Nicvisor__V1__LaunchVm *l)
 			snprintf(v->nics[i].network, sizeof(v->nics[i].network), "%s",
 				 l->spec->nics[i]->network);
 		v->nnics++;
+	}
+	for (size_t i = 0; i < l->n_disks && i < FAKE_MAX_DISKS; i++) {
+		const Nicvisor__V1__DiskAttachment *a = l->disks[i];
+
+		v->disks[i].index = a->index;
+		v->disks[i].read_only = a->read_only;
+		snprintf(v->disks[i].socket, sizeof(v->disks[i].socket), "%s",
+			 a->vhost_user_socket);
+		v->disks[i].queues = a->queues;
+		snprintf(v->disks[i].serial, sizeof(v->disks[i].serial), "%s", a->serial);
+		v->disks[i].size_bytes = a->size_bytes;
+		if (l->spec != NULL && i < l->spec->n_disks)
+			snprintf(v->disks[i].volume, sizeof(v->disks[i].volume), "%s",
+				 l->spec->disks[i]->volume);
+		v->ndisks++;
 	}
 	pthread_mutex_unlock(&fh->lock);
 

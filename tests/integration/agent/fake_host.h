@@ -28,8 +28,9 @@ struct fake_host_conf {
 	uint32_t chunk;      /* ReadArtifact length; 0 = 256 KiB */
 };
 
-#define FAKE_MAX_VMS  16
-#define FAKE_MAX_NICS 8
+#define FAKE_MAX_VMS   16
+#define FAKE_MAX_NICS  8
+#define FAKE_MAX_DISKS 16
 
 /* What the fake host knows about one VM it was told to run. */
 struct fake_vm {
@@ -54,6 +55,17 @@ struct fake_vm {
 		char socket[128];
 		uint32_t queue_pairs;
 	} nics[FAKE_MAX_NICS];
+	/* LaunchVm.disks, as received (spec.disks reported back at Hello). */
+	unsigned ndisks;
+	struct {
+		uint32_t index;
+		char volume[64]; /* from spec.disks */
+		bool read_only;
+		char socket[128];
+		uint32_t queues;
+		char serial[24];
+		uint64_t size_bytes;
+	} disks[FAKE_MAX_DISKS];
 };
 
 struct fake_host_stats {

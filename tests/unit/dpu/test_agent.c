@@ -4,9 +4,11 @@
  * api_net.c): the long poll, command repetition and acknowledgement,
  * reports, console, artifacts, host loss, reconciliation at Hello,
  * adoption, tombstones, stop escalation, reload from the store, networks,
- * NICs and their dataplane ports (on the fake dataplane). Time is a fake
- * clock; replies and events are recorded.
+ * NICs and their dataplane ports (on the fake dataplane), volumes and disks
+ * (volume.c, api_vol.c, on the fake block backend and real sparse files).
+ * Time is a fake clock; replies and events are recorded.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -23,6 +25,7 @@
 
 #include "agent.h"
 #include "artifact.h"
+#include "blk.h"
 #include "net.h"
 #include "nv_wire.h"
 #include "pb_util.h"
@@ -71,7 +74,9 @@ struct env {
 	struct dpu_agent *a;
 	struct dpu_store *store;
 	struct dpu_net *net; /* the fake; NULL: networking off */
+	struct dpu_blk *blk; /* the fake; NULL: no block backend */
 	char dir[64];
+	char voldir[128];
 	char artifacts[128];
 	char kernel[128];
 	char initrd[128];
@@ -169,6 +174,8 @@ open_agent(struct env *e)
 		.random = fake_random,
 		.net = e->net,
 		.net_off_reason = "unit test without a dataplane",
+		.blk = e->blk,
+		.volume_dir = e->voldir,
 	};
 
 	return dpu_agent_open(&conf, &e->a);
@@ -183,6 +190,7 @@ setup(void **state)
 	if (mkdtemp(e->dir) == NULL)
 		return -1;
 	snprintf(e->artifacts, sizeof(e->artifacts), "%s/artifacts", e->dir);
+	snprintf(e->voldir, sizeof(e->voldir), "%s/volumes", e->dir);
 	snprintf(e->kernel, sizeof(e->kernel), "%s/bzImage", e->dir);
 	snprintf(e->initrd, sizeof(e->initrd), "%s/initrd", e->dir);
 	mkdir(e->artifacts, 0700);
@@ -201,9 +209,30 @@ setup(void **state)
 	rnd_stuck_n = 0;
 	assert_int_equal(dpu_store_mem_open(&e->store), 0);
 	assert_int_equal(dpu_net_fake_open(VHOST_DIR, &e->net), 0);
+	assert_int_equal(dpu_blk_fake_open(VHOST_DIR, &e->blk), 0);
 	assert_int_equal(open_agent(e), 0);
 	*state = e;
 	return 0;
+}
+
+/* The sparse files the agent made (only <id>.img files are there). */
+static void
+remove_volume_files(const char *dir)
+{
+	char path[256];
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	rmdir(dir);
 }
 
 static int
@@ -213,12 +242,14 @@ teardown(void **state)
 
 	dpu_agent_close(e->a);
 	dpu_net_close(e->net);
+	dpu_blk_close(e->blk);
 	dpu_store_close(e->store);
 	for (size_t i = 0; i < e->nevents; i++)
 		nv_wire_free(&e->events[i]->base);
 	nv_arena_free(&e->ar);
 	unlink(e->kernel);
 	unlink(e->initrd);
+	remove_volume_files(e->voldir);
 	rmdir(e->artifacts);
 	rmdir(e->dir);
 	free(e);
@@ -1812,6 +1843,641 @@ test_bad_saved_networks(void **state)
 	assert_int_equal(open_agent(e), 0);
 }
 
+/* Volumes and disks */
+
+#define MIB (1ull << 20)
+
+static Nicvisor__V1__Response *
+vol_create(struct env *e, const char *name, uint64_t size, const char *nbd)
+{
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__CreateVolumeRequest cv = NICVISOR__V1__CREATE_VOLUME_REQUEST__INIT;
+
+	cv.name = (char *)name;
+	cv.size_bytes = size;
+	cv.nbd_url = (char *)(nbd ? nbd : "");
+	req.op_case = OP(CREATE_VOLUME);
+	req.create_volume = &cv;
+	return api(e, &req);
+}
+
+static Nicvisor__V1__Response *
+vol_op(struct env *e, int op, const char *vol)
+{
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__DeleteVolumeRequest dv = NICVISOR__V1__DELETE_VOLUME_REQUEST__INIT;
+	Nicvisor__V1__GetVolumeRequest gv = NICVISOR__V1__GET_VOLUME_REQUEST__INIT;
+
+	req.op_case = (Nicvisor__V1__Request__OpCase)op;
+	dv.volume = gv.volume = (char *)vol;
+	if (op == OP(DELETE_VOLUME))
+		req.delete_volume = &dv;
+	else
+		req.get_volume = &gv;
+	return api(e, &req);
+}
+
+static Nicvisor__V1__Response *
+vol_list(struct env *e, uint32_t page_size, const char *token)
+{
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__ListVolumesRequest lv = NICVISOR__V1__LIST_VOLUMES_REQUEST__INIT;
+
+	lv.page_size = page_size;
+	lv.page_token = (char *)(token ? token : "");
+	req.op_case = OP(LIST_VOLUMES);
+	req.list_volumes = &lv;
+	return api(e, &req);
+}
+
+/* A VM with disks: vols[i] with ro[i]. */
+static Nicvisor__V1__Response *
+create_disks(struct env *e, const char *name, uint32_t vcpus, bool start, const char *const *vols,
+	     const bool *ro, size_t n)
+{
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__CreateVmRequest cr = NICVISOR__V1__CREATE_VM_REQUEST__INIT;
+	Nicvisor__V1__VmSpec spec = NICVISOR__V1__VM_SPEC__INIT;
+	Nicvisor__V1__DiskSpec d[20], *dp[20];
+
+	assert_true(n <= 20);
+	for (size_t i = 0; i < n; i++) {
+		nicvisor__v1__disk_spec__init(&d[i]);
+		d[i].volume = (char *)vols[i];
+		d[i].read_only = ro[i];
+		dp[i] = &d[i];
+	}
+	spec.name = (char *)name;
+	spec.vcpus = vcpus;
+	spec.memory_mib = 64;
+	spec.kernel = e->kernel;
+	spec.disks = dp;
+	spec.n_disks = n;
+	cr.spec = &spec;
+	cr.start = start;
+	req.op_case = OP(CREATE_VM);
+	req.create_vm = &cr;
+	return api(e, &req);
+}
+
+static Nicvisor__V1__Response *
+disk_attach(struct env *e, const char *vm, const char *vol, bool ro)
+{
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__AttachDiskRequest ad = NICVISOR__V1__ATTACH_DISK_REQUEST__INIT;
+	Nicvisor__V1__DiskSpec d = NICVISOR__V1__DISK_SPEC__INIT;
+
+	d.volume = (char *)vol;
+	d.read_only = ro;
+	ad.vm = (char *)vm;
+	ad.disk = &d;
+	req.op_case = OP(ATTACH_DISK);
+	req.attach_disk = &ad;
+	return api(e, &req);
+}
+
+static Nicvisor__V1__Response *
+disk_detach(struct env *e, const char *vm, uint32_t index)
+{
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__DetachDiskRequest dd = NICVISOR__V1__DETACH_DISK_REQUEST__INIT;
+
+	dd.vm = (char *)vm;
+	dd.index = index;
+	req.op_case = OP(DETACH_DISK);
+	req.detach_disk = &dd;
+	return api(e, &req);
+}
+
+static void
+assert_fails(const Nicvisor__V1__Response *rep, int code, const char *field, const char *text)
+{
+	assert_int_equal(rep->status->code, code);
+	assert_string_equal(rep->status->field, field);
+	if (text != NULL && strstr(rep->status->message, text) == NULL)
+		fail_msg("'%s' not in '%s'", text, rep->status->message);
+	assert_int_equal(rep->result_case, NICVISOR__V1__RESPONSE__RESULT__NOT_SET);
+}
+
+static size_t
+blk_disks(struct env *e)
+{
+	return dpu_blk_fake_count(e->blk);
+}
+
+static void
+test_volumes(void **state)
+{
+	struct env *e = *state;
+	Nicvisor__V1__Response *rep;
+	const Nicvisor__V1__Volume *v;
+	char path[256], id[32], *token;
+	struct stat sb;
+	uint8_t buf[65536];
+	int fd;
+
+	rep = vol_create(e, "data", 64 * MIB, NULL);
+	assert_int_equal(rep->status->code, CODE(OK));
+	v = rep->volume;
+	assert_int_equal(strlen(v->id), 20);
+	assert_memory_equal(v->id, "vol-", 4);
+	snprintf(id, sizeof(id), "%s", v->id);
+	assert_string_equal(v->name, "data");
+	assert_int_equal(v->size_bytes, 64 * MIB);
+	assert_int_equal(v->backend, NICVISOR__V1__VOLUME_BACKEND__VOLUME_BACKEND_FILE);
+	snprintf(path, sizeof(path), "%s/%s.img", e->voldir, id);
+	assert_string_equal(v->path, path);
+	assert_int_equal(v->n_attachments, 0);
+	/* Thin: the whole size, (almost) nothing allocated. */
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, 64 * MIB);
+	assert_true(v->allocated_bytes < 64 * 1024);
+	assert_int_equal(v->allocated_bytes, (uint64_t)sb.st_blocks * 512);
+
+	/* Writing the file allocates; GetVolume says so. */
+	/* Incompressible, so a compressing file system allocates it all. */
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)((i * 2654435761u) >> 13);
+	fd = open(path, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, buf, sizeof(buf), 8 * MIB), (ssize_t)sizeof(buf));
+	assert_int_equal(fsync(fd), 0);
+	close(fd);
+	rep = vol_op(e, OP(GET_VOLUME), "data");
+	assert_int_equal(rep->status->code, CODE(OK));
+	assert_true(rep->volume->allocated_bytes >= sizeof(buf));
+	assert_true(rep->volume->allocated_bytes < 64 * MIB);
+	/* By id too. */
+	assert_int_equal(vol_op(e, OP(GET_VOLUME), id)->status->code, CODE(OK));
+
+	/* Refusals, each naming its field. */
+	assert_fails(vol_create(e, "data", 64 * MIB, NULL), CODE(ALREADY_EXISTS), "name", id);
+	assert_fails(vol_create(e, "", MIB, NULL), CODE(INVALID_ARGUMENT), "name", NULL);
+	assert_fails(vol_create(e, "Big", MIB, NULL), CODE(INVALID_ARGUMENT), "name", NULL);
+	assert_fails(vol_create(e, "vol-0123456789abcdef", MIB, NULL), CODE(INVALID_ARGUMENT),
+		     "name", "volume id");
+	assert_fails(vol_create(e, "x", 0, NULL), CODE(INVALID_ARGUMENT), "size_bytes", NULL);
+	assert_fails(vol_create(e, "x", MIB + 100, NULL), CODE(INVALID_ARGUMENT), "size_bytes",
+		     "512");
+	assert_fails(vol_create(e, "x", 65ull << 40, NULL), CODE(INVALID_ARGUMENT), "size_bytes",
+		     "range");
+	assert_fails(vol_create(e, "x", MIB, "http://h/e"), CODE(INVALID_ARGUMENT), "nbd_url",
+		     NULL);
+	assert_fails(vol_create(e, "x", MIB, "nbd://h:0/e"), CODE(INVALID_ARGUMENT), "nbd_url",
+		     "port");
+	assert_fails(vol_create(e, "x", MIB, "nbd://h:99999/e"), CODE(INVALID_ARGUMENT), "nbd_url",
+		     "port");
+	assert_fails(vol_create(e, "x", MIB, "nbd://h:10809"), CODE(INVALID_ARGUMENT), "nbd_url",
+		     "export");
+	assert_fails(vol_create(e, "x", MIB, "nbd://h:10809/a b"), CODE(INVALID_ARGUMENT),
+		     "nbd_url", "0x20");
+	assert_fails(vol_create(e, "x", MIB, "nbd://[::1/e"), CODE(INVALID_ARGUMENT), "nbd_url",
+		     "]");
+	assert_fails(vol_op(e, OP(GET_VOLUME), "nope"), CODE(NOT_FOUND), "volume", NULL);
+	assert_fails(vol_op(e, OP(DELETE_VOLUME), ""), CODE(INVALID_ARGUMENT), "volume", NULL);
+
+	/* NBD volumes: no file, no allocation figure. */
+	rep = vol_create(e, "remote", 8 * MIB, "nbd://10.0.0.7:10809/disk1");
+	assert_int_equal(rep->status->code, CODE(OK));
+	assert_int_equal(rep->volume->backend, NICVISOR__V1__VOLUME_BACKEND__VOLUME_BACKEND_NBD);
+	assert_string_equal(rep->volume->nbd_url, "nbd://10.0.0.7:10809/disk1");
+	assert_string_equal(rep->volume->path, "");
+	assert_int_equal(rep->volume->allocated_bytes, 0);
+	assert_int_equal(vol_create(e, "v6", MIB, "nbd://[fd00::1]/e")->status->code, CODE(OK));
+
+	/* Pages, by name. */
+	rep = vol_list(e, 2, NULL);
+	assert_int_equal(rep->status->code, CODE(OK));
+	assert_int_equal(rep->volumes->n_volumes, 2);
+	assert_string_equal(rep->volumes->volumes[0]->name, "data");
+	assert_string_equal(rep->volumes->volumes[1]->name, "remote");
+	assert_true(rep->volumes->volumes[0]->allocated_bytes >= sizeof(buf));
+	token = nv_arena_strdup(&e->ar, rep->volumes->next_page_token);
+	assert_true(token[0] != 0);
+	rep = vol_list(e, 2, token);
+	assert_int_equal(rep->volumes->n_volumes, 1);
+	assert_string_equal(rep->volumes->volumes[0]->name, "v6");
+	assert_string_equal(rep->volumes->next_page_token, "");
+	assert_fails(vol_list(e, 2, "garbage"), CODE(INVALID_ARGUMENT), "page_token", NULL);
+
+	/* Delete removes the file. */
+	rep = vol_op(e, OP(DELETE_VOLUME), "data");
+	assert_int_equal(rep->status->code, CODE(OK));
+	assert_string_equal(rep->volume->id, id);
+	assert_int_equal(stat(path, &sb), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_fails(vol_op(e, OP(DELETE_VOLUME), "data"), CODE(NOT_FOUND), "volume", NULL);
+	assert_int_equal(vol_op(e, OP(DELETE_VOLUME), "remote")->status->code, CODE(OK));
+}
+
+static void
+test_disk_rules(void **state)
+{
+	struct env *e = *state;
+	const char *v1[1] = { "a" }, *v2[2] = { "a", "b" }, *vdup[2] = { "b", "b" };
+	const bool rw[2] = { false, false }, ro[2] = { true, true };
+	Nicvisor__V1__Response *rep;
+	char *s;
+
+	assert_int_equal(vol_create(e, "a", MIB, NULL)->status->code, CODE(OK));
+	assert_int_equal(vol_create(e, "b", MIB, NULL)->status->code, CODE(OK));
+
+	/* Unknown volume, same volume twice: refused at create. */
+	assert_fails(create_disks(e, "one", 1, false, (const char *[]){ "zz" }, rw, 1),
+		     CODE(NOT_FOUND), "spec.disks[0].volume", "zz");
+	assert_fails(create_disks(e, "one", 1, false, vdup, ro, 2), CODE(INVALID_ARGUMENT),
+		     "spec.disks[1].volume", "disk 0");
+	assert_fails(create_disks(e, "one", 1, false, (const char *[]){ "" }, rw, 1),
+		     CODE(INVALID_ARGUMENT), "spec.disks[0].volume", NULL);
+
+	/* one: a read-write. */
+	rep = create_disks(e, "one", 1, false, v1, rw, 1);
+	assert_int_equal(rep->status->code, CODE(OK));
+	assert_int_equal(rep->vm->spec->n_disks, 1);
+	assert_string_equal(rep->vm->spec->disks[0]->volume, "a");
+	assert_false(rep->vm->spec->disks[0]->read_only);
+	/* Nothing in the backend until the VM starts. */
+	assert_int_equal(blk_disks(e), 0);
+
+	/* a is one's: neither read-write nor read-only elsewhere. */
+	assert_fails(create_disks(e, "two", 1, false, v1, rw, 1), CODE(FAILED_PRECONDITION),
+		     "spec.disks[0].volume", "vm one");
+	assert_fails(create_disks(e, "two", 1, false, v1, ro, 1), CODE(FAILED_PRECONDITION),
+		     "spec.disks[0].volume", "read-write");
+	/* b read-only to two VMs is fine, by id as well as name. */
+	rep = create_disks(e, "two", 1, false, (const char *[]){ "b" }, ro, 1);
+	assert_int_equal(rep->status->code, CODE(OK));
+	rep = disk_attach(e, "one", vol_op(e, OP(GET_VOLUME), "b")->volume->id, true);
+	assert_int_equal(rep->status->code, CODE(OK));
+	assert_int_equal(rep->vm->spec->n_disks, 2);
+	assert_string_equal(rep->vm->spec->disks[1]->volume, "b");
+	assert_true(rep->vm->spec->disks[1]->read_only);
+	/* ...but not read-write while others have it. */
+	assert_int_equal(disk_detach(e, "one", 1)->status->code, CODE(OK));
+	assert_fails(disk_attach(e, "one", "b", false), CODE(FAILED_PRECONDITION), "disk.volume",
+		     "vm two");
+	/* A volume is attached once per VM. */
+	assert_fails(disk_attach(e, "one", "a", true), CODE(INVALID_ARGUMENT), "disk.volume",
+		     "once per VM");
+	assert_fails(disk_attach(e, "one", "nope", true), CODE(NOT_FOUND), "disk.volume", NULL);
+	assert_fails(disk_attach(e, "nope", "b", true), CODE(NOT_FOUND), "vm", NULL);
+	assert_fails(disk_attach(e, "one", "", true), CODE(INVALID_ARGUMENT), "disk.volume", NULL);
+	assert_fails(disk_detach(e, "one", 1), CODE(NOT_FOUND), "index", "0..0");
+	assert_fails(disk_detach(e, "two", 5), CODE(NOT_FOUND), "index", NULL);
+
+	/* GetVolume names the VMs. */
+	rep = vol_op(e, OP(GET_VOLUME), "b");
+	assert_int_equal(rep->volume->n_attachments, 1);
+	assert_string_equal(rep->volume->attachments[0]->vm_name, "two");
+	assert_true(rep->volume->attachments[0]->read_only);
+
+	/* A volume with disks stays. */
+	assert_fails(vol_op(e, OP(DELETE_VOLUME), "a"), CODE(FAILED_PRECONDITION), "volume",
+		     "vm one");
+
+	/* Disks change only while the VM does not run. */
+	s = hello(e, "h1", 4, 8192, NULL, 0);
+	assert_int_equal(vm_op(e, OP(START_VM), "one", false, 0)->status->code, CODE(OK));
+	assert_fails(disk_attach(e, "one", "b", true), CODE(FAILED_PRECONDITION), "vm", "stop");
+	assert_fails(disk_detach(e, "one", 0), CODE(FAILED_PRECONDITION), "vm", "stop");
+	assert_int_equal(vm_op(e, OP(STOP_VM), "one", true, 0)->status->code, CODE(OK));
+	assert_int_equal(report(e, s, get(e, "one")->id, STATE(STOPPED), 0, 0), CODE(OK));
+
+	/* Deleting the VM frees its volumes. */
+	assert_int_equal(vm_op(e, OP(DELETE_VM), "one", false, 0)->status->code, CODE(OK));
+	assert_int_equal(vol_op(e, OP(GET_VOLUME), "a")->volume->n_attachments, 0);
+	assert_int_equal(vol_op(e, OP(DELETE_VOLUME), "a")->status->code, CODE(OK));
+	/* At most DPU_MAX_DISKS (16). */
+	{
+		const char *many[17];
+		bool mro[17];
+		char names[17][8];
+
+		for (int i = 0; i < 17; i++) {
+			snprintf(names[i], sizeof(names[i]), "m%d", i);
+			many[i] = names[i];
+			mro[i] = true;
+		}
+		assert_fails(create_disks(e, "many", 1, false, many, mro, 17),
+			     CODE(INVALID_ARGUMENT), "spec.disks", "16");
+	}
+	(void)v2;
+}
+
+static void
+test_launch_disks(void **state)
+{
+	struct env *e = *state;
+	const char *vols[2] = { "root", "remote" };
+	const bool ro[2] = { false, true };
+	struct dpu_blk_disk_conf dc;
+	const Nicvisor__V1__LaunchVm *l;
+	Nicvisor__V1__Response *rep;
+	char *s = hello(e, "h1", 16, 8192, NULL, 0);
+	char name[64], path[200], root_id[32], remote_id[32], vm_id[32], file[256];
+	struct rec p;
+
+	rep = vol_create(e, "root", 16 * MIB, NULL);
+	snprintf(root_id, sizeof(root_id), "%s", rep->volume->id);
+	rep = vol_create(e, "remote", 32 * MIB, "nbd://storage:10809/exp");
+	snprintf(remote_id, sizeof(remote_id), "%s", rep->volume->id);
+	rep = create_disks(e, "db", 12, true, vols, ro, 2);
+	assert_int_equal(rep->status->code, CODE(OK));
+	snprintf(vm_id, sizeof(vm_id), "%s", rep->vm->id);
+
+	/* The backend has both disks, as the volumes say. */
+	assert_int_equal(blk_disks(e), 2);
+	snprintf(name, sizeof(name), "%s-disk0", vm_id);
+	assert_true(dpu_blk_fake_disk(e->blk, name, &dc));
+	snprintf(file, sizeof(file), "%s/%s.img", e->voldir, root_id);
+	assert_string_equal(dc.path, file);
+	assert_null(dc.nbd_url);
+	assert_false(dc.read_only);
+	assert_int_equal(dc.queues, 8);
+	assert_string_equal(dc.serial, root_id);
+	assert_int_equal(dc.size_bytes, 16 * MIB);
+	snprintf(name, sizeof(name), "%s-disk1", vm_id);
+	assert_true(dpu_blk_fake_disk(e->blk, name, &dc));
+	assert_null(dc.path);
+	assert_string_equal(dc.nbd_url, "nbd://storage:10809/exp");
+	assert_true(dc.read_only);
+
+	/* LaunchVm carries them. */
+	poll_host(e, s, 0, &p);
+	assert_int_equal(code_of(&p), CODE(OK));
+	l = p.rep->commands->commands[0]->launch;
+	assert_int_equal(l->n_disks, 2);
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(l->disks[i]->index, i);
+		snprintf(path, sizeof(path), "%s/%s-disk%zu.sock", VHOST_DIR, vm_id, i);
+		assert_string_equal(l->disks[i]->vhost_user_socket, path);
+		assert_int_equal(l->disks[i]->queues, 8);
+		assert_int_equal(l->disks[i]->read_only, ro[i]);
+	}
+	assert_string_equal(l->disks[0]->serial, root_id);
+	assert_string_equal(l->disks[1]->serial, remote_id);
+	assert_int_equal(l->disks[0]->size_bytes, 16 * MIB);
+	assert_int_equal(l->disks[1]->size_bytes, 32 * MIB);
+	assert_int_equal(l->spec->n_disks, 2);
+	rec_fini(&p);
+
+	/* Counters of the backend reach GetDiskStats. */
+	snprintf(name, sizeof(name), "%s-disk0", vm_id);
+	assert_int_equal(dpu_blk_fake_set_counters(e->blk, name, 10, 20, "io_error", 3), 0);
+	{
+		Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+		Nicvisor__V1__GetDiskStatsRequest ds = NICVISOR__V1__GET_DISK_STATS_REQUEST__INIT;
+		const Nicvisor__V1__DiskStatsResponse *r;
+
+		ds.vm = "db";
+		req.op_case = OP(GET_DISK_STATS);
+		req.get_disk_stats = &ds;
+		rep = api(e, &req);
+		assert_int_equal(rep->status->code, CODE(OK));
+		r = rep->disk_stats;
+		assert_int_equal(r->n_disks, 2);
+		snprintf(path, sizeof(path), "%s/disk0", vm_id);
+		assert_string_equal(r->disks[0]->disk, path);
+		assert_string_equal(r->disks[0]->volume, "root");
+		assert_true(r->disks[0]->served);
+		assert_true(r->disks[0]->connected);
+		assert_int_equal(r->disks[0]->read_ops, 10);
+		assert_int_equal(r->disks[0]->write_ops, 20);
+		assert_int_equal(r->disks[0]->n_errors, 1);
+		assert_string_equal(r->disks[0]->errors[0]->key, "io_error");
+		assert_int_equal(r->disks[0]->errors[0]->value, 3);
+		assert_true(r->disks[1]->served);
+		assert_false(r->disks[1]->connected);
+		assert_true(r->disks[1]->read_only);
+		/* Every VM's. */
+		ds.vm = "";
+		rep = api(e, &req);
+		assert_int_equal(rep->disk_stats->n_disks, 2);
+		ds.vm = "nope";
+		assert_fails(api(e, &req), CODE(NOT_FOUND), "vm", NULL);
+	}
+
+	/* Stopped: the backend lets go of them. */
+	assert_int_equal(report(e, s, vm_id, STATE(RUNNING), 0, 1), CODE(OK));
+	assert_int_equal(blk_disks(e), 2);
+	assert_int_equal(report(e, s, vm_id, STATE(STOPPED), 0, 1), CODE(OK));
+	assert_int_equal(blk_disks(e), 0);
+
+	/* A backend refusal fails the start and leaves nothing behind. */
+	dpu_blk_fake_fail(e->blk, "disk_add", 1, -EIO);
+	rep = vm_op(e, OP(START_VM), "db", false, 0);
+	assert_int_equal(rep->status->code, CODE(INTERNAL));
+	assert_non_null(strstr(rep->status->message, "disk 1"));
+	assert_int_equal(blk_disks(e), 0);
+	assert_int_equal(get(e, "db")->state, STATE(STOPPED));
+	/* A file gone from under the agent: the backend cannot open it. */
+	snprintf(file, sizeof(file), "%s/%s.img", e->voldir, root_id);
+	assert_int_equal(unlink(file), 0);
+	rep = vm_op(e, OP(START_VM), "db", false, 0);
+	assert_int_equal(rep->status->code, CODE(INTERNAL));
+	assert_non_null(strstr(rep->status->message, "No such file"));
+	assert_int_equal(blk_disks(e), 0);
+	/* Deleting the VM while running removes its disks too. */
+	assert_int_equal(disk_detach(e, "db", 0)->status->code, CODE(OK));
+	rep = vm_op(e, OP(START_VM), "db", false, 0);
+	assert_int_equal(rep->status->code, CODE(OK));
+	assert_int_equal(blk_disks(e), 1);
+	assert_int_equal(vm_op(e, OP(DELETE_VM), "db", true, 0)->status->code, CODE(OK));
+	assert_int_equal(blk_disks(e), 0);
+}
+
+static void
+test_no_block_backend(void **state)
+{
+	struct env *e = *state;
+	const char *vols[1] = { "a" };
+	const bool ro[1] = { false };
+	Nicvisor__V1__Response *rep;
+
+	dpu_agent_close(e->a);
+	e->a = NULL;
+	dpu_blk_close(e->blk);
+	e->blk = NULL;
+	assert_int_equal(open_agent(e), 0);
+	hello(e, "h1", 4, 8192, NULL, 0);
+	/* Volumes and disks are records: fine. Starting needs a backend. */
+	assert_int_equal(vol_create(e, "a", MIB, NULL)->status->code, CODE(OK));
+	assert_int_equal(create_disks(e, "one", 1, false, vols, ro, 1)->status->code, CODE(OK));
+	rep = vm_op(e, OP(START_VM), "one", false, 0);
+	assert_int_equal(rep->status->code, CODE(FAILED_PRECONDITION));
+	assert_non_null(strstr(rep->status->message, "block backend"));
+	assert_int_equal(get(e, "one")->state, STATE(CREATED));
+	/* A VM without disks still starts. */
+	assert_int_equal(create(e, "plain", 1, 64, true)->status->code, CODE(OK));
+}
+
+static void
+test_volume_reload(void **state)
+{
+	struct env *e = *state;
+	const char *vols[2] = { "root", "shared" };
+	const bool ro[2] = { false, true };
+	Nicvisor__V1__VmReport vr = NICVISOR__V1__VM_REPORT__INIT, *vrs[1] = { &vr };
+	Nicvisor__V1__Response *rep;
+	char vm_id[32], root_id[32], name[64];
+	char *s = hello(e, "h1", 4, 8192, NULL, 0);
+
+	rep = vol_create(e, "root", 4 * MIB, NULL);
+	snprintf(root_id, sizeof(root_id), "%s", rep->volume->id);
+	assert_int_equal(vol_create(e, "shared", MIB, "nbd://s/e")->status->code, CODE(OK));
+	rep = create_disks(e, "db", 2, true, vols, ro, 2);
+	assert_int_equal(rep->status->code, CODE(OK));
+	snprintf(vm_id, sizeof(vm_id), "%s", rep->vm->id);
+	assert_int_equal(report(e, s, vm_id, STATE(RUNNING), 0, 1), CODE(OK));
+
+	/* The agent restarts with a fresh backend (the real one is in its
+	 * process). */
+	dpu_agent_close(e->a);
+	e->a = NULL;
+	dpu_blk_close(e->blk);
+	assert_int_equal(dpu_blk_fake_open(VHOST_DIR, &e->blk), 0);
+	assert_int_equal(open_agent(e), 0);
+	rep = vol_op(e, OP(GET_VOLUME), "root");
+	assert_int_equal(rep->status->code, CODE(OK));
+	assert_string_equal(rep->volume->id, root_id);
+	assert_int_equal(rep->volume->size_bytes, 4 * MIB);
+	assert_int_equal(rep->volume->n_attachments, 1);
+	rep = vol_op(e, OP(GET_VOLUME), "shared");
+	assert_string_equal(rep->volume->nbd_url, "nbd://s/e");
+	assert_int_equal(get(e, "db")->spec->n_disks, 2);
+	assert_true(get(e, "db")->spec->disks[1]->read_only);
+	/* The rules hold on the reloaded state. */
+	assert_fails(vol_op(e, OP(DELETE_VOLUME), "root"), CODE(FAILED_PRECONDITION), "volume",
+		     NULL);
+	/* The host reconnects with the VM running: its disks are served
+	 * again on the same sockets. */
+	assert_int_equal(blk_disks(e), 0);
+	vr.vm_id = vm_id;
+	vr.state = STATE(RUNNING);
+	vr.boots = 1;
+	hello(e, "h1", 4, 8192, vrs, 1);
+	assert_int_equal(blk_disks(e), 2);
+	snprintf(name, sizeof(name), "%s-disk0", vm_id);
+	assert_true(dpu_blk_fake_disk(e->blk, name, &(struct dpu_blk_disk_conf){ 0 }));
+	/* Same again with the disks still in the backend (-EEXIST): taken over. */
+	hello(e, "h1", 4, 8192, vrs, 1);
+	assert_int_equal(blk_disks(e), 2);
+}
+
+static void
+test_adopt_disks(void **state)
+{
+	struct env *e = *state;
+	Nicvisor__V1__VmReport vr = NICVISOR__V1__VM_REPORT__INIT, *vrs[1] = { &vr };
+	Nicvisor__V1__VmSpec spec = NICVISOR__V1__VM_SPEC__INIT;
+	Nicvisor__V1__DiskSpec d1 = NICVISOR__V1__DISK_SPEC__INIT,
+			       d2 = NICVISOR__V1__DISK_SPEC__INIT;
+	Nicvisor__V1__DiskSpec *ds[2] = { &d1, &d2 };
+	Nicvisor__V1__Vm *vm;
+
+	assert_int_equal(vol_create(e, "known", MIB, NULL)->status->code, CODE(OK));
+	d1.volume = "known";
+	d2.volume = "unknown";
+	spec.name = "lost";
+	spec.vcpus = 1;
+	spec.memory_mib = 64;
+	spec.kernel = "/k";
+	spec.disks = ds;
+	spec.n_disks = 2;
+	vr.vm_id = "vm-00000000000000aa";
+	vr.state = STATE(RUNNING);
+	vr.spec = &spec;
+	hello(e, "h1", 4, 8192, vrs, 1);
+	vm = get(e, "lost");
+	/* The disk of an unknown volume is dropped; the other is served. */
+	assert_int_equal(vm->spec->n_disks, 1);
+	assert_string_equal(vm->spec->disks[0]->volume, "known");
+	assert_int_equal(blk_disks(e), 1);
+}
+
+static void
+test_bad_saved_volumes(void **state)
+{
+	struct env *e = *state;
+	Nicvisor__V1__AgentState st = NICVISOR__V1__AGENT_STATE__INIT;
+	Nicvisor__V1__Volume v1 = NICVISOR__V1__VOLUME__INIT, v2 = NICVISOR__V1__VOLUME__INIT;
+	Nicvisor__V1__Volume *vols[2] = { &v1, &v2 };
+	Nicvisor__V1__Vm vm = NICVISOR__V1__VM__INIT, vm2 = NICVISOR__V1__VM__INIT;
+	Nicvisor__V1__Vm *vms[2] = { &vm, &vm2 };
+	Nicvisor__V1__VmSpec spec = NICVISOR__V1__VM_SPEC__INIT, spec2;
+	Nicvisor__V1__DiskSpec d = NICVISOR__V1__DISK_SPEC__INIT, *ds[1] = { &d };
+	struct dpu_agent *a2;
+	struct dpu_agent_conf conf = {
+		.store = e->store,
+		.artifact_dir = e->artifacts,
+		.blk = e->blk,
+		.volume_dir = e->voldir,
+	};
+
+	st.version = 1;
+	v1.id = "vol-0000000000000001";
+	v1.name = "root";
+	v1.size_bytes = MIB;
+	v2.id = "vol-0000000000000002";
+	v2.name = "remote";
+	v2.size_bytes = MIB;
+	v2.nbd_url = "nbd://h:1/e";
+	st.volumes = vols;
+	st.n_volumes = 2;
+	spec.name = "web1";
+	spec.vcpus = 1;
+	spec.memory_mib = 64;
+	spec.kernel = "/k";
+	d.volume = "root";
+	spec.disks = ds;
+	spec.n_disks = 1;
+	spec2 = spec;
+	spec2.name = "web2";
+	vm.id = "vm-0000000000000001";
+	vm.spec = &spec;
+	vm.state = STATE(STOPPED);
+	vm2 = vm;
+	vm2.id = "vm-0000000000000002";
+	vm2.spec = &spec2;
+	st.vms = vms;
+	st.n_vms = 1;
+	dpu_agent_close(e->a);
+	e->a = NULL;
+	/* Good as it is. */
+	assert_int_equal(dpu_store_save(e->store, &st), 0);
+	assert_int_equal(dpu_agent_open(&conf, &a2), 0);
+	dpu_agent_close(a2);
+	/* Each corruption stops the agent rather than serve a volume twice. */
+	v2.size_bytes = 1000;
+	assert_int_equal(dpu_store_save(e->store, &st), 0);
+	assert_int_equal(dpu_agent_open(&conf, &a2), -EBADMSG);
+	v2.size_bytes = MIB;
+	v2.nbd_url = "nbd://";
+	assert_int_equal(dpu_store_save(e->store, &st), 0);
+	assert_int_equal(dpu_agent_open(&conf, &a2), -EBADMSG);
+	v2.nbd_url = "nbd://h:1/e";
+	v2.name = "root";
+	assert_int_equal(dpu_store_save(e->store, &st), 0);
+	assert_int_equal(dpu_agent_open(&conf, &a2), -EBADMSG);
+	v2.name = "remote";
+	v2.id = "vol-0000000000000001";
+	assert_int_equal(dpu_store_save(e->store, &st), 0);
+	assert_int_equal(dpu_agent_open(&conf, &a2), -EBADMSG);
+	v2.id = "vol-0000000000000002";
+	d.volume = "gone";
+	assert_int_equal(dpu_store_save(e->store, &st), 0);
+	assert_int_equal(dpu_agent_open(&conf, &a2), -EBADMSG);
+	/* root read-write to two VMs. */
+	d.volume = "root";
+	st.n_vms = 2;
+	assert_int_equal(dpu_store_save(e->store, &st), 0);
+	assert_int_equal(dpu_agent_open(&conf, &a2), -EBADMSG);
+	/* Read-only to both: fine. */
+	d.read_only = true;
+	assert_int_equal(dpu_store_save(e->store, &st), 0);
+	assert_int_equal(open_agent(e), 0);
+}
+
 int
 main(void)
 {
@@ -1841,6 +2507,13 @@ main(void)
 		T(test_networking_off),
 		T(test_adopt_nics),
 		T(test_bad_saved_networks),
+		T(test_volumes),
+		T(test_disk_rules),
+		T(test_launch_disks),
+		T(test_no_block_backend),
+		T(test_volume_reload),
+		T(test_adopt_disks),
+		T(test_bad_saved_volumes),
 	};
 #undef T
 

@@ -358,14 +358,119 @@ test_agent_state(void **state)
 	nv_wire_free(&x->base);
 }
 
+static unsigned
+field_id(const ProtobufCMessageDescriptor *d, const char *name)
+{
+	const ProtobufCFieldDescriptor *f =
+		protobuf_c_message_descriptor_get_field_by_name(d, name);
+
+	assert_non_null(f);
+	return f->id;
+}
+
+/* Volumes and disks: round trips, and the field numbers pinned (a
+ * renumbering breaks every peer and every saved state). */
+static void
+test_volumes_wire(void **state)
+{
+	Nicvisor__V1__Request r = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__CreateVmRequest c = NICVISOR__V1__CREATE_VM_REQUEST__INIT;
+	Nicvisor__V1__CreateVolumeRequest cv = NICVISOR__V1__CREATE_VOLUME_REQUEST__INIT;
+	Nicvisor__V1__AttachDiskRequest ad = NICVISOR__V1__ATTACH_DISK_REQUEST__INIT;
+	Nicvisor__V1__VmSpec sp = spec;
+	Nicvisor__V1__DiskSpec d1 = NICVISOR__V1__DISK_SPEC__INIT,
+			       d2 = NICVISOR__V1__DISK_SPEC__INIT;
+	Nicvisor__V1__DiskSpec *ds[2] = { &d1, &d2 };
+	Nicvisor__V1__LaunchVm l = NICVISOR__V1__LAUNCH_VM__INIT;
+	Nicvisor__V1__DiskAttachment da = NICVISOR__V1__DISK_ATTACHMENT__INIT, *das[1] = { &da };
+	Nicvisor__V1__AgentState as = NICVISOR__V1__AGENT_STATE__INIT;
+	Nicvisor__V1__Volume v = NICVISOR__V1__VOLUME__INIT, *vs[1] = { &v };
+	Nicvisor__V1__Request *x;
+	Nicvisor__V1__LaunchVm *lx;
+	Nicvisor__V1__AgentState *ax;
+
+	(void)state;
+	r.version = NV_PROTOCOL_VERSION;
+	d1.volume = "root";
+	d2.volume = "vol-0123456789abcdef";
+	d2.read_only = true;
+	sp.disks = ds;
+	sp.n_disks = 2;
+	c.spec = &sp;
+	r.op_case = NICVISOR__V1__REQUEST__OP_CREATE_VM;
+	r.create_vm = &c;
+	x = round_trip(&r.base);
+	assert_int_equal(x->create_vm->spec->n_disks, 2);
+	assert_true(x->create_vm->spec->disks[1]->read_only);
+	nv_wire_free(&x->base);
+	cv.name = "data";
+	cv.size_bytes = 1ull << 40;
+	cv.nbd_url = "nbd://h:10809/e";
+	r.op_case = NICVISOR__V1__REQUEST__OP_CREATE_VOLUME;
+	r.create_volume = &cv;
+	x = round_trip(&r.base);
+	assert_int_equal(x->create_volume->size_bytes, 1ull << 40);
+	nv_wire_free(&x->base);
+	ad.vm = "web1";
+	ad.disk = &d2;
+	r.op_case = NICVISOR__V1__REQUEST__OP_ATTACH_DISK;
+	r.attach_disk = &ad;
+	nv_wire_free(round_trip(&r.base));
+
+	da.index = 1;
+	da.vhost_user_socket = "/run/nicvisor/vhost/vm-0123456789abcdef-disk1.sock";
+	da.read_only = true;
+	da.queues = 4;
+	da.serial = "vol-0123456789abcdef";
+	da.size_bytes = 1 << 30;
+	l.vm_id = "vm-0123456789abcdef";
+	l.spec = &sp;
+	l.disks = das;
+	l.n_disks = 1;
+	lx = round_trip(&l.base);
+	assert_int_equal(lx->n_disks, 1);
+	assert_string_equal(lx->disks[0]->serial, "vol-0123456789abcdef");
+	assert_int_equal(lx->disks[0]->queues, 4);
+	nv_wire_free(&lx->base);
+
+	as.version = 1;
+	v.id = "vol-0123456789abcdef";
+	v.name = "data";
+	v.size_bytes = 1 << 20;
+	v.backend = NICVISOR__V1__VOLUME_BACKEND__VOLUME_BACKEND_FILE;
+	as.volumes = vs;
+	as.n_volumes = 1;
+	ax = round_trip(&as.base);
+	assert_string_equal(ax->volumes[0]->name, "data");
+	nv_wire_free(&ax->base);
+
+	assert_int_equal(field_id(&nicvisor__v1__vm_spec__descriptor, "nics"), 10);
+	assert_int_equal(field_id(&nicvisor__v1__vm_spec__descriptor, "disks"), 20);
+	assert_int_equal(field_id(&nicvisor__v1__request__descriptor, "create_volume"), 50);
+	assert_int_equal(field_id(&nicvisor__v1__request__descriptor, "delete_volume"), 51);
+	assert_int_equal(field_id(&nicvisor__v1__request__descriptor, "get_volume"), 52);
+	assert_int_equal(field_id(&nicvisor__v1__request__descriptor, "list_volumes"), 53);
+	assert_int_equal(field_id(&nicvisor__v1__request__descriptor, "attach_disk"), 54);
+	assert_int_equal(field_id(&nicvisor__v1__request__descriptor, "detach_disk"), 55);
+	assert_int_equal(field_id(&nicvisor__v1__request__descriptor, "get_disk_stats"), 56);
+	assert_int_equal(field_id(&nicvisor__v1__response__descriptor, "volume"), 17);
+	assert_int_equal(field_id(&nicvisor__v1__response__descriptor, "volumes"), 18);
+	assert_int_equal(field_id(&nicvisor__v1__response__descriptor, "disk_stats"), 19);
+	assert_int_equal(field_id(&nicvisor__v1__launch_vm__descriptor, "nics"), 7);
+	assert_int_equal(field_id(&nicvisor__v1__launch_vm__descriptor, "disks"), 8);
+	assert_int_equal(field_id(&nicvisor__v1__agent_state__descriptor, "networks"), 4);
+	assert_int_equal(field_id(&nicvisor__v1__agent_state__descriptor, "volumes"), 5);
+	assert_int_equal(field_id(&nicvisor__v1__disk_attachment__descriptor, "serial"), 5);
+	assert_int_equal(field_id(&nicvisor__v1__volume__descriptor, "attachments"), 9);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_requests),
-		cmocka_unit_test(test_responses_and_events),
-		cmocka_unit_test(test_host_channel),
-		cmocka_unit_test(test_agent_state),
+		cmocka_unit_test(test_requests),     cmocka_unit_test(test_responses_and_events),
+		cmocka_unit_test(test_host_channel), cmocka_unit_test(test_agent_state),
+		cmocka_unit_test(test_volumes_wire),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

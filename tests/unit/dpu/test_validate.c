@@ -392,14 +392,113 @@ test_sniff(void **state)
 	assert_null(dpu_sniff_boot_file(h, 1, DPU_BOOT_INITRD));
 }
 
+static void
+test_volume_rules(void **state)
+{
+	struct dpu_status st;
+
+	(void)state;
+	assert_true(dpu_is_volume_id("vol-0123456789abcdef"));
+	assert_false(dpu_is_volume_id("vol-0123456789ABCDEF"));
+	assert_false(dpu_is_volume_id("vol-0123456789abcde"));
+	assert_false(dpu_is_volume_id("net-0123456789abcdef"));
+	assert_false(dpu_is_volume_id(NULL));
+	assert_int_equal(dpu_validate_volume_name("data-1", "name", &st), 0);
+	expect(dpu_validate_volume_name("vol-0123456789abcdef", "name", &st), &st, "name",
+	       "volume id");
+	expect(dpu_validate_volume_name("vm-0123456789abcdef", "name", &st), &st, "name", "VM id");
+	expect(dpu_validate_volume_ref("", "volume", &st), &st, "volume", "required");
+	assert_int_equal(dpu_validate_volume_size(DPU_VOLUME_MIN_SIZE, "size_bytes", &st), 0);
+	assert_int_equal(dpu_validate_volume_size(DPU_VOLUME_MAX_SIZE, "size_bytes", &st), 0);
+	expect(dpu_validate_volume_size(DPU_VOLUME_MIN_SIZE - 512, "size_bytes", &st), &st,
+	       "size_bytes", "range");
+	expect(dpu_validate_volume_size(DPU_VOLUME_MAX_SIZE + 512, "size_bytes", &st), &st,
+	       "size_bytes", "range");
+	expect(dpu_validate_volume_size(DPU_VOLUME_MIN_SIZE + 1, "size_bytes", &st), &st,
+	       "size_bytes", "512");
+}
+
+static void
+test_nbd_url(void **state)
+{
+	struct dpu_nbd_url u;
+	struct dpu_status st;
+	char longurl[400];
+
+	(void)state;
+	assert_int_equal(dpu_nbd_url_parse("nbd://10.0.0.2:10810/vol/a_1.img", &u, "f", &st), 0);
+	assert_string_equal(u.host, "10.0.0.2");
+	assert_int_equal(u.port, 10810);
+	assert_string_equal(u.export_name, "vol/a_1.img");
+	assert_int_equal(dpu_nbd_url_parse("nbd://storage.example/e", &u, "f", &st), 0);
+	assert_string_equal(u.host, "storage.example");
+	assert_int_equal(u.port, DPU_NBD_PORT);
+	assert_int_equal(dpu_nbd_url_parse("nbd://[fd00::1]:99/e", &u, "f", &st), 0);
+	assert_string_equal(u.host, "fd00::1");
+	assert_int_equal(u.port, 99);
+	expect(dpu_nbd_url_parse("", &u, "f", &st), &st, "f", "required");
+	expect(dpu_nbd_url_parse(NULL, &u, "f", &st), &st, "f", "required");
+	expect(dpu_nbd_url_parse("nbd:/h/e", &u, "f", &st), &st, "f", "not an NBD URL");
+	expect(dpu_nbd_url_parse("nbd:///e", &u, "f", &st), &st, "f", "host");
+	expect(dpu_nbd_url_parse("nbd://h_x/e", &u, "f", &st), &st, "f", "export");
+	expect(dpu_nbd_url_parse("nbd://h:/e", &u, "f", &st), &st, "f", "port");
+	expect(dpu_nbd_url_parse("nbd://h:0/e", &u, "f", &st), &st, "f", "port");
+	expect(dpu_nbd_url_parse("nbd://h:65536/e", &u, "f", &st), &st, "f", "port");
+	expect(dpu_nbd_url_parse("nbd://h:0000001/e", &u, "f", &st), &st, "f", "port");
+	expect(dpu_nbd_url_parse("nbd://h:1", &u, "f", &st), &st, "f", "export");
+	expect(dpu_nbd_url_parse("nbd://h:1/", &u, "f", &st), &st, "f", "export");
+	expect(dpu_nbd_url_parse("nbd://h:1/a?b", &u, "f", &st), &st, "f", "0x3f");
+	expect(dpu_nbd_url_parse("nbd://[fd00::1/e", &u, "f", &st), &st, "f", "]");
+	expect(dpu_nbd_url_parse("nbd://[fd00::g]/e", &u, "f", &st), &st, "f", "IPv6");
+	expect(dpu_nbd_url_parse("nbd://[]/e", &u, "f", &st), &st, "f", "host");
+	memset(longurl, 'a', sizeof(longurl) - 1);
+	longurl[sizeof(longurl) - 1] = 0;
+	memcpy(longurl, "nbd://h/", 8);
+	expect(dpu_nbd_url_parse(longurl, &u, "f", &st), &st, "f", "at most");
+	longurl[8 + DPU_NBD_EXPORT_MAX + 1] = 0;
+	expect(dpu_nbd_url_parse(longurl, &u, "f", &st), &st, "f", "longer");
+	longurl[8 + DPU_NBD_EXPORT_MAX] = 0;
+	assert_int_equal(dpu_nbd_url_parse(longurl, &u, "f", &st), 0);
+}
+
+static void
+test_spec_disks(void **state)
+{
+	Nicvisor__V1__VmSpec s = good_spec();
+	Nicvisor__V1__DiskSpec d[DPU_MAX_DISKS + 1], *dp[DPU_MAX_DISKS + 1];
+	char names[DPU_MAX_DISKS + 1][8];
+	struct dpu_status st;
+
+	(void)state;
+	for (int i = 0; i <= DPU_MAX_DISKS; i++) {
+		nicvisor__v1__disk_spec__init(&d[i]);
+		snprintf(names[i], sizeof(names[i]), "v%d", i);
+		d[i].volume = names[i];
+		dp[i] = &d[i];
+	}
+	s.disks = dp;
+	s.n_disks = DPU_MAX_DISKS;
+	assert_int_equal(dpu_validate_spec(&s, "spec", false, &st), 0);
+	s.n_disks = DPU_MAX_DISKS + 1;
+	expect(dpu_validate_spec(&s, "spec", false, &st), &st, "spec.disks", "at most");
+	s.n_disks = 3;
+	d[2].volume = "v0";
+	expect(dpu_validate_spec(&s, "spec", false, &st), &st, "spec.disks[2].volume", "disk 0");
+	d[2].volume = "";
+	expect(dpu_validate_spec(&s, "spec", false, &st), &st, "spec.disks[2].volume", "required");
+	expect(dpu_validate_disk(NULL, "disk", &st), &st, "disk", "required");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_names), cmocka_unit_test(test_ids),
-		cmocka_unit_test(test_spec),  cmocka_unit_test(test_boot_files),
-		cmocka_unit_test(test_sniff), cmocka_unit_test(test_network_rules),
-		cmocka_unit_test(test_mac),   cmocka_unit_test(test_spec_nics),
+		cmocka_unit_test(test_names),        cmocka_unit_test(test_ids),
+		cmocka_unit_test(test_spec),         cmocka_unit_test(test_boot_files),
+		cmocka_unit_test(test_sniff),        cmocka_unit_test(test_network_rules),
+		cmocka_unit_test(test_mac),          cmocka_unit_test(test_spec_nics),
+		cmocka_unit_test(test_volume_rules), cmocka_unit_test(test_nbd_url),
+		cmocka_unit_test(test_spec_disks),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -52,6 +52,11 @@ test_edit_nics(void **state)
 		assert_int_equal(allowed(DPU_VM_OP_EDIT_NICS, all[i], false),
 				 all[i] == S(CREATED) || all[i] == S(STOPPED) ||
 					 all[i] == S(FAILED));
+	/* Disks likewise. */
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		assert_int_equal(allowed(DPU_VM_OP_EDIT_DISKS, all[i], false),
+				 all[i] == S(CREATED) || all[i] == S(STOPPED) ||
+					 all[i] == S(FAILED));
 }
 
 static void
