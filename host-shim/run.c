@@ -217,11 +217,13 @@ shim_run_main(int argc, char **argv)
 			nnics++;
 			break;
 		case 'D':
-			if (ndisks == SHIM_DISKS_MAX ||
+			if (ndisks == SHIM_DISKS_MAX || strlen(optarg) > 250 ||
 			    shim_disk_parse(optarg, ndisks, &sdisks[ndisks], nic_why,
 					    sizeof(nic_why)) < 0) {
 				fprintf(stderr, "--disk: %s\n",
-					ndisks == SHIM_DISKS_MAX ? "too many disks" : nic_why);
+					ndisks == SHIM_DISKS_MAX ? "too many disks"
+					: strlen(optarg) > 250   ? "too long"
+								 : nic_why);
 				return RUN_USAGE;
 			}
 			nicvisor__v1__disk_attachment__init(&disks[ndisks]);
@@ -253,17 +255,18 @@ shim_run_main(int argc, char **argv)
 	}
 	b.nics = nicp;
 	b.n_nics = nnics;
-	for (unsigned int i = 0; i < ndisks; i++) {
-		/* The backend waits for every queue the frontend names. */
-		if (disks[i].queues > spec.vcpus) {
-			fprintf(stderr, "--disk: disk %u: queues=%u is more than the %u vCPUs\n", i,
-				disks[i].queues, spec.vcpus);
-			return RUN_USAGE;
-		}
-	}
 	b.disks = diskp;
 	b.n_disks = ndisks;
 	nv_log_init("nicvisor-shim", level);
+	for (unsigned int i = 0; i < ndisks; i++) {
+		/* As the daemon does: the backend waits for every queue the
+		 * frontend names, and a guest uses at most one per vCPU. */
+		if (spec.vcpus >= 1 && disks[i].queues > spec.vcpus) {
+			nv_warn("disk %u: %u queues lowered to the %u vCPUs", i, disks[i].queues,
+				spec.vcpus);
+			disks[i].queues = spec.vcpus;
+		}
+	}
 	setenv("NV_LOG_LEVEL",
 	       (const char *[]){ "err", "warn", "info", "debug" }[nv_log_get_level()],
 	       1); /* the child logs like us */

@@ -600,10 +600,16 @@ run_disks(void **state)
 	assert_true(fread(buf, 1, sizeof(buf) - 1, fp) > 0);
 	fclose(fp);
 	assert_string_equal(buf, "disk 0 /tmp/nv-d0.sock 2 rw\ndisk 1 /tmp/nv-d1.sock 1 ro\n");
-	/* Refused: more queues than vCPUs, 0 or 9 queues, a relative path,
-	 * an unknown option. */
+	/* More queues than vCPUs: lowered, as the daemon does. */
 	assert_int_equal(
-		runv(f, script, (const char *[]){ "--disk", "/tmp/s,queues=2", NULL }, out), 2);
+		runv(f, script, (const char *[]){ "--disk", "/tmp/s,queues=2", NULL }, out), 0);
+	fp = fopen(out, "r");
+	memset(buf, 0, sizeof(buf));
+	assert_true(fread(buf, 1, sizeof(buf) - 1, fp) > 0);
+	fclose(fp);
+	assert_string_equal(buf, "disk 0 /tmp/s 1 rw\n");
+	/* Refused: 0 or 9 queues, a relative path, an unknown option, an
+	 * argument over 250 bytes. */
 	assert_int_equal(runv(f, script,
 			      (const char *[]){ "--vcpus", "8", "--disk", "/tmp/s,queues=0", NULL },
 			      out),
@@ -614,6 +620,13 @@ run_disks(void **state)
 			 2);
 	assert_int_equal(runv(f, script, (const char *[]){ "--disk", "tmp/s", NULL }, out), 2);
 	assert_int_equal(runv(f, script, (const char *[]){ "--disk", "/tmp/s,rw", NULL }, out), 2);
+	{
+		char arg[300] = "/tmp/s";
+
+		for (int i = 0; i < 90; i++)
+			strcat(arg, ",ro");
+		assert_int_equal(runv(f, script, (const char *[]){ "--disk", arg, NULL }, out), 2);
+	}
 }
 
 static int
