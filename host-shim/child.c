@@ -449,8 +449,11 @@ shim_child_main(int argc, char **argv)
 		cfg.nics = nics;
 		cfg.nnics = (unsigned int)b->n_nics;
 	}
-	if (shim_disks_check(b->disks, b->n_disks, "boot.disks", SHIM_DISK_QUEUES_MAX,
-			     b->spec->vcpus, sdisks, err, sizeof(err)) == 0) {
+	/* Checked in recv_boot() too; a VM never boots without a disk it was
+	 * given. */
+	rc = shim_disks_check(b->disks, b->n_disks, "boot.disks", SHIM_DISK_QUEUES_MAX,
+			      b->spec->vcpus, sdisks, err, sizeof(err));
+	if (rc == 0) {
 		for (size_t i = 0; i < b->n_disks; i++)
 			disks[i] = (struct vmm_disk){
 				.index = sdisks[i].index,
@@ -462,7 +465,8 @@ shim_child_main(int argc, char **argv)
 		cfg.ndisks = (unsigned int)b->n_disks;
 	}
 
-	rc = vmm_create(&cfg, &ev, &c.vm, err, sizeof(err));
+	if (rc == 0)
+		rc = vmm_create(&cfg, &ev, &c.vm, err, sizeof(err));
 	if (rc == 0) {
 		rc = vmm_start(c.vm);
 		if (rc < 0)
