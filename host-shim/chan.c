@@ -168,7 +168,14 @@ shim_child_control_check(const Nicvisor__V1__ChildControl *c, unsigned int nfds,
 			BAD("boot.stop_on_console: too long");
 		if (nfds != (b->has_initrd ? 2u : 1u))
 			BAD("boot: %u image fds, expected %u", nfds, b->has_initrd ? 2u : 1u);
-		return shim_nics_check(b->nics, b->n_nics, "boot.nics", NULL, why, n);
+		if (shim_nics_check(b->nics, b->n_nics, "boot.nics", NULL, why, n) < 0)
+			return -EINVAL;
+		/* The sender lowered the queues to the vCPUs already. */
+		return shim_disks_check(b->disks, b->n_disks, "boot.disks",
+					b->spec->vcpus < SHIM_DISK_QUEUES_MAX
+						? b->spec->vcpus
+						: SHIM_DISK_QUEUES_MAX,
+					0, NULL, why, n);
 	case NICVISOR__V1__CHILD_CONTROL__OP_STOP:
 		if (nfds != 0)
 			BAD("stop: unexpected fds");

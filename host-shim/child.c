@@ -383,81 +383,6 @@ run_vm(struct child *c)
 }
 
 int
-shim_disk_parse(const char *arg, uint32_t index, struct shim_disk *d, char *why, size_t wn)
-{
-	const char *p = strchr(arg, ','), *opt;
-	size_t len = p != NULL ? (size_t)(p - arg) : strlen(arg);
-
-	memset(d, 0, sizeof(*d));
-	d->index = index;
-	d->queues = 1;
-	if (arg[0] != '/' || len >= sizeof(d->socket) || memchr(arg, '\n', len) != NULL) {
-		snprintf(why, wn, "disk %u: socket: not an absolute path under %zu bytes", index,
-			 sizeof(d->socket));
-		return -EINVAL;
-	}
-	memcpy(d->socket, arg, len);
-	for (opt = p; opt != NULL; opt = p) {
-		size_t olen;
-
-		opt++;
-		p = strchr(opt, ',');
-		olen = p != NULL ? (size_t)(p - opt) : strlen(opt);
-		if (olen == 2 && strncmp(opt, "ro", 2) == 0) {
-			d->read_only = true;
-		} else if (olen >= 7 && strncmp(opt, "queues=", 7) == 0) {
-			char num[8] = "", *end;
-			unsigned long q;
-
-			if (olen - 7 >= sizeof(num))
-				goto bad_queues;
-			memcpy(num, opt + 7, olen - 7);
-			q = strtoul(num, &end, 10);
-			if (*end != 0 || q < 1 || q > SHIM_DISK_QUEUES_MAX)
-				goto bad_queues;
-			d->queues = (uint32_t)q;
-		} else {
-			snprintf(why, wn, "disk %u: unknown option \"%.*s\" (ro, queues=N)", index,
-				 (int)(olen > 32 ? 32 : olen), opt);
-			return -EINVAL;
-		}
-	}
-	return 0;
-
-bad_queues:
-	snprintf(why, wn, "disk %u: queues: not in 1..%d", index, SHIM_DISK_QUEUES_MAX);
-	return -EINVAL;
-}
-
-int
-shim_disks_parse_env(const char *val, struct shim_disk *d, char *why, size_t wn)
-{
-	char line[256];
-	int n = 0;
-
-	while (val != NULL && *val != 0) {
-		const char *nl = strchr(val, '\n');
-		size_t len = nl != NULL ? (size_t)(nl - val) : strlen(val);
-
-		if (n == SHIM_DISKS_MAX) {
-			snprintf(why, wn, "disks: more than %d", SHIM_DISKS_MAX);
-			return -EINVAL;
-		}
-		if (len >= sizeof(line)) {
-			snprintf(why, wn, "disk %d: too long", n);
-			return -EINVAL;
-		}
-		memcpy(line, val, len);
-		line[len] = 0;
-		if (shim_disk_parse(line, (uint32_t)n, &d[n], why, wn) < 0)
-			return -EINVAL;
-		n++;
-		val = nl != NULL ? nl + 1 : NULL;
-	}
-	return n;
-}
-
-int
 shim_child_main(int argc, char **argv)
 {
 	static struct child c; /* the ring is large */
@@ -471,8 +396,6 @@ shim_child_main(int argc, char **argv)
 	struct vmm_nic nics[SHIM_NICS_MAX];
 	struct shim_disk sdisks[SHIM_DISKS_MAX];
 	struct vmm_disk disks[SHIM_DISKS_MAX];
-	const char *disk_env = getenv(SHIM_DISKS_ENV);
-	int ndisks = 0;
 	char err[256] = "";
 	uint64_t boot_ns = 0;
 	int rc;
@@ -526,23 +449,24 @@ shim_child_main(int argc, char **argv)
 		cfg.nics = nics;
 		cfg.nnics = (unsigned int)b->n_nics;
 	}
-	/* `nicvisor-shim run --disk` (shim.h, SHIM_DISKS_ENV). */
-	if (disk_env != NULL) {
-		ndisks = shim_disks_parse_env(disk_env, sdisks, err, sizeof(err));
-		unsetenv(SHIM_DISKS_ENV);
-		disk_env = NULL;
+	/* Checked in recv_boot() too; a VM never boots without a disk it was
+	 * given. */
+	rc = shim_disks_check(b->disks, b->n_disks, "boot.disks", SHIM_DISK_QUEUES_MAX,
+			      b->spec->vcpus, sdisks, err, sizeof(err));
+	if (rc == 0) {
+		for (size_t i = 0; i < b->n_disks; i++)
+			disks[i] = (struct vmm_disk){
+				.index = sdisks[i].index,
+				.vhost_user_socket = sdisks[i].socket,
+				.queues = sdisks[i].queues,
+				.read_only = sdisks[i].read_only,
+			};
+		cfg.disks = disks;
+		cfg.ndisks = (unsigned int)b->n_disks;
 	}
-	for (int i = 0; i < ndisks; i++)
-		disks[i] = (struct vmm_disk){
-			.index = sdisks[i].index,
-			.vhost_user_socket = sdisks[i].socket,
-			.queues = sdisks[i].queues,
-			.read_only = sdisks[i].read_only,
-		};
-	cfg.disks = disks;
-	cfg.ndisks = ndisks > 0 ? (unsigned int)ndisks : 0;
 
-	rc = ndisks < 0 ? -EINVAL : vmm_create(&cfg, &ev, &c.vm, err, sizeof(err));
+	if (rc == 0)
+		rc = vmm_create(&cfg, &ev, &c.vm, err, sizeof(err));
 	if (rc == 0) {
 		rc = vmm_start(c.vm);
 		if (rc < 0)

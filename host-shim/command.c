@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "shim.h"
@@ -116,6 +117,9 @@ shim_command_check(const Nicvisor__V1__Command *cmd, char *why, size_t n)
 			rc = artifact_check(l->initrd, true, "initrd", why, n);
 		if (rc == 0)
 			rc = shim_nics_check(l->nics, l->n_nics, "launch.nics", NULL, why, n);
+		if (rc == 0)
+			rc = shim_disks_check(l->disks, l->n_disks, "launch.disks",
+					      SHIM_DISK_QUEUES_MAX, 0, NULL, why, n);
 		return rc;
 	case NICVISOR__V1__COMMAND__OP_STOP:
 		if (!shim_vm_id_ok(cmd->stop->vm_id))
@@ -192,4 +196,86 @@ shim_nics_check(Nicvisor__V1__NicAttachment *const *nics, size_t count, const ch
 		}
 	}
 	return 0;
+}
+
+int
+shim_disks_check(Nicvisor__V1__DiskAttachment *const *disks, size_t count, const char *prefix,
+		 uint32_t max_queues, uint32_t vcpus, struct shim_disk *out, char *why, size_t n)
+{
+	uint32_t seen = 0;
+
+	if (count > SHIM_DISKS_MAX)
+		BAD("%s", "%zu disks; at most %d", prefix, count, SHIM_DISKS_MAX);
+	for (size_t i = 0; i < count; i++) {
+		const Nicvisor__V1__DiskAttachment *a = disks[i];
+
+		if (a->index >= SHIM_DISKS_MAX || (seen & (1u << a->index)))
+			BAD("%s[%zu].index", "%u is not unique in 0..%d", prefix, i, a->index,
+			    SHIM_DISKS_MAX - 1);
+		seen |= 1u << a->index;
+		if (a->vhost_user_socket[0] != '/' ||
+		    strlen(a->vhost_user_socket) > SHIM_NIC_SOCKET_MAX)
+			BAD("%s[%zu].vhost_user_socket", "not an absolute path of at most %d bytes",
+			    prefix, i, SHIM_NIC_SOCKET_MAX);
+		if (a->queues < 1 || a->queues > max_queues)
+			BAD("%s[%zu].queues", "%u is not in 1..%u", prefix, i, a->queues,
+			    max_queues);
+		if (strlen(a->serial) > SHIM_DISK_SERIAL_MAX)
+			BAD("%s[%zu].serial", "longer than %d bytes", prefix, i,
+			    SHIM_DISK_SERIAL_MAX);
+		if (out != NULL) {
+			out[i].index = a->index;
+			snprintf(out[i].socket, sizeof(out[i].socket), "%s", a->vhost_user_socket);
+			out[i].queues = vcpus != 0 && a->queues > vcpus ? vcpus : a->queues;
+			out[i].read_only = a->read_only;
+		}
+	}
+	return 0;
+}
+
+int
+shim_disk_parse(const char *arg, uint32_t index, struct shim_disk *d, char *why, size_t wn)
+{
+	const char *p = strchr(arg, ','), *opt;
+	size_t len = p != NULL ? (size_t)(p - arg) : strlen(arg);
+
+	memset(d, 0, sizeof(*d));
+	d->index = index;
+	d->queues = 1;
+	if (arg[0] != '/' || len >= sizeof(d->socket) || memchr(arg, '\n', len) != NULL) {
+		snprintf(why, wn, "disk %u: socket: not an absolute path under %zu bytes", index,
+			 sizeof(d->socket));
+		return -EINVAL;
+	}
+	memcpy(d->socket, arg, len);
+	for (opt = p; opt != NULL; opt = p) {
+		size_t olen;
+
+		opt++;
+		p = strchr(opt, ',');
+		olen = p != NULL ? (size_t)(p - opt) : strlen(opt);
+		if (olen == 2 && strncmp(opt, "ro", 2) == 0) {
+			d->read_only = true;
+		} else if (olen >= 7 && strncmp(opt, "queues=", 7) == 0) {
+			char num[8] = "", *end;
+			unsigned long q;
+
+			if (olen - 7 >= sizeof(num))
+				goto bad_queues;
+			memcpy(num, opt + 7, olen - 7);
+			q = strtoul(num, &end, 10);
+			if (*end != 0 || q < 1 || q > SHIM_DISK_QUEUES_MAX)
+				goto bad_queues;
+			d->queues = (uint32_t)q;
+		} else {
+			snprintf(why, wn, "disk %u: unknown option \"%.*s\" (ro, queues=N)", index,
+				 (int)(olen > 32 ? 32 : olen), opt);
+			return -EINVAL;
+		}
+	}
+	return 0;
+
+bad_queues:
+	snprintf(why, wn, "disk %u: queues: not in 1..%d", index, SHIM_DISK_QUEUES_MAX);
+	return -EINVAL;
 }

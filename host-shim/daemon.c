@@ -43,6 +43,8 @@ struct vm {
 	Nicvisor__V1__VmSpec *spec;          /* a copy of the launch's, packed and unpacked */
 	struct shim_nic nics[SHIM_NICS_MAX]; /* LaunchVm.nics, checked */
 	unsigned int nnics;
+	struct shim_disk disks[SHIM_DISKS_MAX]; /* LaunchVm.disks, checked, queues <= vcpus */
+	unsigned int ndisks;
 	char kernel_id[65], initrd_id[65];
 	uint64_t kernel_size, initrd_size;
 	struct shim_image *kernel, *initrd;
@@ -148,6 +150,7 @@ start_child(struct daemon *d, struct vm *vm)
 	int fds[2] = { vm->kernel->art.fd, vm->initrd ? vm->initrd->art.fd : -1 };
 	Nicvisor__V1__NicAttachment nics[SHIM_NICS_MAX], *nicp[SHIM_NICS_MAX];
 	char macs[SHIM_NICS_MAX][18];
+	Nicvisor__V1__DiskAttachment disks[SHIM_DISKS_MAX], *diskp[SHIM_DISKS_MAX];
 	struct epoll_event ev = { .events = EPOLLIN };
 	char why[SHIM_REASON_MAX];
 	pid_t pid;
@@ -192,6 +195,18 @@ start_child(struct daemon *d, struct vm *vm)
 	}
 	b.n_nics = vm->nnics;
 	b.nics = nicp;
+	for (unsigned int i = 0; i < vm->ndisks; i++) {
+		const struct shim_disk *sd = &vm->disks[i];
+
+		nicvisor__v1__disk_attachment__init(&disks[i]);
+		disks[i].index = sd->index;
+		disks[i].vhost_user_socket = (char *)sd->socket;
+		disks[i].queues = sd->queues;
+		disks[i].read_only = sd->read_only;
+		diskp[i] = &disks[i];
+	}
+	b.n_disks = vm->ndisks;
+	b.disks = diskp;
 	m.op_case = NICVISOR__V1__CHILD_CONTROL__OP_BOOT;
 	m.boot = &b;
 	rc = shim_chan_send(sock, &m.base, fds, b.has_initrd ? 2 : 1, MSG_DONTWAIT);
@@ -335,6 +350,11 @@ launch(struct daemon *d, const Nicvisor__V1__LaunchVm *l)
 	if (shim_nics_check(l->nics, l->n_nics, "launch.nics", vm->nics, reason, sizeof(reason)) ==
 	    0)
 		vm->nnics = (unsigned int)l->n_nics;
+	/* Never more queues than vCPUs: the backend waits for each one named. */
+	vm->ndisks = 0;
+	if (shim_disks_check(l->disks, l->n_disks, "launch.disks", SHIM_DISK_QUEUES_MAX,
+			     l->spec->vcpus, vm->disks, reason, sizeof(reason)) == 0)
+		vm->ndisks = (unsigned int)l->n_disks;
 	snprintf(vm->kernel_id, sizeof(vm->kernel_id), "%s", l->kernel->id);
 	vm->kernel_size = l->kernel->size;
 	vm->initrd_id[0] = 0;
@@ -441,6 +461,32 @@ apply(void *opaque, const Nicvisor__V1__Command *cmd)
 	pthread_mutex_unlock(&d->lock);
 }
 
+/* The spec's NICs and disks, for a Hello: the agent reattaches them. */
+static void
+spec_devices_copy(struct nv_arena *a, const Nicvisor__V1__VmSpec *from, Nicvisor__V1__VmSpec *to)
+{
+	to->nics = nv_arena_alloc(a, sizeof(*to->nics) * (from->n_nics + 1));
+	for (size_t i = 0; i < from->n_nics; i++) {
+		Nicvisor__V1__NicSpec *n = nv_arena_alloc(a, sizeof(*n));
+
+		nicvisor__v1__nic_spec__init(n);
+		n->network = nv_arena_strdup(a, from->nics[i]->network);
+		n->mac = nv_arena_strdup(a, from->nics[i]->mac);
+		to->nics[i] = n;
+	}
+	to->n_nics = from->n_nics;
+	to->disks = nv_arena_alloc(a, sizeof(*to->disks) * (from->n_disks + 1));
+	for (size_t i = 0; i < from->n_disks; i++) {
+		Nicvisor__V1__DiskSpec *d = nv_arena_alloc(a, sizeof(*d));
+
+		nicvisor__v1__disk_spec__init(d);
+		d->volume = nv_arena_strdup(a, from->disks[i]->volume);
+		d->read_only = from->disks[i]->read_only;
+		to->disks[i] = d;
+	}
+	to->n_disks = from->n_disks;
+}
+
 static void
 hello_vms(void *opaque, struct nv_arena *a, Nicvisor__V1__Hello *h)
 {
@@ -471,6 +517,7 @@ hello_vms(void *opaque, struct nv_arena *a, Nicvisor__V1__Hello *h)
 			r->spec->kernel = nv_arena_strdup(a, vm->spec->kernel);
 			r->spec->initrd = nv_arena_strdup(a, vm->spec->initrd);
 			r->spec->cmdline = nv_arena_strdup(a, vm->spec->cmdline);
+			spec_devices_copy(a, vm->spec, r->spec);
 		}
 		h->vms[i++] = r;
 	}

@@ -157,8 +157,8 @@ shim_run_main(int argc, char **argv)
 	Nicvisor__V1__NicAttachment nics[SHIM_NICS_MAX], *nicp[SHIM_NICS_MAX];
 	unsigned int nnics = 0;
 	char nic_why[SHIM_REASON_MAX];
-	struct shim_disk disk;
-	char disk_env[SHIM_DISKS_MAX * 256] = "";
+	struct shim_disk sdisks[SHIM_DISKS_MAX];
+	Nicvisor__V1__DiskAttachment disks[SHIM_DISKS_MAX], *diskp[SHIM_DISKS_MAX];
 	unsigned int ndisks = 0;
 	const char *kernel = NULL, *initrd = NULL;
 	enum nv_log_level level = NV_LOG_WARN;
@@ -218,16 +218,20 @@ shim_run_main(int argc, char **argv)
 			break;
 		case 'D':
 			if (ndisks == SHIM_DISKS_MAX || strlen(optarg) > 250 ||
-			    shim_disk_parse(optarg, ndisks, &disk, nic_why, sizeof(nic_why)) < 0) {
+			    shim_disk_parse(optarg, ndisks, &sdisks[ndisks], nic_why,
+					    sizeof(nic_why)) < 0) {
 				fprintf(stderr, "--disk: %s\n",
 					ndisks == SHIM_DISKS_MAX ? "too many disks"
 					: strlen(optarg) > 250   ? "too long"
 								 : nic_why);
 				return RUN_USAGE;
 			}
-			/* The child parses it again (shim.h, SHIM_DISKS_ENV). */
-			snprintf(disk_env + strlen(disk_env), sizeof(disk_env) - strlen(disk_env),
-				 "%s%s", ndisks > 0 ? "\n" : "", optarg);
+			nicvisor__v1__disk_attachment__init(&disks[ndisks]);
+			disks[ndisks].index = sdisks[ndisks].index;
+			disks[ndisks].vhost_user_socket = sdisks[ndisks].socket;
+			disks[ndisks].queues = sdisks[ndisks].queues;
+			disks[ndisks].read_only = sdisks[ndisks].read_only;
+			diskp[ndisks] = &disks[ndisks];
 			ndisks++;
 			break;
 		case 'l':
@@ -251,14 +255,21 @@ shim_run_main(int argc, char **argv)
 	}
 	b.nics = nicp;
 	b.n_nics = nnics;
+	b.disks = diskp;
+	b.n_disks = ndisks;
 	nv_log_init("nicvisor-shim", level);
+	for (unsigned int i = 0; i < ndisks; i++) {
+		/* As the daemon does: the backend waits for every queue the
+		 * frontend names, and a guest uses at most one per vCPU. */
+		if (spec.vcpus >= 1 && disks[i].queues > spec.vcpus) {
+			nv_warn("disk %u: %u queues lowered to the %u vCPUs", i, disks[i].queues,
+				spec.vcpus);
+			disks[i].queues = spec.vcpus;
+		}
+	}
 	setenv("NV_LOG_LEVEL",
 	       (const char *[]){ "err", "warn", "info", "debug" }[nv_log_get_level()],
 	       1); /* the child logs like us */
-	if (ndisks > 0)
-		setenv(SHIM_DISKS_ENV, disk_env, 1);
-	else
-		unsetenv(SHIM_DISKS_ENV);
 	signal(SIGPIPE, SIG_IGN);
 	sigaction(SIGINT, &sa, NULL); /* no SA_RESTART: poll returns */
 	sigaction(SIGTERM, &sa, NULL);

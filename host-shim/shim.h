@@ -101,18 +101,17 @@ int shim_nics_check(Nicvisor__V1__NicAttachment *const *nics, size_t n, const ch
 		    struct shim_nic *out, char *why, size_t wn);
 
 /*
- * Disks of `nicvisor-shim run --disk SOCKET[,ro][,queues=N]`. Until the
- * child's boot message carries disks (a proto field of the storage work),
- * `run` hands them to its child in the environment variable
- * SHIM_DISKS_ENV, one --disk argument per line; the child reads and
- * unsets it. The daemon path has no disks yet.
+ * Disks of a VM (LaunchVm.disks, ChildBoot.disks, `nicvisor-shim run
+ * --disk`). A disk never has more request queues than its VM has vCPUs:
+ * the daemon lowers LaunchVm's count, `run` refuses more, and the child
+ * refuses a ChildBoot with more.
  */
-#define SHIM_DISKS_MAX       8 /* vmm.h VMM_MAX_DISKS */
-#define SHIM_DISK_QUEUES_MAX 8 /* vmm.h VMM_DISK_MAX_QUEUES */
-#define SHIM_DISKS_ENV       "NV_SHIM_RUN_DISKS"
+#define SHIM_DISKS_MAX       8  /* vmm.h VMM_MAX_DISKS */
+#define SHIM_DISK_QUEUES_MAX 8  /* vmm.h VMM_DISK_MAX_QUEUES */
+#define SHIM_DISK_SERIAL_MAX 20 /* VIRTIO_BLK_ID_BYTES */
 struct shim_disk {
 	uint32_t index;
-	char socket[108];
+	char socket[SHIM_NIC_SOCKET_MAX + 1];
 	uint32_t queues;
 	bool read_only;
 };
@@ -120,9 +119,15 @@ struct shim_disk {
  * without ',' or a newline; N in 1..SHIM_DISK_QUEUES_MAX; default 1
  * queue, read-write). 0, or -EINVAL with why. */
 int shim_disk_parse(const char *arg, uint32_t index, struct shim_disk *d, char *why, size_t wn);
-/* Parse SHIM_DISKS_ENV's value: 0..SHIM_DISKS_MAX lines. Returns how
- * many, or -EINVAL with why. */
-int shim_disks_parse_env(const char *val, struct shim_disk *d, char *why, size_t wn);
+/* Check disks field by field (prefix names the field, e.g.
+ * "launch.disks"): at most SHIM_DISKS_MAX, unique index below it, an
+ * absolute socket path of at most SHIM_NIC_SOCKET_MAX bytes, queues in
+ * 1..max_queues, a serial of at most SHIM_DISK_SERIAL_MAX bytes. With out
+ * not NULL, convert them, queues lowered to vcpus (0: not lowered).
+ * -EINVAL with the field in why. */
+int shim_disks_check(Nicvisor__V1__DiskAttachment *const *disks, size_t n, const char *prefix,
+		     uint32_t max_queues, uint32_t vcpus, struct shim_disk *out, char *why,
+		     size_t wn);
 
 /* ---- outbox.c: reports and console waiting for the agent ---- */
 

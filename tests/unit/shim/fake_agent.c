@@ -132,6 +132,19 @@ record_report(struct fa_report *r, const Nicvisor__V1__VmReport *v)
 	r->console_offset = v->console_offset;
 	r->pid = v->pid;
 	r->boot_ns = v->boot_ns;
+	if (v->spec != NULL) {
+		r->has_spec = true;
+		r->spec_nics = (unsigned int)v->spec->n_nics;
+		r->spec_disks = (unsigned int)v->spec->n_disks;
+		if (v->spec->n_nics > 0)
+			snprintf(r->spec_nic0_network, sizeof(r->spec_nic0_network), "%s",
+				 v->spec->nics[0]->network);
+		if (v->spec->n_disks > 0) {
+			snprintf(r->spec_disk0_volume, sizeof(r->spec_disk0_volume), "%s",
+				 v->spec->disks[0]->volume);
+			r->spec_disk0_ro = v->spec->disks[0]->read_only;
+		}
+	}
 }
 
 static void
@@ -441,6 +454,68 @@ fa_push_launch_nics(struct fake_agent *fa, const char *vm_id, const char *kernel
 	}
 	l.n_nics = n;
 	l.nics = ap;
+	c.op_case = NICVISOR__V1__COMMAND__OP_LAUNCH;
+	c.launch = &l;
+	return fa_push(fa, &c);
+}
+
+uint64_t
+fa_push_launch_disks(struct fake_agent *fa, const char *vm_id, const char *kernel_id,
+		     uint64_t kernel_size, uint32_t vcpus, const char *const *disks, unsigned int n)
+{
+	Nicvisor__V1__Command c = NICVISOR__V1__COMMAND__INIT;
+	Nicvisor__V1__LaunchVm l = NICVISOR__V1__LAUNCH_VM__INIT;
+	Nicvisor__V1__VmSpec spec = NICVISOR__V1__VM_SPEC__INIT;
+	Nicvisor__V1__Artifact k = NICVISOR__V1__ARTIFACT__INIT;
+	Nicvisor__V1__NicSpec nic = NICVISOR__V1__NIC_SPEC__INIT, *nicp = &nic;
+	Nicvisor__V1__DiskAttachment a[10], *ap[10];
+	Nicvisor__V1__DiskSpec ds[10], *dsp[10];
+	char buf[10][160], vol[10][16];
+
+	spec.name = (char *)vm_id;
+	spec.vcpus = vcpus;
+	spec.memory_mib = 32;
+	spec.kernel = "kernel";
+	spec.cmdline = "console=ttyS0";
+	nic.network = "net-a";
+	nic.mac = "52:54:00:00:00:01";
+	spec.nics = &nicp;
+	spec.n_nics = 1;
+	k.id = (char *)kernel_id;
+	k.size = kernel_size;
+	l.vm_id = (char *)vm_id;
+	l.spec = &spec;
+	l.kernel = &k;
+	if (n > 10)
+		n = 10;
+	for (unsigned int i = 0; i < n; i++) {
+		char *queues, *ro;
+
+		snprintf(buf[i], sizeof(buf[i]), "%s", disks[i]);
+		nicvisor__v1__disk_attachment__init(&a[i]);
+		queues = strchr(buf[i], ',');
+		ro = queues ? strchr(queues + 1, ',') : NULL;
+		if (queues != NULL)
+			*queues++ = 0;
+		if (ro != NULL)
+			*ro++ = 0;
+		a[i].index = i;
+		a[i].vhost_user_socket = buf[i];
+		a[i].queues = queues ? (uint32_t)strtoul(queues, NULL, 10) : 1;
+		a[i].read_only = ro != NULL && strcmp(ro, "ro") == 0;
+		a[i].serial = vol[i];
+		a[i].size_bytes = 1 << 20;
+		ap[i] = &a[i];
+		snprintf(vol[i], sizeof(vol[i]), "vol-%u", i);
+		nicvisor__v1__disk_spec__init(&ds[i]);
+		ds[i].volume = vol[i];
+		ds[i].read_only = a[i].read_only;
+		dsp[i] = &ds[i];
+	}
+	spec.n_disks = n;
+	spec.disks = dsp;
+	l.n_disks = n;
+	l.disks = ap;
 	c.op_case = NICVISOR__V1__COMMAND__OP_LAUNCH;
 	c.launch = &l;
 	return fa_push(fa, &c);

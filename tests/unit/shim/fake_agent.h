@@ -24,6 +24,11 @@ struct fa_report {
 	uint64_t console_offset;
 	uint32_t pid;
 	uint64_t boot_ns;
+	/* The report's spec, if it has one (a Hello's do). */
+	bool has_spec;
+	unsigned int spec_nics, spec_disks;
+	char spec_nic0_network[64], spec_disk0_volume[64];
+	bool spec_disk0_ro;
 };
 
 struct fa_console {
@@ -106,6 +111,12 @@ uint64_t fa_push_launch(struct fake_agent *fa, const char *vm_id, const char *ke
 /* A launch with NICs: n of them, each "MAC,SOCKET,PAIRS" and index i. */
 uint64_t fa_push_launch_nics(struct fake_agent *fa, const char *vm_id, const char *kernel_id,
 			     uint64_t kernel_size, const char *const *nics, unsigned int n);
+/* A launch with disks: n of them, each "SOCKET,QUEUES[,ro]" and index i,
+ * for a VM of `vcpus` whose spec has disks on volumes "vol-0".. (read-only
+ * as the attachment says) and one NIC on network "net-a". */
+uint64_t fa_push_launch_disks(struct fake_agent *fa, const char *vm_id, const char *kernel_id,
+			      uint64_t kernel_size, uint32_t vcpus, const char *const *disks,
+			      unsigned int n);
 uint64_t fa_push_stop(struct fake_agent *fa, const char *vm_id, uint32_t timeout_ms, bool force,
 		      bool forget);
 

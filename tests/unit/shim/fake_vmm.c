@@ -9,6 +9,7 @@
  *   sleep MS
  *   initrd             print the initrd's first line
  *   nics               print each NIC of the config: "nic INDEX MAC SOCKET PAIRS"
+ *   disks              print each disk of the config: "disk INDEX SOCKET QUEUES ro|rw"
  *   spin               run until stopped; ignore the power button
  *   spin-ack           run until stopped or the power button
  *   reboot-below PATH N  count boots in file PATH; reset while below N
@@ -38,6 +39,7 @@ struct vmm {
 	char *script;
 	char initrd_line[128];
 	char nics[VMM_MAX_NICS * 160];
+	char disks[VMM_MAX_DISKS * 160];
 	struct vmm_events ev;
 	pthread_t thread;
 	bool started;
@@ -107,6 +109,13 @@ vmm_create(const struct vmm_config *cfg, const struct vmm_events *ev, struct vmm
 			 "nic %u %02x:%02x:%02x:%02x:%02x:%02x %s %u\n", n->index, n->mac[0],
 			 n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5],
 			 n->vhost_user_socket, n->queue_pairs);
+	}
+	for (unsigned int i = 0; i < cfg->ndisks && i < VMM_MAX_DISKS; i++) {
+		const struct vmm_disk *d = &cfg->disks[i];
+		size_t used = strlen(vm->disks);
+
+		snprintf(vm->disks + used, sizeof(vm->disks) - used, "disk %u %s %u %s\n", d->index,
+			 d->vhost_user_socket, d->queues, d->read_only ? "ro" : "rw");
 	}
 	vm->ev = *ev;
 	vm->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -245,6 +254,8 @@ vcpu(void *arg)
 			console(vm, "\n", 1);
 		} else if (strcmp(l, "nics") == 0) {
 			console(vm, vm->nics, strlen(vm->nics));
+		} else if (strcmp(l, "disks") == 0) {
+			console(vm, vm->disks, strlen(vm->disks));
 		} else if (strcmp(l, "spin") == 0 || strcmp(l, "spin-ack") == 0) {
 			wait_stop(vm, -1, strcmp(l, "spin-ack") == 0);
 			if (vm->button && !vm->stop)

@@ -89,6 +89,25 @@ boot_with_fds(void **state)
 		got->boot->nics = NULL;
 		got->boot->n_nics = 0;
 	}
+	/* And the disks: never more queues than vCPUs (the sender lowers). */
+	{
+		Nicvisor__V1__DiskAttachment a = NICVISOR__V1__DISK_ATTACHMENT__INIT, *ap = &a;
+
+		a.vhost_user_socket = "/run/nv-blk.sock";
+		a.queues = 1;
+		got->boot->disks = &ap;
+		got->boot->n_disks = 1;
+		assert_int_equal(shim_child_control_check(got, 2, why, sizeof(why)), 0);
+		a.queues = 2; /* spec.vcpus is 1 */
+		assert_int_equal(shim_child_control_check(got, 2, why, sizeof(why)), -EINVAL);
+		assert_non_null(strstr(why, "boot.disks[0].queues"));
+		a.queues = 1;
+		a.vhost_user_socket = "rel.sock";
+		assert_int_equal(shim_child_control_check(got, 2, why, sizeof(why)), -EINVAL);
+		assert_non_null(strstr(why, "boot.disks[0].vhost_user_socket"));
+		got->boot->disks = NULL;
+		got->boot->n_disks = 0;
+	}
 	got->boot->spec->vcpus = 0;
 	assert_int_equal(shim_child_control_check(got, 2, why, sizeof(why)), -EINVAL);
 	nv_wire_free(&got->base);
@@ -117,6 +136,66 @@ boot_with_fds(void **state)
 					(ProtobufCMessage **)&got, NULL, NULL, 0),
 			 -EPIPE);
 	assert_int_equal(shim_chan_send(sv[1], &m.base, NULL, 0, 0), -EPIPE);
+	close(sv[1]);
+}
+
+/* ChildBoot.disks survive the socket as they were sent. */
+static void
+boot_disks_round_trip(void **state)
+{
+	Nicvisor__V1__ChildControl m = NICVISOR__V1__CHILD_CONTROL__INIT;
+	Nicvisor__V1__ChildBoot b = NICVISOR__V1__CHILD_BOOT__INIT;
+	Nicvisor__V1__VmSpec spec = NICVISOR__V1__VM_SPEC__INIT;
+	Nicvisor__V1__DiskAttachment a[2] = { NICVISOR__V1__DISK_ATTACHMENT__INIT,
+					      NICVISOR__V1__DISK_ATTACHMENT__INIT };
+	Nicvisor__V1__DiskAttachment *ap[2] = { &a[0], &a[1] };
+	Nicvisor__V1__ChildControl *got = NULL;
+	struct shim_disk out[SHIM_DISKS_MAX];
+	int sv[2], fd, rfd = -1;
+	unsigned int n = 0;
+	char why[128];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	fd = memfd_with("kernel");
+	spec.vcpus = 4;
+	spec.memory_mib = 64;
+	a[0].index = 0;
+	a[0].vhost_user_socket = "/run/nicvisor/blk/vm-1-0.sock";
+	a[0].queues = 4;
+	a[1].index = 5;
+	a[1].vhost_user_socket = "/run/nicvisor/blk/vm-1-5.sock";
+	a[1].queues = 1;
+	a[1].read_only = true;
+	b.vm_id = "vm-1";
+	b.spec = &spec;
+	b.disks = ap;
+	b.n_disks = 2;
+	m.op_case = NICVISOR__V1__CHILD_CONTROL__OP_BOOT;
+	m.boot = &b;
+	assert_int_equal(shim_chan_send(sv[0], &m.base, &fd, 1, 0), 0);
+	assert_int_equal(shim_chan_recv(sv[1], &nicvisor__v1__child_control__descriptor,
+					(ProtobufCMessage **)&got, &rfd, &n, 0),
+			 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(shim_child_control_check(got, n, why, sizeof(why)), 0);
+	assert_int_equal(got->boot->n_disks, 2);
+	assert_int_equal(shim_disks_check(got->boot->disks, got->boot->n_disks, "boot.disks",
+					  SHIM_DISK_QUEUES_MAX, got->boot->spec->vcpus, out, why,
+					  sizeof(why)),
+			 0);
+	assert_int_equal(out[0].index, 0);
+	assert_string_equal(out[0].socket, "/run/nicvisor/blk/vm-1-0.sock");
+	assert_int_equal(out[0].queues, 4);
+	assert_false(out[0].read_only);
+	assert_int_equal(out[1].index, 5);
+	assert_string_equal(out[1].socket, "/run/nicvisor/blk/vm-1-5.sock");
+	assert_int_equal(out[1].queues, 1);
+	assert_true(out[1].read_only);
+	nv_wire_free(&got->base);
+	close(fd);
+	close(rfd);
+	close(sv[0]);
 	close(sv[1]);
 }
 
@@ -226,6 +305,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(boot_with_fds),
+		cmocka_unit_test(boot_disks_round_trip),
 		cmocka_unit_test(garbage_and_oversize),
 		cmocka_unit_test(event_checks),
 	};

@@ -198,6 +198,103 @@ nic_checks(void **state)
 	assert_int_equal(shim_mac_parse("52:54:00:12:34:56:", mac), -EINVAL);
 }
 
+/* LaunchVm.disks, field by field, and shim_disk_parse() of `run --disk`. */
+static void
+disk_checks(void **state)
+{
+	struct launch x;
+	Nicvisor__V1__DiskAttachment a[9], *ap[9];
+	char why[256], longpath[SHIM_NIC_SOCKET_MAX + 2];
+	struct shim_disk out[SHIM_DISKS_MAX], d;
+
+	(void)state;
+	for (int i = 0; i < 9; i++) {
+		nicvisor__v1__disk_attachment__init(&a[i]);
+		a[i].index = (uint32_t)i;
+		a[i].vhost_user_socket = "/run/nicvisor/blk/disk0.sock";
+		a[i].queues = 1;
+		a[i].serial = "vol-0123456789abcdef";
+		ap[i] = &a[i];
+	}
+	launch_init(&x); /* 2 vCPUs */
+	x.l.disks = ap;
+	x.l.n_disks = 2;
+	a[1].index = 7;
+	a[1].queues = 8;
+	a[1].read_only = true;
+	assert_int_equal(shim_command_check(&x.c, why, sizeof(why)), 0);
+	/* Converted, queues lowered to the vCPUs (or not, with 0). */
+	assert_int_equal(shim_disks_check(ap, 2, "launch.disks", SHIM_DISK_QUEUES_MAX, 2, out, why,
+					  sizeof(why)),
+			 0);
+	assert_int_equal(out[0].index, 0);
+	assert_int_equal(out[0].queues, 1);
+	assert_false(out[0].read_only);
+	assert_string_equal(out[0].socket, "/run/nicvisor/blk/disk0.sock");
+	assert_int_equal(out[1].index, 7);
+	assert_int_equal(out[1].queues, 2);
+	assert_true(out[1].read_only);
+	assert_int_equal(
+		shim_disks_check(ap, 2, "d", SHIM_DISK_QUEUES_MAX, 0, out, why, sizeof(why)), 0);
+	assert_int_equal(out[1].queues, 8);
+	/* A tighter bound (the child's: the vCPUs) refuses what is above it. */
+	assert_int_equal(shim_disks_check(ap, 2, "boot.disks", 2, 0, NULL, why, sizeof(why)),
+			 -EINVAL);
+	assert_non_null(strstr(why, "boot.disks[1].queues"));
+
+	x.l.n_disks = 9;
+	expect_bad(&x, "launch.disks");
+	x.l.n_disks = 2;
+	a[1].index = 0;
+	expect_bad(&x, "launch.disks[1].index");
+	a[1].index = 8;
+	expect_bad(&x, "launch.disks[1].index");
+	a[1].index = 1;
+	a[1].vhost_user_socket = "";
+	expect_bad(&x, "launch.disks[1].vhost_user_socket");
+	a[1].vhost_user_socket = "disk.sock";
+	expect_bad(&x, "launch.disks[1].vhost_user_socket");
+	memset(longpath, 'a', sizeof(longpath) - 1);
+	longpath[0] = '/';
+	longpath[sizeof(longpath) - 1] = 0;
+	a[1].vhost_user_socket = longpath;
+	expect_bad(&x, "launch.disks[1].vhost_user_socket");
+	longpath[sizeof(longpath) - 2] = 0; /* exactly the most */
+	assert_int_equal(shim_command_check(&x.c, why, sizeof(why)), 0);
+	a[1].vhost_user_socket = "/s";
+	a[1].queues = 0;
+	expect_bad(&x, "launch.disks[1].queues");
+	a[1].queues = 9;
+	expect_bad(&x, "launch.disks[1].queues");
+	a[1].queues = 16; /* host.proto allows it; the VMM serves 8 */
+	expect_bad(&x, "launch.disks[1].queues");
+	a[1].queues = 1;
+	a[1].serial = "vol-0123456789abcdef0";
+	expect_bad(&x, "launch.disks[1].serial");
+
+	assert_int_equal(shim_disk_parse("/r/d.sock", 3, &d, why, sizeof(why)), 0);
+	assert_int_equal(d.index, 3);
+	assert_int_equal(d.queues, 1);
+	assert_false(d.read_only);
+	assert_string_equal(d.socket, "/r/d.sock");
+	assert_int_equal(shim_disk_parse("/r/d.sock,queues=8,ro", 0, &d, why, sizeof(why)), 0);
+	assert_int_equal(d.queues, 8);
+	assert_true(d.read_only);
+	assert_string_equal(d.socket, "/r/d.sock");
+	assert_int_equal(shim_disk_parse("r/d.sock", 0, &d, why, sizeof(why)), -EINVAL);
+	assert_int_equal(shim_disk_parse("/r,queues=0", 0, &d, why, sizeof(why)), -EINVAL);
+	assert_int_equal(shim_disk_parse("/r,queues=9", 0, &d, why, sizeof(why)), -EINVAL);
+	assert_int_equal(shim_disk_parse("/r,queues=1x", 0, &d, why, sizeof(why)), -EINVAL);
+	assert_int_equal(shim_disk_parse("/r,queues=", 0, &d, why, sizeof(why)), -EINVAL);
+	assert_int_equal(shim_disk_parse("/r,queues=123456789", 0, &d, why, sizeof(why)), -EINVAL);
+	assert_int_equal(shim_disk_parse("/r,rw", 0, &d, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "unknown option"));
+	assert_int_equal(shim_disk_parse("/r,", 0, &d, why, sizeof(why)), -EINVAL);
+	assert_int_equal(shim_disk_parse(longpath, 0, &d, why, sizeof(why)), 0);
+	longpath[sizeof(longpath) - 2] = 'a';
+	assert_int_equal(shim_disk_parse(longpath, 0, &d, why, sizeof(why)), -EINVAL);
+}
+
 static void
 stop_and_unknown_checks(void **state)
 {
@@ -265,6 +362,7 @@ main(void)
 		cmocka_unit_test(seq_applies_each_once),
 		cmocka_unit_test(launch_checks),
 		cmocka_unit_test(nic_checks),
+		cmocka_unit_test(disk_checks),
 		cmocka_unit_test(stop_and_unknown_checks),
 		cmocka_unit_test(garbage_commands),
 		cmocka_unit_test(helpers),

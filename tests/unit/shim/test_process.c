@@ -500,6 +500,135 @@ nics_reach_the_vm(void **state)
 	assert_non_null(strstr(r.reason, "launch.nics[0].mac"));
 }
 
+/* Disks from LaunchVm reach the VM's config with their queues lowered to
+ * the vCPUs; the spec's disks (and NICs) come back in a Hello; a bad disk
+ * fails the launch and names the field, and the daemon goes on. */
+static void
+disks_reach_the_vm(void **state)
+{
+	struct fixture *f = *state;
+	static const char script[] = "#nvfake\ndisks\nspin\n";
+	const char *disks[] = { "/run/nv/d0.sock,2,ro", "/run/nv/d1.sock,8" };
+	const char *zero[] = { "/run/nv/d0.sock,0" };
+	const char *nine[] = { "/run/nv/d0.sock,9" };
+	const char *rel[] = { "run/nv/d0.sock,1" };
+	const char *many[9];
+	struct fa_report r;
+	char kid[65];
+
+	fa_add_blob(&f->fa, script, strlen(script), kid);
+	fa_push_launch_disks(&f->fa, "vm-d", kid, strlen(script), 2, disks, 2);
+	r = expect(f, "vm-d", RUNNING, -1);
+	assert_true(fa_wait_console(&f->fa, "vm-d", "disk 0 /run/nv/d0.sock 2 ro\n", T_MS));
+	assert_true(fa_wait_console(&f->fa, "vm-d", "disk 1 /run/nv/d1.sock 2 rw\n", T_MS));
+
+	/* A new agent learns the VM's disks and NICs from the Hello. */
+	fa_away(&f->fa);
+	usleep(300 * 1000);
+	assert_int_equal(fa_back(&f->fa), 0);
+	assert_true(fa_wait_count(&f->fa, &f->fa.hellos, 2, T_MS));
+	assert_int_equal(f->fa.hello_vms, 1);
+	assert_string_equal(f->fa.hello_vm[0].vm_id, "vm-d");
+	assert_int_equal(f->fa.hello_vm[0].pid, r.pid);
+	assert_true(f->fa.hello_vm[0].has_spec);
+	assert_int_equal(f->fa.hello_vm[0].spec_disks, 2);
+	assert_string_equal(f->fa.hello_vm[0].spec_disk0_volume, "vol-0");
+	assert_true(f->fa.hello_vm[0].spec_disk0_ro);
+	assert_int_equal(f->fa.hello_vm[0].spec_nics, 1);
+	assert_string_equal(f->fa.hello_vm[0].spec_nic0_network, "net-a");
+	fa_push_stop(&f->fa, "vm-d", 0, true, false);
+	expect(f, "vm-d", STOPPED, NICVISOR__V1__EXIT_KIND__EXIT_KIND_STOPPED);
+
+	fa_push_launch_disks(&f->fa, "vm-q0", kid, strlen(script), 2, zero, 1);
+	r = expect(f, "vm-q0", FAILED, NICVISOR__V1__EXIT_KIND__EXIT_KIND_BOOT_ERROR);
+	assert_non_null(strstr(r.reason, "launch.disks[0].queues"));
+	fa_push_launch_disks(&f->fa, "vm-q9", kid, strlen(script), 8, nine, 1);
+	r = expect(f, "vm-q9", FAILED, NICVISOR__V1__EXIT_KIND__EXIT_KIND_BOOT_ERROR);
+	assert_non_null(strstr(r.reason, "launch.disks[0].queues"));
+	fa_push_launch_disks(&f->fa, "vm-rel", kid, strlen(script), 1, rel, 1);
+	r = expect(f, "vm-rel", FAILED, NICVISOR__V1__EXIT_KIND__EXIT_KIND_BOOT_ERROR);
+	assert_non_null(strstr(r.reason, "launch.disks[0].vhost_user_socket"));
+	for (int i = 0; i < 9; i++)
+		many[i] = "/run/nv/d.sock,1";
+	fa_push_launch_disks(&f->fa, "vm-9", kid, strlen(script), 1, many, 9);
+	r = expect(f, "vm-9", FAILED, NICVISOR__V1__EXIT_KIND__EXIT_KIND_BOOT_ERROR);
+	assert_non_null(strstr(r.reason, "launch.disks: 9 disks"));
+	/* Still serving: a VM with one disk runs (8 queues, lowered to 1). */
+	fa_push_launch_disks(&f->fa, "vm-d1", kid, strlen(script), 1, disks + 1, 1);
+	expect(f, "vm-d1", RUNNING, -1);
+	assert_true(fa_wait_console(&f->fa, "vm-d1", "disk 0 /run/nv/d1.sock 1 rw\n", T_MS));
+	fa_push_stop(&f->fa, "vm-d1", 0, true, false);
+	expect(f, "vm-d1", STOPPED, NICVISOR__V1__EXIT_KIND__EXIT_KIND_STOPPED);
+}
+
+/* `nicvisor-shim run` with argv extra (NULL-terminated, at most 8). */
+static int
+runv(struct fixture *f, const char *script, const char *const *extra, const char *out)
+{
+	char kpath[128];
+	FILE *k;
+	char *argv[16] = { (char *)shim_bin, "run", "--kernel", kpath, "--debug-exit" };
+	int status, n = 5;
+
+	for (int i = 0; extra[i] != NULL && i < 8; i++)
+		argv[n++] = (char *)extra[i];
+	argv[n] = NULL;
+	snprintf(kpath, sizeof(kpath), "%s/kernel", f->dir);
+	k = fopen(kpath, "w");
+	fputs(script, k);
+	fclose(k);
+	status = reap(spawn(argv, out), 15000);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void
+run_disks(void **state)
+{
+	struct fixture *f = *state;
+	static const char script[] = "#nvfake\ndisks\nexit debug 0\n";
+	char out[128], buf[256] = "";
+	FILE *fp;
+
+	snprintf(out, sizeof(out), "%s/out", f->dir);
+	assert_int_equal(
+		runv(f, script,
+		     (const char *[]){ "--vcpus", "2", "--disk", "/tmp/nv-d0.sock,queues=2",
+				       "--disk", "/tmp/nv-d1.sock,ro", NULL },
+		     out),
+		0);
+	fp = fopen(out, "r");
+	assert_true(fread(buf, 1, sizeof(buf) - 1, fp) > 0);
+	fclose(fp);
+	assert_string_equal(buf, "disk 0 /tmp/nv-d0.sock 2 rw\ndisk 1 /tmp/nv-d1.sock 1 ro\n");
+	/* More queues than vCPUs: lowered, as the daemon does. */
+	assert_int_equal(
+		runv(f, script, (const char *[]){ "--disk", "/tmp/s,queues=2", NULL }, out), 0);
+	fp = fopen(out, "r");
+	memset(buf, 0, sizeof(buf));
+	assert_true(fread(buf, 1, sizeof(buf) - 1, fp) > 0);
+	fclose(fp);
+	assert_string_equal(buf, "disk 0 /tmp/s 1 rw\n");
+	/* Refused: 0 or 9 queues, a relative path, an unknown option, an
+	 * argument over 250 bytes. */
+	assert_int_equal(runv(f, script,
+			      (const char *[]){ "--vcpus", "8", "--disk", "/tmp/s,queues=0", NULL },
+			      out),
+			 2);
+	assert_int_equal(runv(f, script,
+			      (const char *[]){ "--vcpus", "9", "--disk", "/tmp/s,queues=9", NULL },
+			      out),
+			 2);
+	assert_int_equal(runv(f, script, (const char *[]){ "--disk", "tmp/s", NULL }, out), 2);
+	assert_int_equal(runv(f, script, (const char *[]){ "--disk", "/tmp/s,rw", NULL }, out), 2);
+	{
+		char arg[300] = "/tmp/s";
+
+		for (int i = 0; i < 90; i++)
+			strcat(arg, ",ro");
+		assert_int_equal(runv(f, script, (const char *[]){ "--disk", arg, NULL }, out), 2);
+	}
+}
+
 static int
 run(struct fixture *f, const char *script, const char *extra1, const char *extra2, const char *out)
 {
@@ -579,6 +708,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(marker_and_debug_exit, setup, teardown),
 		cmocka_unit_test_setup_teardown(nics_reach_the_vm, setup, teardown),
 		cmocka_unit_test_setup_teardown(run_nics, setup, teardown),
+		cmocka_unit_test_setup_teardown(disks_reach_the_vm, setup, teardown),
+		cmocka_unit_test_setup_teardown(run_disks, setup, teardown),
 		cmocka_unit_test_setup_teardown(initrd_and_poweroff, setup, teardown),
 		cmocka_unit_test_setup_teardown(stop_spinning_guest, setup, teardown),
 		cmocka_unit_test_setup_teardown(killed_child_then_new_vm, setup, teardown),
