@@ -11,7 +11,8 @@
 #   6. PVH vmlinux, two virtio-blk-pci disks, nv.fstest=vda,vdb: nv-fstest
 #      makes an ext2 file system on vda, writes, remounts and verifies it;
 #      the image file passes e2fsck -fn and holds the files' bytes
-#      (debugfs); vdb is read-only and refused (status 102)
+#      (debugfs); vdb is read-only and refused (status 102); a bad device
+#      name is a usage error (2), a missing one fails (1)
 # Usage: check-guest.sh   (NV_IMAGES: the images directory)
 set -eu
 export NV_TEST_NAME=guest-tcg
@@ -100,7 +101,7 @@ nv_wait_log "$NV_TMP/listener.log" '^got: hello-from-guest' 5 || nv_die "listene
 # File systems: mkfs, mount, write, remount, sha256sum -c (nv-fstest).
 truncate -s 16M "$NV_TMP/fs.img"
 truncate -s 8M "$NV_TMP/ro.img"
-boot pvh-fs vmlinux "nv.fstest=vda,vdb" -M microvm,pcie=on \
+boot pvh-fs vmlinux "nv.fstest=vda,vdb nv.cmd=\"nv-fstest vd/a; echo NV-USAGE-RC=\$?; nv-fstest vdz; echo NV-NODEV-RC=\$?\"" -M microvm,pcie=on \
 	-drive "file=$NV_TMP/fs.img,if=none,id=d0,format=raw" -device virtio-blk-pci,drive=d0 \
 	-drive "file=$NV_TMP/ro.img,if=none,id=d1,format=raw,read-only=on" -device virtio-blk-pci,drive=d1
 expect_poweroff pvh-fs cmd
@@ -111,6 +112,10 @@ grep -q '^NICVISOR-FS-FAIL dev=vdb step=read-only' "$log" ||
 	nv_die "nv-fstest vdb: not refused as read-only"
 [ "$(nv_log_value "$log" NICVISOR-CMD-EXIT)" = 102 ] ||
 	nv_die "nv.fstest: want NICVISOR-CMD-EXIT=102 (the second disk failed)"
+[ "$(nv_log_value "$log" NV-USAGE-RC)" = 2 ] || nv_die "nv-fstest vd/a: want status 2 (usage)"
+[ "$(nv_log_value "$log" NV-NODEV-RC)" = 1 ] &&
+	grep -q '^NICVISOR-FS-FAIL dev=vdz step=no-device' "$log" ||
+	nv_die "nv-fstest vdz: want status 1, no-device"
 [ "$(stat -c %s "$NV_TMP/ro.img")" = 8388608 ] || nv_die "the read-only image changed size"
 [ -z "$(tr -d '\0' <"$NV_TMP/ro.img" | head -c 1)" ] || nv_die "the read-only image was written"
 e2fsck=$(PATH=$PATH:/sbin:/usr/sbin command -v e2fsck || true)
