@@ -4,7 +4,10 @@
 # over vhost-user-blk and `nicvisor-shim run --disk` boots a Debian guest
 # with both (l1-blk.sh). Linux's virtio_blk writes 1 MiB of random bytes
 # to /dev/vda, reads it back with the same SHA-256, finds /dev/vdb
-# read-only; L1 finds the same bytes in the image file.
+# read-only; L1 finds the same bytes in the image file. Before that
+# (nv.fstest=vda) the guest's nv-fstest makes an ext2 file system on vda,
+# mounts it with the ext4 driver, writes 35 files, syncs, unmounts, drops
+# its caches, mounts again and checks them with sha256sum -c.
 #
 # Environment: VCPUS (2).
 set -eu
@@ -23,12 +26,16 @@ nv_l1_run -a "$shim:/payload/bin/nicvisor-shim" \
 	-a "$(command -v qemu-storage-daemon):/payload/bin/qemu-storage-daemon" \
 	-a "$NV_IMAGES/vmlinux" -a "$NV_IMAGES/initramfs.cpio.gz" \
 	-s "$(dirname "$0")/l1-blk.sh" -q -l "$log" -t 500 -m 2048 -p 2 \
-	-e "GUEST_CMDLINE=$NV_GUEST_CMDLINE pci=noearly" -e "VCPUS=${VCPUS:-2}" || rc=$?
+	-e "GUEST_CMDLINE=$NV_GUEST_CMDLINE pci=noearly nv.fstest=vda" -e "VCPUS=${VCPUS:-2}" || rc=$?
 grep -E '^(BLK-|G\||G!)' "$log" | grep -v '^G| *$' | sed 's/\r$//' >"$NV_TMP/summary" || true
-grep -E 'BLK-L1|BLK-GUEST|CMD-EXIT|^G!' "$NV_TMP/summary" || true
+grep -E 'BLK-L1|BLK-GUEST|NICVISOR-FS-(OK|FAIL)|CMD-EXIT|^G!' "$NV_TMP/summary" || true
 [ "$rc" = 0 ] || nv_die "L1 payload status $rc"
 
 s=$NV_TMP/summary
+grep -q 'G| NICVISOR-FS-OK dev=vda fs=ext4 files=35 ' "$s" ||
+	nv_die "no file system on vda: $(grep -a 'NICVISOR-FS-FAIL' "$s")"
+n=$(grep -c 'G| NICVISOR-FS-FILE [^ ]* [0-9a-f]\{64\}' "$s" || true)
+[ "$n" = 35 ] || nv_die "$n file sums listed, want 35"
 grep -q 'G| BLK-GUEST-OK' "$s" || nv_die "the guest's disk check did not pass"
 grep -q 'G| BLK-GUEST vda size=32768 ro=0' "$s" || nv_die "vda is not 16 MiB read-write"
 grep -q 'G| BLK-GUEST vdb size=16384 ro=1' "$s" || nv_die "vdb is not 8 MiB read-only"

@@ -3,7 +3,8 @@
 #   bzImage            the Debian kernel (linux-image-amd64's dependency)
 #   vmlinux            its uncompressed ELF, with the PVH entry note
 #   kernel.version     e.g. 6.1.0-56-amd64
-#   initramfs.cpio.gz  the guest (L2) initramfs: busybox, virtio modules, /init
+#   initramfs.cpio.gz  the guest (L2) initramfs: busybox, virtio and ext4
+#                      modules, /init, /bin/nv-fstest
 # and keeps OUTDIR/cache/ (the .deb, its extracted tree) and
 # OUTDIR/kernel-root -> the extracted tree (the nested host takes its
 # modules from there).
@@ -34,6 +35,9 @@ cache=$out/cache
 # Modules the guest needs that the Debian kernel builds as modules.
 GUEST_MODULES="virtio_ring virtio virtio_pci virtio_mmio virtio_net virtio_blk
 	button evdev"
+# File systems, in their own list (lib/modules/fs.order): ext4 (also the
+# ext2 driver here), its dependencies and crc32c for metadata checksums.
+GUEST_FS_MODULES="ext4 crc32c_generic"
 
 # --- the kernel package: resolve, download once, extract once ----------------
 resolve_pkg() {
@@ -99,8 +103,13 @@ trap 'rm -rf "$stage"' EXIT INT TERM
 rootfs_busybox "$stage"
 # shellcheck disable=SC2086
 rootfs_modules "$stage" "$kroot/lib/modules/$kver" $GUEST_MODULES
+# shellcheck disable=SC2086
+rootfs_modules_list "$stage" "$kroot/lib/modules/$kver" fs.order $GUEST_FS_MODULES
 cp "$here/init.sh" "$stage/init"
 chmod 755 "$stage/init"
+cp "$here/nv-fstest.sh" "$stage/bin/nv-fstest"
+chmod 755 "$stage/bin/nv-fstest"
+mkdir -p "$stage/mnt"
 # busybox acpid: an input event KEY_POWER is "PWRF", whose action is the
 # program <confdir>/PWRF/00000080.
 mkdir -p "$stage/etc/acpi/PWRF"

@@ -8,6 +8,11 @@
 #   4. PVH vmlinux, nv.cmd="..." and nv.cmd64=... -> NICVISOR-CMD-EXIT=<rc>
 #   5. PVH vmlinux with virtio-net on virtio-mmio (ACPI), virtio-blk on PCI,
 #      nv.ip: the disk is seen and an outer loopback listener reached
+#   6. PVH vmlinux, two virtio-blk-pci disks, nv.fstest=vda,vdb: nv-fstest
+#      makes an ext2 file system on vda, writes, remounts and verifies it;
+#      the image file passes e2fsck -fn and holds the files' bytes
+#      (debugfs); vdb is read-only and refused (status 102); a bad device
+#      name is a usage error (2), a missing one fails (1)
 # Usage: check-guest.sh   (NV_IMAGES: the images directory)
 set -eu
 export NV_TEST_NAME=guest-tcg
@@ -92,5 +97,41 @@ grep -q '^16384' "$NV_TMP/pvh-devices.console" || nv_die "virtio-blk-pci: no /de
 [ "$(nv_log_value "$NV_TMP/pvh-devices.console" NICVISOR-CMD-EXIT)" = 0 ] ||
 	nv_die "virtio-net (mmio): could not reach the outer listener"
 nv_wait_log "$NV_TMP/listener.log" '^got: hello-from-guest' 5 || nv_die "listener got nothing"
+
+# File systems: mkfs, mount, write, remount, sha256sum -c (nv-fstest).
+truncate -s 16M "$NV_TMP/fs.img"
+truncate -s 8M "$NV_TMP/ro.img"
+boot pvh-fs vmlinux "nv.fstest=vda,vdb nv.cmd=\"nv-fstest vd/a; echo NV-USAGE-RC=\$?; nv-fstest vdz; echo NV-NODEV-RC=\$?\"" -M microvm,pcie=on \
+	-drive "file=$NV_TMP/fs.img,if=none,id=d0,format=raw" -device virtio-blk-pci,drive=d0 \
+	-drive "file=$NV_TMP/ro.img,if=none,id=d1,format=raw,read-only=on" -device virtio-blk-pci,drive=d1
+expect_poweroff pvh-fs cmd
+log=$NV_TMP/pvh-fs.console
+grep -q '^NICVISOR-FS-OK dev=vda fs=ext4 files=35 ' "$log" ||
+	nv_die "nv-fstest vda: $(grep -a 'NICVISOR-FS-' "$log" | grep -v FILE)"
+grep -q '^NICVISOR-FS-FAIL dev=vdb step=read-only' "$log" ||
+	nv_die "nv-fstest vdb: not refused as read-only"
+[ "$(nv_log_value "$log" NICVISOR-CMD-EXIT)" = 102 ] ||
+	nv_die "nv.fstest: want NICVISOR-CMD-EXIT=102 (the second disk failed)"
+[ "$(nv_log_value "$log" NV-USAGE-RC)" = 2 ] || nv_die "nv-fstest vd/a: want status 2 (usage)"
+[ "$(nv_log_value "$log" NV-NODEV-RC)" = 1 ] &&
+	grep -q '^NICVISOR-FS-FAIL dev=vdz step=no-device' "$log" ||
+	nv_die "nv-fstest vdz: want status 1, no-device"
+[ "$(stat -c %s "$NV_TMP/ro.img")" = 8388608 ] || nv_die "the read-only image changed size"
+[ -z "$(tr -d '\0' <"$NV_TMP/ro.img" | head -c 1)" ] || nv_die "the read-only image was written"
+e2fsck=$(PATH=$PATH:/sbin:/usr/sbin command -v e2fsck || true)
+debugfs=$(PATH=$PATH:/sbin:/usr/sbin command -v debugfs || true)
+if [ -n "$e2fsck" ] && [ -n "$debugfs" ]; then
+	"$e2fsck" -fn "$NV_TMP/fs.img" >"$NV_TMP/e2fsck.log" 2>&1 ||
+		nv_die "e2fsck -fn on the guest's file system: $(cat "$NV_TMP/e2fsck.log")"
+	for f in big odd dir/f7 empty; do
+		want=$(sed -n "s|^NICVISOR-FS-FILE $f \([0-9a-f]*\).*|\1|p" "$log")
+		got=$("$debugfs" -R "cat /$f" "$NV_TMP/fs.img" 2>/dev/null | sha256sum | cut -d' ' -f1)
+		[ -n "$want" ] && [ "$want" = "$got" ] ||
+			nv_die "/$f in the image: sha256 $got, the guest wrote ${want:-nothing}"
+	done
+	echo "pvh-fs: e2fsck -fn clean, 4 files read back from the image with debugfs"
+else
+	echo "pvh-fs: no e2fsck/debugfs (e2fsprogs): image not checked on the host"
+fi
 
 echo "guest-tcg: all checks passed"

@@ -9,6 +9,9 @@
 #                                MODDIR (lib/modules/<version>, with
 #                                modules.dep) flat into DIR/lib/modules and
 #                                write DIR/lib/modules/load.order
+#   rootfs_modules_list DIR MODDIR ORDER MODULE...
+#                                the same into DIR/lib/modules/ORDER, leaving
+#                                out modules already copied
 #   rootfs_pack DIR OUT          gzip'd newc cpio of DIR, root-owned, with
 #                                /dev/console and /dev/null nodes
 
@@ -46,11 +49,20 @@ rootfs_modules() {
 	_dir=$1
 	_moddir=$2
 	shift 2
-	: >"$_dir/lib/modules/load.order"
+	rootfs_modules_list "$_dir" "$_moddir" load.order "$@"
+}
+
+rootfs_modules_list() {
+	_dir=$1
+	_moddir=$2
+	_order=$3
+	shift 3
+	: >"$_dir/lib/modules/$_order"
 	for _ko in $(python3 "$IMGTOOL" moddeps "$_moddir" "$@"); do
 		_name=${_ko##*/}
+		[ ! -e "$_dir/lib/modules/$_name" ] || continue
 		cp "$_moddir/$_ko" "$_dir/lib/modules/$_name"
-		echo "$_name" >>"$_dir/lib/modules/load.order"
+		echo "$_name" >>"$_dir/lib/modules/$_order"
 	done
 }
 
