@@ -74,9 +74,11 @@ usage(FILE *f)
 		"                       (repeatable)\n"
 		"\n"
 		"Storage:\n"
-		"  --volume-dir DIR     sparse files of file volumes (default STATE-DIR/volumes);\n"
-		"                       disks are served by the fake block backend with\n"
-		"                       --dataplane fake (the DPDK one is not wired yet)\n"
+		"  --volume-dir DIR     sparse files of file volumes (default STATE-DIR/volumes)\n"
+		"                       Disks are vhost-user-blk sockets in the --vhost-dir,\n"
+		"                       served by the DPDK dataplane (started by the first\n"
+		"                       disk in the default mode); --dataplane off refuses\n"
+		"                       VMs with disks, fake keeps them without I/O\n"
 		"\n"
 		"  --log-level LEVEL    err, warn, info or debug (default info)\n"
 		"  --version            print the version and exit\n"
@@ -439,8 +441,9 @@ main(int argc, char **argv)
 	if (rc < 0)
 		goto out;
 	conf.net = net;
-	/* The DPDK block backend (dataplane/blk.h) is wired here when it is
-	 * built; until then only the fake serves disks. */
+	/* Disks: the fake with the fake switch, the DPDK block backend on
+	 * the DPDK dataplane (it shares the switch's EAL and may be the one
+	 * that starts it), none when the dataplane is off. */
 	if (nopts.mode == DPU_DATAPLANE_FAKE) {
 		rc = dpu_blk_fake_open(nopts.vhost_dir, &blk);
 		if (rc < 0) {
@@ -448,6 +451,13 @@ main(int argc, char **argv)
 			goto out;
 		}
 	}
+#ifdef NV_HAVE_DATAPLANE
+	else if (net != NULL) {
+		rc = dpu_blk_dp_open(net, &blk);
+		if (rc < 0)
+			goto out;
+	}
+#endif
 	conf.blk = blk;
 	conf.volume_dir = volume_dir;
 	conf.store = store;
