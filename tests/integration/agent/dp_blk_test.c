@@ -657,6 +657,28 @@ main(void)
 		free(text);
 	}
 	CHECK(disk_stats(&ap, "db", &dc) && dc.read_ops >= 64, "and GetDiskStats counts them");
+
+	/* The agent restarts while the VM runs: the host reports it at its
+	 * next Hello, the disk is served again on the same socket. */
+	CHECK(agent_kill(&ap, SIGTERM) == 0 && access(sock, F_OK) != 0,
+	      "the agent stops; its disk socket goes with it");
+	CHECK(agent_spawn(&ap) == 0 && fake_host_wait_hellos(host, 2, 10000),
+	      "the agent is back and the host said Hello again");
+	t0 = now_ms();
+	while (!is_socket(sock) && now_ms() - t0 < 10000)
+		sleep_ms(50);
+	CHECK(is_socket(sock), "the running VM's disk is served again (%llu ms)",
+	      (unsigned long long)(now_ms() - t0));
+	{
+		char *args[] = { (char *)driver, sock, "rate", "16", NULL };
+
+		rc = run_driver(driver, log, 60000, args);
+		text = slurp(log);
+		CHECK(rc == 0 && text != NULL && strstr(text, "RATE n=16") != NULL &&
+			      disk_stats(&ap, "db", &dc) && dc.read_ops >= 16,
+		      "blk_driver reads 16 blocks from it, GetDiskStats counts them");
+		free(text);
+	}
 	if (!failures)
 		test_nbd(&ap, host, kernel, driver);
 
