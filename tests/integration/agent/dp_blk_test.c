@@ -9,8 +9,10 @@
  * discards it, among refused requests. GetDiskStats and nicvisorctl stats
  * show the counters; the volume file shows what reached it; stopping the
  * VM removes the socket. The same for an NBD volume exported by Debian's
- * nbd-server (skipped without it). Then --dataplane off refuses the disk
- * with a reason. Exits 77 when the machine lacks root or blk_driver is not built.
+ * nbd-server (skipped without it), and again after an agent restart.
+ * Then --dataplane on serves a VM's NIC and disk from one dataplane, and
+ * --dataplane off refuses the disk with a reason. Exits 77 when the machine lacks root or
+ * blk_driver is not built.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -490,6 +492,93 @@ out:
 	}
 }
 
+/* --dataplane on: DPDK at start; one VM with a NIC on a network and a
+ * disk, both served by the one dataplane. */
+static void
+test_dataplane_on(const char *driver)
+{
+	static const char *const extra[] = { "--dp-no-huge", "--dp-idle-sleep", NULL };
+	struct fake_host_conf hc = { .id = "h1", .cores = 2, .memory_mib = 4096 };
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__CreateNetworkRequest cn = NICVISOR__V1__CREATE_NETWORK_REQUEST__INIT;
+	Nicvisor__V1__CreateVmRequest cr = NICVISOR__V1__CREATE_VM_REQUEST__INIT;
+	Nicvisor__V1__VmSpec spec = NICVISOR__V1__VM_SPEC__INIT;
+	Nicvisor__V1__NicSpec nic = NICVISOR__V1__NIC_SPEC__INIT, *nics[1] = { &nic };
+	Nicvisor__V1__DiskSpec d = NICVISOR__V1__DISK_SPEC__INIT, *dp[1] = { &d };
+	Nicvisor__V1__Response *rep;
+	struct fake_host *host = NULL;
+	struct disk_counters dc;
+	struct agent_proc ap;
+	struct fake_vm fv;
+	char kernel[400], sha[65], vol[32], vm[32] = "", log[400], *text;
+	int code, rc;
+
+	if (agent_setup_with(&ap, 300, 5000, "on", extra) < 0) {
+		CHECK(false, "nicvisor-dpu --dataplane on started");
+		agent_teardown(&ap);
+		return;
+	}
+	CHECK(has_thread(ap.pid, "rte-worker"), "--dataplane on: DPDK runs from the start");
+	snprintf(kernel, sizeof(kernel), "%s/bzImage", ap.dir);
+	hc.url = ap.south;
+	CHECK(fake_host_start(&hc, &host) == 0 && fake_host_wait_hellos(host, 1, 5000) &&
+		      make_kernel(kernel, 64 << 10, 7, sha) == 0 &&
+		      create_volume(&ap, "data", VOL_SIZE, vol) == CODE(OK),
+	      "--dataplane on: a host and a volume");
+	cn.name = "blue";
+	req.op_case = OP(CREATE_NETWORK);
+	req.create_network = &cn;
+	rep = call(&ap, &req);
+	code = (int)rep->status->code;
+	nv_wire_free(&rep->base);
+	CHECK(code == CODE(OK), "network blue");
+	nic.network = "blue";
+	nic.mac = "02:00:00:00:0c:01";
+	d.volume = "data";
+	spec.name = "both";
+	spec.vcpus = 1;
+	spec.memory_mib = 64;
+	spec.kernel = kernel;
+	spec.nics = nics;
+	spec.n_nics = 1;
+	spec.disks = dp;
+	spec.n_disks = 1;
+	cr.spec = &spec;
+	cr.start = true;
+	memset(&req, 0, sizeof(req));
+	nicvisor__v1__request__init(&req);
+	req.op_case = OP(CREATE_VM);
+	req.create_vm = &cr;
+	rep = call(&ap, &req);
+	code = (int)rep->status->code;
+	if (code == CODE(OK))
+		snprintf(vm, sizeof(vm), "%s", rep->vm->id);
+	nv_wire_free(&rep->base);
+	CHECK(code == CODE(OK) && fake_host_wait_vm(host, vm, STATE(RUNNING), 10000, &fv) &&
+		      fv.nnics == 1 && fv.ndisks == 1 && is_socket(fv.nics[0].socket) &&
+		      is_socket(fv.disks[0].socket),
+	      "--dataplane on: vm both runs; its NIC's and its disk's sockets are served");
+	if (failures)
+		goto out;
+	snprintf(log, sizeof(log), "%s/blk_driver.log", ap.dir);
+	{
+		char *args[] = { (char *)driver, fv.disks[0].socket, "rate", "32", NULL };
+
+		rc = run_driver(driver, log, 60000, args);
+	}
+	text = slurp(log);
+	CHECK(rc == 0 && text != NULL && strstr(text, "RATE n=32") != NULL &&
+		      disk_stats(&ap, "both", &dc) && dc.read_ops >= 32,
+	      "--dataplane on: blk_driver reads 32 blocks; GetDiskStats counts them");
+	free(text);
+out:
+	fake_host_stop(host);
+	CHECK(agent_kill(&ap, SIGTERM) == 0, "--dataplane on: the agent shuts down cleanly");
+	if (failures)
+		setenv("KEEP_TEST_DIR", "1", 1);
+	agent_teardown(&ap);
+}
+
 /* --dataplane off: a VM with a disk is refused, with the reason. */
 static void
 test_dataplane_off(void)
@@ -689,6 +778,7 @@ out:
 	if (failures)
 		setenv("KEEP_TEST_DIR", "1", 1);
 	agent_teardown(&ap);
+	test_dataplane_on(driver);
 	test_dataplane_off();
 	printf("%s\n", failures ? "FAILED" : "PASSED");
 	return failures ? 1 : 0;
