@@ -44,6 +44,8 @@
 #define VOL_SIZE (8 * MIB)
 
 static int failures;
+/* nbd-server, to end if the agent stops answering (call() exits). */
+static pid_t nbd_pid;
 
 #define CHECK(cond, ...)                                                                           \
 	do {                                                                                       \
@@ -58,13 +60,22 @@ static int failures;
 		fflush(stdout);                                                                    \
 	} while (0)
 
+/* One API call. Up to 60 s: a call that needs the dataplane may start
+ * DPDK first, which takes seconds (tens on a loaded machine). No answer
+ * ends the test, with the agent and nbd-server it started. */
 static Nicvisor__V1__Response *
 call(struct agent_proc *ap, Nicvisor__V1__Request *req)
 {
-	Nicvisor__V1__Response *rep = api_call(ap, req);
+	Nicvisor__V1__Response *rep = api_call_ms(ap, req, 60000);
 
 	if (rep == NULL || rep->status == NULL) {
-		fprintf(stderr, "no answer from the agent\n");
+		fprintf(stderr, "FAIL: no answer from the agent within 60 s\n");
+		if (nbd_pid > 0) {
+			kill(nbd_pid, SIGKILL);
+			waitpid(nbd_pid, NULL, 0);
+		}
+		setenv("KEEP_TEST_DIR", "1", 1);
+		agent_teardown(ap);
 		exit(1);
 	}
 	return rep;
@@ -414,6 +425,7 @@ test_nbd(struct agent_proc *ap, struct fake_host *host, const char *kernel, cons
 		execlp("nbd-server", "nbd-server", "-C", conf, "-d", (char *)NULL);
 		_exit(127);
 	}
+	nbd_pid = pid;
 	t0 = now_ms();
 	while (pid > 0 && !tcp_listening(port) && now_ms() - t0 < 10000 &&
 	       waitpid(pid, NULL, WNOHANG) == 0)
@@ -490,6 +502,7 @@ out:
 			waitpid(pid, NULL, 0);
 		}
 	}
+	nbd_pid = 0;
 }
 
 /* --dataplane on: DPDK at start; one VM with a NIC on a network and a
@@ -513,7 +526,7 @@ test_dataplane_on(const char *driver)
 	char kernel[400], sha[65], vol[32], vm[32] = "", log[400], *text;
 	int code, rc;
 
-	if (agent_setup_with(&ap, 300, 5000, "on", extra) < 0) {
+	if (agent_setup_with(&ap, 300, 60000, "on", extra) < 0) {
 		CHECK(false, "nicvisor-dpu --dataplane on started");
 		agent_teardown(&ap);
 		return;
@@ -635,9 +648,9 @@ main(void)
 		return SKIP;
 	}
 	/* The first disk starts DPDK with the agent's lock held (the EAL
-	 * takes up to a few seconds on a loaded machine): hosts are declared
-	 * lost only after 5 s of silence. */
-	if (agent_setup_with(&ap, 300, 5000, NULL, extra) < 0) {
+	 * took 0.5 to 21 s here, on a loaded machine), which stalls hosts'
+	 * polls too: they are declared lost only after 60 s of silence. */
+	if (agent_setup_with(&ap, 300, 60000, NULL, extra) < 0) {
 		fprintf(stderr, "nicvisor-dpu in its default mode did not start\n");
 		agent_teardown(&ap);
 		return 1;
