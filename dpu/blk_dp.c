@@ -196,8 +196,13 @@ dpb_disk_stats(struct dpu_blk *b, const char *name, struct dpu_blk_stats *out, u
 static void
 dpb_close(struct dpu_blk *b)
 {
-	/* Every disk goes, and the dp-blk thread stops, before dp_close(). */
-	dp_blk_shutdown(be(b)->dp);
+	struct dp *dp = NULL;
+	char err[DPU_BLK_ERR_MAX];
+
+	/* Every disk goes, and the dp-blk thread stops, before dp_close():
+	 * also when the switch started the dataplane and no disk came. */
+	if (get_dp(be(b), false, &dp, err, sizeof(err)) == 0)
+		dp_blk_shutdown(dp);
 	free(b);
 }
 
