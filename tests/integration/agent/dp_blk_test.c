@@ -760,8 +760,10 @@ main(void)
 	}
 	CHECK(disk_stats(&ap, "db", &dc) && dc.read_ops >= 64, "and GetDiskStats counts them");
 
-	/* The agent restarts while the VM runs: the host reports it at its
-	 * next Hello, the disk is served again on the same socket. */
+	/* The agent restarts while the VM runs, first after SIGTERM, then
+	 * after SIGKILL (its socket file left behind, the EAL's files of the
+	 * same prefix too): the host reports the VM at its next Hello and
+	 * the disk is served again on the same socket. */
 	CHECK(agent_kill(&ap, SIGTERM) == 0 && access(sock, F_OK) != 0,
 	      "the agent stops; its disk socket goes with it");
 	CHECK(agent_spawn(&ap) == 0 && fake_host_wait_hellos(host, 2, 10000),
@@ -770,6 +772,19 @@ main(void)
 	while (!is_socket(sock) && now_ms() - t0 < 10000)
 		sleep_ms(50);
 	CHECK(is_socket(sock), "the running VM's disk is served again (%llu ms)",
+	      (unsigned long long)(now_ms() - t0));
+	rc = agent_kill(&ap, SIGKILL);
+	CHECK(WIFSIGNALED(rc) && WTERMSIG(rc) == SIGKILL && is_socket(sock),
+	      "kill -9 of the agent leaves the socket file behind");
+	CHECK(file_bytes_are(volfile, 8 * 512, 4096, 0) && file_bytes_are(volfile, 0, 4096, 0xff),
+	      "the flushed writes are in the volume file after kill -9");
+	CHECK(agent_spawn(&ap) == 0 && fake_host_wait_hellos(host, 3, 10000),
+	      "the agent is back after kill -9 and the host said Hello again");
+	/* The stale socket file is there from the start: ask the agent. */
+	t0 = now_ms();
+	while (!(disk_stats(&ap, "db", &dc) && dc.served) && now_ms() - t0 < 10000)
+		sleep_ms(100);
+	CHECK(dc.served && is_socket(sock), "the running VM's disk is served again (%llu ms)",
 	      (unsigned long long)(now_ms() - t0));
 	{
 		char *args[] = { (char *)driver, sock, "rate", "16", NULL };
