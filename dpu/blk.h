@@ -11,7 +11,9 @@
  *           checks that a file backing exists and can be opened as asked.
  *           For unit tests, the API's integration tests and builds without
  *           DPDK.
- *   (the DPDK backend over dataplane/blk.h comes with it)
+ *   "dpdk"  blk_dp.c: dataplane/blk.h on the agent's DPDK dataplane (the
+ *           struct dp of its dpu_net; the first disk starts a lazy one).
+ *           Built only with NV_HAVE_DATAPLANE.
  *
  * Every member is mandatory and may fail unless noted. The agent calls
  * them from its control threads with its lock held, one call at a time;
@@ -87,6 +89,14 @@ struct dpu_blk {
 };
 
 void dpu_blk_close(struct dpu_blk *b); /* accepts NULL */
+
+struct dpu_net;
+#ifdef NV_HAVE_DATAPLANE
+/* The DPDK backend on net's dataplane (net from dpu_net_open() in the
+ * default or "on" mode; -ENODEV for any other). Close it before net: its
+ * close stops the dataplane's block thread. */
+int dpu_blk_dp_open(struct dpu_net *net, struct dpu_blk **out);
+#endif
 
 /* The fake. sock_dir only makes the socket paths it reports
  * (<sock_dir>/<name>.sock); nothing is created there. */

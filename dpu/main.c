@@ -55,11 +55,11 @@ usage(FILE *f)
 		"  --dead-after-ms N    host lost after this much silence\n"
 		"                       (default 3 * heartbeat + 1000)\n"
 		"\n"
-		"Dataplane (the DPDK switch serving VM NICs):\n"
-		"  --dataplane MODE     on (DPDK starts now), off (networks and NICs refused)\n"
+		"Dataplane (DPDK: the switch serving VM NICs, the block backend serving disks):\n"
+		"  --dataplane MODE     on (DPDK starts now), off (networks, NICs, disks refused)\n"
 		"                       or fake (kept in memory, no packets; tests). Default\n"
 		"                       when built with DPDK: on, starting DPDK when first\n"
-		"                       needed (a network or an uplink); else off\n"
+		"                       needed (a network, an uplink or a disk); else off\n"
 		"  --dp-workers N       forwarding cores (default 1)\n"
 		"  --dp-cpus LIST       EAL core list for the main and worker cores, e.g. 2-3\n"
 		"  --dp-hugepages       use hugepages (default: if the machine has some free)\n"
@@ -68,15 +68,18 @@ usage(FILE *f)
 		"  --dp-huge-dir DIR    hugetlbfs mount (default: the EAL finds one)\n"
 		"  --dp-idle-sleep      workers sleep when idle (development, tests)\n"
 		"  --dp-eal-args ARGS   more EAL arguments, space separated\n"
-		"  --vhost-dir DIR      vhost-user sockets of VM NICs (default: the directory\n"
-		"                       of the --api socket, or " DEFAULT_RUN ", plus /vhost)\n"
+		"  --vhost-dir DIR      vhost-user sockets of VM NICs and disks (default:\n"
+		"                       the directory of the --api socket, or " DEFAULT_RUN ",\n"
+		"                       plus /vhost)\n"
 		"  --uplink NAME=DEVARGS  an uplink ethdev, e.g. up0=net_af_packet0,iface=eth1\n"
 		"                       (repeatable)\n"
 		"\n"
 		"Storage:\n"
-		"  --volume-dir DIR     sparse files of file volumes (default STATE-DIR/volumes);\n"
-		"                       disks are served by the fake block backend with\n"
-		"                       --dataplane fake (the DPDK one is not wired yet)\n"
+		"  --volume-dir DIR     sparse files of file volumes (default STATE-DIR/volumes)\n"
+		"                       Disks are vhost-user-blk sockets in the --vhost-dir,\n"
+		"                       served by the DPDK dataplane (started by the first\n"
+		"                       disk in the default mode); --dataplane off refuses\n"
+		"                       VMs with disks, fake keeps them without I/O\n"
 		"\n"
 		"  --log-level LEVEL    err, warn, info or debug (default info)\n"
 		"  --version            print the version and exit\n"
@@ -439,8 +442,9 @@ main(int argc, char **argv)
 	if (rc < 0)
 		goto out;
 	conf.net = net;
-	/* The DPDK block backend (dataplane/blk.h) is wired here when it is
-	 * built; until then only the fake serves disks. */
+	/* Disks: the fake with the fake switch, the DPDK block backend on
+	 * the DPDK dataplane (it shares the switch's EAL and may be the one
+	 * that starts it), none when the dataplane is off. */
 	if (nopts.mode == DPU_DATAPLANE_FAKE) {
 		rc = dpu_blk_fake_open(nopts.vhost_dir, &blk);
 		if (rc < 0) {
@@ -448,6 +452,13 @@ main(int argc, char **argv)
 			goto out;
 		}
 	}
+#ifdef NV_HAVE_DATAPLANE
+	else if (net != NULL) {
+		rc = dpu_blk_dp_open(net, &blk);
+		if (rc < 0)
+			goto out;
+	}
+#endif
 	conf.blk = blk;
 	conf.volume_dir = volume_dir;
 	conf.store = store;

@@ -85,6 +85,15 @@ bool dpu_net_fake_port(struct dpu_net *n, const char *port, char *network, size_
 #ifdef NV_HAVE_DATAPLANE
 /* The real switch: dp_open(conf). */
 int dpu_net_dp_open(const struct dp_conf *conf, struct dpu_net **out, char *err, size_t errlen);
+/* The struct dp of a net from dpu_net_dp_open(); NULL for any other. */
+struct dp *dpu_net_dp_of(struct dpu_net *n);
+
+/* The struct dp behind n, for the other users of the same dataplane (the
+ * block backend: one DPDK EAL per process). With the lazy default, start
+ * says whether to start it now if it is not running: if not, *out = NULL
+ * and 0. -ENODEV with a reason in err when n is not DPDK or DPDK did not
+ * start. */
+int dpu_net_dp(struct dpu_net *n, bool start, struct dp **out, char *err, size_t errlen);
 #endif
 
 /*

@@ -76,6 +76,12 @@ static const struct dpu_net_ops dp_net_ops = {
 	.close = dpn_close,
 };
 
+struct dp *
+dpu_net_dp_of(struct dpu_net *n)
+{
+	return n != NULL && n->ops == &dp_net_ops ? dp_of(n) : NULL;
+}
+
 int
 dpu_net_dp_open(const struct dp_conf *conf, struct dpu_net **out, char *err, size_t errlen)
 {

@@ -3,8 +3,9 @@
  * Which dataplane nicvisor-dpu runs, from its options: the DPDK switch,
  * the fake, or none; hugepages or not; its uplinks.
  *
- * By default the DPDK switch starts when it is first needed: a network
- * created, saved networks restored, an uplink given. Until then the agent
+ * By default the DPDK dataplane starts when it is first needed: a network
+ * created, saved networks restored, an uplink given, a disk served (the
+ * block backend, blk_dp.c, shares it through dpu_net_dp()). Until then the agent
  * costs no polling core and no DPDK memory, which matters on a machine
  * that runs VMs without NICs. --dataplane on starts it at once, so a
  * machine that cannot run it fails at start.
@@ -282,6 +283,30 @@ static const struct dpu_net_ops lazy_ops = {
 	.close = lazy_close,
 };
 
+int
+dpu_net_dp(struct dpu_net *n, bool start, struct dp **out, char *err, size_t errlen)
+{
+	*out = NULL;
+	if (n != NULL && n->ops == &lazy_ops) {
+		struct lazy_net *l = (struct lazy_net *)n;
+		int rc;
+
+		if (l->real == NULL && !start)
+			return 0;
+		rc = lazy_real(n, err, errlen);
+		if (rc < 0)
+			return rc;
+		n = l->real;
+	}
+	*out = dpu_net_dp_of(n);
+	if (*out == NULL) {
+		snprintf(err, errlen, "the dataplane is %s, not DPDK",
+			 n != NULL ? n->ops->name : "off");
+		return -ENODEV;
+	}
+	return 0;
+}
+
 static int
 open_lazy(const struct dpu_net_opts *o, struct dpu_net **out)
 {
@@ -293,8 +318,8 @@ open_lazy(const struct dpu_net_opts *o, struct dpu_net **out)
 	/* The strings stay valid: they are main()'s arguments. */
 	l->opts = *o;
 	*out = &l->base;
-	nv_info("dataplane: DPDK, started when first needed (a network, a saved network or an "
-		"uplink); --dataplane on starts it now");
+	nv_info("dataplane: DPDK, started when first needed (a network, a saved network, an "
+		"uplink or a disk); --dataplane on starts it now");
 	return 0;
 }
 #endif

@@ -290,8 +290,9 @@ agent_need_blk(struct dpu_agent *a, const char *field, struct dpu_status *st)
 	if (a->blk != NULL)
 		return 0;
 	return dpu_fail(st, CODE(FAILED_PRECONDITION), field,
-			"this agent runs without a block backend, so VMs with disks cannot "
-			"start; start nicvisor-dpu with a dataplane that serves disks");
+			"this agent runs without a block backend (%s), so VMs with disks cannot "
+			"start; start nicvisor-dpu with a dataplane that serves disks",
+			a->conf.net_off_reason ? a->conf.net_off_reason : "no dataplane");
 }
 
 static void

@@ -182,16 +182,22 @@ agent_teardown(struct agent_proc *ap)
 }
 
 Nicvisor__V1__Response *
-api_call(struct agent_proc *ap, Nicvisor__V1__Request *req)
+api_call_ms(struct agent_proc *ap, Nicvisor__V1__Request *req, int timeout_ms)
 {
 	Nicvisor__V1__Response *rep = NULL;
 
 	if (req->version == 0)
 		req->version = NV_PROTOCOL_VERSION;
-	if (nv_rpc_client_call(ap->client, &req->base, &nicvisor__v1__response__descriptor, 5000,
-			       (ProtobufCMessage **)&rep) < 0)
+	if (nv_rpc_client_call(ap->client, &req->base, &nicvisor__v1__response__descriptor,
+			       timeout_ms, (ProtobufCMessage **)&rep) < 0)
 		return NULL;
 	return rep;
+}
+
+Nicvisor__V1__Response *
+api_call(struct agent_proc *ap, Nicvisor__V1__Request *req)
+{
+	return api_call_ms(ap, req, 5000);
 }
 
 bool

@@ -49,8 +49,12 @@ void agent_teardown(struct agent_proc *ap);
 /* The agent still answers the API (ListVms within 2 s). */
 bool agent_alive(struct agent_proc *ap);
 
-/* One API call; NULL on transport failure. Free with nv_wire_free(). */
+/* One API call (5 s at most); NULL on transport failure. Free with
+ * nv_wire_free(). */
 Nicvisor__V1__Response *api_call(struct agent_proc *ap, Nicvisor__V1__Request *req);
+/* The same, waiting at most timeout_ms (calls that may start DPDK). */
+Nicvisor__V1__Response *api_call_ms(struct agent_proc *ap, Nicvisor__V1__Request *req,
+				    int timeout_ms);
 /* Raw bytes to url (a req/rep server); the reply bytes or NULL on timeout. */
 uint8_t *raw_call(const char *url, const void *buf, size_t len, int timeout_ms, size_t *rep_len);
 

@@ -2306,6 +2306,8 @@ test_no_block_backend(void **state)
 	rep = vm_op(e, OP(START_VM), "one", false, 0);
 	assert_int_equal(rep->status->code, CODE(FAILED_PRECONDITION));
 	assert_non_null(strstr(rep->status->message, "block backend"));
+	/* It says why: the dataplane's off reason. */
+	assert_non_null(strstr(rep->status->message, "(unit test without a dataplane)"));
 	assert_int_equal(get(e, "one")->state, STATE(CREATED));
 	/* A VM without disks still starts. */
 	assert_int_equal(create(e, "plain", 1, 64, true)->status->code, CODE(OK));
