@@ -1,6 +1,7 @@
 #!/bin/bash
 # make demo: the DPU agent boots a 2-vCPU Debian guest on a host shim, then
-# two guests on one network ping each other through the DPU's switch.
+# two guests, each with a NIC on one network and a disk on the DPU, make a
+# file system on their disks and ping each other through the DPU's switch.
 #
 #   tools/demo/demo.sh [BUILD_DIR]
 #
@@ -10,8 +11,9 @@
 # kernel cannot boot) inside the nested test host: a Linux under QEMU
 # software emulation with a working KVM, which dials the agent over TCP as
 # a real host would. For networking the DPU's switch and the VMs must share
-# a kernel (vhost-user sockets, memfd guest RAM): nested, a second test host
-# then runs both the agent, with its DPDK dataplane, and the shim.
+# a kernel (vhost-user sockets, memfd guest RAM), and so do its block
+# backend and the disks: nested, a second test host then runs both the
+# agent, with its DPDK dataplane, and the shim.
 # Everything it starts is stopped on exit.
 set -eu
 NV_BUILD=$(cd "${1:-build}" && pwd)
@@ -118,7 +120,7 @@ stop_ms=$(ms_since "$t1")
 "$CTL" get demo | sed 's/^/  /'
 last_exit=$(vm_field last_exit)
 
-step 7/7 "networking: two guests on one network, every frame through the DPU's switch"
+step 7/7 "networking and storage: two guests, every frame and every disk request served by the DPU"
 net_cmdline="console=ttyS0 quiet panic=-1 cryptomgr.notests mitigations=off pci=noearly"
 kernel=$NV_IMAGES/vmlinux initrd=$NV_IMAGES/initramfs.cpio.gz
 if [ $nested = 1 ]; then
@@ -141,30 +143,44 @@ fi
 t2=$(date +%s%N)
 echo "  \$ nicvisorctl network create demo-net"
 "$CTL" network create demo-net | sed 's/^/  /'
+echo "  \$ nicvisorctl volume create demo-a-disk --size 64M; ... demo-b-disk"
+for v in demo-a-disk demo-b-disk; do
+	"$CTL" volume create "$v" --size 64M | sed 's/^/  /'
+done
 # netvm NAME IP [CMDLINE-EXTRA]: a 1-vCPU guest with a NIC on demo-net
-# (the agent assigns its MAC).
+# (the agent assigns its MAC) and NAME-disk as its disk, on which it makes
+# a file system, writes 35 files, remounts and checks them (nv.fstest).
 netvm() {
-	"$CTL" create "$1" --vcpus 1 --memory 256 --nic demo-net --kernel "$kernel" \
-		--initrd "$initrd" --cmdline "$net_cmdline nv.ip=$2/24 ${3:-}" --start >/dev/null
+	"$CTL" create "$1" --vcpus 1 --memory 256 --nic demo-net --disk "$1-disk" \
+		--kernel "$kernel" --initrd "$initrd" \
+		--cmdline "$net_cmdline nv.ip=$2/24 nv.fstest=vda ${3:-}" --start >/dev/null
 }
-echo "  \$ nicvisorctl create demo-b --nic demo-net ... (10.0.0.2)"
-netvm demo-b 10.0.0.2
+echo "  \$ nicvisorctl create demo-b --nic demo-net --disk demo-b-disk ... (10.0.0.2)"
+netvm demo-b 10.0.0.2 'nv.cmd="sleep 3600"'
 "$CTL" console demo-b --until "$MARKER" --timeout 180 >/dev/null ||
 	nv_die "demo-b did not boot"
-echo "  \$ nicvisorctl create demo-a --nic demo-net ... (10.0.0.1; runs: ping -c 5 10.0.0.2)"
+echo "  \$ nicvisorctl create demo-a --nic demo-net --disk demo-a-disk ... (10.0.0.1; runs: ping -c 5 10.0.0.2)"
 netvm demo-a 10.0.0.1 'nv.cmd="ping -c 5 -W 10 10.0.0.2"'
 "$CTL" wait demo-a --state stopped --timeout 240 >/dev/null || nv_die "demo-a did not finish its ping"
 echo "  demo-a's console:"
 "$CTL" console demo-a | tr -d '\r' | grep -a -E 'PING|bytes from|packets|round-trip|CMD-EXIT' |
 	sed 's/^/  | /'
 net_ms=$(ms_since "$t2")
+"$CTL" console demo-b --until 'NICVISOR-FS-' --timeout 120 >/dev/null || true
+fs_ok=0
+for g in demo-a demo-b; do
+	line=$("$CTL" console "$g" | tr -d '\r' | grep -a -o 'NICVISOR-FS-[A-Z]*.*' | tail -n 1)
+	echo "  $g's disk: ${line:-no file system result}"
+	case $line in NICVISOR-FS-OK*) fs_ok=$((fs_ok + 1)) ;; esac
+done
 pinged=$("$CTL" console demo-a | tr -d '\r' | grep -a -o '[0-9]* packets received' | tail -n 1)
 echo "  \$ nicvisorctl list"
 "$CTL" list | sed 's/^/  /'
-echo "  \$ nicvisorctl stats    (the switch's port counters, a port per NIC: <vm id>/nic<index>)"
+echo "  \$ nicvisorctl stats    (the switch's port counters, a port per NIC: <vm id>/nic<index>; the disks')"
 "$CTL" stats | sed 's/^/  /'
 "$CTL" stop demo-b --force >/dev/null
 "$CTL" console demo-a | grep -aq 'NICVISOR-CMD-EXIT=0' || nv_die "demo-a could not ping demo-b"
+[ "$fs_ok" = 2 ] || nv_die "a guest could not use its disk"
 
 cat <<SUMMARY
 
@@ -176,6 +192,8 @@ boot time:  $(fmt_s "$boot_ms") from CreateVm+StartVm to $MARKER on the console;
 stop:       $(fmt_s "$stop_ms") from StopVm to stopped (last exit: $last_exit)
 network:    demo-a pinged demo-b through the DPU's switch: 5 sent, ${pinged:-none};
             $(fmt_s "$net_ms") from CreateNetwork to the last reply (two boots included)
+storage:    each guest made a file system on its disk (a volume on the DPU), wrote 35
+            files, remounted and verified them with SHA-256: $fs_ok of 2 ok
 SUMMARY
 [ $nested = 0 ] || echo "note:       nested under software emulation: these times show function, not speed."
 [ "$last_exit" = poweroff ] || nv_die "the guest did not power off cleanly"
