@@ -18,7 +18,8 @@
  *       unmeasured and then S seconds (COUNT 0: no limit), at 4 KiB-aligned
  *       random offsets below sectors=N for randread/randwrite, and adds
  *       iops=, p50_us=, p99_us=, p999_us=, max_us= (latency from posting to
- *       seeing the used element) and errors= (status not OK) to the line.
+ *       seeing the used element) and errors= (status not OK) to the line;
+ *       "WINDOW" is printed as the measured window starts.
  *   blk_driver SOCKET resubmit
  *       plays a frontend whose previous backend died: reads in avail
  *       slots 0..2 (heads 0, 3, 6), head 3 completed (used index 1),
@@ -605,6 +606,8 @@ bench_run(unsigned int count, struct bench *b)
 	t0 = now_ns();
 	t_meas = t0 + (uint64_t)(b->warm * 1e9);
 	t_end = t_meas + (uint64_t)(b->secs * 1e9);
+	if (measuring)
+		printf("WINDOW\n");
 	for (s = 0; s < b->qd; s++) {
 		posted_at[s] = now_ns();
 		post(chain3((unsigned int)s, type, bench_sector(b, &seq), DATA + (uint64_t)s * 4096,
@@ -627,6 +630,7 @@ bench_run(unsigned int count, struct bench *b)
 			measuring = true;
 			t_meas = now;
 			t_end = now + (uint64_t)(b->secs * 1e9);
+			printf("WINDOW\n"); /* for a caller sampling CPU time */
 		}
 		while (idx != used_seen) {
 			struct vring_used_elem e = used->ring[used_seen % QSIZE];
