@@ -156,14 +156,24 @@ def run_one(dptest, build, backend, sock, rw, qd, sectors, args):
     g = dptest.Proc(f"gen-{backend.name}", [
         "taskset", "-c", str(GEN_CPU), drv, sock, "rate", "0", f"rw={rw}", f"qd={qd}",
         f"secs={args.window}", f"warm={args.warm}", f"sectors={sectors}"])
+    stalled = None
     try:
-        g.wait_for(r"^WINDOW$", args.warm + 30)
+        w = g.wait_for(r"^(WINDOW|RATE timeout.*)$", args.warm + 30)
         c0 = cpu_seconds(backend.pid)
-        r = g.wait_for(r"^RATE (n=.*)$", args.window + 30)
+        r = g.wait_for(r"^RATE (n=.*|timeout.*)$", args.window + 30,
+                       0 if w.group(1) != "WINDOW" else w.end())
         c1 = cpu_seconds(backend.pid)
         g.p.wait(30)
+        if r.group(1).startswith("timeout"):
+            stalled = r.group(0)
     finally:
         g.stop()
+    if stalled is not None:
+        # blk_driver gives up on a request after 5 s: a stall, recorded
+        log(f"{backend.name} {rw} qd{qd}: {stalled} (a request took more than 5 s)")
+        return {"iops": 0.0, "p50": STALL_US, "p99": STALL_US, "max": STALL_US,
+                "cpu": (c1 - c0) / max(args.window, 1e-3), "us_per_io": float("inf"),
+                "per_core": 0.0, "stalls": 1}
     kv = dict(f.split("=", 1) for f in r.group(1).split())
     if g.p.returncode != 0 or int(kv.get("errors", "1")) != 0:
         raise SystemExit(f"generator against {backend.name}: {r.group(0)} "
@@ -171,8 +181,9 @@ def run_one(dptest, build, backend, sock, rw, qd, sectors, args):
     n = int(kv["n"])
     cpu = max(c1 - c0, 1.0 / os.sysconf("SC_CLK_TCK"))
     return {"iops": float(kv["iops"]), "p50": float(kv["p50_us"]),
-            "p99": float(kv["p99_us"]), "cpu": cpu / (int(kv["ms"]) / 1000.0),
-            "us_per_io": cpu * 1e6 / n, "per_core": n / cpu}
+            "p99": float(kv["p99_us"]), "max": float(kv["max_us"]),
+            "cpu": cpu / (int(kv["ms"]) / 1000.0), "us_per_io": cpu * 1e6 / n,
+            "per_core": n / cpu, "stalls": 0}
 
 
 def run(args, dptest):
@@ -215,6 +226,19 @@ def fs_type(path):
     return out.stdout.strip() or "?"
 
 
+HIST_TOP_US = 99999.0  # blk_driver's histogram ends at 100 ms
+STALL_US = 5e6  # blk_driver gives up after 5 s
+
+
+def us(v):
+    """A latency for the table: beyond the histogram is "> 100000"."""
+    return "> 100000" if v >= HIST_TOP_US else f"{v:.1f}"
+
+
+def div(a, b):
+    return a / b if b > 0 else float("inf")
+
+
 def bench_lines(med):
     lines = []
 
@@ -228,18 +252,18 @@ def bench_lines(med):
             if o and q:
                 lines.append(f"BENCH {rw}_4k_qd32_per_core{sfx} ours={o['per_core'] / 1e3:.1f} "
                              f"peer={q['per_core'] / 1e3:.1f} unit=kIOPS/core "
-                             f"ratio={o['per_core'] / q['per_core']:.2f}")
+                             f"ratio={div(o['per_core'], q['per_core']):.2f}")
                 lines.append(f"BENCH {rw}_4k_qd32_iops{sfx} ours={o['iops'] / 1e3:.1f} "
                              f"peer={q['iops'] / 1e3:.1f} unit=kIOPS "
-                             f"ratio={o['iops'] / q['iops']:.2f}")
+                             f"ratio={div(o['iops'], q['iops']):.2f}")
             o, q = get("ours", t, rw, 1), get("qsd", t, rw, 1)
             if o and q:
                 lines.append(f"BENCH {rw}_4k_qd1_latency{sfx} ours={o['p50']:.1f} "
                              f"peer={q['p50']:.1f} unit=us_p50 "
-                             f"ratio={q['p50'] / o['p50']:.2f}")
+                             f"ratio={div(q['p50'], o['p50']):.2f}")
                 lines.append(f"BENCH {rw}_4k_qd1_latency_p99{sfx} ours={o['p99']:.1f} "
                              f"peer={q['p99']:.1f} unit=us_p99 "
-                             f"ratio={q['p99'] / o['p99']:.2f}")
+                             f"ratio={div(q['p99'], o['p99']):.2f}")
     return lines
 
 
@@ -251,7 +275,7 @@ def table(med):
                 f = med.get((be, t, rw, qd))
                 if f:
                     rows.append(f"| {t} | {rw} | {qd} | {be} | {f['iops'] / 1e3:.1f} | "
-                                f"{f['p50']:.1f} | {f['p99']:.1f} | {f['cpu']:.2f} | "
+                                f"{us(f['p50'])} | {us(f['p99'])} | {f['cpu']:.2f} | "
                                 f"{f['us_per_io']:.2f} | {f['per_core'] / 1e3:.1f} |")
     return rows
 
@@ -325,6 +349,16 @@ def main():
     notes.append("kIOPS of each round (the machine is shared, hence the spread): " + "; ".join(
         f"{be} {t} {rw} qd{qd}: " + " / ".join(f"{r['iops'] / 1e3:.1f}" for r in v)
         for (be, t, rw, qd), v in sorted(res.items())))
+    stalls = [f"{be} {t} {rw} qd{qd}: {max(r['max'] for r in v) / 1e3:.0f} ms"
+              for (be, t, rw, qd), v in sorted(res.items()) if max(r['max'] for r in v) > 100e3]
+    gaveup = [f"{be} {t} {rw} qd{qd}: {sum(r['stalls'] for r in v)} of {len(v)}"
+              for (be, t, rw, qd), v in sorted(res.items()) if any(r['stalls'] for r in v)]
+    if gaveup:
+        notes.append("runs where the generator gave up on a request after 5 s (0 IOPS "
+                     "recorded): " + "; ".join(gaveup))
+    if stalls:
+        notes.append("requests that took more than 100 ms (the longest, of all rounds; "
+                     "latencies beyond 100 ms are shown as > 100000): " + "; ".join(stalls))
     lines = bench_lines(med)
     for ln in lines:
         print(ln)
