@@ -222,7 +222,8 @@ def run(args, dptest):
 
 
 def fs_type(path):
-    out = subprocess.run(["stat", "-f", "-c", "%T", path], stdout=subprocess.PIPE, text=True)
+    out = subprocess.run(["findmnt", "-n", "-o", "FSTYPE", "-T", path], stdout=subprocess.PIPE,
+                         text=True, timeout=30)
     return out.stdout.strip() or "?"
 
 
@@ -291,7 +292,7 @@ def write_doc(lines, rows, notes, args, files):
             "generator (blk_driver, a userspace virtio-blk frontend spinning on one split "
             f"queue) on CPU {GEN_CPU}, the backend process on CPU {BACKEND_CPU}; 4 KiB "
             f"random I/O over {args.size_mb} MiB, {args.warm:g} s warm-up, {args.window:g} s "
-            f"window, {args.rounds} round(s), median. Targets: `disk` a file on {disk_fs} "
+            f"window, {args.rounds} round(s), each column the median of its rounds. Targets: `disk` a file on {disk_fs} "
             "(O_DIRECT on both sides), `ram` a file on tmpfs (buffered on both sides: the "
             "backend's overhead alone). Ours: blk_testd with the poller spinning (production "
             "setting); qsd: qemu-storage-daemon 7.2, file driver, aio=io_uring, one iothread. "
