@@ -4,7 +4,7 @@
 BUILD ?= build
 MESON_OPTS ?= --buildtype=debugoptimized
 
-.PHONY: all deps build check demo images bench-boot bench-net format clean
+.PHONY: all deps build check demo images bench-boot bench-net bench-blk format clean
 
 all: build
 
@@ -33,6 +33,9 @@ bench-boot: build
 bench-net: build
 	./tools/deps.sh bench
 	./tools/bench/net/bench_net.py --build $(BUILD)
+
+bench-blk: build
+	./tools/bench/blk/bench_blk.py --build $(BUILD)
 
 format:
 	./tools/check-style.sh --fix

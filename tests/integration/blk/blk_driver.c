@@ -8,9 +8,18 @@
  *       posts good requests and bad ones one at a time and prints one line
  *       per case: "CASE <name> status=<s> used_len=<n> ok=<0|1>", where ok
  *       says the backend answered as virtio 1.2, 5.2.6 wants; then "DONE".
- *   blk_driver SOCKET rate COUNT
- *       COUNT 4 KiB reads, up to 16 in flight; prints "RATE n=<count>
- *       ms=<elapsed>".
+ *   blk_driver SOCKET rate COUNT [rw=read|randread|randwrite] [qd=N]
+ *              [secs=S] [warm=S] [sectors=N] [seed=N]
+ *       COUNT 4 KiB requests (default: sequential reads, 16 in flight,
+ *       waiting 200 us between looks at the used ring); prints "RATE
+ *       n=<count> ms=<elapsed> ...". With secs=S it is the load generator
+ *       of tools/bench/blk: it spins on the used ring (no sleep in the hot
+ *       path), keeps qd (1..64) requests in flight for warm=S seconds
+ *       unmeasured and then S seconds (COUNT 0: no limit), at 4 KiB-aligned
+ *       random offsets below sectors=N for randread/randwrite, and adds
+ *       iops=, p50_us=, p99_us=, p999_us=, max_us= (latency from posting to
+ *       seeing the used element) and errors= (status not OK) to the line;
+ *       "WINDOW" is printed as the measured window starts.
  *   blk_driver SOCKET resubmit
  *       plays a frontend whose previous backend died: reads in avail
  *       slots 0..2 (heads 0, 3, 6), head 3 completed (used index 1),
@@ -22,6 +31,7 @@
  * Every wait is bounded (5 s per request); it exits 1 on a protocol error.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -440,6 +450,231 @@ rate(unsigned int count)
 	return 0;
 }
 
+/* ---- the load generator (rate ... secs=S) ------------------------------ */
+
+#define BENCH_QD_MAX 64
+/* Latency histogram: 100 ns buckets up to 100 ms, the rest in the last. */
+#define HIST_NS    100
+#define HIST_SLOTS 1000000
+
+struct bench {
+	int write, random, qd;
+	double secs, warm;
+	uint64_t sectors, seed;
+};
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t
+xorshift(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/* Percentile p (0..1) of the histogram, in microseconds. */
+static double
+hist_pct(const uint32_t *h, uint64_t n, double p)
+{
+	uint64_t want = (uint64_t)((double)n * p), sum = 0;
+	unsigned int i;
+
+	if (want >= n)
+		want = n - 1;
+	for (i = 0; i < HIST_SLOTS; i++) {
+		sum += h[i];
+		if (sum > want)
+			break;
+	}
+	return (double)i * HIST_NS / 1000.0 + HIST_NS / 2000.0;
+}
+
+static bool
+parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool
+parse_secs(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || !(v >= 0 && v <= 3600))
+		return false;
+	*out = v;
+	return true;
+}
+
+/* Parses rate's key=value options; false on anything unknown or out of range. */
+static bool
+bench_opts(int argc, char **argv, struct bench *b)
+{
+	uint64_t v;
+	int i;
+
+	*b = (struct bench){ .qd = 16, .seed = 88172645463325252ull };
+	for (i = 0; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "rw=read") == 0) {
+			b->write = 0;
+			b->random = 0;
+		} else if (strcmp(a, "rw=randread") == 0) {
+			b->write = 0;
+			b->random = 1;
+		} else if (strcmp(a, "rw=randwrite") == 0) {
+			b->write = 1;
+			b->random = 1;
+		} else if (strncmp(a, "qd=", 3) == 0 && parse_u64(a + 3, BENCH_QD_MAX, &v) &&
+			   v > 0) {
+			b->qd = (int)v;
+		} else if (strncmp(a, "secs=", 5) == 0 && parse_secs(a + 5, &b->secs) &&
+			   b->secs > 0) {
+			;
+		} else if (strncmp(a, "warm=", 5) == 0 && parse_secs(a + 5, &b->warm)) {
+			;
+		} else if (strncmp(a, "sectors=", 8) == 0 && parse_u64(a + 8, UINT64_MAX / 2, &v) &&
+			   v >= 8) {
+			b->sectors = v;
+		} else if (strncmp(a, "seed=", 5) == 0 && parse_u64(a + 5, UINT64_MAX, &v) &&
+			   v > 0) {
+			b->seed = v;
+		} else {
+			fprintf(stderr, "blk_driver: bad rate option '%s'\n", a);
+			return false;
+		}
+	}
+	if (b->secs <= 0) {
+		fprintf(stderr, "blk_driver: rate options need secs=S\n");
+		return false;
+	}
+	if (b->random && b->sectors == 0) {
+		fprintf(stderr, "blk_driver: random I/O needs sectors=N (the disk's size)\n");
+		return false;
+	}
+	return true;
+}
+
+/* The next request's sector: random 4 KiB blocks below b->sectors, or
+ * the next block (wrapping at b->sectors when given). */
+static uint64_t
+bench_sector(struct bench *b, uint64_t *seq)
+{
+	if (b->random)
+		return (xorshift(&b->seed) % (b->sectors / 8)) * 8;
+	*seq += 8;
+	if (b->sectors != 0 && *seq + 8 > b->sectors)
+		*seq = 0;
+	return *seq;
+}
+
+/* Keeps b->qd requests in flight, spinning on the used ring; a request
+ * that takes more than 5 s ends the run (exit 1). */
+static int
+bench_run(unsigned int count, struct bench *b)
+{
+	static uint32_t hist[HIST_SLOTS];
+	uint64_t posted_at[BENCH_QD_MAX], t0, t_meas, t_end, now, n = 0, errors = 0, seq = 0;
+	uint64_t max_ns = 0, last_progress;
+	uint32_t type = b->write ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN;
+	bool measuring = b->warm <= 0;
+	int s;
+
+	for (s = 0; s < b->qd; s++)
+		memset(mem + DATA + (size_t)s * 4096, 0x5a ^ s, 4096);
+	t0 = now_ns();
+	t_meas = t0 + (uint64_t)(b->warm * 1e9);
+	t_end = t_meas + (uint64_t)(b->secs * 1e9);
+	if (measuring)
+		printf("WINDOW\n");
+	for (s = 0; s < b->qd; s++) {
+		posted_at[s] = now_ns();
+		post(chain3((unsigned int)s, type, bench_sector(b, &seq), DATA + (uint64_t)s * 4096,
+			    4096, !b->write));
+	}
+	last_progress = t0;
+	for (;;) {
+		uint16_t idx = __atomic_load_n(&used->idx, __ATOMIC_ACQUIRE);
+
+		now = now_ns();
+		if (idx == used_seen) {
+			if (now - last_progress > 5000000000ull) {
+				printf("RATE timeout done=%" PRIu64 "\n", n);
+				return 1;
+			}
+			continue;
+		}
+		last_progress = now;
+		if (!measuring && now >= t_meas) {
+			measuring = true;
+			t_meas = now;
+			t_end = now + (uint64_t)(b->secs * 1e9);
+			printf("WINDOW\n"); /* for a caller sampling CPU time */
+		}
+		while (idx != used_seen) {
+			struct vring_used_elem e = used->ring[used_seen % QSIZE];
+			unsigned int slot = e.id / 3;
+			uint64_t lat;
+
+			used_seen++;
+			if (e.id % 3 != 0 || slot >= (unsigned int)b->qd) {
+				printf("RATE bad used id=%u\n", e.id);
+				return 1;
+			}
+			lat = now - posted_at[slot];
+			if (measuring) {
+				n++;
+				hist[lat / HIST_NS < HIST_SLOTS ? lat / HIST_NS : HIST_SLOTS - 1]++;
+				if (lat > max_ns)
+					max_ns = lat;
+				errors += mem[STATUS + slot] != VIRTIO_BLK_S_OK;
+			}
+			if (now >= t_end || (count != 0 && n >= count))
+				continue; /* drain: no new request */
+			posted_at[slot] = now_ns();
+			post(chain3(slot, type, bench_sector(b, &seq), DATA + (uint64_t)slot * 4096,
+				    4096, !b->write));
+		}
+		if (measuring && (now >= t_end || (count != 0 && n >= count)))
+			break;
+	}
+	now = now_ns();
+	if (n == 0) {
+		printf("RATE n=0\n");
+		return 1;
+	}
+	printf("RATE n=%" PRIu64 " ms=%.0f iops=%.0f p50_us=%.1f p99_us=%.1f p999_us=%.1f "
+	       "max_us=%.1f errors=%" PRIu64 " qd=%d rw=%s\n",
+	       n, (double)(now - t_meas) / 1e6, (double)n * 1e9 / (double)(now - t_meas),
+	       hist_pct(hist, n, 0.50), hist_pct(hist, n, 0.99), hist_pct(hist, n, 0.999),
+	       (double)max_ns / 1000.0, errors, b->qd,
+	       b->write    ? "randwrite"
+	       : b->random ? "randread"
+			   : "read");
+	return errors == 0 ? 0 : 1;
+}
+
 static uint16_t chain3(unsigned int s, uint32_t type, uint64_t sector, uint64_t data_gpa,
 		       uint32_t len, bool data_writable);
 
@@ -509,11 +744,24 @@ main(int argc, char **argv)
 	}
 	if (argc == 3 && strcmp(argv[2], "resubmit") == 0)
 		return resubmit(argv[1]);
-	if (argc == 4 && strcmp(argv[2], "rate") == 0) {
+	if (argc >= 4 && strcmp(argv[2], "rate") == 0) {
+		struct bench b;
+		uint64_t count;
+
+		if (!parse_u64(argv[3], UINT32_MAX, &count))
+			goto usage;
+		if (argc == 4) {
+			setup(argv[1]);
+			return rate((unsigned int)count);
+		}
+		if (!bench_opts(argc - 4, argv + 4, &b))
+			goto usage;
 		setup(argv[1]);
-		return rate((unsigned int)atoi(argv[3]));
+		return bench_run((unsigned int)count, &b);
 	}
-	fprintf(stderr,
-		"usage: blk_driver SOCKET hostile CAPACITY SERIAL | rate COUNT | resubmit\n");
+usage:
+	fprintf(stderr, "usage: blk_driver SOCKET hostile CAPACITY SERIAL | rate COUNT "
+			"[rw=read|randread|randwrite] [qd=N] [secs=S] [warm=S] [sectors=N] "
+			"[seed=N] | resubmit\n");
 	return 2;
 }

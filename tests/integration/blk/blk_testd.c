@@ -9,6 +9,9 @@
  *   del NAME       stats [NAME]       quit
  *
  * Usage: blk_testd --vhost-dir DIR --prefix PREFIX [--cpus LIST] [--mem MB]
+ *                  [--no-idle-sleep]
+ * --no-idle-sleep: the pollers spin as in production (nicvisor-dpu without
+ * --dp-idle-sleep), for tools/bench/blk.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -102,6 +105,7 @@ main(int argc, char **argv)
 		{ "prefix", required_argument, NULL, 'p' },
 		{ "cpus", required_argument, NULL, 'c' },
 		{ "mem", required_argument, NULL, 'm' },
+		{ "no-idle-sleep", no_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct dp_conf conf = {
@@ -127,6 +131,9 @@ main(int argc, char **argv)
 			break;
 		case 'm':
 			conf.mem_mb = (unsigned int)atoi(optarg);
+			break;
+		case 'n':
+			conf.idle_sleep = false;
 			break;
 		default:
 			fprintf(stderr, "usage: blk_testd --vhost-dir DIR --prefix P [...]\n");
