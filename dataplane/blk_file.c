@@ -37,6 +37,9 @@ struct blk_file {
  * the poller stopped; the poller polls it once it is up. */
 static struct io_uring uring;
 static _Atomic bool uring_up;
+/* Poller thread only: requests in the ring, and polls since the last
+ * completion while some are. */
+static unsigned int uring_outstanding, uring_idle_polls;
 
 static bool
 file_match(const char *target)
@@ -126,6 +129,7 @@ file_shutdown(void)
 	if (atomic_load(&uring_up)) {
 		io_uring_queue_exit(&uring);
 		atomic_store(&uring_up, false);
+		uring_outstanding = uring_idle_polls = 0;
 	}
 }
 
@@ -173,8 +177,15 @@ file_submit(struct blk_disk *d, struct blk_io *io, const struct blk_req *req)
 		break;
 	}
 	io_uring_sqe_set_data(sqe, io);
+	uring_outstanding++;
 	return 0;
 }
+
+/* Polls without a completion, while requests are out, before the poller
+ * enters the kernel to collect completions that wait as task work (an
+ * O_DIRECT write's end runs there): a poller that never makes a system
+ * call would otherwise see them only seconds later. */
+#define URING_ENTER_AFTER 64
 
 static unsigned int
 file_poll(void)
@@ -192,7 +203,14 @@ file_poll(void)
 
 		io_uring_cqe_seen(&uring, cqe);
 		blk_io_done(io, res);
+		uring_outstanding--;
 		n++;
+	}
+	if (n > 0 || uring_outstanding == 0) {
+		uring_idle_polls = 0;
+	} else if (++uring_idle_polls >= URING_ENTER_AFTER) {
+		uring_idle_polls = 0;
+		io_uring_get_events(&uring);
 	}
 	return n;
 }
