@@ -691,6 +691,7 @@ dpu_agent_open(const struct dpu_agent_conf *conf, struct dpu_agent **out)
 	if (rc < 0)
 		goto out_free;
 	agent_net_restore(a);
+	agent_disks_restore(a);
 	*out = a;
 	return 0;
 

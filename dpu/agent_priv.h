@@ -230,6 +230,8 @@ uint32_t vm_nic_queue_pairs(const Nicvisor__V1__VmSpec *spec);
 /* At open: the saved networks and every VM's NIC ports into the dataplane.
  * Failures are logged; the ports are made again when the VM starts. */
 void agent_net_restore(struct dpu_agent *a);
+/* Serve the disks of VMs saved as active again (volume.c). */
+void agent_disks_restore(struct dpu_agent *a);
 
 /* volume.c: volumes, VM disks and their block backend disks */
 struct dpu_volume *vol_find(struct dpu_agent *a, const char *id_or_name);

@@ -27,6 +27,7 @@
 #include "agent_priv.h"
 #include "nv_log.h"
 #include "pb_util.h"
+#include "vm_state.h"
 
 #define CODE(x) NICVISOR__V1__CODE__CODE_##x
 
@@ -367,6 +368,34 @@ vm_disks_attach(struct dpu_agent *a, struct dpu_vm *vm, struct dpu_status *st)
 		snprintf(p->name, sizeof(p->name), "%s", name);
 	}
 	return 0;
+}
+
+/* At agent start: the disks of VMs saved as active are served again now,
+ * before any host reconnects (a host that reports such a VM stopped has
+ * them removed by vm_set_state). Their frontends can reconnect at once,
+ * and a lazy DPDK dataplane starts here, not while a host's Hello waits
+ * on the agent's lock. */
+void
+agent_disks_restore(struct dpu_agent *a)
+{
+	size_t vms = 0, failed = 0;
+
+	for (size_t i = 0; i < a->nvms; i++) {
+		struct dpu_vm *vm = a->vms[i];
+		struct dpu_status st;
+
+		if (!dpu_vm_state_active(vm->state) || vm->spec->n_disks == 0)
+			continue;
+		if (vm_disks_attach(a, vm, &st) < 0) {
+			failed++;
+			nv_err("vm %s (%s) was running; its disks cannot be served: %s",
+			       vm->spec->name, vm->id, st.message);
+		} else {
+			vms++;
+		}
+	}
+	if (vms > 0 || failed > 0)
+		nv_info("disks of %zu running VMs restored, %zu VMs failed", vms, failed);
 }
 
 void

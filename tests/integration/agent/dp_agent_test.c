@@ -189,13 +189,23 @@ tp_rx_packets(struct testpmd *t)
 	return n;
 }
 
+/* The testpmds of main(), to end if the agent stops answering. */
+static struct testpmd ta, tb;
+
+/* One API call. Up to 60 s: the first network starts DPDK in the default
+ * mode, which took over 10 s on a loaded machine. No answer ends the
+ * test, with the processes it started. */
 static Nicvisor__V1__Response *
 call(struct agent_proc *ap, Nicvisor__V1__Request *req)
 {
-	Nicvisor__V1__Response *rep = api_call(ap, req);
+	Nicvisor__V1__Response *rep = api_call_ms(ap, req, 60000);
 
 	if (rep == NULL || rep->status == NULL) {
-		fprintf(stderr, "no answer from the agent\n");
+		fprintf(stderr, "FAIL: no answer from the agent within 60 s\n");
+		tp_stop(&ta);
+		tp_stop(&tb);
+		setenv("KEEP_TEST_DIR", "1", 1);
+		agent_teardown(ap);
 		exit(1);
 	}
 	return rep;
@@ -373,7 +383,6 @@ main(void)
 	static const char *const extra[] = { "--dp-no-huge", "--dp-workers", "1", "--dp-idle-sleep",
 					     NULL };
 	struct fake_host_conf hc = { .id = "h1", .cores = 2, .memory_mib = 4096 };
-	struct testpmd ta = { 0 }, tb = { 0 };
 	Nicvisor__V1__PortStats sa, sb;
 	struct agent_proc ap;
 	struct fake_host *host = NULL;
