@@ -31,7 +31,7 @@
 #define DPU_MAC_STR_LEN     17 /* "52:54:00:12:34:56" */
 #define DPU_UPLINK_NAME_MAX 31
 #define DPU_VOLUME_ID_LEN   20 /* "vol-" + 16 hex digits */
-#define DPU_MAX_DISKS       16 /* per VM */
+#define DPU_MAX_DISKS       8  /* per VM: what the shim and its PCI layout take */
 #define DPU_VOLUME_MIN_SIZE (1ull << 20)
 #define DPU_VOLUME_MAX_SIZE (64ull << 40) /* 64 TiB */
 #define DPU_NBD_URL_MAX     255

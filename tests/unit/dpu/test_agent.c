@@ -2147,19 +2147,19 @@ test_disk_rules(void **state)
 	assert_int_equal(vm_op(e, OP(DELETE_VM), "one", false, 0)->status->code, CODE(OK));
 	assert_int_equal(vol_op(e, OP(GET_VOLUME), "a")->volume->n_attachments, 0);
 	assert_int_equal(vol_op(e, OP(DELETE_VOLUME), "a")->status->code, CODE(OK));
-	/* At most DPU_MAX_DISKS (16). */
+	/* At most DPU_MAX_DISKS (8). */
 	{
-		const char *many[17];
-		bool mro[17];
-		char names[17][8];
+		const char *many[9];
+		bool mro[9];
+		char names[9][8];
 
-		for (int i = 0; i < 17; i++) {
+		for (int i = 0; i < 9; i++) {
 			snprintf(names[i], sizeof(names[i]), "m%d", i);
 			many[i] = names[i];
 			mro[i] = true;
 		}
-		assert_fails(create_disks(e, "many", 1, false, many, mro, 17),
-			     CODE(INVALID_ARGUMENT), "spec.disks", "16");
+		assert_fails(create_disks(e, "many", 1, false, many, mro, 9),
+			     CODE(INVALID_ARGUMENT), "spec.disks", "8");
 	}
 	(void)v2;
 }
