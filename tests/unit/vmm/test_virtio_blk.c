@@ -24,6 +24,7 @@
 
 #include <cmocka.h>
 
+#include "kvm_stubs.h"
 #include "vhu_backend.h"
 #include "virtio_blk.h"
 #include "virtio_pci.h"
@@ -53,50 +54,11 @@
 	 BIT(VMM_VIRTIO_BLK_F_SEG_MAX) | BIT(VMM_VIRTIO_BLK_F_MQ) |                                \
 	 BIT(VMM_VIRTIO_BLK_F_CONFIG_WCE))
 
-static int
-stub_route(void *opaque, int *gsi, uint64_t addr, uint32_t data)
-{
-	(void)opaque;
-	(void)addr;
-	(void)data;
-	if (*gsi < 0)
-		*gsi = 24;
-	return 0;
-}
-
-static void
-stub_route_free(void *opaque, int gsi)
-{
-	(void)opaque;
-	(void)gsi;
-}
-
-static int
-stub_fd_op(void *opaque, int fd, int gsi, bool assign)
-{
-	(void)opaque;
-	(void)fd;
-	(void)gsi;
-	(void)assign;
-	return 0;
-}
-
-static int
-stub_ioeventfd(void *opaque, uint64_t gpa, uint32_t len, int fd, bool assign)
-{
-	(void)opaque;
-	(void)gpa;
-	(void)len;
-	(void)fd;
-	(void)assign;
-	return 0;
-}
-
 static const struct vmm_eventfd_ops efd = {
-	.msi_route = stub_route,
-	.msi_route_free = stub_route_free,
-	.irqfd = stub_fd_op,
-	.ioeventfd = stub_ioeventfd,
+	.msi_route = kvm_stub_route,
+	.msi_route_free = kvm_stub_route_free,
+	.irqfd = kvm_stub_irqfd,
+	.ioeventfd = kvm_stub_ioeventfd,
 };
 
 struct t {

@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "kvm_stubs.h"
 #include "virtio_pci.h"
 
 /* virtio 1.2, 4.1.4.3. */
@@ -113,34 +114,6 @@ struct kvm_stub {
 };
 
 static int
-stub_route(void *opaque, int *gsi, uint64_t addr, uint32_t data)
-{
-	(void)opaque;
-	(void)addr;
-	(void)data;
-	if (*gsi < 0)
-		*gsi = 24;
-	return 0;
-}
-
-static void
-stub_route_free(void *opaque, int gsi)
-{
-	(void)opaque;
-	(void)gsi;
-}
-
-static int
-stub_irqfd(void *opaque, int fd, int gsi, bool assign)
-{
-	(void)opaque;
-	(void)fd;
-	(void)gsi;
-	(void)assign;
-	return 0;
-}
-
-static int
 stub_ioeventfd(void *opaque, uint64_t gpa, uint32_t len, int fd, bool assign)
 {
 	struct kvm_stub *k = opaque;
@@ -169,9 +142,9 @@ stub_ioeventfd(void *opaque, uint64_t gpa, uint32_t len, int fd, bool assign)
 
 static struct kvm_stub kvm;
 static const struct vmm_eventfd_ops efd = {
-	.msi_route = stub_route,
-	.msi_route_free = stub_route_free,
-	.irqfd = stub_irqfd,
+	.msi_route = kvm_stub_route,
+	.msi_route_free = kvm_stub_route_free,
+	.irqfd = kvm_stub_irqfd,
 	.ioeventfd = stub_ioeventfd,
 	.opaque = &kvm,
 };
