@@ -4,16 +4,16 @@
  * the rings; a backend kind (blk_priv.h: blk_kinds below) for the target:
  * "file" (blk_file.c, io_uring).
  *
- * Where requests are served. One polling thread ("dp-blk") serves every
- * disk's queues: it pops chains from the split rings, validates them
- * (blk_req.c), hands them to the disk's backend kind, polls the kinds for
- * what ended (blk_io_done), writes status bytes, fills the used rings and
- * calls the guest (rte_vhost_vring_call). It is not one of the
- * switch's lcores yet because the switch's worker loop (dp_switch.c) has
- * no hook for other pollers; folding disks into the workers' poll lists is
- * the next step (the per-disk state below is already single-writer).
- * With dp_conf.idle_sleep the thread sleeps (10 us doubling to 1 ms) when
- * nothing moved, like the workers.
+ * Where requests are served: on the switch's worker lcores. Every disk
+ * belongs to one worker (the one with the fewest disks when it is added);
+ * each round of a worker's loop (dp_switch.c) ends with dp_blk_poll(),
+ * which serves that worker's disks: it pops chains from the split rings,
+ * validates them (blk_req.c), hands them to the disk's backend kind,
+ * polls the kinds for what ended (blk_io_done), writes status bytes,
+ * fills the used rings and calls the guest (rte_vhost_vring_call). The
+ * worker counts the TSC cycles of rounds that did block work apart from
+ * the switch's (dp_worker_stats: blk_busy_cycles), the figure for IOPS
+ * per core. Per-disk state is written by its worker only.
  *
  * Threads and handover. Control calls take blk_lock. rte_vhost's event
  * thread runs the device callbacks, which never take blk_lock
@@ -83,11 +83,9 @@ enum { DISK_IDLE, DISK_RUN, DISK_STOP };
 static pthread_mutex_t blk_lock = PTHREAD_MUTEX_INITIALIZER;  /* control calls */
 static pthread_mutex_t list_lock = PTHREAD_MUTEX_INITIALIZER; /* disks[] for callbacks */
 static struct blk_disk *_Atomic disks[DP_BLK_MAX_DISKS];
-static struct dp *blk_dp;
-static pthread_t poller;
-static bool poller_started;
-static _Atomic bool poller_stop;
-static _Atomic uint64_t poller_rounds;
+static struct blk_lcore lcores[BLK_MAX_LCORES];
+
+_Static_assert(BLK_MAX_LCORES == DP_MAX_WORKERS, "a blk_lcore per worker");
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -144,6 +142,7 @@ push_used(struct blk_queue *q, uint16_t head, uint32_t len)
 	e->id = head;
 	e->len = len;
 	q->used_idx++;
+	count(&q->disk->lc->requests, 1);
 	/* virtio 1.2, 2.7.8: the element is visible before the index */
 	__atomic_store_n(&used->idx, q->used_idx, __ATOMIC_RELEASE);
 	if (q->inflight)
@@ -347,68 +346,89 @@ serve_disk(struct blk_disk *d)
 }
 
 static void
-call_guests(void)
+call_guest(struct blk_disk *d)
 {
-	unsigned int i, j;
+	unsigned int j;
 
+	if (atomic_load(&d->state) == DISK_IDLE)
+		return;
+	for (j = 0; j < d->nq_run; j++)
+		if (d->q[j].need_call) {
+			d->q[j].need_call = false;
+			rte_vhost_vring_call(d->run_vid, (uint16_t)j);
+		}
+	if (atomic_load(&d->state) == DISK_STOP &&
+	    atomic_load_explicit(&d->ctr.inflight, memory_order_relaxed) == 0)
+		atomic_store_explicit(&d->state, DISK_IDLE, memory_order_release);
+}
+
+unsigned int
+dp_blk_poll(unsigned int w)
+{
+	struct blk_lcore *lc = &lcores[w];
+	unsigned int i, n = 0, done;
+	uint64_t t0;
+
+	if (!atomic_load_explicit(&lc->running, memory_order_relaxed))
+		atomic_store(&lc->running, true);
+	atomic_store_explicit(&lc->rounds,
+			      atomic_load_explicit(&lc->rounds, memory_order_relaxed) + 1,
+			      memory_order_release);
+	if (lc->ndisks == 0)
+		return 0;
+	t0 = rte_rdtsc();
+	done = atomic_load_explicit(&lc->requests, memory_order_relaxed);
 	for (i = 0; i < DP_BLK_MAX_DISKS; i++) {
-		struct blk_disk *d = atomic_load(&disks[i]);
+		struct blk_disk *d = atomic_load_explicit(&disks[i], memory_order_acquire);
 
-		if (d == NULL || atomic_load(&d->state) == DISK_IDLE)
+		if (d == NULL || d->lc != lc)
 			continue;
-		for (j = 0; j < d->nq_run; j++)
-			if (d->q[j].need_call) {
-				d->q[j].need_call = false;
-				rte_vhost_vring_call(d->run_vid, (uint16_t)j);
-			}
-		if (atomic_load(&d->state) == DISK_STOP &&
-		    atomic_load_explicit(&d->ctr.inflight, memory_order_relaxed) == 0)
-			atomic_store_explicit(&d->state, DISK_IDLE, memory_order_release);
+		n += serve_disk(d);
+		if (d->ops->poll_disk != NULL)
+			n += d->ops->poll_disk(d);
 	}
+	for (i = 0; i < RTE_DIM(blk_kinds); i++)
+		if (blk_kinds[i]->poll_kind != NULL)
+			n += blk_kinds[i]->poll_kind(lc);
+	for (i = 0; i < DP_BLK_MAX_DISKS; i++) {
+		struct blk_disk *d = atomic_load_explicit(&disks[i], memory_order_acquire);
+
+		if (d != NULL && d->lc == lc)
+			call_guest(d);
+	}
+	if (n > 0 || atomic_load_explicit(&lc->requests, memory_order_relaxed) != done)
+		count(&lc->busy_cycles, rte_rdtsc() - t0);
+	return n;
 }
 
-static void *
-poller_main(void *arg)
+void
+dp_blk_lcore_stop(unsigned int w)
 {
-	unsigned int idle_us = 0, i, n;
-
-	(void)arg;
-	while (!atomic_load(&poller_stop)) {
-		n = 0;
-		for (i = 0; i < DP_BLK_MAX_DISKS; i++) {
-			struct blk_disk *d = atomic_load(&disks[i]);
-
-			if (d == NULL)
-				continue;
-			n += serve_disk(d);
-			if (d->ops->poll_disk != NULL)
-				n += d->ops->poll_disk(d);
-		}
-		for (i = 0; i < RTE_DIM(blk_kinds); i++)
-			if (blk_kinds[i]->poll_kind != NULL)
-				n += blk_kinds[i]->poll_kind();
-		call_guests();
-		atomic_fetch_add(&poller_rounds, 1);
-		if (n > 0) {
-			idle_us = 0;
-		} else if (blk_dp->conf.idle_sleep) {
-			idle_us = idle_us ? (idle_us * 2 > 1000 ? 1000 : idle_us * 2) : 10;
-			sleep_us(idle_us);
-		}
-	}
-	return NULL;
+	atomic_store(&lcores[w].running, false);
 }
 
-/* Waits until the poller went round twice (it no longer holds a pointer
- * it loaded before). Bounded: the poller never blocks. */
+void
+dp_blk_lcore_stats(unsigned int w, uint64_t *requests, uint64_t *busy_cycles)
+{
+	*requests = atomic_load(&lcores[w].requests);
+	*busy_cycles = atomic_load(&lcores[w].busy_cycles);
+}
+
+/* Waits until every running worker went round twice (it no longer holds
+ * a pointer it loaded before). Bounded: workers never block. */
 static void
 poller_quiesce(void)
 {
-	uint64_t r0 = atomic_load(&poller_rounds);
-	unsigned int i;
+	uint64_t r0[BLK_MAX_LCORES];
+	unsigned int i, w;
 
-	for (i = 0; i < 20000 && atomic_load(&poller_rounds) < r0 + 2; i++)
-		sleep_us(100);
+	for (w = 0; w < BLK_MAX_LCORES; w++)
+		r0[w] = atomic_load(&lcores[w].rounds);
+	for (w = 0; w < BLK_MAX_LCORES; w++)
+		for (i = 0; i < 20000 && atomic_load(&lcores[w].running) &&
+			    atomic_load(&lcores[w].rounds) < r0[w] + 2;
+		     i++)
+			sleep_us(100);
 }
 
 /* ---- rte_vhost callbacks (event thread) -------------------------------- */
@@ -725,23 +745,18 @@ find_disk(const char *name)
 	return -1;
 }
 
-static int
-poller_start(struct dp *dp, char *err, size_t errlen)
+/* The worker with the fewest disks (blk_lock held). */
+static struct blk_lcore *
+pick_lcore(const struct dp *dp)
 {
-	int rc;
+	unsigned int w, best = 0;
 
-	if (poller_started)
-		return 0;
-	blk_dp = dp;
-	atomic_store(&poller_stop, false);
-	rc = pthread_create(&poller, NULL, poller_main, NULL);
-	if (rc != 0) {
-		seterr(err, errlen, "cannot start the block poller: %s", strerror(rc));
-		return -rc;
+	for (w = 0; w < dp->workers && w < BLK_MAX_LCORES; w++) {
+		lcores[w].idx = w;
+		if (atomic_load(&lcores[w].ndisks) < atomic_load(&lcores[best].ndisks))
+			best = w;
 	}
-	pthread_setname_np(poller, "dp-blk");
-	poller_started = true;
-	return 0;
+	return &lcores[best];
 }
 
 /* GET_CONFIG, and the inflight region for a backend that restarts. */
@@ -844,9 +859,7 @@ dp_blk_disk_add(struct dp *dp, const struct dp_blk_conf *conf, char *socket_path
 	rc = d->ops->open(d, err, errlen);
 	if (rc < 0)
 		goto out_free;
-	rc = poller_start(dp, err, errlen);
-	if (rc < 0)
-		goto out_close;
+	d->lc = pick_lcore(dp);
 	if (lstat(d->sock, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
 			seterr(err, errlen, "%s exists and is not a socket", d->sock);
@@ -870,6 +883,7 @@ dp_blk_disk_add(struct dp *dp, const struct dp_blk_conf *conf, char *socket_path
 		rc = -EIO;
 		goto out_unregister;
 	}
+	atomic_fetch_add(&d->lc->ndisks, 1);
 	pthread_mutex_lock(&list_lock);
 	atomic_store(&disks[slot], d);
 	pthread_mutex_unlock(&list_lock);
@@ -891,6 +905,7 @@ out_unlist:
 	atomic_store(&disks[slot], NULL);
 	pthread_mutex_unlock(&list_lock);
 	poller_quiesce();
+	atomic_fetch_sub(&d->lc->ndisks, 1);
 out_unregister:
 	rte_vhost_driver_unregister(d->sock);
 	unlink(d->sock);
@@ -916,6 +931,7 @@ disk_remove(int slot)
 	atomic_store(&disks[slot], NULL);
 	pthread_mutex_unlock(&list_lock);
 	poller_quiesce();
+	atomic_fetch_sub(&d->lc->ndisks, 1);
 	queues_free(d);
 	d->ops->close(d);
 	free(d);
@@ -999,11 +1015,8 @@ dp_blk_shutdown(struct dp *dp)
 	for (i = 0; i < DP_BLK_MAX_DISKS; i++)
 		if (atomic_load(&disks[i]) != NULL)
 			disk_remove((int)i);
-	if (poller_started) {
-		atomic_store(&poller_stop, true);
-		pthread_join(poller, NULL);
-		poller_started = false;
-	}
+	/* no worker is inside a kind's poll any more (ndisks is 0) */
+	poller_quiesce();
 	for (i = 0; i < RTE_DIM(blk_kinds); i++)
 		if (blk_kinds[i]->shutdown != NULL)
 			blk_kinds[i]->shutdown();

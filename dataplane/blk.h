@@ -16,10 +16,10 @@
  * a crash; a chain whose status byte itself cannot be located is
  * completed with used length 0 and counted (bad_descriptor).
  *
- * Threads: every function here is called from control threads (serialised
- * internally) after dp_open() and never from a worker. Requests are served
- * by one polling thread of the dataplane ("dp-blk", started with the first
- * disk): see blk.c for why not on the switch's lcores yet.
+ * Threads: every function here but the dp_blk_poll/lcore ones is called
+ * from control threads (serialised internally) after dp_open() and never
+ * from a worker. Requests are served by the switch's worker lcores: each
+ * disk belongs to one worker, whose loop calls dp_blk_poll().
  * Errors are negative errno values with a reason in err (if not NULL).
  */
 #ifndef DP_BLK_H
@@ -93,8 +93,20 @@ struct dp_blk_stats {
  * (-ENOENT: no such disk). */
 int dp_blk_disk_stats(struct dp *dp, const char *name, struct dp_blk_stats *out, unsigned int max);
 
-/* Deletes every disk and stops the polling thread: call before
+/* Deletes every disk and tears down the workers' io_urings: call before
  * dp_close(). Accepts NULL. */
 void dp_blk_shutdown(struct dp *dp);
+
+/* Worker w (0..15) serves its disks, once per round of its loop. Returns
+ * the work done (requests taken and ended, system calls for them): 0
+ * when idle. Counts the round's TSC cycles when it did block work. */
+unsigned int dp_blk_poll(unsigned int w);
+
+/* Worker w stops polling (its loop ends): quiescing skips it. */
+void dp_blk_lcore_stop(unsigned int w);
+
+/* Requests worker w completed, and TSC cycles of its rounds that did
+ * block work. */
+void dp_blk_lcore_stats(unsigned int w, uint64_t *requests, uint64_t *busy_cycles);
 
 #endif

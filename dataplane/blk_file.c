@@ -1,7 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Block backend kind "file": a regular file or a block device, served
- * with one io_uring shared by every file disk (the poller's). The file is
+ * with one io_uring per worker lcore, shared by the file disks that worker
+ * serves, made by the worker itself on its first round with such a disk
+ * (IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN where the kernel has them,
+ * 6.1 and later: completions then wait, flagged in the SQ ring, until the
+ * worker enters the kernel for them, and the worker does so only when the
+ * flag says there is something, together with its submissions: one
+ * system call per busy round, none when idle, no interrupts). The file is
  * opened twice: buffered, and with O_DIRECT when its file system allows
  * it; a request goes through O_DIRECT when all its buffers are 512-byte
  * aligned. FLUSH is fdatasync (covers both descriptors: one inode),
@@ -24,7 +30,10 @@
 #include <linux/fs.h>
 #include <linux/virtio_blk.h>
 
+#include <rte_common.h>
+
 #include "blk_priv.h"
+#include "dp_priv.h"
 
 #define URING_DEPTH 256
 
@@ -33,13 +42,17 @@ struct blk_file {
 	int fd_direct; /* O_DIRECT, or -1 */
 };
 
-/* Set up with the first file disk (control), torn down at shutdown after
- * the poller stopped; the poller polls it once it is up. */
-static struct io_uring uring;
-static _Atomic bool uring_up;
-/* Poller thread only: requests in the ring, and polls since the last
- * completion while some are. */
-static unsigned int uring_outstanding, uring_idle_polls;
+/* Per worker lcore (blk_lcore.idx); the worker's own, but for the
+ * teardown at shutdown (control, after the workers stopped serving). */
+struct file_ring {
+	struct io_uring ring;
+	_Atomic bool up;
+	bool failed;              /* io_uring_queue_init refused: requests fail */
+	unsigned int outstanding; /* requests in the ring */
+	unsigned int idle_polls;  /* polls without a completion while some are */
+};
+
+static struct file_ring rings[BLK_MAX_LCORES];
 
 static bool
 file_match(const char *target)
@@ -88,14 +101,6 @@ file_open(struct blk_disk *d, char *err, size_t errlen)
 		rc = -EINVAL;
 		goto out_close;
 	}
-	if (!atomic_load(&uring_up)) {
-		rc = io_uring_queue_init(URING_DEPTH, &uring, 0);
-		if (rc < 0) {
-			snprintf(err, errlen, "io_uring_queue_init: %s", strerror(-rc));
-			goto out_close;
-		}
-		atomic_store_explicit(&uring_up, true, memory_order_release);
-	}
 	/* tmpfs and some others refuse O_DIRECT (EINVAL): buffered then */
 	f->fd_direct = open(d->path, flags | O_CLOEXEC | O_DIRECT);
 	d->direct = f->fd_direct >= 0;
@@ -126,18 +131,57 @@ file_close(struct blk_disk *d)
 static void
 file_shutdown(void)
 {
-	if (atomic_load(&uring_up)) {
-		io_uring_queue_exit(&uring);
-		atomic_store(&uring_up, false);
-		uring_outstanding = uring_idle_polls = 0;
+	unsigned int i;
+
+	for (i = 0; i < BLK_MAX_LCORES; i++) {
+		if (atomic_load(&rings[i].up))
+			io_uring_queue_exit(&rings[i].ring);
+		atomic_store(&rings[i].up, false);
+		rings[i].failed = false;
+		rings[i].outstanding = rings[i].idle_polls = 0;
 	}
+}
+
+/* The worker's ring, made on first use (worker thread: SINGLE_ISSUER
+ * binds it to the thread that makes it). NULL if the kernel refused. */
+static struct file_ring *
+ring_of(struct blk_lcore *lc)
+{
+	static const unsigned int flags[] = {
+		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+		IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+		0,
+	};
+	struct file_ring *r = &rings[lc->idx];
+	unsigned int i;
+	int rc = -EINVAL;
+
+	if (atomic_load_explicit(&r->up, memory_order_relaxed))
+		return r;
+	if (r->failed)
+		return NULL;
+	for (i = 0; i < RTE_DIM(flags) && rc < 0; i++) {
+		struct io_uring_params p = { .flags = flags[i] };
+
+		rc = io_uring_queue_init_params(URING_DEPTH, &r->ring, &p);
+	}
+	if (rc < 0) {
+		DP_LOG(ERR, "worker %u: io_uring_queue_init: %s; file disks on it fail\n", lc->idx,
+		       strerror(-rc));
+		r->failed = true;
+		return NULL;
+	}
+	atomic_store_explicit(&r->up, true, memory_order_release);
+	return r;
 }
 
 static bool
 file_can_submit(struct blk_disk *d)
 {
-	(void)d;
-	return io_uring_sq_space_left(&uring) > 0;
+	struct file_ring *r = ring_of(d->lc);
+
+	/* a worker without a ring still takes requests, to fail them */
+	return r == NULL || io_uring_sq_space_left(&r->ring) > 0;
 }
 
 static int
@@ -146,13 +190,16 @@ file_submit(struct blk_disk *d, struct blk_io *io, const struct blk_req *req)
 	struct blk_file *f = d->be;
 	uint64_t off = req->sector * BLK_SECTOR, len = (uint64_t)req->nsect * BLK_SECTOR;
 	int fd = f->fd_direct >= 0 && req->aligned ? f->fd_direct : f->fd;
+	struct file_ring *r = ring_of(d->lc);
 	struct io_uring_sqe *sqe;
 
+	if (r == NULL)
+		return -EIO;
 	if (req->type != VIRTIO_BLK_T_IN && req->type != VIRTIO_BLK_T_OUT &&
 	    req->type != VIRTIO_BLK_T_FLUSH && req->type != VIRTIO_BLK_T_DISCARD &&
 	    req->type != VIRTIO_BLK_T_WRITE_ZEROES)
 		return -EINVAL;
-	sqe = io_uring_get_sqe(&uring);
+	sqe = io_uring_get_sqe(&r->ring);
 	if (sqe == NULL)
 		return -EAGAIN;
 	switch (req->type) {
@@ -177,41 +224,44 @@ file_submit(struct blk_disk *d, struct blk_io *io, const struct blk_req *req)
 		break;
 	}
 	io_uring_sqe_set_data(sqe, io);
-	uring_outstanding++;
+	r->outstanding++;
 	return 0;
 }
 
-/* Polls without a completion, while requests are out, before the poller
- * enters the kernel to collect completions that wait as task work (an
- * O_DIRECT write's end runs there): a poller that never makes a system
- * call would otherwise see them only seconds later. */
+/* Polls without a completion, while requests are out, before the worker
+ * enters the kernel anyway: an O_DIRECT write's end can wait as task
+ * work the SQ ring's flag does not announce (seen on 6.18 with the worker
+ * spinning: writes then ended only seconds later). */
 #define URING_ENTER_AFTER 64
 
 static unsigned int
-file_poll(void)
+file_poll(struct blk_lcore *lc)
 {
+	struct file_ring *r = &rings[lc->idx];
 	struct io_uring_cqe *cqe;
 	unsigned int n = 0;
 
-	if (!atomic_load_explicit(&uring_up, memory_order_acquire))
+	if (!atomic_load_explicit(&r->up, memory_order_relaxed))
 		return 0;
-	if (io_uring_sq_ready(&uring) > 0)
-		io_uring_submit(&uring);
-	while (io_uring_peek_cqe(&uring, &cqe) == 0) {
+	/* One system call submits what the round queued and runs the ends
+	 * waiting as task work (flagged in the SQ ring). */
+	if (io_uring_sq_ready(&r->ring) > 0 ||
+	    (r->outstanding > 0 && ((IO_URING_READ_ONCE(*r->ring.sq.kflags) & IORING_SQ_TASKRUN) ||
+				    ++r->idle_polls >= URING_ENTER_AFTER))) {
+		io_uring_submit_and_get_events(&r->ring);
+		r->idle_polls = 0;
+	}
+	while (io_uring_peek_cqe(&r->ring, &cqe) == 0) {
 		struct blk_io *io = io_uring_cqe_get_data(cqe);
 		int res = cqe->res;
 
-		io_uring_cqe_seen(&uring, cqe);
+		io_uring_cqe_seen(&r->ring, cqe);
 		blk_io_done(io, res);
-		uring_outstanding--;
+		r->outstanding--;
 		n++;
 	}
-	if (n > 0 || uring_outstanding == 0) {
-		uring_idle_polls = 0;
-	} else if (++uring_idle_polls >= URING_ENTER_AFTER) {
-		uring_idle_polls = 0;
-		io_uring_get_events(&uring);
-	}
+	if (n > 0)
+		r->idle_polls = 0;
 	return n;
 }
 

@@ -4,7 +4,8 @@
  * and requests, and the backend kinds that serve them.
  *
  * Threads: "control" is a dp_blk_* call (serialised by blk.c); "poller"
- * is the dp-blk thread that serves every disk's rings (blk.c).
+ * is the switch worker lcore that serves a disk's rings (blk.c: every
+ * disk belongs to one worker, its blk_lcore).
  */
 #ifndef DP_BLK_PRIV_H
 #define DP_BLK_PRIV_H
@@ -21,6 +22,16 @@
 
 struct blk_queue;
 struct blk_disk;
+
+/* What one worker lcore does for the disks it serves. */
+struct blk_lcore {
+	unsigned int idx;             /* the worker's index */
+	_Atomic unsigned int ndisks;  /* disks it serves (written by control) */
+	_Atomic bool running;         /* the worker polls (set by the worker) */
+	_Atomic uint64_t rounds;      /* poll rounds, for quiescing (worker) */
+	_Atomic uint64_t requests;    /* requests taken and completed (worker) */
+	_Atomic uint64_t busy_cycles; /* TSC cycles of rounds that did block work */
+};
 
 /* One request taken from a ring: the slot of its head descriptor. */
 struct blk_io {
@@ -79,8 +90,10 @@ struct blk_backend_ops {
 	 * is reported through blk_io_done() from a later poll. 0, or a
 	 * negative errno when it cannot start (the request then fails). */
 	int (*submit)(struct blk_disk *d, struct blk_io *io, const struct blk_req *req);
-	/* (opt) Once per poller round for the kind: move I/O, report ends. */
-	unsigned int (*poll_kind)(void);
+	/* (opt) Once per round of each worker, for the kind's disks that
+	 * worker serves: move I/O, report ends. Returns work done (requests
+	 * ended, system calls made for them). */
+	unsigned int (*poll_kind)(struct blk_lcore *lc);
 	/* (opt) Once per poller round for each disk of the kind. */
 	unsigned int (*poll_disk)(struct blk_disk *d);
 	/* (opt) Control, after the poller stopped and every disk closed. */
@@ -93,7 +106,8 @@ struct blk_disk {
 	char sock[PATH_MAX];
 	uint8_t serial[DP_BLK_SERIAL_LEN];
 	const struct blk_backend_ops *ops;
-	void *be; /* the kind's state */
+	void *be;             /* the kind's state */
+	struct blk_lcore *lc; /* the worker that serves it (fixed at add) */
 	bool direct;
 	bool can_discard;             /* offer DISCARD (when not read-only) */
 	bool can_write_zeroes;        /* offer WRITE_ZEROES (when not read-only) */
@@ -116,6 +130,8 @@ struct blk_disk {
 	struct blk_queue q[DP_BLK_MAX_QUEUES];
 	struct blk_counters ctr;
 };
+
+#define BLK_MAX_LCORES 16 /* DP_MAX_WORKERS */
 
 /* A request started by submit() ended: res is the bytes moved (IN, OUT)
  * or 0, or a negative errno. Poller. */

@@ -25,6 +25,7 @@
 #include <rte_mempool.h>
 #include <rte_random.h>
 
+#include "blk.h"
 #include "dp_priv.h"
 
 int dp_logtype = RTE_LOGTYPE_USER1;
@@ -889,6 +890,7 @@ dp_worker_stats(struct dp *dp, struct dp_worker_stats *out, unsigned int max)
 		out[i].packets = atomic_load(&dp->worker[i].packets);
 		out[i].busy_cycles = atomic_load(&dp->worker[i].busy_cycles);
 		out[i].tsc_hz = rte_get_tsc_hz();
+		dp_blk_lcore_stats(i, &out[i].blk_requests, &out[i].blk_busy_cycles);
 	}
 	return (int)i;
 }

@@ -97,8 +97,10 @@ int dp_port_stats(struct dp *dp, const char *port, struct dp_port_stats *out, un
  * figures (benchmarks) and for the operator. */
 struct dp_worker_stats {
 	unsigned int lcore;
-	uint64_t packets;     /* received and switched */
-	uint64_t busy_cycles; /* TSC cycles of polling rounds that received packets */
+	uint64_t packets;         /* received and switched */
+	uint64_t busy_cycles;     /* TSC cycles of polling rounds that received packets */
+	uint64_t blk_requests;    /* block requests it completed (blk.h) */
+	uint64_t blk_busy_cycles; /* TSC cycles of its rounds that did block work */
 	uint64_t tsc_hz;
 };
 

@@ -27,6 +27,7 @@
 #include <rte_tcp.h>
 #include <rte_udp.h>
 
+#include "blk.h"
 #include "dp_priv.h"
 
 #define MAC48_MASK   0xffffffffffffull
@@ -491,9 +492,10 @@ dp_worker_main(void *arg)
 		unsigned int i, got = 0;
 		uint64_t t0 = rte_rdtsc();
 
+		unsigned int blk;
+
 		for (i = 0; i < cfg->workers[ws->w].n; i++)
 			got += poll_queue(ws, cfg, &cfg->workers[ws->w].polls[i]);
-		rte_rcu_qsbr_quiescent(dp->qsbr, wk->idx);
 		if (got != 0) {
 			atomic_store_explicit(
 				&wk->busy_cycles,
@@ -504,6 +506,11 @@ dp_worker_main(void *arg)
 				&wk->packets,
 				atomic_load_explicit(&wk->packets, memory_order_relaxed) + got,
 				memory_order_relaxed);
+		}
+		/* the disks this worker serves (blk.c counts its own cycles) */
+		blk = dp_blk_poll(wk->idx);
+		rte_rcu_qsbr_quiescent(dp->qsbr, wk->idx);
+		if (got != 0 || blk != 0) {
 			idle = 0;
 			backoff = 0;
 			continue;
@@ -512,6 +519,7 @@ dp_worker_main(void *arg)
 		if (dp->conf.idle_sleep && ++idle >= 64)
 			idle_sleep(dp, wk->idx, &backoff);
 	}
+	dp_blk_lcore_stop(wk->idx);
 	rte_rcu_qsbr_thread_offline(dp->qsbr, wk->idx);
 	rte_rcu_qsbr_thread_unregister(dp->qsbr, wk->idx);
 	rte_free(ws);

@@ -356,6 +356,8 @@ disk_stats_pb(const struct dpu_vm *vm, size_t i, const struct dpu_blk_stats *s, 
 	pb->disk = nv_arena_strdup(ar, name);
 	pb->volume = nv_arena_strdup(ar, vm->spec->disks[i]->volume);
 	pb->read_only = vm->spec->disks[i]->read_only;
+	pb->max_iops = vm->spec->disks[i]->max_iops;
+	pb->max_bytes_per_second = vm->spec->disks[i]->max_bytes_per_second;
 	if (s == NULL)
 		return pb;
 	pb->served = true;
@@ -366,6 +368,7 @@ disk_stats_pb(const struct dpu_vm *vm, size_t i, const struct dpu_blk_stats *s, 
 	pb->write_bytes = s->write_bytes;
 	pb->flush_ops = s->flush_ops;
 	pb->discard_ops = s->discard_ops;
+	pb->throttled = s->throttled;
 	pb->errors = nv_arena_alloc(ar, (DPU_BLK_ERROR_KINDS + 1) * sizeof(*pb->errors));
 	for (unsigned int k = 0; k < s->nerrors && k < DPU_BLK_ERROR_KINDS; k++) {
 		Nicvisor__V1__DiskStats__ErrorsEntry *e = nv_arena_alloc(ar, sizeof(*e));

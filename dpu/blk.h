@@ -47,6 +47,8 @@ struct dpu_blk_disk_conf {
 	bool read_only;      /* offer VIRTIO_BLK_F_RO and refuse writes */
 	unsigned int queues; /* 1..DPU_BLK_MAX_QUEUES request queues */
 	const char *serial;  /* VIRTIO_BLK_T_GET_ID, at most 20 bytes */
+	uint64_t max_iops;   /* requests per second, 0: none */
+	uint64_t max_bps;    /* data bytes per second, 0: none */
 };
 
 /* Counters of one disk. */
@@ -57,6 +59,7 @@ struct dpu_blk_stats {
 	uint64_t read_ops, read_bytes;
 	uint64_t write_ops, write_bytes;
 	uint64_t flush_ops, discard_ops;
+	uint64_t throttled; /* polls that left requests waiting for the limits */
 	unsigned int nerrors;
 	struct {
 		char reason[DPU_BLK_ERROR_REASON]; /* "io_error", "unsupported", ... */

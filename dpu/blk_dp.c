@@ -109,6 +109,8 @@ dpb_disk_add(struct dpu_blk *b, const struct dpu_blk_disk_conf *c, char *socket_
 	dc.read_only = c->read_only;
 	dc.queues = c->queues;
 	dc.serial = c->serial;
+	dc.iops_limit = c->max_iops;
+	dc.bps_limit = c->max_bps;
 	rc = dp_blk_disk_add(dp, &dc, socket_path, path_len, err, errlen);
 	if (rc < 0)
 		return rc;
@@ -155,6 +157,7 @@ stats_of(const struct dp_blk_stats *s, struct dpu_blk_stats *out)
 	out->write_bytes = s->write_bytes;
 	out->flush_ops = s->flushes;
 	out->discard_ops = s->discards;
+	out->throttled = s->throttled;
 	for (unsigned int i = 0; i < DP_BLK_ERR_N && out->nerrors < DPU_BLK_ERROR_KINDS; i++) {
 		if (s->errors[i] == 0)
 			continue;
@@ -199,7 +202,7 @@ dpb_close(struct dpu_blk *b)
 	struct dp *dp = NULL;
 	char err[DPU_BLK_ERR_MAX];
 
-	/* Every disk goes, and the dp-blk thread stops, before dp_close():
+	/* Every disk goes, and the workers' io_urings, before dp_close():
 	 * also when the switch started the dataplane and no disk came. */
 	if (get_dp(be(b), false, &dp, err, sizeof(err)) == 0)
 		dp_blk_shutdown(dp);

@@ -24,6 +24,7 @@ struct fake_disk {
 	char serial[DPU_BLK_SERIAL_MAX + 1];
 	uint64_t size_bytes;
 	unsigned int queues;
+	uint64_t max_iops, max_bps;
 };
 
 struct fake_blk {
@@ -167,6 +168,8 @@ fake_disk_add(struct dpu_blk *b, const struct dpu_blk_disk_conf *c, char *socket
 	snprintf(d->serial, sizeof(d->serial), "%s", c->serial);
 	d->size_bytes = c->size_bytes;
 	d->queues = c->queues;
+	d->max_iops = c->max_iops;
+	d->max_bps = c->max_bps;
 	return 0;
 }
 
@@ -304,5 +307,7 @@ dpu_blk_fake_disk(struct dpu_blk *b, const char *name, struct dpu_blk_disk_conf 
 	out->read_only = d->st.read_only;
 	out->queues = d->queues;
 	out->serial = d->serial;
+	out->max_iops = d->max_iops;
+	out->max_bps = d->max_bps;
 	return true;
 }

@@ -384,6 +384,18 @@ dpu_validate_disk(const Nicvisor__V1__DiskSpec *disk, const char *prefix, struct
 
 	if (disk == NULL)
 		return dpu_fail(st, CODE_INVALID, prefix, "a disk spec is required");
+	if (disk->max_iops > DPU_DISK_MAX_IOPS)
+		return dpu_fail(st, CODE_INVALID, join(f, sizeof(f), prefix, "max_iops"),
+				"%llu requests per second; at most %llu (0: no limit)",
+				(unsigned long long)disk->max_iops,
+				(unsigned long long)DPU_DISK_MAX_IOPS);
+	if (disk->max_bytes_per_second != 0 && (disk->max_bytes_per_second < DPU_DISK_MIN_BPS ||
+						disk->max_bytes_per_second > DPU_DISK_MAX_BPS))
+		return dpu_fail(
+			st, CODE_INVALID, join(f, sizeof(f), prefix, "max_bytes_per_second"),
+			"%llu bytes per second; give 0 (no limit) or %llu..%llu",
+			(unsigned long long)disk->max_bytes_per_second,
+			(unsigned long long)DPU_DISK_MIN_BPS, (unsigned long long)DPU_DISK_MAX_BPS);
 	return dpu_validate_volume_ref(disk->volume, join(f, sizeof(f), prefix, "volume"), st);
 }
 

@@ -32,6 +32,10 @@
 #define DPU_UPLINK_NAME_MAX 31
 #define DPU_VOLUME_ID_LEN   20 /* "vol-" + 16 hex digits */
 #define DPU_MAX_DISKS       8  /* per VM: what the shim and its PCI layout take */
+/* A disk's limits (DiskSpec): 0 is none. */
+#define DPU_DISK_MAX_IOPS   10000000ull
+#define DPU_DISK_MIN_BPS    4096ull
+#define DPU_DISK_MAX_BPS    (1ull << 40)
 #define DPU_VOLUME_MIN_SIZE (1ull << 20)
 #define DPU_VOLUME_MAX_SIZE (64ull << 40) /* 64 TiB */
 #define DPU_NBD_URL_MAX     255

@@ -261,6 +261,8 @@ disks_resolve(struct dpu_agent *a, const struct dpu_vm *vm, Nicvisor__V1__DiskSp
 		nicvisor__v1__disk_spec__init(&out[i]);
 		out[i].volume = nv_arena_strdup(ar, vol->name);
 		out[i].read_only = disks[i]->read_only;
+		out[i].max_iops = disks[i]->max_iops;
+		out[i].max_bytes_per_second = disks[i]->max_bytes_per_second;
 	}
 	return 0;
 }
@@ -344,6 +346,8 @@ vm_disks_attach(struct dpu_agent *a, struct dpu_vm *vm, struct dpu_status *st)
 		c.read_only = d->read_only;
 		c.queues = vm_disk_queues(vm->spec);
 		c.serial = vol->id;
+		c.max_iops = d->max_iops;
+		c.max_bps = d->max_bytes_per_second;
 		err[0] = 0;
 		rc = a->blk->ops->disk_add(a->blk, &c, p->socket, sizeof(p->socket), err,
 					   sizeof(err));

@@ -51,11 +51,13 @@ usage(FILE *f)
 		"\n"
 		"commands:\n"
 		"  create NAME --kernel PATH [--initrd PATH] [--cmdline TEXT] [--vcpus N]\n"
-		"         [--memory MIB] [--nic NETWORK[,MAC]]... [--disk VOLUME[,ro]]...\n"
-		"         [--start]\n"
+		"         [--memory MIB] [--nic NETWORK[,MAC]]...\n"
+		"         [--disk VOLUME[,ro][,iops=N][,bps=SIZE]]... [--start]\n"
 		"                                      create a VM (paths are on the DPU;\n"
 		"                                      1 vCPU and 256 MiB unless given; a NIC\n"
-		"                                      without MAC gets one from the agent)\n"
+		"                                      without MAC gets one from the agent;\n"
+		"                                      a disk may be limited to N requests\n"
+		"                                      and SIZE bytes per second)\n"
 		"  start NAME                          start a VM\n"
 		"  stop NAME [--timeout S] [--force]   stop a VM: graceful for S seconds\n"
 		"                                      (default 30), then forced\n"
@@ -84,7 +86,8 @@ usage(FILE *f)
 		"  volume delete NAME                  delete a volume no VM has as a disk\n"
 		"  volume list                         list volumes, their size and allocation\n"
 		"  volume get NAME                     show one volume and where it is attached\n"
-		"  disk attach NAME VOLUME [--ro]      attach a volume to a stopped VM\n"
+		"  disk attach NAME VOLUME [--ro] [--iops N] [--bps SIZE]\n"
+		"                                      attach a volume to a stopped VM\n"
 		"  disk detach NAME INDEX              detach disk INDEX (0..) of a stopped VM\n"
 		"  stats [NAME]                        port counters and drops of a VM's NICs,\n"
 		"                                      or of every port; disk counters too\n"
@@ -199,23 +202,6 @@ print_vm_result(struct ctl *c, const Nicvisor__V1__Response *rep, const char *ve
 #define CTL_MAX_NICS  16
 #define CTL_MAX_DISKS 32
 
-/* VOLUME or VOLUME,ro */
-static int
-parse_disk(char *arg, Nicvisor__V1__DiskSpec *disk)
-{
-	char *comma = strchr(arg, ',');
-
-	nicvisor__v1__disk_spec__init(disk);
-	if (comma != NULL) {
-		*comma = 0;
-		if (strcmp(comma + 1, "ro") != 0 && strcmp(comma + 1, "rw") != 0)
-			return -EINVAL;
-		disk->read_only = strcmp(comma + 1, "ro") == 0;
-	}
-	disk->volume = arg;
-	return arg[0] == 0 ? -EINVAL : 0;
-}
-
 /* "4096", "512K", "10M", "20G", "1T" (also "20GiB"): binary units. */
 static bool
 parse_size(const char *s, uint64_t *out)
@@ -263,6 +249,43 @@ parse_size(const char *s, uint64_t *out)
 	return true;
 }
 
+/* A count: decimal digits only. */
+static bool
+parse_count(const char *s, uint64_t *out)
+{
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	return errno == 0 && *end == 0;
+}
+
+/* VOLUME[,ro|rw][,iops=N][,bps=SIZE] */
+static int
+parse_disk(char *arg, Nicvisor__V1__DiskSpec *disk)
+{
+	char *opt, *save = NULL;
+
+	nicvisor__v1__disk_spec__init(disk);
+	disk->volume = strtok_r(arg, ",", &save);
+	if (disk->volume == NULL || disk->volume[0] == 0)
+		return -EINVAL;
+	while ((opt = strtok_r(NULL, ",", &save)) != NULL) {
+		if (strcmp(opt, "ro") == 0 || strcmp(opt, "rw") == 0)
+			disk->read_only = strcmp(opt, "ro") == 0;
+		else if (strncmp(opt, "iops=", 5) == 0 && parse_count(opt + 5, &disk->max_iops))
+			continue;
+		else if (strncmp(opt, "bps=", 4) == 0 &&
+			 parse_size(opt + 4, &disk->max_bytes_per_second))
+			continue;
+		else
+			return -EINVAL;
+	}
+	return 0;
+}
+
 /* NETWORK or NETWORK,MAC (arg is modified). */
 static int
 parse_nic(char *arg, Nicvisor__V1__NicSpec *nic)
@@ -301,6 +324,7 @@ cmd_create(struct ctl *c, int argc, char **argv)
 	Nicvisor__V1__VmSpec spec = NICVISOR__V1__VM_SPEC__INIT;
 	Nicvisor__V1__NicSpec nics[CTL_MAX_NICS], *nicp[CTL_MAX_NICS];
 	Nicvisor__V1__Response *rep;
+	char arg[256];
 	uint64_t v;
 	int o, rc;
 
@@ -341,8 +365,10 @@ cmd_create(struct ctl *c, int argc, char **argv)
 		case 'D':
 			if (spec.n_disks >= CTL_MAX_DISKS)
 				return usage_error("--disk %s: too many disks", optarg);
+			snprintf(arg, sizeof(arg), "%s", optarg);
 			if (parse_disk(optarg, &disks[spec.n_disks]) < 0)
-				return usage_error("--disk %s: give VOLUME or VOLUME,ro", optarg);
+				return usage_error(
+					"--disk %s: give VOLUME[,ro][,iops=N][,bps=SIZE]", arg);
 			diskp[spec.n_disks] = &disks[spec.n_disks];
 			spec.n_disks++;
 			break;
@@ -1075,6 +1101,8 @@ disk_attach(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "ro", no_argument, NULL, 'r' },
+		{ "iops", required_argument, NULL, 'i' },
+		{ "bps", required_argument, NULL, 'b' },
 		{ NULL, 0, NULL, 0 },
 	};
 	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
@@ -1084,9 +1112,24 @@ disk_attach(struct ctl *c, int argc, char **argv)
 	int o, rc;
 
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (o != 'r')
+		switch (o) {
+		case 'r':
+			disk.read_only = true;
+			break;
+		case 'i':
+			if (!parse_count(optarg, &disk.max_iops))
+				return usage_error(
+					"--iops %s: give a number of requests per second", optarg);
+			break;
+		case 'b':
+			if (!parse_size(optarg, &disk.max_bytes_per_second))
+				return usage_error(
+					"--bps %s: give bytes per second (K, M, G: binary)",
+					optarg);
+			break;
+		default:
 			return EXIT_USAGE;
-		disk.read_only = true;
+		}
 	}
 	if (optind + 2 != argc)
 		return usage_error("%s", "disk attach needs a VM NAME and a VOLUME");
@@ -1105,8 +1148,10 @@ disk_attach(struct ctl *c, int argc, char **argv)
 			ctl_json_vm(stdout, rep->vm);
 			putchar('\n');
 		} else {
-			printf("vm %s: disk%zu is volume %s%s\n", s->name, s->n_disks - 1,
-			       d->volume, d->read_only ? ", read-only" : "");
+			printf("vm %s: disk%zu is volume %s%s", s->name, s->n_disks - 1, d->volume,
+			       d->read_only ? ", read-only" : "");
+			ctl_print_disk_limits(stdout, d);
+			putchar('\n');
 		}
 	}
 	nv_wire_free((ProtobufCMessage *)rep);

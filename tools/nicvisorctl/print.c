@@ -88,7 +88,11 @@ json_spec(FILE *f, const Nicvisor__V1__VmSpec *s)
 			fputc(',', f);
 		fputs("{\"volume\":", f);
 		ctl_json_string(f, s->disks[i]->volume);
-		fprintf(f, ",\"read_only\":%s}", s->disks[i]->read_only ? "true" : "false");
+		fprintf(f,
+			",\"read_only\":%s,\"max_iops\":%" PRIu64
+			",\"max_bytes_per_second\":%" PRIu64 "}",
+			s->disks[i]->read_only ? "true" : "false", s->disks[i]->max_iops,
+			s->disks[i]->max_bytes_per_second);
 	}
 	fputs("]}", f);
 }
@@ -233,9 +237,12 @@ ctl_print_vm(FILE *f, const Nicvisor__V1__Vm *vm)
 		for (size_t i = 0; i < s->n_nics; i++)
 			fprintf(f, "nic%zu:       network %s, mac %s\n", i, s->nics[i]->network,
 				s->nics[i]->mac);
-		for (size_t i = 0; i < s->n_disks; i++)
-			fprintf(f, "disk%zu:%s     volume %s%s\n", i, i < 10 ? " " : "",
+		for (size_t i = 0; i < s->n_disks; i++) {
+			fprintf(f, "disk%zu:%s     volume %s%s", i, i < 10 ? " " : "",
 				s->disks[i]->volume, s->disks[i]->read_only ? ", read-only" : "");
+			ctl_print_disk_limits(f, s->disks[i]);
+			fputc('\n', f);
+		}
 	}
 	fprintf(f, "last exit:  %s\n", nv_exit_kind_name(vm->last_exit));
 	fprintf(f, "boots:      %u\n", vm->boots);
@@ -526,6 +533,15 @@ ctl_print_volume_row(FILE *f, const Nicvisor__V1__Volume *v)
 }
 
 void
+ctl_print_disk_limits(FILE *f, const Nicvisor__V1__DiskSpec *d)
+{
+	if (d->max_iops != 0)
+		fprintf(f, ", at most %" PRIu64 " requests/s", d->max_iops);
+	if (d->max_bytes_per_second != 0)
+		fprintf(f, ", at most %" PRIu64 " bytes/s", d->max_bytes_per_second);
+}
+
+void
 ctl_json_disk_stats(FILE *f, const Nicvisor__V1__DiskStats *d)
 {
 	fputs("{\"disk\":", f);
@@ -535,10 +551,12 @@ ctl_json_disk_stats(FILE *f, const Nicvisor__V1__DiskStats *d)
 	fprintf(f,
 		",\"served\":%s,\"connected\":%s,\"read_only\":%s,\"read_ops\":%" PRIu64
 		",\"read_bytes\":%" PRIu64 ",\"write_ops\":%" PRIu64 ",\"write_bytes\":%" PRIu64
-		",\"flush_ops\":%" PRIu64 ",\"discard_ops\":%" PRIu64 ",\"errors\":{",
+		",\"flush_ops\":%" PRIu64 ",\"discard_ops\":%" PRIu64 ",\"throttled\":%" PRIu64
+		",\"max_iops\":%" PRIu64 ",\"max_bytes_per_second\":%" PRIu64 ",\"errors\":{",
 		d->served ? "true" : "false", d->connected ? "true" : "false",
 		d->read_only ? "true" : "false", d->read_ops, d->read_bytes, d->write_ops,
-		d->write_bytes, d->flush_ops, d->discard_ops);
+		d->write_bytes, d->flush_ops, d->discard_ops, d->throttled, d->max_iops,
+		d->max_bytes_per_second);
 	for (size_t i = 0; i < d->n_errors; i++) {
 		if (i)
 			fputc(',', f);
@@ -551,8 +569,9 @@ ctl_json_disk_stats(FILE *f, const Nicvisor__V1__DiskStats *d)
 void
 ctl_print_disk_table_header(FILE *f)
 {
-	fprintf(f, "%-26s %-16s %-4s %-3s %10s %12s %10s %12s %8s  %s\n", "DISK", "VOLUME", "CONN",
-		"RO", "READS", "READ_BYTES", "WRITES", "WRITE_BYTES", "FLUSHES", "ERRORS");
+	fprintf(f, "%-26s %-16s %-4s %-3s %10s %12s %10s %12s %8s %9s  %s\n", "DISK", "VOLUME",
+		"CONN", "RO", "READS", "READ_BYTES", "WRITES", "WRITE_BYTES", "FLUSHES",
+		"THROTTLED", "ERRORS");
 }
 
 void
@@ -562,13 +581,13 @@ ctl_print_disk_row(FILE *f, const Nicvisor__V1__DiskStats *d)
 
 	fprintf(f,
 		"%-26s %-16s %-4s %-3s %10" PRIu64 " %12" PRIu64 " %10" PRIu64 " %12" PRIu64
-		" %8" PRIu64 "  ",
+		" %8" PRIu64 " %9" PRIu64 "  ",
 		d->disk, d->volume,
 		!d->served     ? "-"
 		: d->connected ? "yes"
 			       : "no",
 		d->read_only ? "ro" : "rw", d->read_ops, d->read_bytes, d->write_ops,
-		d->write_bytes, d->flush_ops);
+		d->write_bytes, d->flush_ops, d->throttled);
 	for (size_t i = 0; i < d->n_errors; i++) {
 		if (d->errors[i]->value == 0)
 			continue;

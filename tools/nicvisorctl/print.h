@@ -34,6 +34,8 @@ void ctl_json_volume(FILE *f, const Nicvisor__V1__Volume *v);
 void ctl_print_volume(FILE *f, const Nicvisor__V1__Volume *v);
 void ctl_print_volume_table_header(FILE *f);
 void ctl_print_volume_row(FILE *f, const Nicvisor__V1__Volume *v);
+/* ", at most N requests/s, at most B bytes/s" for a limited disk, else nothing. */
+void ctl_print_disk_limits(FILE *f, const Nicvisor__V1__DiskSpec *d);
 void ctl_json_disk_stats(FILE *f, const Nicvisor__V1__DiskStats *d);
 void ctl_print_disk_table_header(FILE *f);
 void ctl_print_disk_row(FILE *f, const Nicvisor__V1__DiskStats *d);

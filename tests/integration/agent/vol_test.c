@@ -338,6 +338,12 @@ test_disk_rules(void **state)
 	assert_non_null(strstr(err, "read-only"));
 	args[5] = "shared,xx";
 	assert_int_equal(run_ctlv(&f->ap, out, sizeof(out), err, sizeof(err), 10, args), 2);
+	args[5] = "shared,ro,iops=x";
+	assert_int_equal(run_ctlv(&f->ap, out, sizeof(out), err, sizeof(err), 10, args), 2);
+	assert_non_null(strstr(err, "shared,ro,iops=x"));
+	args[5] = "shared,ro,iops=20000000";
+	assert_int_equal(run_ctlv(&f->ap, out, sizeof(out), err, sizeof(err), 10, args), 1);
+	assert_non_null(strstr(err, "spec.disks[0].max_iops"));
 	/* shared read-only to a second VM: fine. */
 	args[5] = "shared,ro";
 	assert_int_equal(run_ctlv(&f->ap, out, sizeof(out), err, sizeof(err), 10, args), 0);
@@ -346,9 +352,21 @@ test_disk_rules(void **state)
 	assert_int_equal(run_ctl(&f->ap, out, sizeof(out), 10, "volume", "create", "scratch",
 				 "--size", "8M", NULL),
 			 0);
-	assert_int_equal(
-		run_ctl(&f->ap, out, sizeof(out), 10, "disk", "attach", "two", "scratch", NULL), 0);
-	assert_non_null(strstr(out, "vm two: disk1 is volume scratch"));
+	/* with limits; a bad one is the CLI's usage error, one out of range the agent's */
+	assert_int_equal(run_ctl(&f->ap, out, sizeof(out), 10, "disk", "attach", "two", "scratch",
+				 "--iops", "abc", NULL),
+			 2);
+	assert_int_equal(run_ctl(&f->ap, out, sizeof(out), 10, "disk", "attach", "two", "scratch",
+				 "--bps", "1K", NULL),
+			 1);
+	assert_int_equal(run_ctl(&f->ap, out, sizeof(out), 10, "disk", "attach", "two", "scratch",
+				 "--iops", "500", "--bps", "8M", NULL),
+			 0);
+	assert_non_null(strstr(out, "vm two: disk1 is volume scratch, at most 500 requests/s, at "
+				    "most 8388608 bytes/s"));
+	assert_int_equal(run_ctl(&f->ap, out, sizeof(out), 10, "--json", "get", "two", NULL), 0);
+	assert_non_null(strstr(out, "\"volume\":\"scratch\",\"read_only\":false,\"max_iops\":500,"
+				    "\"max_bytes_per_second\":8388608}"));
 	n = 0;
 	args[n++] = "disk";
 	args[n++] = "attach";

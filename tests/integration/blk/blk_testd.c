@@ -7,6 +7,9 @@
  *
  *   disk NAME PATH QUEUES [ro] [iops=N] [bps=N] [serial=S]   (answers OK <socket>)
  *   del NAME       stats [NAME]       quit
+ *   workers        one "WORKER" line per worker lcore (worker_lines.h):
+ *                  with the block requests it completed and the TSC
+ *                  cycles of its rounds that did block work, then OK N
  *
  * Usage: blk_testd --vhost-dir DIR --prefix PREFIX [--cpus LIST] [--mem MB]
  *                  [--no-idle-sleep]
@@ -22,6 +25,7 @@
 
 #include "blk.h"
 #include "dp.h"
+#include "worker_lines.h"
 
 static void
 print_stats(const struct dp_blk_stats *st)
@@ -78,6 +82,10 @@ command(struct dp *dp, char *line)
 		}
 	} else if (strcmp(argv[0], "del") == 0 && argc == 2) {
 		rc = dp_blk_disk_del(dp, argv[1], err, sizeof(err));
+	} else if (strcmp(argv[0], "workers") == 0 && argc == 1) {
+		rc = dpt_print_workers(dp);
+		if (rc >= 0)
+			return 0;
 	} else if (strcmp(argv[0], "stats") == 0 && argc <= 2) {
 		rc = dp_blk_disk_stats(dp, argc == 2 ? argv[1] : NULL, st, DP_BLK_MAX_DISKS);
 		for (i = 0; i < rc; i++)

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "dp.h"
+#include "worker_lines.h"
 
 static int
 parse_mac(const char *s, uint8_t mac[6])
@@ -84,17 +85,9 @@ command(struct dp *dp, char *line)
 	} else if (strcmp(argv[0], "del") == 0 && argc == 2) {
 		rc = dp_port_del(dp, argv[1], err, sizeof(err));
 	} else if (strcmp(argv[0], "workers") == 0 && argc == 1) {
-		struct dp_worker_stats ws[16];
-
-		rc = dp_worker_stats(dp, ws, 16);
-		for (i = 0; i < rc; i++)
-			printf("WORKER lcore=%u packets=%" PRIu64 " busy_cycles=%" PRIu64
-			       " tsc_hz=%" PRIu64 "\n",
-			       ws[i].lcore, ws[i].packets, ws[i].busy_cycles, ws[i].tsc_hz);
-		if (rc >= 0) {
-			printf("OK %d\n", rc);
+		rc = dpt_print_workers(dp);
+		if (rc >= 0)
 			return 0;
-		}
 	} else if (strcmp(argv[0], "stats") == 0 && argc <= 2) {
 		rc = dp_port_stats(dp, argc == 2 ? argv[1] : NULL, st, 256);
 		for (i = 0; i < rc; i++)

@@ -30,6 +30,7 @@
 #include "nv_wire.h"
 #include "pb_util.h"
 #include "store.h"
+#include "validate.h"
 
 #define CODE(x)   NICVISOR__V1__CODE__CODE_##x
 #define STATE(x)  NICVISOR__V1__VM_STATE__VM_STATE_##x
@@ -2164,6 +2165,93 @@ test_disk_rules(void **state)
 	(void)v2;
 }
 
+/* Per-disk limits: from the spec (CreateVm, AttachDisk) to the backend's
+ * disk and GetDiskStats; refused out of range with the field named. */
+static void
+test_disk_limits(void **state)
+{
+	struct env *e = *state;
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__CreateVmRequest cr = NICVISOR__V1__CREATE_VM_REQUEST__INIT;
+	Nicvisor__V1__VmSpec spec = NICVISOR__V1__VM_SPEC__INIT;
+	Nicvisor__V1__DiskSpec d = NICVISOR__V1__DISK_SPEC__INIT, *dp[1] = { &d };
+	Nicvisor__V1__AttachDiskRequest ad = NICVISOR__V1__ATTACH_DISK_REQUEST__INIT;
+	Nicvisor__V1__GetDiskStatsRequest ds = NICVISOR__V1__GET_DISK_STATS_REQUEST__INIT;
+	Nicvisor__V1__Response *rep;
+	struct dpu_blk_disk_conf dc;
+	char name[64], vm_id[32];
+
+	(void)hello(e, "h1", 16, 8192, NULL, 0);
+	vol_create(e, "fast", 16 * MIB, NULL);
+	vol_create(e, "slow", 16 * MIB, NULL);
+	d.volume = "fast";
+	d.max_iops = 5000;
+	d.max_bytes_per_second = 64 * MIB;
+	spec.name = "lim";
+	spec.vcpus = 1;
+	spec.memory_mib = 64;
+	spec.kernel = e->kernel;
+	spec.disks = dp;
+	spec.n_disks = 1;
+	cr.spec = &spec;
+	req.op_case = OP(CREATE_VM);
+	req.create_vm = &cr;
+
+	/* out of range: refused, nothing created */
+	d.max_iops = DPU_DISK_MAX_IOPS + 1;
+	assert_fails(api(e, &req), CODE(INVALID_ARGUMENT), "spec.disks[0].max_iops", "at most");
+	d.max_iops = 5000;
+	d.max_bytes_per_second = 100;
+	assert_fails(api(e, &req), CODE(INVALID_ARGUMENT), "spec.disks[0].max_bytes_per_second",
+		     "4096");
+	d.max_bytes_per_second = 64 * MIB;
+
+	rep = api(e, &req);
+	assert_int_equal(rep->status->code, CODE(OK));
+	snprintf(vm_id, sizeof(vm_id), "%s", rep->vm->id);
+	assert_int_equal(rep->vm->spec->disks[0]->max_iops, 5000);
+	assert_int_equal(rep->vm->spec->disks[0]->max_bytes_per_second, 64 * MIB);
+
+	/* a second disk by AttachDisk, IOPS only */
+	d.volume = "slow";
+	d.max_iops = 200;
+	d.max_bytes_per_second = 0;
+	ad.vm = "lim";
+	ad.disk = &d;
+	req.op_case = OP(ATTACH_DISK);
+	req.attach_disk = &ad;
+	d.max_bytes_per_second = DPU_DISK_MAX_BPS + 1;
+	assert_fails(api(e, &req), CODE(INVALID_ARGUMENT), "disk.max_bytes_per_second", "4096");
+	d.max_bytes_per_second = 0;
+	rep = api(e, &req);
+	assert_int_equal(rep->status->code, CODE(OK));
+	assert_int_equal(rep->vm->spec->n_disks, 2);
+	assert_int_equal(rep->vm->spec->disks[1]->max_iops, 200);
+
+	/* started: the backend serves both with their limits */
+	rep = vm_op(e, OP(START_VM), "lim", false, 0);
+	assert_int_equal(rep->status->code, CODE(OK));
+	snprintf(name, sizeof(name), "%s-disk0", vm_id);
+	assert_true(dpu_blk_fake_disk(e->blk, name, &dc));
+	assert_int_equal(dc.max_iops, 5000);
+	assert_int_equal(dc.max_bps, 64 * MIB);
+	snprintf(name, sizeof(name), "%s-disk1", vm_id);
+	assert_true(dpu_blk_fake_disk(e->blk, name, &dc));
+	assert_int_equal(dc.max_iops, 200);
+	assert_int_equal(dc.max_bps, 0);
+
+	/* GetDiskStats says which limits are in force */
+	ds.vm = "lim";
+	req.op_case = OP(GET_DISK_STATS);
+	req.get_disk_stats = &ds;
+	rep = api(e, &req);
+	assert_int_equal(rep->status->code, CODE(OK));
+	assert_int_equal(rep->disk_stats->n_disks, 2);
+	assert_int_equal(rep->disk_stats->disks[0]->max_iops, 5000);
+	assert_int_equal(rep->disk_stats->disks[0]->max_bytes_per_second, 64 * MIB);
+	assert_int_equal(rep->disk_stats->disks[1]->max_iops, 200);
+}
+
 static void
 test_launch_disks(void **state)
 {
@@ -2513,6 +2601,7 @@ main(void)
 		T(test_volumes),
 		T(test_disk_rules),
 		T(test_launch_disks),
+		T(test_disk_limits),
 		T(test_no_block_backend),
 		T(test_volume_reload),
 		T(test_adopt_disks),

@@ -487,6 +487,23 @@ test_spec_disks(void **state)
 	d[2].volume = "";
 	expect(dpu_validate_spec(&s, "spec", false, &st), &st, "spec.disks[2].volume", "required");
 	expect(dpu_validate_disk(NULL, "disk", &st), &st, "disk", "required");
+
+	/* Limits: 0 is none; IOPS up to 10M, bytes/s 4 KiB..1 TiB. */
+	d[2].volume = "v2";
+	d[1].max_iops = DPU_DISK_MAX_IOPS;
+	d[1].max_bytes_per_second = DPU_DISK_MIN_BPS;
+	assert_int_equal(dpu_validate_spec(&s, "spec", false, &st), 0);
+	d[1].max_bytes_per_second = DPU_DISK_MAX_BPS;
+	assert_int_equal(dpu_validate_spec(&s, "spec", false, &st), 0);
+	d[1].max_iops = DPU_DISK_MAX_IOPS + 1;
+	expect(dpu_validate_spec(&s, "spec", false, &st), &st, "spec.disks[1].max_iops",
+	       "at most 10000000");
+	d[1].max_iops = 0;
+	d[1].max_bytes_per_second = DPU_DISK_MIN_BPS - 1;
+	expect(dpu_validate_spec(&s, "spec", false, &st), &st, "spec.disks[1].max_bytes_per_second",
+	       "4096..");
+	d[1].max_bytes_per_second = DPU_DISK_MAX_BPS + 1;
+	expect(dpu_validate_disk(&d[1], "disk", &st), &st, "disk.max_bytes_per_second", "4096..");
 }
 
 int

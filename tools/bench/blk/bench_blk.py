@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""tools/bench/blk: vhost-user-blk backends, ours (the dataplane's dp-blk
+"""tools/bench/blk: vhost-user-blk backends, ours (the dataplane's switch worker
 poller, in blk_testd) against qemu-storage-daemon's vhost-user-blk export,
 in one run on the same machine, serving the same files.
 
@@ -45,7 +45,7 @@ SRC = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 sys.path.insert(0, os.path.join(SRC, "tests", "integration", "dataplane"))
 
 GEN_CPU, BACKEND_CPU = 0, 1
-WORKLOADS = [("randread", 1), ("randread", 32), ("randwrite", 1), ("randwrite", 32)]
+WORKLOADS = [tuple(w.split(":")[0:1]) + (int(w.split(":")[1]),) for w in os.environ.get("NV_BENCH_WL", "randread:1,randread:32,randwrite:1,randwrite:32").split(",")]
 TARGETS = ("disk", "ram")
 
 
@@ -69,6 +69,10 @@ def fill(path, mb):
             f.write(chunk[i % 4096:] + chunk[:i % 4096])
         f.flush()
         os.fsync(f.fileno())
+        # out of the page cache: an O_DIRECT write over cached pages ends
+        # in a kworker (invalidation) instead of inline, as a volume that
+        # only O_DIRECT ever touched does not
+        os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
 
 
 class Ours:
@@ -88,7 +92,6 @@ class Ours:
             prefix, "--cpus", str(BACKEND_CPU), "--mem", "256", "--no-idle-sleep"])
         self.p.wait_for(r"^READY$", 60)
         self.pid = self.p.p.pid
-        self.demote_switch_worker()
         self.socks = {}
         for t, path in files.items():
             m = self.p.mark()
@@ -98,19 +101,18 @@ class Ours:
                 raise SystemExit(f"blk_testd: {r.group(1)}")
             self.socks[t] = r.group(2)
 
-    def demote_switch_worker(self):
-        """SCHED_IDLE for the EAL worker lcore (the idle switch)."""
-        n = 0
-        for tid in os.listdir(f"/proc/{self.pid}/task"):
-            try:
-                comm = open(f"/proc/{self.pid}/task/{tid}/comm").read().strip()
-            except OSError:
-                continue
-            if re.match(r"(lcore-worker|dpdk-worker|rte-worker)", comm):
-                os.sched_setscheduler(int(tid), os.SCHED_IDLE, os.sched_param(0))
-                n += 1
-        if n != 1:
-            raise SystemExit(f"expected one switch worker thread in blk_testd, found {n}")
+    def busy(self):
+        """(block requests completed, seconds of the worker's rounds that
+        did block work), summed over the workers."""
+        m = self.p.mark()
+        self.p.send("workers")
+        self.p.wait_for(r"^OK \d+$", 30, m)
+        reqs = secs = 0
+        for w in re.finditer(r"^WORKER .*blk_requests=(\d+) blk_busy_cycles=(\d+) "
+                             r"tsc_hz=(\d+)", self.p.text(m), re.M):
+            reqs += int(w.group(1))
+            secs += int(w.group(2)) / int(w.group(3))
+        return reqs, secs
 
     def stop(self):
         m = self.p.mark()
@@ -146,6 +148,11 @@ class Qsd:
                 raise SystemExit("qemu-storage-daemon did not create its sockets")
             time.sleep(0.1)
 
+    def busy(self):
+        """qsd has no busy-cycle counter: its CPU time is the figure
+        (its iothread sleeps in the kernel when it has nothing to do)."""
+        return None
+
     def stop(self):
         self.p.stop()
 
@@ -157,12 +164,15 @@ def run_one(dptest, build, backend, sock, rw, qd, sectors, args):
         "taskset", "-c", str(GEN_CPU), drv, sock, "rate", "0", f"rw={rw}", f"qd={qd}",
         f"secs={args.window}", f"warm={args.warm}", f"sectors={sectors}"])
     stalled = None
+    b0 = b1 = None
     try:
         w = g.wait_for(r"^(WINDOW|RATE timeout.*)$", args.warm + 30)
         c0 = cpu_seconds(backend.pid)
+        b0 = backend.busy()
         r = g.wait_for(r"^RATE (n=.*|timeout.*)$", args.window + 30,
                        0 if w.group(1) != "WINDOW" else w.end())
         c1 = cpu_seconds(backend.pid)
+        b1 = backend.busy()
         g.p.wait(30)
         if r.group(1).startswith("timeout"):
             stalled = r.group(0)
@@ -173,17 +183,28 @@ def run_one(dptest, build, backend, sock, rw, qd, sectors, args):
         log(f"{backend.name} {rw} qd{qd}: {stalled} (a request took more than 5 s)")
         return {"iops": 0.0, "p50": STALL_US, "p99": STALL_US, "max": STALL_US,
                 "cpu": (c1 - c0) / max(args.window, 1e-3), "us_per_io": float("inf"),
-                "per_core": 0.0, "stalls": 1}
+                "per_core": 0.0, "stalls": 1, "busy": 0.0, "busy_us_per_io": float("inf"),
+                "proc_per_core": 0.0}
     kv = dict(f.split("=", 1) for f in r.group(1).split())
     if g.p.returncode != 0 or int(kv.get("errors", "1")) != 0:
         raise SystemExit(f"generator against {backend.name}: {r.group(0)} "
                          f"(exit {g.p.returncode})")
     n = int(kv["n"])
+    secs = int(kv["ms"]) / 1000.0
     cpu = max(c1 - c0, 1.0 / os.sysconf("SC_CLK_TCK"))
-    return {"iops": float(kv["iops"]), "p50": float(kv["p50_us"]),
-            "p99": float(kv["p99_us"]), "max": float(kv["max_us"]),
-            "cpu": cpu / (int(kv["ms"]) / 1000.0), "us_per_io": cpu * 1e6 / n,
-            "per_core": n / cpu, "stalls": 0}
+    f = {"iops": float(kv["iops"]), "p50": float(kv["p50_us"]),
+         "p99": float(kv["p99_us"]), "max": float(kv["max_us"]),
+         "cpu": cpu / secs, "us_per_io": cpu * 1e6 / n, "per_core": n / cpu, "stalls": 0}
+    if b0 is not None:
+        # the core's share the block work took: its busy rounds (as the
+        # switch's per-core figures), over the backend's own count of
+        # requests in the same interval
+        reqs, busy = b1[0] - b0[0], max(b1[1] - b0[1], 1e-6)
+        f.update(busy=busy / secs, busy_us_per_io=busy * 1e6 / max(reqs, 1),
+                 per_core=reqs / busy, proc_per_core=n / cpu)
+    else:
+        f.update(busy=f["cpu"], busy_us_per_io=f["us_per_io"], proc_per_core=n / cpu)
+    return f
 
 
 def run(args, dptest):
@@ -214,7 +235,8 @@ def run(args, dptest):
                         log(f"round {rnd + 1} {kind.name} {t} {rw} qd{qd}: "
                             f"{f['iops'] / 1e3:.1f} kIOPS p50 {f['p50']:.1f} us "
                             f"p99 {f['p99']:.1f} us, backend {f['cpu']:.2f} CPU, "
-                            f"{f['us_per_io']:.2f} us CPU/IO")
+                            f"{f['us_per_io']:.2f} us CPU/IO; busy {f['busy']:.2f} core, "
+                            f"{f['busy_us_per_io']:.2f} us/IO")
             finally:
                 be.stop()
     med = {k: {m: statistics.median(r[m] for r in v) for m in v[0]} for k, v in res.items()}

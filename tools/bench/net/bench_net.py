@@ -129,7 +129,7 @@ class Ours:
         m = self.dp.mark()
         self.dp.send("workers")
         self.dp.wait_for(r"^OK \d+", 30, m)
-        w = re.search(r"packets=(\d+) busy_cycles=(\d+) tsc_hz=(\d+)", self.dp.text(m))
+        w = re.search(r"packets=(\d+) busy_cycles=(\d+) .*tsc_hz=(\d+)", self.dp.text(m))
         self.hz = int(w.group(3))
         return int(w.group(1)), int(w.group(2))
 
