@@ -145,10 +145,11 @@ housekeeping(void *arg)
 {
 	struct dp *dp = arg;
 	uint32_t last_age = 0;
+	long nap_us = 1000;
 
 	while (!atomic_load(&dp->stop)) {
 		struct dp_learn req[64];
-		struct timespec ts = { 0, 1000 * 1000 };
+		struct timespec ts;
 		unsigned int n, i;
 		uint32_t now = mono_seconds();
 
@@ -158,9 +159,17 @@ housekeeping(void *arg)
 			pthread_mutex_lock(&dp->lock);
 			l2_table_reclaim(dp->l2);
 			pthread_mutex_unlock(&dp->lock);
+			/* 1 ms after something to learn, up to 8 ms when there is
+			 * nothing: fewer wake-ups on a core a worker may share */
+			ts.tv_sec = 0;
+			ts.tv_nsec = nap_us * 1000;
 			nanosleep(&ts, NULL);
+			if (nap_us < 8000)
+				nap_us *= 2;
 			continue;
 		}
+		if (n > 0)
+			nap_us = 1000;
 		pthread_mutex_lock(&dp->lock);
 		for (i = 0; i < n; i++) {
 			struct dp_port *p =

@@ -1,32 +1,47 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""tools/bench/blk: vhost-user-blk backends, ours (the dataplane's switch worker
-poller, in blk_testd) against qemu-storage-daemon's vhost-user-blk export,
-in one run on the same machine, serving the same files.
+"""tools/bench/blk: vhost-user-blk backends, ours (the dataplane's switch
+worker lcore serving the disks, in blk_testd) against qemu-storage-daemon's
+vhost-user-blk export, in one run on the same machine, serving the same
+files.
 
 The load generator is a vhost-user-blk frontend itself: blk_driver (a
 userspace virtio-blk driver, one split queue in shared memory as a guest
 has) in its `rate ... secs=S` mode, spinning on the used ring, pinned to
-CPU 0; the backend under test is pinned to CPU 1 (the whole process:
-taskset). Per backend, per target, 4 KiB random reads and writes at queue
-depth 1 and 32: IOPS over a window after warm-up, latency percentiles
-(post to used element, seen by the generator), and the backend process's
-CPU time (utime + stime of all its threads, /proc/PID/stat) over that
-window, hence CPU per IO and IOPS per backend core.
+CPU 0; the backend's serving thread is on CPU 1 (qsd: the whole process;
+ours: the worker lcore, with the main lcore and the control threads on
+CPU 0 as nicvisor-dpu keeps them off the workers' cores). Per backend, per
+target, 4 KiB random reads and writes at queue depth 1 and 32: IOPS over a
+window after warm-up, latency percentiles (post to used element, seen by
+the generator), and the backend's CPU over that window, hence CPU per IO
+and IOPS per backend core:
+  qsd   utime + stime of all its threads (/proc/PID/stat); its iothread
+        sleeps in the kernel when it has nothing to do
+  ours  the worker's TSC cycles in rounds that did block work (the
+        dataplane's own counter, dp_worker_stats, as the switch's
+        per-core figures count its rounds that moved packets: a poll-mode
+        core's idle polling is not work) plus the utime + stime of every
+        other thread of the process (io_uring's io-wq workers, rte_vhost's
+        thread, the housekeeping); the raw process CPU, a whole core
+        because the worker spins, is in the table too
 
 Targets (the same files for both backends):
   disk  a file on the file system of --dir (default /var/tmp), filled with
         random data; O_DIRECT on both sides (ours opens it O_DIRECT when
         the file system allows; qsd: cache.direct=on)
-  ram   a file on /dev/shm (tmpfs, buffered on both sides): the backend's
-        overhead alone, no device behind it
+  ram   a file on /dev/shm (tmpfs): the backend's overhead alone, no device
+        behind it (ours opens it O_DIRECT, which tmpfs takes since Linux
+        6.6; qsd cache.direct=off: either way a copy of the page)
 
-  ours  blk_testd --no-idle-sleep (the poller spins, as nicvisor-dpu
-        without --dp-idle-sleep); its idle switch worker lcore, which has
-        no ports here, is set SCHED_IDLE so it does not take CPU 1 from the
-        block poller (in production it has a core of its own)
+  ours  blk_testd --no-idle-sleep (the worker spins, as nicvisor-dpu
+        without --dp-idle-sleep); one worker lcore, no switch ports
   qsd   qemu-storage-daemon, file driver with aio=io_uring, the exports in
-        one iothread
+        one iothread (its default adaptive polling, poll-max-ns 32768,
+        unless --qsd-poll-max-ns)
+
+The files are dropped from the page cache after filling (an O_DIRECT
+write over cached pages ends in a kworker, not inline, which a volume
+only ever written O_DIRECT does not see).
 
 Ends with BENCH lines and writes them to docs/benchmarks.md between the
 bench:blk markers. Needs root (DPDK), taskset; qemu-storage-daemon for
@@ -45,7 +60,7 @@ SRC = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 sys.path.insert(0, os.path.join(SRC, "tests", "integration", "dataplane"))
 
 GEN_CPU, BACKEND_CPU = 0, 1
-WORKLOADS = [tuple(w.split(":")[0:1]) + (int(w.split(":")[1]),) for w in os.environ.get("NV_BENCH_WL", "randread:1,randread:32,randwrite:1,randwrite:32").split(",")]
+WORKLOADS = [("randread", 1), ("randread", 32), ("randwrite", 1), ("randwrite", 32)]
 TARGETS = ("disk", "ram")
 
 
@@ -53,9 +68,11 @@ def log(*a):
     print("[bench-blk]", *a, file=sys.stderr, flush=True)
 
 
-def cpu_seconds(pid):
-    """utime + stime of every thread of pid, in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
+def cpu_seconds(pid, tid=None):
+    """utime + stime of every thread of pid (or of its thread tid), in
+    seconds."""
+    path = f"/proc/{pid}/stat" if tid is None else f"/proc/{pid}/task/{tid}/stat"
+    with open(path) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
@@ -87,11 +104,17 @@ class Ours:
         os.makedirs(sockdir, exist_ok=True)
         prefix = f"nvbblk{os.getpid()}n{Ours.count}"
         dptest.at_cleanup(lambda: shutil.rmtree(f"/var/run/dpdk/{prefix}", ignore_errors=True))
+        # the worker lcore (which serves the disks) on the backend's CPU;
+        # the main lcore and the control threads (rte_vhost's, the
+        # housekeeping) on the generator's, as nicvisor-dpu keeps them
+        # off the workers' cores; their CPU time is charged to ours
         self.p = dptest.Proc(f"blk_testd{Ours.count}", [
-            "taskset", "-c", str(BACKEND_CPU), testd, "--vhost-dir", sockdir, "--prefix",
-            prefix, "--cpus", str(BACKEND_CPU), "--mem", "256", "--no-idle-sleep"])
+            "taskset", "-c", f"{GEN_CPU},{BACKEND_CPU}", testd, "--vhost-dir", sockdir,
+            "--prefix", prefix, "--cpus", f"{GEN_CPU},{BACKEND_CPU}", "--mem", "256",
+            "--no-idle-sleep"])
         self.p.wait_for(r"^READY$", 60)
         self.pid = self.p.p.pid
+        self.worker_tid = self.find_worker()
         self.socks = {}
         for t, path in files.items():
             m = self.p.mark()
@@ -101,9 +124,24 @@ class Ours:
                 raise SystemExit(f"blk_testd: {r.group(1)}")
             self.socks[t] = r.group(2)
 
+    def find_worker(self):
+        """The tid of the one switch worker lcore, which serves the disks."""
+        tids = []
+        for tid in os.listdir(f"/proc/{self.pid}/task"):
+            try:
+                comm = open(f"/proc/{self.pid}/task/{tid}/comm").read().strip()
+            except OSError:
+                continue
+            if re.match(r"(lcore-worker|dpdk-worker|rte-worker)", comm):
+                tids.append(int(tid))
+        if len(tids) != 1:
+            raise SystemExit(f"expected one worker lcore in blk_testd, found {len(tids)}")
+        return tids[0]
+
     def busy(self):
         """(block requests completed, seconds of the worker's rounds that
-        did block work), summed over the workers."""
+        did block work, CPU seconds of the worker thread), summed over the
+        workers."""
         m = self.p.mark()
         self.p.send("workers")
         self.p.wait_for(r"^OK \d+$", 30, m)
@@ -112,7 +150,7 @@ class Ours:
                              r"tsc_hz=(\d+)", self.p.text(m), re.M):
             reqs += int(w.group(1))
             secs += int(w.group(2)) / int(w.group(3))
-        return reqs, secs
+        return reqs, secs, cpu_seconds(self.pid, self.worker_tid)
 
     def stop(self):
         m = self.p.mark()
@@ -123,13 +161,14 @@ class Ours:
 
 class Qsd:
     name = "qsd"
+    iothread_opts = ""  # e.g. ",poll-max-ns=0" (--qsd-poll-max-ns)
 
     def __init__(self, dptest, build, files):
         Qsd.count = getattr(Qsd, "count", 0) + 1
         d = os.path.join(dptest.TMP, f"qsd{Qsd.count}")
         os.makedirs(d, exist_ok=True)
         argv = ["taskset", "-c", str(BACKEND_CPU), "qemu-storage-daemon",
-                "--object", "iothread,id=io0"]
+                "--object", "iothread,id=io0" + Qsd.iothread_opts]
         self.socks = {}
         for t, path in files.items():
             direct = "on" if t == "disk" else "off"
@@ -196,10 +235,14 @@ def run_one(dptest, build, backend, sock, rw, qd, sectors, args):
          "p99": float(kv["p99_us"]), "max": float(kv["max_us"]),
          "cpu": cpu / secs, "us_per_io": cpu * 1e6 / n, "per_core": n / cpu, "stalls": 0}
     if b0 is not None:
-        # the core's share the block work took: its busy rounds (as the
-        # switch's per-core figures), over the backend's own count of
-        # requests in the same interval
-        reqs, busy = b1[0] - b0[0], max(b1[1] - b0[1], 1e-6)
+        # The CPU the block work took: the worker's rounds that did block
+        # work (its idle polling excluded, as the switch's per-core
+        # figures do) plus everything the process's other threads used
+        # (io_uring's io-wq workers, rte_vhost's thread, ...); over the
+        # backend's own count of requests in the same interval.
+        reqs = b1[0] - b0[0]
+        others = max((c1 - c0) - (b1[2] - b0[2]), 0.0)
+        busy = max(b1[1] - b0[1] + others, 1e-6)
         f.update(busy=busy / secs, busy_us_per_io=busy * 1e6 / max(reqs, 1),
                  per_core=reqs / busy, proc_per_core=n / cpu)
     else:
@@ -299,7 +342,8 @@ def table(med):
                 if f:
                     rows.append(f"| {t} | {rw} | {qd} | {be} | {f['iops'] / 1e3:.1f} | "
                                 f"{us(f['p50'])} | {us(f['p99'])} | {f['cpu']:.2f} | "
-                                f"{f['us_per_io']:.2f} | {f['per_core'] / 1e3:.1f} |")
+                                f"{f['busy']:.2f} | {f['busy_us_per_io']:.2f} | "
+                                f"{f['per_core'] / 1e3:.1f} |")
     return rows
 
 
@@ -312,20 +356,27 @@ def write_doc(lines, rows, notes, args, files):
             "## Block: vhost-user-blk backends (`tools/bench/blk`)", "",
             f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: the load "
             "generator (blk_driver, a userspace virtio-blk frontend spinning on one split "
-            f"queue) on CPU {GEN_CPU}, the backend process on CPU {BACKEND_CPU}; 4 KiB "
+            f"queue) on CPU {GEN_CPU}; the backend's serving thread on CPU {BACKEND_CPU} (qsd: "
+            "the whole process; ours: the worker lcore, its main lcore and control threads "
+            f"on CPU {GEN_CPU} as nicvisor-dpu keeps them off the workers' cores); 4 KiB "
             f"random I/O over {args.size_mb} MiB, {args.warm:g} s warm-up, {args.window:g} s "
-            f"window, {args.rounds} round(s), each column the median of its rounds. Targets: `disk` a file on {disk_fs} "
-            "(O_DIRECT on both sides), `ram` a file on tmpfs (buffered on both sides: the "
-            "backend's overhead alone). Ours: blk_testd with the poller spinning (production "
-            "setting); qsd: qemu-storage-daemon 7.2, file driver, aio=io_uring, one iothread. "
-            f"Shared 2-core development machine, loaded by other work (load average {' '.join(load)} "
-            "at the end): compare ratios, not absolutes.", "",
-            "CPU is the backend process's utime + stime over the window (all threads), so "
-            "\"kIOPS/core\" is IOPS per core the backend actually used: ours spins, so it is "
-            "charged a whole core however little it does; qsd sleeps in epoll when idle.", "",
-            "| target | workload | QD | backend | kIOPS | p50 us | p99 us | backend CPUs "
-            "| CPU us/IO | kIOPS/core |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"] + rows + [""]
+            f"window, {args.rounds} round(s), each column the median of its rounds. Targets: "
+            f"`disk` a file on {disk_fs} (O_DIRECT on both sides), `ram` a file on tmpfs (the "
+            "backend's overhead alone). Ours: blk_testd, the worker spinning (production "
+            "setting); qsd: qemu-storage-daemon 7.2, file driver, aio=io_uring, one iothread"
+            f"{Qsd.iothread_opts.replace(',', ', ') or ' (default adaptive polling)'}. "
+            f"Shared 2-core development machine (load average {' '.join(load)} at the end): "
+            "compare ratios, not absolutes.", "",
+            "Backend CPU: qsd's is its process's utime + stime (its iothread sleeps when it "
+            "has nothing to do). Ours is the worker's TSC cycles in rounds that did block work "
+            "(the dataplane's own counter, as the switch's per-core figures count rounds that "
+            "moved packets: a poll-mode core's idle polling is not work) plus the utime + "
+            "stime of every other thread of the process (io-wq workers, rte_vhost, "
+            "housekeeping). \"process CPUs\" is utime + stime of the whole process: ours "
+            "spins, so it holds a core whatever it does.", "",
+            "| target | workload | QD | backend | kIOPS | p50 us | p99 us | process CPUs "
+            "| backend CPUs | CPU us/IO | kIOPS/core |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"] + rows + [""]
     body += [f"- {n}" for n in notes] + ([""] if notes else [])
     body += ["```"] + lines + ["```", "",
              "Reproduce (root; needs qemu-storage-daemon for the peer figures): "
@@ -350,6 +401,10 @@ def main():
     ap.add_argument("--targets", default="disk,ram")
     ap.add_argument("--backends", default="ours,qsd")
     ap.add_argument("--no-doc", action="store_true")
+    ap.add_argument("--workloads", default=",".join(f"{rw}:{qd}" for rw, qd in WORKLOADS),
+                    help="e.g. randread:32,randwrite:1")
+    ap.add_argument("--qsd-poll-max-ns", type=int, default=None,
+                    help="qsd's iothread adaptive polling limit (default: qsd's own, 32768)")
     ap.add_argument("--smoke", action="store_true",
                     help="a short run that checks the figures are sane (the meson test)")
     args = ap.parse_args()
@@ -360,6 +415,17 @@ def main():
         ap.error("targets: disk,ram")
     if not set(args.backends.split(",")) <= {"ours", "qsd"}:
         ap.error("backends: ours,qsd")
+    try:
+        wl = [(w.split(":")[0], int(w.split(":")[1])) for w in args.workloads.split(",")]
+    except (IndexError, ValueError):
+        ap.error("workloads: RW:QD,... with RW randread or randwrite")
+    if not wl or any(rw not in ("randread", "randwrite") or not 1 <= qd <= 64 for rw, qd in wl):
+        ap.error("workloads: RW:QD,... with RW randread or randwrite, QD 1..64")
+    WORKLOADS[:] = wl
+    if args.qsd_poll_max_ns is not None:
+        if args.qsd_poll_max_ns < 0:
+            ap.error("--qsd-poll-max-ns: 0 or more")
+        Qsd.iothread_opts = f",poll-max-ns={args.qsd_poll_max_ns}"
     if args.smoke:
         args.rounds, args.warm, args.window, args.size_mb, args.no_doc = 1, 0.2, 0.5, 16, True
     if os.geteuid() != 0 or shutil.which("taskset") is None or os.cpu_count() < 2:
@@ -387,9 +453,10 @@ def main():
         print(ln)
     if args.smoke:
         for k, f in med.items():
-            dptest.check(f["iops"] > 0 and 0 < f["p50"] <= f["p99"] and f["cpu"] > 0,
+            dptest.check(f["iops"] > 0 and 0 < f["p50"] <= f["p99"] and f["cpu"] > 0 and
+                         0 < f["busy"] <= f["cpu"] + 0.05,
                          f"{k}: {f['iops']:.0f} IOPS, p50 {f['p50']} <= p99 {f['p99']} us, "
-                         f"backend CPU {f['cpu']:.2f}")
+                         f"process CPU {f['cpu']:.2f}, backend CPU {f['busy']:.2f}")
         want = len(set(args.targets.split(","))) * len(WORKLOADS) * \
             (2 if shutil.which("qemu-storage-daemon") and "qsd" in args.backends else 1)
         dptest.check(len(med) == want, f"{want} measurements")
