@@ -23,14 +23,18 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <liburing.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
+#include <linux/magic.h>
 #include <linux/virtio_blk.h>
 
 #include <rte_common.h>
+#include <rte_lcore.h>
 
 #include "blk_priv.h"
 #include "dp_priv.h"
@@ -38,8 +42,9 @@
 #define URING_DEPTH 256
 
 struct blk_file {
-	int fd;        /* buffered */
-	int fd_direct; /* O_DIRECT, or -1 */
+	int fd;         /* buffered */
+	int fd_direct;  /* O_DIRECT, or -1 */
+	bool inline_io; /* in memory: served by system calls in the worker */
 };
 
 /* Per worker lcore (blk_lcore.idx); the worker's own, but for the
@@ -50,9 +55,24 @@ struct file_ring {
 	bool failed;              /* io_uring_queue_init refused: requests fail */
 	unsigned int outstanding; /* requests in the ring */
 	unsigned int idle_polls;  /* polls without a completion while some are */
+	/* requests served in place (in-memory files), reported by the next
+	 * poll as the ring's completions are */
+	unsigned int ndone;
+	struct {
+		struct blk_io *io;
+		int res;
+	} done[URING_DEPTH];
 };
 
 static struct file_ring rings[BLK_MAX_LCORES];
+
+static bool
+in_memory(int fd)
+{
+	struct statfs sf;
+
+	return fstatfs(fd, &sf) == 0 && (sf.f_type == TMPFS_MAGIC || sf.f_type == RAMFS_MAGIC);
+}
 
 static bool
 file_match(const char *target)
@@ -101,8 +121,14 @@ file_open(struct blk_disk *d, char *err, size_t errlen)
 		rc = -EINVAL;
 		goto out_close;
 	}
-	/* tmpfs and some others refuse O_DIRECT (EINVAL): buffered then */
-	f->fd_direct = open(d->path, flags | O_CLOEXEC | O_DIRECT);
+	/* Some file systems refuse O_DIRECT (EINVAL): buffered then. On
+	 * memory (tmpfs, ramfs) there is no cache to bypass, and io_uring
+	 * cannot do their I/O without blocking (no FMODE_NOWAIT): it hands
+	 * every request to an io-wq thread, a thread switch each way for a
+	 * page copy. The worker does those in place instead (file_submit);
+	 * they never wait for a device. */
+	f->inline_io = in_memory(f->fd);
+	f->fd_direct = f->inline_io ? -1 : open(d->path, flags | O_CLOEXEC | O_DIRECT);
 	d->direct = f->fd_direct >= 0;
 	d->be = f;
 	return 0;
@@ -138,8 +164,33 @@ file_shutdown(void)
 			io_uring_queue_exit(&rings[i].ring);
 		atomic_store(&rings[i].up, false);
 		rings[i].failed = false;
-		rings[i].outstanding = rings[i].idle_polls = 0;
+		rings[i].outstanding = rings[i].idle_polls = rings[i].ndone = 0;
 	}
+}
+
+/* What io_uring cannot do without blocking (some writes, reads of some
+ * file systems) runs in io-wq threads, which start with the worker's
+ * affinity: on its core they would wait for the spinning worker to be
+ * preempted. They go to the main lcore's CPUs (the control core) but the
+ * worker's, when there are such. */
+static void
+iowq_off_worker(struct file_ring *r)
+{
+	rte_cpuset_t main_set = rte_lcore_cpuset(rte_get_main_lcore());
+	rte_cpuset_t mine = rte_lcore_cpuset(rte_lcore_id());
+	cpu_set_t set;
+	int rc;
+
+	CPU_ZERO(&set);
+	for (unsigned int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &main_set) && !CPU_ISSET(c, &mine))
+			CPU_SET(c, &set);
+	if (CPU_COUNT(&set) == 0)
+		return;
+	rc = io_uring_register_iowq_aff(&r->ring, sizeof(set), &set);
+	if (rc < 0)
+		DP_LOG(WARNING, "io_uring io-wq affinity: %s (io-wq stays on the worker's core)\n",
+		       strerror(-rc));
 }
 
 /* The worker's ring, made on first use (worker thread: SINGLE_ISSUER
@@ -171,6 +222,7 @@ ring_of(struct blk_lcore *lc)
 		r->failed = true;
 		return NULL;
 	}
+	iowq_off_worker(r);
 	atomic_store_explicit(&r->up, true, memory_order_release);
 	return r;
 }
@@ -181,7 +233,40 @@ file_can_submit(struct blk_disk *d)
 	struct file_ring *r = ring_of(d->lc);
 
 	/* a worker without a ring still takes requests, to fail them */
-	return r == NULL || io_uring_sq_space_left(&r->ring) > 0;
+	return r == NULL || (io_uring_sq_space_left(&r->ring) > 0 && r->ndone < URING_DEPTH);
+}
+
+/* An in-memory file's request, done now with the same calls io_uring
+ * would make; its end is reported by the next poll. */
+static void
+submit_inline(struct file_ring *r, struct blk_file *f, struct blk_io *io, const struct blk_req *req)
+{
+	off_t off = (off_t)(req->sector * BLK_SECTOR), len = (off_t)req->nsect * BLK_SECTOR;
+	ssize_t res = 0;
+
+	switch (req->type) {
+	case VIRTIO_BLK_T_IN:
+		res = preadv(f->fd, req->data, (int)req->ndata, off);
+		break;
+	case VIRTIO_BLK_T_OUT:
+		res = pwritev(f->fd, req->data, (int)req->ndata, off);
+		break;
+	case VIRTIO_BLK_T_FLUSH:
+		res = fdatasync(f->fd);
+		break;
+	case VIRTIO_BLK_T_DISCARD:
+		res = fallocate(f->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len);
+		break;
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		res = fallocate(f->fd,
+				(req->unmap ? FALLOC_FL_PUNCH_HOLE : FALLOC_FL_ZERO_RANGE) |
+					FALLOC_FL_KEEP_SIZE,
+				off, len);
+		break;
+	}
+	r->done[r->ndone].io = io;
+	r->done[r->ndone].res = res < 0 ? -errno : (int)res;
+	r->ndone++;
 }
 
 static int
@@ -199,6 +284,10 @@ file_submit(struct blk_disk *d, struct blk_io *io, const struct blk_req *req)
 	    req->type != VIRTIO_BLK_T_FLUSH && req->type != VIRTIO_BLK_T_DISCARD &&
 	    req->type != VIRTIO_BLK_T_WRITE_ZEROES)
 		return -EINVAL;
+	if (f->inline_io) {
+		submit_inline(r, f, io, req);
+		return 0;
+	}
 	sqe = io_uring_get_sqe(&r->ring);
 	if (sqe == NULL)
 		return -EAGAIN;
@@ -243,6 +332,10 @@ file_poll(struct blk_lcore *lc)
 
 	if (!atomic_load_explicit(&r->up, memory_order_relaxed))
 		return 0;
+	for (unsigned int i = 0; i < r->ndone; i++)
+		blk_io_done(r->done[i].io, r->done[i].res);
+	n = r->ndone;
+	r->ndone = 0;
 	/* One system call submits what the round queued and runs the ends
 	 * waiting as task work (flagged in the SQ ring). */
 	if (io_uring_sq_ready(&r->ring) > 0 ||

@@ -23,7 +23,7 @@ import shutil
 import subprocess
 
 from blktest import BlkTestd, qemu_guest
-from dptest import BUILD, TMP, check, fail, log, require_cmd, require_root
+from dptest import BUILD, TMP, at_cleanup, check, fail, log, require_cmd, require_root
 
 require_root()
 require_cmd("qemu-system-x86_64")
@@ -36,10 +36,13 @@ SERIAL = "nv-serial-0001"
 
 
 # The backing files: d0 sparse 64 MiB, d1 8 MiB of random bytes, d2
-# sparse 32 MiB for the file system.
+# sparse 32 MiB for the file system, in memory (tmpfs: the backend serves
+# such files with system calls in the worker, not io_uring).
 f0 = os.path.join(TMP, "d0.img")
 f1 = os.path.join(TMP, "d1.img")
-f2 = os.path.join(TMP, "d2.img")
+f2 = os.path.join("/dev/shm" if os.path.isdir("/dev/shm") else TMP,
+                  f"nv-blk-guest.{os.getpid()}.d2.img")
+at_cleanup(lambda: os.path.exists(f2) and os.unlink(f2))
 with open(f0, "wb") as f:
     f.truncate(64 * MIB)
 with open(f2, "wb") as f:
@@ -60,6 +63,8 @@ check(be.cmd("disk ../x /dev/null 1", ok=False).startswith("ERR 22"), "a bad nam
 st = be.stats()
 check(st["d0"]["size"] == 64 * MIB and st["d1"]["read_only"] == 1, "sizes and modes as given")
 log("d0 O_DIRECT:", st["d0"]["direct"])
+check(not f2.startswith("/dev/shm") or st["d2"]["direct"] == 0,
+      "d2, in memory, is served without O_DIRECT")
 
 cmd = "; ".join([
     "dd if=/dev/urandom of=/tmp/p bs=65536 count=16 2>/dev/null",
