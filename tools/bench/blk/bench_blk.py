@@ -30,8 +30,8 @@ Targets (the same files for both backends):
         random data; O_DIRECT on both sides (ours opens it O_DIRECT when
         the file system allows; qsd: cache.direct=on)
   ram   a file on /dev/shm (tmpfs): the backend's overhead alone, no device
-        behind it (ours opens it O_DIRECT, which tmpfs takes since Linux
-        6.6; qsd cache.direct=off: either way a copy of the page)
+        behind it (both buffered: qsd cache.direct=off through io_uring;
+        ours by system calls in the worker, as it serves files in memory)
 
   ours  blk_testd --no-idle-sleep (the worker spins, as nicvisor-dpu
         without --dp-idle-sleep); one worker lcore, no switch ports
@@ -362,7 +362,8 @@ def write_doc(lines, rows, notes, args, files):
             f"random I/O over {args.size_mb} MiB, {args.warm:g} s warm-up, {args.window:g} s "
             f"window, {args.rounds} round(s), each column the median of its rounds. Targets: "
             f"`disk` a file on {disk_fs} (O_DIRECT on both sides), `ram` a file on tmpfs (the "
-            "backend's overhead alone). Ours: blk_testd, the worker spinning (production "
+            "backend's overhead alone; buffered: qsd through io_uring, ours by system calls in "
+            "the worker, as it serves files in memory). Ours: blk_testd, the worker spinning (production "
             "setting); qsd: qemu-storage-daemon 7.2, file driver, aio=io_uring, one iothread"
             f"{Qsd.iothread_opts.replace(',', ', ') or ' (default adaptive polling)'}. "
             f"Shared 2-core development machine (load average {' '.join(load)} at the end): "
@@ -393,7 +394,7 @@ def write_doc(lines, rows, notes, args, files):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(SRC, "build"))
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--warm", type=float, default=1.0)
     ap.add_argument("--window", type=float, default=4.0)
     ap.add_argument("--size-mb", type=int, default=256)
