@@ -6,8 +6,8 @@ MESON_OPTS ?= --buildtype=debugoptimized
 # The aarch64 cross build (tools/cross/); `make check` builds and tests it here too.
 CROSS_BUILD ?= $(BUILD)/arm64
 
-.PHONY: all deps deps-cross build cross-arm64 check demo images bench-boot bench-net bench-blk \
-	format clean
+.PHONY: all deps deps-cross deps-pkg build cross-arm64 deb check demo images bench-boot bench-net \
+	bench-blk format clean
 
 all: build
 
@@ -27,10 +27,18 @@ deps-cross:
 cross-arm64: deps-cross
 	./tools/cross/arm64.sh build $(CROSS_BUILD)
 
+deps-pkg:
+	@./tools/deps.sh pkg
+
+# Debian packages of both builds (amd64 and arm64) in $(BUILD)/deb.
+deb: deps-pkg build cross-arm64
+	./tools/pkg/build-deb.sh $(BUILD) $(BUILD)/deb
+	./tools/pkg/build-deb.sh $(CROSS_BUILD) $(BUILD)/deb
+
 images: build
 	ninja -C $(BUILD) images
 
-check: deps-cross build
+check: deps-cross deps-pkg build
 	meson test -C $(BUILD) --print-errorlogs --num-processes 1 || \
 		{ ./tools/test-failures.py $(BUILD); exit 1; }
 
