@@ -254,6 +254,13 @@ def main():
                 "NICVISOR_HUGEPAGES_2M" not in env_file(
                     os.path.join(root.path, "etc/nicvisor/hugepages.conf")):
             fail("nicvisor-hugepages.service does not set nr_hugepages from hugepages.conf")
+        # A profile (tools/pkg/profiles/<name>/) replaces the installed
+        # conf files whole: it must set every variable the units expand.
+        for prof in sorted(glob.glob(os.path.join(src, "tools/pkg/profiles/*/*.conf"))):
+            installed = env_file(os.path.join(root.path, "etc/nicvisor", os.path.basename(prof)))
+            missing = set(installed) - set(env_file(prof))
+            if missing:
+                fail(f"{prof} lacks {sorted(missing)}")
         for prog in ("nicvisor-dpu", "nicvisorctl"):
             r = root.chroot([prog, "--version"])
             if r.returncode != 0:
