@@ -3,8 +3,11 @@
 
 BUILD ?= build
 MESON_OPTS ?= --buildtype=debugoptimized
+# The aarch64 cross build (tools/cross/); `make check` builds and tests it here too.
+CROSS_BUILD ?= $(BUILD)/arm64
 
-.PHONY: all deps build check demo images bench-boot bench-net bench-blk format clean
+.PHONY: all deps deps-cross deps-pkg build cross-arm64 deb check demo images bench-boot bench-net \
+	bench-blk format clean
 
 all: build
 
@@ -17,10 +20,25 @@ $(BUILD)/build.ninja:
 build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
+deps-cross:
+	@./tools/deps.sh cross
+
+# Every program and unit test for aarch64 (Debian's :arm64 packages).
+cross-arm64: deps-cross
+	./tools/cross/arm64.sh build $(CROSS_BUILD)
+
+deps-pkg:
+	@./tools/deps.sh pkg
+
+# Debian packages of both builds (amd64 and arm64) in $(BUILD)/deb.
+deb: deps-pkg build cross-arm64
+	./tools/pkg/build-deb.sh $(BUILD) $(BUILD)/deb
+	./tools/pkg/build-deb.sh $(CROSS_BUILD) $(BUILD)/deb
+
 images: build
 	ninja -C $(BUILD) images
 
-check: build
+check: deps-cross deps-pkg build
 	meson test -C $(BUILD) --print-errorlogs --num-processes 1 || \
 		{ ./tools/test-failures.py $(BUILD); exit 1; }
 

@@ -21,6 +21,7 @@
 #include "nv_log.h"
 #include "nv_wire.h"
 #include "shim.h"
+#include "vmm.h"
 
 /* Exit statuses (see docs/shim.md). A debug exit's value is the status. */
 enum {
@@ -156,7 +157,7 @@ shim_run_main(int argc, char **argv)
 	Nicvisor__V1__VmSpec spec = NICVISOR__V1__VM_SPEC__INIT;
 	Nicvisor__V1__NicAttachment nics[SHIM_NICS_MAX], *nicp[SHIM_NICS_MAX];
 	unsigned int nnics = 0;
-	char nic_why[SHIM_REASON_MAX];
+	char nic_why[SHIM_REASON_MAX], arch_why[128];
 	struct shim_disk sdisks[SHIM_DISKS_MAX];
 	Nicvisor__V1__DiskAttachment disks[SHIM_DISKS_MAX], *diskp[SHIM_DISKS_MAX];
 	unsigned int ndisks = 0;
@@ -252,6 +253,11 @@ shim_run_main(int argc, char **argv)
 	if (shim_nics_check(nicp, nnics, "--nic", NULL, nic_why, sizeof(nic_why)) < 0) {
 		fprintf(stderr, "%s\n", nic_why);
 		return RUN_USAGE;
+	}
+	/* Before any work: an arm64 build refuses every guest (vmm.h). */
+	if (vmm_guests_supported(arch_why, sizeof(arch_why)) < 0) {
+		fprintf(stderr, "nicvisor-shim run: %s\n", arch_why);
+		return RUN_BOOT_ERROR;
 	}
 	b.nics = nicp;
 	b.n_nics = nnics;

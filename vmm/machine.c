@@ -377,6 +377,9 @@ vmm_create(const struct vmm_config *cfg, const struct vmm_events *ev, struct vmm
 		errlen = sizeof(errbuf);
 	}
 	err[0] = '\0';
+	rc = vmm_guests_supported(err, errlen);
+	if (rc < 0)
+		return rc;
 	rc = check_config(cfg, err, errlen);
 	if (rc < 0)
 		return rc;

@@ -138,6 +138,11 @@ struct vmm_host_info {
  * 4 KiB. */
 #define VMM_MIN_MEM_BYTES (16ull << 20)
 
+/* Whether this build runs guests on this host's architecture: 0, or
+ * -ENOTSUP with err saying so for a person. x86_64 builds do; arm64 builds
+ * compile the shim but run no guests yet. vmm_create() checks it first. */
+int vmm_guests_supported(char *err, size_t errlen);
+
 /* Fill info from kvm_path (NULL: /dev/kvm). -errno if KVM cannot be opened,
  * -ENODEV if kvm_path is not KVM. */
 int vmm_probe(const char *kvm_path, struct vmm_host_info *info);

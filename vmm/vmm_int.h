@@ -2,8 +2,10 @@
 /*
  * Inside the vmm library: the machine object shared by its parts, and the
  * hooks between the generic KVM code (kvm.c, vcpu.c, machine.c) and the
- * architecture (x86/kvm_cpu.c, x86/platform.c). Not for the shim; tests
- * use it to add test devices before vmm_start().
+ * architecture (x86/kvm_cpu.c and x86/platform.c on x86_64;
+ * arm64/unsupported.c on arm64, which refuses every VM until arm64 guests
+ * are implemented). vmm/meson.build picks the folder by the host CPU. Not
+ * for the shim; tests use it to add test devices before vmm_start().
  */
 #ifndef VMM_INT_H
 #define VMM_INT_H
@@ -21,9 +23,15 @@
 #include "pci.h"
 #include "serial.h"
 #include "vmm.h"
-#include "x86/boot.h"
 
-struct vmm_x86_platform;
+#if defined(__x86_64__)
+#include "x86/vm_arch.h"
+#elif defined(__aarch64__)
+#include "arm64/vm_arch.h"
+#else
+#error "vmm: no architecture folder for this CPU"
+#endif
+
 struct vmm_virtio_net;
 struct vmm_virtio_blk;
 
@@ -97,11 +105,7 @@ struct vmm {
 	struct vmm_exit exit;
 	int exit_fd; /* eventfd */
 
-	struct {
-		struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID */
-		struct vmm_x86_boot boot;
-		struct vmm_x86_platform *platform;
-	} arch;
+	struct vmm_arch_vm arch; /* <arch>/vm_arch.h */
 };
 
 enum vmm_space {
@@ -141,7 +145,7 @@ void vmm_vcpu_destroy(struct vmm_vcpu *vcpu);
 int vmm_vcpu_start(struct vmm_vcpu *vcpu);
 int vmm_current_vcpu(void); /* index of the calling vCPU thread, else -1 */
 
-/* Architecture: x86/kvm_cpu.c. */
+/* Architecture: x86/kvm_cpu.c (arm64/unsupported.c). */
 struct vmm_kvm_cap {
 	int cap;
 	const char *name;
@@ -172,7 +176,7 @@ int vmm_arch_vcpu_init(struct vmm *vm, struct vmm_vcpu *vcpu, char *err, size_t 
 /* Human-readable description of a failed entry or internal error. */
 void vmm_arch_describe_rip(struct vmm_vcpu *vcpu, char *buf, size_t len);
 
-/* Architecture devices: x86/platform.c. */
+/* Architecture devices: x86/platform.c (arm64/unsupported.c). */
 int vmm_arch_devices_init(struct vmm *vm);
 void vmm_arch_devices_fini(struct vmm *vm);
 int vmm_arch_power_button(struct vmm *vm);

@@ -117,6 +117,14 @@ get_supported_cpuid(int kvm_fd, struct kvm_cpuid2 **out)
 }
 
 int
+vmm_guests_supported(char *err, size_t errlen)
+{
+	(void)err;
+	(void)errlen;
+	return 0;
+}
+
+int
 vmm_arch_vm_init(struct vmm *vm, char *err, size_t errlen)
 {
 	uint64_t identity = VMM_X86_IDENTITY_MAP_GPA;

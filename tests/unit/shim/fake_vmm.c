@@ -52,6 +52,14 @@ struct vmm {
 };
 
 int
+vmm_guests_supported(char *err, size_t errlen)
+{
+	(void)err;
+	(void)errlen;
+	return 0;
+}
+
+int
 vmm_probe(const char *kvm_path, struct vmm_host_info *info)
 {
 	(void)kvm_path;
