@@ -241,8 +241,11 @@ def run_one(dptest, build, backend, sock, rw, qd, sectors, args):
         # (io_uring's io-wq workers, rte_vhost's thread, ...); over the
         # backend's own count of requests in the same interval.
         reqs = b1[0] - b0[0]
-        others = max((c1 - c0) - (b1[2] - b0[2]), 0.0)
-        busy = max(b1[1] - b0[1] + others, 1e-6)
+        worker = b1[2] - b0[2]
+        others = max((c1 - c0) - worker, 0.0)
+        # TSC cycles are wall time: a round the kernel preempted counts
+        # its wait too, so no more than the worker thread's CPU time
+        busy = max(min(b1[1] - b0[1], worker) + others, 1e-6)
         f.update(busy=busy / secs, busy_us_per_io=busy * 1e6 / max(reqs, 1),
                  per_core=reqs / busy, proc_per_core=n / cpu)
     else:
