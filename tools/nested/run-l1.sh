@@ -32,6 +32,9 @@
 # Exit status: the payload's, or
 #   124  timeout (L1 killed)     125  L1 ended without reporting a status
 #   126  usage or setup error    77   QEMU is not installed (skip)
+#   123  L1's kernel reported a soft lockup (L1 killed): the emulator left a
+#        vCPU stuck, seen under load with KVM running nested in TCG; the
+#        run says nothing about the payload (callers may run it again)
 #
 # Console markers (from L1's /init): NV-L1-READY ..., NV-L1-EXIT=<rc>.
 # QEMU stays a child of this script: to stop L1 early, send this script
@@ -246,6 +249,10 @@ while :; do
 	if [ "$(date +%s)" -ge "$deadline" ]; then
 		echo "run-l1: TIMEOUT after ${timeout}s, killing L1 (PID $qpid)" >&2
 		exit 124
+	fi
+	if grep -q 'BUG: soft lockup' "$log"; then
+		echo "run-l1: L1's kernel reports a soft lockup, killing L1 (PID $qpid)" >&2
+		exit 123
 	fi
 	sleep 0.1
 done
