@@ -5,6 +5,7 @@
 #   kernel.version       e.g. 6.1.0-56-arm64
 #   l2-initramfs.cpio.gz the guest (L2): busybox-static:arm64 and an /init
 #                        that prints NICVISOR-ARM64-L2-READY and powers off
+#                        (reboots with nv.reboot on its command line)
 # and, when given the arm64 nicvisor-shim (SHIM), the test host (L1):
 #   l1-initramfs.cpio.gz busybox, the shim with its arm64 libraries, the
 #                        Image and the L2 initramfs; its /init (l1-init.sh)
@@ -90,7 +91,7 @@ cpio_gz() {
 busybox_tree() {
 	mkdir -p "$1/bin" "$1/sbin" "$1/proc" "$1/sys" "$1/dev" "$1/tmp"
 	cp "$broot/bin/busybox" "$1/bin/busybox"
-	for a in sh mount echo cat poweroff sleep uname ls grep date; do
+	for a in sh mount echo cat poweroff reboot sleep uname ls grep date; do
 		ln -sf busybox "$1/bin/$a"
 	done
 }
@@ -103,7 +104,10 @@ cat >"$l2/init" <<'EOT'
 #!/bin/sh
 mount -t proc proc /proc
 mount -t sysfs sys /sys
-echo "NICVISOR-ARM64-L2-READY kernel=$(uname -r) machine=$(uname -m) cpus=$(grep -c ^processor /proc/cpuinfo) uptime=$(cut -d' ' -f1 /proc/uptime)"
+gic=none
+if grep -q GICv3 /proc/interrupts; then gic=v3; elif grep -q GIC- /proc/interrupts; then gic=v2; fi
+echo "NICVISOR-ARM64-L2-READY kernel=$(uname -r) machine=$(uname -m) cpus=$(grep -c ^processor /proc/cpuinfo) gic=$gic uptime=$(cut -d' ' -f1 /proc/uptime)"
+grep -qw nv.reboot /proc/cmdline && reboot -f
 poweroff -f
 EOT
 chmod +x "$l2/init"
