@@ -66,7 +66,7 @@ trap 'exit 130' INT TERM
 # of this shared machine), KVM at EL2 with VHE; L2 gets 256 MiB of L1's
 # 1 GiB.
 t_qemu=$(date +%s.%N)
-$nice qemu-system-aarch64 -M virt,virtualization=on,gic-version=$gic -cpu max -accel tcg,thread=single \
+$nice qemu-system-aarch64 -M virt,virtualization=on,gic-version="$gic" -cpu max -accel tcg,thread=single \
 	-smp 2 -m 1024 -nographic -no-reboot -monitor none -serial "file:$tmp/console" \
 	-kernel "$out/Image" -initrd "$out/l1-initramfs.cpio.gz" \
 	-append "console=ttyAMA0 panic=-1 quiet nv.timeout=$((limit - 30)) nv.l2quiet$l1extra" \

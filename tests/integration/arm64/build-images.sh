@@ -72,13 +72,14 @@ kver=$(basename "$(find "$kroot/boot" -name 'vmlinuz-*' | head -n 1)" | sed 's/^
 # Debian's arm64 vmlinuz is the Image itself (with its EFI stub); were it
 # gzip-compressed, as some distributions ship it, it is unpacked: the
 # shim loads only a plain Image.
-if [ ! -f "$out/Image" ] || [ "$out/Image" -ot "$kroot/.done" ]; then
+if [ ! -f "$out/Image" ] || [ "$(cat "$out/Image.from" 2>/dev/null)" != "$kroot" ]; then
 	if gzip -t "$kroot/boot/vmlinuz-$kver" 2>/dev/null; then
 		gzip -dc "$kroot/boot/vmlinuz-$kver" >"$out/Image.tmp"
 	else
 		cp "$kroot/boot/vmlinuz-$kver" "$out/Image.tmp"
 	fi
 	mv "$out/Image.tmp" "$out/Image"
+	echo "$kroot" >"$out/Image.from"
 fi
 echo "$kver" >"$out/kernel.version"
 
@@ -132,6 +133,7 @@ cp -L "$multiarch/ld-linux-aarch64.so.1" "$l1/lib/ld-linux-aarch64.so.1"
 todo=$(aarch64-linux-gnu-readelf -d "$shim" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
 seen=""
 while [ -n "$todo" ]; do
+	# shellcheck disable=SC2086 # a list of names, split on purpose
 	set -- $todo
 	lib=$1
 	shift
