@@ -254,7 +254,7 @@ shim_run_main(int argc, char **argv)
 		fprintf(stderr, "%s\n", nic_why);
 		return RUN_USAGE;
 	}
-	/* Before any work: an arm64 build refuses every guest (vmm.h). */
+	/* Before any work: a build that runs no guests here says so (vmm.h). */
 	if (vmm_guests_supported(arch_why, sizeof(arch_why)) < 0) {
 		fprintf(stderr, "nicvisor-shim run: %s\n", arch_why);
 		return RUN_BOOT_ERROR;

@@ -139,8 +139,9 @@ struct vmm_host_info {
 #define VMM_MIN_MEM_BYTES (16ull << 20)
 
 /* Whether this build runs guests on this host's architecture: 0, or
- * -ENOTSUP with err saying so for a person. x86_64 builds do; arm64 builds
- * compile the shim but run no guests yet. vmm_create() checks it first. */
+ * -ENOTSUP with err saying so for a person. x86_64 and arm64 builds do
+ * (arm64: without NICs and disks yet, refused by vmm_create()).
+ * vmm_create() checks it first. */
 int vmm_guests_supported(char *err, size_t errlen);
 
 /* Fill info from kvm_path (NULL: /dev/kvm). -errno if KVM cannot be opened,

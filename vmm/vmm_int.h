@@ -3,9 +3,9 @@
  * Inside the vmm library: the machine object shared by its parts, and the
  * hooks between the generic KVM code (kvm.c, vcpu.c, machine.c) and the
  * architecture (x86/kvm_cpu.c and x86/platform.c on x86_64;
- * arm64/unsupported.c on arm64, which refuses every VM until arm64 guests
- * are implemented). vmm/meson.build picks the folder by the host CPU. Not
- * for the shim; tests use it to add test devices before vmm_start().
+ * arm64/kvm_cpu.c and arm64/platform.c on arm64). vmm/meson.build picks the
+ * folder by the host CPU. Not for the shim; tests use it to add test
+ * devices before vmm_start().
  */
 #ifndef VMM_INT_H
 #define VMM_INT_H
@@ -145,7 +145,7 @@ void vmm_vcpu_destroy(struct vmm_vcpu *vcpu);
 int vmm_vcpu_start(struct vmm_vcpu *vcpu);
 int vmm_current_vcpu(void); /* index of the calling vCPU thread, else -1 */
 
-/* Architecture: x86/kvm_cpu.c (arm64/unsupported.c). */
+/* Architecture: <arch>/kvm_cpu.c. */
 struct vmm_kvm_cap {
 	int cap;
 	const char *name;
@@ -176,7 +176,7 @@ int vmm_arch_vcpu_init(struct vmm *vm, struct vmm_vcpu *vcpu, char *err, size_t 
 /* Human-readable description of a failed entry or internal error. */
 void vmm_arch_describe_rip(struct vmm_vcpu *vcpu, char *buf, size_t len);
 
-/* Architecture devices: x86/platform.c (arm64/unsupported.c). */
+/* Architecture devices: <arch>/platform.c. */
 int vmm_arch_devices_init(struct vmm *vm);
 void vmm_arch_devices_fini(struct vmm *vm);
 int vmm_arch_power_button(struct vmm *vm);

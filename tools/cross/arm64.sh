@@ -6,11 +6,12 @@
 #   tools/cross/arm64.sh test DIR    build, then run the unit suite under qemu-aarch64
 #
 # tools/deps.sh cross installs the toolchain and the :arm64 packages; the
-# one package that cannot be installed beside its amd64 copy,
-# libdpdk-dev:arm64 (see tools/deps.sh), is extracted here into
-# DIR/sysroot with apt-get download and dpkg-deb -x: its headers and
-# libdpdk.pc, whose link symlinks are pointed at the librte libraries
-# tools/deps.sh installed.
+# packages that cannot be installed beside their amd64 copies,
+# libdpdk-dev:arm64 and libfdt-dev:arm64 (see tools/deps.sh), are
+# extracted here into DIR/sysroot with apt-get download and dpkg-deb -x:
+# their headers and .pc files, whose link symlinks are pointed at the
+# libraries tools/deps.sh installed (librte_*, libfdt1:arm64). libfdt-dev
+# ships no .pc: one is written for it.
 #
 # Exit 77 (skip) when the toolchain or the :arm64 packages are missing, so
 # that `meson test` of a machine without them says why.
@@ -30,7 +31,8 @@ skip() {
 for tool in clang aarch64-linux-gnu-ld qemu-aarch64-static cmake pkg-config; do
 	command -v "$tool" >/dev/null || skip "$tool is missing (run tools/deps.sh cross)"
 done
-for lib in libnng.so libprotobuf-c.so libmbedcrypto.so libcmocka.so liburing.so librte_eal.so.23; do
+for lib in libnng.so libprotobuf-c.so libmbedcrypto.so libcmocka.so liburing.so librte_eal.so.23 \
+	libfdt.so.1; do
 	[ -e "$multiarch/$lib" ] || skip "$multiarch/$lib is missing (run tools/deps.sh cross)"
 done
 
@@ -65,8 +67,33 @@ EOT
 	touch "$sysroot/.done"
 }
 
+# libfdt-dev:arm64 in DIR/sysroot (a step of its own: sysroots made before
+# it get it too), with a libfdt.pc in the sysroot's pkgconfig directory.
+add_libfdt() {
+	[ -f "$sysroot/.fdt-done" ] && return 0
+	mkdir -p "$dir/debs"
+	(cd "$dir/debs" && apt-get download -q libfdt-dev:arm64 >/dev/null 2>&1) ||
+		skip "apt-get download libfdt-dev:arm64 failed (no Debian mirror?)"
+	dpkg-deb -x "$dir"/debs/libfdt-dev_*_arm64.deb "$sysroot"
+	ln -sfn "$multiarch/$(readlink "$sysroot$multiarch/libfdt.so")" "$sysroot$multiarch/libfdt.so"
+	rm -f "$sysroot$multiarch"/libfdt.a
+	mkdir -p "$sysroot$multiarch/pkgconfig"
+	ver=$(dpkg-deb -f "$dir"/debs/libfdt-dev_*_arm64.deb Version | sed 's/-.*//')
+	cat >"$sysroot$multiarch/pkgconfig/libfdt.pc" <<EOT
+# Written by tools/cross/arm64.sh for the extracted libfdt-dev:arm64.
+prefix=$sysroot/usr
+Name: libfdt
+Description: Flat Device Tree manipulation (libfdt-dev:arm64, extracted)
+Version: $ver
+Cflags: -I\${prefix}/include
+Libs: -L\${prefix}/lib/aarch64-linux-gnu -lfdt
+EOT
+	touch "$sysroot/.fdt-done"
+}
+
 build() {
 	make_sysroot
+	add_libfdt
 	if [ ! -f "$dir/build.ninja" ]; then
 		# Sanitizers off: qemu-user cannot reserve ASan's shadow
 		# memory (its guest address space is a part of ours), and
