@@ -39,6 +39,11 @@ const char *const dp_drop_names[DP_DROP_N] = {
 	[DP_DROP_BROKEN_QUEUE] = "broken_queue",
 	[DP_DROP_LINK_DOWN] = "link_down",
 	[DP_DROP_MALFORMED] = "malformed",
+	[DP_DROP_TRUNCATED] = "truncated",
+	[DP_DROP_BAD_LENGTH] = "bad_length",
+	[DP_DROP_BAD_HEADER] = "bad_header",
+	[DP_DROP_BAD_FRAGMENT] = "bad_fragment",
+	[DP_DROP_BAD_VXLAN] = "bad_vxlan",
 };
 
 /* The EAL initialises once per process. */
@@ -855,6 +860,7 @@ fill_stats(struct dp_port *p, struct dp_port_stats *st)
 		st->rx_bytes += c->rx_bytes;
 		st->tx_packets += c->tx_packets;
 		st->tx_bytes += c->tx_bytes;
+		st->rx_l2_only += c->rx_l2_only;
 		for (r = 0; r < DP_DROP_N; r++)
 			st->drops[r].count += c->drops[r];
 	}

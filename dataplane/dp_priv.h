@@ -52,7 +52,14 @@ enum dp_drop {
 	DP_DROP_BAD_DESCRIPTOR,  /* descriptors a guest posted that could not be used */
 	DP_DROP_BROKEN_QUEUE,    /* packets for a queue marked broken */
 	DP_DROP_LINK_DOWN,       /* output port has no peer (frontend not connected) */
-	DP_DROP_MALFORMED,       /* runt frame, or an offload we cannot finish */
+	DP_DROP_MALFORMED,       /* an offload we cannot finish */
+	/* Headers that contradict themselves (pkt_parse.h; the policy is in
+	 * docs/architecture.md, "Malformed packets"). */
+	DP_DROP_TRUNCATED,    /* the frame ends inside a header (runts too) */
+	DP_DROP_BAD_LENGTH,   /* a length field below its header or past the frame */
+	DP_DROP_BAD_HEADER,   /* IP version, IPv4 options, extension header order */
+	DP_DROP_BAD_FRAGMENT, /* a fragment reassembly must reject */
+	DP_DROP_BAD_VXLAN,    /* VXLAN flags (uplinks) */
 	DP_DROP_N,
 };
 _Static_assert(DP_DROP_N <= DP_DROP_REASONS, "dp.h has room for every drop reason");
@@ -62,6 +69,7 @@ extern const char *const dp_drop_names[DP_DROP_N];
  * control/vhost side): single writer, plain stores, summed by readers. */
 struct dp_port_counters {
 	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
+	uint64_t rx_l2_only; /* forwarded as L2 only (pkt_parse's PKT_L2_ONLY) */
 	uint64_t drops[DP_DROP_N];
 } __rte_cache_aligned;
 

@@ -3,7 +3,7 @@
 bit 0 parses with PKT_PARSE_VXLAN, bit 1 hands over only the first byte-1
 bytes (see fuzz_pkt_parse.c); the rest is the frame. One seed per case of
 the switch's malformed-packet policy, good and bad, named for what it
-holds. Usage: gen_seeds.py DIR"""
+holds, and what pkt_parse must say of it (VERDICT). Usage: gen_seeds.py DIR"""
 import os
 import struct
 import sys
@@ -130,9 +130,51 @@ seeds = {
     "vxlan-truncated": (V, vx(vxlan()[:7])),
     "vxlan-inner-truncated": (V, vx(vxlan() + INNER[:13])),
 }
-os.makedirs(sys.argv[1], exist_ok=True)
-for name, (b0, frame) in seeds.items():
-    # With P the byte after byte 0 is the prefix length; without, it is 0.
-    data = bytes([b0]) + (frame if b0 & P else bytes([0]) + frame)
-    with open(os.path.join(sys.argv[1], name), "wb") as f:
-        f.write(data)
+# What pkt_parse says of each seed (with its byte 0's flags); the unit
+# test checks the same cases one by one, and tests/integration/dataplane/
+# malformed.py sends these frames through the switch and counts them.
+_BY_VERDICT = {
+    "ok": [
+        "arp", "eth-not-ip", "ipv4-icmp", "ipv4-padded", "ipv4-tcp", "ipv6-atomic-fragment",
+        "ipv6-ext-chain", "ipv6-icmpv6", "ipv6-udp", "llc", "tcp-headers-only", "vlan-ipv4-udp",
+        "vxlan", "vxlan-headers-only",
+    ],
+    "l2_only": [
+        "ipv4-first-fragment", "ipv4-later-fragment", "ipv4-options", "ipv6-ext-too-deep",
+        "ipv6-first-fragment", "ipv6-later-fragment", "qinq", "qinq-8021ad",
+    ],
+    "truncated": [
+        "arp-truncated", "icmp-truncated", "ipv4-truncated", "ipv6-ext-past-payload", "runt",
+        "udp-truncated", "vlan-truncated", "vxlan-inner-truncated", "vxlan-truncated",
+    ],
+    "bad_length": [
+        "ipv4-ihl-4", "ipv4-total-below-header", "ipv4-total-past-frame", "ipv6-jumbogram",
+        "ipv6-payload-past-frame", "tcp-doff-4", "tcp-doff-past", "udp-length-long",
+        "udp-length-short",
+    ],
+    "bad_header": [
+        "arp-bad-lengths", "ipv4-bad-option", "ipv4-bad-version", "ipv6-hbh-not-first",
+    ],
+    "bad_fragment": [
+        "fragment-not-8", "fragment-ping-of-death", "fragment-tcp-offset-8", "fragment-tiny-tcp",
+        "ipv6-tiny-first-fragment", "ipv6-two-fragment-headers",
+    ],
+    "bad_vxlan": [
+        "vxlan-no-i-flag", "vxlan-reserved-bytes", "vxlan-reserved-flag",
+    ],
+}
+VERDICT = {name: verdict for verdict, names in _BY_VERDICT.items() for name in names}
+assert VERDICT.keys() == seeds.keys()
+
+
+def write(path):
+    os.makedirs(path, exist_ok=True)
+    for name, (b0, frame) in seeds.items():
+        # With P the byte after byte 0 is the prefix length; without, it is 0.
+        data = bytes([b0]) + (frame if b0 & P else bytes([0]) + frame)
+        with open(os.path.join(path, name), "wb") as f:
+            f.write(data)
+
+
+if __name__ == "__main__":
+    write(sys.argv[1])
