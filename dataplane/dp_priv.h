@@ -99,6 +99,10 @@ struct dp_port_ops {
 	bool (*link_up)(const struct dp_port *port);
 	/* (opt) add kind-specific figures (e.g. ethdev rx_nombuf) */
 	void (*stats)(const struct dp_port *port, struct dp_port_stats *st);
+	/* (opt) uplinks: a VM port's MAC came (add) or went; an uplink that
+	 * filters by MAC (AF_XDP's steering program) updates its filter. May
+	 * fail (negative errno): the VM's frames then stay with the kernel. */
+	int (*vm_mac)(struct dp_port *port, const uint8_t mac[6], bool add);
 };
 
 extern const struct dp_port_ops dp_vhost_ops;
@@ -232,6 +236,13 @@ int dp_vhost_open_arg(struct dp_port *port, const char *path, unsigned int qpair
 		      struct rte_mempool *pool, char *err, size_t errlen);
 int dp_ethdev_open_arg(struct dp_port *port, const char *devargs, unsigned int workers,
 		       struct rte_mempool **pool, char *err, size_t errlen);
+/* xdp_steer.c: the maps of an AF_XDP uplink's steering program
+ * (xdp/uplink_steer.bpf.c) on netdev iface. *out is NULL (and 0 returned)
+ * when the attached program is another one (it takes all traffic). */
+struct dp_xdp_steer;
+int dp_xdp_steer_open(const char *iface, struct dp_xdp_steer **out, char *err, size_t errlen);
+void dp_xdp_steer_close(struct dp_xdp_steer *s); /* accepts NULL */
+int dp_xdp_steer_mac(struct dp_xdp_steer *s, const uint8_t mac[6], bool add);
 /* Queues of a VM port broken since the last call (housekeeping logs them). */
 uint32_t dp_vhost_newly_broken(struct dp_port *port);
 
