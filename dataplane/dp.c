@@ -39,6 +39,11 @@ const char *const dp_drop_names[DP_DROP_N] = {
 	[DP_DROP_BROKEN_QUEUE] = "broken_queue",
 	[DP_DROP_LINK_DOWN] = "link_down",
 	[DP_DROP_MALFORMED] = "malformed",
+	[DP_DROP_TRUNCATED] = "truncated",
+	[DP_DROP_BAD_LENGTH] = "bad_length",
+	[DP_DROP_BAD_HEADER] = "bad_header",
+	[DP_DROP_BAD_FRAGMENT] = "bad_fragment",
+	[DP_DROP_BAD_VXLAN] = "bad_vxlan",
 };
 
 /* The EAL initialises once per process. */
@@ -649,6 +654,29 @@ port_publish(struct dp *dp, struct dp_port *p, char *err, size_t errlen)
 	return 0;
 }
 
+/* Under dp->lock: VM port vm came (add) or goes; tell the uplinks that
+ * filter by MAC (AF_XDP), unless another VM port keeps its MAC. */
+static void
+uplinks_vm_mac(struct dp *dp, const struct dp_port *vm, bool add)
+{
+	unsigned int i;
+
+	for (i = 0; !add && i < DP_MAX_PORTS; i++) {
+		const struct dp_port *o = dp->ports[i];
+
+		if (o != NULL && o != vm && !o->is_uplink && o->mac48 == vm->mac48)
+			return;
+	}
+	for (i = 0; i < DP_MAX_PORTS; i++) {
+		struct dp_port *u = dp->ports[i];
+
+		if (u != NULL && u->is_uplink && u->ops->vm_mac != NULL &&
+		    u->ops->vm_mac(u, vm->mac, add) != 0)
+			DP_LOG(WARNING, "uplink %s: cannot %s a VM's MAC in its XDP filter\n",
+			       u->name, add ? "add" : "remove");
+	}
+}
+
 int
 dp_vhost_port_add(struct dp *dp, const char *port, const char *network, const uint8_t mac[6],
 		  unsigned int queue_pairs, char *socket_path, size_t path_len, char *err,
@@ -720,6 +748,7 @@ dp_vhost_port_add(struct dp *dp, const char *port, const char *network, const ui
 	if (rc < 0)
 		DP_LOG(WARNING, "port %s: MAC not installed (%s); frames to it flood\n", port,
 		       strerror(-rc));
+	uplinks_vm_mac(dp, p, true);
 	rc = 0;
 	dp->nets[net].nports++;
 	if (socket_path != NULL && path_len > 0)
@@ -741,6 +770,7 @@ int
 dp_uplink_add(struct dp *dp, const char *port, const char *devargs, char *err, size_t errlen)
 {
 	struct dp_port *p;
+	unsigned int i;
 	int rc, id;
 
 	rc = check_name("port", port, err, errlen);
@@ -774,6 +804,14 @@ dp_uplink_add(struct dp *dp, const char *port, const char *devargs, char *err, s
 		rte_free(p);
 		goto out;
 	}
+	for (i = 0; i < DP_MAX_PORTS; i++) {
+		const struct dp_port *vm = dp->ports[i];
+
+		if (vm != NULL && !vm->is_uplink && p->ops->vm_mac != NULL &&
+		    p->ops->vm_mac(p, vm->mac, true) != 0)
+			DP_LOG(WARNING, "uplink %s: cannot steer %s's MAC to the dataplane\n", port,
+			       vm->name);
+	}
 	rc = port_publish(dp, p, err, errlen);
 	if (rc < 0) {
 		struct rte_mempool *mp = port_extra(p)->pool;
@@ -804,6 +842,7 @@ port_remove(struct dp *dp, struct dp_port *p, bool workers_running)
 	if (p->is_uplink) {
 		rte_mempool_free(port_extra(p)->pool);
 	} else {
+		uplinks_vm_mac(dp, p, false);
 		dp->nets[p->net].nports--;
 		bury_pool(port_extra(p)->pool, port_extra(p)->pool_size);
 	}
@@ -855,6 +894,7 @@ fill_stats(struct dp_port *p, struct dp_port_stats *st)
 		st->rx_bytes += c->rx_bytes;
 		st->tx_packets += c->tx_packets;
 		st->tx_bytes += c->tx_bytes;
+		st->rx_l2_only += c->rx_l2_only;
 		for (r = 0; r < DP_DROP_N; r++)
 			st->drops[r].count += c->drops[r];
 	}

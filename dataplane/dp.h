@@ -72,7 +72,7 @@ int dp_uplink_add(struct dp *dp, const char *port, const char *devargs, char *er
 
 int dp_port_del(struct dp *dp, const char *port, char *err, size_t errlen);
 
-#define DP_DROP_REASONS 8
+#define DP_DROP_REASONS 16
 struct dp_port_stats {
 	char port[64];
 	char kind[8];     /* "vhost", "uplink" */
@@ -81,10 +81,15 @@ struct dp_port_stats {
 	bool link_up;
 	unsigned int queues_broken; /* vhost: virtqueues marked broken (bad descriptors) */
 	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
+	/* Received frames forwarded as L2 only: valid, but not for L3/L4
+	 * features (IP options, fragments, QinQ, deep IPv6 extension headers) */
+	uint64_t rx_l2_only;
 	unsigned int ndrops;
 	struct {
 		/* no_buffer, queue_full, spoofed_src_mac, no_network,
-		 * bad_descriptor, broken_queue, link_down, malformed */
+		 * bad_descriptor, broken_queue, link_down, malformed (an offload
+		 * we cannot finish), and for headers that contradict themselves:
+		 * truncated, bad_length, bad_header, bad_fragment, bad_vxlan */
 		char reason[32];
 		uint64_t count;
 	} drops[DP_DROP_REASONS];

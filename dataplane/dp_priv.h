@@ -52,7 +52,14 @@ enum dp_drop {
 	DP_DROP_BAD_DESCRIPTOR,  /* descriptors a guest posted that could not be used */
 	DP_DROP_BROKEN_QUEUE,    /* packets for a queue marked broken */
 	DP_DROP_LINK_DOWN,       /* output port has no peer (frontend not connected) */
-	DP_DROP_MALFORMED,       /* runt frame, or an offload we cannot finish */
+	DP_DROP_MALFORMED,       /* an offload we cannot finish */
+	/* Headers that contradict themselves (pkt_parse.h; the policy is in
+	 * docs/architecture.md, "Malformed packets"). */
+	DP_DROP_TRUNCATED,    /* the frame ends inside a header (runts too) */
+	DP_DROP_BAD_LENGTH,   /* a length field below its header or past the frame */
+	DP_DROP_BAD_HEADER,   /* IP version, IPv4 options, extension header order */
+	DP_DROP_BAD_FRAGMENT, /* a fragment reassembly must reject */
+	DP_DROP_BAD_VXLAN,    /* VXLAN flags (uplinks) */
 	DP_DROP_N,
 };
 _Static_assert(DP_DROP_N <= DP_DROP_REASONS, "dp.h has room for every drop reason");
@@ -62,6 +69,7 @@ extern const char *const dp_drop_names[DP_DROP_N];
  * control/vhost side): single writer, plain stores, summed by readers. */
 struct dp_port_counters {
 	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
+	uint64_t rx_l2_only; /* forwarded as L2 only (pkt_parse's PKT_L2_ONLY) */
 	uint64_t drops[DP_DROP_N];
 } __rte_cache_aligned;
 
@@ -91,6 +99,10 @@ struct dp_port_ops {
 	bool (*link_up)(const struct dp_port *port);
 	/* (opt) add kind-specific figures (e.g. ethdev rx_nombuf) */
 	void (*stats)(const struct dp_port *port, struct dp_port_stats *st);
+	/* (opt) uplinks: a VM port's MAC came (add) or went; an uplink that
+	 * filters by MAC (AF_XDP's steering program) updates its filter. May
+	 * fail (negative errno): the VM's frames then stay with the kernel. */
+	int (*vm_mac)(struct dp_port *port, const uint8_t mac[6], bool add);
 };
 
 extern const struct dp_port_ops dp_vhost_ops;
@@ -224,6 +236,13 @@ int dp_vhost_open_arg(struct dp_port *port, const char *path, unsigned int qpair
 		      struct rte_mempool *pool, char *err, size_t errlen);
 int dp_ethdev_open_arg(struct dp_port *port, const char *devargs, unsigned int workers,
 		       struct rte_mempool **pool, char *err, size_t errlen);
+/* xdp_steer.c: the maps of an AF_XDP uplink's steering program
+ * (xdp/uplink_steer.bpf.c) on netdev iface. *out is NULL (and 0 returned)
+ * when the attached program is another one (it takes all traffic). */
+struct dp_xdp_steer;
+int dp_xdp_steer_open(const char *iface, struct dp_xdp_steer **out, char *err, size_t errlen);
+void dp_xdp_steer_close(struct dp_xdp_steer *s); /* accepts NULL */
+int dp_xdp_steer_mac(struct dp_xdp_steer *s, const uint8_t mac[6], bool add);
 /* Queues of a VM port broken since the last call (housekeeping logs them). */
 uint32_t dp_vhost_newly_broken(struct dp_port *port);
 

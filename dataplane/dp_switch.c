@@ -2,7 +2,8 @@
 /*
  * The workers: poll their queues, switch each burst, transmit in bursts.
  *
- * Per burst: classify every frame (runt, spoofed source, VLAN to network),
+ * Per burst: classify every frame (headers checked by pkt_parse, spoofed
+ * source, VLAN to network),
  * look up all unicast destinations of the burst in one bulk hash lookup,
  * and queue each frame on its output port's per-worker buffer; flood
  * frames are shared by reference (refcount) between VM outputs and copied
@@ -29,9 +30,13 @@
 
 #include "blk.h"
 #include "dp_priv.h"
+#include "pkt_parse.h"
 
 #define MAC48_MASK   0xffffffffffffull
 #define MAX_GSO_SEGS 64
+/* Bytes of a segmented frame's headers gathered for the parser; headers
+ * past them make the frame L2 only (PKT_F_BEYOND). */
+#define PARSE_HDR_MAX 256
 
 struct out_buf {
 	uint16_t n;
@@ -53,6 +58,53 @@ drop(struct rte_mbuf *m, struct dp_port_counters *ctr, enum dp_drop why)
 {
 	ctr->drops[why]++;
 	rte_pktmbuf_free(m);
+}
+
+static const enum dp_drop drop_of_verdict[PKT_VERDICT_N] = {
+	[PKT_DROP_TRUNCATED] = DP_DROP_TRUNCATED,   [PKT_DROP_BAD_LENGTH] = DP_DROP_BAD_LENGTH,
+	[PKT_DROP_BAD_HEADER] = DP_DROP_BAD_HEADER, [PKT_DROP_BAD_FRAGMENT] = DP_DROP_BAD_FRAGMENT,
+	[PKT_DROP_BAD_VXLAN] = DP_DROP_BAD_VXLAN,
+};
+
+/*
+ * The malformed-packet policy (docs/architecture.md): a frame whose
+ * headers contradict themselves is dropped and counted by reason; a valid
+ * one that L3/L4 features cannot use is forwarded as L2 and counted
+ * (rx_l2_only). Returns whether to forward m. The headers are read in
+ * place unless the first segment ends before them; the switch reads the
+ * Ethernet header in place, so a first segment shorter than it counts as
+ * truncated (the vhost library and PMDs fill a segment before the next).
+ */
+static inline bool
+admit(struct rte_mbuf *m, struct dp_port_counters *ctr, unsigned int flags)
+{
+	uint8_t tmp[PARSE_HDR_MAX];
+	const uint8_t *hdr = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint32_t len = rte_pktmbuf_data_len(m);
+	struct pkt_info pi;
+	enum pkt_verdict v;
+
+	if (unlikely(len < RTE_ETHER_HDR_LEN)) {
+		drop(m, ctr, DP_DROP_TRUNCATED);
+		return false;
+	}
+	if (unlikely(len < m->pkt_len && len < PARSE_HDR_MAX)) {
+		len = RTE_MIN(m->pkt_len, (uint32_t)PARSE_HDR_MAX);
+		hdr = rte_pktmbuf_read(m, 0, len, tmp);
+		if (hdr == NULL) { /* chain shorter than pkt_len */
+			drop(m, ctr, DP_DROP_TRUNCATED);
+			return false;
+		}
+	}
+	v = pkt_parse(hdr, RTE_MIN(len, m->pkt_len), m->pkt_len, flags, &pi);
+	if (likely(v == PKT_OK))
+		return true;
+	if (v == PKT_L2_ONLY) {
+		ctr->rx_l2_only++;
+		return true;
+	}
+	drop(m, ctr, drop_of_verdict[v]);
+	return false;
 }
 
 static void
@@ -310,10 +362,8 @@ from_vm(struct wstate *ws, const struct dp_cfg *cfg, struct dp_port *in, struct 
 		uint64_t dst, key;
 
 		bytes += m->pkt_len;
-		if (unlikely(rte_pktmbuf_data_len(m) < RTE_ETHER_HDR_LEN)) {
-			drop(m, ctr, DP_DROP_MALFORMED);
+		if (unlikely(!admit(m, ctr, 0)))
 			continue;
-		}
 		if (unlikely(load48(eth + 6) != in->mac48)) {
 			drop(m, ctr, DP_DROP_SPOOFED_SRC_MAC);
 			continue;
@@ -381,7 +431,7 @@ from_uplink(struct wstate *ws, const struct dp_cfg *cfg, struct dp_port *in, str
 
 		bytes += m->pkt_len;
 		if (unlikely(rte_pktmbuf_data_len(m) < RTE_ETHER_HDR_LEN)) {
-			drop(m, ctr, DP_DROP_MALFORMED);
+			drop(m, ctr, DP_DROP_TRUNCATED);
 			continue;
 		}
 		eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
@@ -389,7 +439,7 @@ from_uplink(struct wstate *ws, const struct dp_cfg *cfg, struct dp_port *in, str
 			vlan = m->vlan_tci & 0xfff;
 		} else if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_VLAN)) {
 			if (rte_vlan_strip(m) != 0) {
-				drop(m, ctr, DP_DROP_MALFORMED);
+				drop(m, ctr, DP_DROP_TRUNCATED);
 				continue;
 			}
 			vlan = m->vlan_tci & 0xfff;
@@ -400,6 +450,9 @@ from_uplink(struct wstate *ws, const struct dp_cfg *cfg, struct dp_port *in, str
 			drop(m, ctr, DP_DROP_NO_NETWORK);
 			continue;
 		}
+		/* UDP to 4789 on the wire is the overlay's: VXLAN is checked. */
+		if (unlikely(!admit(m, ctr, PKT_PARSE_VXLAN)))
+			continue;
 		eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
 		nets[nok] = net;
 		skeys[nok] = l2_key(net, load48(eth->src_addr.addr_bytes));

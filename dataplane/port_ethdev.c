@@ -9,8 +9,14 @@
  * workers share queues under a per-queue spinlock taken once per burst.
  * Rx queues (as many as workers, up to the device's maximum) are spread
  * over the workers by the snapshot.
+ *
+ * AF_XDP ("net_af_xdp0,iface=eth0,xdp_prog=.../uplink_steer.bpf.o"): with
+ * our steering program the netdev keeps the machine's own traffic and the
+ * uplink gets the VMs' and the overlay's (xdp_steer.c keeps its MAC map);
+ * without xdp_prog the PMD's default program takes everything.
  */
 #include <errno.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -26,6 +32,7 @@
 #define NB_TXD 1024
 
 struct eth_port {
+	struct dp_xdp_steer *steer; /* AF_XDP with the steering program */
 	uint16_t pid;
 	uint16_t ntxq;
 	bool shared_tx;
@@ -41,6 +48,28 @@ struct dp_ethdev_arg {
 	struct rte_mempool **pool; /* created here, handed back */
 	char pool_name[RTE_MEMPOOL_NAMESIZE];
 };
+
+/* The value of key=value in devargs ("name,k=v,..."); -ENOENT if absent. */
+static int
+devarg(const char *devargs, const char *key, char *out, size_t outlen)
+{
+	size_t klen = strlen(key);
+	const char *p = devargs;
+
+	while ((p = strchr(p, ',')) != NULL) {
+		p++;
+		if (strncmp(p, key, klen) == 0 && p[klen] == '=') {
+			size_t n = strcspn(p + klen + 1, ",");
+
+			if (n == 0 || n >= outlen)
+				return -EINVAL;
+			memcpy(out, p + klen + 1, n);
+			out[n] = '\0';
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
 
 static int
 eth_open(struct dp_port *port, const void *argp, char *err, size_t errlen)
@@ -141,6 +170,18 @@ eth_open(struct dp_port *port, const void *argp, char *err, size_t errlen)
 		goto out_pool;
 	}
 	ep->started = true;
+	if (strncmp(name, "net_af_xdp", 10) == 0 && strstr(arg->devargs, "xdp_prog=") != NULL) {
+		char iface[IF_NAMESIZE];
+
+		rc = devarg(arg->devargs, "iface", iface, sizeof(iface));
+		if (rc != 0) {
+			snprintf(err, errlen, "%s: no usable iface= in devargs", name);
+			goto out_stop;
+		}
+		rc = dp_xdp_steer_open(iface, &ep->steer, err, errlen);
+		if (rc != 0)
+			goto out_stop;
+	}
 	ep->ntxq = ntxq;
 	ep->shared_tx = ntxq < arg->workers;
 	for (w = 0; w < DP_MAX_WORKERS; w++) {
@@ -153,6 +194,8 @@ eth_open(struct dp_port *port, const void *argp, char *err, size_t errlen)
 	*arg->pool = ep->pool;
 	return 0;
 
+out_stop:
+	rte_eth_dev_stop(ep->pid);
 out_pool:
 	rte_mempool_free(ep->pool);
 out_close:
@@ -173,6 +216,7 @@ eth_close(struct dp_port *port)
 
 	if (ep == NULL)
 		return;
+	dp_xdp_steer_close(ep->steer);
 	if (rte_eth_dev_info_get(ep->pid, &info) == 0)
 		dev = info.device;
 	if (ep->started)
@@ -232,6 +276,16 @@ eth_link_up(const struct dp_port *port)
 	return link.link_status == RTE_ETH_LINK_UP;
 }
 
+static int
+eth_vm_mac(struct dp_port *port, const uint8_t mac[6], bool add)
+{
+	struct eth_port *ep = port->priv;
+
+	if (ep == NULL || ep->steer == NULL)
+		return 0;
+	return dp_xdp_steer_mac(ep->steer, mac, add);
+}
+
 static void
 eth_stats(const struct dp_port *port, struct dp_port_stats *st)
 {
@@ -267,4 +321,5 @@ const struct dp_port_ops dp_ethdev_ops = {
 	.tx = eth_tx,
 	.link_up = eth_link_up,
 	.stats = eth_stats,
+	.vm_mac = eth_vm_mac,
 };

@@ -386,6 +386,7 @@ stats_to_pb(struct dpu_agent *a, const struct dp_port_stats *s, struct nv_arena 
 	pb->rx_bytes = s->rx_bytes;
 	pb->tx_packets = s->tx_packets;
 	pb->tx_bytes = s->tx_bytes;
+	pb->rx_l2_only = s->rx_l2_only;
 	pb->drops = nv_arena_alloc(ar, (DP_DROP_REASONS + 1) * sizeof(*pb->drops));
 	for (unsigned int i = 0; i < s->ndrops && i < DP_DROP_REASONS; i++) {
 		Nicvisor__V1__PortStats__DropsEntry *d = nv_arena_alloc(ar, sizeof(*d));

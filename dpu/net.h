@@ -73,7 +73,8 @@ int dpu_net_fake_open(const char *vhost_dir, struct dpu_net **out);
 /* A call of op ("network_add", "vhost_port_add", ...) fails with err (a
  * negative errno): the one after `after` more calls of op succeed. Once. */
 void dpu_net_fake_fail(struct dpu_net *n, const char *op, unsigned int after, int err);
-/* Set the counters the fake reports for an existing port: -ENOENT if none. */
+/* Set the counters the fake reports for an existing port (bytes: 64 a
+ * packet; rx_l2_only: a tenth of rx_packets): -ENOENT if none. */
 int dpu_net_fake_set_counters(struct dpu_net *n, const char *port, uint64_t rx_packets,
 			      uint64_t tx_packets, const char *drop_reason, uint64_t drops);
 /* What the fake holds: networks, vhost ports, uplinks. */

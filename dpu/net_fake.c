@@ -316,6 +316,7 @@ dpu_net_fake_set_counters(struct dpu_net *n, const char *port, uint64_t rx_packe
 	p->st.rx_bytes = rx_packets * 64;
 	p->st.tx_packets = tx_packets;
 	p->st.tx_bytes = tx_packets * 64;
+	p->st.rx_l2_only = rx_packets / 10;
 	p->st.ndrops = 0;
 	if (drop_reason != NULL) {
 		snprintf(p->st.drops[0].reason, sizeof(p->st.drops[0].reason), "%s", drop_reason);

@@ -381,9 +381,10 @@ ctl_json_port_stats(FILE *f, const Nicvisor__V1__PortStats *p)
 	ctl_json_string(f, p->mac);
 	fprintf(f,
 		",\"link_up\":%s,\"rx_packets\":%" PRIu64 ",\"rx_bytes\":%" PRIu64
-		",\"tx_packets\":%" PRIu64 ",\"tx_bytes\":%" PRIu64 ",\"drops\":{",
+		",\"tx_packets\":%" PRIu64 ",\"tx_bytes\":%" PRIu64 ",\"rx_l2_only\":%" PRIu64
+		",\"drops\":{",
 		p->link_up ? "true" : "false", p->rx_packets, p->rx_bytes, p->tx_packets,
-		p->tx_bytes);
+		p->tx_bytes, p->rx_l2_only);
 	for (size_t i = 0; i < p->n_drops; i++) {
 		if (i)
 			fputc(',', f);

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Debian packages of nicvisor from a build directory, with dpkg-deb:
 #   nicvisor-dpu   the agent, its unit, the hugepage unit, /etc/nicvisor/dpu.conf
-#                  and hugepages.conf
+#                  and hugepages.conf, the AF_XDP uplinks' steering program
 #   nicvisor-shim  the host daemon, its unit, /etc/nicvisor/shim.conf
 #   nicvisorctl    the command line
 # The architecture is the programs' (amd64 or arm64: a native build or the
@@ -108,6 +108,11 @@ EOT
 stage nicvisor-dpu "$dpu"
 files nicvisor-dpu /lib/systemd/system nicvisor-dpu.service nicvisor-hugepages.service
 files nicvisor-dpu /etc/nicvisor dpu.conf hugepages.conf
+# The steering XDP program of AF_XDP uplinks (devargs xdp_prog=), if built.
+if [ -f "$build/dataplane/xdp/uplink_steer.bpf.o" ]; then
+	mkdir -p "$work/nicvisor-dpu/usr/lib/nicvisor"
+	install -m 0644 "$build/dataplane/xdp/uplink_steer.bpf.o" "$work/nicvisor-dpu/usr/lib/nicvisor/"
+fi
 # DPDK's drivers are plug-ins its EAL loads (dpdk-pmds-23): the ring mempool
 # holds every mbuf and ring; af_packet and mlx5 are the uplinks of a
 # development machine and of a BlueField.

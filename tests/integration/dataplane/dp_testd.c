@@ -41,9 +41,11 @@ print_stats(const struct dp_port_stats *st)
 	unsigned int i;
 
 	printf("STAT port=%s kind=%s network=%s link=%s rx_packets=%" PRIu64 " rx_bytes=%" PRIu64
-	       " tx_packets=%" PRIu64 " tx_bytes=%" PRIu64 " queues_broken=%u",
+	       " tx_packets=%" PRIu64 " tx_bytes=%" PRIu64 " rx_l2_only=%" PRIu64
+	       " queues_broken=%u",
 	       st->port, st->kind, st->network[0] ? st->network : "-", st->link_up ? "up" : "down",
-	       st->rx_packets, st->rx_bytes, st->tx_packets, st->tx_bytes, st->queues_broken);
+	       st->rx_packets, st->rx_bytes, st->tx_packets, st->tx_bytes, st->rx_l2_only,
+	       st->queues_broken);
 	for (i = 0; i < st->ndrops; i++)
 		printf(" drop_%s=%" PRIu64, st->drops[i].reason, st->drops[i].count);
 	printf("\n");

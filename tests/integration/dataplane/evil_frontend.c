@@ -14,9 +14,12 @@
  *   long      a chain through all 256 descriptors and on (longer than the ring)
  *   indirect  an indirect table of 1000 entries (more than the ring)
  *   zero      16 chains of one zero-length buffer
+ *   frames    no rx buffers; on tx, one well-formed chain per frame of FILE
+ *             (one frame a line, in hex, at most 128 of at most 2036
+ *             bytes): frames whose headers are bad, not the descriptors
  *
  * Then it prints "READY" and holds the connection until stdin closes.
- * Usage: evil_frontend SOCKET MODE
+ * Usage: evil_frontend SOCKET MODE [FILE]
  */
 #include <errno.h>
 #include <stdint.h>
@@ -34,6 +37,10 @@
 #define F_NEXT     1
 #define F_WRITE    2
 #define F_INDIRECT 4
+#define HDR_LEN    12 /* virtio-net header with VERSION_1 */
+#define MAX_FRAMES 128
+#define FRAME_BUF  2048
+#define FRAMES_GPA 0x100000
 
 enum {
 	GET_FEATURES = 1,
@@ -113,6 +120,33 @@ send_msg(uint32_t req, const void *payload, uint32_t size, int fd)
 		die("sendmsg");
 }
 
+/* Frames of FILE (hex, one a line) into guest memory at FRAMES_GPA, one
+ * FRAME_BUF each behind a zeroed virtio-net header, as descriptors of d. */
+static int
+load_frames(const char *path, uint8_t *mem, struct desc *d)
+{
+	char line[2 * FRAME_BUF + 2];
+	FILE *f = fopen(path, "r");
+	int n = 0;
+
+	if (f == NULL)
+		die(path);
+	while (n < MAX_FRAMES && fgets(line, sizeof(line), f) != NULL) {
+		uint8_t *buf = mem + FRAMES_GPA + (size_t)n * FRAME_BUF;
+		size_t len = 0;
+		unsigned int byte;
+
+		memset(buf, 0, HDR_LEN);
+		while (len < FRAME_BUF - HDR_LEN && sscanf(line + 2 * len, "%2x", &byte) == 1)
+			buf[HDR_LEN + len++] = (uint8_t)byte;
+		d[n] = (struct desc){ FRAMES_GPA + (uint64_t)n * FRAME_BUF,
+				      (uint32_t)(HDR_LEN + len), 0, 0 };
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
 static uint64_t
 get_u64(uint32_t req)
 {
@@ -134,8 +168,8 @@ main(int argc, char **argv)
 	int memfd, q;
 	char buf[64];
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: evil_frontend SOCKET MODE\n");
+	if (argc != 3 && !(argc == 4 && strcmp(argv[2], "frames") == 0)) {
+		fprintf(stderr, "usage: evil_frontend SOCKET MODE [FILE]\n");
 		return 2;
 	}
 	mode = argv[2];
@@ -186,6 +220,8 @@ main(int argc, char **argv)
 						      (uint16_t)((i + 1) % QSIZE) };
 		} else if (strcmp(mode, "indirect") == 0) {
 			d[0] = (struct desc){ 0x20000, 1000 * 16, F_INDIRECT, 0 };
+		} else if (strcmp(mode, "frames") == 0) {
+			n = q == 0 ? 0 : load_frames(argv[3], mem, d);
 		} else if (strcmp(mode, "zero") == 0) {
 			n = 16;
 			for (i = 0; i < n; i++)

@@ -11,6 +11,9 @@
   wire.py send IFACE SRC DST VLAN COUNT
                                send COUNT frames (EtherType 0x88b5), tagged
                                802.1Q VLAN unless VLAN is 0
+  wire.py sendhex IFACE FILE COUNT
+                               send each frame of FILE (hex, one a line) COUNT
+                               times, as it is
 
 The kernel takes VLAN tags off frames for packet sockets and reports them in
 PACKET_AUXDATA; capture reads them from there.
@@ -124,6 +127,17 @@ def send(iface, src, dst, vlan, count):
         time.sleep(0.001)
 
 
+def sendhex(iface, path, count):
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.bind((iface, 0))
+    with open(path) as f:
+        frames = [bytes.fromhex(ln) for ln in f.read().split()]
+    for frame in frames:
+        for _ in range(count):
+            s.send(frame)
+            time.sleep(0.001)
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "capture":
         capture(sys.argv[2], float(sys.argv[3]))
@@ -132,5 +146,7 @@ if __name__ == "__main__":
                 (mac(sys.argv[3]), socket.inet_aton(sys.argv[4]), int(sys.argv[5])))
     elif sys.argv[1] == "send":
         send(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), int(sys.argv[6]))
+    elif sys.argv[1] == "sendhex":
+        sendhex(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     else:
         sys.exit(2)

@@ -106,7 +106,8 @@ assert a["rx_packets"] > 0 and b["tx_packets"] > 0, (a, b)
 # and a busy port may run out of buffers; nothing may be bad or spoofed.
 for p in (a, b):
     bad = {k: v for k, v in p["drops"].items()
-           if v and k in ("spoofed_src_mac", "bad_descriptor", "broken_queue", "malformed")}
+           if v and k in ("spoofed_src_mac", "bad_descriptor", "broken_queue", "malformed",
+                          "truncated", "bad_length", "bad_header", "bad_fragment")}
     assert not bad, "%s dropped %s" % (p["port"], bad)
 PY
 nv_log "moved $mib MB between two guests through the DPU in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s (both boots included)"

@@ -1565,6 +1565,7 @@ test_port_stats(void **state)
 	assert_int_equal(ps->rx_packets, 10);
 	assert_int_equal(ps->rx_bytes, 640);
 	assert_int_equal(ps->tx_packets, 20);
+	assert_int_equal(ps->rx_l2_only, 1);
 	assert_int_equal(ps->n_drops, 1);
 	assert_string_equal(ps->drops[0]->key, "spoofed_src_mac");
 	assert_int_equal(ps->drops[0]->value, 3);
