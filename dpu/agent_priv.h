@@ -240,6 +240,8 @@ struct dpu_volume *vol_find_name(struct dpu_agent *a, const char *name);
 struct dpu_volume *vol_add(struct dpu_agent *a, const char *name, uint64_t size_bytes,
 			   const char *nbd_url, const char *id);
 void vol_remove(struct dpu_agent *a, struct dpu_volume *vol);
+/* Remove files of the volume directory that no volume owns (at start). */
+void vol_sweep_orphans(struct dpu_agent *a);
 /* The file of a file volume: <conf.volume_dir>/<id>.img. -ENAMETOOLONG,
  * or -EINVAL for an NBD volume or an agent without a volume directory. */
 int vol_path(struct dpu_agent *a, const struct dpu_volume *vol, char *buf, size_t size);
