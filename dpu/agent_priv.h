@@ -142,6 +142,7 @@ struct dpu_agent {
 	uint64_t first_cmd_seq;
 	bool shutting_down;
 	struct dpu_agent_stats stats;
+	struct dpu_api_op_stats api_ops[DPU_API_OPS];
 };
 
 /* agent.c */

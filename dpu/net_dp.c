@@ -58,6 +58,12 @@ dpn_port_stats(struct dpu_net *n, const char *port, struct dp_port_stats *out, u
 	return dp_port_stats(dp_of(n), port, out, max);
 }
 
+static int
+dpn_worker_stats(struct dpu_net *n, struct dp_worker_stats *out, unsigned int max)
+{
+	return dp_worker_stats(dp_of(n), out, max);
+}
+
 static void
 dpn_close(struct dpu_net *n)
 {
@@ -73,6 +79,7 @@ static const struct dpu_net_ops dp_net_ops = {
 	.uplink_add = dpn_uplink_add,
 	.port_del = dpn_port_del,
 	.port_stats = dpn_port_stats,
+	.worker_stats = dpn_worker_stats,
 	.close = dpn_close,
 };
 
