@@ -263,6 +263,15 @@ lazy_port_stats(struct dpu_net *n, const char *port, struct dp_port_stats *out, 
 	return r->ops->port_stats(r, port, out, max);
 }
 
+static int
+lazy_worker_stats(struct dpu_net *n, struct dp_worker_stats *out, unsigned int max)
+{
+	struct dpu_net *r = ((struct lazy_net *)n)->real;
+
+	/* Not started: no worker runs. */
+	return r == NULL ? 0 : r->ops->worker_stats(r, out, max);
+}
+
 static void
 lazy_close(struct dpu_net *n)
 {
@@ -280,6 +289,7 @@ static const struct dpu_net_ops lazy_ops = {
 	.uplink_add = lazy_uplink_add,
 	.port_del = lazy_port_del,
 	.port_stats = lazy_port_stats,
+	.worker_stats = lazy_worker_stats,
 	.close = lazy_close,
 };
 

@@ -354,11 +354,16 @@ test_dataplane(void)
 
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
 	extra[5] = listen;
-	if (port < 0 || agent_setup_with(&ap, 300, 1200, "on", extra) < 0) {
-		CHECK(false, "nicvisor-dpu --dataplane on --metrics %s starts", listen);
+	/* The default: DPDK starts with the first network. */
+	if (port < 0 || agent_setup_with(&ap, 300, 1200, NULL, extra) < 0) {
+		CHECK(false, "nicvisor-dpu --metrics %s starts", listen);
 		return;
 	}
-	CHECK(create_network(&ap, "n1", 0) == CODE(OK), "a network (DPDK running)");
+	r = http(port, "GET", "/metrics");
+	CHECK(r != NULL && strstr(body_of(r), "nicvisor_dp_worker") == NULL,
+	      "no worker metrics before the dataplane starts");
+	free(r);
+	CHECK(create_network(&ap, "n1", 0) == CODE(OK), "a network (DPDK starts)");
 	r = http(port, "GET", "/metrics");
 	b = body_of(r);
 	CHECK(check_format(b) > 0, "well-formed");
