@@ -724,12 +724,6 @@ dpu_agent_close(struct dpu_agent *a)
 	free(a);
 }
 
-struct dpu_net *
-dpu_agent_net(struct dpu_agent *a)
-{
-	return a->net;
-}
-
 void
 dpu_agent_get_stats(struct dpu_agent *a, struct dpu_agent_stats *out)
 {

@@ -142,7 +142,5 @@ void dpu_agent_api_stats(struct dpu_agent *a, struct dpu_api_op_stats *out);
  * the API's stats. Meant for Get and List operations. */
 void dpu_agent_query(struct dpu_agent *a, const Nicvisor__V1__Request *rq, struct nv_arena *arena,
 		     Nicvisor__V1__Response *rep);
-/* The agent's dataplane (NULL when networking is off), for its stats. */
-struct dpu_net *dpu_agent_net(struct dpu_agent *a);
 
 #endif

@@ -332,6 +332,8 @@ int api_remove_nic(struct dpu_agent *a, const Nicvisor__V1__RemoveNicRequest *r,
 		   struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);
 int api_get_port_stats(struct dpu_agent *a, const Nicvisor__V1__GetPortStatsRequest *r,
 		       struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);
+int api_get_worker_stats(struct dpu_agent *a, const Nicvisor__V1__GetWorkerStatsRequest *r,
+			 struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);
 /* api_vol.c: volumes, disks and disk statistics */
 int api_create_volume(struct dpu_agent *a, const Nicvisor__V1__CreateVolumeRequest *r,
 		      struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);

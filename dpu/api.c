@@ -700,6 +700,9 @@ dispatch(struct dpu_agent *a, const Nicvisor__V1__Request *rq, struct nv_arena *
 	case NICVISOR__V1__REQUEST__OP_GET_PORT_STATS:
 		NEED(rq->get_port_stats, "get_port_stats");
 		return api_get_port_stats(a, rq->get_port_stats, ar, rep, st);
+	case NICVISOR__V1__REQUEST__OP_GET_WORKER_STATS:
+		NEED(rq->get_worker_stats, "get_worker_stats");
+		return api_get_worker_stats(a, rq->get_worker_stats, ar, rep, st);
 	case NICVISOR__V1__REQUEST__OP_CREATE_VOLUME:
 		NEED(rq->create_volume, "create_volume");
 		return api_create_volume(a, rq->create_volume, ar, rep, st);

@@ -23,11 +23,7 @@
 #include <string.h>
 
 #include "agent.h"
-#include "dp.h"
-#include "net.h"
 #include "nv_log.h"
-
-#define MAX_WORKERS 64
 
 struct dpu_metrics {
 	struct dpu_agent *agent;
@@ -339,44 +335,45 @@ render_disks(struct text *t, struct dpu_agent *a)
 	nv_arena_free(&ar);
 }
 
+#define WORKER_SERIES(name, type, text, fmt, expr)                                                 \
+	do {                                                                                       \
+		help(t, name, type, text);                                                         \
+		for (size_t i = 0; i < wr->n_workers; i++)                                         \
+			put(t, name "{worker=\"%u\",lcore=\"%u\"} " fmt "\n",                      \
+			    wr->workers[i]->worker, wr->workers[i]->lcore, wr->workers[i]->expr);  \
+	} while (0)
+
 static void
 render_workers(struct text *t, struct dpu_agent *a)
 {
-	struct dpu_net *n = dpu_agent_net(a);
-	struct dp_worker_stats w[MAX_WORKERS];
-	int nw, i;
+	Nicvisor__V1__GetWorkerStatsRequest gr = NICVISOR__V1__GET_WORKER_STATS_REQUEST__INIT;
+	Nicvisor__V1__Request rq = NICVISOR__V1__REQUEST__INIT;
+	const Nicvisor__V1__WorkerStatsResponse *wr;
+	struct nv_arena ar = NV_ARENA_INIT;
+	Nicvisor__V1__Response rep;
 
-	if (n == NULL || n->ops->worker_stats == NULL)
-		return;
-	nw = n->ops->worker_stats(n, w, MAX_WORKERS);
-	if (nw <= 0)
-		return;
-	help(t, "nicvisor_dp_worker_busy_seconds_total", "counter",
-	     "Time each dataplane worker spent in rounds that switched frames (its rate is the "
-	     "switching load of its core, 0..1).");
-	for (i = 0; i < nw; i++)
-		put(t, "nicvisor_dp_worker_busy_seconds_total{worker=\"%d\",lcore=\"%u\"} %.6f\n",
-		    i, w[i].lcore,
-		    w[i].tsc_hz ? (double)w[i].busy_cycles / (double)w[i].tsc_hz : 0.0);
-	help(t, "nicvisor_dp_worker_blk_busy_seconds_total", "counter",
-	     "Time each dataplane worker spent in rounds that served disks.");
-	for (i = 0; i < nw; i++)
-		put(t,
-		    "nicvisor_dp_worker_blk_busy_seconds_total{worker=\"%d\",lcore=\"%u\"} %.6f\n",
-		    i, w[i].lcore,
-		    w[i].tsc_hz ? (double)w[i].blk_busy_cycles / (double)w[i].tsc_hz : 0.0);
-	help(t, "nicvisor_dp_worker_packets_total", "counter",
-	     "Frames each dataplane worker received and switched.");
-	for (i = 0; i < nw; i++)
-		put(t, "nicvisor_dp_worker_packets_total{worker=\"%d\",lcore=\"%u\"} %" PRIu64 "\n",
-		    i, w[i].lcore, w[i].packets);
-	help(t, "nicvisor_dp_worker_blk_requests_total", "counter",
-	     "Block requests each dataplane worker completed.");
-	for (i = 0; i < nw; i++)
-		put(t,
-		    "nicvisor_dp_worker_blk_requests_total{worker=\"%d\",lcore=\"%u\"} %" PRIu64
-		    "\n",
-		    i, w[i].lcore, w[i].blk_requests);
+	rq.op_case = NICVISOR__V1__REQUEST__OP_GET_WORKER_STATS;
+	rq.get_worker_stats = &gr;
+	dpu_agent_query(a, &rq, &ar, &rep);
+	wr = rep.result_case == NICVISOR__V1__RESPONSE__RESULT_WORKER_STATS ? rep.worker_stats
+									    : NULL;
+	if (wr != NULL && wr->n_workers > 0) {
+		WORKER_SERIES(
+			"nicvisor_dp_worker_busy_seconds_total", "counter",
+			"Time each dataplane worker spent in rounds that switched frames (its "
+			"rate is the switching load of its core, 0..1).",
+			"%.6f", busy_seconds);
+		WORKER_SERIES("nicvisor_dp_worker_blk_busy_seconds_total", "counter",
+			      "Time each dataplane worker spent in rounds that served disks.",
+			      "%.6f", blk_busy_seconds);
+		WORKER_SERIES("nicvisor_dp_worker_packets_total", "counter",
+			      "Frames each dataplane worker received and switched.", "%" PRIu64,
+			      packets);
+		WORKER_SERIES("nicvisor_dp_worker_blk_requests_total", "counter",
+			      "Block requests each dataplane worker completed.", "%" PRIu64,
+			      blk_requests);
+	}
+	nv_arena_free(&ar);
 }
 
 char *
