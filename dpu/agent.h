@@ -83,6 +83,10 @@ void dpu_agent_close(struct dpu_agent *a);
  */
 void dpu_agent_api(struct dpu_agent *a, const uint8_t *req, size_t len, struct nv_arena *arena,
 		   Nicvisor__V1__Response *rep);
+/* The same for a read-only caller: Get and List operations are served,
+ * every other is answered CODE_PERMISSION_DENIED. */
+void dpu_agent_api_read_only(struct dpu_agent *a, const uint8_t *req, size_t len,
+			     struct nv_arena *arena, Nicvisor__V1__Response *rep);
 
 /* Southbound: one HostRequest (any bytes), answered through r now or, for
  * a Poll, later. */

@@ -751,9 +751,49 @@ dpu_decode_error(int rc, size_t len, const char *what, struct dpu_status *st)
 			len, what);
 }
 
+/* What a read-only caller may do: read, never change. New operations are
+ * refused to it until listed here. */
+static bool
+op_reads(Nicvisor__V1__Request__OpCase op)
+{
+	switch (op) {
+	case NICVISOR__V1__REQUEST__OP_GET_VM:
+	case NICVISOR__V1__REQUEST__OP_LIST_VMS:
+	case NICVISOR__V1__REQUEST__OP_LIST_HOSTS:
+	case NICVISOR__V1__REQUEST__OP_GET_CONSOLE:
+	case NICVISOR__V1__REQUEST__OP_GET_NETWORK:
+	case NICVISOR__V1__REQUEST__OP_LIST_NETWORKS:
+	case NICVISOR__V1__REQUEST__OP_GET_PORT_STATS:
+	case NICVISOR__V1__REQUEST__OP_GET_VOLUME:
+	case NICVISOR__V1__REQUEST__OP_LIST_VOLUMES:
+	case NICVISOR__V1__REQUEST__OP_GET_DISK_STATS:
+	case NICVISOR__V1__REQUEST__OP_GET_WORKER_STATS:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void api_serve(struct dpu_agent *a, const uint8_t *req, size_t len, struct nv_arena *ar,
+		      Nicvisor__V1__Response *rep, bool read_only);
+
 void
 dpu_agent_api(struct dpu_agent *a, const uint8_t *req, size_t len, struct nv_arena *ar,
 	      Nicvisor__V1__Response *rep)
+{
+	api_serve(a, req, len, ar, rep, false);
+}
+
+void
+dpu_agent_api_read_only(struct dpu_agent *a, const uint8_t *req, size_t len, struct nv_arena *ar,
+			Nicvisor__V1__Response *rep)
+{
+	api_serve(a, req, len, ar, rep, true);
+}
+
+static void
+api_serve(struct dpu_agent *a, const uint8_t *req, size_t len, struct nv_arena *ar,
+	  Nicvisor__V1__Response *rep, bool read_only)
 {
 	Nicvisor__V1__Request *rq = NULL;
 	struct dpu_status st;
@@ -771,6 +811,10 @@ dpu_agent_api(struct dpu_agent *a, const uint8_t *req, size_t len, struct nv_are
 		dpu_fail(&st, CODE(VERSION_MISMATCH), "version",
 			 "request has protocol version %u; this agent speaks version %u",
 			 rq->version, NV_PROTOCOL_VERSION);
+	else if (read_only && !op_reads(rq->op_case))
+		dpu_fail(&st, CODE(PERMISSION_DENIED), "",
+			 "this endpoint is read-only: it serves Get and List requests; changes "
+			 "go to the agent's --api endpoint with an admin certificate");
 	else
 		dispatch(a, rq, ar, rep, &st);
 	if (st.code != CODE(OK)) {

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 
 #include "nicvisor/v1/api.pb-c.h"
+#include "nv_rpc.h"
 
 enum {
 	EXIT_OK = 0,
@@ -24,6 +25,7 @@ struct ctl {
 	struct nv_rpc_client *client;
 	nng_socket sub;
 	bool sub_open;
+	struct nv_tls tls; /* for tls+tcp:// URLs */
 };
 
 /* Send req (its version is set here); on success (EXIT_OK) *rep is an OK

@@ -33,7 +33,8 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-		"usage: nicvisorctl [--api URL] [--events URL] [--json] COMMAND [ARGS]\n"
+		"usage: nicvisorctl [--api URL] [--events URL] [--json]\n"
+		"                   [--tls-cert FILE --tls-key FILE --tls-ca FILE] COMMAND [ARGS]\n"
 		"\n"
 		"commands:\n"
 		"  create NAME --kernel PATH [--initrd PATH] [--cmdline TEXT] [--vcpus N]\n"
@@ -83,7 +84,9 @@ usage(FILE *f)
 		"                                      (default: until interrupted)\n"
 		"\n"
 		"NAME is a VM's name or id. Defaults: --api %s (or $NICVISOR_API),\n"
-		"--events %s (or $NICVISOR_EVENTS).\n"
+		"--events %s (or $NICVISOR_EVENTS). With tls+tcp:// URLs the\n"
+		"client certificate, its key and the agent's CA (PEM files) come from\n"
+		"--tls-cert, --tls-key, --tls-ca (or $NICVISOR_TLS_CERT, _KEY, _CA).\n"
 		"Exit status: 0 ok, 1 error, 2 usage.\n",
 		DEFAULT_API, DEFAULT_EVENTS);
 }
@@ -100,7 +103,7 @@ usage_error(const char *fmt, const char *arg)
 static int
 connect_api(struct ctl *c)
 {
-	int rc = nv_rpc_client_open(c->api_url, NV_RPC_DIAL_WAIT, &c->client);
+	int rc = nv_rpc_client_open_tls(c->api_url, &c->tls, NV_RPC_DIAL_WAIT, &c->client);
 
 	if (rc < 0) {
 		fprintf(stderr,
@@ -1222,8 +1225,15 @@ subscribe(struct ctl *c, const char *const *topics, size_t n)
 			rv = nng_socket_set(c->sub, NNG_OPT_SUB_SUBSCRIBE, topics[i],
 					    strlen(topics[i]));
 	}
-	if (rv == 0)
-		rv = nng_dial(c->sub, c->events_url, NULL, 0);
+	if (rv == 0) {
+		nng_dialer d;
+
+		rv = nng_dialer_create(&d, c->sub, c->events_url);
+		if (rv == 0 && nv_tls_dialer(d, c->events_url, &c->tls) < 0)
+			return EXIT_ERR;
+		if (rv == 0)
+			rv = nng_dialer_start(d, 0);
+	}
 	if (rv != 0) {
 		fprintf(stderr,
 			"nicvisorctl: cannot subscribe to events at %s: %s; is nicvisor-dpu "
@@ -1614,9 +1624,15 @@ int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "api", required_argument, NULL, 'a' }, { "events", required_argument, NULL, 'e' },
-		{ "json", no_argument, NULL, 'j' },      { "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },      { NULL, 0, NULL, 0 },
+		{ "api", required_argument, NULL, 'a' },
+		{ "events", required_argument, NULL, 'e' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "tls-cert", required_argument, NULL, 'c' },
+		{ "tls-key", required_argument, NULL, 'k' },
+		{ "tls-ca", required_argument, NULL, 'A' },
+		{ NULL, 0, NULL, 0 },
 	};
 	struct ctl c = { 0 };
 	const char *cmd;
@@ -1624,6 +1640,9 @@ main(int argc, char **argv)
 
 	c.api_url = getenv("NICVISOR_API") ? getenv("NICVISOR_API") : DEFAULT_API;
 	c.events_url = getenv("NICVISOR_EVENTS") ? getenv("NICVISOR_EVENTS") : DEFAULT_EVENTS;
+	c.tls.cert = getenv("NICVISOR_TLS_CERT");
+	c.tls.key = getenv("NICVISOR_TLS_KEY");
+	c.tls.ca[0] = getenv("NICVISOR_TLS_CA");
 	/* '+': stop at the command word; its options are parsed after it. */
 	while ((o = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		switch (o) {
@@ -1635,6 +1654,15 @@ main(int argc, char **argv)
 			break;
 		case 'j':
 			c.json = true;
+			break;
+		case 'c':
+			c.tls.cert = optarg;
+			break;
+		case 'k':
+			c.tls.key = optarg;
+			break;
+		case 'A':
+			c.tls.ca[0] = optarg;
 			break;
 		case 'V':
 			printf("nicvisorctl %s\n", NV_VERSION);
