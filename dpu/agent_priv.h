@@ -69,6 +69,9 @@ struct dpu_network {
 	char id[DPU_NETWORK_ID_LEN + 1];
 	char name[DPU_NAME_MAX + 1];
 	uint32_t vlan;
+	uint32_t vni; /* overlay (VXLAN) network; 0: none */
+	size_t nvteps;
+	uint32_t vteps[DPU_MAX_VTEPS]; /* remote VTEPs, network byte order */
 	uint64_t created_unix_ms;
 	bool programmed; /* not durable: the dataplane has it */
 };
@@ -187,6 +190,7 @@ int agent_save(struct dpu_agent *a);
 /* network.c: networks, NICs and their dataplane ports */
 struct dpu_network *net_find(struct dpu_agent *a, const char *id_or_name);
 struct dpu_network *net_find_name(struct dpu_agent *a, const char *name);
+struct dpu_network *net_find_vni(struct dpu_agent *a, uint32_t vni);
 /* A new network record (not programmed); a fresh id unless id != NULL.
  * NULL if out of memory. */
 struct dpu_network *net_add(struct dpu_agent *a, const char *name, uint32_t vlan, const char *id);

@@ -50,8 +50,12 @@ api_create_network(struct dpu_agent *a, const Nicvisor__V1__CreateNetworkRequest
 	struct dpu_network *net, *other = NULL;
 	int rc = 0;
 
+	uint32_t vteps[DPU_MAX_VTEPS];
+
 	if (dpu_validate_network_name(r->name, "name", st) < 0 ||
-	    dpu_validate_vlan(r->vlan, "vlan", st) < 0)
+	    dpu_validate_vlan(r->vlan, "vlan", st) < 0 ||
+	    dpu_validate_overlay(r->vlan, r->vni, r->remote_vteps, r->n_remote_vteps, vteps, st) <
+		    0)
 		return -EINVAL;
 	pthread_mutex_lock(&a->lock);
 	if (agent_need_net(a, "", st) < 0) {
@@ -78,17 +82,28 @@ api_create_network(struct dpu_agent *a, const Nicvisor__V1__CreateNetworkRequest
 			      r->vlan, other->name);
 		goto out_unlock;
 	}
+	other = net_find_vni(a, r->vni);
+	if (other != NULL) {
+		rc = dpu_fail(st, CODE(ALREADY_EXISTS), "vni",
+			      "VNI %u is network %s's; a VNI carries one network on the overlay",
+			      r->vni, other->name);
+		goto out_unlock;
+	}
 	net = net_add(a, r->name, r->vlan, NULL);
 	if (net == NULL) {
 		rc = dpu_fail(st, CODE(INTERNAL), "", "out of memory");
 		goto out_unlock;
 	}
+	net->vni = r->vni;
+	net->nvteps = r->n_remote_vteps;
+	memcpy(net->vteps, vteps, r->n_remote_vteps * sizeof(vteps[0]));
 	if (net_program(a, net, st) < 0) {
 		net_remove(a, net);
 		rc = -EINVAL;
 		goto out_unlock;
 	}
-	nv_info("created network %s (%s), vlan %u", net->name, net->id, net->vlan);
+	nv_info("created network %s (%s), vlan %u, vni %u", net->name, net->id, net->vlan,
+		net->vni);
 	rep->result_case = NICVISOR__V1__RESPONSE__RESULT_NETWORK;
 	rep->network = net_to_pb(net, ar);
 	rc = api_save_or_fail(a, st);
@@ -387,6 +402,8 @@ stats_to_pb(struct dpu_agent *a, const struct dp_port_stats *s, struct nv_arena 
 	pb->tx_packets = s->tx_packets;
 	pb->tx_bytes = s->tx_bytes;
 	pb->rx_l2_only = s->rx_l2_only;
+	pb->vxlan_encap = s->vxlan_encap;
+	pb->vxlan_decap = s->vxlan_decap;
 	pb->drops = nv_arena_alloc(ar, (DP_DROP_REASONS + 1) * sizeof(*pb->drops));
 	for (unsigned int i = 0; i < s->ndrops && i < DP_DROP_REASONS; i++) {
 		Nicvisor__V1__PortStats__DropsEntry *d = nv_arena_alloc(ar, sizeof(*d));

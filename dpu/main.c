@@ -73,6 +73,8 @@ usage(FILE *f)
 		"                       plus /vhost)\n"
 		"  --uplink NAME=DEVARGS  an uplink ethdev, e.g. up0=net_af_packet0,iface=eth1\n"
 		"                       (repeatable)\n"
+		"  --vtep IP[:PORT]     this DPU's VXLAN tunnel endpoint on the uplinks (overlay\n"
+		"                       networks, network create --vni); PORT default 4789\n"
 		"\n"
 		"Storage:\n"
 		"  --volume-dir DIR     sparse files of file volumes (default STATE-DIR/volumes)\n"
@@ -217,6 +219,7 @@ main(int argc, char **argv)
 		{ "dp-eal-args", required_argument, NULL, 'E' },
 		{ "vhost-dir", required_argument, NULL, 'v' },
 		{ "uplink", required_argument, NULL, 'u' },
+		{ "vtep", required_argument, NULL, 'X' },
 		{ "volume-dir", required_argument, NULL, 'o' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -331,6 +334,12 @@ main(int argc, char **argv)
 		case 'u':
 			if (dpu_net_opts_add_uplink(&nopts, optarg, err, sizeof(err)) < 0) {
 				fprintf(stderr, "nicvisor-dpu: --uplink: %s\n", err);
+				return 2;
+			}
+			break;
+		case 'X':
+			if (dpu_net_opts_set_vtep(&nopts, optarg, err, sizeof(err)) < 0) {
+				fprintf(stderr, "nicvisor-dpu: --vtep: %s\n", err);
 				return 2;
 			}
 			break;

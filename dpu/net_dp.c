@@ -26,6 +26,13 @@ dpn_network_add(struct dpu_net *n, const char *name, uint16_t vlan, char *err, s
 }
 
 static int
+dpn_network_add_vxlan(struct dpu_net *n, const char *name, uint32_t vni, const uint32_t *vteps,
+		      unsigned int nvteps, char *err, size_t errlen)
+{
+	return dp_network_add_vxlan(dp_of(n), name, vni, vteps, nvteps, err, errlen);
+}
+
+static int
 dpn_network_del(struct dpu_net *n, const char *name, char *err, size_t errlen)
 {
 	return dp_network_del(dp_of(n), name, err, errlen);
@@ -68,6 +75,7 @@ dpn_close(struct dpu_net *n)
 static const struct dpu_net_ops dp_net_ops = {
 	.name = "dpdk",
 	.network_add = dpn_network_add,
+	.network_add_vxlan = dpn_network_add_vxlan,
 	.network_del = dpn_network_del,
 	.vhost_port_add = dpn_vhost_port_add,
 	.uplink_add = dpn_uplink_add,
