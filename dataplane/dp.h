@@ -59,7 +59,8 @@ int dp_network_del(struct dp *dp, const char *name, char *err, size_t errlen); /
  * that learned the destination MAC, and are flooded (broadcast, unknown
  * unicast) to each of its remote VTEPs (head-end replication), at most
  * DP_NET_MAX_VTEPS. Addresses are IPv4 in network byte order (s_addr),
- * unicast, not repeated. set_vteps replaces a VNI network's list.
+ * unicast, not repeated; our own VTEP's is skipped. set_vteps replaces a
+ * VNI network's list.
  */
 #define DP_NET_MAX_VTEPS 16
 int dp_network_add_vxlan(struct dp *dp, const char *name, uint32_t vni, const uint32_t *vteps,

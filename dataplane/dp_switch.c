@@ -256,6 +256,11 @@ to_vtep(struct wstate *ws, const struct dp_cfg *cfg, struct dp_port *p, struct r
 	uint64_t mac;
 	uint16_t out;
 
+	/* Our own VTEP may be in the list: every DPU can get the same one. */
+	if (vtep == cfg->vtep_ip) {
+		rte_pktmbuf_free(m);
+		return;
+	}
 	if (!vx_nbr_lookup(&ws->dp->nbr, vtep, &mac, &out) || out >= DP_MAX_PORTS ||
 	    cfg->ports[out] == NULL || !cfg->ports[out]->is_uplink) {
 		struct rte_mbuf *arp = dp_vxlan_arp_request(ws->dp, cfg, p, vtep);

@@ -117,6 +117,14 @@ dp_vxlan_rx(struct dp *dp, const struct dp_cfg *cfg, struct dp_port *in, struct 
 		ctr->drops[n == DP_NET_NONE ? DP_DROP_UNKNOWN_VNI : DP_DROP_TRUNCATED]++;
 		return DP_VX_DONE;
 	}
+	/* RFC 7348, 6.1: a decapsulated frame with an inner VLAN tag SHOULD
+	 * be discarded (the VNI is the segment; a tag would smuggle another). */
+	type = rd16(eth + inner + 12);
+	if (type == RTE_ETHER_TYPE_VLAN || type == RTE_ETHER_TYPE_QINQ) {
+		rte_pktmbuf_free(m);
+		ctr->drops[DP_DROP_BAD_VXLAN]++;
+		return DP_VX_DONE;
+	}
 	memcpy(&src_ip, ip + 12, 4);
 	nbr_note(dp, src_ip, eth + 6, in->id);
 	rte_pktmbuf_adj(m, (uint16_t)inner);

@@ -14,7 +14,9 @@ driven by one testpmd (net_virtio_user). Checked:
 - the inner source MAC is learned behind the remote VTEP: replies are
   unicast to it (no new flood to the unresolved VTEP), both ways;
 - hand-made VXLAN packets: a known VNI is decapsulated into the network,
-  an unknown VNI and bad flags are counted drops (unknown_vni, bad_vxlan);
+  an unknown VNI, bad flags and an inner VLAN tag are counted drops
+  (unknown_vni, bad_vxlan);
+- a VTEP's own address in its flood list is skipped;
 - a frame too big for the underlay's MTU once encapsulated is a counted
   drop (too_big).
 """
@@ -62,7 +64,8 @@ dpa = Dataplane(tag="a", netns=NS_A)
 dpb = Dataplane(tag="b", netns=NS_B)
 dpa.cmd(f"vtep {IP_A}")
 dpb.cmd(f"vtep {IP_B}")
-dpa.cmd(f"netvx blue {VNI} {IP_B},{GHOST_A}")
+# A's list holds A itself: every DPU may be given the same list.
+dpa.cmd(f"netvx blue {VNI} {IP_A},{IP_B},{GHOST_A}")
 dpb.cmd(f"netvx blue {VNI} {IP_A},{GHOST_B}")
 check(dpb.cmd(f"netvx green {VNI}", ok=False).startswith("ERR"), "a VNI belongs to one network")
 check(dpb.cmd("netvx green 16777216", ok=False).startswith("ERR"), "a VNI has 24 bits")
@@ -143,6 +146,8 @@ check(any(a["op"] == 2 and a["spa"] == IP_B and a["tpa"] == IP_A and a["src"] ==
           for a in arps), "B's dataplane answers for its VTEP address")
 check(any(a["op"] == 1 and a["tpa"] == GHOST_A for a in arps),
       "A asks for the listed VTEP that never answers")
+check(not any(a["tpa"] == IP_A and a["spa"] == IP_A for a in arps),
+      "A skips its own address in its list")
 check(len(vx) > 0, "encapsulated frames cross the underlay")
 outer = [f for f in frames if vxlan_of(f)]
 check(all(f["src"] == MAC_A and f["dst"] == MAC_B and f["vlan"] == "none" for f in outer),
@@ -182,8 +187,9 @@ check(rx[1] > 0 and rx[0] == 0, "vm2 receives vm1's unicast")
 check(delta(dpa, a0, "drop_vtep_unresolved") == 0, "A learned vm2 behind VTEP B too")
 
 # 3. Hand-made VXLAN from the underlay into B.
-def vxlan_frame(vni, flags=0x08, inner_dst=BCAST):
-    inner = (bytes.fromhex(inner_dst.replace(":", "")) + bytes.fromhex("02000000cc01") +
+def vxlan_frame(vni, flags=0x08, inner_dst=BCAST, inner_vlan=None):
+    tag = struct.pack("!HH", 0x8100, inner_vlan) if inner_vlan is not None else b""
+    inner = (bytes.fromhex(inner_dst.replace(":", "")) + bytes.fromhex("02000000cc01") + tag +
              struct.pack("!H", 0x88B5) + b"nicvisor-vxlan-test".ljust(46, b"."))
     vxh = bytes([flags, 0, 0, 0]) + vni.to_bytes(3, "big") + b"\0"
     udp = struct.pack("!HHHH", 50000, 4789, 8 + len(vxh) + len(inner), 0)
@@ -211,12 +217,13 @@ check(rx[1] >= 20 and rx[0] == 0, "a VXLAN packet of a known VNI reaches its net
 b0 = dpb.stats()["up0"]
 inject(vxlan_frame(777))
 inject(vxlan_frame(VNI, flags=0x0C))
+inject(vxlan_frame(VNI, inner_vlan=5))
 rx = tp.rx_counts()
 unknown, bad = delta(dpb, b0, "drop_unknown_vni"), delta(dpb, b0, "drop_bad_vxlan")
-log(f"VNI 777 and flags 0x0c: vm rx {rx}, unknown_vni {unknown}, bad_vxlan {bad}")
-check(sum(rx.values()) == 0, "an unknown VNI and bad flags reach nobody")
+log(f"VNI 777, flags 0x0c, inner tag: vm rx {rx}, unknown_vni {unknown}, bad_vxlan {bad}")
+check(sum(rx.values()) == 0, "an unknown VNI, bad flags and an inner tag reach nobody")
 check(unknown == 20, "an unknown VNI is counted (unknown_vni)")
-check(bad == 20, "bad VXLAN flags are counted (bad_vxlan)")
+check(bad == 40, "bad VXLAN flags and inner VLAN tags (RFC 7348 6.1) are counted (bad_vxlan)")
 
 # 4. Inner frames that do not fit the underlay's MTU once encapsulated.
 a0 = dpa.stats()["up0"]

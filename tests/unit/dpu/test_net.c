@@ -221,10 +221,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fake_contract),
-		cmocka_unit_test(test_uplink_option),
-		cmocka_unit_test(test_vtep_option),
-		cmocka_unit_test(test_hugepages_detection),
+		cmocka_unit_test(test_fake_contract), cmocka_unit_test(test_uplink_option),
+		cmocka_unit_test(test_vtep_option),   cmocka_unit_test(test_hugepages_detection),
 		cmocka_unit_test(test_open_modes),
 	};
 
