@@ -578,8 +578,7 @@ load_network(struct dpu_agent *a, const Nicvisor__V1__Network *pb, size_t i)
 		return -ENOMEM;
 	net->created_unix_ms = pb->created_unix_ms;
 	net->vni = pb->vni;
-	net->nvteps = pb->n_remote_vteps;
-	memcpy(net->vteps, vteps, pb->n_remote_vteps * sizeof(vteps[0]));
+	net_set_vteps(net, vteps, pb->n_remote_vteps);
 	return 0;
 }
 

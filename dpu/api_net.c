@@ -43,6 +43,16 @@ lock_network(struct dpu_agent *a, const char *ref, struct dpu_network **out, str
 	return 0;
 }
 
+/* Answer with net, saved. */
+static int
+answer_saved(struct dpu_agent *a, const struct dpu_network *net, struct nv_arena *ar,
+	     Nicvisor__V1__Response *rep, struct dpu_status *st)
+{
+	rep->result_case = NICVISOR__V1__RESPONSE__RESULT_NETWORK;
+	rep->network = net_to_pb(net, ar);
+	return api_save_or_fail(a, st);
+}
+
 int
 api_create_network(struct dpu_agent *a, const Nicvisor__V1__CreateNetworkRequest *r,
 		   struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st)
@@ -95,8 +105,7 @@ api_create_network(struct dpu_agent *a, const Nicvisor__V1__CreateNetworkRequest
 		goto out_unlock;
 	}
 	net->vni = r->vni;
-	net->nvteps = r->n_remote_vteps;
-	memcpy(net->vteps, vteps, r->n_remote_vteps * sizeof(vteps[0]));
+	net_set_vteps(net, vteps, r->n_remote_vteps);
 	if (net_program(a, net, st) < 0) {
 		net_remove(a, net);
 		rc = -EINVAL;
@@ -104,9 +113,7 @@ api_create_network(struct dpu_agent *a, const Nicvisor__V1__CreateNetworkRequest
 	}
 	nv_info("created network %s (%s), vlan %u, vni %u", net->name, net->id, net->vlan,
 		net->vni);
-	rep->result_case = NICVISOR__V1__RESPONSE__RESULT_NETWORK;
-	rep->network = net_to_pb(net, ar);
-	rc = api_save_or_fail(a, st);
+	rc = answer_saved(a, net, ar, rep, st);
 out_unlock:
 	pthread_mutex_unlock(&a->lock);
 	return rc;
@@ -151,6 +158,47 @@ api_delete_network(struct dpu_agent *a, const Nicvisor__V1__DeleteNetworkRequest
 	rep->network = net_to_pb(net, ar);
 	net_remove(a, net);
 	rc = api_save_or_fail(a, st);
+out_unlock:
+	pthread_mutex_unlock(&a->lock);
+	return rc;
+}
+
+int
+api_update_network(struct dpu_agent *a, const Nicvisor__V1__UpdateNetworkRequest *r,
+		   struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st)
+{
+	char err[DPU_NET_ERR_MAX] = "";
+	uint32_t vteps[DPU_MAX_VTEPS];
+	struct dpu_network *net;
+	int rc;
+
+	/* vni 1: a list is allowed; the network's own VNI is checked below. */
+	if (dpu_validate_overlay(0, 1, r->remote_vteps, r->n_remote_vteps, vteps, st) < 0)
+		return -EINVAL;
+	rc = lock_network(a, r->network, &net, st);
+	if (rc < 0)
+		return rc;
+	if (net->vni == 0) {
+		rc = dpu_fail(st, CODE(FAILED_PRECONDITION), "network",
+			      "network %s has no VNI: remote VTEPs belong to overlay networks",
+			      net->name);
+		goto out_unlock;
+	}
+	if (net->programmed) {
+		rc = a->net->ops->network_set_vteps(a->net, net->name, vteps,
+						    (unsigned int)r->n_remote_vteps, err,
+						    sizeof(err));
+		if (rc < 0) {
+			a->stats.net_errors++;
+			rc = dpu_fail(st, CODE(INTERNAL), "",
+				      "the dataplane refused network %s's VTEPs: %s", net->name,
+				      err[0] ? err : strerror(-rc));
+			goto out_unlock;
+		}
+	}
+	net_set_vteps(net, vteps, r->n_remote_vteps);
+	nv_info("network %s: %zu remote VTEPs", net->name, net->nvteps);
+	rc = answer_saved(a, net, ar, rep, st);
 out_unlock:
 	pthread_mutex_unlock(&a->lock);
 	return rc;

@@ -43,6 +43,9 @@ struct dpu_net_ops {
 	int (*network_add_vxlan)(struct dpu_net *n, const char *name, uint32_t vni,
 				 const uint32_t *vteps, unsigned int nvteps, char *err,
 				 size_t errlen);
+	/* Replace an overlay network's remote VTEPs; -ENOENT if it is not one. */
+	int (*network_set_vteps)(struct dpu_net *n, const char *name, const uint32_t *vteps,
+				 unsigned int nvteps, char *err, size_t errlen);
 	/* -EBUSY while a port is on it, -ENOENT if there is none. */
 	int (*network_del)(struct dpu_net *n, const char *name, char *err, size_t errlen);
 	/* A VM NIC: a vhost-user server socket on network whose path goes to

@@ -263,6 +263,19 @@ lazy_network_add_vxlan(struct dpu_net *n, const char *name, uint32_t vni, const 
 }
 
 static int
+lazy_network_set_vteps(struct dpu_net *n, const char *name, const uint32_t *vteps,
+		       unsigned int nvteps, char *err, size_t errlen)
+{
+	struct dpu_net *r = ((struct lazy_net *)n)->real;
+
+	if (r == NULL) {
+		snprintf(err, errlen, "no network %s", name);
+		return -ENOENT;
+	}
+	return r->ops->network_set_vteps(r, name, vteps, nvteps, err, errlen);
+}
+
+static int
 lazy_network_del(struct dpu_net *n, const char *name, char *err, size_t errlen)
 {
 	struct dpu_net *r = ((struct lazy_net *)n)->real;
@@ -332,6 +345,7 @@ static const struct dpu_net_ops lazy_ops = {
 	.name = "dpdk",
 	.network_add = lazy_network_add,
 	.network_add_vxlan = lazy_network_add_vxlan,
+	.network_set_vteps = lazy_network_set_vteps,
 	.network_del = lazy_network_del,
 	.vhost_port_add = lazy_vhost_port_add,
 	.uplink_add = lazy_uplink_add,

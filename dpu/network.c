@@ -38,6 +38,14 @@ net_find_vni(struct dpu_agent *a, uint32_t vni)
 	return NULL;
 }
 
+void
+net_set_vteps(struct dpu_network *net, const uint32_t *vteps, size_t n)
+{
+	net->nvteps = n;
+	if (n > 0)
+		memcpy(net->vteps, vteps, n * sizeof(vteps[0]));
+}
+
 struct dpu_network *
 net_find_name(struct dpu_agent *a, const char *name)
 {

@@ -77,6 +77,9 @@ usage(FILE *f)
 		"                                      an overlay network: VXLAN VNI\n"
 		"                                      1..16777215 between DPUs' VTEPs,\n"
 		"                                      flooded to each --remote-vtep (<= 16)\n"
+		"  network update NAME [--remote-vtep IP]...\n"
+		"                                      replace an overlay network's remote\n"
+		"                                      VTEPs (none given: no flooding)\n"
 		"  network delete NAME                 delete a network no NIC is on\n"
 		"  network list                        list networks\n"
 		"  network get NAME                    show one network\n"
@@ -673,6 +676,40 @@ network_create(struct ctl *c, int argc, char **argv)
 }
 
 static int
+network_update(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "remote-vtep", required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 },
+	};
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__UpdateNetworkRequest un = NICVISOR__V1__UPDATE_NETWORK_REQUEST__INIT;
+	Nicvisor__V1__Response *rep;
+	char *vteps[16];
+	const char *name;
+	int o, rc;
+
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o != 'r')
+			return EXIT_USAGE;
+		if (un.n_remote_vteps == 16)
+			return usage_error("--remote-vtep %s: at most 16 are allowed", optarg);
+		vteps[un.n_remote_vteps++] = optarg;
+		un.remote_vteps = vteps;
+	}
+	if (one_name(argc, argv, "network update", &name) != EXIT_OK)
+		return EXIT_USAGE;
+	un.network = (char *)name;
+	req.op_case = NICVISOR__V1__REQUEST__OP_UPDATE_NETWORK;
+	req.update_network = &un;
+	rc = call(c, &req, &rep);
+	if (rc == EXIT_OK)
+		rc = print_network_result(c, rep, "updated");
+	nv_wire_free((ProtobufCMessage *)rep);
+	return rc;
+}
+
+static int
 network_get_delete(struct ctl *c, int argc, char **argv, bool delete)
 {
 	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
@@ -771,7 +808,9 @@ cmd_network(struct ctl *c, int argc, char **argv)
 		return network_get_delete(c, argc, argv, false);
 	if (strcmp(sub, "list") == 0)
 		return network_list(c, argc, argv);
-	return usage_error("network %s: use network create, delete, list or get",
+	if (strcmp(sub, "update") == 0)
+		return network_update(c, argc, argv);
+	return usage_error("network %s: use network create, update, delete, list or get",
 			   sub[0] ? sub : "(nothing)");
 }
 

@@ -1253,6 +1253,20 @@ locally_administered_unicast(const char *mac)
 	return (b0 & 3) == 2;
 }
 
+static Nicvisor__V1__Response *
+net_update(struct env *e, const char *ref, char **vteps, size_t nvteps)
+{
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__UpdateNetworkRequest un = NICVISOR__V1__UPDATE_NETWORK_REQUEST__INIT;
+
+	un.network = (char *)ref;
+	un.remote_vteps = vteps;
+	un.n_remote_vteps = nvteps;
+	req.op_case = OP(UPDATE_NETWORK);
+	req.update_network = &un;
+	return api(e, &req);
+}
+
 /* Overlay networks: a VNI, unique, not with a VLAN; remote VTEPs. */
 static void
 test_overlay_networks(void **state)
@@ -1282,6 +1296,23 @@ test_overlay_networks(void **state)
 	assert_int_equal(rep->status->code, CODE(OK));
 	assert_int_equal(rep->network->vni, 5001);
 	assert_string_equal(rep->network->remote_vteps[0], "192.0.2.2");
+	/* The flood list is replaced; only an overlay network has one. */
+	rep = net_update(e, "teal", &vteps[1], 1);
+	assert_int_equal(rep->status->code, CODE(OK));
+	assert_int_equal(rep->network->n_remote_vteps, 1);
+	assert_string_equal(rep->network->remote_vteps[0], "192.0.2.3");
+	rep = net_op(e, OP(GET_NETWORK), "teal");
+	assert_int_equal(rep->network->n_remote_vteps, 1);
+	expect_err(net_update(e, "teal", bad, 1), CODE(INVALID_ARGUMENT), "remote_vteps[0]",
+		   "unicast");
+	expect_err(net_update(e, "nothere", NULL, 0), CODE(NOT_FOUND), "network", NULL);
+	assert_int_equal(net_create(e, "plain", 0)->status->code, CODE(OK));
+	expect_err(net_update(e, "plain", vteps, 1), CODE(FAILED_PRECONDITION), "network",
+		   "no VNI");
+	assert_int_equal(net_op(e, OP(DELETE_NETWORK), "plain")->status->code, CODE(OK));
+	rep = net_update(e, "teal", NULL, 0);
+	assert_int_equal(rep->status->code, CODE(OK));
+	assert_int_equal(rep->network->n_remote_vteps, 0);
 	fake_counts(e, &nets, &ports);
 	assert_int_equal(nets, 1);
 	assert_int_equal(net_op(e, OP(DELETE_NETWORK), "teal")->status->code, CODE(OK));
