@@ -1267,6 +1267,8 @@ net_update(struct env *e, const char *ref, char **vteps, size_t nvteps)
 	return api(e, &req);
 }
 
+static void restart(struct env *e);
+
 /* Overlay networks: a VNI, unique, not with a VLAN; remote VTEPs. */
 static void
 test_overlay_networks(void **state)
@@ -1303,6 +1305,15 @@ test_overlay_networks(void **state)
 	assert_string_equal(rep->network->remote_vteps[0], "192.0.2.3");
 	rep = net_op(e, OP(GET_NETWORK), "teal");
 	assert_int_equal(rep->network->n_remote_vteps, 1);
+	/* Both survive a restart, and the new dataplane gets the network. */
+	restart(e);
+	rep = net_op(e, OP(GET_NETWORK), "teal");
+	assert_int_equal(rep->status->code, CODE(OK));
+	assert_int_equal(rep->network->vni, 5001);
+	assert_int_equal(rep->network->n_remote_vteps, 1);
+	assert_string_equal(rep->network->remote_vteps[0], "192.0.2.3");
+	fake_counts(e, &nets, &ports);
+	assert_int_equal(nets, 1);
 	expect_err(net_update(e, "teal", bad, 1), CODE(INVALID_ARGUMENT), "remote_vteps[0]",
 		   "unicast");
 	expect_err(net_update(e, "nothere", NULL, 0), CODE(NOT_FOUND), "network", NULL);
