@@ -661,6 +661,22 @@ out:
 	return rc;
 }
 
+/* Under dp->lock: tell filtering uplinks the VTEP address moved. */
+static void
+uplinks_vtep(struct dp *dp, uint32_t old_ip, uint32_t ip)
+{
+	unsigned int i;
+
+	for (i = 0; i < DP_MAX_PORTS; i++) {
+		struct dp_port *p = dp->ports[i];
+
+		if (p != NULL && p->is_uplink && p->ops->vtep != NULL &&
+		    p->ops->vtep(p, old_ip, ip) != 0)
+			DP_LOG(WARNING, "uplink %s: cannot steer ARP for the VTEP address\n",
+			       p->name);
+	}
+}
+
 int
 dp_vtep_set(struct dp *dp, uint32_t ip, uint16_t udp_port, char *err, size_t errlen)
 {
@@ -676,6 +692,7 @@ dp_vtep_set(struct dp *dp, uint32_t ip, uint16_t udp_port, char *err, size_t err
 		pthread_mutex_unlock(&dp->lock);
 		return -ENOMEM;
 	}
+	uplinks_vtep(dp, c->vtep_ip, ip);
 	c->vtep_ip = ip;
 	c->vtep_port = udp_port != 0 ? udp_port : VX_PORT_DEFAULT;
 	dp_cfg_publish(dp, c);
@@ -945,6 +962,9 @@ dp_uplink_add(struct dp *dp, const char *port, const char *devargs, char *err, s
 			DP_LOG(WARNING, "uplink %s: cannot steer %s's MAC to the dataplane\n", port,
 			       vm->name);
 	}
+	if (dp->cfg->vtep_ip != 0 && p->ops->vtep != NULL &&
+	    p->ops->vtep(p, 0, dp->cfg->vtep_ip) != 0)
+		DP_LOG(WARNING, "uplink %s: cannot steer ARP for the VTEP address\n", port);
 	rc = port_publish(dp, p, err, errlen);
 	if (rc < 0) {
 		struct rte_mempool *mp = port_extra(p)->pool;

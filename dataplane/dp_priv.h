@@ -109,6 +109,10 @@ struct dp_port_ops {
 	 * filters by MAC (AF_XDP's steering program) updates its filter. May
 	 * fail (negative errno): the VM's frames then stay with the kernel. */
 	int (*vm_mac)(struct dp_port *port, const uint8_t mac[6], bool add);
+	/* (opt) uplinks: the VTEP address moved from old_ip to ip (network
+	 * order, 0: none); a filtering uplink lets ARP for it through. May
+	 * fail (negative errno): ARP replies to the VTEP stay with the kernel. */
+	int (*vtep)(struct dp_port *port, uint32_t old_ip, uint32_t ip);
 };
 
 extern const struct dp_port_ops dp_vhost_ops;
@@ -316,6 +320,8 @@ struct dp_xdp_steer;
 int dp_xdp_steer_open(const char *iface, struct dp_xdp_steer **out, char *err, size_t errlen);
 void dp_xdp_steer_close(struct dp_xdp_steer *s); /* accepts NULL */
 int dp_xdp_steer_mac(struct dp_xdp_steer *s, const uint8_t mac[6], bool add);
+/* The VTEP address moved from old_ip to ip (either may be 0: none). */
+int dp_xdp_steer_vtep(struct dp_xdp_steer *s, uint32_t old_ip, uint32_t ip);
 /* Queues of a VM port broken since the last call (housekeeping logs them). */
 uint32_t dp_vhost_newly_broken(struct dp_port *port);
 

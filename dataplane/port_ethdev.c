@@ -321,6 +321,16 @@ eth_vm_mac(struct dp_port *port, const uint8_t mac[6], bool add)
 	return dp_xdp_steer_mac(ep->steer, mac, add);
 }
 
+static int
+eth_vtep(struct dp_port *port, uint32_t old_ip, uint32_t ip)
+{
+	struct eth_port *ep = port->priv;
+
+	if (ep == NULL || ep->steer == NULL)
+		return 0;
+	return dp_xdp_steer_vtep(ep->steer, old_ip, ip);
+}
+
 static void
 eth_stats(const struct dp_port *port, struct dp_port_stats *st)
 {
@@ -357,4 +367,5 @@ const struct dp_port_ops dp_ethdev_ops = {
 	.link_up = eth_link_up,
 	.stats = eth_stats,
 	.vm_mac = eth_vm_mac,
+	.vtep = eth_vtep,
 };
