@@ -6,7 +6,8 @@
  * host's virtio-net frontend connects) and uplinks (ethdevs by devargs:
  * net_af_packet, net_tap, net_memif here; mlx5 on BlueField). Networks are
  * logical L2 domains: MAC learning and aging, broadcast and unknown
- * unicast flooded within the network only, an 802.1Q tag on uplinks. A VM
+ * unicast flooded within the network only, an 802.1Q tag on uplinks, or
+ * for overlay networks VXLAN between this DPU's VTEP and others'. A VM
  * port only sends with its own MAC (others are dropped and counted).
  *
  * Threads: every function here is called from control threads (any, one
