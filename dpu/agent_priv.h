@@ -69,6 +69,9 @@ struct dpu_network {
 	char id[DPU_NETWORK_ID_LEN + 1];
 	char name[DPU_NAME_MAX + 1];
 	uint32_t vlan;
+	uint32_t vni; /* overlay (VXLAN) network; 0: none */
+	size_t nvteps;
+	uint32_t vteps[DPU_MAX_VTEPS]; /* remote VTEPs, network byte order */
 	uint64_t created_unix_ms;
 	bool programmed; /* not durable: the dataplane has it */
 };
@@ -188,6 +191,9 @@ int agent_save(struct dpu_agent *a);
 /* network.c: networks, NICs and their dataplane ports */
 struct dpu_network *net_find(struct dpu_agent *a, const char *id_or_name);
 struct dpu_network *net_find_name(struct dpu_agent *a, const char *name);
+struct dpu_network *net_find_vni(struct dpu_agent *a, uint32_t vni);
+/* n <= DPU_MAX_VTEPS addresses (network byte order), checked. */
+void net_set_vteps(struct dpu_network *net, const uint32_t *vteps, size_t n);
 /* A new network record (not programmed); a fresh id unless id != NULL.
  * NULL if out of memory. */
 struct dpu_network *net_add(struct dpu_agent *a, const char *name, uint32_t vlan, const char *id);
@@ -321,6 +327,8 @@ size_t api_list_page(struct dpu_agent *a, const struct api_list_kind *k, void *c
 int api_create_network(struct dpu_agent *a, const Nicvisor__V1__CreateNetworkRequest *r,
 		       struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);
 int api_delete_network(struct dpu_agent *a, const Nicvisor__V1__DeleteNetworkRequest *r,
+		       struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);
+int api_update_network(struct dpu_agent *a, const Nicvisor__V1__UpdateNetworkRequest *r,
 		       struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);
 int api_get_network(struct dpu_agent *a, const Nicvisor__V1__GetNetworkRequest *r,
 		    struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);

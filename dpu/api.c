@@ -688,6 +688,9 @@ dispatch(struct dpu_agent *a, const Nicvisor__V1__Request *rq, struct nv_arena *
 	case NICVISOR__V1__REQUEST__OP_GET_NETWORK:
 		NEED(rq->get_network, "get_network");
 		return api_get_network(a, rq->get_network, ar, rep, st);
+	case NICVISOR__V1__REQUEST__OP_UPDATE_NETWORK:
+		NEED(rq->update_network, "update_network");
+		return api_update_network(a, rq->update_network, ar, rep, st);
 	case NICVISOR__V1__REQUEST__OP_LIST_NETWORKS:
 		NEED(rq->list_networks, "list_networks");
 		return api_list_networks(a, rq->list_networks, ar, rep, st);

@@ -86,6 +86,8 @@ usage(FILE *f)
 		"                       plus /vhost)\n"
 		"  --uplink NAME=DEVARGS  an uplink ethdev, e.g. up0=net_af_packet0,iface=eth1\n"
 		"                       (repeatable)\n"
+		"  --vtep IP[:PORT]     this DPU's VXLAN tunnel endpoint on the uplinks (overlay\n"
+		"                       networks, network create --vni); PORT default 4789\n"
 		"\n"
 		"Storage:\n"
 		"  --volume-dir DIR     sparse files of file volumes (default STATE-DIR/volumes)\n"
@@ -232,6 +234,7 @@ main(int argc, char **argv)
 		{ "dp-eal-args", required_argument, NULL, 'E' },
 		{ "vhost-dir", required_argument, NULL, 'v' },
 		{ "uplink", required_argument, NULL, 'u' },
+		{ "vtep", required_argument, NULL, 'X' },
 		{ "volume-dir", required_argument, NULL, 'o' },
 		{ "metrics", required_argument, NULL, 'm' },
 		{ "api-read-only", required_argument, NULL, 'R' },
@@ -380,6 +383,12 @@ main(int argc, char **argv)
 			break;
 		case 'O':
 			tls_host_ca = optarg;
+			break;
+		case 'X':
+			if (dpu_net_opts_set_vtep(&nopts, optarg, err, sizeof(err)) < 0) {
+				fprintf(stderr, "nicvisor-dpu: --vtep: %s\n", err);
+				return 2;
+			}
 			break;
 		case 'o':
 			if (optarg[0] != '/' || strlen(optarg) > VOLUME_DIR_MAX) {

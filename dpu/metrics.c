@@ -270,6 +270,8 @@ render_ports(struct text *t, struct dpu_agent *a)
 	PORT_COUNTER("tx_packets", tx_packets, "Frames from the switch out of the port.");
 	PORT_COUNTER("tx_bytes", tx_bytes, "Bytes from the switch out of the port.");
 	PORT_COUNTER("rx_l2_only", rx_l2_only, "Frames forwarded as L2 only (see the API).");
+	PORT_COUNTER("vxlan_encap", vxlan_encap, "Frames this uplink sent VXLAN-encapsulated.");
+	PORT_COUNTER("vxlan_decap", vxlan_decap, "VXLAN frames this uplink took in, decapsulated.");
 	help(t, "nicvisor_port_drops_total", "counter", "Frames dropped, by port and reason.");
 	for (size_t i = 0; i < ps->n_ports; i++)
 		for (size_t j = 0; j < ps->ports[i]->n_drops; j++)

@@ -60,6 +60,13 @@ usage(FILE *f)
 		"  events                              print events as they happen\n"
 		"  network create NAME [--vlan N]      create a network (VLAN 1..4094 on the\n"
 		"                                      uplinks; untagged without)\n"
+		"  network create NAME --vni N [--remote-vtep IP]...\n"
+		"                                      an overlay network: VXLAN VNI\n"
+		"                                      1..16777215 between DPUs' VTEPs,\n"
+		"                                      flooded to each --remote-vtep (<= 16)\n"
+		"  network update NAME [--remote-vtep IP]...\n"
+		"                                      replace an overlay network's remote\n"
+		"                                      VTEPs (none given: no flooding)\n"
 		"  network delete NAME                 delete a network no NIC is on\n"
 		"  network list                        list networks\n"
 		"  network get NAME                    show one network\n"
@@ -624,21 +631,42 @@ network_create(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "vlan", required_argument, NULL, 'v' },
+		{ "vni", required_argument, NULL, 'x' },
+		{ "remote-vtep", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
 	Nicvisor__V1__CreateNetworkRequest cn = NICVISOR__V1__CREATE_NETWORK_REQUEST__INIT;
 	Nicvisor__V1__Response *rep;
+	char *vteps[16];
 	const char *name;
 	uint64_t v;
 	int o, rc;
 
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (o != 'v')
+		switch (o) {
+		case 'v':
+			if (!parse_u64(optarg, &v) || v > UINT32_MAX)
+				return usage_error("--vlan %s: give a number, 1 to 4094", optarg);
+			cn.vlan = (uint32_t)v;
+			break;
+		case 'x':
+			if (!parse_u64(optarg, &v) || v > UINT32_MAX)
+				return usage_error("--vni %s: give a number, 1 to 16777215",
+						   optarg);
+			cn.vni = (uint32_t)v;
+			break;
+		case 'r':
+			/* the agent checks the addresses */
+			if (cn.n_remote_vteps == 16)
+				return usage_error("--remote-vtep %s: at most 16 are allowed",
+						   optarg);
+			vteps[cn.n_remote_vteps++] = optarg;
+			cn.remote_vteps = vteps;
+			break;
+		default:
 			return EXIT_USAGE;
-		if (!parse_u64(optarg, &v) || v > UINT32_MAX)
-			return usage_error("--vlan %s: give a number, 1 to 4094", optarg);
-		cn.vlan = (uint32_t)v;
+		}
 	}
 	if (one_name(argc, argv, "network create", &name) != EXIT_OK)
 		return EXIT_USAGE;
@@ -648,6 +676,40 @@ network_create(struct ctl *c, int argc, char **argv)
 	rc = call(c, &req, &rep);
 	if (rc == EXIT_OK)
 		rc = print_network_result(c, rep, "created");
+	nv_wire_free((ProtobufCMessage *)rep);
+	return rc;
+}
+
+static int
+network_update(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "remote-vtep", required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 },
+	};
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__UpdateNetworkRequest un = NICVISOR__V1__UPDATE_NETWORK_REQUEST__INIT;
+	Nicvisor__V1__Response *rep;
+	char *vteps[16];
+	const char *name;
+	int o, rc;
+
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o != 'r')
+			return EXIT_USAGE;
+		if (un.n_remote_vteps == 16)
+			return usage_error("--remote-vtep %s: at most 16 are allowed", optarg);
+		vteps[un.n_remote_vteps++] = optarg;
+		un.remote_vteps = vteps;
+	}
+	if (one_name(argc, argv, "network update", &name) != EXIT_OK)
+		return EXIT_USAGE;
+	un.network = (char *)name;
+	req.op_case = NICVISOR__V1__REQUEST__OP_UPDATE_NETWORK;
+	req.update_network = &un;
+	rc = call(c, &req, &rep);
+	if (rc == EXIT_OK)
+		rc = print_network_result(c, rep, "updated");
 	nv_wire_free((ProtobufCMessage *)rep);
 	return rc;
 }
@@ -751,7 +813,9 @@ cmd_network(struct ctl *c, int argc, char **argv)
 		return network_get_delete(c, argc, argv, false);
 	if (strcmp(sub, "list") == 0)
 		return network_list(c, argc, argv);
-	return usage_error("network %s: use network create, delete, list or get",
+	if (strcmp(sub, "update") == 0)
+		return network_update(c, argc, argv);
+	return usage_error("network %s: use network create, update, delete, list or get",
 			   sub[0] ? sub : "(nothing)");
 }
 
