@@ -185,19 +185,27 @@ class Dataplane(Proc):
             fail(f"dataplane '{line}': {r}")
         return r
 
-    def stats(self):
+    def _records(self, command, tag, key):
+        """Lines "TAG k=v ..." a command prints, by their field key."""
         m = self.mark()
-        self.send("stats")
+        self.send(command)
         self.wait_for(r"^OK \d+$", 30, m)
         out = {}
         for ln in self.text(m).splitlines():
-            if ln.startswith("STAT "):
+            if ln.startswith(tag + " "):
                 kv = dict(f.split("=", 1) for f in ln.split()[1:])
                 for k, v in kv.items():
                     if v.isdigit():
                         kv[k] = int(v)
-                out[kv["port"]] = kv
+                out[kv[key]] = kv
         return out
+
+    def stats(self):
+        return self._records("stats", "STAT", "port")
+
+    def mirrors(self):
+        """Mirror sessions by name: src, dst, dir, packets, bytes, drops."""
+        return self._records("mirrors", "MIRROR", "name")
 
     def quit(self):
         m = self.mark()
