@@ -199,6 +199,16 @@ dp_mac48(const uint8_t *mac)
 	return v;
 }
 
+/* n more holders of m: every segment's reference count goes up, since
+ * each holder's rte_pktmbuf_free() drops one from every segment (raising
+ * the first one's alone would free the rest under the other holders). */
+static inline void
+dp_mbuf_share(struct rte_mbuf *m, int16_t n)
+{
+	for (; m != NULL; m = m->next)
+		rte_mbuf_refcnt_update(m, n);
+}
+
 /* A learning request from a worker to the housekeeping thread. */
 struct dp_learn {
 	uint64_t mac48;

@@ -327,7 +327,7 @@ flood(struct wstate *ws, const struct dp_cfg *cfg, struct rte_mbuf *m, uint16_t 
 		return;
 	}
 	if (n > 1)
-		rte_mbuf_refcnt_update(m, (int16_t)(n - 1));
+		dp_mbuf_share(m, (int16_t)(n - 1));
 	for (i = 0; i < n; i++)
 		deliver(ws, cfg, m, targets[i], cfg->nets[net].vlan);
 }

@@ -81,15 +81,6 @@ dp_mirror_flush(struct dp_mirror_out *mo, const struct dp_cfg *cfg, unsigned int
 				  i * 64 + (unsigned int)__builtin_ctzll(mo->pending[i]));
 }
 
-/* One more reference to every segment: each holder's rte_pktmbuf_free()
- * drops one from each segment. */
-static void
-share(struct rte_mbuf *m)
-{
-	for (; m != NULL; m = m->next)
-		rte_mbuf_refcnt_update(m, 1);
-}
-
 /* Whether dst can take m's offloads as they are (dp_switch.c finishes
  * them in software for switched frames; copies are not finished). */
 static bool
@@ -136,7 +127,7 @@ dp_mirror_copy(struct dp_mirror_out *mo, const struct dp_cfg *cfg, unsigned int 
 					continue;
 				}
 			} else {
-				share(c);
+				dp_mbuf_share(c, 1);
 			}
 			if (b->n == 0) {
 				b->s = s;
