@@ -265,8 +265,8 @@ api_create_mirror(struct dpu_agent *a, const Nicvisor__V1__CreateMirrorRequest *
 		goto out_unlock;
 	}
 	nv_info("mirror %s: NIC %u of vm %s (%s) to %s%s", r->name, r->nic, vm->spec->name, vm->id,
-		ms.to_uplink ? "uplink " : "NIC with MAC ",
-		ms.to_uplink ? ms.to_uplink : ms.to_mac);
+		ms.to_uplink[0] != 0 ? "uplink " : "the NIC with MAC ",
+		ms.to_uplink[0] != 0 ? ms.to_uplink : ms.to_mac);
 	rep->result_case = NICVISOR__V1__RESPONSE__RESULT_MIRROR;
 	rep->mirror =
 		mirror_to_pb(a, vm, r->nic, vm->spec->nics[r->nic]->mirrors[nic.n_mirrors - 1], ar);
