@@ -140,6 +140,9 @@ struct dpu_agent {
 	struct dpu_blk *blk; /* conf.blk: NULL when no block backend */
 	uint64_t event_seq;
 	uint64_t first_cmd_seq;
+	/* Not 0: NIC ports are being made in a batch; agent_mirrors_sync()
+	 * runs once after it rather than after each port. */
+	unsigned int mirror_sync_held;
 	bool shutting_down;
 	struct dpu_agent_stats stats;
 };

@@ -374,17 +374,23 @@ vm_nic_attach(struct dpu_agent *a, struct dpu_vm *vm, size_t i, struct dpu_statu
 	}
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	/* Sessions from or to this NIC can run now. */
-	agent_mirrors_sync(a);
+	if (a->mirror_sync_held == 0)
+		agent_mirrors_sync(a);
 	return 0;
 }
 
 int
 vm_nics_attach(struct dpu_agent *a, struct dpu_vm *vm, struct dpu_status *st)
 {
-	for (size_t i = 0; i < vm->spec->n_nics; i++)
+	int rc = 0;
+
+	a->mirror_sync_held++;
+	for (size_t i = 0; i < vm->spec->n_nics && rc == 0; i++)
 		if (vm_nic_attach(a, vm, i, st) < 0)
-			return -EINVAL;
-	return 0;
+			rc = -EINVAL;
+	if (--a->mirror_sync_held == 0)
+		agent_mirrors_sync(a);
+	return rc;
 }
 
 void
@@ -433,6 +439,7 @@ agent_net_restore(struct dpu_agent *a)
 	for (size_t i = 0; i < a->nnets; i++)
 		if (net_program(a, a->nets[i], &st) < 0)
 			failed++;
+	a->mirror_sync_held++;
 	for (size_t i = 0; i < a->nvms; i++) {
 		for (size_t j = 0; j < a->vms[i]->spec->n_nics; j++) {
 			if (vm_nic_attach(a, a->vms[i], j, &st) < 0)
@@ -441,6 +448,8 @@ agent_net_restore(struct dpu_agent *a)
 				ports++;
 		}
 	}
+	if (--a->mirror_sync_held == 0)
+		agent_mirrors_sync(a);
 	if (a->nnets > 0 || ports > 0 || failed > 0)
 		nv_info("dataplane %s: %zu networks and %zu NIC ports restored, %zu failed",
 			a->net->ops->name, a->nnets, ports, failed);
