@@ -690,6 +690,7 @@ dpu_agent_open(const struct dpu_agent_conf *conf, struct dpu_agent **out)
 	rc = load_state(a);
 	if (rc < 0)
 		goto out_free;
+	vol_sweep_orphans(a);
 	agent_net_restore(a);
 	agent_disks_restore(a);
 	*out = a;

@@ -145,6 +145,7 @@ struct dpu_agent {
 	unsigned int mirror_sync_held;
 	bool shutting_down;
 	struct dpu_agent_stats stats;
+	struct dpu_api_op_stats api_ops[DPU_API_OPS];
 };
 
 /* agent.c */
@@ -261,6 +262,8 @@ struct dpu_volume *vol_find_name(struct dpu_agent *a, const char *name);
 struct dpu_volume *vol_add(struct dpu_agent *a, const char *name, uint64_t size_bytes,
 			   const char *nbd_url, const char *id);
 void vol_remove(struct dpu_agent *a, struct dpu_volume *vol);
+/* Remove files of the volume directory that no volume owns (at start). */
+void vol_sweep_orphans(struct dpu_agent *a);
 /* The file of a file volume: <conf.volume_dir>/<id>.img. -ENAMETOOLONG,
  * or -EINVAL for an NBD volume or an agent without a volume directory. */
 int vol_path(struct dpu_agent *a, const struct dpu_volume *vol, char *buf, size_t size);
@@ -361,6 +364,8 @@ int api_get_mirror(struct dpu_agent *a, const Nicvisor__V1__GetMirrorRequest *r,
 		   struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);
 int api_list_mirrors(struct dpu_agent *a, const Nicvisor__V1__ListMirrorsRequest *r,
 		     struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);
+int api_get_worker_stats(struct dpu_agent *a, const Nicvisor__V1__GetWorkerStatsRequest *r,
+			 struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);
 /* api_vol.c: volumes, disks and disk statistics */
 int api_create_volume(struct dpu_agent *a, const Nicvisor__V1__CreateVolumeRequest *r,
 		      struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);

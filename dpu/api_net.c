@@ -499,3 +499,43 @@ out_unlock:
 	free(buf);
 	return rc;
 }
+
+#define MAX_WORKERS 64
+
+int
+api_get_worker_stats(struct dpu_agent *a, const Nicvisor__V1__GetWorkerStatsRequest *r,
+		     struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st)
+{
+	Nicvisor__V1__WorkerStatsResponse *wr = nv_arena_alloc(ar, sizeof(*wr));
+	struct dp_worker_stats w[MAX_WORKERS];
+	int n = 0;
+
+	(void)r;
+	nicvisor__v1__worker_stats_response__init(wr);
+	pthread_mutex_lock(&a->lock);
+	if (a->net != NULL && a->net->ops->worker_stats != NULL)
+		n = a->net->ops->worker_stats(a->net, w, MAX_WORKERS);
+	pthread_mutex_unlock(&a->lock);
+	if (n < 0)
+		return dpu_fail(st, CODE(INTERNAL), "", "the dataplane's worker stats: %s",
+				strerror(-n));
+	wr->running = n > 0;
+	wr->workers = nv_arena_alloc(ar, ((size_t)n + 1) * sizeof(*wr->workers));
+	for (int i = 0; i < n; i++) {
+		Nicvisor__V1__WorkerStats *ws = nv_arena_alloc(ar, sizeof(*ws));
+
+		nicvisor__v1__worker_stats__init(ws);
+		ws->worker = (uint32_t)i;
+		ws->lcore = w[i].lcore;
+		ws->packets = w[i].packets;
+		ws->blk_requests = w[i].blk_requests;
+		if (w[i].tsc_hz != 0) {
+			ws->busy_seconds = (double)w[i].busy_cycles / (double)w[i].tsc_hz;
+			ws->blk_busy_seconds = (double)w[i].blk_busy_cycles / (double)w[i].tsc_hz;
+		}
+		wr->workers[wr->n_workers++] = ws;
+	}
+	rep->result_case = NICVISOR__V1__RESPONSE__RESULT_WORKER_STATS;
+	rep->worker_stats = wr;
+	return 0;
+}

@@ -19,6 +19,7 @@
 
 #include "agent.h"
 #include "blk.h"
+#include "metrics.h"
 #include "net.h"
 #include "nv_config.h"
 #include "nv_log.h"
@@ -81,6 +82,8 @@ usage(FILE *f)
 		"                       disk in the default mode); --dataplane off refuses\n"
 		"                       VMs with disks, fake keeps them without I/O\n"
 		"\n"
+		"  --metrics ADDR:PORT  serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+		"                       (default: none), e.g. 127.0.0.1:9464\n"
 		"  --log-level LEVEL    err, warn, info or debug (default info)\n"
 		"  --version            print the version and exit\n"
 		"  --help               print this help and exit\n");
@@ -218,6 +221,7 @@ main(int argc, char **argv)
 		{ "vhost-dir", required_argument, NULL, 'v' },
 		{ "uplink", required_argument, NULL, 'u' },
 		{ "volume-dir", required_argument, NULL, 'o' },
+		{ "metrics", required_argument, NULL, 'm' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -234,7 +238,8 @@ main(int argc, char **argv)
 	struct dpu_net_opts nopts = { .hugepages = -1 };
 	struct dpu_net *net = NULL;
 	struct dpu_blk *blk = NULL;
-	const char *volume_dir = NULL;
+	const char *volume_dir = NULL, *metrics_listen = NULL;
+	struct dpu_metrics *metrics = NULL;
 	char artifacts[PATH_MAX], lockpath[PATH_MAX], vhost_dir[PATH_MAX], err[256];
 	char volumes[PATH_MAX];
 	sigset_t sigs;
@@ -333,6 +338,9 @@ main(int argc, char **argv)
 				fprintf(stderr, "nicvisor-dpu: --uplink: %s\n", err);
 				return 2;
 			}
+			break;
+		case 'm':
+			metrics_listen = optarg;
 			break;
 		case 'o':
 			if (optarg[0] != '/' || strlen(optarg) > VOLUME_DIR_MAX) {
@@ -474,6 +482,8 @@ main(int argc, char **argv)
 	rc = dpu_server_open(agent, &sconf, &srv);
 	if (rc < 0)
 		goto out;
+	if (metrics_listen != NULL && (rc = dpu_metrics_open(agent, metrics_listen, &metrics)) < 0)
+		goto out;
 	nv_info("nicvisor-dpu %s ready: state in %s, events on %s", NV_VERSION, state_dir, events);
 
 	do {
@@ -483,6 +493,7 @@ main(int argc, char **argv)
 	nv_rpc_exit_watchdog(10);
 	rc = 0;
 out:
+	dpu_metrics_close(metrics);
 	dpu_server_close(srv);
 	dpu_agent_close(agent);
 	dpu_blk_close(blk);

@@ -70,6 +70,9 @@ struct dpu_net_ops {
 	 * or a negative errno (-ENOENT: no such session). */
 	int (*mirror_stats)(struct dpu_net *n, const char *name, struct dp_mirror_stats *out,
 			    unsigned int max);
+	/* (opt, NULL in the fake) Load of each forwarding worker, at most max;
+	 * the number filled. */
+	int (*worker_stats)(struct dpu_net *n, struct dp_worker_stats *out, unsigned int max);
 	/* Remove every port and network and free n. Never fails. */
 	void (*close)(struct dpu_net *n);
 };

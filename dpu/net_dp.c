@@ -83,6 +83,12 @@ dpn_mirror_stats(struct dpu_net *n, const char *name, struct dp_mirror_stats *ou
 	return dp_mirror_stats(dp_of(n), name, out, max);
 }
 
+static int
+dpn_worker_stats(struct dpu_net *n, struct dp_worker_stats *out, unsigned int max)
+{
+	return dp_worker_stats(dp_of(n), out, max);
+}
+
 static void
 dpn_close(struct dpu_net *n)
 {
@@ -102,6 +108,7 @@ static const struct dpu_net_ops dp_net_ops = {
 	.mirror_add = dpn_mirror_add,
 	.mirror_del = dpn_mirror_del,
 	.mirror_stats = dpn_mirror_stats,
+	.worker_stats = dpn_worker_stats,
 	.close = dpn_close,
 };
 

@@ -310,6 +310,15 @@ lazy_mirror_stats(struct dpu_net *n, const char *name, struct dp_mirror_stats *o
 	return r->ops->mirror_stats(r, name, out, max);
 }
 
+static int
+lazy_worker_stats(struct dpu_net *n, struct dp_worker_stats *out, unsigned int max)
+{
+	struct dpu_net *r = ((struct lazy_net *)n)->real;
+
+	/* Not started: no worker runs. */
+	return r == NULL ? 0 : r->ops->worker_stats(r, out, max);
+}
+
 static void
 lazy_close(struct dpu_net *n)
 {
@@ -331,6 +340,7 @@ static const struct dpu_net_ops lazy_ops = {
 	.mirror_add = lazy_mirror_add,
 	.mirror_del = lazy_mirror_del,
 	.mirror_stats = lazy_mirror_stats,
+	.worker_stats = lazy_worker_stats,
 	.close = lazy_close,
 };
 

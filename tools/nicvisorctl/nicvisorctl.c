@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ctl.h"
 #include "nicvisor/v1/api.pb-c.h"
 #include "nv_config.h"
 #include "nv_log.h"
@@ -27,21 +28,6 @@
 #define DEFAULT_API     "ipc:///run/nicvisor/api.sock"
 #define DEFAULT_EVENTS  "ipc:///run/nicvisor/events.sock"
 #define CALL_TIMEOUT_MS 15000
-
-enum {
-	EXIT_OK = 0,
-	EXIT_ERR = 1,
-	EXIT_USAGE = 2,
-};
-
-struct ctl {
-	const char *api_url;
-	const char *events_url;
-	bool json;
-	struct nv_rpc_client *client;
-	nng_socket sub;
-	bool sub_open;
-};
 
 static void
 usage(FILE *f)
@@ -101,6 +87,10 @@ usage(FILE *f)
 		"  disk detach NAME INDEX              detach disk INDEX (0..) of a stopped VM\n"
 		"  stats [NAME]                        port counters and drops of a VM's NICs,\n"
 		"                                      or of every port; disk counters too\n"
+		"  top [--interval S] [--count N]      a live view: VMs, each worker core's\n"
+		"                                      load, each port's and disk's rates,\n"
+		"                                      every S seconds (default 2), N times\n"
+		"                                      (default: until interrupted)\n"
 		"\n"
 		"NIC LIMITS: --from-vm RATE --to-vm RATE --from-vm-burst SIZE\n"
 		"--to-vm-burst SIZE (in --nic: from_vm=RATE,to_vm=RATE,from_vm_burst=SIZE,\n"
@@ -179,6 +169,18 @@ call(struct ctl *c, Nicvisor__V1__Request *req, Nicvisor__V1__Response **rep)
 		return EXIT_ERR;
 	}
 	return EXIT_OK;
+}
+
+int
+ctl_call(struct ctl *c, Nicvisor__V1__Request *req, Nicvisor__V1__Response **rep)
+{
+	return call(c, req, rep);
+}
+
+int
+ctl_usage_error(const char *fmt, const char *arg)
+{
+	return usage_error(fmt, arg);
 }
 
 static bool
@@ -2032,6 +2034,8 @@ main(int argc, char **argv)
 		rc = cmd_disk(&c, argc, argv);
 	else if (strcmp(cmd, "mirror") == 0)
 		rc = cmd_mirror(&c, argc, argv);
+	else if (strcmp(cmd, "top") == 0)
+		rc = cmd_top(&c, argc, argv);
 	else if (strcmp(cmd, "help") == 0) {
 		usage(stdout);
 		rc = EXIT_OK;

@@ -521,7 +521,32 @@ main(void)
 	      "both ports are up once the drivers connected");
 
 	/* b receives while a sends to b's MAC for a second. */
-	rx_b = send_between(&ta, &tb, MAC_B, 1000);
+	tp_cmd(&tb, "set fwd rxonly", NULL);
+	tp_cmd(&tb, "clear port stats all", NULL);
+	tp_cmd(&tb, "start", NULL);
+	tp_cmd(&ta, "set eth-peer 0 " MAC_B, NULL);
+	tp_cmd(&ta, "set fwd txonly", NULL);
+	tp_cmd(&ta, "start", NULL);
+	{
+		/* The live view while a sends: a's port and the worker are busy. */
+		char *args[] = { "--json", "top", "--interval", "0.5", "--count", "1", NULL };
+		char want[96], err[4096];
+		const char *port;
+
+		snprintf(want, sizeof(want), "{\"port\":\"%s/nic0\"", id_a);
+		CHECK(run_ctlv(&ap, out, sizeof(out), err, sizeof(err), 10, args) == 0 &&
+			      (port = strstr(out, want)) != NULL &&
+			      strstr(port, "\"rx_pps\":0,") != strstr(port, "\"rx_pps\":") &&
+			      strstr(out, "\"dataplane_running\":true") != NULL &&
+			      strstr(out, "\"switch_busy_pct\":0.00,") == NULL &&
+			      strstr(out, "\"pps\":0,") == NULL,
+		      "nicvisorctl top: a's port receives and the worker switches (%s)", out);
+	}
+	sleep_ms(500);
+	tp_cmd(&ta, "stop", NULL);
+	sleep_ms(300);
+	tp_cmd(&tb, "stop", NULL);
+	rx_b = tp_rx_packets(&tb);
 	CHECK(rx_b > 0, "b's driver received %lld frames from a through the switch", rx_b);
 	CHECK(nic_stats(&ap, "a", &sa, &spoof_a) && sa.rx_packets > 0 && spoof_a == 0,
 	      "GetPortStats: a's port took %llu frames into the switch, none spoofed",
