@@ -235,6 +235,14 @@ render_vms(struct text *t, struct dpu_agent *a)
 			    esc(ps->ports[i]->port, e1, sizeof(e1)), ps->ports[i]->field);         \
 	} while (0)
 
+#define PORT_GAUGE(name, field, text)                                                              \
+	do {                                                                                       \
+		help(t, "nicvisor_port_" name, "gauge", text);                                     \
+		for (size_t i = 0; i < ps->n_ports; i++)                                           \
+			put(t, "nicvisor_port_" name "{port=\"%s\"} %" PRIu64 "\n",                \
+			    esc(ps->ports[i]->port, e1, sizeof(e1)), ps->ports[i]->field);         \
+	} while (0)
+
 static void
 render_ports(struct text *t, struct dpu_agent *a)
 {
@@ -270,6 +278,11 @@ render_ports(struct text *t, struct dpu_agent *a)
 	PORT_COUNTER("tx_packets", tx_packets, "Frames from the switch out of the port.");
 	PORT_COUNTER("tx_bytes", tx_bytes, "Bytes from the switch out of the port.");
 	PORT_COUNTER("rx_l2_only", rx_l2_only, "Frames forwarded as L2 only (see the API).");
+	PORT_GAUGE("rx_limit_bits_per_second", rx_limit_bits_per_second,
+		   "The rate limit of what the port sends into the switch (a NIC's from_vm); 0: "
+		   "none.");
+	PORT_GAUGE("tx_limit_bits_per_second", tx_limit_bits_per_second,
+		   "The rate limit of what the switch sends to the port (a NIC's to_vm); 0: none.");
 	help(t, "nicvisor_port_drops_total", "counter", "Frames dropped, by port and reason.");
 	for (size_t i = 0; i < ps->n_ports; i++)
 		for (size_t j = 0; j < ps->ports[i]->n_drops; j++)

@@ -273,7 +273,7 @@ static void
 test_fake(void)
 {
 	const char *extra[3] = { "--metrics", NULL, NULL };
-	char listen[32], kernel[400], sha[65], series[256];
+	char listen[32], kernel[400], sha[65], series[256], out[4096];
 	struct agent_proc ap;
 	char *r1, *r2;
 	const char *b;
@@ -296,6 +296,9 @@ test_fake(void)
 	}
 	CHECK(create_network(&ap, "net0", 99) == CODE(ALREADY_EXISTS), "a 6th, refused");
 	CHECK(create_vm(&ap, "m1", kernel, "net1") == CODE(OK), "vm m1 with a NIC on net1");
+	CHECK(run_ctl(&ap, out, sizeof(out), 10, "nic", "qos", "m1", "0", "--to-vm", "50M", NULL) ==
+		      0,
+	      "m1's NIC limited to 50 Mbit/s to the VM");
 
 	r1 = http(port, "GET", "/metrics");
 	r2 = http(port, "GET", "/metrics");
@@ -323,6 +326,10 @@ test_fake(void)
 	CHECK(strstr(b, "nicvisor_port_info{port=\"vm-") != NULL && strstr(b, series) != NULL &&
 		      strstr(b, "nicvisor_port_rx_packets_total{port=\"vm-") != NULL,
 	      "its switch port, with counters");
+	CHECK(strstr(b, "nicvisor_port_tx_limit_bits_per_second{port=\"vm-") != NULL &&
+		      strstr(b, "} 50000000\n") != NULL &&
+		      strstr(b, "nicvisor_port_rx_limit_bits_per_second{port=\"vm-") != NULL,
+	      "and its rate limits");
 	free(r1);
 	free(r2);
 
