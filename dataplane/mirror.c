@@ -101,10 +101,14 @@ dp_mirror_copy(struct dp_mirror_out *mo, const struct dp_cfg *cfg, unsigned int 
 {
 	const struct dp_mirror_set *set = &cfg->mirrors[port][dir];
 	const struct dp_port *src = cfg->ports[port];
-	/* The switch strips an uplink frame's tag in place: copy those. */
-	bool deep = dir == DP_QOS_RX && src->is_uplink;
 	unsigned int k;
 	uint16_t i;
+	bool deep;
+
+	if (likely(set->n == 0))
+		return;
+	/* The switch strips an uplink frame's tag in place: copy those. */
+	deep = dir == DP_QOS_RX && src->is_uplink;
 
 	for (k = 0; k < set->n; k++) {
 		struct dp_mirror *s = set->s[k];
