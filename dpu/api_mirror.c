@@ -151,10 +151,12 @@ mirror_count(struct dpu_agent *a)
 	return n;
 }
 
-/* The destination of r into ms: a NIC (by its MAC) or an uplink. */
+/* The destination of r into ms: a NIC (by its MAC, copied into mac:
+ * the spec it comes from may be replaced before ms is used) or an uplink. */
 static int
 resolve_destination(struct dpu_agent *a, const Nicvisor__V1__CreateMirrorRequest *r,
-		    const struct dpu_vm *src, Nicvisor__V1__MirrorSpec *ms, struct dpu_status *st)
+		    const struct dpu_vm *src, Nicvisor__V1__MirrorSpec *ms,
+		    char mac[DPU_MAC_STR_LEN + 1], struct dpu_status *st)
 {
 	struct dpu_vm *dvm;
 
@@ -174,7 +176,8 @@ resolve_destination(struct dpu_agent *a, const Nicvisor__V1__CreateMirrorRequest
 	if (dvm == src && r->to_nic == r->nic)
 		return dpu_fail(st, CODE(INVALID_ARGUMENT), "to_nic",
 				"NIC %u of vm %s cannot mirror to itself", r->nic, src->spec->name);
-	ms->to_mac = dvm->spec->nics[r->to_nic]->mac;
+	snprintf(mac, DPU_MAC_STR_LEN + 1, "%s", dvm->spec->nics[r->to_nic]->mac);
+	ms->to_mac = mac;
 	return 0;
 }
 
@@ -206,6 +209,7 @@ api_create_mirror(struct dpu_agent *a, const Nicvisor__V1__CreateMirrorRequest *
 {
 	char err[DPU_NET_ERR_MAX] = "", src[DPU_PORT_NAME_MAX + 32], dst[DPU_PORT_NAME_MAX + 32];
 	Nicvisor__V1__MirrorSpec ms, *list[DP_MIRRORS_PER_PORT + 1];
+	char to_mac[DPU_MAC_STR_LEN + 1];
 	const Nicvisor__V1__NicSpec *old;
 	Nicvisor__V1__NicSpec nic;
 	struct dpu_vm *vm, *other;
@@ -237,7 +241,7 @@ api_create_mirror(struct dpu_agent *a, const Nicvisor__V1__CreateMirrorRequest *
 	nicvisor__v1__mirror_spec__init(&ms);
 	ms.name = r->name;
 	ms.direction = r->direction;
-	rc = resolve_destination(a, r, vm, &ms, st);
+	rc = resolve_destination(a, r, vm, &ms, to_mac, st);
 	if (rc < 0)
 		goto out_unlock;
 	/* Both ports there: the dataplane runs it before the answer. */
