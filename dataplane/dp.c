@@ -47,6 +47,7 @@ const char *const dp_drop_names[DP_DROP_N] = {
 	[DP_DROP_UNKNOWN_VNI] = "unknown_vni",
 	[DP_DROP_VTEP_UNRESOLVED] = "vtep_unresolved",
 	[DP_DROP_TOO_BIG] = "too_big",
+	[DP_DROP_RATE_LIMITED] = "rate_limited",
 };
 
 /* The EAL initialises once per process. */
@@ -443,6 +444,12 @@ port_by_name(struct dp *dp, const char *name)
 	return NULL;
 }
 
+struct dp_port *
+dp_port_by_name(struct dp *dp, const char *name)
+{
+	return name != NULL ? port_by_name(dp, name) : NULL;
+}
+
 static int
 net_by_name(struct dp *dp, const char *name)
 {
@@ -455,8 +462,8 @@ net_by_name(struct dp *dp, const char *name)
 }
 
 /* Names become file names (sockets) and log words. */
-static int
-check_name(const char *what, const char *name, char *err, size_t errlen)
+int
+dp_check_name(const char *what, const char *name, char *err, size_t errlen)
 {
 	size_t i, n = name ? strlen(name) : 0;
 
@@ -542,7 +549,7 @@ dp_network_add(struct dp *dp, const char *name, uint16_t vlan, char *err, size_t
 {
 	int rc;
 
-	rc = check_name("network", name, err, errlen);
+	rc = dp_check_name("network", name, err, errlen);
 	if (rc < 0)
 		return rc;
 	if (vlan > 4094) {
@@ -614,7 +621,7 @@ dp_network_add_vxlan(struct dp *dp, const char *name, uint32_t vni, const uint32
 {
 	int rc;
 
-	rc = check_name("network", name, err, errlen);
+	rc = dp_check_name("network", name, err, errlen);
 	if (rc < 0)
 		return rc;
 	if (vni == 0 || vni > VX_VNI_MAX) {
@@ -837,7 +844,7 @@ dp_vhost_port_add(struct dp *dp, const char *port, const char *network, const ui
 	struct dp_port *p;
 	int rc, id, net;
 
-	rc = check_name("port", port, err, errlen);
+	rc = dp_check_name("port", port, err, errlen);
 	if (rc < 0)
 		return rc;
 	if (mac == NULL || (mac[0] & 1) || memcmp(mac, zero, 6) == 0) {
@@ -923,7 +930,7 @@ dp_uplink_add(struct dp *dp, const char *port, const char *devargs, char *err, s
 	unsigned int i;
 	int rc, id;
 
-	rc = check_name("port", port, err, errlen);
+	rc = dp_check_name("port", port, err, errlen);
 	if (rc < 0)
 		return rc;
 	if (devargs == NULL || devargs[0] == '\0') {
@@ -982,16 +989,25 @@ out:
 static int
 port_remove(struct dp *dp, struct dp_port *p, bool workers_running)
 {
+	struct dp_mirror *gone[DP_MAX_MIRRORS];
+	unsigned int ngone;
+
 	if (workers_running) {
 		struct dp_cfg *c = dp_cfg_clone(dp->cfg);
 
 		if (c == NULL)
 			return -ENOMEM;
 		dp_cfg_port_clear(c, p->id);
+		/* Its mirror sessions go with it. */
+		ngone = dp_mirror_unlink_port(dp, c, p->id, gone, DP_MAX_MIRRORS);
 		dp_cfg_publish(dp, c);
+	} else {
+		ngone = dp_mirror_unlink_port(dp, NULL, p->id, gone, DP_MAX_MIRRORS);
 	}
+	dp_mirror_reap(dp, gone, ngone);
 	l2_table_forget_port(dp->l2, p->id);
 	p->ops->close(p);
+	dp_qos_port_free(p);
 	if (p->is_uplink) {
 		rte_mempool_free(port_extra(p)->pool);
 	} else {
@@ -1037,6 +1053,7 @@ fill_stats(struct dp_port *p, struct dp_port_stats *st)
 		memcpy(st->mac, p->mac, 6);
 	}
 	st->link_up = p->ops->link_up(p);
+	dp_qos_get(p, &st->qos);
 	st->ndrops = DP_DROP_N;
 	for (r = 0; r < DP_DROP_N; r++)
 		snprintf(st->drops[r].reason, sizeof(st->drops[r].reason), "%s", dp_drop_names[r]);

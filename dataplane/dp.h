@@ -94,6 +94,81 @@ int dp_uplink_add(struct dp *dp, const char *port, const char *devargs, char *er
 
 int dp_port_del(struct dp *dp, const char *port, char *err, size_t errlen);
 
+/*
+ * Rate limits of a port (QoS), in the switch's terms like the counters:
+ * rx is what the port's peer sends into the switch (a VM's transmit), tx
+ * what the switch sends out of the port (a VM's receive). Enforced with
+ * DPDK's rte_meter: an srTCM, colour blind, committed rate = the limit,
+ * committed burst = burst_bytes, excess burst 0 (so one token bucket);
+ * frames that are not green are dropped and counted as rate_limited. A
+ * frame costs its length as the switch sees it (Ethernet header to the end
+ * of the payload, no FCS, no preamble; a TSO frame its whole length before
+ * segmentation; an uplink's 802.1Q tag after it is pushed). Each limit is
+ * one bucket per port and direction, shared by the port's queues and the
+ * workers (docs/architecture.md, "QoS").
+ */
+#define DP_QOS_MIN_RATE  8000ull          /* bits per second: 1 kB/s */
+#define DP_QOS_MAX_RATE  1000000000000ull /* 1 Tbit/s */
+#define DP_QOS_MIN_BURST 131072ull        /* two 64 KiB TSO frames */
+#define DP_QOS_MAX_BURST (1ull << 32)     /* 4 GiB */
+#define DP_QOS_BURST_MS  10               /* default burst: the rate for this long */
+struct dp_qos_limit {
+	uint64_t bits_per_second; /* 0: none; else DP_QOS_MIN_RATE..DP_QOS_MAX_RATE */
+	uint64_t burst_bytes;     /* 0: default (dp_qos_burst()); else MIN..MAX_BURST */
+};
+struct dp_qos {
+	struct dp_qos_limit rx; /* into the switch from the port (a VM sends) */
+	struct dp_qos_limit tx; /* out of the switch to the port (a VM receives) */
+};
+
+/* Whether l is acceptable: 0, or -EINVAL with what is wrong in err,
+ * naming the field "bits_per_second" or "burst_bytes". Pure. */
+int dp_qos_check(const struct dp_qos_limit *l, char *err, size_t errlen);
+/* The burst l gets: burst_bytes, or with 0 the rate for DP_QOS_BURST_MS
+ * and at least DP_QOS_MIN_BURST. Pure. */
+uint64_t dp_qos_burst(const struct dp_qos_limit *l);
+
+/* Set (or with zero rates clear) a port's limits, in force for the next
+ * burst; other ports and the port's other direction are not disturbed
+ * (a changed direction starts with a full bucket). */
+int dp_port_qos_set(struct dp *dp, const char *port, const struct dp_qos *q, char *err,
+		    size_t errlen);
+
+/*
+ * Mirroring: a session copies the frames of a source port to a
+ * destination port (another VM port or an uplink), as the source port
+ * sees them: DP_MIRROR_RX the frames it receives from its peer (after its
+ * rx limit), DP_MIRROR_TX the frames the switch sends out of it (after its
+ * tx limit). The original frames are not changed or delayed. Copies go to
+ * the destination as they are (no tag pushed, no offload finished: a copy
+ * with offloads the destination did not negotiate is dropped and counted),
+ * are never mirrored again (no loops) and are not limited by the
+ * destination's rate limits; they are counted by their session, not in
+ * the destination's port counters. Deleting either port deletes the
+ * session. At most DP_MAX_MIRRORS sessions, DP_MIRRORS_PER_PORT per
+ * source port.
+ */
+#define DP_MIRROR_RX        1u
+#define DP_MIRROR_TX        2u
+#define DP_MAX_MIRRORS      64
+#define DP_MIRRORS_PER_PORT 4
+int dp_mirror_add(struct dp *dp, const char *name, const char *src, unsigned int dir,
+		  const char *dst, char *err, size_t errlen);
+int dp_mirror_del(struct dp *dp, const char *name, char *err, size_t errlen);
+
+struct dp_mirror_stats {
+	char name[64];
+	char src[64];
+	char dst[64];
+	unsigned int dir; /* DP_MIRROR_* */
+	uint64_t packets; /* copies handed to the destination */
+	uint64_t bytes;
+	uint64_t drops;     /* copies the destination did not take (full, down) */
+	uint64_t no_buffer; /* copies that could not be made (pool dry) */
+};
+/* One session (name != NULL; -ENOENT) or all, up to max; returns how many. */
+int dp_mirror_stats(struct dp *dp, const char *name, struct dp_mirror_stats *out, unsigned int max);
+
 #define DP_DROP_REASONS 24
 struct dp_port_stats {
 	char port[64];
@@ -108,6 +183,7 @@ struct dp_port_stats {
 	uint64_t rx_l2_only;
 	/* uplinks: frames sent encapsulated (VXLAN), received decapsulated */
 	uint64_t vxlan_encap, vxlan_decap;
+	struct dp_qos qos; /* the limits in force (burst: as applied) */
 	unsigned int ndrops;
 	struct {
 		/* no_buffer, queue_full, spoofed_src_mac, no_network,
@@ -116,7 +192,8 @@ struct dp_port_stats {
 		 * truncated, bad_length, bad_header, bad_fragment, bad_vxlan;
 		 * overlay: unknown_vni (no network has it), vtep_unresolved
 		 * (the remote VTEP's MAC is not known yet: ARP asked),
-		 * too_big (the encapsulated frame exceeds the uplink's MTU) */
+		 * too_big (the encapsulated frame exceeds the uplink's MTU);
+		 * rate_limited (over a QoS limit) */
 		char reason[32];
 		uint64_t count;
 	} drops[DP_DROP_REASONS];

@@ -178,6 +178,7 @@ dp_cfg_port_clear(struct dp_cfg *c, uint16_t port)
 	c->n_uplinks = (uint16_t)j;
 	for (i = 0; i < DP_MAX_NETS; i++)
 		c->nets[i].members[port / 64] &= ~(1ull << (port % 64));
+	memset(c->mirrors[port], 0, sizeof(c->mirrors[port]));
 	c->ports[port] = NULL;
 }
 
@@ -207,4 +208,42 @@ dp_cfg_flood_targets(const struct dp_cfg *c, uint16_t net, uint16_t in_port, uin
 	for (i = 0; i < c->n_uplinks && n < max; i++)
 		out[n++] = c->uplinks[i];
 	return n;
+}
+
+int
+dp_cfg_mirror_add(struct dp_cfg *c, struct dp_mirror *s, uint16_t src, unsigned int dir)
+{
+	static const unsigned int flag[2] = { DP_MIRROR_RX, DP_MIRROR_TX };
+	unsigned int d;
+
+	if (src >= DP_MAX_PORTS)
+		return -EINVAL;
+	for (d = 0; d < 2; d++)
+		if ((dir & flag[d]) && c->mirrors[src][d].n >= DP_MIRRORS_PER_PORT)
+			return -ENOSPC;
+	for (d = 0; d < 2; d++) {
+		struct dp_mirror_set *set = &c->mirrors[src][d];
+
+		if (dir & flag[d])
+			set->s[set->n++] = s;
+	}
+	return 0;
+}
+
+void
+dp_cfg_mirror_del(struct dp_cfg *c, const struct dp_mirror *s)
+{
+	unsigned int p, d, i, j;
+
+	for (p = 0; p < DP_MAX_PORTS; p++)
+		for (d = 0; d < 2; d++) {
+			struct dp_mirror_set *set = &c->mirrors[p][d];
+
+			for (i = 0, j = 0; i < set->n; i++)
+				if (set->s[i] != s)
+					set->s[j++] = set->s[i];
+			for (i = j; i < set->n; i++)
+				set->s[i] = NULL;
+			set->n = (uint8_t)j;
+		}
 }

@@ -17,6 +17,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <rte_common.h>
 #include <rte_mbuf.h>
@@ -65,6 +66,7 @@ enum dp_drop {
 	DP_DROP_UNKNOWN_VNI,     /* VXLAN to our VTEP with a VNI no network has */
 	DP_DROP_VTEP_UNRESOLVED, /* the remote VTEP's underlay MAC is unknown (ARP asked) */
 	DP_DROP_TOO_BIG,         /* encapsulated, the frame exceeds the uplink's MTU */
+	DP_DROP_RATE_LIMITED,    /* over the port's QoS limit (qos.c) */
 	DP_DROP_N,
 };
 _Static_assert(DP_DROP_N <= DP_DROP_REASONS, "dp.h has room for every drop reason");
@@ -80,6 +82,8 @@ struct dp_port_counters {
 } __rte_cache_aligned;
 
 struct dp_port;
+struct dp_qos_meter;
+struct dp_mirror;
 
 /*
  * A switch port type, registered in dp_port_kinds (dp.c). (opt) members
@@ -136,6 +140,9 @@ struct dp_port {
 	_Atomic uint32_t txok; /* DP_TXOK_* the peer negotiated */
 	char name[64];
 	char netname[64];
+	/* QoS (qos.c): [DP_QOS_RX], [DP_QOS_TX]; NULL: no limit. Replaced
+	 * whole by the control thread, freed after an RCU grace period. */
+	struct dp_qos_meter *_Atomic qos[2];
 	void *priv;                                      /* the kind's state */
 	struct dp_port_counters ctr[DP_MAX_WORKERS + 1]; /* [DP_MAX_WORKERS]: other threads */
 };
@@ -177,7 +184,16 @@ struct dp_cfg {
 		uint16_t n;
 		struct dp_poll polls[DP_MAX_POLLS];
 	} workers[DP_MAX_WORKERS];
+	/* Mirror sessions by source port and direction (mirror.c). */
+	struct dp_mirror_set {
+		uint8_t n;
+		struct dp_mirror *s[DP_MIRRORS_PER_PORT];
+	} mirrors[DP_MAX_PORTS][2]; /* [port][DP_QOS_RX or DP_QOS_TX] */
 };
+
+/* Directions inside the dataplane (indexes). */
+#define DP_QOS_RX 0
+#define DP_QOS_TX 1
 
 /* dp_cfg.c: pure functions on snapshots (unit tested). */
 struct dp_cfg *dp_cfg_clone(const struct dp_cfg *old);
@@ -212,6 +228,11 @@ dp_cfg_vni_net(const struct dp_cfg *c, uint32_t vni)
 }
 int dp_cfg_port_set(struct dp_cfg *c, struct dp_port *p, unsigned int workers);
 void dp_cfg_port_clear(struct dp_cfg *c, uint16_t port);
+/* A mirror session into the source port's sets of the directions it
+ * copies: -ENOSPC when one is full (nothing changed). */
+int dp_cfg_mirror_add(struct dp_cfg *c, struct dp_mirror *s, uint16_t src, unsigned int dir);
+/* A session out of every set it is in. */
+void dp_cfg_mirror_del(struct dp_cfg *c, const struct dp_mirror *s);
 /* Ports a frame of `net` entering at `in_port` floods to; returns count. */
 unsigned int dp_cfg_flood_targets(const struct dp_cfg *c, uint16_t net, uint16_t in_port,
 				  uint16_t *out, unsigned int max);
@@ -224,6 +245,16 @@ dp_mac48(const uint8_t *mac)
 
 	memcpy(&v, mac, 6);
 	return v;
+}
+
+/* n more holders of m: every segment's reference count goes up, since
+ * each holder's rte_pktmbuf_free() drops one from every segment (raising
+ * the first one's alone would free the rest under the other holders). */
+static inline void
+dp_mbuf_share(struct rte_mbuf *m, int16_t n)
+{
+	for (; m != NULL; m = m->next)
+		rte_mbuf_refcnt_update(m, n);
 }
 
 /* A learning request from a worker to the housekeeping thread. */
@@ -270,13 +301,63 @@ struct dp {
 		unsigned int nports;
 	} nets[DP_MAX_NETS];
 	struct dp_port *ports[DP_MAX_PORTS];
+	struct dp_mirror *mirrors[DP_MAX_MIRRORS];
 	/* vhost: socket path and vid -> port, for the vhost callbacks, which
 	 * must not take dp->lock (unregister waits for them). */
 	pthread_mutex_t vhost_lock;
 };
 
+/* A reason for a person into err, if err is not NULL (dp.h's convention). */
+#define DP_ERR(err, errlen, ...)                                                                   \
+	do {                                                                                       \
+		if ((err) != NULL && (errlen) > 0)                                                 \
+			snprintf((err), (errlen), __VA_ARGS__);                                    \
+	} while (0)
+/* A name of a network, port or mirror session (dp.h's rule): 0 or
+ * -EINVAL with the reason, which names `what`, in err. */
+int dp_check_name(const char *what, const char *name, char *err, size_t errlen);
+/* Under dp->lock: the port of that name, or NULL. */
+struct dp_port *dp_port_by_name(struct dp *dp, const char *name);
 /* Publish a new snapshot and free the old one after a grace period. */
 void dp_cfg_publish(struct dp *dp, struct dp_cfg *c);
+/* qos.c: police a burst of port p in direction dir (DP_QOS_*): frames
+ * over the limit are freed and counted (rate_limited) in ctr; the rest
+ * are packed to the front (rx: counted as received too). Returns how
+ * many remain. Worker. */
+uint16_t dp_qos_police(struct dp_port *p, unsigned int dir, struct rte_mbuf **pkts, uint16_t n,
+		       struct dp_port_counters *ctr);
+/* Free a port's meters (the port is out of every snapshot). */
+void dp_qos_port_free(struct dp_port *p);
+/* The limits in force on p, for its stats. */
+void dp_qos_get(const struct dp_port *p, struct dp_qos *out);
+
+/* mirror.c. A session, made and freed by the control thread. */
+struct dp_mirror {
+	char name[64];
+	uint16_t src, dst; /* port ids */
+	unsigned int dir;  /* DP_MIRROR_* */
+	uint16_t slot;     /* index in dp->mirrors */
+	struct {
+		uint64_t packets, bytes, drops, no_buffer;
+	} __rte_cache_aligned ctr[DP_MAX_WORKERS];
+};
+/* A worker's copies waiting for their destinations. */
+struct dp_mirror_out;
+struct dp_mirror_out *dp_mirror_out_new(void);
+void dp_mirror_out_free(struct dp_mirror_out *mo);
+/* Copy the frames of port `port` in direction dir (DP_QOS_*) to the
+ * sessions that want them. pkts stay the caller's, unchanged. Worker. */
+void dp_mirror_copy(struct dp_mirror_out *mo, const struct dp_cfg *cfg, unsigned int w,
+		    uint16_t port, unsigned int dir, struct rte_mbuf **pkts, uint16_t n);
+/* Send every waiting copy. Worker, before its quiescent state. */
+void dp_mirror_flush(struct dp_mirror_out *mo, const struct dp_cfg *cfg, unsigned int w);
+/* Under dp->lock: delete the sessions that name port (source or
+ * destination) from c (the caller publishes it), then free them with
+ * dp_mirror_reap() after publishing. */
+unsigned int dp_mirror_unlink_port(struct dp *dp, struct dp_cfg *c, uint16_t port,
+				   struct dp_mirror **gone, unsigned int max);
+void dp_mirror_reap(struct dp *dp, struct dp_mirror **gone, unsigned int n);
+
 /* Worker entry (dp_switch.c). */
 int dp_worker_main(void *arg);
 struct pkt_info;

@@ -48,6 +48,7 @@ struct wstate {
 	struct dp *dp;
 	unsigned int w;
 	struct rte_gso_ctx gso;
+	struct dp_mirror_out *mirror; /* copies for mirror sessions (mirror.c) */
 	unsigned int ndirty;
 	uint16_t dirty[DP_MAX_PORTS];
 	struct out_buf out[DP_MAX_PORTS];
@@ -122,7 +123,10 @@ flush_port(struct wstate *ws, const struct dp_cfg *cfg, uint16_t pid)
 
 	if (ob->n == 0)
 		return;
-	p->ops->tx(p, ws->w, ob->pkts, ob->n, &p->ctr[ws->w]);
+	ob->n = dp_qos_police(p, DP_QOS_TX, ob->pkts, ob->n, &p->ctr[ws->w]);
+	dp_mirror_copy(ws->mirror, cfg, ws->w, pid, DP_QOS_TX, ob->pkts, ob->n);
+	if (ob->n != 0)
+		p->ops->tx(p, ws->w, ob->pkts, ob->n, &p->ctr[ws->w]);
 	ob->n = 0;
 }
 
@@ -242,7 +246,7 @@ share(struct rte_mbuf *m, unsigned int n)
 		return false;
 	}
 	if (n > 1)
-		rte_mbuf_refcnt_update(m, (int16_t)(n - 1));
+		dp_mbuf_share(m, (int16_t)(n - 1));
 	return true;
 }
 
@@ -591,16 +595,19 @@ poll_queue(struct wstate *ws, const struct dp_cfg *cfg, const struct dp_poll *pl
 {
 	struct dp_port *p = cfg->ports[pl->port];
 	struct rte_mbuf *pkts[DP_BURST];
-	uint16_t n;
+	uint16_t n, ok;
 
 	n = p->ops->rx(p, ws->w, pl->q, pkts, DP_BURST);
 	if (n == 0)
 		return 0;
+	ok = dp_qos_police(p, DP_QOS_RX, pkts, n, &p->ctr[ws->w]);
+	dp_mirror_copy(ws->mirror, cfg, ws->w, p->id, DP_QOS_RX, pkts, ok);
 	if (p->is_uplink)
-		from_uplink(ws, cfg, p, pkts, n);
+		from_uplink(ws, cfg, p, pkts, ok);
 	else
-		from_vm(ws, cfg, p, pkts, n);
+		from_vm(ws, cfg, p, pkts, ok);
 	flush_all(ws, cfg);
+	dp_mirror_flush(ws->mirror, cfg, ws->w);
 	return n;
 }
 
@@ -635,6 +642,11 @@ dp_worker_main(void *arg)
 	ws->gso.indirect_pool = dp->indirect_pool;
 	ws->gso.gso_types = RTE_ETH_TX_OFFLOAD_TCP_TSO;
 	ws->gso.flag = 0;
+	ws->mirror = dp_mirror_out_new();
+	if (ws->mirror == NULL) {
+		rte_free(ws);
+		return -ENOMEM;
+	}
 	rte_rcu_qsbr_thread_register(dp->qsbr, wk->idx);
 	rte_rcu_qsbr_thread_online(dp->qsbr, wk->idx);
 	while (!atomic_load_explicit(&dp->stop, memory_order_relaxed)) {
@@ -672,6 +684,7 @@ dp_worker_main(void *arg)
 	dp_blk_lcore_stop(wk->idx);
 	rte_rcu_qsbr_thread_offline(dp->qsbr, wk->idx);
 	rte_rcu_qsbr_thread_unregister(dp->qsbr, wk->idx);
+	dp_mirror_out_free(ws->mirror);
 	rte_free(ws);
 	return 0;
 }

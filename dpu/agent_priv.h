@@ -143,6 +143,9 @@ struct dpu_agent {
 	struct dpu_blk *blk; /* conf.blk: NULL when no block backend */
 	uint64_t event_seq;
 	uint64_t first_cmd_seq;
+	/* Not 0: NIC ports are being made in a batch; agent_mirrors_sync()
+	 * runs once after it rather than after each port. */
+	unsigned int mirror_sync_held;
 	bool shutting_down;
 	struct dpu_agent_stats stats;
 	struct dpu_api_op_stats api_ops[DPU_API_OPS];
@@ -234,6 +237,24 @@ int vm_nics_attach(struct dpu_agent *a, struct dpu_vm *vm, struct dpu_status *st
 void vm_nic_detach(struct dpu_agent *a, struct dpu_vm *vm, size_t i);
 void vm_nics_detach(struct dpu_agent *a, struct dpu_vm *vm);
 uint32_t vm_nic_queue_pairs(const Nicvisor__V1__VmSpec *spec);
+/* A NIC's rate limits as the dataplane takes them (rx: from the VM). */
+void nic_qos(const Nicvisor__V1__NicSpec *nic, struct dp_qos *q);
+
+/* mirror.c: mirror sessions, kept in their source NIC's spec */
+/* A session by name: its VM, NIC index and spec; NULL if none. */
+const Nicvisor__V1__MirrorSpec *mirror_find(struct dpu_agent *a, const char *name,
+					    struct dpu_vm **vm, size_t *nic);
+/* The dataplane's ports of a session: src and dst ("" when the NIC or
+ * uplink is missing, each DPU_PORT_NAME_MAX or more bytes). */
+void mirror_ports(struct dpu_agent *a, const struct dpu_vm *vm, size_t nic,
+		  const Nicvisor__V1__MirrorSpec *ms, char *src, char *dst, size_t size);
+/* Whether the dataplane has an uplink of that name (a->net not NULL). */
+bool agent_uplink_exists(struct dpu_agent *a, const char *name);
+/* DP_MIRROR_* of a direction; 0 for none. */
+unsigned int mirror_dir(Nicvisor__V1__MirrorDirection d);
+/* Make the dataplane run exactly the sessions whose two ports exist, as
+ * the specs say. Refusals are logged and counted (net_errors). */
+void agent_mirrors_sync(struct dpu_agent *a);
 /* At open: the saved networks and every VM's NIC ports into the dataplane.
  * Failures are logged; the ports are made again when the VM starts. */
 void agent_net_restore(struct dpu_agent *a);
@@ -340,6 +361,17 @@ int api_remove_nic(struct dpu_agent *a, const Nicvisor__V1__RemoveNicRequest *r,
 		   struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);
 int api_get_port_stats(struct dpu_agent *a, const Nicvisor__V1__GetPortStatsRequest *r,
 		       struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);
+/* api_mirror.c: NIC rate limits and mirror sessions */
+int api_set_nic_qos(struct dpu_agent *a, const Nicvisor__V1__SetNicQosRequest *r,
+		    struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);
+int api_create_mirror(struct dpu_agent *a, const Nicvisor__V1__CreateMirrorRequest *r,
+		      struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);
+int api_delete_mirror(struct dpu_agent *a, const Nicvisor__V1__DeleteMirrorRequest *r,
+		      struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);
+int api_get_mirror(struct dpu_agent *a, const Nicvisor__V1__GetMirrorRequest *r,
+		   struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);
+int api_list_mirrors(struct dpu_agent *a, const Nicvisor__V1__ListMirrorsRequest *r,
+		     struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);
 int api_get_worker_stats(struct dpu_agent *a, const Nicvisor__V1__GetWorkerStatsRequest *r,
 			 struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);
 /* api_vol.c: volumes, disks and disk statistics */

@@ -727,6 +727,21 @@ dispatch(struct dpu_agent *a, const Nicvisor__V1__Request *rq, struct nv_arena *
 	case NICVISOR__V1__REQUEST__OP_GET_DISK_STATS:
 		NEED(rq->get_disk_stats, "get_disk_stats");
 		return api_get_disk_stats(a, rq->get_disk_stats, ar, rep, st);
+	case NICVISOR__V1__REQUEST__OP_SET_NIC_QOS:
+		NEED(rq->set_nic_qos, "set_nic_qos");
+		return api_set_nic_qos(a, rq->set_nic_qos, ar, rep, st);
+	case NICVISOR__V1__REQUEST__OP_CREATE_MIRROR:
+		NEED(rq->create_mirror, "create_mirror");
+		return api_create_mirror(a, rq->create_mirror, ar, rep, st);
+	case NICVISOR__V1__REQUEST__OP_DELETE_MIRROR:
+		NEED(rq->delete_mirror, "delete_mirror");
+		return api_delete_mirror(a, rq->delete_mirror, ar, rep, st);
+	case NICVISOR__V1__REQUEST__OP_GET_MIRROR:
+		NEED(rq->get_mirror, "get_mirror");
+		return api_get_mirror(a, rq->get_mirror, ar, rep, st);
+	case NICVISOR__V1__REQUEST__OP_LIST_MIRRORS:
+		NEED(rq->list_mirrors, "list_mirrors");
+		return api_list_mirrors(a, rq->list_mirrors, ar, rep, st);
 	default:
 		return dpu_fail(st, CODE(UNIMPLEMENTED), "op",
 				"the request names no operation this agent knows (protocol "
@@ -771,6 +786,8 @@ op_reads(Nicvisor__V1__Request__OpCase op)
 	case NICVISOR__V1__REQUEST__OP_LIST_VOLUMES:
 	case NICVISOR__V1__REQUEST__OP_GET_DISK_STATS:
 	case NICVISOR__V1__REQUEST__OP_GET_WORKER_STATS:
+	case NICVISOR__V1__REQUEST__OP_GET_MIRROR:
+	case NICVISOR__V1__REQUEST__OP_LIST_MIRRORS:
 		return true;
 	default:
 		return false;

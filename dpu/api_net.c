@@ -452,6 +452,10 @@ stats_to_pb(struct dpu_agent *a, const struct dp_port_stats *s, struct nv_arena 
 	pb->rx_l2_only = s->rx_l2_only;
 	pb->vxlan_encap = s->vxlan_encap;
 	pb->vxlan_decap = s->vxlan_decap;
+	pb->rx_limit_bits_per_second = s->qos.rx.bits_per_second;
+	pb->rx_limit_burst_bytes = s->qos.rx.burst_bytes;
+	pb->tx_limit_bits_per_second = s->qos.tx.bits_per_second;
+	pb->tx_limit_burst_bytes = s->qos.tx.burst_bytes;
 	pb->drops = nv_arena_alloc(ar, (DP_DROP_REASONS + 1) * sizeof(*pb->drops));
 	for (unsigned int i = 0; i < s->ndrops && i < DP_DROP_REASONS; i++) {
 		Nicvisor__V1__PortStats__DropsEntry *d = nv_arena_alloc(ar, sizeof(*d));

@@ -235,6 +235,14 @@ render_vms(struct text *t, struct dpu_agent *a)
 			    esc(ps->ports[i]->port, e1, sizeof(e1)), ps->ports[i]->field);         \
 	} while (0)
 
+#define PORT_GAUGE(name, field, text)                                                              \
+	do {                                                                                       \
+		help(t, "nicvisor_port_" name, "gauge", text);                                     \
+		for (size_t i = 0; i < ps->n_ports; i++)                                           \
+			put(t, "nicvisor_port_" name "{port=\"%s\"} %" PRIu64 "\n",                \
+			    esc(ps->ports[i]->port, e1, sizeof(e1)), ps->ports[i]->field);         \
+	} while (0)
+
 static void
 render_ports(struct text *t, struct dpu_agent *a)
 {
@@ -272,6 +280,11 @@ render_ports(struct text *t, struct dpu_agent *a)
 	PORT_COUNTER("rx_l2_only", rx_l2_only, "Frames forwarded as L2 only (see the API).");
 	PORT_COUNTER("vxlan_encap", vxlan_encap, "Frames this uplink sent VXLAN-encapsulated.");
 	PORT_COUNTER("vxlan_decap", vxlan_decap, "VXLAN frames this uplink took in, decapsulated.");
+	PORT_GAUGE("rx_limit_bits_per_second", rx_limit_bits_per_second,
+		   "The rate limit of what the port sends into the switch (a NIC's from_vm); 0: "
+		   "none.");
+	PORT_GAUGE("tx_limit_bits_per_second", tx_limit_bits_per_second,
+		   "The rate limit of what the switch sends to the port (a NIC's to_vm); 0: none.");
 	help(t, "nicvisor_port_drops_total", "counter", "Frames dropped, by port and reason.");
 	for (size_t i = 0; i < ps->n_ports; i++)
 		for (size_t j = 0; j < ps->ports[i]->n_drops; j++)
@@ -345,6 +358,49 @@ render_disks(struct text *t, struct dpu_agent *a)
 			    wr->workers[i]->worker, wr->workers[i]->lcore, wr->workers[i]->expr);  \
 	} while (0)
 
+#define MIRROR_COUNTER(metric, field, text)                                                        \
+	do {                                                                                       \
+		help(t, "nicvisor_mirror_" metric "_total", "counter", text);                      \
+		for (size_t i = 0; i < ms->n_mirrors; i++)                                         \
+			put(t, "nicvisor_mirror_" metric "_total{mirror=\"%s\"} %" PRIu64 "\n",    \
+			    esc(ms->mirrors[i]->name, e1, sizeof(e1)), ms->mirrors[i]->field);     \
+	} while (0)
+
+static void
+render_mirrors(struct text *t, struct dpu_agent *a)
+{
+	Nicvisor__V1__ListMirrorsRequest lr = NICVISOR__V1__LIST_MIRRORS_REQUEST__INIT;
+	Nicvisor__V1__Request rq = NICVISOR__V1__REQUEST__INIT;
+	struct nv_arena ar = NV_ARENA_INIT;
+	Nicvisor__V1__Response rep;
+	const Nicvisor__V1__ListMirrorsResponse *ms;
+	char e1[256], e2[256];
+
+	/* 64 sessions at most: one page. */
+	lr.page_size = 1000;
+	rq.op_case = NICVISOR__V1__REQUEST__OP_LIST_MIRRORS;
+	rq.list_mirrors = &lr;
+	dpu_agent_query(a, &rq, &ar, &rep);
+	if (rep.result_case != NICVISOR__V1__RESPONSE__RESULT_MIRRORS ||
+	    rep.mirrors->n_mirrors == 0) {
+		nv_arena_free(&ar);
+		return;
+	}
+	ms = rep.mirrors;
+	help(t, "nicvisor_mirror_active", "gauge",
+	     "One per mirror session: 1 while the dataplane runs it (both ports exist).");
+	for (size_t i = 0; i < ms->n_mirrors; i++)
+		put(t, "nicvisor_mirror_active{mirror=\"%s\",destination=\"%s\"} %d\n",
+		    esc(ms->mirrors[i]->name, e1, sizeof(e1)),
+		    esc(ms->mirrors[i]->destination, e2, sizeof(e2)),
+		    ms->mirrors[i]->active ? 1 : 0);
+	MIRROR_COUNTER("packets", packets, "Copies the session handed to its destination.");
+	MIRROR_COUNTER("bytes", bytes, "Bytes of those copies.");
+	MIRROR_COUNTER("drops", drops, "Copies the destination did not take.");
+	MIRROR_COUNTER("no_buffer", no_buffer, "Copies that could not be made.");
+	nv_arena_free(&ar);
+}
+
 static void
 render_workers(struct text *t, struct dpu_agent *a)
 {
@@ -391,6 +447,7 @@ dpu_metrics_render(struct dpu_agent *a, size_t *len)
 	render_api(&t, a);
 	render_vms(&t, a);
 	render_ports(&t, a);
+	render_mirrors(&t, a);
 	render_disks(&t, a);
 	render_workers(&t, a);
 	if (t.failed) {

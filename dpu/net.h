@@ -64,6 +64,21 @@ struct dpu_net_ops {
 	 * port). */
 	int (*port_stats)(struct dpu_net *n, const char *port, struct dp_port_stats *out,
 			  unsigned int max);
+	/* A port's rate limits (dp.h, dp_port_qos_set), in force at once; zero
+	 * rates clear them. -ENOENT: no such port; -EINVAL: out of range. */
+	int (*port_qos)(struct dpu_net *n, const char *port, const struct dp_qos *q, char *err,
+			size_t errlen);
+	/* A mirror session (dp.h, dp_mirror_add): -EEXIST for its name,
+	 * -ENOENT for a port, -ENOSPC at a limit. Removing either port
+	 * removes it. */
+	int (*mirror_add)(struct dpu_net *n, const char *name, const char *src, unsigned int dir,
+			  const char *dst, char *err, size_t errlen);
+	/* -ENOENT if there is none. */
+	int (*mirror_del)(struct dpu_net *n, const char *name, char *err, size_t errlen);
+	/* One session (name != NULL) or all, at most max: the number filled,
+	 * or a negative errno (-ENOENT: no such session). */
+	int (*mirror_stats)(struct dpu_net *n, const char *name, struct dp_mirror_stats *out,
+			    unsigned int max);
 	/* (opt, NULL in the fake) Load of each forwarding worker, at most max;
 	 * the number filled. */
 	int (*worker_stats)(struct dpu_net *n, struct dp_worker_stats *out, unsigned int max);
@@ -89,6 +104,10 @@ void dpu_net_fake_fail(struct dpu_net *n, const char *op, unsigned int after, in
  * packet; rx_l2_only: a tenth of rx_packets): -ENOENT if none. */
 int dpu_net_fake_set_counters(struct dpu_net *n, const char *port, uint64_t rx_packets,
 			      uint64_t tx_packets, const char *drop_reason, uint64_t drops);
+/* Set the counters the fake reports for a mirror session (bytes: 64 a
+ * packet): -ENOENT if none. */
+int dpu_net_fake_set_mirror_counters(struct dpu_net *n, const char *name, uint64_t packets,
+				     uint64_t drops);
 /* What the fake holds: networks, vhost ports, uplinks. */
 void dpu_net_fake_counts(struct dpu_net *n, size_t *networks, size_t *vhost_ports, size_t *uplinks);
 /* The queue pairs and network a vhost port was added with; false if none. */

@@ -73,6 +73,31 @@ dpn_port_stats(struct dpu_net *n, const char *port, struct dp_port_stats *out, u
 }
 
 static int
+dpn_port_qos(struct dpu_net *n, const char *port, const struct dp_qos *q, char *err, size_t errlen)
+{
+	return dp_port_qos_set(dp_of(n), port, q, err, errlen);
+}
+
+static int
+dpn_mirror_add(struct dpu_net *n, const char *name, const char *src, unsigned int dir,
+	       const char *dst, char *err, size_t errlen)
+{
+	return dp_mirror_add(dp_of(n), name, src, dir, dst, err, errlen);
+}
+
+static int
+dpn_mirror_del(struct dpu_net *n, const char *name, char *err, size_t errlen)
+{
+	return dp_mirror_del(dp_of(n), name, err, errlen);
+}
+
+static int
+dpn_mirror_stats(struct dpu_net *n, const char *name, struct dp_mirror_stats *out, unsigned int max)
+{
+	return dp_mirror_stats(dp_of(n), name, out, max);
+}
+
+static int
 dpn_worker_stats(struct dpu_net *n, struct dp_worker_stats *out, unsigned int max)
 {
 	return dp_worker_stats(dp_of(n), out, max);
@@ -95,6 +120,10 @@ static const struct dpu_net_ops dp_net_ops = {
 	.uplink_add = dpn_uplink_add,
 	.port_del = dpn_port_del,
 	.port_stats = dpn_port_stats,
+	.port_qos = dpn_port_qos,
+	.mirror_add = dpn_mirror_add,
+	.mirror_del = dpn_mirror_del,
+	.mirror_stats = dpn_mirror_stats,
 	.worker_stats = dpn_worker_stats,
 	.close = dpn_close,
 };

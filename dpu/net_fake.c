@@ -25,8 +25,12 @@ struct fake_port {
 	unsigned int queue_pairs;
 };
 
+#define FAKE_MAX_MIRRORS 64
+
 struct fake_net {
 	struct dpu_net base;
+	struct dp_mirror_stats mirrors[FAKE_MAX_MIRRORS];
+	size_t nmirrors;
 	char vhost_dir[256];
 	struct fake_network *nets;
 	size_t nnets;
@@ -259,6 +263,13 @@ fake_port_del(struct dpu_net *n, const char *port, char *err, size_t errlen)
 		snprintf(err, errlen, "no port %s", port);
 		return -ENOENT;
 	}
+	/* As the real one: the port's mirror sessions go with it. */
+	for (size_t i = 0; i < f->nmirrors;) {
+		if (strcmp(f->mirrors[i].src, port) == 0 || strcmp(f->mirrors[i].dst, port) == 0)
+			f->mirrors[i] = f->mirrors[--f->nmirrors];
+		else
+			i++;
+	}
 	*p = f->ports[--f->nports];
 	return 0;
 }
@@ -283,6 +294,95 @@ fake_port_stats(struct dpu_net *n, const char *port, struct dp_port_stats *out, 
 	return (int)k;
 }
 
+static int
+fake_port_qos(struct dpu_net *n, const char *port, const struct dp_qos *q, char *err, size_t errlen)
+{
+	struct fake_net *f = fake(n);
+	struct fake_port *p;
+	int rc = injected(f, "port_qos", err, errlen);
+
+	if (rc < 0)
+		return rc;
+	p = port_find(f, port);
+	if (p == NULL) {
+		snprintf(err, errlen, "no port %s", port);
+		return -ENOENT;
+	}
+	p->st.qos = *q;
+	return 0;
+}
+
+static struct dp_mirror_stats *
+mirror_find(struct fake_net *f, const char *name)
+{
+	for (size_t i = 0; i < f->nmirrors; i++)
+		if (strcmp(f->mirrors[i].name, name) == 0)
+			return &f->mirrors[i];
+	return NULL;
+}
+
+static int
+fake_mirror_add(struct dpu_net *n, const char *name, const char *src, unsigned int dir,
+		const char *dst, char *err, size_t errlen)
+{
+	struct fake_net *f = fake(n);
+	struct dp_mirror_stats *m;
+	int rc = injected(f, "mirror_add", err, errlen);
+
+	if (rc < 0)
+		return rc;
+	if (mirror_find(f, name) != NULL) {
+		snprintf(err, errlen, "mirror %s exists", name);
+		return -EEXIST;
+	}
+	if (port_find(f, src) == NULL || port_find(f, dst) == NULL) {
+		snprintf(err, errlen, "no port %s", port_find(f, src) == NULL ? src : dst);
+		return -ENOENT;
+	}
+	if (strcmp(src, dst) == 0 || dir == 0 || dir > (DP_MIRROR_RX | DP_MIRROR_TX)) {
+		snprintf(err, errlen, "bad mirror session");
+		return -EINVAL;
+	}
+	if (f->nmirrors >= FAKE_MAX_MIRRORS) {
+		snprintf(err, errlen, "at most %d mirror sessions", FAKE_MAX_MIRRORS);
+		return -ENOSPC;
+	}
+	m = &f->mirrors[f->nmirrors++];
+	memset(m, 0, sizeof(*m));
+	snprintf(m->name, sizeof(m->name), "%s", name);
+	snprintf(m->src, sizeof(m->src), "%s", src);
+	snprintf(m->dst, sizeof(m->dst), "%s", dst);
+	m->dir = dir;
+	return 0;
+}
+
+static int
+fake_mirror_del(struct dpu_net *n, const char *name, char *err, size_t errlen)
+{
+	struct fake_net *f = fake(n);
+	struct dp_mirror_stats *m = mirror_find(f, name);
+
+	if (m == NULL) {
+		snprintf(err, errlen, "no mirror %s", name);
+		return -ENOENT;
+	}
+	*m = f->mirrors[--f->nmirrors];
+	return 0;
+}
+
+static int
+fake_mirror_stats(struct dpu_net *n, const char *name, struct dp_mirror_stats *out,
+		  unsigned int max)
+{
+	struct fake_net *f = fake(n);
+	unsigned int k = 0;
+
+	for (size_t i = 0; i < f->nmirrors && k < max; i++)
+		if (name == NULL || strcmp(f->mirrors[i].name, name) == 0)
+			out[k++] = f->mirrors[i];
+	return name != NULL && k == 0 ? -ENOENT : (int)k;
+}
+
 static void
 fake_close(struct dpu_net *n)
 {
@@ -303,6 +403,10 @@ static const struct dpu_net_ops fake_ops = {
 	.uplink_add = fake_uplink_add,
 	.port_del = fake_port_del,
 	.port_stats = fake_port_stats,
+	.port_qos = fake_port_qos,
+	.mirror_add = fake_mirror_add,
+	.mirror_del = fake_mirror_del,
+	.mirror_stats = fake_mirror_stats,
 	.close = fake_close,
 };
 
@@ -355,6 +459,20 @@ dpu_net_fake_set_counters(struct dpu_net *n, const char *port, uint64_t rx_packe
 		p->st.drops[0].count = drops;
 		p->st.ndrops = 1;
 	}
+	return 0;
+}
+
+int
+dpu_net_fake_set_mirror_counters(struct dpu_net *n, const char *name, uint64_t packets,
+				 uint64_t drops)
+{
+	struct dp_mirror_stats *m = mirror_find(fake(n), name);
+
+	if (m == NULL)
+		return -ENOENT;
+	m->packets = packets;
+	m->bytes = packets * 64;
+	m->drops = drops;
 	return 0;
 }
 

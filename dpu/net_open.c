@@ -332,6 +332,53 @@ lazy_port_stats(struct dpu_net *n, const char *port, struct dp_port_stats *out, 
 	return r->ops->port_stats(r, port, out, max);
 }
 
+/* Before the dataplane starts no port exists: nothing to limit or mirror. */
+static struct dpu_net *
+lazy_started(struct dpu_net *n, const char *what, char *err, size_t errlen)
+{
+	struct dpu_net *r = ((struct lazy_net *)n)->real;
+
+	if (r == NULL && err != NULL)
+		snprintf(err, errlen, "no %s (the dataplane has not started)", what);
+	return r;
+}
+
+static int
+lazy_port_qos(struct dpu_net *n, const char *port, const struct dp_qos *q, char *err, size_t errlen)
+{
+	struct dpu_net *r = lazy_started(n, "port", err, errlen);
+
+	return r == NULL ? -ENOENT : r->ops->port_qos(r, port, q, err, errlen);
+}
+
+static int
+lazy_mirror_add(struct dpu_net *n, const char *name, const char *src, unsigned int dir,
+		const char *dst, char *err, size_t errlen)
+{
+	struct dpu_net *r = lazy_started(n, "port", err, errlen);
+
+	return r == NULL ? -ENOENT : r->ops->mirror_add(r, name, src, dir, dst, err, errlen);
+}
+
+static int
+lazy_mirror_del(struct dpu_net *n, const char *name, char *err, size_t errlen)
+{
+	struct dpu_net *r = lazy_started(n, "mirror session", err, errlen);
+
+	return r == NULL ? -ENOENT : r->ops->mirror_del(r, name, err, errlen);
+}
+
+static int
+lazy_mirror_stats(struct dpu_net *n, const char *name, struct dp_mirror_stats *out,
+		  unsigned int max)
+{
+	struct dpu_net *r = lazy_started(n, "mirror session", NULL, 0);
+
+	if (r == NULL)
+		return name != NULL ? -ENOENT : 0;
+	return r->ops->mirror_stats(r, name, out, max);
+}
+
 static int
 lazy_worker_stats(struct dpu_net *n, struct dp_worker_stats *out, unsigned int max)
 {
@@ -360,6 +407,10 @@ static const struct dpu_net_ops lazy_ops = {
 	.uplink_add = lazy_uplink_add,
 	.port_del = lazy_port_del,
 	.port_stats = lazy_port_stats,
+	.port_qos = lazy_port_qos,
+	.mirror_add = lazy_mirror_add,
+	.mirror_del = lazy_mirror_del,
+	.mirror_stats = lazy_mirror_stats,
 	.worker_stats = lazy_worker_stats,
 	.close = lazy_close,
 };

@@ -269,6 +269,11 @@ nics_resolve(struct dpu_agent *a, Nicvisor__V1__NicSpec *const *nics, size_t n, 
 		struct dpu_vm *owner;
 		uint8_t b[6];
 
+		if (nics[i]->n_mirrors > 0)
+			return dpu_fail(st, CODE(INVALID_ARGUMENT),
+					nic_field(f, sizeof(f), prefix, indexed, i, "mirrors"),
+					"mirror sessions are made by CreateMirror, once the NIC "
+					"exists");
 		if (net == NULL)
 			return dpu_fail(st, CODE(NOT_FOUND),
 					nic_field(f, sizeof(f), prefix, indexed, i, "network"),
@@ -298,6 +303,10 @@ nics_resolve(struct dpu_agent *a, Nicvisor__V1__NicSpec *const *nics, size_t n, 
 		nicvisor__v1__nic_spec__init(&out[i]);
 		out[i].network = nv_arena_strdup(ar, net->name);
 		out[i].mac = mac;
+		out[i].from_vm_bits_per_second = nics[i]->from_vm_bits_per_second;
+		out[i].from_vm_burst_bytes = nics[i]->from_vm_burst_bytes;
+		out[i].to_vm_bits_per_second = nics[i]->to_vm_bits_per_second;
+		out[i].to_vm_burst_bytes = nics[i]->to_vm_burst_bytes;
 		mine[nmine++] = mac;
 	}
 	return 0;
@@ -330,6 +339,16 @@ port_name(const char *vm_id, const uint8_t mac[6], char *out, size_t size)
 		 mac[4], mac[5]);
 }
 
+void
+nic_qos(const Nicvisor__V1__NicSpec *nic, struct dp_qos *q)
+{
+	memset(q, 0, sizeof(*q));
+	q->rx.bits_per_second = nic->from_vm_bits_per_second;
+	q->rx.burst_bytes = nic->from_vm_burst_bytes;
+	q->tx.bits_per_second = nic->to_vm_bits_per_second;
+	q->tx.burst_bytes = nic->to_vm_burst_bytes;
+}
+
 int
 vm_nic_attach(struct dpu_agent *a, struct dpu_vm *vm, size_t i, struct dpu_status *st)
 {
@@ -337,6 +356,7 @@ vm_nic_attach(struct dpu_agent *a, struct dpu_vm *vm, size_t i, struct dpu_statu
 	struct dpu_nic_port *p = &vm->ports[i];
 	char err[DPU_NET_ERR_MAX] = "", name[DPU_PORT_NAME_MAX];
 	struct dpu_network *net;
+	struct dp_qos qos;
 	uint8_t mac[6];
 	int rc;
 
@@ -369,17 +389,42 @@ vm_nic_attach(struct dpu_agent *a, struct dpu_vm *vm, size_t i, struct dpu_statu
 				"the dataplane refused the port of NIC %zu of vm %s: %s", i,
 				vm->spec->name, err[0] ? err : strerror(-rc));
 	}
+	nic_qos(nic, &qos);
+	if (qos.rx.bits_per_second != 0 || qos.tx.bits_per_second != 0) {
+		rc = a->net->ops->port_qos(a->net, name, &qos, err, sizeof(err));
+		if (rc < 0) {
+			char ignored[DPU_NET_ERR_MAX];
+
+			a->stats.net_errors++;
+			a->net->ops->port_del(a->net, name, ignored, sizeof(ignored));
+			p->socket[0] = 0;
+			nv_err("vm %s (%s) NIC %zu: dataplane refused its rate limits: %s",
+			       vm->spec->name, vm->id, i, err);
+			return dpu_fail(
+				st, CODE(INTERNAL), "",
+				"the dataplane refused the rate limits of NIC %zu of vm %s: %s", i,
+				vm->spec->name, err[0] ? err : strerror(-rc));
+		}
+	}
 	snprintf(p->name, sizeof(p->name), "%s", name);
+	/* Sessions from or to this NIC can run now. */
+	if (a->mirror_sync_held == 0)
+		agent_mirrors_sync(a);
 	return 0;
 }
 
 int
 vm_nics_attach(struct dpu_agent *a, struct dpu_vm *vm, struct dpu_status *st)
 {
-	for (size_t i = 0; i < vm->spec->n_nics; i++)
+	int rc = 0;
+
+	a->mirror_sync_held++;
+	for (size_t i = 0; i < vm->spec->n_nics && rc == 0; i++)
 		if (vm_nic_attach(a, vm, i, st) < 0)
-			return -EINVAL;
-	return 0;
+			rc = -EINVAL;
+	if (--a->mirror_sync_held == 0)
+		agent_mirrors_sync(a);
+	return rc;
 }
 
 void
@@ -428,6 +473,7 @@ agent_net_restore(struct dpu_agent *a)
 	for (size_t i = 0; i < a->nnets; i++)
 		if (net_program(a, a->nets[i], &st) < 0)
 			failed++;
+	a->mirror_sync_held++;
 	for (size_t i = 0; i < a->nvms; i++) {
 		for (size_t j = 0; j < a->vms[i]->spec->n_nics; j++) {
 			if (vm_nic_attach(a, a->vms[i], j, &st) < 0)
@@ -436,6 +482,8 @@ agent_net_restore(struct dpu_agent *a)
 				ports++;
 		}
 	}
+	if (--a->mirror_sync_held == 0)
+		agent_mirrors_sync(a);
 	if (a->nnets > 0 || ports > 0 || failed > 0)
 		nv_info("dataplane %s: %zu networks and %zu NIC ports restored, %zu failed",
 			a->net->ops->name, a->nnets, ports, failed);

@@ -304,6 +304,85 @@ dpu_validate_nic(const Nicvisor__V1__NicSpec *nic, const char *prefix, struct dp
 	if (nic->mac != NULL && nic->mac[0] != 0 &&
 	    dpu_validate_mac(nic->mac, join(f, sizeof(f), prefix, "mac"), st) < 0)
 		return -EINVAL;
+	if (dpu_validate_nic_qos(nic->from_vm_bits_per_second, nic->from_vm_burst_bytes,
+				 nic->to_vm_bits_per_second, nic->to_vm_burst_bytes, prefix,
+				 st) < 0)
+		return -EINVAL;
+	if (nic->n_mirrors > DP_MIRRORS_PER_PORT)
+		return dpu_fail(st, CODE_INVALID, join(f, sizeof(f), prefix, "mirrors"),
+				"%zu mirror sessions; a NIC is the source of at most %d",
+				nic->n_mirrors, DP_MIRRORS_PER_PORT);
+	for (size_t i = 0; i < nic->n_mirrors; i++) {
+		char mf[112];
+
+		snprintf(mf, sizeof(mf), "%s[%zu]", join(f, sizeof(f), prefix, "mirrors"), i);
+		if (dpu_validate_mirror_spec(nic->mirrors[i], mf, st) < 0)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+int
+dpu_validate_mirror_spec(const Nicvisor__V1__MirrorSpec *ms, const char *prefix,
+			 struct dpu_status *st)
+{
+	bool to_mac = ms->to_mac != NULL && ms->to_mac[0] != 0;
+	bool to_uplink = ms->to_uplink != NULL && ms->to_uplink[0] != 0;
+	char f[160];
+
+	if (dpu_validate_name(ms->name, join(f, sizeof(f), prefix, "name"), st) < 0)
+		return -EINVAL;
+	if (ms->direction < NICVISOR__V1__MIRROR_DIRECTION__MIRROR_DIRECTION_FROM_VM ||
+	    ms->direction > NICVISOR__V1__MIRROR_DIRECTION__MIRROR_DIRECTION_BOTH)
+		return dpu_fail(st, CODE_INVALID, join(f, sizeof(f), prefix, "direction"),
+				"give a direction: from_vm, to_vm or both");
+	if (to_mac == to_uplink)
+		return dpu_fail(st, CODE_INVALID, join(f, sizeof(f), prefix, "to_mac"),
+				"give one destination: to_mac or to_uplink");
+	if (to_mac)
+		return dpu_validate_mac(ms->to_mac, join(f, sizeof(f), prefix, "to_mac"), st);
+	return dpu_validate_uplink_name(ms->to_uplink, join(f, sizeof(f), prefix, "to_uplink"), st);
+}
+
+/* One direction's limit: rate and burst as dp.h takes them. */
+static int
+validate_limit(uint64_t bps, uint64_t burst, const char *prefix, const char *dir,
+	       struct dpu_status *st)
+{
+	char name[64], f[96];
+
+	if (bps == 0 && burst != 0) {
+		snprintf(name, sizeof(name), "%s_burst_bytes", dir);
+		return dpu_fail(st, CODE_INVALID, join(f, sizeof(f), prefix, name),
+				"a burst of %llu bytes without a rate: give %s_bits_per_second too",
+				(unsigned long long)burst, dir);
+	}
+	if (bps != 0 && (bps < DP_QOS_MIN_RATE || bps > DP_QOS_MAX_RATE)) {
+		snprintf(name, sizeof(name), "%s_bits_per_second", dir);
+		return dpu_fail(st, CODE_INVALID, join(f, sizeof(f), prefix, name),
+				"%llu bits per second; give 0 (no limit) or %llu..%llu",
+				(unsigned long long)bps, (unsigned long long)DP_QOS_MIN_RATE,
+				(unsigned long long)DP_QOS_MAX_RATE);
+	}
+	if (burst != 0 && (burst < DP_QOS_MIN_BURST || burst > DP_QOS_MAX_BURST)) {
+		snprintf(name, sizeof(name), "%s_burst_bytes", dir);
+		return dpu_fail(st, CODE_INVALID, join(f, sizeof(f), prefix, name),
+				"%llu bytes; give 0 (the rate for %d ms) or %llu..%llu (it holds "
+				"two of the largest frames)",
+				(unsigned long long)burst, DP_QOS_BURST_MS,
+				(unsigned long long)DP_QOS_MIN_BURST,
+				(unsigned long long)DP_QOS_MAX_BURST);
+	}
+	return 0;
+}
+
+int
+dpu_validate_nic_qos(uint64_t from_vm_bps, uint64_t from_vm_burst, uint64_t to_vm_bps,
+		     uint64_t to_vm_burst, const char *prefix, struct dpu_status *st)
+{
+	if (validate_limit(from_vm_bps, from_vm_burst, prefix, "from_vm", st) < 0 ||
+	    validate_limit(to_vm_bps, to_vm_burst, prefix, "to_vm", st) < 0)
+		return -EINVAL;
 	return 0;
 }
 

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "dp.h"
 #include "nicvisor/v1/types.pb-c.h"
 #include "status.h"
 
@@ -90,6 +91,17 @@ int dpu_validate_mac(const char *s, const char *field, struct dpu_status *st);
  * is the agent's to check. */
 int dpu_validate_nic(const Nicvisor__V1__NicSpec *nic, const char *field_prefix,
 		     struct dpu_status *st);
+/* A mirror session as kept in a NicSpec: name, direction, one destination
+ * (a unicast MAC or an uplink name). dpu_validate_nic() checks each. */
+int dpu_validate_mirror_spec(const Nicvisor__V1__MirrorSpec *ms, const char *field_prefix,
+			     struct dpu_status *st);
+/* A NIC's rate limits (NicSpec, SetNicQos): per direction a rate of 0 or
+ * DP_QOS_MIN_RATE..DP_QOS_MAX_RATE bits per second and a burst of 0 or
+ * DP_QOS_MIN_BURST..DP_QOS_MAX_BURST bytes, a burst only with a rate
+ * (dataplane/dp.h). Fields are named under field_prefix: "nic" gives
+ * "nic.to_vm_burst_bytes", "" gives "to_vm_burst_bytes". */
+int dpu_validate_nic_qos(uint64_t from_vm_bps, uint64_t from_vm_burst, uint64_t to_vm_bps,
+			 uint64_t to_vm_burst, const char *field_prefix, struct dpu_status *st);
 
 /* "vol-" followed by 16 lower-case hex digits. */
 bool dpu_is_volume_id(const char *s);

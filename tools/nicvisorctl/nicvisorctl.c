@@ -38,7 +38,7 @@ usage(FILE *f)
 		"\n"
 		"commands:\n"
 		"  create NAME --kernel PATH [--initrd PATH] [--cmdline TEXT] [--vcpus N]\n"
-		"         [--memory MIB] [--nic NETWORK[,MAC]]...\n"
+		"         [--memory MIB] [--nic NETWORK[,MAC][,LIMITS]]...\n"
 		"         [--disk VOLUME[,ro][,iops=N][,bps=SIZE]]... [--start]\n"
 		"                                      create a VM (paths are on the DPU;\n"
 		"                                      1 vCPU and 256 MiB unless given; a NIC\n"
@@ -70,8 +70,18 @@ usage(FILE *f)
 		"  network delete NAME                 delete a network no NIC is on\n"
 		"  network list                        list networks\n"
 		"  network get NAME                    show one network\n"
-		"  nic add NAME NETWORK [--mac MAC]    add a NIC to a stopped VM\n"
+		"  nic add NAME NETWORK [--mac MAC] [NIC LIMITS]\n"
+		"                                      add a NIC to a stopped VM\n"
 		"  nic remove NAME INDEX               remove NIC INDEX (0..) of a stopped VM\n"
+		"  nic qos NAME INDEX [NIC LIMITS]     set NIC INDEX's rate limits, also while\n"
+		"                                      it runs (a limit not given: none)\n"
+		"  mirror create MIRROR NAME INDEX from_vm|to_vm|both\n"
+		"         (--to VM:INDEX | --to-uplink UPLINK)\n"
+		"                                      copy NIC INDEX's frames to another NIC\n"
+		"                                      or an uplink\n"
+		"  mirror delete MIRROR                delete a mirror session\n"
+		"  mirror list                         list mirror sessions and their counters\n"
+		"  mirror get MIRROR                   show one mirror session\n"
 		"  volume create NAME --size SIZE [--nbd URL]\n"
 		"                                      create a volume: a sparse file on the\n"
 		"                                      DPU, or an NBD export "
@@ -90,6 +100,10 @@ usage(FILE *f)
 		"                                      every S seconds (default 2), N times\n"
 		"                                      (default: until interrupted)\n"
 		"\n"
+		"NIC LIMITS: --from-vm RATE --to-vm RATE --from-vm-burst SIZE\n"
+		"--to-vm-burst SIZE (in --nic: from_vm=RATE,to_vm=RATE,from_vm_burst=SIZE,\n"
+		"to_vm_burst=SIZE); RATE in bits per second with k, M, G, T (decimal:\n"
+		"100M is 10^8 bit/s); a burst of 0 is the rate for 10 ms, at least 128K.\n"
 		"NAME is a VM's name or id. Defaults: --api %s (or $NICVISOR_API),\n"
 		"--events %s (or $NICVISOR_EVENTS). With tls+tcp:// URLs the\n"
 		"client certificate, its key and the agent's CA (PEM files) come from\n"
@@ -298,21 +312,81 @@ parse_disk(char *arg, Nicvisor__V1__DiskSpec *disk)
 	return 0;
 }
 
-/* NETWORK or NETWORK,MAC (arg is modified). */
+/* A rate in bits per second: digits with k, M, G or T (decimal: 100M is
+ * 10^8 bit/s), as link speeds are given. */
+static bool
+parse_rate(const char *s, uint64_t *out)
+{
+	static const struct {
+		char c;
+		uint64_t mult;
+	} units[] = { { 'k', 1000ull },
+		      { 'K', 1000ull },
+		      { 'M', 1000000ull },
+		      { 'G', 1000000000ull },
+		      { 'T', 1000000000000ull } };
+	uint64_t v, mult = 1;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0)
+		return false;
+	if (*end != 0) {
+		size_t i;
+
+		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+			if (*end == units[i].c)
+				break;
+		if (i == sizeof(units) / sizeof(units[0]))
+			return false;
+		mult = units[i].mult;
+		end++;
+		if (*end != 0 && strcmp(end, "bit") != 0 && strcmp(end, "bps") != 0)
+			return false;
+	}
+	if (v > UINT64_MAX / mult)
+		return false;
+	*out = v * mult;
+	return true;
+}
+
+/* One NIC limit option, KEY=VALUE: from_vm=RATE, to_vm=RATE,
+ * from_vm_burst=SIZE, to_vm_burst=SIZE. */
+static bool
+parse_nic_limit(const char *opt, Nicvisor__V1__NicSpec *nic)
+{
+	if (strncmp(opt, "from_vm=", 8) == 0)
+		return parse_rate(opt + 8, &nic->from_vm_bits_per_second);
+	if (strncmp(opt, "to_vm=", 6) == 0)
+		return parse_rate(opt + 6, &nic->to_vm_bits_per_second);
+	if (strncmp(opt, "from_vm_burst=", 14) == 0)
+		return parse_size(opt + 14, &nic->from_vm_burst_bytes);
+	if (strncmp(opt, "to_vm_burst=", 12) == 0)
+		return parse_size(opt + 12, &nic->to_vm_burst_bytes);
+	return false;
+}
+
+/* NETWORK[,MAC][,from_vm=RATE][,to_vm=RATE][,from_vm_burst=SIZE]
+ * [,to_vm_burst=SIZE] (arg is modified). */
 static int
 parse_nic(char *arg, Nicvisor__V1__NicSpec *nic)
 {
-	char *comma = strchr(arg, ',');
+	char *opt, *save = NULL;
 
 	nicvisor__v1__nic_spec__init(nic);
-	if (comma != NULL) {
-		*comma = 0;
-		nic->mac = comma + 1;
-		if (nic->mac[0] == 0)
+	nic->network = strtok_r(arg, ",", &save);
+	if (nic->network == NULL || nic->network[0] == 0 || arg[0] == ',')
+		return -EINVAL;
+	while ((opt = strtok_r(NULL, ",", &save)) != NULL) {
+		if (strchr(opt, '=') == NULL && (nic->mac == NULL || nic->mac[0] == 0))
+			nic->mac = opt;
+		else if (!parse_nic_limit(opt, nic))
 			return -EINVAL;
 	}
-	nic->network = arg;
-	return arg[0] == 0 ? -EINVAL : 0;
+	return 0;
 }
 
 /* Options of subcommands: getopt_long on argv after the command word. */
@@ -370,7 +444,10 @@ cmd_create(struct ctl *c, int argc, char **argv)
 			if (spec.n_nics >= CTL_MAX_NICS)
 				return usage_error("--nic %s: too many NICs", optarg);
 			if (parse_nic(optarg, &nics[spec.n_nics]) < 0)
-				return usage_error("--nic %s: give NETWORK or NETWORK,MAC", optarg);
+				return usage_error("--nic %s: give NETWORK[,MAC][,from_vm=RATE]"
+						   "[,to_vm=RATE][,from_vm_burst=SIZE]"
+						   "[,to_vm_burst=SIZE]",
+						   optarg);
 			nicp[spec.n_nics] = &nics[spec.n_nics];
 			spec.n_nics++;
 			break;
@@ -819,11 +896,41 @@ cmd_network(struct ctl *c, int argc, char **argv)
 			   sub[0] ? sub : "(nothing)");
 }
 
+/* The options of a NIC's limits: --from-vm RATE, --to-vm RATE,
+ * --from-vm-burst SIZE, --to-vm-burst SIZE. */
+#define NIC_LIMIT_OPTIONS                                                                          \
+	{ "from-vm", required_argument, NULL, 'f' }, { "to-vm", required_argument, NULL, 't' },    \
+		{ "from-vm-burst", required_argument, NULL, 'F' },                                 \
+	{                                                                                          \
+		"to-vm-burst", required_argument, NULL, 'T'                                        \
+	}
+
+/* Option o of NIC_LIMIT_OPTIONS into nic: EXIT_OK, EXIT_USAGE (said why)
+ * or -1 if o is not one of them. */
+static int
+nic_limit_option(int o, const char *arg, Nicvisor__V1__NicSpec *nic)
+{
+	static const char *const keys[] = { "from_vm", "to_vm", "from_vm_burst", "to_vm_burst" };
+	const char *const opts = "ftFT";
+	const char *at = o > 0 ? strchr(opts, o) : NULL;
+	char buf[128];
+
+	if (at == NULL)
+		return -1;
+	snprintf(buf, sizeof(buf), "%s=%s", keys[at - opts], arg);
+	if (!parse_nic_limit(buf, nic))
+		return usage_error("%s: give a rate in bits per second (k, M, G, T: decimal) or a "
+				   "burst in bytes (K, M, G: binary)",
+				   arg);
+	return EXIT_OK;
+}
+
 static int
 nic_add(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "mac", required_argument, NULL, 'm' },
+		NIC_LIMIT_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
 	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
@@ -833,9 +940,13 @@ nic_add(struct ctl *c, int argc, char **argv)
 	int o, rc;
 
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (o != 'm')
+		if (o == 'm') {
+			nic.mac = optarg;
+			continue;
+		}
+		rc = nic_limit_option(o, optarg, &nic);
+		if (rc != EXIT_OK)
 			return EXIT_USAGE;
-		nic.mac = optarg;
 	}
 	if (optind + 2 != argc)
 		return usage_error("%s", "nic add needs a VM NAME and a NETWORK");
@@ -896,6 +1007,54 @@ nic_remove(struct ctl *c, int argc, char **argv)
 }
 
 static int
+nic_qos(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		NIC_LIMIT_OPTIONS,
+		{ NULL, 0, NULL, 0 },
+	};
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__SetNicQosRequest q = NICVISOR__V1__SET_NIC_QOS_REQUEST__INIT;
+	Nicvisor__V1__NicSpec nic = NICVISOR__V1__NIC_SPEC__INIT;
+	Nicvisor__V1__Response *rep;
+	uint64_t v;
+	int o, rc;
+
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1)
+		if (nic_limit_option(o, optarg, &nic) != EXIT_OK)
+			return EXIT_USAGE;
+	if (optind + 2 != argc)
+		return usage_error("%s", "nic qos needs a VM NAME and an INDEX");
+	if (!parse_u64(argv[optind + 1], &v) || v > UINT32_MAX)
+		return usage_error("nic qos: INDEX %s: give a number (0 for the first NIC)",
+				   argv[optind + 1]);
+	q.vm = argv[optind];
+	q.index = (uint32_t)v;
+	q.from_vm_bits_per_second = nic.from_vm_bits_per_second;
+	q.from_vm_burst_bytes = nic.from_vm_burst_bytes;
+	q.to_vm_bits_per_second = nic.to_vm_bits_per_second;
+	q.to_vm_burst_bytes = nic.to_vm_burst_bytes;
+	req.op_case = NICVISOR__V1__REQUEST__OP_SET_NIC_QOS;
+	req.set_nic_qos = &q;
+	rc = call(c, &req, &rep);
+	if (rc == EXIT_OK && rep->vm != NULL && rep->vm->spec != NULL &&
+	    q.index < rep->vm->spec->n_nics) {
+		if (c->json) {
+			ctl_json_vm(stdout, rep->vm);
+			putchar('\n');
+		} else {
+			printf("vm %s: nic%u", rep->vm->spec->name, q.index);
+			ctl_print_nic_limits(stdout, rep->vm->spec->nics[q.index]);
+			printf("%s\n", nic.from_vm_bits_per_second || nic.to_vm_bits_per_second
+					       ? ""
+					       : ": no limits");
+		}
+	}
+	nv_wire_free((ProtobufCMessage *)rep);
+	return rc;
+}
+
+static int
 cmd_nic(struct ctl *c, int argc, char **argv)
 {
 	const char *sub = argc > 1 ? argv[1] : "";
@@ -907,7 +1066,195 @@ cmd_nic(struct ctl *c, int argc, char **argv)
 		return nic_add(c, argc, argv);
 	if (strcmp(sub, "remove") == 0)
 		return nic_remove(c, argc, argv);
-	return usage_error("nic %s: use nic add or nic remove", sub[0] ? sub : "(nothing)");
+	if (strcmp(sub, "qos") == 0)
+		return nic_qos(c, argc, argv);
+	return usage_error("nic %s: use nic add, nic remove or nic qos",
+			   sub[0] ? sub : "(nothing)");
+}
+
+/* Mirror sessions */
+
+static int
+print_mirror_result(struct ctl *c, Nicvisor__V1__Response *rep, const char *verb)
+{
+	if (rep->mirror == NULL) {
+		fprintf(stderr, "nicvisorctl: the agent answered without the mirror session\n");
+		return EXIT_ERR;
+	}
+	if (c->json) {
+		ctl_json_mirror(stdout, rep->mirror);
+		putchar('\n');
+	} else if (verb != NULL) {
+		printf("mirror %s %s\n", rep->mirror->name, verb);
+	} else {
+		ctl_print_mirror_table_header(stdout);
+		ctl_print_mirror_row(stdout, rep->mirror);
+	}
+	return EXIT_OK;
+}
+
+static Nicvisor__V1__MirrorDirection
+parse_mirror_dir(const char *s)
+{
+	if (strcmp(s, "from_vm") == 0)
+		return NICVISOR__V1__MIRROR_DIRECTION__MIRROR_DIRECTION_FROM_VM;
+	if (strcmp(s, "to_vm") == 0)
+		return NICVISOR__V1__MIRROR_DIRECTION__MIRROR_DIRECTION_TO_VM;
+	if (strcmp(s, "both") == 0)
+		return NICVISOR__V1__MIRROR_DIRECTION__MIRROR_DIRECTION_BOTH;
+	return NICVISOR__V1__MIRROR_DIRECTION__MIRROR_DIRECTION_UNSPECIFIED;
+}
+
+/* mirror create NAME VM INDEX DIRECTION (--to VM:INDEX | --to-uplink UPLINK) */
+static int
+mirror_create(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "to", required_argument, NULL, 't' },
+		{ "to-uplink", required_argument, NULL, 'u' },
+		{ NULL, 0, NULL, 0 },
+	};
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__CreateMirrorRequest cm = NICVISOR__V1__CREATE_MIRROR_REQUEST__INIT;
+	Nicvisor__V1__Response *rep;
+	char *colon;
+	uint64_t v;
+	int o, rc;
+
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o == 'u') {
+			cm.to_uplink = optarg;
+			continue;
+		}
+		if (o != 't')
+			return EXIT_USAGE;
+		colon = strrchr(optarg, ':');
+		if (colon == NULL || !parse_u64(colon + 1, &v) || v > UINT32_MAX)
+			return usage_error("--to %s: give VM:INDEX (a VM's name or id and a NIC "
+					   "index)",
+					   optarg);
+		*colon = 0;
+		cm.to_vm = optarg;
+		cm.to_nic = (uint32_t)v;
+	}
+	if (optind + 4 != argc)
+		return usage_error("%s", "mirror create needs NAME VM INDEX DIRECTION");
+	if (!parse_u64(argv[optind + 2], &v) || v > UINT32_MAX)
+		return usage_error("mirror create: INDEX %s: give a number (0 for the first NIC)",
+				   argv[optind + 2]);
+	cm.name = argv[optind];
+	cm.vm = argv[optind + 1];
+	cm.nic = (uint32_t)v;
+	cm.direction = parse_mirror_dir(argv[optind + 3]);
+	if (cm.direction == NICVISOR__V1__MIRROR_DIRECTION__MIRROR_DIRECTION_UNSPECIFIED)
+		return usage_error("mirror create: DIRECTION %s: give from_vm, to_vm or both",
+				   argv[optind + 3]);
+	req.op_case = NICVISOR__V1__REQUEST__OP_CREATE_MIRROR;
+	req.create_mirror = &cm;
+	rc = call(c, &req, &rep);
+	if (rc == EXIT_OK)
+		rc = print_mirror_result(c, rep,
+					 rep->mirror && rep->mirror->active
+						 ? "created (active)"
+						 : "created (inactive: a port is missing)");
+	nv_wire_free((ProtobufCMessage *)rep);
+	return rc;
+}
+
+/* mirror delete NAME, mirror get NAME */
+static int
+mirror_named(struct ctl *c, int argc, char **argv, bool del)
+{
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__DeleteMirrorRequest dm = NICVISOR__V1__DELETE_MIRROR_REQUEST__INIT;
+	Nicvisor__V1__GetMirrorRequest gm = NICVISOR__V1__GET_MIRROR_REQUEST__INIT;
+	Nicvisor__V1__Response *rep;
+	int rc;
+
+	if (no_options(argc, argv) != EXIT_OK || optind + 1 != argc)
+		return usage_error("mirror %s needs a session NAME", del ? "delete" : "get");
+	if (del) {
+		dm.mirror = argv[optind];
+		req.op_case = NICVISOR__V1__REQUEST__OP_DELETE_MIRROR;
+		req.delete_mirror = &dm;
+	} else {
+		gm.mirror = argv[optind];
+		req.op_case = NICVISOR__V1__REQUEST__OP_GET_MIRROR;
+		req.get_mirror = &gm;
+	}
+	rc = call(c, &req, &rep);
+	if (rc == EXIT_OK)
+		rc = print_mirror_result(c, rep, del ? "deleted" : NULL);
+	nv_wire_free((ProtobufCMessage *)rep);
+	return rc;
+}
+
+static int
+mirror_list(struct ctl *c, int argc, char **argv)
+{
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__ListMirrorsRequest lm = NICVISOR__V1__LIST_MIRRORS_REQUEST__INIT;
+	Nicvisor__V1__Response *rep;
+	char *token = NULL;
+	bool first = true;
+	int rc;
+
+	if (no_options(argc, argv) != EXIT_OK || optind != argc)
+		return usage_error("%s", "mirror list takes no arguments");
+	if (c->json)
+		putchar('[');
+	else
+		ctl_print_mirror_table_header(stdout);
+	do {
+		lm.page_token = token != NULL ? token : "";
+		req.op_case = NICVISOR__V1__REQUEST__OP_LIST_MIRRORS;
+		req.list_mirrors = &lm;
+		rc = call(c, &req, &rep);
+		free(token);
+		token = NULL;
+		if (rc != EXIT_OK)
+			return rc;
+		if (rep->mirrors == NULL) {
+			nv_wire_free((ProtobufCMessage *)rep);
+			fprintf(stderr,
+				"nicvisorctl: the agent answered without mirror sessions\n");
+			return EXIT_ERR;
+		}
+		for (size_t i = 0; i < rep->mirrors->n_mirrors; i++) {
+			if (c->json) {
+				if (!first)
+					putchar(',');
+				ctl_json_mirror(stdout, rep->mirrors->mirrors[i]);
+			} else {
+				ctl_print_mirror_row(stdout, rep->mirrors->mirrors[i]);
+			}
+			first = false;
+		}
+		if (rep->mirrors->next_page_token != NULL && rep->mirrors->next_page_token[0])
+			token = strdup(rep->mirrors->next_page_token);
+		nv_wire_free((ProtobufCMessage *)rep);
+	} while (token != NULL);
+	if (c->json)
+		printf("]\n");
+	return EXIT_OK;
+}
+
+static int
+cmd_mirror(struct ctl *c, int argc, char **argv)
+{
+	const char *sub = argc > 1 ? argv[1] : "";
+
+	argc--;
+	argv++;
+	optind = 0;
+	if (strcmp(sub, "create") == 0)
+		return mirror_create(c, argc, argv);
+	if (strcmp(sub, "delete") == 0 || strcmp(sub, "get") == 0)
+		return mirror_named(c, argc, argv, strcmp(sub, "delete") == 0);
+	if (strcmp(sub, "list") == 0)
+		return mirror_list(c, argc, argv);
+	return usage_error("mirror %s: use mirror create, delete, get or list",
+			   sub[0] ? sub : "(nothing)");
 }
 
 /* The disk table of `stats` (or ,"disks":[...] with --json); nothing in
@@ -1777,6 +2124,8 @@ main(int argc, char **argv)
 		rc = cmd_volume(&c, argc, argv);
 	else if (strcmp(cmd, "disk") == 0)
 		rc = cmd_disk(&c, argc, argv);
+	else if (strcmp(cmd, "mirror") == 0)
+		rc = cmd_mirror(&c, argc, argv);
 	else if (strcmp(cmd, "top") == 0)
 		rc = cmd_top(&c, argc, argv);
 	else if (strcmp(cmd, "help") == 0) {

@@ -80,6 +80,24 @@ json_spec(FILE *f, const Nicvisor__V1__VmSpec *s)
 		ctl_json_string(f, s->nics[i]->network);
 		fputs(",\"mac\":", f);
 		ctl_json_string(f, s->nics[i]->mac);
+		/* Limits and sessions only where there are some. */
+		if (s->nics[i]->from_vm_bits_per_second != 0)
+			fprintf(f,
+				",\"from_vm_bits_per_second\":%" PRIu64
+				",\"from_vm_burst_bytes\":%" PRIu64,
+				s->nics[i]->from_vm_bits_per_second,
+				s->nics[i]->from_vm_burst_bytes);
+		if (s->nics[i]->to_vm_bits_per_second != 0)
+			fprintf(f,
+				",\"to_vm_bits_per_second\":%" PRIu64
+				",\"to_vm_burst_bytes\":%" PRIu64,
+				s->nics[i]->to_vm_bits_per_second, s->nics[i]->to_vm_burst_bytes);
+		for (size_t m = 0; m < s->nics[i]->n_mirrors; m++) {
+			fputs(m ? "," : ",\"mirrors\":[", f);
+			ctl_json_string(f, s->nics[i]->mirrors[m]->name);
+			if (m + 1 == s->nics[i]->n_mirrors)
+				fputc(']', f);
+		}
 		fputc('}', f);
 	}
 	fputs("],\"disks\":[", f);
@@ -234,9 +252,14 @@ ctl_print_vm(FILE *f, const Nicvisor__V1__Vm *vm)
 		fprintf(f, "kernel:     %s\n", s->kernel);
 		fprintf(f, "initrd:     %s\n", s->initrd[0] ? s->initrd : "-");
 		fprintf(f, "cmdline:    %s\n", s->cmdline);
-		for (size_t i = 0; i < s->n_nics; i++)
-			fprintf(f, "nic%zu:       network %s, mac %s\n", i, s->nics[i]->network,
+		for (size_t i = 0; i < s->n_nics; i++) {
+			fprintf(f, "nic%zu:       network %s, mac %s", i, s->nics[i]->network,
 				s->nics[i]->mac);
+			ctl_print_nic_limits(f, s->nics[i]);
+			for (size_t m = 0; m < s->nics[i]->n_mirrors; m++)
+				fprintf(f, ", mirror %s", s->nics[i]->mirrors[m]->name);
+			fputc('\n', f);
+		}
 		for (size_t i = 0; i < s->n_disks; i++) {
 			fprintf(f, "disk%zu:%s     volume %s%s", i, i < 10 ? " " : "",
 				s->disks[i]->volume, s->disks[i]->read_only ? ", read-only" : "");
@@ -383,6 +406,97 @@ ctl_print_network_row(FILE *f, const Nicvisor__V1__Network *n)
 		fmt_time(n->created_unix_ms, t, sizeof(t)));
 }
 
+/* v in units of base: how many times it was divided (at most max). */
+static int
+scale(uint64_t v, double base, int max, double *d)
+{
+	int u = 0;
+
+	*d = (double)v;
+	while (*d >= base && u < max) {
+		*d /= base;
+		u++;
+	}
+	return u;
+}
+
+/* 100000000 -> "100Mbit/s", decimal units as rates go. */
+static const char *
+fmt_rate(uint64_t bps, char *buf, size_t size)
+{
+	static const char units[] = " kMGT";
+	double d;
+	int u = scale(bps, 1000, 4, &d);
+
+	if (u == 0)
+		snprintf(buf, size, "%" PRIu64 "bit/s", bps);
+	else
+		snprintf(buf, size, "%.4g%cbit/s", d, units[u]);
+	return buf;
+}
+
+void
+ctl_print_nic_limits(FILE *f, const Nicvisor__V1__NicSpec *n)
+{
+	char r[32];
+
+	if (n->from_vm_bits_per_second != 0)
+		fprintf(f, ", from the VM at most %s (burst %" PRIu64 " B)",
+			fmt_rate(n->from_vm_bits_per_second, r, sizeof(r)), n->from_vm_burst_bytes);
+	if (n->to_vm_bits_per_second != 0)
+		fprintf(f, ", to the VM at most %s (burst %" PRIu64 " B)",
+			fmt_rate(n->to_vm_bits_per_second, r, sizeof(r)), n->to_vm_burst_bytes);
+}
+
+static const char *
+mirror_dir_name(Nicvisor__V1__MirrorDirection d)
+{
+	switch (d) {
+	case NICVISOR__V1__MIRROR_DIRECTION__MIRROR_DIRECTION_FROM_VM:
+		return "from_vm";
+	case NICVISOR__V1__MIRROR_DIRECTION__MIRROR_DIRECTION_TO_VM:
+		return "to_vm";
+	case NICVISOR__V1__MIRROR_DIRECTION__MIRROR_DIRECTION_BOTH:
+		return "both";
+	default:
+		return "unspecified";
+	}
+}
+
+void
+ctl_json_mirror(FILE *f, const Nicvisor__V1__Mirror *m)
+{
+	fputs("{\"name\":", f);
+	ctl_json_string(f, m->name);
+	fputs(",\"vm\":", f);
+	ctl_json_string(f, m->vm);
+	fprintf(f, ",\"nic\":%u,\"direction\":\"%s\",\"destination\":", m->nic,
+		mirror_dir_name(m->direction));
+	ctl_json_string(f, m->destination);
+	fprintf(f,
+		",\"active\":%s,\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"drops\":%" PRIu64
+		",\"no_buffer\":%" PRIu64 "}",
+		m->active ? "true" : "false", m->packets, m->bytes, m->drops, m->no_buffer);
+}
+
+void
+ctl_print_mirror_table_header(FILE *f)
+{
+	fprintf(f, "%-20s %-26s %-8s %-26s %-6s %12s %14s %10s\n", "NAME", "SOURCE", "DIR",
+		"DESTINATION", "ACTIVE", "PACKETS", "BYTES", "DROPS");
+}
+
+void
+ctl_print_mirror_row(FILE *f, const Nicvisor__V1__Mirror *m)
+{
+	char src[64];
+
+	snprintf(src, sizeof(src), "%s/nic%u", m->vm, m->nic);
+	fprintf(f, "%-20s %-26s %-8s %-26s %-6s %12" PRIu64 " %14" PRIu64 " %10" PRIu64 "\n",
+		m->name, src, mirror_dir_name(m->direction), m->destination,
+		m->active ? "yes" : "no", m->packets, m->bytes, m->drops + m->no_buffer);
+}
+
 void
 ctl_json_port_stats(FILE *f, const Nicvisor__V1__PortStats *p)
 {
@@ -397,9 +511,14 @@ ctl_json_port_stats(FILE *f, const Nicvisor__V1__PortStats *p)
 	fprintf(f,
 		",\"link_up\":%s,\"rx_packets\":%" PRIu64 ",\"rx_bytes\":%" PRIu64
 		",\"tx_packets\":%" PRIu64 ",\"tx_bytes\":%" PRIu64 ",\"rx_l2_only\":%" PRIu64
-		",\"vxlan_encap\":%" PRIu64 ",\"vxlan_decap\":%" PRIu64 ",\"drops\":{",
+		",\"vxlan_encap\":%" PRIu64 ",\"vxlan_decap\":%" PRIu64
+		",\"rx_limit_bits_per_second\":%" PRIu64 ",\"rx_limit_burst_bytes\":%" PRIu64
+		",\"tx_limit_bits_per_second\":%" PRIu64 ",\"tx_limit_burst_bytes\":%" PRIu64
+		",\"drops\":{",
 		p->link_up ? "true" : "false", p->rx_packets, p->rx_bytes, p->tx_packets,
-		p->tx_bytes, p->rx_l2_only, p->vxlan_encap, p->vxlan_decap);
+		p->tx_bytes, p->rx_l2_only, p->vxlan_encap, p->vxlan_decap,
+		p->rx_limit_bits_per_second, p->rx_limit_burst_bytes, p->tx_limit_bits_per_second,
+		p->tx_limit_burst_bytes);
 	for (size_t i = 0; i < p->n_drops; i++) {
 		if (i)
 			fputc(',', f);
@@ -421,6 +540,7 @@ void
 ctl_print_port_row(FILE *f, const Nicvisor__V1__PortStats *p)
 {
 	size_t shown = 0;
+	char r[32];
 
 	fprintf(f,
 		"%-26s %-6s %-16s %-17s %-4s %12" PRIu64 " %14" PRIu64 " %12" PRIu64 " %14" PRIu64
@@ -442,6 +562,10 @@ ctl_print_port_row(FILE *f, const Nicvisor__V1__PortStats *p)
 	}
 	if (shown == 0)
 		fputc('-', f);
+	if (p->rx_limit_bits_per_second != 0)
+		fprintf(f, " (rx limit %s)", fmt_rate(p->rx_limit_bits_per_second, r, sizeof(r)));
+	if (p->tx_limit_bits_per_second != 0)
+		fprintf(f, " (tx limit %s)", fmt_rate(p->tx_limit_bits_per_second, r, sizeof(r)));
 	fputc('\n', f);
 }
 
@@ -463,13 +587,9 @@ static const char *
 fmt_bytes(uint64_t v, char *buf, size_t size)
 {
 	static const char units[] = "BKMGTPE";
-	double d = (double)v;
-	int u = 0;
+	double d;
+	int u = scale(v, 1024, 6, &d);
 
-	while (d >= 1024 && u < 6) {
-		d /= 1024;
-		u++;
-	}
 	if (u == 0)
 		snprintf(buf, size, "%" PRIu64 "B", v);
 	else

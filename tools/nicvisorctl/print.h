@@ -36,6 +36,11 @@ void ctl_print_volume_table_header(FILE *f);
 void ctl_print_volume_row(FILE *f, const Nicvisor__V1__Volume *v);
 /* ", at most N requests/s, at most B bytes/s" for a limited disk, else nothing. */
 void ctl_print_disk_limits(FILE *f, const Nicvisor__V1__DiskSpec *d);
+/* ", from the VM at most R (burst B)" etc. for a limited NIC, else nothing. */
+void ctl_print_nic_limits(FILE *f, const Nicvisor__V1__NicSpec *n);
+void ctl_json_mirror(FILE *f, const Nicvisor__V1__Mirror *m);
+void ctl_print_mirror_table_header(FILE *f);
+void ctl_print_mirror_row(FILE *f, const Nicvisor__V1__Mirror *m);
 void ctl_json_disk_stats(FILE *f, const Nicvisor__V1__DiskStats *d);
 void ctl_print_disk_table_header(FILE *f);
 void ctl_print_disk_row(FILE *f, const Nicvisor__V1__DiskStats *d);

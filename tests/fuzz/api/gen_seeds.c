@@ -122,6 +122,51 @@ net_seeds(void)
 	put_msg("api", "create-vm-nics-same-mac", &r.base);
 }
 
+/* NIC rate limits and mirror sessions (against web1's NIC). */
+static void
+qos_mirror_seeds(void)
+{
+	Nicvisor__V1__Request r = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__SetNicQosRequest q = NICVISOR__V1__SET_NIC_QOS_REQUEST__INIT;
+	Nicvisor__V1__CreateMirrorRequest cm = NICVISOR__V1__CREATE_MIRROR_REQUEST__INIT;
+	Nicvisor__V1__DeleteMirrorRequest dm = NICVISOR__V1__DELETE_MIRROR_REQUEST__INIT;
+	Nicvisor__V1__GetMirrorRequest gm = NICVISOR__V1__GET_MIRROR_REQUEST__INIT;
+	Nicvisor__V1__ListMirrorsRequest lm = NICVISOR__V1__LIST_MIRRORS_REQUEST__INIT;
+
+	r.version = NV_PROTOCOL_VERSION;
+	q.vm = "web1";
+	q.from_vm_bits_per_second = 100000000;
+	q.to_vm_bits_per_second = 1000000000;
+	q.to_vm_burst_bytes = 1 << 20;
+	r.op_case = NICVISOR__V1__REQUEST__OP_SET_NIC_QOS;
+	r.set_nic_qos = &q;
+	put_msg("api", "set-nic-qos", &r.base);
+	q.from_vm_burst_bytes = 4096;
+	put_msg("api", "set-nic-qos-bad-burst", &r.base);
+	cm.name = "tap1";
+	cm.vm = "web1";
+	cm.direction = NICVISOR__V1__MIRROR_DIRECTION__MIRROR_DIRECTION_BOTH;
+	cm.to_uplink = "up0";
+	r.op_case = NICVISOR__V1__REQUEST__OP_CREATE_MIRROR;
+	r.create_mirror = &cm;
+	put_msg("api", "create-mirror-uplink", &r.base);
+	cm.to_uplink = "";
+	cm.to_vm = "web1";
+	put_msg("api", "create-mirror-to-itself", &r.base);
+	dm.mirror = "tap1";
+	r.op_case = NICVISOR__V1__REQUEST__OP_DELETE_MIRROR;
+	r.delete_mirror = &dm;
+	put_msg("api", "delete-mirror", &r.base);
+	gm.mirror = "tap1";
+	r.op_case = NICVISOR__V1__REQUEST__OP_GET_MIRROR;
+	r.get_mirror = &gm;
+	put_msg("api", "get-mirror", &r.base);
+	lm.page_size = 1;
+	r.op_case = NICVISOR__V1__REQUEST__OP_LIST_MIRRORS;
+	r.list_mirrors = &lm;
+	put_msg("api", "list-mirrors", &r.base);
+}
+
 /* Volumes, disks, disk statistics (against fuzz_agent.h's volumes). */
 static void
 vol_seeds(void)
@@ -286,6 +331,7 @@ api_seeds(void)
 	put_msg("api", "version-mismatch", &r.base);
 	put("api", "garbage", "\xff\xff\xff\xff\x0f", 5);
 	net_seeds();
+	qos_mirror_seeds();
 }
 
 static void

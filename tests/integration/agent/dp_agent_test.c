@@ -293,6 +293,87 @@ nic_stats(struct agent_proc *ap, const char *vm, Nicvisor__V1__PortStats *out, u
 	return ok;
 }
 
+/* The count of drop reason `reason` of vm's one NIC, or -1. */
+static long long
+nic_drops(struct agent_proc *ap, const char *vm, const char *reason)
+{
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__GetPortStatsRequest ps = NICVISOR__V1__GET_PORT_STATS_REQUEST__INIT;
+	Nicvisor__V1__Response *rep;
+	long long n = -1;
+
+	ps.vm = (char *)vm;
+	req.op_case = OP(GET_PORT_STATS);
+	req.get_port_stats = &ps;
+	rep = call(ap, &req);
+	if (rep->status->code == CODE(OK) && rep->port_stats->n_ports == 1)
+		for (size_t i = 0; i < rep->port_stats->ports[0]->n_drops; i++)
+			if (strcmp(rep->port_stats->ports[0]->drops[i]->key, reason) == 0)
+				n = (long long)rep->port_stats->ports[0]->drops[i]->value;
+	nv_wire_free(&rep->base);
+	return n;
+}
+
+/* from's driver sends to to_mac for ms while to's drains: the frames
+ * to's driver got. */
+static long long
+send_between(struct testpmd *from, struct testpmd *to, const char *to_mac, int ms)
+{
+	char peer[64];
+
+	snprintf(peer, sizeof(peer), "set eth-peer 0 %s", to_mac);
+	tp_cmd(to, "set fwd rxonly", NULL);
+	tp_cmd(to, "clear port stats all", NULL);
+	tp_cmd(to, "start", NULL);
+	tp_cmd(from, peer, NULL);
+	tp_cmd(from, "set fwd txonly", NULL);
+	tp_cmd(from, "start", NULL);
+	sleep_ms(ms);
+	tp_cmd(from, "stop", NULL);
+	sleep_ms(300);
+	tp_cmd(to, "stop", NULL);
+	return tp_rx_packets(to);
+}
+
+/* A NIC's rate limit and a mirror session, through nicvisorctl, on the
+ * DPDK switch: the dataplane applies them and counts what they do. */
+static void
+qos_and_mirror(struct agent_proc *ap)
+{
+	char *qos[] = { "nic", "qos", "a", "0", "--from-vm", "8M", NULL };
+	char *mirror[] = { "mirror", "create", "tap", "a", "0", "from_vm", "--to", "b:0", NULL };
+	char *get[] = { "--json", "mirror", "get", "tap", NULL };
+	char out[8192], err[4096];
+	Nicvisor__V1__PortStats st;
+	uint64_t spoofed;
+	long long before, limited, got;
+
+	CHECK(run_ctlv(ap, out, sizeof(out), err, sizeof(err), 10, qos) == 0,
+	      "nicvisorctl nic qos limits what a sends: %s", err);
+	CHECK(nic_stats(ap, "a", &st, &spoofed) && st.rx_limit_bits_per_second == 8000000 &&
+		      st.rx_limit_burst_bytes == 131072,
+	      "the switch has the limit, with its default burst (%llu)",
+	      (unsigned long long)st.rx_limit_burst_bytes);
+	before = nic_drops(ap, "a", "rate_limited");
+	got = send_between(&ta, &tb, MAC_B, 1000);
+	limited = nic_drops(ap, "a", "rate_limited") - before;
+	/* 64-byte frames at 1 MB/s for about 1.3 s (the stop takes time),
+	 * plus the burst. */
+	CHECK(limited > 0 && got > 0 && got * 64 <= 1000000 * 2 + 131072,
+	      "over the limit counted as rate_limited (%lld), %lld frames through", limited, got);
+
+	CHECK(run_ctlv(ap, out, sizeof(out), err, sizeof(err), 10, mirror) == 0 &&
+		      strstr(out, "created (active)") != NULL,
+	      "nicvisorctl mirror create: a's frames copied to b (%s%s)", out, err);
+	got = send_between(&ta, &tb, MAC_B, 300);
+	CHECK(run_ctlv(ap, out, sizeof(out), err, sizeof(err), 10, get) == 0 &&
+		      strstr(out, "\"active\":true") != NULL &&
+		      strstr(out, "\"packets\":0,") == NULL,
+	      "the session copied frames: %s", out);
+	/* b gets a's frames twice: the original and the copy. */
+	CHECK(nic_stats(ap, "b", &st, &spoofed) && got > 0, "b's driver got %lld frames", got);
+}
+
 /* Whether the process has a thread named like a DPDK worker lcore. */
 static bool
 has_dpdk_worker(pid_t pid)
@@ -476,17 +557,7 @@ main(void)
 	      (unsigned long long)sb.tx_packets, rx_b);
 
 	/* And back: b answers a. */
-	tp_cmd(&ta, "clear port stats all", NULL);
-	tp_cmd(&ta, "set fwd rxonly", NULL);
-	tp_cmd(&ta, "start", NULL);
-	tp_cmd(&tb, "set eth-peer 0 " MAC_A, NULL);
-	tp_cmd(&tb, "set fwd txonly", NULL);
-	tp_cmd(&tb, "start", NULL);
-	sleep_ms(500);
-	tp_cmd(&tb, "stop", NULL);
-	sleep_ms(300);
-	tp_cmd(&ta, "stop", NULL);
-	rx_a = tp_rx_packets(&ta);
+	rx_a = send_between(&tb, &ta, MAC_A, 500);
 	CHECK(rx_a > 0, "a's driver received %lld frames from b", rx_a);
 	CHECK(nic_stats(&ap, "a", &sa, &spoof_a) && sa.tx_packets > 0,
 	      "GetPortStats: a's port sent %llu frames", (unsigned long long)sa.tx_packets);
@@ -503,6 +574,7 @@ main(void)
 		      "nicvisorctl stats shows the ports up");
 		fputs(out, stdout);
 	}
+	qos_and_mirror(&ap);
 
 out:
 	tp_stop(&ta);

@@ -272,8 +272,8 @@ check_histogram(const char *body, const char *op, double want)
 static void
 test_fake(void)
 {
-	const char *extra[3] = { "--metrics", NULL, NULL };
-	char listen[32], kernel[400], sha[65], series[256];
+	const char *extra[5] = { "--metrics", NULL, "--uplink", "up0=net_null0", NULL };
+	char listen[32], kernel[400], sha[65], series[256], out[4096];
 	struct agent_proc ap;
 	char *r1, *r2;
 	const char *b;
@@ -296,6 +296,12 @@ test_fake(void)
 	}
 	CHECK(create_network(&ap, "net0", 99) == CODE(ALREADY_EXISTS), "a 6th, refused");
 	CHECK(create_vm(&ap, "m1", kernel, "net1") == CODE(OK), "vm m1 with a NIC on net1");
+	CHECK(run_ctl(&ap, out, sizeof(out), 10, "nic", "qos", "m1", "0", "--to-vm", "50M", NULL) ==
+		      0,
+	      "m1's NIC limited to 50 Mbit/s to the VM");
+	CHECK(run_ctl(&ap, out, sizeof(out), 10, "mirror", "create", "tap", "m1", "0", "both",
+		      "--to-uplink", "up0", NULL) == 0,
+	      "a mirror session from m1's NIC to the uplink");
 
 	r1 = http(port, "GET", "/metrics");
 	r2 = http(port, "GET", "/metrics");
@@ -323,6 +329,14 @@ test_fake(void)
 	CHECK(strstr(b, "nicvisor_port_info{port=\"vm-") != NULL && strstr(b, series) != NULL &&
 		      strstr(b, "nicvisor_port_rx_packets_total{port=\"vm-") != NULL,
 	      "its switch port, with counters");
+	CHECK(strstr(b, "nicvisor_port_tx_limit_bits_per_second{port=\"vm-") != NULL &&
+		      strstr(b, "} 50000000\n") != NULL &&
+		      strstr(b, "nicvisor_port_rx_limit_bits_per_second{port=\"vm-") != NULL,
+	      "and its rate limits");
+	CHECK(sample(b, "nicvisor_mirror_active{mirror=\"tap\",destination=\"uplink:up0\"}") == 1 &&
+		      sample(b, "nicvisor_mirror_packets_total{mirror=\"tap\"}") == 0 &&
+		      sample(b, "nicvisor_mirror_drops_total{mirror=\"tap\"}") == 0,
+	      "the mirror session, active, with its counters");
 	free(r1);
 	free(r2);
 

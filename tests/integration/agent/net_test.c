@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "dp.h"
 #include "fake_host.h"
 #include "harness.h"
 #include "nv_log.h"
@@ -645,6 +646,283 @@ test_bad_network_requests(void **state)
 	assert_true(agent_alive(&f->ap));
 }
 
+static Nicvisor__V1__Response *
+set_qos(struct fx *f, const char *vm, uint32_t index, uint64_t from_bps, uint64_t from_burst,
+	uint64_t to_bps, uint64_t to_burst)
+{
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__SetNicQosRequest q = NICVISOR__V1__SET_NIC_QOS_REQUEST__INIT;
+
+	q.vm = (char *)vm;
+	q.index = index;
+	q.from_vm_bits_per_second = from_bps;
+	q.from_vm_burst_bytes = from_burst;
+	q.to_vm_bits_per_second = to_bps;
+	q.to_vm_burst_bytes = to_burst;
+	req.op_case = OP(SET_NIC_QOS);
+	req.set_nic_qos = &q;
+	return call(f, &req);
+}
+
+/* The limits of NIC 0 of vm as GetPortStats shows them. */
+static void
+expect_port_limits(struct fx *f, const char *vm, uint64_t rx_bps, uint64_t rx_burst,
+		   uint64_t tx_bps, uint64_t tx_burst)
+{
+	Nicvisor__V1__Response *rep = port_stats(f, vm);
+	const Nicvisor__V1__PortStats *p;
+
+	assert_int_equal(rep->status->code, CODE(OK));
+	assert_true(rep->port_stats->n_ports >= 1);
+	p = rep->port_stats->ports[0];
+	assert_int_equal(p->rx_limit_bits_per_second, rx_bps);
+	assert_int_equal(p->rx_limit_burst_bytes, rx_burst);
+	assert_int_equal(p->tx_limit_bits_per_second, tx_bps);
+	assert_int_equal(p->tx_limit_burst_bytes, tx_burst);
+	nv_wire_free(&rep->base);
+}
+
+/* NIC rate limits: at creation (API and nicvisorctl --nic), validated
+ * field by field, changed live, in the stats, kept across a restart. */
+static void
+test_nic_qos(void **state)
+{
+	struct fx *f = *state;
+	char out[8192], err[4096];
+	char *bad_nic[] = { "create",          "web3", "--kernel", f->kernel, "--nic",
+			    "blue,to_vm=fast", NULL };
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__AddNicRequest an = NICVISOR__V1__ADD_NIC_REQUEST__INIT;
+	Nicvisor__V1__NicSpec nic = NICVISOR__V1__NIC_SPEC__INIT;
+	Nicvisor__V1__MirrorSpec ms = NICVISOR__V1__MIRROR_SPEC__INIT, *msp = &ms;
+	Nicvisor__V1__Response *rep;
+	Nicvisor__V1__Vm *vm;
+
+	expect_ok(net_create(f, "blue", 0));
+	assert_int_equal(run_ctl(&f->ap, out, sizeof(out), 10, "create", "web1", "--kernel",
+				 f->kernel, "--nic", "blue,from_vm=100M,to_vm=1G,to_vm_burst=1M",
+				 NULL),
+			 0);
+	vm = get_vm(f, "web1", &rep);
+	assert_int_equal(vm->spec->nics[0]->from_vm_bits_per_second, 100000000);
+	assert_int_equal(vm->spec->nics[0]->from_vm_burst_bytes, 0);
+	assert_int_equal(vm->spec->nics[0]->to_vm_bits_per_second, 1000000000);
+	assert_int_equal(vm->spec->nics[0]->to_vm_burst_bytes, 1 << 20);
+	nv_wire_free(&rep->base);
+	/* The port has them (stats: the switch's rx is what the VM sends). */
+	expect_port_limits(f, "web1", 100000000, 0, 1000000000, 1 << 20);
+	assert_int_equal(run_ctlv(&f->ap, out, sizeof(out), err, sizeof(err), 10, bad_nic), 2);
+	assert_non_null(strstr(err, "from_vm=RATE"));
+
+	/* Every field is checked and named. */
+	an.vm = "web1";
+	an.nic = &nic;
+	nic.network = "blue";
+	nic.mac = "";
+	req.op_case = OP(ADD_NIC);
+	req.add_nic = &an;
+	nic.from_vm_bits_per_second = DP_QOS_MIN_RATE - 1;
+	expect(call(f, &req), CODE(INVALID_ARGUMENT), "nic.from_vm_bits_per_second", "8000");
+	nic.from_vm_bits_per_second = 0;
+	nic.to_vm_burst_bytes = DP_QOS_MIN_BURST;
+	expect(call(f, &req), CODE(INVALID_ARGUMENT), "nic.to_vm_burst_bytes", "without a rate");
+	nic.to_vm_bits_per_second = 1000000;
+	nic.to_vm_burst_bytes = 4096;
+	expect(call(f, &req), CODE(INVALID_ARGUMENT), "nic.to_vm_burst_bytes", "131072");
+	nic.to_vm_burst_bytes = 0;
+	ms.name = "m";
+	ms.direction = NICVISOR__V1__MIRROR_DIRECTION__MIRROR_DIRECTION_FROM_VM;
+	ms.to_uplink = "up0";
+	nic.mirrors = &msp;
+	nic.n_mirrors = 1;
+	expect(call(f, &req), CODE(INVALID_ARGUMENT), "nic.mirrors", "CreateMirror");
+	expect(set_qos(f, "web1", 0, DP_QOS_MAX_RATE + 1, 0, 0, 0), CODE(INVALID_ARGUMENT),
+	       "from_vm_bits_per_second", NULL);
+	expect(set_qos(f, "web1", 3, 0, 0, 0, 0), CODE(NOT_FOUND), "index", "0..0");
+	expect(set_qos(f, "web9", 0, 0, 0, 0, 0), CODE(NOT_FOUND), "vm", NULL);
+
+	/* Changed on the running port at once; 0 clears a direction. */
+	expect_ok(set_qos(f, "web1", 0, 0, 0, 50000000, 262144));
+	expect_port_limits(f, "web1", 0, 0, 50000000, 262144);
+	assert_int_equal(run_ctl(&f->ap, out, sizeof(out), 10, "nic", "qos", "web1", "0",
+				 "--from-vm", "20M", NULL),
+			 0);
+	assert_non_null(strstr(out, "from the VM at most 20Mbit/s"));
+	expect_port_limits(f, "web1", 20000000, 0, 0, 0);
+	assert_int_equal(run_ctl(&f->ap, out, sizeof(out), 10, "stats", "web1", NULL), 0);
+	assert_non_null(strstr(out, "(rx limit 20Mbit/s)"));
+	assert_int_equal(run_ctl(&f->ap, out, sizeof(out), 10, "--json", "get", "web1", NULL), 0);
+	assert_non_null(strstr(out, "\"from_vm_bits_per_second\":20000000"));
+
+	/* Saved: a restarted agent programs its ports with them. */
+	agent_kill(&f->ap, SIGKILL);
+	assert_int_equal(agent_spawn(&f->ap), 0);
+	expect_port_limits(f, "web1", 20000000, 0, 0, 0);
+}
+
+static Nicvisor__V1__Response *
+mirror_create(struct fx *f, const char *name, const char *vm, uint32_t nic, int dir,
+	      const char *to_vm, uint32_t to_nic, const char *to_uplink)
+{
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__CreateMirrorRequest cm = NICVISOR__V1__CREATE_MIRROR_REQUEST__INIT;
+
+	cm.name = (char *)name;
+	cm.vm = (char *)vm;
+	cm.nic = nic;
+	cm.direction = (Nicvisor__V1__MirrorDirection)dir;
+	cm.to_vm = (char *)(to_vm ? to_vm : "");
+	cm.to_nic = to_nic;
+	cm.to_uplink = (char *)(to_uplink ? to_uplink : "");
+	req.op_case = OP(CREATE_MIRROR);
+	req.create_mirror = &cm;
+	return call(f, &req);
+}
+
+static Nicvisor__V1__Response *
+mirror_named(struct fx *f, int op, const char *name)
+{
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__DeleteMirrorRequest dm = NICVISOR__V1__DELETE_MIRROR_REQUEST__INIT;
+	Nicvisor__V1__GetMirrorRequest gm = NICVISOR__V1__GET_MIRROR_REQUEST__INIT;
+
+	dm.mirror = gm.mirror = (char *)name;
+	req.op_case = (Nicvisor__V1__Request__OpCase)op;
+	if (op == OP(DELETE_MIRROR))
+		req.delete_mirror = &dm;
+	else
+		req.get_mirror = &gm;
+	return call(f, &req);
+}
+
+static size_t
+mirror_list_count(struct fx *f, uint32_t page_size)
+{
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__ListMirrorsRequest lm = NICVISOR__V1__LIST_MIRRORS_REQUEST__INIT;
+	char token[256] = "";
+	size_t n = 0;
+
+	do {
+		Nicvisor__V1__Response *rep;
+
+		lm.page_size = page_size;
+		lm.page_token = token;
+		req.op_case = OP(LIST_MIRRORS);
+		req.list_mirrors = &lm;
+		rep = call(f, &req);
+		assert_int_equal(rep->status->code, CODE(OK));
+		assert_true(page_size == 0 || rep->mirrors->n_mirrors <= page_size);
+		n += rep->mirrors->n_mirrors;
+		snprintf(token, sizeof(token), "%s", rep->mirrors->next_page_token);
+		nv_wire_free(&rep->base);
+	} while (token[0] != 0);
+	return n;
+}
+
+#define DIR(x) NICVISOR__V1__MIRROR_DIRECTION__MIRROR_DIRECTION_##x
+
+/* Mirror sessions: made, validated, shown, inactive while the destination
+ * NIC is gone and active again when it is back, kept across a restart,
+ * deleted with their source. */
+static void
+test_mirrors(void **state)
+{
+	struct fx *f = *state;
+	const char *nets[2] = { "blue", "blue" };
+	char out[8192], web2_id[32], web2_mac[24], want[64];
+	Nicvisor__V1__Response *rep;
+	Nicvisor__V1__Vm *vm;
+
+	expect_ok(net_create(f, "blue", 0));
+	expect_ok(create_vm(f, "web1", 1, false, nets, NULL, 2));
+	rep = create_vm(f, "web2", 1, false, nets, NULL, 1);
+	snprintf(web2_id, sizeof(web2_id), "%s", rep->vm->id);
+	snprintf(web2_mac, sizeof(web2_mac), "%s", rep->vm->spec->nics[0]->mac);
+	nv_wire_free(&rep->base);
+
+	rep = mirror_create(f, "tap1", "web1", 0, DIR(BOTH), "web2", 0, NULL);
+	assert_int_equal(rep->status->code, CODE(OK));
+	assert_string_equal(rep->mirror->name, "tap1");
+	assert_int_equal(rep->mirror->nic, 0);
+	assert_int_equal(rep->mirror->direction, DIR(BOTH));
+	snprintf(want, sizeof(want), "%s/nic0", web2_id);
+	assert_string_equal(rep->mirror->destination, want);
+	assert_true(rep->mirror->active);
+	nv_wire_free(&rep->base);
+	rep = mirror_create(f, "tap2", "web1", 1, DIR(FROM_VM), NULL, 0, "up0");
+	assert_int_equal(rep->status->code, CODE(OK));
+	assert_string_equal(rep->mirror->destination, "uplink:up0");
+	assert_true(rep->mirror->active);
+	nv_wire_free(&rep->base);
+
+	/* Each field checked and named. */
+	expect(mirror_create(f, "tap1", "web1", 1, DIR(TO_VM), "web2", 0, NULL),
+	       CODE(ALREADY_EXISTS), "name", "web1");
+	expect(mirror_create(f, "Bad Name", "web1", 0, DIR(TO_VM), "web2", 0, NULL),
+	       CODE(INVALID_ARGUMENT), "name", NULL);
+	expect(mirror_create(f, "t3", "web1", 0, 0, "web2", 0, NULL), CODE(INVALID_ARGUMENT),
+	       "direction", NULL);
+	expect(mirror_create(f, "t3", "web1", 0, DIR(TO_VM), NULL, 0, NULL), CODE(INVALID_ARGUMENT),
+	       "to_vm", "one destination");
+	expect(mirror_create(f, "t3", "web1", 0, DIR(TO_VM), "web2", 0, "up0"),
+	       CODE(INVALID_ARGUMENT), "to_uplink", "one destination");
+	expect(mirror_create(f, "t3", "web1", 0, DIR(TO_VM), "web1", 0, NULL),
+	       CODE(INVALID_ARGUMENT), "to_nic", "itself");
+	expect(mirror_create(f, "t3", "web1", 5, DIR(TO_VM), "web2", 0, NULL), CODE(NOT_FOUND),
+	       "nic", NULL);
+	expect(mirror_create(f, "t3", "web1", 0, DIR(TO_VM), "web2", 4, NULL), CODE(NOT_FOUND),
+	       "to_nic", NULL);
+	expect(mirror_create(f, "t3", "web1", 0, DIR(TO_VM), "web9", 0, NULL), CODE(NOT_FOUND),
+	       "to_vm", NULL);
+	expect(mirror_create(f, "t3", "web1", 0, DIR(TO_VM), NULL, 0, "up9"), CODE(NOT_FOUND),
+	       "to_uplink", NULL);
+	expect(mirror_named(f, OP(GET_MIRROR), "nosuch"), CODE(NOT_FOUND), "mirror", NULL);
+	assert_int_equal(mirror_list_count(f, 1), 2);
+
+	/* Kept with the source NIC. */
+	vm = get_vm(f, "web1", &rep);
+	assert_int_equal(vm->spec->nics[0]->n_mirrors, 1);
+	assert_string_equal(vm->spec->nics[0]->mirrors[0]->to_mac, web2_mac);
+	nv_wire_free(&rep->base);
+
+	/* The destination NIC goes: inactive; back (same MAC): active. */
+	expect_ok(nic_remove(f, "web2", 0));
+	rep = mirror_named(f, OP(GET_MIRROR), "tap1");
+	assert_false(rep->mirror->active);
+	assert_non_null(strstr(rep->mirror->destination, "no NIC has it"));
+	nv_wire_free(&rep->base);
+	expect_ok(nic_add(f, "web2", "blue", web2_mac));
+	rep = mirror_named(f, OP(GET_MIRROR), "tap1");
+	assert_true(rep->mirror->active);
+	nv_wire_free(&rep->base);
+
+	/* Saved with the VM; the restarted agent runs them again. */
+	agent_kill(&f->ap, SIGKILL);
+	assert_int_equal(agent_spawn(&f->ap), 0);
+	assert_int_equal(run_ctl(&f->ap, out, sizeof(out), 10, "mirror", "list", NULL), 0);
+	assert_non_null(strstr(out, "DESTINATION"));
+	assert_non_null(strstr(out, "uplink:up0"));
+	rep = mirror_named(f, OP(GET_MIRROR), "tap1");
+	assert_true(rep->mirror->active);
+	nv_wire_free(&rep->base);
+
+	/* nicvisorctl, then deletion. */
+	assert_int_equal(run_ctl(&f->ap, out, sizeof(out), 10, "mirror", "create", "tap3", "web2",
+				 "0", "to_vm", "--to", "web1:1", NULL),
+			 0);
+	assert_non_null(strstr(out, "created (active)"));
+	assert_int_equal(
+		run_ctl(&f->ap, out, sizeof(out), 10, "--json", "mirror", "get", "tap3", NULL), 0);
+	assert_non_null(strstr(out, "\"direction\":\"to_vm\""));
+	expect_ok(mirror_named(f, OP(DELETE_MIRROR), "tap3"));
+	expect(mirror_named(f, OP(DELETE_MIRROR), "tap3"), CODE(NOT_FOUND), "mirror", NULL);
+	/* A deleted VM takes its sessions along. */
+	assert_int_equal(api_simple(&f->ap, OP(DELETE_VM), "web1", false, &rep), CODE(OK));
+	nv_wire_free(&rep->base);
+	assert_int_equal(mirror_list_count(f, 0), 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -656,6 +934,8 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_restart_keeps_networks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dataplane_off, setup_off, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_network_requests, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nic_qos, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mirrors, setup, teardown),
 	};
 
 	nv_log_init("net_test", NV_LOG_WARN);

@@ -10,6 +10,9 @@
  *   vtep IP [UDP_PORT]            (this dataplane's VTEP; IP 0.0.0.0: off)
  *   uplink PORT DEVARGS           del PORT          delnet NAME
  *   stats [PORT]                  workers (one "WORKER" line each)
+ *   qos PORT RX_BPS RX_BURST TX_BPS TX_BURST    (bits/s, bytes; 0: none/default)
+ *   mirror NAME SRC rx|tx|both DST  delmirror NAME
+ *   mirrors (one "MIRROR" line each)
  *   quit
  *
  * Usage: dp_testd --vhost-dir DIR --prefix PREFIX [--workers N]
@@ -68,9 +71,39 @@ print_stats(const struct dp_port_stats *st)
 	       st->port, st->kind, st->network[0] ? st->network : "-", st->link_up ? "up" : "down",
 	       st->rx_packets, st->rx_bytes, st->tx_packets, st->tx_bytes, st->rx_l2_only,
 	       st->queues_broken, st->vxlan_encap, st->vxlan_decap);
+	printf(" rx_limit_bps=%" PRIu64 " rx_limit_burst=%" PRIu64 " tx_limit_bps=%" PRIu64
+	       " tx_limit_burst=%" PRIu64,
+	       st->qos.rx.bits_per_second, st->qos.rx.burst_bytes, st->qos.tx.bits_per_second,
+	       st->qos.tx.burst_bytes);
 	for (i = 0; i < st->ndrops; i++)
 		printf(" drop_%s=%" PRIu64, st->drops[i].reason, st->drops[i].count);
 	printf("\n");
+}
+
+static int
+mirror_dir(const char *s)
+{
+	if (strcmp(s, "rx") == 0)
+		return DP_MIRROR_RX;
+	if (strcmp(s, "tx") == 0)
+		return DP_MIRROR_TX;
+	if (strcmp(s, "both") == 0)
+		return DP_MIRROR_RX | DP_MIRROR_TX;
+	return 0;
+}
+
+static int
+print_mirrors(struct dp *dp)
+{
+	static struct dp_mirror_stats ms[DP_MAX_MIRRORS];
+	int n = dp_mirror_stats(dp, NULL, ms, DP_MAX_MIRRORS), i;
+
+	for (i = 0; i < n; i++)
+		printf("MIRROR name=%s src=%s dst=%s dir=%u packets=%" PRIu64 " bytes=%" PRIu64
+		       " drops=%" PRIu64 " no_buffer=%" PRIu64 "\n",
+		       ms[i].name, ms[i].src, ms[i].dst, ms[i].dir, ms[i].packets, ms[i].bytes,
+		       ms[i].drops, ms[i].no_buffer);
+	return n;
 }
 
 static int
@@ -131,6 +164,24 @@ command(struct dp *dp, char *line)
 		rc = dp_uplink_add(dp, argv[1], argv[2], err, sizeof(err));
 	} else if (strcmp(argv[0], "del") == 0 && argc == 2) {
 		rc = dp_port_del(dp, argv[1], err, sizeof(err));
+	} else if (strcmp(argv[0], "qos") == 0 && argc == 6) {
+		struct dp_qos q = {
+			.rx = { strtoull(argv[2], NULL, 0), strtoull(argv[3], NULL, 0) },
+			.tx = { strtoull(argv[4], NULL, 0), strtoull(argv[5], NULL, 0) },
+		};
+
+		rc = dp_port_qos_set(dp, argv[1], &q, err, sizeof(err));
+	} else if (strcmp(argv[0], "mirror") == 0 && argc == 5) {
+		rc = dp_mirror_add(dp, argv[1], argv[2], (unsigned int)mirror_dir(argv[3]), argv[4],
+				   err, sizeof(err));
+	} else if (strcmp(argv[0], "delmirror") == 0 && argc == 2) {
+		rc = dp_mirror_del(dp, argv[1], err, sizeof(err));
+	} else if (strcmp(argv[0], "mirrors") == 0 && argc == 1) {
+		rc = print_mirrors(dp);
+		if (rc >= 0) {
+			printf("OK %d\n", rc);
+			return 0;
+		}
 	} else if (strcmp(argv[0], "workers") == 0 && argc == 1) {
 		rc = dpt_print_workers(dp);
 		if (rc >= 0)

@@ -189,19 +189,27 @@ class Dataplane(Proc):
             fail(f"dataplane '{line}': {r}")
         return r
 
-    def stats(self):
+    def _records(self, command, tag, key):
+        """Lines "TAG k=v ..." a command prints, by their field key."""
         m = self.mark()
-        self.send("stats")
+        self.send(command)
         self.wait_for(r"^OK \d+$", 30, m)
         out = {}
         for ln in self.text(m).splitlines():
-            if ln.startswith("STAT "):
+            if ln.startswith(tag + " "):
                 kv = dict(f.split("=", 1) for f in ln.split()[1:])
                 for k, v in kv.items():
                     if v.isdigit():
                         kv[k] = int(v)
-                out[kv["port"]] = kv
+                out[kv[key]] = kv
         return out
+
+    def stats(self):
+        return self._records("stats", "STAT", "port")
+
+    def mirrors(self):
+        """Mirror sessions by name: src, dst, dir, packets, bytes, drops."""
+        return self._records("mirrors", "MIRROR", "name")
 
     def quit(self):
         m = self.mark()
@@ -217,9 +225,12 @@ TESTPMD = "dpdk-testpmd"
 class Testpmd(Proc):
     """dpdk-testpmd whose net_virtio_user ports stand in for VMs' drivers."""
 
-    def __init__(self, name, ports, cpus="0,1"):
+    def __init__(self, name, ports, cpus="0,1", lcores=None):
+        """cpus: EAL -l (lcore = CPU); lcores: EAL --lcores instead, e.g.
+        "0@0,1@0" to keep the forwarding lcore off the dataplane's CPU."""
         # testpmd's printf output must not wait in a pipe's stdio buffer.
-        argv = ["stdbuf", "-o0", TESTPMD, "-l", cpus, "--no-huge", "-m", "512", "--no-shconf",
+        where = ["--lcores", lcores] if lcores else ["-l", cpus]
+        argv = ["stdbuf", "-o0", TESTPMD] + where + ["--no-huge", "-m", "512", "--no-shconf",
                 "--file-prefix", f"{name}{os.getpid()}", "--iova-mode=va",
                 "--single-file-segments", "--no-pci", "--log-level=lib.eal:warning"]
         for i, (path, mac) in enumerate(ports):
@@ -307,6 +318,19 @@ class Netns:
 
     def popen(self, name, argv):
         return Proc(name, ["ip", "netns", "exec", self.name] + argv)
+
+    def capture(self, action, secs=3.0):
+        """Frames seen on the inner end of the veth (wire.py capture: dicts
+        of src, dst, vlan, type, len) while action() runs."""
+        wire = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wire.py")
+        cap = self.popen("capture", ["python3", wire, "capture", self.inner, str(secs)])
+        cap.wait_for(r"^CAPTURING$", 20)
+        action()
+        cap.wait_for(r"^DONE$", secs + 20)
+        frames = [dict(f.split("=", 1) for f in ln.split()[1:])
+                  for ln in cap.text().splitlines() if ln.startswith("FRAME ")]
+        cap.stop()
+        return frames
 
 
 def mac_bytes(s):

@@ -32,32 +32,17 @@ tp = Testpmd("testpmd", [(socks[n], VM[n]) for n in ("vm1", "vm2", "vm3")])
 tp.rx_counts()
 
 
-def capture(action, secs=3.0):
-    """Frames seen on the host's end of the veth while action() runs."""
-    cap = ns.popen("capture", ["python3", os.path.join(HERE, "wire.py"), "capture", ns.inner,
-                               str(secs)])
-    cap.wait_for(r"^CAPTURING$", 20)
-    action()
-    cap.wait_for(r"^DONE$", secs + 20)
-    frames = []
-    for ln in cap.text().splitlines():
-        if ln.startswith("FRAME "):
-            frames.append(dict(f.split("=", 1) for f in ln.split()[1:]))
-    cap.stop()
-    return frames
-
-
 def wire_send(src, dst, vlan, count=20):
     ns.run(f"python3 {os.path.join(HERE, 'wire.py')} send {ns.inner} {src} {dst} {vlan} {count}")
 
 
-frames = capture(lambda: tp.send_from(0, BCAST, 0.3))
+frames = ns.capture(lambda: tp.send_from(0, BCAST, 0.3))
 mine = [f for f in frames if f["src"] == VM["vm1"]]
 log(f"vm1 broadcast: {len(mine)} frames on the wire, vlans {sorted({f['vlan'] for f in mine})}")
 check(len(mine) > 0, "a broadcast from red leaves through the uplink")
 check(all(f["vlan"] == "100" for f in mine), "tagged with red's VLAN 100")
 
-frames = capture(lambda: tp.send_from(1, BCAST, 0.3))
+frames = ns.capture(lambda: tp.send_from(1, BCAST, 0.3))
 mine = [f for f in frames if f["src"] == VM["vm2"]]
 log(f"vm2 broadcast: {len(mine)} frames, vlans {sorted({f['vlan'] for f in mine})}")
 check(len(mine) > 0 and all(f["vlan"] == "none" for f in mine),
@@ -70,7 +55,7 @@ log("host -> vm1 on VLAN 100:", rx)
 check(rx[0] >= 20, "a tagged frame from the wire reaches its VM")
 check(rx[1] == 0 and rx[2] == 0, "and no other port (tag popped, unicast, right network)")
 
-frames = capture(lambda: tp.send_from(0, HOST, 0.3))
+frames = ns.capture(lambda: tp.send_from(0, HOST, 0.3))
 to_host = [f for f in frames if f["dst"] == HOST]
 rx = tp.rx_counts()
 log(f"vm1 -> host: {len(to_host)} frames on the wire; other VMs {rx}")

@@ -82,9 +82,16 @@ def answer(s, data, vlan, me_mac, me_ip, want_vlan):
     return None
 
 
+SO_RCVBUFFORCE = 33  # <asm-generic/socket.h>; not in Python's socket module
+
+
 def capture(iface, secs, host=None, hexdump=False):
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
     s.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
+    try:  # room for a burst while this reader waits for a CPU (root: past rmem_max)
+        s.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 16 << 20)
+    except OSError:
+        pass
     s.bind((iface, 0))
     s.settimeout(0.2)
     print("CAPTURING", flush=True)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests: the forwarding snapshot (dp_cfg.c): VLAN mapping, flooding
  * sets, queue assignment. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -184,14 +185,47 @@ test_vni_mapping(void **state)
 	dp_cfg_free(c);
 }
 
+/* Mirror sessions by source port and direction; a port's removal from
+ * the snapshot drops its sets. */
+static void
+test_mirror_sets(void **state)
+{
+	struct dp_cfg *c = dp_cfg_clone(NULL);
+	struct dp_mirror a = { .name = "a" }, b = { .name = "b" }, x[DP_MIRRORS_PER_PORT];
+
+	(void)state;
+	assert_non_null(c);
+	assert_int_equal(dp_cfg_mirror_add(c, &a, 3, DP_MIRROR_RX), 0);
+	assert_int_equal(dp_cfg_mirror_add(c, &b, 3, DP_MIRROR_RX | DP_MIRROR_TX), 0);
+	assert_int_equal(c->mirrors[3][DP_QOS_RX].n, 2);
+	assert_int_equal(c->mirrors[3][DP_QOS_TX].n, 1);
+	assert_ptr_equal(c->mirrors[3][DP_QOS_TX].s[0], &b);
+	dp_cfg_mirror_del(c, &a);
+	assert_int_equal(c->mirrors[3][DP_QOS_RX].n, 1);
+	assert_ptr_equal(c->mirrors[3][DP_QOS_RX].s[0], &b);
+	assert_null(c->mirrors[3][DP_QOS_RX].s[1]);
+	/* A full set refuses a session in either direction, changing nothing. */
+	for (unsigned int i = 0; i < DP_MIRRORS_PER_PORT - 1; i++)
+		assert_int_equal(dp_cfg_mirror_add(c, &x[i], 3, DP_MIRROR_RX), 0);
+	assert_int_equal(dp_cfg_mirror_add(c, &a, 3, DP_MIRROR_RX | DP_MIRROR_TX), -ENOSPC);
+	assert_int_equal(c->mirrors[3][DP_QOS_TX].n, 1);
+	assert_int_equal(dp_cfg_mirror_add(c, &a, DP_MAX_PORTS, DP_MIRROR_RX), -EINVAL);
+	assert_int_equal(dp_cfg_port_set(c, vm(3, 0, 1), 1), -ENOENT); /* no network 0 */
+	assert_int_equal(dp_cfg_net_set(c, 0, 0), 0);
+	assert_int_equal(dp_cfg_port_set(c, vm(3, 0, 1), 1), 0);
+	dp_cfg_port_clear(c, 3);
+	assert_int_equal(c->mirrors[3][DP_QOS_RX].n, 0);
+	assert_int_equal(c->mirrors[3][DP_QOS_TX].n, 0);
+	dp_cfg_free(c);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_vlan_mapping),
-		cmocka_unit_test(test_flood_sets),
-		cmocka_unit_test(test_queue_assignment),
-		cmocka_unit_test(test_vni_mapping),
+		cmocka_unit_test(test_vlan_mapping),     cmocka_unit_test(test_flood_sets),
+		cmocka_unit_test(test_queue_assignment), cmocka_unit_test(test_vni_mapping),
+		cmocka_unit_test(test_mirror_sets),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

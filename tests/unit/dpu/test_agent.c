@@ -1789,6 +1789,67 @@ test_dataplane_refusals(void **state)
 	assert_int_equal(net_op(e, OP(GET_NETWORK), "red")->status->code, CODE(OK));
 }
 
+/* A NIC's limits and a mirror session the dataplane refuses leave the
+ * spec as it was; a session whose restore is refused at open runs again
+ * after the next NIC port is made. */
+static void
+test_qos_mirror_refusals(void **state)
+{
+	struct env *e = *state;
+	const char *nets[2] = { "blue", "blue" };
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__SetNicQosRequest q = NICVISOR__V1__SET_NIC_QOS_REQUEST__INIT;
+	Nicvisor__V1__CreateMirrorRequest cm = NICVISOR__V1__CREATE_MIRROR_REQUEST__INIT;
+	struct dp_mirror_stats ms;
+	Nicvisor__V1__Response *rep;
+
+	assert_int_equal(net_create(e, "blue", 0)->status->code, CODE(OK));
+	assert_int_equal(create_nics(e, "web1", 1, false, nets, NULL, 2)->status->code, CODE(OK));
+	q.vm = "web1";
+	q.to_vm_bits_per_second = 1000000;
+	req.op_case = OP(SET_NIC_QOS);
+	req.set_nic_qos = &q;
+	dpu_net_fake_fail(e->net, "port_qos", 0, -EIO);
+	expect_err(api(e, &req), CODE(INTERNAL), "", "refused the limits of NIC 0");
+	assert_int_equal(get(e, "web1")->spec->nics[0]->to_vm_bits_per_second, 0);
+	assert_int_equal(api(e, &req)->status->code, CODE(OK));
+	assert_int_equal(get(e, "web1")->spec->nics[0]->to_vm_bits_per_second, 1000000);
+	rep = port_stats(e, "web1");
+	assert_int_equal(rep->port_stats->ports[0]->tx_limit_bits_per_second, 1000000);
+
+	cm.name = "tap";
+	cm.vm = "web1";
+	cm.direction = NICVISOR__V1__MIRROR_DIRECTION__MIRROR_DIRECTION_BOTH;
+	cm.to_vm = "web1";
+	cm.to_nic = 1;
+	req.op_case = OP(CREATE_MIRROR);
+	req.create_mirror = &cm;
+	dpu_net_fake_fail(e->net, "mirror_add", 0, -ENOSPC);
+	expect_err(api(e, &req), CODE(RESOURCE_EXHAUSTED), "", "refused mirror session tap");
+	dpu_net_fake_fail(e->net, "mirror_add", 0, -EIO);
+	expect_err(api(e, &req), CODE(INTERNAL), "", "refused mirror session tap");
+	assert_int_equal(get(e, "web1")->spec->nics[0]->n_mirrors, 0);
+	assert_int_equal(api(e, &req)->status->code, CODE(OK));
+	assert_int_equal(get(e, "web1")->spec->nics[0]->n_mirrors, 1);
+
+	/* Back after a restart, limits and session; refused at open: the
+	 * agent serves, the session waits for the next port. */
+	restart(e);
+	assert_int_equal(port_stats(e, "web1")->port_stats->ports[0]->tx_limit_bits_per_second,
+			 1000000);
+	assert_int_equal(e->net->ops->mirror_stats(e->net, "tap", &ms, 1), 1);
+	assert_int_equal(ms.dir, DP_MIRROR_RX | DP_MIRROR_TX);
+	dpu_agent_close(e->a);
+	e->a = NULL;
+	dpu_net_close(e->net);
+	assert_int_equal(dpu_net_fake_open(VHOST_DIR, &e->net), 0);
+	dpu_net_fake_fail(e->net, "mirror_add", 0, -EIO);
+	assert_int_equal(open_agent(e), 0);
+	assert_int_equal(e->net->ops->mirror_stats(e->net, "tap", &ms, 1), -ENOENT);
+	assert_int_equal(create_nics(e, "web2", 1, false, nets, NULL, 1)->status->code, CODE(OK));
+	assert_int_equal(e->net->ops->mirror_stats(e->net, "tap", &ms, 1), 1);
+}
+
 static void
 test_networking_off(void **state)
 {
@@ -2696,6 +2757,7 @@ main(void)
 		T(test_port_stats),
 		T(test_net_restart),
 		T(test_dataplane_refusals),
+		T(test_qos_mirror_refusals),
 		T(test_networking_off),
 		T(test_adopt_nics),
 		T(test_bad_saved_networks),

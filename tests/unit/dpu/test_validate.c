@@ -334,6 +334,61 @@ test_spec_nics(void **state)
 	expect(dpu_validate_nic(&n[0], "nic", &st), &st, "nic.network", "required");
 }
 
+/* A NIC's rate limits and the mirror sessions kept with it. */
+static void
+test_nic_qos_and_mirrors(void **state)
+{
+	Nicvisor__V1__NicSpec n = NICVISOR__V1__NIC_SPEC__INIT;
+	Nicvisor__V1__MirrorSpec m[DP_MIRRORS_PER_PORT + 1], *mp[DP_MIRRORS_PER_PORT + 1];
+	struct dpu_status st;
+
+	(void)state;
+	n.network = "blue";
+	n.from_vm_bits_per_second = DP_QOS_MIN_RATE;
+	n.to_vm_bits_per_second = DP_QOS_MAX_RATE;
+	n.to_vm_burst_bytes = DP_QOS_MIN_BURST;
+	assert_int_equal(dpu_validate_nic(&n, "spec.nics[1]", &st), 0);
+	n.from_vm_bits_per_second = DP_QOS_MIN_RATE - 1;
+	expect(dpu_validate_nic(&n, "spec.nics[1]", &st), &st,
+	       "spec.nics[1].from_vm_bits_per_second", "0 (no limit)");
+	n.from_vm_bits_per_second = 0;
+	n.from_vm_burst_bytes = DP_QOS_MIN_BURST;
+	expect(dpu_validate_nic(&n, "nic", &st), &st, "nic.from_vm_burst_bytes", "without a rate");
+	n.from_vm_burst_bytes = 0;
+	n.to_vm_burst_bytes = DP_QOS_MAX_BURST + 1;
+	expect(dpu_validate_nic(&n, "nic", &st), &st, "nic.to_vm_burst_bytes", NULL);
+	n.to_vm_bits_per_second = DP_QOS_MAX_RATE + 1;
+	n.to_vm_burst_bytes = 0;
+	expect(dpu_validate_nic_qos(0, 0, n.to_vm_bits_per_second, 0, "", &st), &st,
+	       "to_vm_bits_per_second", NULL);
+	n.to_vm_bits_per_second = 0;
+
+	for (int i = 0; i <= DP_MIRRORS_PER_PORT; i++) {
+		nicvisor__v1__mirror_spec__init(&m[i]);
+		m[i].name = "tap";
+		m[i].direction = NICVISOR__V1__MIRROR_DIRECTION__MIRROR_DIRECTION_BOTH;
+		m[i].to_uplink = "up0";
+		mp[i] = &m[i];
+	}
+	n.mirrors = mp;
+	n.n_mirrors = DP_MIRRORS_PER_PORT;
+	assert_int_equal(dpu_validate_nic(&n, "nic", &st), 0);
+	n.n_mirrors = DP_MIRRORS_PER_PORT + 1;
+	expect(dpu_validate_nic(&n, "nic", &st), &st, "nic.mirrors", "at most");
+	n.n_mirrors = 2;
+	m[1].direction = NICVISOR__V1__MIRROR_DIRECTION__MIRROR_DIRECTION_UNSPECIFIED;
+	expect(dpu_validate_nic(&n, "nic", &st), &st, "nic.mirrors[1].direction", NULL);
+	m[1].direction = NICVISOR__V1__MIRROR_DIRECTION__MIRROR_DIRECTION_TO_VM;
+	m[1].to_mac = "52:54:00:aa:bb:cc";
+	expect(dpu_validate_nic(&n, "nic", &st), &st, "nic.mirrors[1].to_mac", "one destination");
+	m[1].to_uplink = "";
+	assert_int_equal(dpu_validate_nic(&n, "nic", &st), 0);
+	m[1].to_mac = "ff:ff:ff:ff:ff:ff";
+	expect(dpu_validate_nic(&n, "nic", &st), &st, "nic.mirrors[1].to_mac", "multicast");
+	m[0].name = "Tap";
+	expect(dpu_validate_nic(&n, "nic", &st), &st, "nic.mirrors[0].name", NULL);
+}
+
 static void
 test_boot_files(void **state)
 {
@@ -540,12 +595,19 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_names),        cmocka_unit_test(test_ids),
-		cmocka_unit_test(test_spec),         cmocka_unit_test(test_boot_files),
-		cmocka_unit_test(test_sniff),        cmocka_unit_test(test_network_rules),
-		cmocka_unit_test(test_mac),          cmocka_unit_test(test_spec_nics),
-		cmocka_unit_test(test_volume_rules), cmocka_unit_test(test_nbd_url),
-		cmocka_unit_test(test_spec_disks),   cmocka_unit_test(test_network_overlay),
+		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_ids),
+		cmocka_unit_test(test_spec),
+		cmocka_unit_test(test_boot_files),
+		cmocka_unit_test(test_sniff),
+		cmocka_unit_test(test_network_rules),
+		cmocka_unit_test(test_mac),
+		cmocka_unit_test(test_spec_nics),
+		cmocka_unit_test(test_volume_rules),
+		cmocka_unit_test(test_nbd_url),
+		cmocka_unit_test(test_spec_disks),
+		cmocka_unit_test(test_network_overlay),
+		cmocka_unit_test(test_nic_qos_and_mirrors),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
