@@ -6,7 +6,8 @@
  * per port first.
  *
  *   net NAME VLAN                 vhost PORT NET MAC QUEUE_PAIRS
- *   uplink PORT DEVARGS           del PORT          delnet NAME
+ *   uplink PORT DEVARGS           access PORT NET DEVARGS
+ *   del PORT                      delnet NAME
  *   stats [PORT]                  workers (one "WORKER" line each)
  *   quit
  *
@@ -84,6 +85,8 @@ command(struct dp *dp, char *line)
 		}
 	} else if (strcmp(argv[0], "uplink") == 0 && argc == 3) {
 		rc = dp_uplink_add(dp, argv[1], argv[2], err, sizeof(err));
+	} else if (strcmp(argv[0], "access") == 0 && argc == 4) {
+		rc = dp_access_port_add(dp, argv[1], argv[2], argv[3], err, sizeof(err));
 	} else if (strcmp(argv[0], "del") == 0 && argc == 2) {
 		rc = dp_port_del(dp, argv[1], err, sizeof(err));
 	} else if (strcmp(argv[0], "workers") == 0 && argc == 1) {

@@ -211,18 +211,21 @@ TESTPMD = "dpdk-testpmd"
 
 
 class Testpmd(Proc):
-    """dpdk-testpmd whose net_virtio_user ports stand in for VMs' drivers."""
+    """dpdk-testpmd whose net_virtio_user ports stand in for VMs' drivers;
+    vdevs (devargs) are more ports after them (e.g. net_memif clients)."""
 
-    def __init__(self, name, ports, cpus="0,1"):
+    def __init__(self, name, ports, cpus="0,1", vdevs=()):
         # testpmd's printf output must not wait in a pipe's stdio buffer.
         argv = ["stdbuf", "-o0", TESTPMD, "-l", cpus, "--no-huge", "-m", "512", "--no-shconf",
                 "--file-prefix", f"{name}{os.getpid()}", "--iova-mode=va",
                 "--single-file-segments", "--no-pci", "--log-level=lib.eal:warning"]
         for i, (path, mac) in enumerate(ports):
             argv += ["--vdev", f"net_virtio_user{i},path={path},mac={mac}"]
+        for v in vdevs:
+            argv += ["--vdev", v]
         argv += ["--", "-i", "--total-num-mbufs=16384", "--no-flush-rx",
                  "--port-topology=loop"]
-        self.nports = len(ports)
+        self.nports = len(ports) + len(vdevs)
         super().__init__(name, argv)
         self.wait_for(r"testpmd> ", 90)
 
