@@ -376,7 +376,10 @@ def write_doc(summ, scenarios, skipped, lines, notes, args, kinds):
             "median; Mpps are both directions together, per switch forwarding core (1).", "",
             "- l2: closed loop (`start tx_first`, `mac` forwarding in the generator); "
             "Mpps/core = the loop rate over the switch's one core. IMIX is 7:4:1 of "
-            "64/570/1518 B seeded as bursts (`set txpkts`), the mean frame size measured.",
+            "64/570/1518 B seeded as bursts (`set txpkts`, `start tx_first 7`, `stop`, ... "
+            "`tx_first 4`, `stop`, ... `tx_first 1`); the table's frame size is the "
+            "window's mean (354 B when no seeded frame was lost). Frame sizes count as "
+            "`set txpkts` does (no CRC).",
             "- flows1k/flows100k: open loop, the generator replays one 64 B frame per "
             "5-tuple from net_pcap (infinite_rx) and is the limit; Mpps/core = TSC rate / "
             "the switch's busy cycles per packet (ours: worker rounds that moved packets; "
@@ -403,7 +406,7 @@ def write_doc(summ, scenarios, skipped, lines, notes, args, kinds):
              "--no-pci --vdev net_memif0,role=client,socket=S1,socket-abstract=no,mac=" + M1 +
              " --vdev net_memif1,role=client,socket=S2,socket-abstract=no,mac=" + M2 +
              " -- -i --total-num-mbufs=32768 --no-flush-rx --port-topology=paired --rxq=Q "
-             "--txq=Q --rxd=1024 --txd=1024 --eth-peer=0," + M2 + " --eth-peer=1," + M1 + " --forward-mode=mac; "
+             "--txq=Q --eth-peer=0," + M2 + " --eth-peer=1," + M1 + " --forward-mode=mac; "
              "then set txpkts SIZE, start tx_first 16",
              "generator (flows): dpdk-testpmd ... --vdev net_pcap0,rx_pcap=ab.pcap,infinite_rx=1 "
              "--vdev net_memif1,role=client,socket=S1,... --vdev net_pcap2,rx_pcap=ba.pcap,"
