@@ -84,6 +84,7 @@ DESCS = ["--rxd=1024", "--txd=1024"]
 
 # IMIX: 7:4:1 of 64/570/1518 B (the "simple IMIX"), seeded as bursts.
 IMIX = ((64, 7), (570, 4), (1518, 1))
+IMIX_MEAN = sum(sz * n for sz, n in IMIX) / sum(n for _, n in IMIX)
 
 # The scenario table. loop: closed loop over `sizes`; flows: open loop of
 # `flows` 5-tuples at 64 B; needs: not measurable yet (printed as skipped).
@@ -320,6 +321,10 @@ def run(args, scenarios):
                         gen_cmd(g, "stop", 60)
                         g.stop()
                         res[sc["name"]][sz][kind.name].append(r)
+                        if sz == "imix" and abs(r[3] - IMIX_MEAN) > IMIX_MEAN / 10:
+                            notes.append(f"round {rnd + 1} {kind.name}: IMIX mean frame "
+                                         f"{r[3]:.0f} B, not {IMIX_MEAN:.0f} B: seeded "
+                                         "frames were lost")
                         log(f"round {rnd + 1} {kind.name} {sc['name']} {size_label(sz)}: "
                             f"{r[0]:.2f} Mpps back at the generator ({r[4]:.2f} sent), "
                             f"{r[1]:.0f} cycles/packet, {r[3]:.0f} B frames")
@@ -465,6 +470,8 @@ def main():
     lines = bench_lines(summ, scenarios, [])
     for ln in lines:
         print(ln)
+    for n in notes:
+        log("note:", n)
     for (sc, sz, k), v in sorted(summ.items(), key=str):
         log(f"{sc} {size_label(sz)} {k}: {v[0]:.2f} Mpps/core (loop {v[1]:.2f}, "
             f"{v[2]:.0f} cycles/pkt, {v[3]:.0f} B)")
