@@ -337,14 +337,7 @@ load48(const uint8_t *p)
 	return v & MAC48_MASK;
 }
 
-static void
-request_learn(struct wstate *ws, uint16_t net, uint64_t mac48, uint16_t port)
-{
-	struct dp_learn req = { .mac48 = mac48, .net = net, .port = port };
-
-	/* A full ring only delays learning: the frame floods meanwhile. */
-	rte_ring_mp_enqueue_elem(ws->dp->learn_ring, &req, sizeof(req));
-}
+static void request_learn(struct wstate *ws, uint16_t net, uint64_t mac48, uint16_t port);
 
 /* An access port's distinct sources of a burst: refresh those known here,
  * ask for the others to be learned (group addresses never are). */
@@ -434,6 +427,15 @@ from_vm(struct wstate *ws, const struct dp_cfg *cfg, struct dp_port *in, struct 
 		}
 		deliver(ws, cfg, uni[i], out, vlan);
 	}
+}
+
+static void
+request_learn(struct wstate *ws, uint16_t net, uint64_t mac48, uint16_t port)
+{
+	struct dp_learn req = { .mac48 = mac48, .net = net, .port = port };
+
+	/* A full ring only delays learning: the frame floods meanwhile. */
+	rte_ring_mp_enqueue_elem(ws->dp->learn_ring, &req, sizeof(req));
 }
 
 /* Frames from an uplink: the VLAN tag picks the network and is popped;
