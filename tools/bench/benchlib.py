@@ -137,10 +137,11 @@ class TestpmdLoad:
         self.p.wait_for(r"testpmd> ", 30, m)
 
     def window_end(self):
-        m = self.p.mark()
-        self.p.send("show fwd stats all")
-        r = self.p.wait_for(r"CPU cycles/packet=([0-9.]+)", 30, m)
-        return float(r.group(1))
+        """Cycles per packet; 0 when nothing was forwarded (testpmd then
+        prints no figure)."""
+        out = gen_cmd(self.p, "show fwd stats all")
+        r = re.search(r"CPU cycles/packet=([0-9.]+)", out)
+        return float(r.group(1)) if r else 0.0
 
     def stop(self):
         self.p.stop()
@@ -205,8 +206,12 @@ class OvsBase:
         return float(m.group(1))
 
     def vsctl(self, *args):
-        subprocess.run(["ovs-vsctl", f"--db=unix:{self.sock}"] + list(args), check=True,
-                       env=self.env, timeout=90, stdout=subprocess.DEVNULL)
+        self.vsctl_out(*args)
+
+    def vsctl_out(self, *args):
+        return subprocess.run(["ovs-vsctl", f"--db=unix:{self.sock}"] + list(args),
+                              check=True, env=self.env, timeout=90, stdout=subprocess.PIPE,
+                              text=True).stdout
 
     def stop(self):
         self.sw.stop()

@@ -26,7 +26,10 @@ Scenarios (SCENARIOS below; one row each, a hook for the ones to come):
   l2         closed loop as DPDK's own tests measure max rate: `start
              tx_first` seeds bursts that circulate, the generator in `mac`
              forwarding (source = its port's MAC, destination = the other
-             port's), so the switch learns two stations. Frame sizes 64,
+             port's), so the switch learns two stations. Once both sides
+             see the memif links up, a short txonly burst primes the path
+             and is drained (rxonly) before the loop is seeded; an empty
+             loop is seeded again (logged). Frame sizes 64,
              512, 1518 B and IMIX 7:4:1 of 64/570/1518 B (the loop is
              seeded with 7 bursts of 64 B, 4 of 570 B and 1 of 1518 B per
              port through `set txpkts` between `stop`s; the window's mean
@@ -146,7 +149,7 @@ def loop_generator(dptest, sw):
     g.wait_for(r"testpmd> ", 90)
     g.nports = 2
     g.memif_ports = (0, 1)
-    wait_links(g)
+    wait_links(g, sw)
     return g
 
 
@@ -166,20 +169,33 @@ def flows_generator(dptest, sw, pcaps, nflows):
     g.wait_for(r"testpmd> ", 180)
     g.nports = 4
     g.memif_ports = (1, 3)
-    wait_links(g)
+    wait_links(g, sw)
     return g
 
 
-def wait_links(g, secs=30):
-    """memif links come up after the client's handshake: seeding the loop
-    before that would send into nothing."""
+def wait_links(g, sw, secs=30):
+    """memif links come up after the client's handshake, on each side in
+    its own time: seeding the loop before both see it would send into
+    nothing."""
     end = time.time() + secs
     while time.time() < end:
         if all(re.search(r"Link status:\s+up", gen_cmd(g, f"show port info {p}"))
-               for p in g.memif_ports):
+               for p in g.memif_ports) and sw.links_up():
             return
         time.sleep(0.2)
-    raise SystemExit("the generator's memif links did not come up")
+    raise SystemExit("the memif links between generator and switch did not come up")
+
+
+def testpmd_links_up(p, ports):
+    return all(re.search(r"Link status:\s+up", gen_cmd(p, f"show port info {i}"))
+               for i in ports)
+
+
+def loop_alive(g):
+    s0 = port_stats(g)
+    time.sleep(0.3)
+    s1 = port_stats(g)
+    return sum(s1[p]["rx_packets"] - s0[p]["rx_packets"] for p in g.memif_ports) > 0
 
 
 def window(g, sw, warm, secs):
@@ -201,16 +217,39 @@ def window(g, sw, warm, secs):
     return (pkts / secs / 1e6, cpp, errs, byts / max(1, pkts), sent / secs / 1e6)
 
 
-def seed_loop(g, size):
-    if size == "imix":
-        for i, (sz, bursts) in enumerate(IMIX):
-            gen_cmd(g, f"set txpkts {sz}")
-            gen_cmd(g, f"start tx_first {bursts}")
-            if i < len(IMIX) - 1:
-                gen_cmd(g, "stop", 60)
-    else:
-        gen_cmd(g, f"set txpkts {size}")
-        gen_cmd(g, "start tx_first 16")
+def prime(g):
+    """Frames both ways through the switch before the loop is seeded (the
+    first ones over a fresh memif connection can be lost), then drained."""
+    for cmd in ("set fwd txonly", "set txpkts 64", "start"):
+        gen_cmd(g, cmd)
+    time.sleep(0.2)
+    for cmd in ("stop", "set fwd rxonly", "start"):
+        gen_cmd(g, cmd, 60)
+    time.sleep(0.5)
+    for cmd in ("stop", "set fwd mac", "clear port stats all"):
+        gen_cmd(g, cmd, 60)
+
+
+def seed_loop(g, size, tries=3):
+    """Seed the closed loop; seed it again (at most tries times) when
+    nothing circulates."""
+    prime(g)
+    for t in range(tries):
+        if t > 0:
+            log(f"the loop at {size_label(size)} is empty: seeding it again")
+            gen_cmd(g, "stop", 60)
+        if size == "imix":
+            for i, (sz, bursts) in enumerate(IMIX):
+                gen_cmd(g, f"set txpkts {sz}")
+                gen_cmd(g, f"start tx_first {bursts}")
+                if i < len(IMIX) - 1:
+                    gen_cmd(g, "stop", 60)
+        else:
+            gen_cmd(g, f"set txpkts {size}")
+            gen_cmd(g, "start tx_first 16")
+        if loop_alive(g):
+            return
+    raise SystemExit(f"the closed loop at {size_label(size)} stays empty")
 
 
 class Ours(OursLoad):
@@ -233,6 +272,12 @@ class Ours(OursLoad):
             if r.group(1) != "OK":
                 raise SystemExit(f"dp_testd '{c}': {r.group(0)}")
 
+    def links_up(self):
+        m = self.dp.mark()
+        self.dp.send("stats")
+        self.dp.wait_for(r"^OK \d+$", 30, m)
+        return len(re.findall(r"^STAT port=p\d .*link=up", self.dp.text(m), re.M)) == 2
+
 
 class TestpmdIo(TestpmdLoad):
     name = "testpmd"
@@ -246,6 +291,9 @@ class TestpmdIo(TestpmdLoad):
         *DESCS,
             "--forward-mode=io", "--record-core-cycles"])
         self.start_fwd()
+
+    def links_up(self):
+        return testpmd_links_up(self.p, (0, 1))
 
 
 class Ovs(OvsBase):
@@ -264,6 +312,10 @@ class Ovs(OvsBase):
 
     def rules(self):
         pass  # NORMAL, the bridge's default flow
+
+    def links_up(self):
+        return all(self.vsctl_out("get", "Interface", f"p{i}", "link_state").strip() == "up"
+                   for i in (1, 2))
 
 
 class OvsOf(Ovs):
@@ -379,7 +431,8 @@ def write_doc(summ, scenarios, skipped, lines, notes, args, kinds):
             "(two net_memif server ports) on CPU 1, 2 MiB hugepages; "
             f"{args.rounds} round(s) of {args.window:g} s after {args.warm:g} s warm-up, "
             "median; Mpps are both directions together, per switch forwarding core (1).", "",
-            "- l2: closed loop (`start tx_first`, `mac` forwarding in the generator); "
+            "- l2: closed loop (`start tx_first`, `mac` forwarding in the generator; the "
+            "path primed with a txonly burst, drained, before seeding); "
             "Mpps/core = the loop rate over the switch's one core. IMIX is 7:4:1 of "
             "64/570/1518 B seeded as bursts (`set txpkts`, `start tx_first 7`, `stop`, ... "
             "`tx_first 4`, `stop`, ... `tx_first 1`); the table's frame size is the "
