@@ -95,6 +95,15 @@ def reserve_hugepages(dptest, mb):
         raise SystemExit(f"only {got - orig} of {mb // 2} hugepages could be reserved")
 
 
+def forget_eal_dirs(dptest, *prefixes):
+    """The EAL's runtime directories (/var/run/dpdk/<file-prefix>) outlive
+    their processes: remove ours at exit."""
+    import shutil
+    for p in prefixes:
+        d = f"/var/run/dpdk/{p}{os.getpid()}"
+        dptest.at_cleanup(lambda d=d: shutil.rmtree(d, ignore_errors=True))
+
+
 def ovs_installed():
     import shutil
     return os.path.exists(OVS_VSWITCHD) and shutil.which("ovsdb-server") is not None

@@ -36,9 +36,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from benchlib import (SRC, OursLoad, OvsBase, TestpmdLoad, gen_cmd, gen_stats,  # noqa: E402
-                      logger, ovs_installed, reserve_hugepages, tsc_hz, wait_paths,
-                      write_section)
+from benchlib import (SRC, OursLoad, OvsBase, TestpmdLoad, forget_eal_dirs,  # noqa: E402
+                      gen_cmd, gen_stats, logger, ovs_installed, reserve_hugepages, tsc_hz,
+                      wait_paths, write_section)
 
 M1, M2 = "02:00:00:00:00:01", "02:00:00:00:00:02"
 MEM_MB = 1024
@@ -132,6 +132,7 @@ def run(args):
     import dptest
 
     reserve_hugepages(dptest, 3 * MEM_MB + 256)
+    forget_eal_dirs(dptest, "nvbgen", "nvbtp", "nvbdp", "nvbovs")
 
     kinds = [Ours, TestpmdIo]
     notes = []

@@ -71,9 +71,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from benchlib import (SRC, OursLoad, OvsBase, TestpmdLoad, cpu_model, gen_cmd,  # noqa: E402
-                      logger, ovs_installed, port_stats, reserve_hugepages, tsc_hz,
-                      wait_paths, write_section)
+from benchlib import (SRC, OursLoad, OvsBase, TestpmdLoad, cpu_model,  # noqa: E402
+                      forget_eal_dirs, gen_cmd, logger, ovs_installed, port_stats,
+                      reserve_hugepages, tsc_hz, wait_paths, write_section)
 
 M1, M2 = "02:00:00:00:00:01", "02:00:00:00:00:02"
 MEM_MB = 1024
@@ -335,6 +335,7 @@ def run(args, scenarios):
     import dptest
 
     reserve_hugepages(dptest, 4 * MEM_MB + 256)
+    forget_eal_dirs(dptest, "nvbgen", "nvbtp", "nvbdp", "nvbovs")
     kinds = [Ours, TestpmdIo]
     notes = []
     if ovs_installed():
