@@ -40,7 +40,7 @@ images: build
 
 check: deps-cross deps-pkg build
 	meson test -C $(BUILD) --print-errorlogs --num-processes 1 || \
-		{ ./tools/test-failures.py $(BUILD); exit 1; }
+		./tools/test-failures.py $(BUILD) --rerun nested
 
 demo: build
 	./tools/demo/demo.sh $(BUILD)

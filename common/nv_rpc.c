@@ -7,12 +7,14 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/tls/tls.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "nv_log.h"
@@ -175,8 +177,126 @@ call_cb(void *arg)
 	srv->fn(srv->opaque, call, nng_msg_body(call->msg), nng_msg_len(call->msg));
 }
 
+/* A PEM file's text (for nng_tls_config_own_cert), or NULL. */
+static char *
+read_pem(const char *path)
+{
+	struct stat sb;
+	char *buf = NULL;
+	FILE *f = fopen(path, "re");
+
+	if (f != NULL && fstat(fileno(f), &sb) == 0 && sb.st_size > 0 && sb.st_size < (1 << 20) &&
+	    (buf = calloc(1, (size_t)sb.st_size + 1)) != NULL &&
+	    fread(buf, 1, (size_t)sb.st_size, f) != (size_t)sb.st_size) {
+		free(buf);
+		buf = NULL;
+	}
+	if (f != NULL)
+		fclose(f);
+	return buf;
+}
+
+/* A mutual-TLS configuration from tls's files; NULL with a logged reason. */
+static nng_tls_config *
+tls_config(const char *url, const struct nv_tls *tls, bool server)
+{
+	nng_tls_config *cfg = NULL;
+	char *cert = NULL, *key = NULL;
+	const char *what = "";
+	int rv = 0;
+
+	if (tls == NULL || tls->cert == NULL || tls->key == NULL || tls->ca[0] == NULL) {
+		nv_err("%s: TLS needs a certificate, its key and a CA to check peers (the "
+		       "--tls-cert, --tls-key and --tls-ca options)",
+		       url);
+		return NULL;
+	}
+	if ((cert = read_pem(tls->cert)) == NULL || (key = read_pem(tls->key)) == NULL) {
+		nv_err("%s: cannot read %s", url, cert == NULL ? tls->cert : tls->key);
+		goto out;
+	}
+	what = "TLS";
+	rv = nng_tls_config_alloc(&cfg, server ? NNG_TLS_MODE_SERVER : NNG_TLS_MODE_CLIENT);
+	if (rv == 0) {
+		what = tls->cert;
+		rv = nng_tls_config_own_cert(cfg, cert, key, NULL);
+	}
+	for (int i = 0; rv == 0 && i < 3 && tls->ca[i] != NULL; i++) {
+		what = tls->ca[i];
+		rv = nng_tls_config_ca_file(cfg, tls->ca[i]);
+	}
+	if (rv == 0) {
+		what = "TLS";
+		rv = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED);
+	}
+	if (rv == 0 && !server) {
+		nng_url *u = NULL;
+
+		what = url;
+		rv = nng_url_parse(&u, url);
+		if (rv == 0)
+			rv = nng_tls_config_server_name(cfg, u->u_hostname);
+		if (u != NULL)
+			nng_url_free(u);
+	}
+	if (rv != 0) {
+		nv_err("%s: %s: %s", url, what, nng_strerror(rv));
+		nng_tls_config_free(cfg);
+		cfg = NULL;
+	}
+out:
+	free(cert);
+	free(key);
+	return cfg;
+}
+
+int
+nv_tls_listener(nng_listener l, const char *url, const struct nv_tls *tls)
+{
+	nng_tls_config *cfg;
+	int rv;
+
+	if (strncmp(url, "ipc://", 6) == 0)
+		return nv_nng_errno(nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0600));
+	if (strncmp(url, "tls+", 4) != 0)
+		return 0;
+	cfg = tls_config(url, tls, true);
+	if (cfg == NULL)
+		return -EINVAL;
+	rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, cfg);
+	nng_tls_config_free(cfg); /* the listener holds its own reference */
+	if (rv != 0)
+		nv_err("%s: %s", url, nng_strerror(rv));
+	return nv_nng_errno(rv);
+}
+
+int
+nv_tls_dialer(nng_dialer d, const char *url, const struct nv_tls *tls)
+{
+	nng_tls_config *cfg;
+	int rv;
+
+	if (strncmp(url, "tls+", 4) != 0)
+		return 0;
+	cfg = tls_config(url, tls, false);
+	if (cfg == NULL)
+		return -EINVAL;
+	rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg);
+	nng_tls_config_free(cfg);
+	if (rv != 0)
+		nv_err("%s: %s", url, nng_strerror(rv));
+	return nv_nng_errno(rv);
+}
+
 int
 nv_rpc_server_open(const char *url, nv_rpc_handler_fn fn, void *opaque, struct nv_rpc_server **out)
+{
+	return nv_rpc_server_open_tls(url, NULL, fn, opaque, out);
+}
+
+int
+nv_rpc_server_open_tls(const char *url, const struct nv_tls *tls, nv_rpc_handler_fn fn,
+		       void *opaque, struct nv_rpc_server **out)
 {
 	struct nv_rpc_server *srv;
 	char *bound = NULL;
@@ -196,6 +316,13 @@ nv_rpc_server_open(const char *url, nv_rpc_handler_fn fn, void *opaque, struct n
 	if (rv != 0) {
 		nv_err("cannot listen on %s: %s", url, nng_strerror(rv));
 		goto out_close_sock;
+	}
+	rv = nv_tls_listener(srv->listener, url, tls);
+	if (rv < 0) {
+		nng_close(srv->sock);
+		pthread_mutex_destroy(&srv->lock);
+		free(srv);
+		return rv;
 	}
 	rv = nng_listener_start(srv->listener, 0);
 	if (rv != 0) {
@@ -321,6 +448,13 @@ nv_rpc_call_pipe(const struct nv_rpc_call *call)
 int
 nv_rpc_client_open(const char *url, enum nv_rpc_dial mode, struct nv_rpc_client **out)
 {
+	return nv_rpc_client_open_tls(url, NULL, mode, out);
+}
+
+int
+nv_rpc_client_open_tls(const char *url, const struct nv_tls *tls, enum nv_rpc_dial mode,
+		       struct nv_rpc_client **out)
+{
 	struct nv_rpc_client *c;
 	int rv;
 
@@ -337,6 +471,13 @@ nv_rpc_client_open(const char *url, enum nv_rpc_dial mode, struct nv_rpc_client 
 	rv = nng_dialer_create(&c->dialer, c->sock, url);
 	if (rv != 0)
 		goto out_close;
+	rv = nv_tls_dialer(c->dialer, url, tls);
+	if (rv < 0) {
+		nng_close(c->sock);
+		pthread_mutex_destroy(&c->lock);
+		free(c);
+		return rv;
+	}
 	rv = nng_dialer_start(c->dialer, mode == NV_RPC_DIAL_WAIT ? 0 : NNG_FLAG_NONBLOCK);
 	if (rv != 0)
 		goto out_close;

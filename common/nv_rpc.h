@@ -17,6 +17,7 @@
 #ifndef NV_RPC_H
 #define NV_RPC_H
 
+#include <nng/nng.h>
 #include <protobuf-c/protobuf-c.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -32,9 +33,32 @@ struct nv_rpc_client;
 typedef void (*nv_rpc_handler_fn)(void *opaque, struct nv_rpc_call *call, const uint8_t *req,
 				  size_t len);
 
+/*
+ * Transport security, by URL scheme. tls+tcp:// is mutual TLS: each side
+ * presents its certificate and refuses a peer whose certificate no CA of
+ * its list signed (nng's TLS, on mbedTLS). ipc:// sockets are made
+ * mode 0600: for local root use only. tcp:// is plain (logged once as
+ * unauthenticated by servers).
+ */
+struct nv_tls {
+	const char *cert;  /* this side's certificate (PEM file) */
+	const char *key;   /* its private key (PEM file, not encrypted) */
+	const char *ca[3]; /* CA certificates (PEM files) a peer's may chain
+			    * to; NULL-terminated unless all three are set */
+};
+
+/* Apply tls (NULL: none) and the scheme's rules to an endpoint before it
+ * starts. 0, or a negative errno with a logged reason (-EINVAL: a
+ * tls+tcp:// URL without a certificate, key and CA). */
+int nv_tls_listener(nng_listener l, const char *url, const struct nv_tls *tls);
+int nv_tls_dialer(nng_dialer d, const char *url, const struct nv_tls *tls);
+
 /* Listen on url. 0, or a negative errno with a logged reason. */
 int nv_rpc_server_open(const char *url, nv_rpc_handler_fn fn, void *opaque,
 		       struct nv_rpc_server **out);
+/* The same with TLS files for a tls+tcp:// url. */
+int nv_rpc_server_open_tls(const char *url, const struct nv_tls *tls, nv_rpc_handler_fn fn,
+			   void *opaque, struct nv_rpc_server **out);
 /* Stop serving and free every call, answered or not: the owner must not
  * touch a deferred call after this. Accepts NULL. */
 void nv_rpc_server_close(struct nv_rpc_server *srv);
@@ -55,6 +79,9 @@ enum nv_rpc_dial {
 };
 
 int nv_rpc_client_open(const char *url, enum nv_rpc_dial mode, struct nv_rpc_client **out);
+/* The same with TLS files for a tls+tcp:// url. */
+int nv_rpc_client_open_tls(const char *url, const struct nv_tls *tls, enum nv_rpc_dial mode,
+			   struct nv_rpc_client **out);
 /* Make every call in flight return -ECANCELED now and every later one at
  * once; the client stays valid. Any thread, any time; call it before
  * joining threads that may be inside nv_rpc_client_call(). */

@@ -44,6 +44,9 @@ const char *const dp_drop_names[DP_DROP_N] = {
 	[DP_DROP_BAD_HEADER] = "bad_header",
 	[DP_DROP_BAD_FRAGMENT] = "bad_fragment",
 	[DP_DROP_BAD_VXLAN] = "bad_vxlan",
+	[DP_DROP_UNKNOWN_VNI] = "unknown_vni",
+	[DP_DROP_VTEP_UNRESOLVED] = "vtep_unresolved",
+	[DP_DROP_TOO_BIG] = "too_big",
 };
 
 /* The EAL initialises once per process. */
@@ -182,10 +185,21 @@ housekeeping(void *arg)
 
 			/* Only uplinks and access ports learn; a request may
 			 * outlive its port. */
-			if (p == NULL || dp_port_is_vm(p) || req[i].net >= DP_MAX_NETS ||
-			    !dp->nets[req[i].net].used)
+			if (p == NULL || dp_port_is_vm(p))
 				continue;
-			l2_table_learn(dp->l2, req[i].net, req[i].mac48, req[i].port, false);
+			if (req[i].net == DP_NET_NONE) {
+				/* A full table leaves the VTEP unresolved (counted). */
+				vx_nbr_learn(&dp->nbr, req[i].vtep, req[i].mac48, req[i].port);
+				continue;
+			}
+			if (req[i].net >= DP_MAX_NETS || !dp->nets[req[i].net].used)
+				continue;
+			if (req[i].vtep != 0)
+				l2_table_learn_vtep(dp->l2, req[i].net, req[i].mac48, req[i].port,
+						    req[i].vtep);
+			else
+				l2_table_learn(dp->l2, req[i].net, req[i].mac48, req[i].port,
+					       false);
 		}
 		if (now != last_age) {
 			last_age = now;
@@ -464,20 +478,15 @@ check_name(const char *what, const char *name, char *err, size_t errlen)
 	return 0;
 }
 
-int
-dp_network_add(struct dp *dp, const char *name, uint16_t vlan, char *err, size_t errlen)
+/* Add a VLAN network (vni 0) or an overlay network; arguments checked. */
+static int
+net_insert(struct dp *dp, const char *name, uint16_t vlan, uint32_t vni, const uint32_t *vteps,
+	   unsigned int nvteps, char *err, size_t errlen)
 {
 	struct dp_cfg *c;
-	int rc, id = -1;
+	int rc = 0, id = -1;
 	unsigned int i;
 
-	rc = check_name("network", name, err, errlen);
-	if (rc < 0)
-		return rc;
-	if (vlan > 4094) {
-		seterr(err, errlen, "vlan must be 0 (untagged) or 1..4094");
-		return -EINVAL;
-	}
 	pthread_mutex_lock(&dp->lock);
 	if (net_by_name(dp, name) >= 0) {
 		seterr(err, errlen, "network %s exists", name);
@@ -485,8 +494,14 @@ dp_network_add(struct dp *dp, const char *name, uint16_t vlan, char *err, size_t
 		goto out;
 	}
 	for (i = 0; i < DP_MAX_NETS; i++) {
-		if (dp->nets[i].used && dp->nets[i].vlan == vlan) {
+		if (dp->nets[i].used && vni == 0 && dp->nets[i].vni == 0 &&
+		    dp->nets[i].vlan == vlan) {
 			seterr(err, errlen, "vlan %u is network %s's", vlan, dp->nets[i].name);
+			rc = -EEXIST;
+			goto out;
+		}
+		if (dp->nets[i].used && vni != 0 && dp->nets[i].vni == vni) {
+			seterr(err, errlen, "vni %u is network %s's", vni, dp->nets[i].name);
 			rc = -EEXIST;
 			goto out;
 		}
@@ -503,7 +518,10 @@ dp_network_add(struct dp *dp, const char *name, uint16_t vlan, char *err, size_t
 		rc = -ENOMEM;
 		goto out;
 	}
-	rc = dp_cfg_net_set(c, (uint16_t)id, vlan);
+	if (vni != 0)
+		rc = dp_cfg_net_set_vni(c, (uint16_t)id, vni, vteps, nvteps);
+	else
+		rc = dp_cfg_net_set(c, (uint16_t)id, vlan);
 	if (rc < 0) {
 		dp_cfg_free(c);
 		seterr(err, errlen, "cannot add network: %s", strerror(-rc));
@@ -511,12 +529,28 @@ dp_network_add(struct dp *dp, const char *name, uint16_t vlan, char *err, size_t
 	}
 	dp->nets[id].used = true;
 	dp->nets[id].vlan = vlan;
+	dp->nets[id].vni = vni;
 	dp->nets[id].nports = 0;
 	snprintf(dp->nets[id].name, sizeof(dp->nets[id].name), "%s", name);
 	dp_cfg_publish(dp, c);
 out:
 	pthread_mutex_unlock(&dp->lock);
 	return rc;
+}
+
+int
+dp_network_add(struct dp *dp, const char *name, uint16_t vlan, char *err, size_t errlen)
+{
+	int rc;
+
+	rc = check_name("network", name, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (vlan > 4094) {
+		seterr(err, errlen, "vlan must be 0 (untagged) or 1..4094");
+		return -EINVAL;
+	}
+	return net_insert(dp, name, vlan, 0, NULL, 0, err, errlen);
 }
 
 int
@@ -549,6 +583,122 @@ dp_network_del(struct dp *dp, const char *name, char *err, size_t errlen)
 out:
 	pthread_mutex_unlock(&dp->lock);
 	return rc;
+}
+
+/* A flood list: unicast IPv4 addresses, not repeated. */
+static int
+check_vteps(const uint32_t *vteps, unsigned int n, char *err, size_t errlen)
+{
+	unsigned int i, j;
+
+	if (n > DP_NET_MAX_VTEPS || (n > 0 && vteps == NULL)) {
+		seterr(err, errlen, "at most %d remote VTEPs", DP_NET_MAX_VTEPS);
+		return -EINVAL;
+	}
+	for (i = 0; i < n; i++) {
+		if (!vx_ip_unicast(vteps[i])) {
+			seterr(err, errlen, "remote VTEP %u is not a unicast IPv4 address", i);
+			return -EINVAL;
+		}
+		for (j = 0; j < i; j++)
+			if (vteps[j] == vteps[i]) {
+				seterr(err, errlen, "remote VTEP %u repeats %u", i, j);
+				return -EINVAL;
+			}
+	}
+	return 0;
+}
+
+int
+dp_network_add_vxlan(struct dp *dp, const char *name, uint32_t vni, const uint32_t *vteps,
+		     unsigned int nvteps, char *err, size_t errlen)
+{
+	int rc;
+
+	rc = check_name("network", name, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (vni == 0 || vni > VX_VNI_MAX) {
+		seterr(err, errlen, "vni must be 1..%u", VX_VNI_MAX);
+		return -EINVAL;
+	}
+	rc = check_vteps(vteps, nvteps, err, errlen);
+	if (rc < 0)
+		return rc;
+	return net_insert(dp, name, 0, vni, vteps, nvteps, err, errlen);
+}
+
+int
+dp_network_set_vteps(struct dp *dp, const char *name, const uint32_t *vteps, unsigned int nvteps,
+		     char *err, size_t errlen)
+{
+	struct dp_cfg *c;
+	int id, rc;
+
+	rc = check_vteps(vteps, nvteps, err, errlen);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&dp->lock);
+	id = name ? net_by_name(dp, name) : -1;
+	if (id < 0 || dp->nets[id].vni == 0) {
+		seterr(err, errlen, "no overlay network %s", name ? name : "(null)");
+		rc = -ENOENT;
+		goto out;
+	}
+	c = dp_cfg_clone(dp->cfg);
+	if (c == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = dp_cfg_net_set_vni(c, (uint16_t)id, dp->nets[id].vni, vteps, nvteps);
+	if (rc < 0) {
+		dp_cfg_free(c);
+		seterr(err, errlen, "cannot set remote VTEPs: %s", strerror(-rc));
+		goto out;
+	}
+	dp_cfg_publish(dp, c);
+out:
+	pthread_mutex_unlock(&dp->lock);
+	return rc;
+}
+
+/* Under dp->lock: tell filtering uplinks the VTEP address moved. */
+static void
+uplinks_vtep(struct dp *dp, uint32_t old_ip, uint32_t ip)
+{
+	unsigned int i;
+
+	for (i = 0; i < DP_MAX_PORTS; i++) {
+		struct dp_port *p = dp->ports[i];
+
+		if (p != NULL && p->is_uplink && p->ops->vtep != NULL &&
+		    p->ops->vtep(p, old_ip, ip) != 0)
+			DP_LOG(WARNING, "uplink %s: cannot steer ARP for the VTEP address\n",
+			       p->name);
+	}
+}
+
+int
+dp_vtep_set(struct dp *dp, uint32_t ip, uint16_t udp_port, char *err, size_t errlen)
+{
+	struct dp_cfg *c;
+
+	if (ip != 0 && !vx_ip_unicast(ip)) {
+		seterr(err, errlen, "the VTEP address must be a unicast IPv4 address");
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&dp->lock);
+	c = dp_cfg_clone(dp->cfg);
+	if (c == NULL) {
+		pthread_mutex_unlock(&dp->lock);
+		return -ENOMEM;
+	}
+	uplinks_vtep(dp, c->vtep_ip, ip);
+	c->vtep_ip = ip;
+	c->vtep_port = udp_port != 0 ? udp_port : VX_PORT_DEFAULT;
+	dp_cfg_publish(dp, c);
+	pthread_mutex_unlock(&dp->lock);
+	return 0;
 }
 
 static int next_port_id;
@@ -818,7 +968,8 @@ ethdev_port_add(struct dp *dp, const char *port, const char *network, const char
 		rte_free(p);
 		goto out;
 	}
-	for (i = 0; i < DP_MAX_PORTS; i++) {
+	/* An access port takes every frame: no MAC or VTEP filter to set. */
+	for (i = 0; p->is_uplink && i < DP_MAX_PORTS; i++) {
 		const struct dp_port *vm = dp->ports[i];
 
 		if (vm != NULL && dp_port_is_vm(vm) && p->ops->vm_mac != NULL &&
@@ -826,6 +977,9 @@ ethdev_port_add(struct dp *dp, const char *port, const char *network, const char
 			DP_LOG(WARNING, "uplink %s: cannot steer %s's MAC to the dataplane\n", port,
 			       vm->name);
 	}
+	if (p->is_uplink && dp->cfg->vtep_ip != 0 && p->ops->vtep != NULL &&
+	    p->ops->vtep(p, 0, dp->cfg->vtep_ip) != 0)
+		DP_LOG(WARNING, "uplink %s: cannot steer ARP for the VTEP address\n", port);
 	rc = port_publish(dp, p, err, errlen);
 	if (rc < 0) {
 		struct rte_mempool *mp = port_extra(p)->pool;
@@ -930,6 +1084,8 @@ fill_stats(struct dp_port *p, struct dp_port_stats *st)
 		st->tx_packets += c->tx_packets;
 		st->tx_bytes += c->tx_bytes;
 		st->rx_l2_only += c->rx_l2_only;
+		st->vxlan_encap += c->vxlan_encap;
+		st->vxlan_decap += c->vxlan_decap;
 		for (r = 0; r < DP_DROP_N; r++)
 			st->drops[r].count += c->drops[r];
 	}

@@ -9,7 +9,8 @@
  * stations, e.g. a packet generator's links or a local appliance).
  * Networks are logical L2 domains: MAC learning and aging, broadcast and
  * unknown unicast flooded within the network only, an 802.1Q tag on
- * uplinks. A VM port only sends with its own MAC (others are dropped and
+ * uplinks, or for overlay networks VXLAN between this DPU's VTEP and
+ * others'. A VM port only sends with its own MAC (others are dropped and
  * counted); uplinks and access ports learn their stations' MACs.
  *
  * Threads: every function here is called from control threads (any, one
@@ -56,6 +57,27 @@ int dp_network_add(struct dp *dp, const char *name, uint16_t vlan, char *err, si
 int dp_network_del(struct dp *dp, const char *name, char *err, size_t errlen); /* -EBUSY if used */
 
 /*
+ * Overlay networks (VXLAN, RFC 7348; docs/architecture.md, "Overlay").
+ * A network with a VNI (1..16777215, one network per VNI) has no VLAN: its
+ * frames leave the uplinks encapsulated in IPv4/UDP to the remote VTEP
+ * that learned the destination MAC, and are flooded (broadcast, unknown
+ * unicast) to each of its remote VTEPs (head-end replication), at most
+ * DP_NET_MAX_VTEPS. Addresses are IPv4 in network byte order (s_addr),
+ * unicast, not repeated; our own VTEP's is skipped. set_vteps replaces a
+ * VNI network's list.
+ */
+#define DP_NET_MAX_VTEPS 16
+int dp_network_add_vxlan(struct dp *dp, const char *name, uint32_t vni, const uint32_t *vteps,
+			 unsigned int nvteps, char *err, size_t errlen);
+int dp_network_set_vteps(struct dp *dp, const char *name, const uint32_t *vteps,
+			 unsigned int nvteps, char *err, size_t errlen);
+/* This DPU's VTEP: its underlay IPv4 address on the uplinks (network byte
+ * order; 0 turns the overlay off) and UDP port (0: 4789). The dataplane
+ * answers ARP for the address on the uplinks and resolves remote VTEPs'
+ * MACs by ARP; the underlay is one L2 segment (no IP routing). */
+int dp_vtep_set(struct dp *dp, uint32_t ip, uint16_t udp_port, char *err, size_t errlen);
+
+/*
  * A VM NIC on `network`: creates the vhost-user server socket
  * <vhost_dir>/<port>.sock and returns its path. The frontend may connect,
  * disconnect and reconnect at any time; the port keeps its counters.
@@ -82,7 +104,7 @@ int dp_access_port_add(struct dp *dp, const char *port, const char *network, con
 
 int dp_port_del(struct dp *dp, const char *port, char *err, size_t errlen);
 
-#define DP_DROP_REASONS 16
+#define DP_DROP_REASONS 24
 struct dp_port_stats {
 	char port[64];
 	char kind[8];     /* "vhost", "uplink", "access" */
@@ -94,12 +116,17 @@ struct dp_port_stats {
 	/* Received frames forwarded as L2 only: valid, but not for L3/L4
 	 * features (IP options, fragments, QinQ, deep IPv6 extension headers) */
 	uint64_t rx_l2_only;
+	/* uplinks: frames sent encapsulated (VXLAN), received decapsulated */
+	uint64_t vxlan_encap, vxlan_decap;
 	unsigned int ndrops;
 	struct {
 		/* no_buffer, queue_full, spoofed_src_mac, no_network,
 		 * bad_descriptor, broken_queue, link_down, malformed (an offload
 		 * we cannot finish), and for headers that contradict themselves:
-		 * truncated, bad_length, bad_header, bad_fragment, bad_vxlan */
+		 * truncated, bad_length, bad_header, bad_fragment, bad_vxlan;
+		 * overlay: unknown_vni (no network has it), vtep_unresolved
+		 * (the remote VTEP's MAC is not known yet: ARP asked),
+		 * too_big (the encapsulated frame exceeds the uplink's MTU) */
 		char reason[32];
 		uint64_t count;
 	} drops[DP_DROP_REASONS];

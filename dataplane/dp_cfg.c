@@ -40,7 +40,9 @@ dp_cfg_net_set(struct dp_cfg *c, uint16_t net, uint16_t vlan)
 		return -EINVAL;
 	if (c->vlan_net[vlan] != DP_NET_NONE && c->vlan_net[vlan] != net)
 		return -EEXIST;
-	if (c->nets[net].used)
+	if (c->nets[net].vni != 0)
+		return -EINVAL; /* an overlay network stays one */
+	if (c->nets[net].used && c->vlan_net[c->nets[net].vlan] == net)
 		c->vlan_net[c->nets[net].vlan] = DP_NET_NONE;
 	c->nets[net].used = true;
 	c->nets[net].vlan = vlan;
@@ -48,13 +50,65 @@ dp_cfg_net_set(struct dp_cfg *c, uint16_t net, uint16_t vlan)
 	return 0;
 }
 
+/* The VNI map from the networks (few, changed by the control thread). */
+static void
+vni_map_build(struct dp_cfg *c)
+{
+	unsigned int n, i, s;
+
+	memset(c->vni_net, 0, sizeof(c->vni_net));
+	for (n = 0; n < DP_MAX_NETS; n++) {
+		uint32_t vni = c->nets[n].vni;
+
+		if (!c->nets[n].used || vni == 0)
+			continue;
+		for (i = 0, s = dp_vni_slot(vni); i < DP_VNI_SLOTS && c->vni_net[s].vni != 0;
+		     i++, s = (s + 1) & (DP_VNI_SLOTS - 1))
+			;
+		c->vni_net[s].vni = vni;
+		c->vni_net[s].net = (uint16_t)n;
+	}
+}
+
 void
 dp_cfg_net_clear(struct dp_cfg *c, uint16_t net)
 {
+	bool vni;
+
 	if (net >= DP_MAX_NETS || !c->nets[net].used)
 		return;
-	c->vlan_net[c->nets[net].vlan] = DP_NET_NONE;
+	/* An overlay network holds no VLAN. */
+	if (c->vlan_net[c->nets[net].vlan] == net)
+		c->vlan_net[c->nets[net].vlan] = DP_NET_NONE;
+	vni = c->nets[net].vni != 0;
 	memset(&c->nets[net], 0, sizeof(c->nets[net]));
+	if (vni)
+		vni_map_build(c);
+}
+
+int
+dp_cfg_net_set_vni(struct dp_cfg *c, uint16_t net, uint32_t vni, const uint32_t *vteps,
+		   unsigned int nvteps)
+{
+	uint16_t other;
+
+	if (net >= DP_MAX_NETS || vni == 0 || vni > VX_VNI_MAX || nvteps > DP_NET_MAX_VTEPS ||
+	    (nvteps > 0 && vteps == NULL))
+		return -EINVAL;
+	other = dp_cfg_vni_net(c, vni);
+	if (other != DP_NET_NONE && other != net)
+		return -EEXIST;
+	if (c->nets[net].used && c->vlan_net[c->nets[net].vlan] == net)
+		c->vlan_net[c->nets[net].vlan] = DP_NET_NONE;
+	c->nets[net].used = true;
+	c->nets[net].vlan = 0;
+	c->nets[net].vni = vni;
+	c->nets[net].n_vteps = (uint16_t)nvteps;
+	memset(c->nets[net].vteps, 0, sizeof(c->nets[net].vteps));
+	if (nvteps > 0)
+		memcpy(c->nets[net].vteps, vteps, nvteps * sizeof(*vteps));
+	vni_map_build(c);
+	return 0;
 }
 
 /* The worker with the fewest polls gets the next queue. */

@@ -26,6 +26,7 @@
 
 #include "dp.h"
 #include "l2_table.h"
+#include "vxlan.h"
 
 #define DP_MAX_PORTS   256 /* port ids 0..255, also the flood bitmap width */
 #define DP_PORT_WORDS  (DP_MAX_PORTS / 64)
@@ -60,6 +61,10 @@ enum dp_drop {
 	DP_DROP_BAD_HEADER,   /* IP version, IPv4 options, extension header order */
 	DP_DROP_BAD_FRAGMENT, /* a fragment reassembly must reject */
 	DP_DROP_BAD_VXLAN,    /* VXLAN flags (uplinks) */
+	/* The overlay (vxlan.h, dp_vxlan.c). */
+	DP_DROP_UNKNOWN_VNI,     /* VXLAN to our VTEP with a VNI no network has */
+	DP_DROP_VTEP_UNRESOLVED, /* the remote VTEP's underlay MAC is unknown (ARP asked) */
+	DP_DROP_TOO_BIG,         /* encapsulated, the frame exceeds the uplink's MTU */
 	DP_DROP_N,
 };
 _Static_assert(DP_DROP_N <= DP_DROP_REASONS, "dp.h has room for every drop reason");
@@ -69,7 +74,8 @@ extern const char *const dp_drop_names[DP_DROP_N];
  * control/vhost side): single writer, plain stores, summed by readers. */
 struct dp_port_counters {
 	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
-	uint64_t rx_l2_only; /* forwarded as L2 only (pkt_parse's PKT_L2_ONLY) */
+	uint64_t rx_l2_only;               /* forwarded as L2 only (pkt_parse's PKT_L2_ONLY) */
+	uint64_t vxlan_encap, vxlan_decap; /* uplinks */
 	uint64_t drops[DP_DROP_N];
 } __rte_cache_aligned;
 
@@ -103,6 +109,10 @@ struct dp_port_ops {
 	 * filters by MAC (AF_XDP's steering program) updates its filter. May
 	 * fail (negative errno): the VM's frames then stay with the kernel. */
 	int (*vm_mac)(struct dp_port *port, const uint8_t mac[6], bool add);
+	/* (opt) uplinks: the VTEP address moved from old_ip to ip (network
+	 * order, 0: none); a filtering uplink lets ARP for it through. May
+	 * fail (negative errno): ARP replies to the VTEP stay with the kernel. */
+	int (*vtep)(struct dp_port *port, uint32_t old_ip, uint32_t ip);
 };
 
 extern const struct dp_port_ops dp_vhost_ops;
@@ -123,7 +133,8 @@ struct dp_port {
 	bool is_access;
 	uint16_t net;          /* VM and access ports: network id */
 	uint64_t mac48;        /* VM ports: own MAC, as loaded by dp_mac48() */
-	uint8_t mac[6];        /* VM ports */
+	uint8_t mac[6];        /* VM ports; uplinks: the device's (outer source of VXLAN) */
+	uint16_t mtu;          /* uplinks: the device's MTU (IP datagram bytes) */
 	uint16_t n_rxq;        /* rx queues workers poll */
 	_Atomic uint32_t txok; /* DP_TXOK_* the peer negotiated */
 	char name[64];
@@ -144,7 +155,12 @@ struct dp_net_fwd {
 	bool used;
 	uint16_t vlan;
 	uint64_t members[DP_PORT_WORDS]; /* VM and access ports on it */
+	uint32_t vni;                    /* overlay network: VXLAN on the uplinks; 0: none */
+	uint16_t n_vteps;
+	uint32_t vteps[DP_NET_MAX_VTEPS]; /* flood list (network byte order) */
 };
+
+#define DP_VNI_SLOTS 512 /* open addressing, twice DP_MAX_NETS */
 
 struct dp_poll {
 	uint16_t port;
@@ -161,6 +177,12 @@ struct dp_cfg {
 	uint16_t uplinks[DP_MAX_UPLINKS];
 	uint16_t vlan_net[DP_VLAN_COUNT]; /* network of a VLAN, or DP_NET_NONE */
 	struct dp_net_fwd nets[DP_MAX_NETS];
+	uint32_t vtep_ip;   /* our VTEP (network byte order); 0: no overlay */
+	uint16_t vtep_port; /* its UDP port (host order) */
+	struct {
+		uint32_t vni; /* 0: free */
+		uint16_t net;
+	} vni_net[DP_VNI_SLOTS];
 	struct {
 		uint16_t n;
 		struct dp_poll polls[DP_MAX_POLLS];
@@ -172,6 +194,32 @@ struct dp_cfg *dp_cfg_clone(const struct dp_cfg *old);
 void dp_cfg_free(struct dp_cfg *c);
 int dp_cfg_net_set(struct dp_cfg *c, uint16_t net, uint16_t vlan);
 void dp_cfg_net_clear(struct dp_cfg *c, uint16_t net);
+/* Make net an overlay network (no VLAN) with vni and a flood list. */
+int dp_cfg_net_set_vni(struct dp_cfg *c, uint16_t net, uint32_t vni, const uint32_t *vteps,
+		       unsigned int nvteps);
+
+static inline unsigned int
+dp_vni_slot(uint32_t vni)
+{
+	return (vni * 0x9e3779b1u >> 16) & (DP_VNI_SLOTS - 1);
+}
+
+/* The network of a VNI, or DP_NET_NONE. */
+static inline uint16_t
+dp_cfg_vni_net(const struct dp_cfg *c, uint32_t vni)
+{
+	unsigned int i, s;
+
+	if (vni == 0)
+		return DP_NET_NONE;
+	for (i = 0, s = dp_vni_slot(vni); i < DP_VNI_SLOTS; i++, s = (s + 1) & (DP_VNI_SLOTS - 1)) {
+		if (c->vni_net[s].vni == vni)
+			return c->vni_net[s].net;
+		if (c->vni_net[s].vni == 0)
+			break;
+	}
+	return DP_NET_NONE;
+}
 int dp_cfg_port_set(struct dp_cfg *c, struct dp_port *p, unsigned int workers);
 void dp_cfg_port_clear(struct dp_cfg *c, uint16_t port);
 /* Ports a frame of `net` entering at `in_port` floods to; returns count. */
@@ -191,9 +239,9 @@ dp_mac48(const uint8_t *mac)
 /* A learning request from a worker to the housekeeping thread. */
 struct dp_learn {
 	uint64_t mac48;
-	uint16_t net;
+	uint16_t net; /* DP_NET_NONE: a remote VTEP's underlay MAC (vxlan.h neighbour) */
 	uint16_t port;
-	uint32_t pad;
+	uint32_t vtep; /* the remote VTEP behind mac48 (overlay), or 0 */
 };
 
 struct dp_worker {
@@ -216,6 +264,7 @@ struct dp {
 	struct dp_cfg *_Atomic cfg;
 	struct rte_rcu_qsbr *qsbr;
 	struct l2_table *l2;
+	struct vx_nbr_table nbr; /* remote VTEPs' underlay MACs */
 	struct rte_ring *learn_ring;
 	struct rte_mempool *direct_pool;   /* copies, GSO headers */
 	struct rte_mempool *indirect_pool; /* GSO payload segments */
@@ -227,6 +276,7 @@ struct dp {
 		bool used;
 		char name[64];
 		uint16_t vlan;
+		uint32_t vni;
 		unsigned int nports;
 	} nets[DP_MAX_NETS];
 	struct dp_port *ports[DP_MAX_PORTS];
@@ -239,6 +289,33 @@ struct dp {
 void dp_cfg_publish(struct dp *dp, struct dp_cfg *c);
 /* Worker entry (dp_switch.c). */
 int dp_worker_main(void *arg);
+struct pkt_info;
+/* The malformed-packet policy on m's headers (dp_switch.c): false if m
+ * was dropped and counted; pi gets what pkt_parse found. */
+bool dp_admit(struct rte_mbuf *m, struct dp_port_counters *ctr, unsigned int flags,
+	      struct pkt_info *pi);
+
+/* dp_vxlan.c: the overlay on a worker. */
+enum dp_vx_rx {
+	DP_VX_PASS,    /* not the VTEP's: switch it as before */
+	DP_VX_DONE,    /* consumed (dropped and counted, or an ARP reply learned) */
+	DP_VX_REPLY,   /* m became an ARP reply: send it out of the input uplink */
+	DP_VX_DECAPPED /* m is now the inner frame of *net, from VTEP *vtep */
+};
+/* An untagged frame from uplink in. */
+enum dp_vx_rx dp_vxlan_rx(struct dp *dp, const struct dp_cfg *cfg, struct dp_port *in,
+			  struct rte_mbuf *m, struct dp_port_counters *ctr, uint16_t *net,
+			  uint32_t *vtep);
+/* Encapsulate m (one reference, taken) of overlay network nf for remote
+ * VTEP vtep whose underlay MAC is mac48, to leave by uplink out: the frame
+ * to queue on out, or NULL (dropped and counted on out). */
+struct rte_mbuf *dp_vxlan_encap(const struct dp_cfg *cfg, struct dp_port *out, struct rte_mbuf *m,
+				const struct dp_net_fwd *nf, uint32_t vtep, uint64_t mac48,
+				struct dp_port_counters *ctr);
+/* An ARP request for vtep to send out of uplink p, at most one per VTEP
+ * and thread a second; NULL when it is too soon or no mbuf. */
+struct rte_mbuf *dp_vxlan_arp_request(struct dp *dp, const struct dp_cfg *cfg, struct dp_port *p,
+				      uint32_t vtep);
 
 /* Port kinds' constructors' arguments and helpers. */
 void dp_vhost_set_current(struct dp *dp);
@@ -253,6 +330,8 @@ struct dp_xdp_steer;
 int dp_xdp_steer_open(const char *iface, struct dp_xdp_steer **out, char *err, size_t errlen);
 void dp_xdp_steer_close(struct dp_xdp_steer *s); /* accepts NULL */
 int dp_xdp_steer_mac(struct dp_xdp_steer *s, const uint8_t mac[6], bool add);
+/* The VTEP address moved from old_ip to ip (either may be 0: none). */
+int dp_xdp_steer_vtep(struct dp_xdp_steer *s, uint32_t old_ip, uint32_t ip);
 /* Queues of a VM port broken since the last call (housekeeping logs them). */
 uint32_t dp_vhost_newly_broken(struct dp_port *port);
 

@@ -75,13 +75,12 @@ static const enum dp_drop drop_of_verdict[PKT_VERDICT_N] = {
  * Ethernet header in place, so a first segment shorter than it counts as
  * truncated (the vhost library and PMDs fill a segment before the next).
  */
-static inline bool
-admit(struct rte_mbuf *m, struct dp_port_counters *ctr, unsigned int flags)
+bool
+dp_admit(struct rte_mbuf *m, struct dp_port_counters *ctr, unsigned int flags, struct pkt_info *pi)
 {
 	uint8_t tmp[PARSE_HDR_MAX];
 	const uint8_t *hdr = rte_pktmbuf_mtod(m, const uint8_t *);
 	uint32_t len = rte_pktmbuf_data_len(m);
-	struct pkt_info pi;
 	enum pkt_verdict v;
 
 	if (unlikely(len < RTE_ETHER_HDR_LEN)) {
@@ -96,7 +95,7 @@ admit(struct rte_mbuf *m, struct dp_port_counters *ctr, unsigned int flags)
 			return false;
 		}
 	}
-	v = pkt_parse(hdr, RTE_MIN(len, m->pkt_len), m->pkt_len, flags, &pi);
+	v = pkt_parse(hdr, RTE_MIN(len, m->pkt_len), m->pkt_len, flags, pi);
 	if (likely(v == PKT_OK))
 		return true;
 	if (v == PKT_L2_ONLY) {
@@ -105,6 +104,14 @@ admit(struct rte_mbuf *m, struct dp_port_counters *ctr, unsigned int flags)
 	}
 	drop(m, ctr, drop_of_verdict[v]);
 	return false;
+}
+
+static inline bool
+admit(struct rte_mbuf *m, struct dp_port_counters *ctr, unsigned int flags)
+{
+	struct pkt_info pi;
+
+	return dp_admit(m, ctr, flags, &pi);
 }
 
 static void
@@ -226,14 +233,91 @@ finish_csum(struct rte_mbuf *m)
 	return 0;
 }
 
+/* m goes to n outputs: one reference each; false (m freed) if n is 0. */
+static inline bool
+share(struct rte_mbuf *m, unsigned int n)
+{
+	if (n == 0) {
+		rte_pktmbuf_free(m);
+		return false;
+	}
+	if (n > 1)
+		rte_mbuf_refcnt_update(m, (int16_t)(n - 1));
+	return true;
+}
+
+/* Encapsulate m for one remote VTEP; in a flood (head-end replication)
+ * uplink p sends only to the VTEPs learned behind it. */
+static void
+to_vtep(struct wstate *ws, const struct dp_cfg *cfg, struct dp_port *p, struct rte_mbuf *m,
+	const struct dp_net_fwd *nf, uint32_t vtep, bool flooding)
+{
+	struct dp_port *o;
+	uint64_t mac;
+	uint16_t out;
+
+	/* Our own VTEP may be in the list: every DPU can get the same one. */
+	if (vtep == cfg->vtep_ip) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	if (!vx_nbr_lookup(&ws->dp->nbr, vtep, &mac, &out) || out >= DP_MAX_PORTS ||
+	    cfg->ports[out] == NULL || !cfg->ports[out]->is_uplink) {
+		struct rte_mbuf *arp = dp_vxlan_arp_request(ws->dp, cfg, p, vtep);
+
+		drop(m, &p->ctr[ws->w], DP_DROP_VTEP_UNRESOLVED);
+		if (arp != NULL)
+			put(ws, cfg, p->id, arp);
+		return;
+	}
+	if (flooding && out != p->id) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	o = cfg->ports[out];
+	m = own(m, &o->ctr[ws->w]);
+	if (m != NULL)
+		m = dp_vxlan_encap(cfg, o, m, nf, vtep, mac, &o->ctr[ws->w]);
+	if (m != NULL)
+		put(ws, cfg, out, m);
+}
+
+/* A frame of an overlay network to uplink p: to the VTEP its destination
+ * was learned behind, or (vtep 0) to each of the network's VTEPs. */
+static void
+to_overlay(struct wstate *ws, const struct dp_cfg *cfg, struct dp_port *p, struct rte_mbuf *m,
+	   const struct dp_net_fwd *nf, uint32_t vtep)
+{
+	unsigned int i, n = nf->n_vteps;
+
+	if (vtep != 0) {
+		to_vtep(ws, cfg, p, m, nf, vtep, false);
+		return;
+	}
+	if (!share(m, n))
+		return;
+	for (i = 0; i < n; i++)
+		to_vtep(ws, cfg, p, m, nf, nf->vteps[i], true);
+}
+
+/* To port p a frame of network net (DP_NET_NONE: from an uplink), for
+ * remote VTEP vtep when the destination was learned behind one. */
 static inline void
 emit(struct wstate *ws, const struct dp_cfg *cfg, struct dp_port *p, struct rte_mbuf *m,
-     uint16_t vlan)
+     uint16_t net, uint32_t vtep)
 {
-	if (p->is_uplink && vlan != 0) {
-		m = push_vlan(m, vlan, &p->ctr[ws->w]);
-		if (m == NULL)
+	if (p->is_uplink && net != DP_NET_NONE) {
+		const struct dp_net_fwd *nf = &cfg->nets[net];
+
+		if (nf->vni != 0) {
+			to_overlay(ws, cfg, p, m, nf, vtep);
 			return;
+		}
+		if (nf->vlan != 0) {
+			m = push_vlan(m, nf->vlan, &p->ctr[ws->w]);
+			if (m == NULL)
+				return;
+		}
 	}
 	put(ws, cfg, p->id, m);
 }
@@ -244,7 +328,7 @@ emit(struct wstate *ws, const struct dp_cfg *cfg, struct dp_port *p, struct rte_
  */
 static void
 emit_finished(struct wstate *ws, const struct dp_cfg *cfg, struct dp_port *p, struct rte_mbuf *m,
-	      uint16_t vlan)
+	      uint16_t net, uint32_t vtep)
 {
 	struct dp_port_counters *ctr = &p->ctr[ws->w];
 	struct rte_mbuf *segs[MAX_GSO_SEGS];
@@ -276,7 +360,7 @@ emit_finished(struct wstate *ws, const struct dp_cfg *cfg, struct dp_port *p, st
 			if (finish_csum(segs[i]) != 0)
 				drop(segs[i], ctr, DP_DROP_MALFORMED);
 			else
-				emit(ws, cfg, p, segs[i], vlan);
+				emit(ws, cfg, p, segs[i], net, vtep);
 		}
 		return;
 	}
@@ -284,15 +368,15 @@ emit_finished(struct wstate *ws, const struct dp_cfg *cfg, struct dp_port *p, st
 		drop(m, ctr, DP_DROP_MALFORMED);
 		return;
 	}
-	emit(ws, cfg, p, m, vlan);
+	emit(ws, cfg, p, m, net, vtep);
 }
 
 #define OFFLOAD_FLAGS (RTE_MBUF_F_TX_L4_MASK | RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_UDP_SEG)
 
-/* Send m (one reference) to port pid; vlan is the frame's network's. */
+/* Send m (one reference) to port pid; net and vtep as emit(). */
 static inline void
-deliver(struct wstate *ws, const struct dp_cfg *cfg, struct rte_mbuf *m, uint16_t pid,
-	uint16_t vlan)
+deliver(struct wstate *ws, const struct dp_cfg *cfg, struct rte_mbuf *m, uint16_t pid, uint16_t net,
+	uint32_t vtep)
 {
 	struct dp_port *p = cfg->ports[pid];
 
@@ -301,11 +385,11 @@ deliver(struct wstate *ws, const struct dp_cfg *cfg, struct rte_mbuf *m, uint16_
 		bool seg = m->ol_flags & (RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_UDP_SEG);
 
 		if ((seg && !(ok & DP_TXOK_TSO)) || (!seg && !(ok & DP_TXOK_CSUM))) {
-			emit_finished(ws, cfg, p, m, vlan);
+			emit_finished(ws, cfg, p, m, net, vtep);
 			return;
 		}
 	}
-	emit(ws, cfg, p, m, vlan);
+	emit(ws, cfg, p, m, net, vtep);
 }
 
 /* Flood within net: every VM port on it but the input, and the uplinks
@@ -318,14 +402,10 @@ flood(struct wstate *ws, const struct dp_cfg *cfg, struct rte_mbuf *m, uint16_t 
 	unsigned int n, i;
 
 	n = dp_cfg_flood_targets(cfg, net, in->id, targets, RTE_DIM(targets));
-	if (n == 0) {
-		rte_pktmbuf_free(m);
+	if (!share(m, n))
 		return;
-	}
-	if (n > 1)
-		rte_mbuf_refcnt_update(m, (int16_t)(n - 1));
 	for (i = 0; i < n; i++)
-		deliver(ws, cfg, m, targets[i], cfg->nets[net].vlan);
+		deliver(ws, cfg, m, targets[i], net, 0);
 }
 
 static inline uint64_t
@@ -337,7 +417,8 @@ load48(const uint8_t *p)
 	return v & MAC48_MASK;
 }
 
-static void request_learn(struct wstate *ws, uint16_t net, uint64_t mac48, uint16_t port);
+static void request_learn(struct wstate *ws, uint16_t net, uint64_t mac48, uint16_t port,
+			  uint32_t vtep);
 
 /* An access port's distinct sources of a burst: refresh those known here,
  * ask for the others to be learned (group addresses never are). */
@@ -355,7 +436,7 @@ learn_sources(struct wstate *ws, const struct dp_port *in, const uint64_t *keys,
 		if (likely(ports[i] == in->id))
 			l2_table_touch(ws->dp->l2, pos[i]);
 		else
-			request_learn(ws, in->net, keys[i] >> 16, in->id);
+			request_learn(ws, in->net, keys[i] >> 16, in->id, 0);
 	}
 }
 
@@ -368,7 +449,6 @@ from_vm(struct wstate *ws, const struct dp_cfg *cfg, struct dp_port *in, struct 
 	uint16_t n)
 {
 	struct dp_port_counters *ctr = &in->ctr[ws->w];
-	uint16_t vlan = cfg->nets[in->net].vlan;
 	uint64_t keys[DP_BURST], skeys[DP_BURST];
 	struct rte_mbuf *uni[DP_BURST];
 	uint8_t key_of[DP_BURST];
@@ -425,21 +505,22 @@ from_vm(struct wstate *ws, const struct dp_cfg *cfg, struct dp_port *in, struct 
 			rte_pktmbuf_free(uni[i]); /* to itself: the port's own MAC */
 			continue;
 		}
-		deliver(ws, cfg, uni[i], out, vlan);
+		deliver(ws, cfg, uni[i], out, in->net, l2_table_vtep(ws->dp->l2, pos[key_of[i]]));
 	}
 }
 
 static void
-request_learn(struct wstate *ws, uint16_t net, uint64_t mac48, uint16_t port)
+request_learn(struct wstate *ws, uint16_t net, uint64_t mac48, uint16_t port, uint32_t vtep)
 {
-	struct dp_learn req = { .mac48 = mac48, .net = net, .port = port };
+	struct dp_learn req = { .mac48 = mac48, .net = net, .port = port, .vtep = vtep };
 
 	/* A full ring only delays learning: the frame floods meanwhile. */
 	rte_ring_mp_enqueue_elem(ws->dp->learn_ring, &req, sizeof(req));
 }
 
-/* Frames from an uplink: the VLAN tag picks the network and is popped;
- * sources are learned; outputs are VM ports only. */
+/* Frames from an uplink: the VLAN tag picks the network and is popped,
+ * or (VXLAN to our VTEP) the VNI and the outer headers are stripped;
+ * sources are learned (behind the remote VTEP); outputs are VM ports only. */
 static void
 from_uplink(struct wstate *ws, const struct dp_cfg *cfg, struct dp_port *in, struct rte_mbuf **pkts,
 	    uint16_t n)
@@ -448,6 +529,7 @@ from_uplink(struct wstate *ws, const struct dp_cfg *cfg, struct dp_port *in, str
 	struct rte_mbuf *ok[DP_BURST];
 	uint64_t skeys[DP_BURST], dkeys[DP_BURST];
 	uint16_t nets[DP_BURST], sports[DP_BURST], dports[DP_BURST];
+	uint32_t vteps[DP_BURST];
 	int32_t spos[DP_BURST], dpos[DP_BURST];
 	unsigned int i, nok = 0;
 	uint64_t bytes = 0;
@@ -457,7 +539,8 @@ from_uplink(struct wstate *ws, const struct dp_cfg *cfg, struct dp_port *in, str
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		const struct rte_ether_hdr *eth;
-		uint16_t vlan = 0, net;
+		uint16_t vlan = 0, net = DP_NET_NONE;
+		enum dp_vx_rx vx = DP_VX_PASS;
 
 		bytes += m->pkt_len;
 		if (unlikely(rte_pktmbuf_data_len(m) < RTE_ETHER_HDR_LEN)) {
@@ -475,14 +558,28 @@ from_uplink(struct wstate *ws, const struct dp_cfg *cfg, struct dp_port *in, str
 			vlan = m->vlan_tci & 0xfff;
 		}
 		m->ol_flags &= ~(RTE_MBUF_F_RX_VLAN | RTE_MBUF_F_RX_VLAN_STRIPPED);
-		net = cfg->vlan_net[vlan];
-		if (unlikely(net == DP_NET_NONE)) {
-			drop(m, ctr, DP_DROP_NO_NETWORK);
+		vteps[nok] = 0;
+		/* The underlay of the overlay is untagged. */
+		if (vlan == 0 && cfg->vtep_ip != 0)
+			vx = dp_vxlan_rx(ws->dp, cfg, in, m, ctr, &net, &vteps[nok]);
+		if (vx == DP_VX_DONE)
+			continue;
+		if (vx == DP_VX_REPLY) {
+			put(ws, cfg, in->id, m);
 			continue;
 		}
-		/* UDP to 4789 on the wire is the overlay's: VXLAN is checked. */
-		if (unlikely(!admit(m, ctr, PKT_PARSE_VXLAN)))
+		if (vx == DP_VX_PASS) {
+			net = cfg->vlan_net[vlan];
+			if (unlikely(net == DP_NET_NONE)) {
+				drop(m, ctr, DP_DROP_NO_NETWORK);
+				continue;
+			}
+			/* UDP to 4789 on the wire is the overlay's: VXLAN is checked. */
+			if (unlikely(!admit(m, ctr, PKT_PARSE_VXLAN)))
+				continue;
+		} else if (unlikely(!admit(m, ctr, 0))) { /* the inner frame */
 			continue;
+		}
 		eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
 		nets[nok] = net;
 		skeys[nok] = l2_key(net, load48(eth->src_addr.addr_bytes));
@@ -500,10 +597,11 @@ from_uplink(struct wstate *ws, const struct dp_cfg *cfg, struct dp_port *in, str
 		uint16_t out = dports[i];
 
 		if (!(src & 1)) {
-			if (likely(sports[i] == in->id))
+			if (likely(sports[i] == in->id &&
+				   l2_table_vtep(ws->dp->l2, spos[i]) == vteps[i]))
 				l2_table_touch(ws->dp->l2, spos[i]);
 			else
-				request_learn(ws, nets[i], src, in->id);
+				request_learn(ws, nets[i], src, in->id, vteps[i]);
 		}
 		if ((dkeys[i] >> 16) & 1 || out == L2_PORT_NONE || out >= DP_MAX_PORTS ||
 		    cfg->ports[out] == NULL) {
@@ -515,7 +613,7 @@ from_uplink(struct wstate *ws, const struct dp_cfg *cfg, struct dp_port *in, str
 			rte_pktmbuf_free(ok[i]);
 			continue;
 		}
-		deliver(ws, cfg, ok[i], out, 0);
+		deliver(ws, cfg, ok[i], out, DP_NET_NONE, 0);
 	}
 }
 

@@ -23,6 +23,7 @@ release_positions(void *p, void *e, unsigned int n)
 		struct l2_entry *ent = &t->e[pos[i]];
 
 		atomic_store_explicit(&ent->port, L2_PORT_NONE, memory_order_relaxed);
+		atomic_store_explicit(&ent->vtep, 0, memory_order_relaxed);
 		ent->used = 0;
 		ent->is_static = 0;
 		rte_hash_free_key_with_position(t->h, (int32_t)pos[i]);
@@ -107,8 +108,9 @@ l2_table_free(struct l2_table *t)
 	free(t);
 }
 
-int
-l2_table_learn(struct l2_table *t, uint16_t net, uint64_t mac48, uint16_t port, bool is_static)
+static int
+learn(struct l2_table *t, uint16_t net, uint64_t mac48, uint16_t port, bool is_static,
+      uint32_t vtep)
 {
 	uint64_t key = l2_key(net, mac48);
 	uint32_t now = atomic_load_explicit(&t->now, memory_order_relaxed);
@@ -122,6 +124,7 @@ l2_table_learn(struct l2_table *t, uint16_t net, uint64_t mac48, uint16_t port, 
 			return -EPERM;
 		e->is_static = is_static;
 		atomic_store_explicit(&e->seen, now, memory_order_relaxed);
+		atomic_store_explicit(&e->vtep, vtep, memory_order_relaxed);
 		atomic_store_explicit(&e->port, port, memory_order_release);
 		return 0;
 	}
@@ -139,9 +142,22 @@ l2_table_learn(struct l2_table *t, uint16_t net, uint64_t mac48, uint16_t port, 
 	e->is_static = is_static;
 	e->used = 1;
 	atomic_store_explicit(&e->seen, now, memory_order_relaxed);
+	atomic_store_explicit(&e->vtep, vtep, memory_order_relaxed);
 	atomic_store_explicit(&e->port, port, memory_order_release);
 	t->count++;
 	return 0;
+}
+
+int
+l2_table_learn(struct l2_table *t, uint16_t net, uint64_t mac48, uint16_t port, bool is_static)
+{
+	return learn(t, net, mac48, port, is_static, 0);
+}
+
+int
+l2_table_learn_vtep(struct l2_table *t, uint16_t net, uint64_t mac48, uint16_t port, uint32_t vtep)
+{
+	return learn(t, net, mac48, port, false, vtep);
 }
 
 static int

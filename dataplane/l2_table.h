@@ -33,6 +33,7 @@ struct l2_entry {
 	uint8_t is_static;
 	uint8_t used;
 	_Atomic uint32_t seen; /* l2_table now, seconds */
+	_Atomic uint32_t vtep; /* overlay: the remote VTEP behind port (IPv4), or 0 */
 	uint64_t key;
 };
 
@@ -64,6 +65,10 @@ void l2_table_free(struct l2_table *t); /* accepts NULL */
  * another static one: a frame from an uplink cannot steal a VM's MAC).
  * Returns 0, -EPERM (static entry kept), -ENOSPC. */
 int l2_table_learn(struct l2_table *t, uint16_t net, uint64_t mac48, uint16_t port, bool is_static);
+/* learn a dynamic entry behind a remote VTEP (overlay networks): port is
+ * the uplink, vtep its IPv4 address (network order). */
+int l2_table_learn_vtep(struct l2_table *t, uint16_t net, uint64_t mac48, uint16_t port,
+			uint32_t vtep);
 /* Remove one key / every key of a port / of a network; return how many. */
 int l2_table_forget(struct l2_table *t, uint16_t net, uint64_t mac48);
 unsigned int l2_table_forget_port(struct l2_table *t, uint16_t port);
@@ -90,6 +95,15 @@ l2_table_lookup_bulk(const struct l2_table *t, const uint64_t *keys, unsigned in
 		ports[i] = pos[i] >= 0
 				   ? atomic_load_explicit(&t->e[pos[i]].port, memory_order_relaxed)
 				   : L2_PORT_NONE;
+}
+
+/* The VTEP of the entry at pos (from l2_table_lookup_bulk). A reader
+ * racing a move may pair the new port with the old VTEP: one frame goes
+ * to the old VTEP. */
+static inline uint32_t
+l2_table_vtep(const struct l2_table *t, int32_t pos)
+{
+	return pos >= 0 ? atomic_load_explicit(&t->e[pos].vtep, memory_order_relaxed) : 0;
 }
 
 static inline void

@@ -20,6 +20,9 @@
 #include <net/if.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <rte_dev.h>
 #include <rte_ethdev.h>
@@ -72,6 +75,34 @@ devarg(const char *devargs, const char *key, char *out, size_t outlen)
 	return -ENOENT;
 }
 
+/*
+ * The uplink's MTU, for VXLAN's too_big check. PMDs on a kernel netdev
+ * (af_packet, af_xdp: iface=) send what the netdev's MTU allows, whatever
+ * the ethdev says; others report their own.
+ */
+static uint16_t
+uplink_mtu(uint16_t pid, const char *devargs)
+{
+	char iface[IF_NAMESIZE];
+	struct ifreq ifr = { 0 };
+	uint16_t mtu = RTE_ETHER_MTU;
+	int fd;
+
+	if (devarg(devargs, "iface", iface, sizeof(iface)) == 0) {
+		fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0) {
+			snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", iface);
+			if (ioctl(fd, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu > 0)
+				mtu = (uint16_t)RTE_MIN(ifr.ifr_mtu, UINT16_MAX);
+			close(fd);
+			return mtu;
+		}
+	}
+	if (rte_eth_dev_get_mtu(pid, &mtu) != 0)
+		mtu = RTE_ETHER_MTU;
+	return mtu;
+}
+
 static int
 eth_open(struct dp_port *port, const void *argp, char *err, size_t errlen)
 {
@@ -79,6 +110,7 @@ eth_open(struct dp_port *port, const void *argp, char *err, size_t errlen)
 	struct rte_eth_conf conf = { 0 };
 	struct rte_eth_dev_info info;
 	struct rte_eth_txconf txc;
+	struct rte_ether_addr ea;
 	char name[RTE_ETH_NAME_MAX_LEN];
 	uint16_t nrxq, ntxq, nb_rxd = NB_RXD, nb_txd = NB_TXD, q;
 	struct rte_device *dev;
@@ -191,6 +223,9 @@ eth_open(struct dp_port *port, const void *argp, char *err, size_t errlen)
 	}
 	port->priv = ep;
 	port->n_rxq = nrxq;
+	if (rte_eth_macaddr_get(ep->pid, &ea) == 0)
+		memcpy(port->mac, ea.addr_bytes, 6);
+	port->mtu = uplink_mtu(ep->pid, arg->devargs);
 	atomic_store(&port->txok, 0); /* offloads are finished in software */
 	*arg->pool = ep->pool;
 	return 0;
@@ -287,6 +322,16 @@ eth_vm_mac(struct dp_port *port, const uint8_t mac[6], bool add)
 	return dp_xdp_steer_mac(ep->steer, mac, add);
 }
 
+static int
+eth_vtep(struct dp_port *port, uint32_t old_ip, uint32_t ip)
+{
+	struct eth_port *ep = port->priv;
+
+	if (ep == NULL || ep->steer == NULL)
+		return 0;
+	return dp_xdp_steer_vtep(ep->steer, old_ip, ip);
+}
+
 static void
 eth_stats(const struct dp_port *port, struct dp_port_stats *st)
 {
@@ -323,4 +368,5 @@ const struct dp_port_ops dp_ethdev_ops = {
 	.link_up = eth_link_up,
 	.stats = eth_stats,
 	.vm_mac = eth_vm_mac,
+	.vtep = eth_vtep,
 };

@@ -4,7 +4,9 @@
  * found through the program the net_af_xdp PMD attached to the netdev:
  * nv_vm_macs (the VMs' MACs, kept here as VM ports come and go) and
  * nv_local_ip4 (the netdev's IPv4 addresses, read once at attach, so ARP
- * for them still reaches the kernel). Control thread only (dp->lock).
+ * for them still reaches the kernel) and nv_vtep_ip4 (the dataplane's VTEP
+ * address: ARP replies to it are the dataplane's). Control thread only
+ * (dp->lock).
  */
 #include <errno.h>
 #include <ifaddrs.h>
@@ -27,6 +29,7 @@
 struct dp_xdp_steer {
 	int vm_macs;
 	int local_ip4;
+	int vtep_ip4;
 };
 
 static int
@@ -107,7 +110,8 @@ dp_xdp_steer_open(const char *iface, struct dp_xdp_steer **out, char *err, size_
 		return -ENOMEM;
 	s->vm_macs = map_named(ids, info.nr_map_ids, "nv_vm_macs");
 	s->local_ip4 = map_named(ids, info.nr_map_ids, "nv_local_ip4");
-	if (s->vm_macs < 0 || s->local_ip4 < 0) {
+	s->vtep_ip4 = map_named(ids, info.nr_map_ids, "nv_vtep_ip4");
+	if (s->vm_macs < 0 || s->local_ip4 < 0 || s->vtep_ip4 < 0) {
 		/* Another program (the PMD's default): it takes everything. */
 		dp_xdp_steer_close(s);
 		return 0;
@@ -135,6 +139,8 @@ dp_xdp_steer_close(struct dp_xdp_steer *s)
 		close(s->vm_macs);
 	if (s->local_ip4 >= 0)
 		close(s->local_ip4);
+	if (s->vtep_ip4 >= 0)
+		close(s->vtep_ip4);
 	free(s);
 }
 
@@ -148,6 +154,18 @@ dp_xdp_steer_mac(struct dp_xdp_steer *s, const uint8_t mac[6], bool add)
 	if (add)
 		return bpf_map_update_elem(s->vm_macs, &key, &one, BPF_ANY) == 0 ? 0 : -errno;
 	return bpf_map_delete_elem(s->vm_macs, &key) == 0 || errno == ENOENT ? 0 : -errno;
+}
+
+int
+dp_xdp_steer_vtep(struct dp_xdp_steer *s, uint32_t old_ip, uint32_t ip)
+{
+	uint8_t one = 1;
+
+	if (old_ip != 0 && bpf_map_delete_elem(s->vtep_ip4, &old_ip) != 0 && errno != ENOENT)
+		return -errno;
+	if (ip != 0 && bpf_map_update_elem(s->vtep_ip4, &ip, &one, BPF_ANY) != 0)
+		return -errno;
+	return 0;
 }
 
 #else /* no libbpf: an AF_XDP uplink keeps the PMD's program (everything to the socket) */
@@ -173,6 +191,15 @@ dp_xdp_steer_mac(struct dp_xdp_steer *s, const uint8_t mac[6], bool add)
 	(void)s;
 	(void)mac;
 	(void)add;
+	return -ENOTSUP;
+}
+
+int
+dp_xdp_steer_vtep(struct dp_xdp_steer *s, uint32_t old_ip, uint32_t ip)
+{
+	(void)s;
+	(void)old_ip;
+	(void)ip;
 	return -ENOTSUP;
 }
 #endif

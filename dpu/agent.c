@@ -558,14 +558,18 @@ load_vm(struct dpu_agent *a, const Nicvisor__V1__Vm *pb, size_t i)
 static int
 load_network(struct dpu_agent *a, const Nicvisor__V1__Network *pb, size_t i)
 {
+	uint32_t vteps[DPU_MAX_VTEPS];
 	struct dpu_status st;
 	struct dpu_network *net;
 
 	if (!dpu_is_network_id(pb->id) || net_find(a, pb->id) != NULL ||
 	    dpu_validate_network_name(pb->name, "name", &st) < 0 ||
-	    net_find_name(a, pb->name) != NULL || dpu_validate_vlan(pb->vlan, "vlan", &st) < 0) {
-		nv_err("saved network #%zu ('%.63s', %.24s) has a bad or duplicate id, name or "
-		       "VLAN",
+	    net_find_name(a, pb->name) != NULL || dpu_validate_vlan(pb->vlan, "vlan", &st) < 0 ||
+	    dpu_validate_overlay(pb->vlan, pb->vni, pb->remote_vteps, pb->n_remote_vteps, vteps,
+				 &st) < 0 ||
+	    (pb->vni != 0 && net_find_vni(a, pb->vni) != NULL)) {
+		nv_err("saved network #%zu ('%.63s', %.24s) has a bad or duplicate id, name, "
+		       "VLAN or VNI",
 		       i, pb->name, pb->id);
 		return -EBADMSG;
 	}
@@ -573,6 +577,8 @@ load_network(struct dpu_agent *a, const Nicvisor__V1__Network *pb, size_t i)
 	if (net == NULL)
 		return -ENOMEM;
 	net->created_unix_ms = pb->created_unix_ms;
+	net->vni = pb->vni;
+	net_set_vteps(net, vteps, pb->n_remote_vteps);
 	return 0;
 }
 
@@ -690,6 +696,7 @@ dpu_agent_open(const struct dpu_agent_conf *conf, struct dpu_agent **out)
 	rc = load_state(a);
 	if (rc < 0)
 		goto out_free;
+	vol_sweep_orphans(a);
 	agent_net_restore(a);
 	agent_disks_restore(a);
 	*out = a;

@@ -83,6 +83,10 @@ void dpu_agent_close(struct dpu_agent *a);
  */
 void dpu_agent_api(struct dpu_agent *a, const uint8_t *req, size_t len, struct nv_arena *arena,
 		   Nicvisor__V1__Response *rep);
+/* The same for a read-only caller: Get and List operations are served,
+ * every other is answered CODE_PERMISSION_DENIED. */
+void dpu_agent_api_read_only(struct dpu_agent *a, const uint8_t *req, size_t len,
+			     struct nv_arena *arena, Nicvisor__V1__Response *rep);
 
 /* Southbound: one HostRequest (any bytes), answered through r now or, for
  * a Poll, later. */
@@ -119,5 +123,28 @@ struct dpu_agent_stats {
 	uint64_t blk_errors; /* block backend calls that failed */
 };
 void dpu_agent_get_stats(struct dpu_agent *a, struct dpu_agent_stats *out);
+
+/* API requests by operation (index: the Request's op field number; 0:
+ * requests that did not decode), with a latency histogram. bucket[i]
+ * counts requests that took at most dpu_api_bucket_ns[i] and more than
+ * the bucket before (not cumulative); slower than the last: count minus
+ * their sum. */
+#define DPU_API_OPS     128
+#define DPU_API_BUCKETS 14
+extern const uint64_t dpu_api_bucket_ns[DPU_API_BUCKETS];
+struct dpu_api_op_stats {
+	uint64_t count;
+	uint64_t errors;
+	uint64_t sum_ns;
+	uint64_t bucket[DPU_API_BUCKETS];
+};
+/* A copy of every operation's stats (out[DPU_API_OPS]). */
+void dpu_agent_api_stats(struct dpu_agent *a, struct dpu_api_op_stats *out);
+
+/* A decoded request on behalf of the agent's own readers (the metrics
+ * endpoint): validated and applied like dpu_agent_api's, not counted in
+ * the API's stats. Meant for Get and List operations. */
+void dpu_agent_query(struct dpu_agent *a, const Nicvisor__V1__Request *rq, struct nv_arena *arena,
+		     Nicvisor__V1__Response *rep);
 
 #endif

@@ -69,6 +69,9 @@ struct dpu_network {
 	char id[DPU_NETWORK_ID_LEN + 1];
 	char name[DPU_NAME_MAX + 1];
 	uint32_t vlan;
+	uint32_t vni; /* overlay (VXLAN) network; 0: none */
+	size_t nvteps;
+	uint32_t vteps[DPU_MAX_VTEPS]; /* remote VTEPs, network byte order */
 	uint64_t created_unix_ms;
 	bool programmed; /* not durable: the dataplane has it */
 };
@@ -142,6 +145,7 @@ struct dpu_agent {
 	uint64_t first_cmd_seq;
 	bool shutting_down;
 	struct dpu_agent_stats stats;
+	struct dpu_api_op_stats api_ops[DPU_API_OPS];
 };
 
 /* agent.c */
@@ -187,6 +191,9 @@ int agent_save(struct dpu_agent *a);
 /* network.c: networks, NICs and their dataplane ports */
 struct dpu_network *net_find(struct dpu_agent *a, const char *id_or_name);
 struct dpu_network *net_find_name(struct dpu_agent *a, const char *name);
+struct dpu_network *net_find_vni(struct dpu_agent *a, uint32_t vni);
+/* n <= DPU_MAX_VTEPS addresses (network byte order), checked. */
+void net_set_vteps(struct dpu_network *net, const uint32_t *vteps, size_t n);
 /* A new network record (not programmed); a fresh id unless id != NULL.
  * NULL if out of memory. */
 struct dpu_network *net_add(struct dpu_agent *a, const char *name, uint32_t vlan, const char *id);
@@ -240,6 +247,8 @@ struct dpu_volume *vol_find_name(struct dpu_agent *a, const char *name);
 struct dpu_volume *vol_add(struct dpu_agent *a, const char *name, uint64_t size_bytes,
 			   const char *nbd_url, const char *id);
 void vol_remove(struct dpu_agent *a, struct dpu_volume *vol);
+/* Remove files of the volume directory that no volume owns (at start). */
+void vol_sweep_orphans(struct dpu_agent *a);
 /* The file of a file volume: <conf.volume_dir>/<id>.img. -ENAMETOOLONG,
  * or -EINVAL for an NBD volume or an agent without a volume directory. */
 int vol_path(struct dpu_agent *a, const struct dpu_volume *vol, char *buf, size_t size);
@@ -319,6 +328,8 @@ int api_create_network(struct dpu_agent *a, const Nicvisor__V1__CreateNetworkReq
 		       struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);
 int api_delete_network(struct dpu_agent *a, const Nicvisor__V1__DeleteNetworkRequest *r,
 		       struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);
+int api_update_network(struct dpu_agent *a, const Nicvisor__V1__UpdateNetworkRequest *r,
+		       struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);
 int api_get_network(struct dpu_agent *a, const Nicvisor__V1__GetNetworkRequest *r,
 		    struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);
 int api_list_networks(struct dpu_agent *a, const Nicvisor__V1__ListNetworksRequest *r,
@@ -329,6 +340,8 @@ int api_remove_nic(struct dpu_agent *a, const Nicvisor__V1__RemoveNicRequest *r,
 		   struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);
 int api_get_port_stats(struct dpu_agent *a, const Nicvisor__V1__GetPortStatsRequest *r,
 		       struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);
+int api_get_worker_stats(struct dpu_agent *a, const Nicvisor__V1__GetWorkerStatsRequest *r,
+			 struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);
 /* api_vol.c: volumes, disks and disk statistics */
 int api_create_volume(struct dpu_agent *a, const Nicvisor__V1__CreateVolumeRequest *r,
 		      struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);

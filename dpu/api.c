@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "agent_priv.h"
 #include "nv_log.h"
@@ -621,6 +622,26 @@ get_console(struct dpu_agent *a, const Nicvisor__V1__GetConsoleRequest *r, struc
 	return rc;
 }
 
+/* 50 us .. 5 s: an API call takes tens of microseconds (a Get) to tens of
+ * milliseconds (a change: two fsyncs); copying boot images takes longer. */
+const uint64_t dpu_api_bucket_ns[DPU_API_BUCKETS] = {
+	50000,    100000,   250000,   500000,    1000000,   2500000,    5000000,
+	10000000, 25000000, 50000000, 100000000, 250000000, 1000000000, 5000000000,
+};
+
+static void
+count_op(struct dpu_api_op_stats *o, uint64_t ns, bool error)
+{
+	o->count++;
+	o->errors += error;
+	o->sum_ns += ns;
+	for (unsigned int i = 0; i < DPU_API_BUCKETS; i++)
+		if (ns <= dpu_api_bucket_ns[i]) {
+			o->bucket[i]++;
+			break;
+		}
+}
+
 static int
 dispatch(struct dpu_agent *a, const Nicvisor__V1__Request *rq, struct nv_arena *ar,
 	 Nicvisor__V1__Response *rep, struct dpu_status *st)
@@ -667,6 +688,9 @@ dispatch(struct dpu_agent *a, const Nicvisor__V1__Request *rq, struct nv_arena *
 	case NICVISOR__V1__REQUEST__OP_GET_NETWORK:
 		NEED(rq->get_network, "get_network");
 		return api_get_network(a, rq->get_network, ar, rep, st);
+	case NICVISOR__V1__REQUEST__OP_UPDATE_NETWORK:
+		NEED(rq->update_network, "update_network");
+		return api_update_network(a, rq->update_network, ar, rep, st);
 	case NICVISOR__V1__REQUEST__OP_LIST_NETWORKS:
 		NEED(rq->list_networks, "list_networks");
 		return api_list_networks(a, rq->list_networks, ar, rep, st);
@@ -679,6 +703,9 @@ dispatch(struct dpu_agent *a, const Nicvisor__V1__Request *rq, struct nv_arena *
 	case NICVISOR__V1__REQUEST__OP_GET_PORT_STATS:
 		NEED(rq->get_port_stats, "get_port_stats");
 		return api_get_port_stats(a, rq->get_port_stats, ar, rep, st);
+	case NICVISOR__V1__REQUEST__OP_GET_WORKER_STATS:
+		NEED(rq->get_worker_stats, "get_worker_stats");
+		return api_get_worker_stats(a, rq->get_worker_stats, ar, rep, st);
 	case NICVISOR__V1__REQUEST__OP_CREATE_VOLUME:
 		NEED(rq->create_volume, "create_volume");
 		return api_create_volume(a, rq->create_volume, ar, rep, st);
@@ -727,14 +754,56 @@ dpu_decode_error(int rc, size_t len, const char *what, struct dpu_status *st)
 			len, what);
 }
 
+/* What a read-only caller may do: read, never change. New operations are
+ * refused to it until listed here. */
+static bool
+op_reads(Nicvisor__V1__Request__OpCase op)
+{
+	switch (op) {
+	case NICVISOR__V1__REQUEST__OP_GET_VM:
+	case NICVISOR__V1__REQUEST__OP_LIST_VMS:
+	case NICVISOR__V1__REQUEST__OP_LIST_HOSTS:
+	case NICVISOR__V1__REQUEST__OP_GET_CONSOLE:
+	case NICVISOR__V1__REQUEST__OP_GET_NETWORK:
+	case NICVISOR__V1__REQUEST__OP_LIST_NETWORKS:
+	case NICVISOR__V1__REQUEST__OP_GET_PORT_STATS:
+	case NICVISOR__V1__REQUEST__OP_GET_VOLUME:
+	case NICVISOR__V1__REQUEST__OP_LIST_VOLUMES:
+	case NICVISOR__V1__REQUEST__OP_GET_DISK_STATS:
+	case NICVISOR__V1__REQUEST__OP_GET_WORKER_STATS:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void api_serve(struct dpu_agent *a, const uint8_t *req, size_t len, struct nv_arena *ar,
+		      Nicvisor__V1__Response *rep, bool read_only);
+
 void
 dpu_agent_api(struct dpu_agent *a, const uint8_t *req, size_t len, struct nv_arena *ar,
 	      Nicvisor__V1__Response *rep)
 {
+	api_serve(a, req, len, ar, rep, false);
+}
+
+void
+dpu_agent_api_read_only(struct dpu_agent *a, const uint8_t *req, size_t len, struct nv_arena *ar,
+			Nicvisor__V1__Response *rep)
+{
+	api_serve(a, req, len, ar, rep, true);
+}
+
+static void
+api_serve(struct dpu_agent *a, const uint8_t *req, size_t len, struct nv_arena *ar,
+	  Nicvisor__V1__Response *rep, bool read_only)
+{
 	Nicvisor__V1__Request *rq = NULL;
 	struct dpu_status st;
+	struct timespec t0, t1;
 	int rc;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	dpu_status_clear(&st);
 	nicvisor__v1__response__init(rep);
 	rep->version = NV_PROTOCOL_VERSION;
@@ -745,6 +814,10 @@ dpu_agent_api(struct dpu_agent *a, const uint8_t *req, size_t len, struct nv_are
 		dpu_fail(&st, CODE(VERSION_MISMATCH), "version",
 			 "request has protocol version %u; this agent speaks version %u",
 			 rq->version, NV_PROTOCOL_VERSION);
+	else if (read_only && !op_reads(rq->op_case))
+		dpu_fail(&st, CODE(PERMISSION_DENIED), "",
+			 "this endpoint is read-only: it serves Get and List requests; changes "
+			 "go to the agent's --api endpoint with an admin certificate");
 	else
 		dispatch(a, rq, ar, rep, &st);
 	if (st.code != CODE(OK)) {
@@ -753,9 +826,39 @@ dpu_agent_api(struct dpu_agent *a, const uint8_t *req, size_t len, struct nv_are
 		rep->vm = NULL;
 	}
 	rep->status = dpu_status_to_pb(&st, ar);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	pthread_mutex_lock(&a->lock);
 	a->stats.api_requests++;
 	a->stats.api_errors += st.code != CODE(OK);
+	count_op(&a->api_ops[rq != NULL && (unsigned int)rq->op_case < DPU_API_OPS ? rq->op_case
+										   : 0],
+		 (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000ll + (t1.tv_nsec - t0.tv_nsec)),
+		 st.code != CODE(OK));
 	pthread_mutex_unlock(&a->lock);
 	nv_wire_free((ProtobufCMessage *)rq);
+}
+
+void
+dpu_agent_query(struct dpu_agent *a, const Nicvisor__V1__Request *rq, struct nv_arena *ar,
+		Nicvisor__V1__Response *rep)
+{
+	struct dpu_status st;
+
+	dpu_status_clear(&st);
+	nicvisor__v1__response__init(rep);
+	rep->version = NV_PROTOCOL_VERSION;
+	dispatch(a, rq, ar, rep, &st);
+	if (st.code != CODE(OK)) {
+		rep->result_case = NICVISOR__V1__RESPONSE__RESULT__NOT_SET;
+		rep->vm = NULL;
+	}
+	rep->status = dpu_status_to_pb(&st, ar);
+}
+
+void
+dpu_agent_api_stats(struct dpu_agent *a, struct dpu_api_op_stats *out)
+{
+	pthread_mutex_lock(&a->lock);
+	memcpy(out, a->api_ops, sizeof(a->api_ops));
+	pthread_mutex_unlock(&a->lock);
 }

@@ -43,6 +43,16 @@ lock_network(struct dpu_agent *a, const char *ref, struct dpu_network **out, str
 	return 0;
 }
 
+/* Answer with net, saved. */
+static int
+answer_saved(struct dpu_agent *a, const struct dpu_network *net, struct nv_arena *ar,
+	     Nicvisor__V1__Response *rep, struct dpu_status *st)
+{
+	rep->result_case = NICVISOR__V1__RESPONSE__RESULT_NETWORK;
+	rep->network = net_to_pb(net, ar);
+	return api_save_or_fail(a, st);
+}
+
 int
 api_create_network(struct dpu_agent *a, const Nicvisor__V1__CreateNetworkRequest *r,
 		   struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st)
@@ -50,8 +60,12 @@ api_create_network(struct dpu_agent *a, const Nicvisor__V1__CreateNetworkRequest
 	struct dpu_network *net, *other = NULL;
 	int rc = 0;
 
+	uint32_t vteps[DPU_MAX_VTEPS];
+
 	if (dpu_validate_network_name(r->name, "name", st) < 0 ||
-	    dpu_validate_vlan(r->vlan, "vlan", st) < 0)
+	    dpu_validate_vlan(r->vlan, "vlan", st) < 0 ||
+	    dpu_validate_overlay(r->vlan, r->vni, r->remote_vteps, r->n_remote_vteps, vteps, st) <
+		    0)
 		return -EINVAL;
 	pthread_mutex_lock(&a->lock);
 	if (agent_need_net(a, "", st) < 0) {
@@ -78,20 +92,28 @@ api_create_network(struct dpu_agent *a, const Nicvisor__V1__CreateNetworkRequest
 			      r->vlan, other->name);
 		goto out_unlock;
 	}
+	other = net_find_vni(a, r->vni);
+	if (other != NULL) {
+		rc = dpu_fail(st, CODE(ALREADY_EXISTS), "vni",
+			      "VNI %u is network %s's; a VNI carries one network on the overlay",
+			      r->vni, other->name);
+		goto out_unlock;
+	}
 	net = net_add(a, r->name, r->vlan, NULL);
 	if (net == NULL) {
 		rc = dpu_fail(st, CODE(INTERNAL), "", "out of memory");
 		goto out_unlock;
 	}
+	net->vni = r->vni;
+	net_set_vteps(net, vteps, r->n_remote_vteps);
 	if (net_program(a, net, st) < 0) {
 		net_remove(a, net);
 		rc = -EINVAL;
 		goto out_unlock;
 	}
-	nv_info("created network %s (%s), vlan %u", net->name, net->id, net->vlan);
-	rep->result_case = NICVISOR__V1__RESPONSE__RESULT_NETWORK;
-	rep->network = net_to_pb(net, ar);
-	rc = api_save_or_fail(a, st);
+	nv_info("created network %s (%s), vlan %u, vni %u", net->name, net->id, net->vlan,
+		net->vni);
+	rc = answer_saved(a, net, ar, rep, st);
 out_unlock:
 	pthread_mutex_unlock(&a->lock);
 	return rc;
@@ -136,6 +158,47 @@ api_delete_network(struct dpu_agent *a, const Nicvisor__V1__DeleteNetworkRequest
 	rep->network = net_to_pb(net, ar);
 	net_remove(a, net);
 	rc = api_save_or_fail(a, st);
+out_unlock:
+	pthread_mutex_unlock(&a->lock);
+	return rc;
+}
+
+int
+api_update_network(struct dpu_agent *a, const Nicvisor__V1__UpdateNetworkRequest *r,
+		   struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st)
+{
+	char err[DPU_NET_ERR_MAX] = "";
+	uint32_t vteps[DPU_MAX_VTEPS];
+	struct dpu_network *net;
+	int rc;
+
+	/* vni 1: a list is allowed; the network's own VNI is checked below. */
+	if (dpu_validate_overlay(0, 1, r->remote_vteps, r->n_remote_vteps, vteps, st) < 0)
+		return -EINVAL;
+	rc = lock_network(a, r->network, &net, st);
+	if (rc < 0)
+		return rc;
+	if (net->vni == 0) {
+		rc = dpu_fail(st, CODE(FAILED_PRECONDITION), "network",
+			      "network %s has no VNI: remote VTEPs belong to overlay networks",
+			      net->name);
+		goto out_unlock;
+	}
+	if (net->programmed) {
+		rc = a->net->ops->network_set_vteps(a->net, net->name, vteps,
+						    (unsigned int)r->n_remote_vteps, err,
+						    sizeof(err));
+		if (rc < 0) {
+			a->stats.net_errors++;
+			rc = dpu_fail(st, CODE(INTERNAL), "",
+				      "the dataplane refused network %s's VTEPs: %s", net->name,
+				      err[0] ? err : strerror(-rc));
+			goto out_unlock;
+		}
+	}
+	net_set_vteps(net, vteps, r->n_remote_vteps);
+	nv_info("network %s: %zu remote VTEPs", net->name, net->nvteps);
+	rc = answer_saved(a, net, ar, rep, st);
 out_unlock:
 	pthread_mutex_unlock(&a->lock);
 	return rc;
@@ -387,6 +450,8 @@ stats_to_pb(struct dpu_agent *a, const struct dp_port_stats *s, struct nv_arena 
 	pb->tx_packets = s->tx_packets;
 	pb->tx_bytes = s->tx_bytes;
 	pb->rx_l2_only = s->rx_l2_only;
+	pb->vxlan_encap = s->vxlan_encap;
+	pb->vxlan_decap = s->vxlan_decap;
 	pb->drops = nv_arena_alloc(ar, (DP_DROP_REASONS + 1) * sizeof(*pb->drops));
 	for (unsigned int i = 0; i < s->ndrops && i < DP_DROP_REASONS; i++) {
 		Nicvisor__V1__PortStats__DropsEntry *d = nv_arena_alloc(ar, sizeof(*d));
@@ -494,4 +559,44 @@ out_unlock:
 	pthread_mutex_unlock(&a->lock);
 	free(buf);
 	return rc;
+}
+
+#define MAX_WORKERS 64
+
+int
+api_get_worker_stats(struct dpu_agent *a, const Nicvisor__V1__GetWorkerStatsRequest *r,
+		     struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st)
+{
+	Nicvisor__V1__WorkerStatsResponse *wr = nv_arena_alloc(ar, sizeof(*wr));
+	struct dp_worker_stats w[MAX_WORKERS];
+	int n = 0;
+
+	(void)r;
+	nicvisor__v1__worker_stats_response__init(wr);
+	pthread_mutex_lock(&a->lock);
+	if (a->net != NULL && a->net->ops->worker_stats != NULL)
+		n = a->net->ops->worker_stats(a->net, w, MAX_WORKERS);
+	pthread_mutex_unlock(&a->lock);
+	if (n < 0)
+		return dpu_fail(st, CODE(INTERNAL), "", "the dataplane's worker stats: %s",
+				strerror(-n));
+	wr->running = n > 0;
+	wr->workers = nv_arena_alloc(ar, ((size_t)n + 1) * sizeof(*wr->workers));
+	for (int i = 0; i < n; i++) {
+		Nicvisor__V1__WorkerStats *ws = nv_arena_alloc(ar, sizeof(*ws));
+
+		nicvisor__v1__worker_stats__init(ws);
+		ws->worker = (uint32_t)i;
+		ws->lcore = w[i].lcore;
+		ws->packets = w[i].packets;
+		ws->blk_requests = w[i].blk_requests;
+		if (w[i].tsc_hz != 0) {
+			ws->busy_seconds = (double)w[i].busy_cycles / (double)w[i].tsc_hz;
+			ws->blk_busy_seconds = (double)w[i].blk_busy_cycles / (double)w[i].tsc_hz;
+		}
+		wr->workers[wr->n_workers++] = ws;
+	}
+	rep->result_case = NICVISOR__V1__RESPONSE__RESULT_WORKER_STATS;
+	rep->worker_stats = wr;
+	return 0;
 }

@@ -145,6 +145,7 @@ api_delete_volume(struct dpu_agent *a, const Nicvisor__V1__DeleteVolumeRequest *
 	const struct dpu_vm *user = NULL;
 	struct dpu_volume *vol;
 	size_t users, index = 0;
+	bool has_file;
 	int rc;
 
 	rc = lock_volume(a, r->volume, &vol, st);
@@ -161,17 +162,20 @@ api_delete_volume(struct dpu_agent *a, const Nicvisor__V1__DeleteVolumeRequest *
 	}
 	rep->result_case = NICVISOR__V1__RESPONSE__RESULT_VOLUME;
 	rep->volume = vol_to_pb(a, vol, ar);
-	if (vol_path(a, vol, path, sizeof(path)) == 0 && unlink(path) < 0 && errno != ENOENT) {
-		int e = errno;
-
-		rep->result_case = NICVISOR__V1__RESPONSE__RESULT__NOT_SET;
-		rc = dpu_fail(st, CODE(INTERNAL), "", "cannot remove %s: %s; the volume stays",
-			      path, strerror(e));
-		goto out_unlock;
-	}
+	/* The state forgets the volume before its file goes: a crash between
+	 * the two leaves a file no volume names, which the next start removes
+	 * (vol_sweep_orphans), never a volume without its data. A failed save
+	 * keeps the file: the saved state still has the volume. */
+	has_file = vol_path(a, vol, path, sizeof(path)) == 0;
 	nv_info("deleted volume %s (%s)", vol->name, vol->id);
 	vol_remove(a, vol);
 	rc = api_save_or_fail(a, st);
+	if (rc == 0 && has_file && unlink(path) < 0 && errno != ENOENT)
+		nv_warn("volume deleted, but its file %s stays: %s; the agent removes it at its "
+			"next start",
+			path, strerror(errno));
+	else if (rc == 0 && has_file)
+		sync_dir(a->conf.volume_dir);
 out_unlock:
 	pthread_mutex_unlock(&a->lock);
 	return rc;

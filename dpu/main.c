@@ -19,6 +19,7 @@
 
 #include "agent.h"
 #include "blk.h"
+#include "metrics.h"
 #include "net.h"
 #include "nv_config.h"
 #include "nv_log.h"
@@ -51,6 +52,18 @@ usage(FILE *f)
 		"                       (default " DEFAULT_SOUTH ")\n"
 		"  --state-dir DIR      durable state and boot artifacts (default " DEFAULT_STATE
 		")\n"
+		"  --api-read-only URL  a second API endpoint that serves only Get and List\n"
+		"                       requests (default: none)\n"
+		"\n"
+		"Security (tls+tcp:// URLs are mutual TLS; ipc:// sockets are root's only,\n"
+		"plain tcp:// admits anyone and is logged as such):\n"
+		"  --tls-cert FILE      the agent's certificate (PEM)\n"
+		"  --tls-key FILE       its private key (PEM)\n"
+		"  --tls-ca FILE        CA of the admin clients' certificates (--api, events)\n"
+		"  --tls-read-only-ca FILE  CA of the read-only clients' certificates\n"
+		"                       (--api-read-only, events)\n"
+		"  --tls-host-ca FILE   CA of the hosts' certificates (--southbound; default\n"
+		"                       --tls-ca)\n"
 		"  --heartbeat-ms N     longest a host poll is held (default 1000)\n"
 		"  --dead-after-ms N    host lost after this much silence\n"
 		"                       (default 3 * heartbeat + 1000)\n"
@@ -73,6 +86,8 @@ usage(FILE *f)
 		"                       plus /vhost)\n"
 		"  --uplink NAME=DEVARGS  an uplink ethdev, e.g. up0=net_af_packet0,iface=eth1\n"
 		"                       (repeatable)\n"
+		"  --vtep IP[:PORT]     this DPU's VXLAN tunnel endpoint on the uplinks (overlay\n"
+		"                       networks, network create --vni); PORT default 4789\n"
 		"\n"
 		"Storage:\n"
 		"  --volume-dir DIR     sparse files of file volumes (default STATE-DIR/volumes)\n"
@@ -81,6 +96,8 @@ usage(FILE *f)
 		"                       disk in the default mode); --dataplane off refuses\n"
 		"                       VMs with disks, fake keeps them without I/O\n"
 		"\n"
+		"  --metrics ADDR:PORT  serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+		"                       (default: none), e.g. 127.0.0.1:9464\n"
 		"  --log-level LEVEL    err, warn, info or debug (default info)\n"
 		"  --version            print the version and exit\n"
 		"  --help               print this help and exit\n");
@@ -217,7 +234,15 @@ main(int argc, char **argv)
 		{ "dp-eal-args", required_argument, NULL, 'E' },
 		{ "vhost-dir", required_argument, NULL, 'v' },
 		{ "uplink", required_argument, NULL, 'u' },
+		{ "vtep", required_argument, NULL, 'X' },
 		{ "volume-dir", required_argument, NULL, 'o' },
+		{ "metrics", required_argument, NULL, 'm' },
+		{ "api-read-only", required_argument, NULL, 'R' },
+		{ "tls-cert", required_argument, NULL, 'c' },
+		{ "tls-key", required_argument, NULL, 'k' },
+		{ "tls-ca", required_argument, NULL, 'A' },
+		{ "tls-read-only-ca", required_argument, NULL, 'r' },
+		{ "tls-host-ca", required_argument, NULL, 'O' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -226,7 +251,7 @@ main(int argc, char **argv)
 	const char *state_dir = DEFAULT_STATE;
 	enum nv_log_level level = NV_LOG_INFO;
 	struct dpu_agent_conf conf = { 0 };
-	struct dpu_server_conf sconf;
+	struct dpu_server_conf sconf = { 0 };
 	struct dpu_events *ev = NULL;
 	struct dpu_server *srv = NULL;
 	struct dpu_agent *agent = NULL;
@@ -234,7 +259,11 @@ main(int argc, char **argv)
 	struct dpu_net_opts nopts = { .hugepages = -1 };
 	struct dpu_net *net = NULL;
 	struct dpu_blk *blk = NULL;
-	const char *volume_dir = NULL;
+	const char *volume_dir = NULL, *metrics_listen = NULL, *api_ro = NULL;
+	const char *tls_cert = NULL, *tls_key = NULL, *tls_ca = NULL, *tls_ro_ca = NULL;
+	const char *tls_host_ca = NULL;
+	struct nv_tls ev_tls;
+	struct dpu_metrics *metrics = NULL;
 	char artifacts[PATH_MAX], lockpath[PATH_MAX], vhost_dir[PATH_MAX], err[256];
 	char volumes[PATH_MAX];
 	sigset_t sigs;
@@ -334,6 +363,33 @@ main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'm':
+			metrics_listen = optarg;
+			break;
+		case 'R':
+			api_ro = optarg;
+			break;
+		case 'c':
+			tls_cert = optarg;
+			break;
+		case 'k':
+			tls_key = optarg;
+			break;
+		case 'A':
+			tls_ca = optarg;
+			break;
+		case 'r':
+			tls_ro_ca = optarg;
+			break;
+		case 'O':
+			tls_host_ca = optarg;
+			break;
+		case 'X':
+			if (dpu_net_opts_set_vtep(&nopts, optarg, err, sizeof(err)) < 0) {
+				fprintf(stderr, "nicvisor-dpu: --vtep: %s\n", err);
+				return 2;
+			}
+			break;
 		case 'o':
 			if (optarg[0] != '/' || strlen(optarg) > VOLUME_DIR_MAX) {
 				fprintf(stderr,
@@ -407,8 +463,25 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (prepare_url("--api", api) < 0 || prepare_url("--events", events) < 0 ||
-	    prepare_url("--southbound", south) < 0)
+	    prepare_url("--southbound", south) < 0 ||
+	    (api_ro != NULL && prepare_url("--api-read-only", api_ro) < 0))
 		return 1;
+	if (api_ro != NULL && strncmp(api_ro, "tls+", 4) == 0 && tls_ro_ca == NULL) {
+		nv_err("--api-read-only %s needs --tls-read-only-ca: the CA of the read-only "
+		       "clients' certificates",
+		       api_ro);
+		return 1;
+	}
+	/* One certificate; each endpoint admits the clients of its CAs. */
+	sconf.api_tls = (struct nv_tls){ .cert = tls_cert, .key = tls_key, .ca = { tls_ca } };
+	sconf.api_ro_tls = (struct nv_tls){ .cert = tls_cert, .key = tls_key, .ca = { tls_ro_ca } };
+	sconf.south_tls = (struct nv_tls){ .cert = tls_cert,
+					   .key = tls_key,
+					   .ca = { tls_host_ca ? tls_host_ca : tls_ca } };
+	ev_tls =
+		(struct nv_tls){ .cert = tls_cert,
+				 .key = tls_key,
+				 .ca = { tls_ca ? tls_ca : tls_ro_ca, tls_ca ? tls_ro_ca : NULL } };
 	if (nopts.vhost_dir == NULL) {
 		char rd[PATH_MAX];
 
@@ -435,7 +508,7 @@ main(int argc, char **argv)
 	rc = dpu_store_file_open(state_dir, &store);
 	if (rc < 0)
 		goto out;
-	rc = dpu_events_open(events, &ev);
+	rc = dpu_events_open(events, &ev_tls, &ev);
 	if (rc < 0)
 		goto out;
 	rc = dpu_net_open(&nopts, &net, &conf.net_off_reason);
@@ -470,9 +543,12 @@ main(int argc, char **argv)
 		goto out;
 	}
 	sconf.api_url = api;
+	sconf.api_ro_url = api_ro;
 	sconf.south_url = south;
 	rc = dpu_server_open(agent, &sconf, &srv);
 	if (rc < 0)
+		goto out;
+	if (metrics_listen != NULL && (rc = dpu_metrics_open(agent, metrics_listen, &metrics)) < 0)
 		goto out;
 	nv_info("nicvisor-dpu %s ready: state in %s, events on %s", NV_VERSION, state_dir, events);
 
@@ -483,6 +559,7 @@ main(int argc, char **argv)
 	nv_rpc_exit_watchdog(10);
 	rc = 0;
 out:
+	dpu_metrics_close(metrics);
 	dpu_server_close(srv);
 	dpu_agent_close(agent);
 	dpu_blk_close(blk);

@@ -37,6 +37,15 @@ struct dpu_net_ops {
 	 * tagged. -EEXIST if a network of that name exists. */
 	int (*network_add)(struct dpu_net *n, const char *name, uint16_t vlan, char *err,
 			   size_t errlen);
+	/* An overlay network: VXLAN vni (1..16777215) on the uplinks, flooded
+	 * to remote VTEPs vteps (IPv4, network byte order); dataplane/dp.h's
+	 * dp_network_add_vxlan. -EEXIST as network_add. */
+	int (*network_add_vxlan)(struct dpu_net *n, const char *name, uint32_t vni,
+				 const uint32_t *vteps, unsigned int nvteps, char *err,
+				 size_t errlen);
+	/* Replace an overlay network's remote VTEPs; -ENOENT if it is not one. */
+	int (*network_set_vteps)(struct dpu_net *n, const char *name, const uint32_t *vteps,
+				 unsigned int nvteps, char *err, size_t errlen);
 	/* -EBUSY while a port is on it, -ENOENT if there is none. */
 	int (*network_del)(struct dpu_net *n, const char *name, char *err, size_t errlen);
 	/* A VM NIC: a vhost-user server socket on network whose path goes to
@@ -55,6 +64,9 @@ struct dpu_net_ops {
 	 * port). */
 	int (*port_stats)(struct dpu_net *n, const char *port, struct dp_port_stats *out,
 			  unsigned int max);
+	/* (opt, NULL in the fake) Load of each forwarding worker, at most max;
+	 * the number filled. */
+	int (*worker_stats)(struct dpu_net *n, struct dp_worker_stats *out, unsigned int max);
 	/* Remove every port and network and free n. Never fails. */
 	void (*close)(struct dpu_net *n);
 };
@@ -120,6 +132,8 @@ struct dpu_net_opts {
 	bool idle_sleep;
 	const char *vhost_dir; /* required for every mode but off */
 	const char *state_dir; /* names the EAL file prefix (unique per agent) */
+	uint32_t vtep_ip;      /* this DPU's VTEP (network byte order); 0: no overlay */
+	uint16_t vtep_port;    /* its UDP port; 0: 4789 */
 	size_t nuplinks;
 	struct {
 		char name[DPU_UPLINK_NAME_BUF];
@@ -130,6 +144,9 @@ struct dpu_net_opts {
 /* Parse NAME=DEVARGS of --uplink into o (a name rule violation, a
  * duplicate or too many: -EINVAL and a reason in err). */
 int dpu_net_opts_add_uplink(struct dpu_net_opts *o, const char *arg, char *err, size_t errlen);
+
+/* Parse IP[:PORT] of --vtep into o (-EINVAL and a reason in err). */
+int dpu_net_opts_set_vtep(struct dpu_net_opts *o, const char *arg, char *err, size_t errlen);
 
 /* True if meminfo (/proc/meminfo) shows free hugepages and mounts
  * (/proc/mounts) a hugetlbfs. */

@@ -26,6 +26,20 @@ dpn_network_add(struct dpu_net *n, const char *name, uint16_t vlan, char *err, s
 }
 
 static int
+dpn_network_add_vxlan(struct dpu_net *n, const char *name, uint32_t vni, const uint32_t *vteps,
+		      unsigned int nvteps, char *err, size_t errlen)
+{
+	return dp_network_add_vxlan(dp_of(n), name, vni, vteps, nvteps, err, errlen);
+}
+
+static int
+dpn_network_set_vteps(struct dpu_net *n, const char *name, const uint32_t *vteps,
+		      unsigned int nvteps, char *err, size_t errlen)
+{
+	return dp_network_set_vteps(dp_of(n), name, vteps, nvteps, err, errlen);
+}
+
+static int
 dpn_network_del(struct dpu_net *n, const char *name, char *err, size_t errlen)
 {
 	return dp_network_del(dp_of(n), name, err, errlen);
@@ -58,6 +72,12 @@ dpn_port_stats(struct dpu_net *n, const char *port, struct dp_port_stats *out, u
 	return dp_port_stats(dp_of(n), port, out, max);
 }
 
+static int
+dpn_worker_stats(struct dpu_net *n, struct dp_worker_stats *out, unsigned int max)
+{
+	return dp_worker_stats(dp_of(n), out, max);
+}
+
 static void
 dpn_close(struct dpu_net *n)
 {
@@ -68,11 +88,14 @@ dpn_close(struct dpu_net *n)
 static const struct dpu_net_ops dp_net_ops = {
 	.name = "dpdk",
 	.network_add = dpn_network_add,
+	.network_add_vxlan = dpn_network_add_vxlan,
+	.network_set_vteps = dpn_network_set_vteps,
 	.network_del = dpn_network_del,
 	.vhost_port_add = dpn_vhost_port_add,
 	.uplink_add = dpn_uplink_add,
 	.port_del = dpn_port_del,
 	.port_stats = dpn_port_stats,
+	.worker_stats = dpn_worker_stats,
 	.close = dpn_close,
 };
 

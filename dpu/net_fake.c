@@ -110,6 +110,36 @@ fake_network_add(struct dpu_net *n, const char *name, uint16_t vlan, char *err, 
 	return 0;
 }
 
+/* The fake keeps an overlay network like any other (no VLAN). */
+static int
+fake_network_add_vxlan(struct dpu_net *n, const char *name, uint32_t vni, const uint32_t *vteps,
+		       unsigned int nvteps, char *err, size_t errlen)
+{
+	(void)vteps;
+	if (vni == 0 || vni > 0xffffff || nvteps > 16) {
+		snprintf(err, errlen, "bad VNI or too many VTEPs");
+		return -EINVAL;
+	}
+	return fake_network_add(n, name, 0, err, errlen);
+}
+
+static int
+fake_network_set_vteps(struct dpu_net *n, const char *name, const uint32_t *vteps,
+		       unsigned int nvteps, char *err, size_t errlen)
+{
+	struct fake_net *f = fake(n);
+	int rc = injected(f, "network_set_vteps", err, errlen);
+
+	(void)vteps;
+	if (rc < 0)
+		return rc;
+	if (net_find(f, name) == NULL || nvteps > 16) {
+		snprintf(err, errlen, "no network %s or too many VTEPs", name);
+		return -ENOENT;
+	}
+	return 0;
+}
+
 static int
 fake_network_del(struct dpu_net *n, const char *name, char *err, size_t errlen)
 {
@@ -266,6 +296,8 @@ fake_close(struct dpu_net *n)
 static const struct dpu_net_ops fake_ops = {
 	.name = "fake",
 	.network_add = fake_network_add,
+	.network_add_vxlan = fake_network_add_vxlan,
+	.network_set_vteps = fake_network_set_vteps,
 	.network_del = fake_network_del,
 	.vhost_port_add = fake_vhost_port_add,
 	.uplink_add = fake_uplink_add,

@@ -12,6 +12,7 @@
  */
 #define NV_LOG_COMPONENT "nicvisor.dpu.net"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -59,6 +60,37 @@ dpu_net_opts_add_uplink(struct dpu_net_opts *o, const char *arg, char *err, size
 	snprintf(o->uplinks[o->nuplinks].name, sizeof(o->uplinks[0].name), "%s", name);
 	o->uplinks[o->nuplinks].devargs = eq + 1;
 	o->nuplinks++;
+	return 0;
+}
+
+int
+dpu_net_opts_set_vtep(struct dpu_net_opts *o, const char *arg, char *err, size_t errlen)
+{
+	const char *colon = strchr(arg, ':');
+	char ip[INET_ADDRSTRLEN];
+	size_t n = colon ? (size_t)(colon - arg) : strlen(arg);
+	unsigned long port = 0;
+	char *end = NULL;
+
+	if (n >= sizeof(ip)) {
+		snprintf(err, errlen, "'%.40s' is not IP[:PORT]", arg);
+		return -EINVAL;
+	}
+	memcpy(ip, arg, n);
+	ip[n] = 0;
+	if (!dpu_vtep_addr_parse(ip, &o->vtep_ip)) {
+		snprintf(err, errlen, "'%s' is not a unicast IPv4 address", ip);
+		return -EINVAL;
+	}
+	if (colon != NULL) {
+		errno = 0;
+		port = strtoul(colon + 1, &end, 10);
+		if (errno != 0 || end == colon + 1 || *end != 0 || port == 0 || port > 65535) {
+			snprintf(err, errlen, "UDP port '%s' is not 1..65535", colon + 1);
+			return -EINVAL;
+		}
+	}
+	o->vtep_port = (uint16_t)port;
 	return 0;
 }
 
@@ -160,6 +192,20 @@ open_dpdk(const struct dpu_net_opts *o, struct dpu_net **out)
 		       err[0] ? err : strerror(-rc));
 		return rc;
 	}
+	if (o->vtep_ip != 0) {
+		rc = dp_vtep_set(dpu_net_dp_of(*out), o->vtep_ip, o->vtep_port, err, sizeof(err));
+		if (rc < 0) {
+			nv_err("--vtep: %s", err);
+			dpu_net_close(*out);
+			*out = NULL;
+			return rc;
+		}
+		char ip[INET_ADDRSTRLEN];
+
+		nv_info("VXLAN VTEP %s, UDP port %u",
+			inet_ntop(AF_INET, &o->vtep_ip, ip, sizeof(ip)),
+			o->vtep_port ? o->vtep_port : 4789);
+	}
 	nv_info("dataplane: DPDK, %u worker%s%s%s, %s, vhost-user sockets in %s", conf.workers,
 		conf.workers == 1 ? "" : "s", conf.cpus ? " on cores " : "",
 		conf.cpus ? conf.cpus : "", conf.no_huge ? "no hugepages" : "hugepages",
@@ -204,6 +250,29 @@ lazy_network_add(struct dpu_net *n, const char *name, uint16_t vlan, char *err, 
 	struct dpu_net *r = ((struct lazy_net *)n)->real;
 
 	return rc < 0 ? rc : r->ops->network_add(r, name, vlan, err, errlen);
+}
+
+static int
+lazy_network_add_vxlan(struct dpu_net *n, const char *name, uint32_t vni, const uint32_t *vteps,
+		       unsigned int nvteps, char *err, size_t errlen)
+{
+	int rc = lazy_real(n, err, errlen);
+	struct dpu_net *r = ((struct lazy_net *)n)->real;
+
+	return rc < 0 ? rc : r->ops->network_add_vxlan(r, name, vni, vteps, nvteps, err, errlen);
+}
+
+static int
+lazy_network_set_vteps(struct dpu_net *n, const char *name, const uint32_t *vteps,
+		       unsigned int nvteps, char *err, size_t errlen)
+{
+	struct dpu_net *r = ((struct lazy_net *)n)->real;
+
+	if (r == NULL) {
+		snprintf(err, errlen, "no network %s", name);
+		return -ENOENT;
+	}
+	return r->ops->network_set_vteps(r, name, vteps, nvteps, err, errlen);
 }
 
 static int
@@ -263,6 +332,15 @@ lazy_port_stats(struct dpu_net *n, const char *port, struct dp_port_stats *out, 
 	return r->ops->port_stats(r, port, out, max);
 }
 
+static int
+lazy_worker_stats(struct dpu_net *n, struct dp_worker_stats *out, unsigned int max)
+{
+	struct dpu_net *r = ((struct lazy_net *)n)->real;
+
+	/* Not started: no worker runs. */
+	return r == NULL ? 0 : r->ops->worker_stats(r, out, max);
+}
+
 static void
 lazy_close(struct dpu_net *n)
 {
@@ -275,11 +353,14 @@ lazy_close(struct dpu_net *n)
 static const struct dpu_net_ops lazy_ops = {
 	.name = "dpdk",
 	.network_add = lazy_network_add,
+	.network_add_vxlan = lazy_network_add_vxlan,
+	.network_set_vteps = lazy_network_set_vteps,
 	.network_del = lazy_network_del,
 	.vhost_port_add = lazy_vhost_port_add,
 	.uplink_add = lazy_uplink_add,
 	.port_del = lazy_port_del,
 	.port_stats = lazy_port_stats,
+	.worker_stats = lazy_worker_stats,
 	.close = lazy_close,
 };
 

@@ -12,6 +12,7 @@
  */
 #define NV_LOG_COMPONENT "nicvisor.dpu.net"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,23 @@
 #define MAC_ASSIGN_TRIES 64
 
 /* Networks */
+
+struct dpu_network *
+net_find_vni(struct dpu_agent *a, uint32_t vni)
+{
+	for (size_t i = 0; i < a->nnets && vni != 0; i++)
+		if (a->nets[i]->vni == vni)
+			return a->nets[i];
+	return NULL;
+}
+
+void
+net_set_vteps(struct dpu_network *net, const uint32_t *vteps, size_t n)
+{
+	net->nvteps = n;
+	if (n > 0)
+		memcpy(net->vteps, vteps, n * sizeof(vteps[0]));
+}
 
 struct dpu_network *
 net_find_name(struct dpu_agent *a, const char *name)
@@ -105,6 +123,16 @@ net_to_pb(const struct dpu_network *net, struct nv_arena *ar)
 	pb->name = nv_arena_strdup(ar, net->name);
 	pb->vlan = net->vlan;
 	pb->created_unix_ms = net->created_unix_ms;
+	pb->vni = net->vni;
+	pb->n_remote_vteps = net->nvteps;
+	pb->remote_vteps = nv_arena_alloc(ar, (net->nvteps + 1) * sizeof(*pb->remote_vteps));
+	for (size_t i = 0; i < net->nvteps; i++) {
+		char s[INET_ADDRSTRLEN];
+		struct in_addr a = { .s_addr = net->vteps[i] };
+
+		inet_ntop(AF_INET, &a, s, sizeof(s));
+		pb->remote_vteps[i] = nv_arena_strdup(ar, s);
+	}
 	return pb;
 }
 
@@ -129,10 +157,16 @@ net_program(struct dpu_agent *a, struct dpu_network *net, struct dpu_status *st)
 		return 0;
 	if (agent_need_net(a, "", st) < 0)
 		return -EINVAL;
-	rc = a->net->ops->network_add(a->net, net->name, (uint16_t)net->vlan, err, sizeof(err));
+	if (net->vni != 0)
+		rc = a->net->ops->network_add_vxlan(a->net, net->name, net->vni, net->vteps,
+						    (unsigned int)net->nvteps, err, sizeof(err));
+	else
+		rc = a->net->ops->network_add(a->net, net->name, (uint16_t)net->vlan, err,
+					      sizeof(err));
 	if (rc < 0 && rc != -EEXIST) {
 		a->stats.net_errors++;
-		nv_err("dataplane refused network %s (vlan %u): %s", net->name, net->vlan, err);
+		nv_err("dataplane refused network %s (vlan %u, vni %u): %s", net->name, net->vlan,
+		       net->vni, err);
 		return dpu_fail(st, CODE(INTERNAL), "", "the dataplane refused network %s: %s",
 				net->name, err[0] ? err : strerror(-rc));
 	}

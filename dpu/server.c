@@ -22,6 +22,7 @@ struct dpu_events {
 struct dpu_server {
 	struct dpu_agent *agent;
 	struct nv_rpc_server *api;
+	struct nv_rpc_server *api_ro;
 	struct nv_rpc_server *south;
 	pthread_t timer;
 	bool timer_started;
@@ -33,24 +34,28 @@ struct dpu_server {
 /* Events */
 
 int
-dpu_events_open(const char *url, struct dpu_events **out)
+dpu_events_open(const char *url, const struct nv_tls *tls, struct dpu_events **out)
 {
 	struct dpu_events *ev = calloc(1, sizeof(*ev));
-	int rv;
+	nng_listener l;
+	int rv, rc = 0;
 
 	if (ev == NULL)
 		return -ENOMEM;
 	rv = nng_pub0_open(&ev->sock);
-	if (rv == 0) {
-		rv = nng_listen(ev->sock, url, NULL, 0);
-		if (rv != 0) {
-			nv_err("cannot publish events on %s: %s", url, nng_strerror(rv));
-			nng_close(ev->sock);
-		}
-	}
 	if (rv != 0) {
 		free(ev);
 		return nv_nng_errno(rv);
+	}
+	rv = nng_listener_create(&l, ev->sock, url);
+	if (rv == 0 && (rc = nv_tls_listener(l, url, tls)) == 0)
+		rv = nng_listener_start(l, 0);
+	if (rv != 0 || rc != 0) {
+		if (rv != 0)
+			nv_err("cannot publish events on %s: %s", url, nng_strerror(rv));
+		nng_close(ev->sock);
+		free(ev);
+		return rc != 0 ? rc : nv_nng_errno(rv);
 	}
 	*out = ev;
 	return 0;
@@ -102,6 +107,29 @@ api_call(void *opaque, struct nv_rpc_call *call, const uint8_t *req, size_t len)
 	dpu_agent_api(s->agent, req, len, &ar, &rep);
 	nv_rpc_reply(call, &rep.base);
 	nv_arena_free(&ar);
+}
+
+/* The read-only endpoint: reads are served, changes refused. */
+static void
+api_ro_call(void *opaque, struct nv_rpc_call *call, const uint8_t *req, size_t len)
+{
+	struct dpu_server *s = opaque;
+	Nicvisor__V1__Response rep;
+	struct nv_arena ar = NV_ARENA_INIT;
+
+	dpu_agent_api_read_only(s->agent, req, len, &ar, &rep);
+	nv_rpc_reply(call, &rep.base);
+	nv_arena_free(&ar);
+}
+
+/* Plain TCP carries no identity: say so once per endpoint. */
+static void
+warn_plain(const char *what, const char *url)
+{
+	if (strncmp(url, "tcp://", 6) == 0)
+		nv_warn("%s on %s is unauthenticated and unencrypted: anyone who reaches it is "
+			"admitted; use tls+tcp:// with --tls-cert, --tls-key and --tls-ca",
+			what, url);
 }
 
 /* Southbound */
@@ -184,12 +212,22 @@ dpu_server_open(struct dpu_agent *a, const struct dpu_server_conf *conf, struct 
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&s->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	rc = nv_rpc_server_open(conf->south_url, south_call, s, &s->south);
+	rc = nv_rpc_server_open_tls(conf->south_url, &conf->south_tls, south_call, s, &s->south);
 	if (rc < 0)
 		goto out_close;
-	rc = nv_rpc_server_open(conf->api_url, api_call, s, &s->api);
+	rc = nv_rpc_server_open_tls(conf->api_url, &conf->api_tls, api_call, s, &s->api);
 	if (rc < 0)
 		goto out_close;
+	if (conf->api_ro_url != NULL) {
+		rc = nv_rpc_server_open_tls(conf->api_ro_url, &conf->api_ro_tls, api_ro_call, s,
+					    &s->api_ro);
+		if (rc < 0)
+			goto out_close;
+		warn_plain("the read-only API", conf->api_ro_url);
+		nv_info("serving the read-only API on %s", nv_rpc_server_url(s->api_ro));
+	}
+	warn_plain("the API", conf->api_url);
+	warn_plain("the host channel", conf->south_url);
 	rc = -pthread_create(&s->timer, NULL, timer_main, s);
 	if (rc < 0)
 		goto out_close;
@@ -220,6 +258,7 @@ dpu_server_close(struct dpu_server *s)
 	dpu_agent_shutdown(s->agent);
 	nv_rpc_server_close(s->south);
 	nv_rpc_server_close(s->api);
+	nv_rpc_server_close(s->api_ro);
 	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->lock);
 	free(s);

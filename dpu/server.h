@@ -17,12 +17,19 @@
 struct dpu_events;
 struct dpu_server;
 
+#include "nv_rpc.h"
+
 struct dpu_server_conf {
 	const char *api_url;
+	const char *api_ro_url; /* (opt) the read-only API endpoint */
 	const char *south_url;
+	/* TLS files of each endpoint (used for tls+tcp:// URLs): the same
+	 * certificate, each its own CAs (whose clients it admits). */
+	struct nv_tls api_tls, api_ro_tls, south_tls;
 };
 
-int dpu_events_open(const char *url, struct dpu_events **out);
+/* Publish events on url (tls: for a tls+tcp:// url, NULL otherwise). */
+int dpu_events_open(const char *url, const struct nv_tls *tls, struct dpu_events **out);
 void dpu_events_close(struct dpu_events *ev); /* accepts NULL */
 struct dpu_event_sink dpu_events_sink(struct dpu_events *ev);
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "validate.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -155,6 +156,57 @@ dpu_validate_vlan(uint32_t vlan, const char *field, struct dpu_status *st)
 				"VLAN %u is out of range; give 1..%d for a tagged network or 0 "
 				"for an untagged one",
 				vlan, DPU_VLAN_MAX);
+	return 0;
+}
+
+bool
+dpu_vtep_addr_parse(const char *s, uint32_t *ip)
+{
+	struct in_addr a;
+	const uint8_t *b = (const uint8_t *)&a.s_addr;
+
+	if (s == NULL || inet_pton(AF_INET, s, &a) != 1 || b[0] == 0 || b[0] == 127 || b[0] >= 224)
+		return false;
+	*ip = a.s_addr;
+	return true;
+}
+
+int
+dpu_validate_overlay(uint32_t vlan, uint32_t vni, char *const *vteps, size_t nvteps, uint32_t *ips,
+		     struct dpu_status *st)
+{
+	uint32_t seen[DPU_MAX_VTEPS];
+	char field[32];
+
+	if (vni > DPU_VNI_MAX)
+		return dpu_fail(st, CODE_INVALID, "vni",
+				"VNI %u is out of range; give 1..%d for an overlay network or 0 "
+				"for none",
+				vni, DPU_VNI_MAX);
+	if (vni != 0 && vlan != 0)
+		return dpu_fail(st, CODE_INVALID, "vni",
+				"a network has a VLAN or a VNI, not both: VLAN %u and VNI %u given",
+				vlan, vni);
+	if (nvteps > 0 && vni == 0)
+		return dpu_fail(st, CODE_INVALID, "remote_vteps",
+				"remote VTEPs need an overlay network: give a vni");
+	if (nvteps > DPU_MAX_VTEPS)
+		return dpu_fail(st, CODE_INVALID, "remote_vteps", "%zu remote VTEPs; at most %d",
+				nvteps, DPU_MAX_VTEPS);
+	for (size_t i = 0; i < nvteps; i++) {
+		snprintf(field, sizeof(field), "remote_vteps[%zu]", i);
+		if (!dpu_vtep_addr_parse(vteps[i], &seen[i]))
+			return dpu_fail(st, CODE_INVALID, field,
+					"'%.64s' is not a unicast IPv4 address (a.b.c.d)",
+					vteps[i] ? vteps[i] : "");
+		for (size_t j = 0; j < i; j++)
+			if (seen[j] == seen[i])
+				return dpu_fail(st, CODE_INVALID, field,
+						"%s is given twice (remote_vteps[%zu])", vteps[i],
+						j);
+		if (ips != NULL)
+			ips[i] = seen[i];
+	}
 	return 0;
 }
 

@@ -62,6 +62,17 @@ int dpu_validate_network_ref(const char *ref, const char *field, struct dpu_stat
 bool dpu_is_network_id(const char *s);
 /* 0 (untagged) or 1..4094. */
 int dpu_validate_vlan(uint32_t vlan, const char *field, struct dpu_status *st);
+/* A network's overlay: vni 0 (none) or 1..DPU_VNI_MAX and then vlan 0;
+ * remote VTEPs only with a vni, at most DPU_MAX_VTEPS distinct unicast
+ * IPv4 addresses, parsed into ips (network byte order; may be NULL).
+ * Fields "vni" and "remote_vteps[i]". */
+#define DPU_VNI_MAX   16777215
+#define DPU_MAX_VTEPS 16
+int dpu_validate_overlay(uint32_t vlan, uint32_t vni, char *const *vteps, size_t nvteps,
+			 uint32_t *ips, struct dpu_status *st);
+/* A VTEP address: dotted IPv4, unicast (not 0/8, 127/8, multicast, class
+ * E or broadcast); into *ip in network byte order. */
+bool dpu_vtep_addr_parse(const char *s, uint32_t *ip);
 /* An uplink's name (nicvisor-dpu --uplink NAME=...): [a-z0-9][a-z0-9_-]{0,30},
  * not beginning with "vm-". */
 int dpu_validate_uplink_name(const char *name, const char *field, struct dpu_status *st);

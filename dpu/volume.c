@@ -18,15 +18,18 @@
  */
 #define NV_LOG_COMPONENT "nicvisor.dpu.blk"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "agent_priv.h"
 #include "nv_log.h"
 #include "pb_util.h"
+#include "validate.h"
 #include "vm_state.h"
 
 #define CODE(x) NICVISOR__V1__CODE__CODE_##x
@@ -422,4 +425,37 @@ vm_disks_detach(struct dpu_agent *a, struct dpu_vm *vm)
 		}
 		memset(p, 0, sizeof(*p));
 	}
+}
+
+/* A file volume's file exists before the state names the volume (create)
+ * and after it no longer does (delete): a crash between the two leaves a
+ * file of the agent's own naming that no volume owns. Remove those. */
+void
+vol_sweep_orphans(struct dpu_agent *a)
+{
+	struct dirent *e;
+	DIR *d;
+
+	if (a->conf.volume_dir == NULL || (d = opendir(a->conf.volume_dir)) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		char id[DPU_VOLUME_ID_LEN + 1];
+		size_t n = strlen(e->d_name);
+
+		if (n != DPU_VOLUME_ID_LEN + 4 ||
+		    strcmp(e->d_name + DPU_VOLUME_ID_LEN, ".img") != 0)
+			continue;
+		memcpy(id, e->d_name, DPU_VOLUME_ID_LEN);
+		id[DPU_VOLUME_ID_LEN] = 0;
+		if (!dpu_is_volume_id(id) || vol_find(a, id) != NULL)
+			continue;
+		if (unlinkat(dirfd(d), e->d_name, 0) == 0)
+			nv_info("removed %s/%s: no volume owns it (an agent stopped between "
+				"making or removing a volume and saving its state)",
+				a->conf.volume_dir, e->d_name);
+		else
+			nv_warn("cannot remove %s/%s, which no volume owns: %s", a->conf.volume_dir,
+				e->d_name, strerror(errno));
+	}
+	closedir(d);
 }

@@ -812,7 +812,10 @@ usage(void)
 {
 	fprintf(stderr, "usage: nicvisor-shim [--agent URL] [--host-id ID] [--kvm PATH] "
 			"[--log-level L] [--debug-exit]\n"
-			"       nicvisor-shim run --kernel K [...]   (see run --help)\n");
+			"                     [--tls-cert FILE --tls-key FILE --tls-ca FILE]\n"
+			"       nicvisor-shim run --kernel K [...]   (see run --help)\n"
+			"A tls+tcp:// agent URL is mutual TLS: the host's certificate and key,\n"
+			"and the CA of the agent's certificate (PEM files).\n");
 }
 
 int
@@ -825,6 +828,9 @@ shim_daemon_main(int argc, char **argv)
 		{ "kvm", required_argument, NULL, 'k' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "debug-exit", no_argument, NULL, 'd' },
+		{ "tls-cert", required_argument, NULL, 'c' },
+		{ "tls-key", required_argument, NULL, 'K' },
+		{ "tls-ca", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -868,6 +874,15 @@ shim_daemon_main(int argc, char **argv)
 			break;
 		case 'd':
 			d.debug_exit = true;
+			break;
+		case 'c':
+			conf.tls.cert = optarg;
+			break;
+		case 'K':
+			conf.tls.key = optarg;
+			break;
+		case 'A':
+			conf.tls.ca[0] = optarg;
 			break;
 		default:
 			usage();

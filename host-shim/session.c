@@ -473,7 +473,7 @@ shim_session_start(const struct shim_session_conf *conf, const struct shim_sessi
 	rc = -ENOMEM;
 	if (s->url == NULL || s->host_id == NULL)
 		goto out_free;
-	rc = nv_rpc_client_open(s->url, NV_RPC_DIAL_BACKGROUND, &s->cli);
+	rc = nv_rpc_client_open_tls(s->url, &conf->tls, NV_RPC_DIAL_BACKGROUND, &s->cli);
 	if (rc < 0)
 		goto out_free;
 	rc = -pthread_create(&s->poller, NULL, poll_main, s);

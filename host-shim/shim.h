@@ -26,6 +26,7 @@
 #include "nicvisor/v1/host.pb-c.h"
 #include "nicvisor/v1/vmm.pb-c.h"
 #include "nv_arena.h"
+#include "nv_rpc.h"
 
 #define SHIM_VM_ID_MAX      64
 #define SHIM_REASON_MAX     256
@@ -290,6 +291,7 @@ struct shim_session_ops {
 
 struct shim_session_conf {
 	const char *url;
+	struct nv_tls tls; /* for a tls+tcp:// url: the host's certificate */
 	const char *host_id;
 	const Nicvisor__V1__HostCapabilities *caps;
 	size_t outbox_bytes;

@@ -8,6 +8,7 @@
  *
  *   to a VM's MAC (nv_vm_macs, kept by the dataplane)      -> socket
  *   IPv4 UDP to port 4789 (the overlay: VXLAN)             -> socket
+ *   ARP for the dataplane's VTEP address (nv_vtep_ip4)     -> socket
  *   broadcast ARP asking for an address of the netdev
  *   (nv_local_ip4, filled by the dataplane at attach)      -> kernel
  *   other broadcast (ARP for the VMs, DHCP, ...)           -> socket
@@ -51,6 +52,15 @@ struct {
 	__type(key, __u32);
 	__type(value, __u8);
 } nv_local_ip4 SEC(".maps");
+
+/* Key: the dataplane's VTEP address, network order (the kernel does not
+ * have it: ARP replies to it, unicast to the netdev's MAC, are ours). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4);
+	__type(key, __u32);
+	__type(value, __u8);
+} nv_vtep_ip4 SEC(".maps");
 
 struct arp_eth_ip4 {
 	__be16 htype, ptype;
@@ -108,6 +118,15 @@ nv_uplink_steer(struct xdp_md *ctx)
 	}
 	if (bpf_map_lookup_elem(&nv_vm_macs, &key) != NULL)
 		return to_socket(ctx);
+	if (proto == bpf_htons(ETH_P_ARP)) {
+		struct arp_eth_ip4 *arp = l3;
+		__u32 tpa;
+
+		if ((void *)(arp + 1) > end)
+			return XDP_PASS;
+		__builtin_memcpy(&tpa, arp->tpa, 4);
+		return bpf_map_lookup_elem(&nv_vtep_ip4, &tpa) != NULL ? to_socket(ctx) : XDP_PASS;
+	}
 	if (proto == bpf_htons(ETH_P_IP)) {
 		struct iphdr *ip = l3;
 		struct udphdr *udp;

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ctl.h"
 #include "nicvisor/v1/api.pb-c.h"
 #include "nv_config.h"
 #include "nv_log.h"
@@ -28,26 +29,12 @@
 #define DEFAULT_EVENTS  "ipc:///run/nicvisor/events.sock"
 #define CALL_TIMEOUT_MS 15000
 
-enum {
-	EXIT_OK = 0,
-	EXIT_ERR = 1,
-	EXIT_USAGE = 2,
-};
-
-struct ctl {
-	const char *api_url;
-	const char *events_url;
-	bool json;
-	struct nv_rpc_client *client;
-	nng_socket sub;
-	bool sub_open;
-};
-
 static void
 usage(FILE *f)
 {
 	fprintf(f,
-		"usage: nicvisorctl [--api URL] [--events URL] [--json] COMMAND [ARGS]\n"
+		"usage: nicvisorctl [--api URL] [--events URL] [--json]\n"
+		"                   [--tls-cert FILE --tls-key FILE --tls-ca FILE] COMMAND [ARGS]\n"
 		"\n"
 		"commands:\n"
 		"  create NAME --kernel PATH [--initrd PATH] [--cmdline TEXT] [--vcpus N]\n"
@@ -73,6 +60,13 @@ usage(FILE *f)
 		"  events                              print events as they happen\n"
 		"  network create NAME [--vlan N]      create a network (VLAN 1..4094 on the\n"
 		"                                      uplinks; untagged without)\n"
+		"  network create NAME --vni N [--remote-vtep IP]...\n"
+		"                                      an overlay network: VXLAN VNI\n"
+		"                                      1..16777215 between DPUs' VTEPs,\n"
+		"                                      flooded to each --remote-vtep (<= 16)\n"
+		"  network update NAME [--remote-vtep IP]...\n"
+		"                                      replace an overlay network's remote\n"
+		"                                      VTEPs (none given: no flooding)\n"
 		"  network delete NAME                 delete a network no NIC is on\n"
 		"  network list                        list networks\n"
 		"  network get NAME                    show one network\n"
@@ -91,9 +85,15 @@ usage(FILE *f)
 		"  disk detach NAME INDEX              detach disk INDEX (0..) of a stopped VM\n"
 		"  stats [NAME]                        port counters and drops of a VM's NICs,\n"
 		"                                      or of every port; disk counters too\n"
+		"  top [--interval S] [--count N]      a live view: VMs, each worker core's\n"
+		"                                      load, each port's and disk's rates,\n"
+		"                                      every S seconds (default 2), N times\n"
+		"                                      (default: until interrupted)\n"
 		"\n"
 		"NAME is a VM's name or id. Defaults: --api %s (or $NICVISOR_API),\n"
-		"--events %s (or $NICVISOR_EVENTS).\n"
+		"--events %s (or $NICVISOR_EVENTS). With tls+tcp:// URLs the\n"
+		"client certificate, its key and the agent's CA (PEM files) come from\n"
+		"--tls-cert, --tls-key, --tls-ca (or $NICVISOR_TLS_CERT, _KEY, _CA).\n"
 		"Exit status: 0 ok, 1 error, 2 usage.\n",
 		DEFAULT_API, DEFAULT_EVENTS);
 }
@@ -110,7 +110,7 @@ usage_error(const char *fmt, const char *arg)
 static int
 connect_api(struct ctl *c)
 {
-	int rc = nv_rpc_client_open(c->api_url, NV_RPC_DIAL_WAIT, &c->client);
+	int rc = nv_rpc_client_open_tls(c->api_url, &c->tls, NV_RPC_DIAL_WAIT, &c->client);
 
 	if (rc < 0) {
 		fprintf(stderr,
@@ -165,6 +165,18 @@ call(struct ctl *c, Nicvisor__V1__Request *req, Nicvisor__V1__Response **rep)
 		return EXIT_ERR;
 	}
 	return EXIT_OK;
+}
+
+int
+ctl_call(struct ctl *c, Nicvisor__V1__Request *req, Nicvisor__V1__Response **rep)
+{
+	return call(c, req, rep);
+}
+
+int
+ctl_usage_error(const char *fmt, const char *arg)
+{
+	return usage_error(fmt, arg);
 }
 
 static bool
@@ -619,21 +631,42 @@ network_create(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "vlan", required_argument, NULL, 'v' },
+		{ "vni", required_argument, NULL, 'x' },
+		{ "remote-vtep", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
 	Nicvisor__V1__CreateNetworkRequest cn = NICVISOR__V1__CREATE_NETWORK_REQUEST__INIT;
 	Nicvisor__V1__Response *rep;
+	char *vteps[16];
 	const char *name;
 	uint64_t v;
 	int o, rc;
 
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (o != 'v')
+		switch (o) {
+		case 'v':
+			if (!parse_u64(optarg, &v) || v > UINT32_MAX)
+				return usage_error("--vlan %s: give a number, 1 to 4094", optarg);
+			cn.vlan = (uint32_t)v;
+			break;
+		case 'x':
+			if (!parse_u64(optarg, &v) || v > UINT32_MAX)
+				return usage_error("--vni %s: give a number, 1 to 16777215",
+						   optarg);
+			cn.vni = (uint32_t)v;
+			break;
+		case 'r':
+			/* the agent checks the addresses */
+			if (cn.n_remote_vteps == 16)
+				return usage_error("--remote-vtep %s: at most 16 are allowed",
+						   optarg);
+			vteps[cn.n_remote_vteps++] = optarg;
+			cn.remote_vteps = vteps;
+			break;
+		default:
 			return EXIT_USAGE;
-		if (!parse_u64(optarg, &v) || v > UINT32_MAX)
-			return usage_error("--vlan %s: give a number, 1 to 4094", optarg);
-		cn.vlan = (uint32_t)v;
+		}
 	}
 	if (one_name(argc, argv, "network create", &name) != EXIT_OK)
 		return EXIT_USAGE;
@@ -643,6 +676,40 @@ network_create(struct ctl *c, int argc, char **argv)
 	rc = call(c, &req, &rep);
 	if (rc == EXIT_OK)
 		rc = print_network_result(c, rep, "created");
+	nv_wire_free((ProtobufCMessage *)rep);
+	return rc;
+}
+
+static int
+network_update(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "remote-vtep", required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 },
+	};
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__UpdateNetworkRequest un = NICVISOR__V1__UPDATE_NETWORK_REQUEST__INIT;
+	Nicvisor__V1__Response *rep;
+	char *vteps[16];
+	const char *name;
+	int o, rc;
+
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o != 'r')
+			return EXIT_USAGE;
+		if (un.n_remote_vteps == 16)
+			return usage_error("--remote-vtep %s: at most 16 are allowed", optarg);
+		vteps[un.n_remote_vteps++] = optarg;
+		un.remote_vteps = vteps;
+	}
+	if (one_name(argc, argv, "network update", &name) != EXIT_OK)
+		return EXIT_USAGE;
+	un.network = (char *)name;
+	req.op_case = NICVISOR__V1__REQUEST__OP_UPDATE_NETWORK;
+	req.update_network = &un;
+	rc = call(c, &req, &rep);
+	if (rc == EXIT_OK)
+		rc = print_network_result(c, rep, "updated");
 	nv_wire_free((ProtobufCMessage *)rep);
 	return rc;
 }
@@ -746,7 +813,9 @@ cmd_network(struct ctl *c, int argc, char **argv)
 		return network_get_delete(c, argc, argv, false);
 	if (strcmp(sub, "list") == 0)
 		return network_list(c, argc, argv);
-	return usage_error("network %s: use network create, delete, list or get",
+	if (strcmp(sub, "update") == 0)
+		return network_update(c, argc, argv);
+	return usage_error("network %s: use network create, update, delete, list or get",
 			   sub[0] ? sub : "(nothing)");
 }
 
@@ -1220,8 +1289,15 @@ subscribe(struct ctl *c, const char *const *topics, size_t n)
 			rv = nng_socket_set(c->sub, NNG_OPT_SUB_SUBSCRIBE, topics[i],
 					    strlen(topics[i]));
 	}
-	if (rv == 0)
-		rv = nng_dial(c->sub, c->events_url, NULL, 0);
+	if (rv == 0) {
+		nng_dialer d;
+
+		rv = nng_dialer_create(&d, c->sub, c->events_url);
+		if (rv == 0 && nv_tls_dialer(d, c->events_url, &c->tls) < 0)
+			return EXIT_ERR;
+		if (rv == 0)
+			rv = nng_dialer_start(d, 0);
+	}
 	if (rv != 0) {
 		fprintf(stderr,
 			"nicvisorctl: cannot subscribe to events at %s: %s; is nicvisor-dpu "
@@ -1612,9 +1688,15 @@ int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "api", required_argument, NULL, 'a' }, { "events", required_argument, NULL, 'e' },
-		{ "json", no_argument, NULL, 'j' },      { "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },      { NULL, 0, NULL, 0 },
+		{ "api", required_argument, NULL, 'a' },
+		{ "events", required_argument, NULL, 'e' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "tls-cert", required_argument, NULL, 'c' },
+		{ "tls-key", required_argument, NULL, 'k' },
+		{ "tls-ca", required_argument, NULL, 'A' },
+		{ NULL, 0, NULL, 0 },
 	};
 	struct ctl c = { 0 };
 	const char *cmd;
@@ -1622,6 +1704,9 @@ main(int argc, char **argv)
 
 	c.api_url = getenv("NICVISOR_API") ? getenv("NICVISOR_API") : DEFAULT_API;
 	c.events_url = getenv("NICVISOR_EVENTS") ? getenv("NICVISOR_EVENTS") : DEFAULT_EVENTS;
+	c.tls.cert = getenv("NICVISOR_TLS_CERT");
+	c.tls.key = getenv("NICVISOR_TLS_KEY");
+	c.tls.ca[0] = getenv("NICVISOR_TLS_CA");
 	/* '+': stop at the command word; its options are parsed after it. */
 	while ((o = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		switch (o) {
@@ -1633,6 +1718,15 @@ main(int argc, char **argv)
 			break;
 		case 'j':
 			c.json = true;
+			break;
+		case 'c':
+			c.tls.cert = optarg;
+			break;
+		case 'k':
+			c.tls.key = optarg;
+			break;
+		case 'A':
+			c.tls.ca[0] = optarg;
 			break;
 		case 'V':
 			printf("nicvisorctl %s\n", NV_VERSION);
@@ -1683,6 +1777,8 @@ main(int argc, char **argv)
 		rc = cmd_volume(&c, argc, argv);
 	else if (strcmp(cmd, "disk") == 0)
 		rc = cmd_disk(&c, argc, argv);
+	else if (strcmp(cmd, "top") == 0)
+		rc = cmd_top(&c, argc, argv);
 	else if (strcmp(cmd, "help") == 0) {
 		usage(stdout);
 		rc = EXIT_OK;

@@ -332,7 +332,13 @@ ctl_json_network(FILE *f, const Nicvisor__V1__Network *n)
 	ctl_json_string(f, n->id);
 	fputs(",\"name\":", f);
 	ctl_json_string(f, n->name);
-	fprintf(f, ",\"vlan\":%u,\"created_unix_ms\":%" PRIu64 "}", n->vlan, n->created_unix_ms);
+	fprintf(f, ",\"vlan\":%u,\"vni\":%u,\"remote_vteps\":[", n->vlan, n->vni);
+	for (size_t i = 0; i < n->n_remote_vteps; i++) {
+		if (i)
+			fputc(',', f);
+		ctl_json_string(f, n->remote_vteps[i]);
+	}
+	fprintf(f, "],\"created_unix_ms\":%" PRIu64 "}", n->created_unix_ms);
 }
 
 void
@@ -342,17 +348,24 @@ ctl_print_network(FILE *f, const Nicvisor__V1__Network *n)
 
 	fprintf(f, "name:       %s\n", n->name);
 	fprintf(f, "id:         %s\n", n->id);
-	if (n->vlan != 0)
+	if (n->vni != 0) {
+		fprintf(f, "vni:        %u (VXLAN)\n", n->vni);
+		fprintf(f, "vteps:     ");
+		for (size_t i = 0; i < n->n_remote_vteps; i++)
+			fprintf(f, " %s", n->remote_vteps[i]);
+		fprintf(f, "%s\n", n->n_remote_vteps ? "" : " none (no flooding)");
+	} else if (n->vlan != 0) {
 		fprintf(f, "vlan:       %u\n", n->vlan);
-	else
+	} else {
 		fprintf(f, "vlan:       untagged\n");
+	}
 	fprintf(f, "created:    %s\n", fmt_time(n->created_unix_ms, t, sizeof(t)));
 }
 
 void
 ctl_print_network_table_header(FILE *f)
 {
-	fprintf(f, "%-24s %-20s %-9s %s\n", "NAME", "ID", "VLAN", "CREATED");
+	fprintf(f, "%-24s %-20s %-12s %s\n", "NAME", "ID", "VLAN/VNI", "CREATED");
 }
 
 void
@@ -360,11 +373,13 @@ ctl_print_network_row(FILE *f, const Nicvisor__V1__Network *n)
 {
 	char t[32], vlan[16];
 
-	if (n->vlan != 0)
+	if (n->vni != 0)
+		snprintf(vlan, sizeof(vlan), "vni:%u", n->vni);
+	else if (n->vlan != 0)
 		snprintf(vlan, sizeof(vlan), "%u", n->vlan);
 	else
 		snprintf(vlan, sizeof(vlan), "untagged");
-	fprintf(f, "%-24s %-20s %-9s %s\n", n->name, n->id, vlan,
+	fprintf(f, "%-24s %-20s %-12s %s\n", n->name, n->id, vlan,
 		fmt_time(n->created_unix_ms, t, sizeof(t)));
 }
 
@@ -382,9 +397,9 @@ ctl_json_port_stats(FILE *f, const Nicvisor__V1__PortStats *p)
 	fprintf(f,
 		",\"link_up\":%s,\"rx_packets\":%" PRIu64 ",\"rx_bytes\":%" PRIu64
 		",\"tx_packets\":%" PRIu64 ",\"tx_bytes\":%" PRIu64 ",\"rx_l2_only\":%" PRIu64
-		",\"drops\":{",
+		",\"vxlan_encap\":%" PRIu64 ",\"vxlan_decap\":%" PRIu64 ",\"drops\":{",
 		p->link_up ? "true" : "false", p->rx_packets, p->rx_bytes, p->tx_packets,
-		p->tx_bytes, p->rx_l2_only);
+		p->tx_bytes, p->rx_l2_only, p->vxlan_encap, p->vxlan_decap);
 	for (size_t i = 0; i < p->n_drops; i++) {
 		if (i)
 			fputc(',', f);
@@ -412,6 +427,12 @@ ctl_print_port_row(FILE *f, const Nicvisor__V1__PortStats *p)
 		"  ",
 		p->port, p->kind, p->network[0] ? p->network : "-", p->mac[0] ? p->mac : "-",
 		p->link_up ? "up" : "down", p->rx_packets, p->rx_bytes, p->tx_packets, p->tx_bytes);
+	/* Uplinks: the overlay's counters, before the drops. */
+	if (p->vxlan_encap != 0 || p->vxlan_decap != 0) {
+		fprintf(f, "vxlan_encap=%" PRIu64 " vxlan_decap=%" PRIu64, p->vxlan_encap,
+			p->vxlan_decap);
+		shown++;
+	}
 	/* Reasons that never happened are in --json only. */
 	for (size_t i = 0; i < p->n_drops; i++) {
 		if (p->drops[i]->value == 0)

@@ -446,7 +446,22 @@ main(void)
 	tp_cmd(&ta, "set eth-peer 0 " MAC_B, NULL);
 	tp_cmd(&ta, "set fwd txonly", NULL);
 	tp_cmd(&ta, "start", NULL);
-	sleep_ms(1000);
+	{
+		/* The live view while a sends: a's port and the worker are busy. */
+		char *args[] = { "--json", "top", "--interval", "0.5", "--count", "1", NULL };
+		char want[96], err[4096];
+		const char *port;
+
+		snprintf(want, sizeof(want), "{\"port\":\"%s/nic0\"", id_a);
+		CHECK(run_ctlv(&ap, out, sizeof(out), err, sizeof(err), 10, args) == 0 &&
+			      (port = strstr(out, want)) != NULL &&
+			      strstr(port, "\"rx_pps\":0,") != strstr(port, "\"rx_pps\":") &&
+			      strstr(out, "\"dataplane_running\":true") != NULL &&
+			      strstr(out, "\"switch_busy_pct\":0.00,") == NULL &&
+			      strstr(out, "\"pps\":0,") == NULL,
+		      "nicvisorctl top: a's port receives and the worker switches (%s)", out);
+	}
+	sleep_ms(500);
 	tp_cmd(&ta, "stop", NULL);
 	sleep_ms(300);
 	tp_cmd(&tb, "stop", NULL);

@@ -6,11 +6,14 @@ libbpf). The veth keeps an IPv4 address: the peer namespace pings it and
 the kernel answers (ARP for it and ICMP stay with the kernel, the switch
 sees none of it); frames to a VM's MAC reach the VM through the switch;
 overlay UDP (port 4789) goes to the switch; a VM port added after the
-uplink is steered too, and no longer once removed."""
+uplink is steered too, and no longer once removed; ARP replies to the
+dataplane's VTEP address (unicast to the netdev's MAC) go to the switch
+while it has that address, and ARP replies to the kernel's stay there."""
 import os
+import socket
 
-from dptest import (BUILD, TMP, Dataplane, Netns, Testpmd, check, log, require_cmd, require_root,
-                    sh, skip)
+from dptest import (BUILD, TMP, Dataplane, Netns, Testpmd, check, log, mac_bytes, require_cmd,
+                    require_root, sh, skip)
 
 require_root()
 require_cmd("dpdk-testpmd", "ip", "ping")
@@ -77,6 +80,36 @@ dp.cmd("del vm2")
 before = up0_rx()
 wire_send(VM2, 10)
 check(up0_rx() == before, "and once removed its MAC goes to the kernel again")
+
+# The overlay's VTEP: an address the kernel does not have; ARP replies to
+# it are unicast to the netdev's MAC, which the kernel owns otherwise.
+VTEP = "10.77.1.1"
+outer_mac = sh(f"cat /sys/class/net/{ns.outer}/address").strip()
+
+
+def arp_reply_to(tpa, count=10):
+    """Replies from a remote VTEP (not the peer: the kernel would believe
+    them about its neighbour); how many reached the switch."""
+    frame = (mac_bytes(outer_mac) + mac_bytes(HOST) + bytes.fromhex("0806") +
+             bytes.fromhex("000108000604" "0002") + mac_bytes(HOST) +
+             socket.inet_aton("10.77.1.2") + mac_bytes(outer_mac) + socket.inet_aton(tpa))
+    path = os.path.join(TMP, "arp.hex")
+    with open(path, "w") as f:
+        f.write(frame.hex() + "\n")
+    before = up0_rx()
+    ns.run(f"python3 {os.path.join(HERE, 'wire.py')} sendhex {ns.inner} {path} {count}")
+    tp.rx_counts(0.2)
+    return up0_rx() - before
+
+
+check(arp_reply_to(VTEP) == 0, "before the VTEP is set, ARP replies to its address stay "
+      "with the kernel")
+dp.cmd(f"vtep {VTEP}")
+got = arp_reply_to(VTEP)
+check(got >= 10, f"with the VTEP set, ARP replies to it go to the switch ({got})")
+check(arp_reply_to(MINE) == 0, "ARP replies to the kernel's address stay with the kernel")
+dp.cmd("vtep 0.0.0.0")
+check(arp_reply_to(VTEP) == 0, "and once the VTEP is off, to the kernel again")
 
 out = ns.run(f"ping -c 2 -i 0.2 -W 2 {MINE}")
 check(" 0% packet loss" in out, "the kernel still answers afterwards")

@@ -6,6 +6,8 @@
  * per port first.
  *
  *   net NAME VLAN                 vhost PORT NET MAC QUEUE_PAIRS
+ *   netvx NAME VNI [IP,IP...]     vteps NAME [IP,IP...]   (overlay networks)
+ *   vtep IP [UDP_PORT]            (this dataplane's VTEP; IP 0.0.0.0: off)
  *   uplink PORT DEVARGS           access PORT NET DEVARGS
  *   del PORT                      delnet NAME
  *   stats [PORT]                  workers (one "WORKER" line each)
@@ -14,6 +16,7 @@
  * Usage: dp_testd --vhost-dir DIR --prefix PREFIX [--workers N]
  *                 [--cpus LIST] [--mem MB] [--no-idle-sleep] [--hugepages]
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -36,6 +39,25 @@ parse_mac(const char *s, uint8_t mac[6])
 	return 0;
 }
 
+/* "a.b.c.d,e.f.g.h" (or absent) into vteps; the count or -EINVAL. */
+static int
+parse_vteps(char *s, uint32_t *vteps, unsigned int max)
+{
+	char *save = NULL, *tok;
+	unsigned int n = 0;
+
+	if (s == NULL)
+		return 0;
+	for (tok = strtok_r(s, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+		struct in_addr a;
+
+		if (n == max || inet_pton(AF_INET, tok, &a) != 1)
+			return -EINVAL;
+		vteps[n++] = a.s_addr;
+	}
+	return (int)n;
+}
+
 static void
 print_stats(const struct dp_port_stats *st)
 {
@@ -43,10 +65,10 @@ print_stats(const struct dp_port_stats *st)
 
 	printf("STAT port=%s kind=%s network=%s link=%s rx_packets=%" PRIu64 " rx_bytes=%" PRIu64
 	       " tx_packets=%" PRIu64 " tx_bytes=%" PRIu64 " rx_l2_only=%" PRIu64
-	       " queues_broken=%u",
+	       " queues_broken=%u vxlan_encap=%" PRIu64 " vxlan_decap=%" PRIu64,
 	       st->port, st->kind, st->network[0] ? st->network : "-", st->link_up ? "up" : "down",
 	       st->rx_packets, st->rx_bytes, st->tx_packets, st->tx_bytes, st->rx_l2_only,
-	       st->queues_broken);
+	       st->queues_broken, st->vxlan_encap, st->vxlan_decap);
 	for (i = 0; i < st->ndrops; i++)
 		printf(" drop_%s=%" PRIu64, st->drops[i].reason, st->drops[i].count);
 	printf("\n");
@@ -69,6 +91,29 @@ command(struct dp *dp, char *line)
 		return 1;
 	if (strcmp(argv[0], "net") == 0 && argc == 3) {
 		rc = dp_network_add(dp, argv[1], (uint16_t)atoi(argv[2]), err, sizeof(err));
+	} else if ((strcmp(argv[0], "netvx") == 0 && (argc == 3 || argc == 4)) ||
+		   (strcmp(argv[0], "vteps") == 0 && (argc == 2 || argc == 3))) {
+		uint32_t vteps[DP_NET_MAX_VTEPS];
+		bool add = strcmp(argv[0], "netvx") == 0;
+		int n = parse_vteps(argc == (add ? 4 : 3) ? argv[argc - 1] : NULL, vteps,
+				    DP_NET_MAX_VTEPS);
+
+		if (n < 0)
+			snprintf(err, sizeof(err), "bad VTEP list");
+		else if (add)
+			rc = dp_network_add_vxlan(dp, argv[1], (uint32_t)strtoul(argv[2], NULL, 0),
+						  vteps, (unsigned int)n, err, sizeof(err));
+		else
+			rc = dp_network_set_vteps(dp, argv[1], vteps, (unsigned int)n, err,
+						  sizeof(err));
+	} else if (strcmp(argv[0], "vtep") == 0 && (argc == 2 || argc == 3)) {
+		struct in_addr a;
+
+		if (inet_pton(AF_INET, argv[1], &a) != 1)
+			snprintf(err, sizeof(err), "bad address %s", argv[1]);
+		else
+			rc = dp_vtep_set(dp, a.s_addr, argc == 3 ? (uint16_t)atoi(argv[2]) : 0, err,
+					 sizeof(err));
 	} else if (strcmp(argv[0], "delnet") == 0 && argc == 2) {
 		rc = dp_network_del(dp, argv[1], err, sizeof(err));
 	} else if (strcmp(argv[0], "vhost") == 0 && argc == 5) {

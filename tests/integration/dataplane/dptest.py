@@ -164,17 +164,21 @@ class Proc:
 class Dataplane(Proc):
     """dp_testd: the switch in its own process, one worker."""
 
-    def __init__(self, workers=1, cpus="1", mem=256):
+    def __init__(self, workers=1, cpus="1", mem=256, tag="", netns=None):
+        """tag names a second dataplane of a test; netns runs it in that
+        network namespace (its uplinks' interfaces are there)."""
         if not os.path.exists(DP_TESTD):
             fail(f"{DP_TESTD} is not built")
-        self.sockdir = os.path.join(TMP, "vhost")
+        self.sockdir = os.path.join(TMP, "vhost" + tag)
         os.makedirs(self.sockdir, exist_ok=True)
-        prefix = f"nvdp{os.getpid()}"
+        prefix = f"nvdp{tag}{os.getpid()}"
         # The EAL's runtime directory outlives the process.
         at_cleanup(lambda: shutil.rmtree(f"/var/run/dpdk/{prefix}", ignore_errors=True))
-        super().__init__("dataplane", [DP_TESTD, "--vhost-dir", self.sockdir, "--prefix",
-                                       prefix, "--workers", str(workers),
-                                       "--cpus", cpus, "--mem", str(mem)])
+        pre = ["ip", "netns", "exec", netns] if netns else []
+        super().__init__("dataplane" + tag, pre + [DP_TESTD, "--vhost-dir", self.sockdir,
+                                                   "--prefix", prefix, "--workers",
+                                                   str(workers), "--cpus", cpus, "--mem",
+                                                   str(mem)])
         self.wait_for(r"^READY$", 60)
 
     def cmd(self, line, ok=True):

@@ -1,9 +1,12 @@
 # SPDX-License-Identifier: MIT
 """The wire side of uplink tests, run inside a network namespace.
 
-  wire.py capture IFACE SECS   print one line per frame seen on IFACE:
+  wire.py capture IFACE SECS [hex]
+                               print one line per frame seen on IFACE:
                                "FRAME src=.. dst=.. vlan=N|none type=0x.... len=N",
-                               then "DONE"; "CAPTURING" once the socket is bound
+                               (with hex: " hex=" and the frame's first 128
+                               bytes), then "DONE"; "CAPTURING" once the
+                               socket is bound
   wire.py host IFACE MAC IP VLAN SECS
                                capture as above, and answer ARP and ICMP echo
                                for IP on VLAN (tagged replies): a host on a
@@ -79,7 +82,7 @@ def answer(s, data, vlan, me_mac, me_ip, want_vlan):
     return None
 
 
-def capture(iface, secs, host=None):
+def capture(iface, secs, host=None, hexdump=False):
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
     s.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
     s.bind((iface, 0))
@@ -103,8 +106,9 @@ def capture(iface, secs, host=None):
         if etype == 0x8100:  # tag still in the frame
             vlan = str(struct.unpack("!H", data[14:16])[0] & 0xfff)
             etype = struct.unpack("!H", data[16:18])[0]
+        extra = f" hex={data[:128].hex()}" if hexdump else ""
         print(f"FRAME src={fmt(data[6:12])} dst={fmt(data[0:6])} vlan={vlan} "
-              f"type=0x{etype:04x} len={len(data)}", flush=True)
+              f"type=0x{etype:04x} len={len(data)}{extra}", flush=True)
         if host is not None:
             if vlan != "none" and struct.unpack("!H", data[12:14])[0] != 0x8100:
                 # Put the tag the kernel took off back for answer().
@@ -140,7 +144,7 @@ def sendhex(iface, path, count):
 
 if __name__ == "__main__":
     if sys.argv[1] == "capture":
-        capture(sys.argv[2], float(sys.argv[3]))
+        capture(sys.argv[2], float(sys.argv[3]), hexdump=sys.argv[4:] == ["hex"])
     elif sys.argv[1] == "host":
         capture(sys.argv[2], float(sys.argv[6]),
                 (mac(sys.argv[3]), socket.inet_aton(sys.argv[4]), int(sys.argv[5])))

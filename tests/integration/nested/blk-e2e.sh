@@ -72,8 +72,11 @@ vm dur 1 dur "nv.cmd64=$(printf '%s' 'dd if=/dev/urandom of=/tmp/p bs=1M count=4
 dd if=/tmp/p of=/dev/vda bs=1M conv=fsync 2>/dev/null || exit 20
 echo "DUR-SYNCED $(sha256sum </tmp/p | cut -d" " -f1)"
 sleep 600' | base64 -w0)"
-fl_ctl console dur --until 'DUR-SYNCED' --timeout 150 >/dev/null ||
+if ! fl_ctl console dur --until 'DUR-SYNCED' --timeout 150 >/dev/null; then
+	nv_log "guest dur's console, last lines:"
+	fl_ctl console dur | tr -d '\r' | tail -n 20 >&2 || true
 	nv_die "the guest did not write and flush: it is $(fl_field dur state) ($(fl_field dur reason))"
+fi
 want=$(fl_ctl console dur | tr -d '\r' | grep -a -o 'DUR-SYNCED [0-9a-f]*' | tail -n 1 | cut -d' ' -f2)
 fl_l1 kill-all
 nv_l1_wait_marker l1 '^NV-CTL-KILLED=' 30 || nv_die "L1 did not kill the processes"

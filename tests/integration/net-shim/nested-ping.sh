@@ -42,7 +42,15 @@ nv_l1_run "${args[@]}" -s "$(dirname "$0")/l1-net.sh" -q -l "$log" -t 500 -m 204
 	-e "VCPUS_B=${VCPUS_B:-2}" -e "PAIRS=${PAIRS:-2}" -e "PMDS=$pmd_files" || rc=$?
 grep -E '^(NET-|A\||B\||A!|B!|T\|)' "$log" | grep -v '^[AB]| *$' | sed 's/\r$//' >"$NV_TMP/summary" || true
 grep -E 'NET-L1|NET-GUEST|GUEST-INFO|CMD-EXIT|^[AB]!|^T\|' "$NV_TMP/summary" || true
-[ "$rc" = 0 ] || nv_die "L1 payload status $rc"
+if [ "$rc" != 0 ]; then
+	# The guests' consoles are in the middle of the L1 log: their last
+	# lines say how far each got (the test's log tail shows L1's end).
+	for g in A B; do
+		nv_log "guest $g's console, last lines:"
+		grep "^$g| " "$NV_TMP/summary" | tail -n 15 >&2 || true
+	done
+	nv_die "L1 payload status $rc"
+fi
 
 s=$NV_TMP/summary
 grep -q 'NET-GUEST-PING-OK' "$s" || nv_die "guest A could not ping guest B"

@@ -183,14 +183,56 @@ test_queue_assignment(void **state)
 	dp_cfg_free(c);
 }
 
+static void
+test_vni_mapping(void **state)
+{
+	struct dp_cfg *c = dp_cfg_clone(NULL);
+	uint32_t vteps[DP_NET_MAX_VTEPS + 1] = { 0x0100000a, 0x0200000a };
+	unsigned int i;
+
+	(void)state;
+	assert_int_equal(dp_cfg_net_set(c, 0, 0), 0); /* untagged VLAN network */
+	assert_int_equal(dp_cfg_net_set_vni(c, 1, 5001, vteps, 2), 0);
+	assert_int_equal(dp_cfg_vni_net(c, 5001), 1);
+	assert_int_equal(dp_cfg_vni_net(c, 5002), DP_NET_NONE);
+	assert_int_equal(dp_cfg_vni_net(c, 0), DP_NET_NONE);
+	assert_int_equal(c->nets[1].n_vteps, 2);
+	assert_int_equal(c->nets[1].vteps[1], 0x0200000a);
+	/* An overlay network holds no VLAN: untagged stays network 0's. */
+	assert_int_equal(c->vlan_net[0], 0);
+	assert_int_equal(c->nets[1].vlan, 0);
+	/* One network per VNI; 24 bits; at most DP_NET_MAX_VTEPS. */
+	assert_int_equal(dp_cfg_net_set_vni(c, 2, 5001, NULL, 0), -EEXIST);
+	assert_int_equal(dp_cfg_net_set_vni(c, 2, VX_VNI_MAX + 1, NULL, 0), -EINVAL);
+	assert_int_equal(dp_cfg_net_set_vni(c, 2, 7, vteps, DP_NET_MAX_VTEPS + 1), -EINVAL);
+	/* An overlay network does not become a VLAN one. */
+	assert_int_equal(dp_cfg_net_set(c, 1, 100), -EINVAL);
+	/* Replacing the flood list keeps the VNI. */
+	assert_int_equal(dp_cfg_net_set_vni(c, 1, 5001, vteps, 1), 0);
+	assert_int_equal(c->nets[1].n_vteps, 1);
+	assert_int_equal(dp_cfg_vni_net(c, 5001), 1);
+	/* Clearing it frees the VNI and leaves the untagged network alone. */
+	dp_cfg_net_clear(c, 1);
+	assert_int_equal(dp_cfg_vni_net(c, 5001), DP_NET_NONE);
+	assert_int_equal(c->vlan_net[0], 0);
+	/* Many VNIs (colliding slots among them) all map back. */
+	for (i = 1; i < DP_MAX_NETS; i++)
+		assert_int_equal(dp_cfg_net_set_vni(c, (uint16_t)i, i * DP_VNI_SLOTS, NULL, 0), 0);
+	for (i = 1; i < DP_MAX_NETS; i++)
+		assert_int_equal(dp_cfg_vni_net(c, i * DP_VNI_SLOTS), i);
+	dp_cfg_net_clear(c, 3);
+	for (i = 1; i < DP_MAX_NETS; i++)
+		assert_int_equal(dp_cfg_vni_net(c, i * DP_VNI_SLOTS), i == 3 ? DP_NET_NONE : i);
+	dp_cfg_free(c);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_vlan_mapping),
-		cmocka_unit_test(test_flood_sets),
-		cmocka_unit_test(test_flood_access_ports),
-		cmocka_unit_test(test_queue_assignment),
+		cmocka_unit_test(test_vlan_mapping),       cmocka_unit_test(test_flood_sets),
+		cmocka_unit_test(test_flood_access_ports), cmocka_unit_test(test_queue_assignment),
+		cmocka_unit_test(test_vni_mapping),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -90,6 +90,33 @@ test_learn_per_network(void **state)
 	l2_table_reclaim(t);
 }
 
+/* Overlay entries carry the remote VTEP behind the uplink. */
+static void
+test_learn_behind_vtep(void **state)
+{
+	int32_t pos;
+
+	(void)state;
+	assert_int_equal(l2_table_learn_vtep(t, 7, MAC_C, 2, 0x0100000a), 0);
+	assert_int_equal(port_of(7, MAC_C, &pos), 2);
+	assert_int_equal(l2_table_vtep(t, pos), 0x0100000a);
+	/* The station moved behind another VTEP. */
+	assert_int_equal(l2_table_learn_vtep(t, 7, MAC_C, 2, 0x0200000a), 0);
+	assert_int_equal(port_of(7, MAC_C, &pos), 2);
+	assert_int_equal(l2_table_vtep(t, pos), 0x0200000a);
+	/* Learned without one (a VLAN network's uplink): no VTEP. */
+	assert_int_equal(l2_table_learn(t, 7, MAC_C, 3, false), 0);
+	assert_int_equal(port_of(7, MAC_C, &pos), 3);
+	assert_int_equal(l2_table_vtep(t, pos), 0);
+	assert_int_equal(l2_table_vtep(t, -1), 0);
+	/* A VM's static MAC is not taken over from behind a VTEP. */
+	assert_int_equal(l2_table_learn(t, 7, MAC_A, 5, true), 0);
+	assert_int_equal(l2_table_learn_vtep(t, 7, MAC_A, 2, 0x0100000a), -EPERM);
+	assert_int_equal(port_of(7, MAC_A, &pos), 5);
+	assert_int_equal(l2_table_vtep(t, pos), 0);
+	l2_table_forget_net(t, 7);
+}
+
 static void
 test_aging(void **state)
 {
@@ -171,6 +198,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_learn_per_network),
+		cmocka_unit_test(test_learn_behind_vtep),
 		cmocka_unit_test(test_aging),
 		cmocka_unit_test(test_rcu_reclaim),
 		cmocka_unit_test(test_full_table),

@@ -1113,6 +1113,23 @@ net_create(struct env *e, const char *name, uint32_t vlan)
 }
 
 static Nicvisor__V1__Response *
+net_create_vxlan(struct env *e, const char *name, uint32_t vlan, uint32_t vni, char **vteps,
+		 size_t nvteps)
+{
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__CreateNetworkRequest cn = NICVISOR__V1__CREATE_NETWORK_REQUEST__INIT;
+
+	cn.name = (char *)name;
+	cn.vlan = vlan;
+	cn.vni = vni;
+	cn.remote_vteps = vteps;
+	cn.n_remote_vteps = nvteps;
+	req.op_case = OP(CREATE_NETWORK);
+	req.create_network = &cn;
+	return api(e, &req);
+}
+
+static Nicvisor__V1__Response *
 net_op(struct env *e, int op, const char *ref)
 {
 	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
@@ -1234,6 +1251,84 @@ locally_administered_unicast(const char *mac)
 	assert_int_equal(strlen(mac), 17);
 	assert_int_equal(sscanf(mac, "%2x", &b0), 1);
 	return (b0 & 3) == 2;
+}
+
+static Nicvisor__V1__Response *
+net_update(struct env *e, const char *ref, char **vteps, size_t nvteps)
+{
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__UpdateNetworkRequest un = NICVISOR__V1__UPDATE_NETWORK_REQUEST__INIT;
+
+	un.network = (char *)ref;
+	un.remote_vteps = vteps;
+	un.n_remote_vteps = nvteps;
+	req.op_case = OP(UPDATE_NETWORK);
+	req.update_network = &un;
+	return api(e, &req);
+}
+
+static void restart(struct env *e);
+
+/* Overlay networks: a VNI, unique, not with a VLAN; remote VTEPs. */
+static void
+test_overlay_networks(void **state)
+{
+	struct env *e = *state;
+	Nicvisor__V1__Response *rep;
+	size_t nets, ports;
+	char *vteps[2] = { "192.0.2.2", "192.0.2.3" }, *bad[1] = { "192.0.2.300" };
+
+	rep = net_create_vxlan(e, "teal", 0, 5001, vteps, 2);
+	assert_int_equal(rep->status->code, CODE(OK));
+	assert_int_equal(rep->network->vni, 5001);
+	assert_int_equal(rep->network->vlan, 0);
+	assert_int_equal(rep->network->n_remote_vteps, 2);
+	assert_string_equal(rep->network->remote_vteps[1], "192.0.2.3");
+	expect_err(net_create_vxlan(e, "cyan", 0, 5001, NULL, 0), CODE(ALREADY_EXISTS), "vni",
+		   "network teal's");
+	expect_err(net_create_vxlan(e, "cyan", 100, 5002, NULL, 0), CODE(INVALID_ARGUMENT), "vni",
+		   "not both");
+	expect_err(net_create_vxlan(e, "cyan", 0, 1 << 24, NULL, 0), CODE(INVALID_ARGUMENT), "vni",
+		   "1..16777215");
+	expect_err(net_create_vxlan(e, "cyan", 0, 5002, bad, 1), CODE(INVALID_ARGUMENT),
+		   "remote_vteps[0]", "unicast");
+	expect_err(net_create_vxlan(e, "cyan", 0, 0, vteps, 1), CODE(INVALID_ARGUMENT),
+		   "remote_vteps", "give a vni");
+	rep = net_op(e, OP(GET_NETWORK), "teal");
+	assert_int_equal(rep->status->code, CODE(OK));
+	assert_int_equal(rep->network->vni, 5001);
+	assert_string_equal(rep->network->remote_vteps[0], "192.0.2.2");
+	/* The flood list is replaced; only an overlay network has one. */
+	rep = net_update(e, "teal", &vteps[1], 1);
+	assert_int_equal(rep->status->code, CODE(OK));
+	assert_int_equal(rep->network->n_remote_vteps, 1);
+	assert_string_equal(rep->network->remote_vteps[0], "192.0.2.3");
+	rep = net_op(e, OP(GET_NETWORK), "teal");
+	assert_int_equal(rep->network->n_remote_vteps, 1);
+	/* Both survive a restart, and the new dataplane gets the network. */
+	restart(e);
+	rep = net_op(e, OP(GET_NETWORK), "teal");
+	assert_int_equal(rep->status->code, CODE(OK));
+	assert_int_equal(rep->network->vni, 5001);
+	assert_int_equal(rep->network->n_remote_vteps, 1);
+	assert_string_equal(rep->network->remote_vteps[0], "192.0.2.3");
+	fake_counts(e, &nets, &ports);
+	assert_int_equal(nets, 1);
+	expect_err(net_update(e, "teal", bad, 1), CODE(INVALID_ARGUMENT), "remote_vteps[0]",
+		   "unicast");
+	expect_err(net_update(e, "nothere", NULL, 0), CODE(NOT_FOUND), "network", NULL);
+	assert_int_equal(net_create(e, "plain", 0)->status->code, CODE(OK));
+	expect_err(net_update(e, "plain", vteps, 1), CODE(FAILED_PRECONDITION), "network",
+		   "no VNI");
+	assert_int_equal(net_op(e, OP(DELETE_NETWORK), "plain")->status->code, CODE(OK));
+	rep = net_update(e, "teal", NULL, 0);
+	assert_int_equal(rep->status->code, CODE(OK));
+	assert_int_equal(rep->network->n_remote_vteps, 0);
+	fake_counts(e, &nets, &ports);
+	assert_int_equal(nets, 1);
+	assert_int_equal(net_op(e, OP(DELETE_NETWORK), "teal")->status->code, CODE(OK));
+	fake_counts(e, &nets, &ports);
+	assert_int_equal(nets, 0);
 }
 
 static void
@@ -1825,6 +1920,10 @@ test_bad_saved_networks(void **state)
 	assert_int_equal(dpu_store_save(e->store, &st), 0);
 	assert_int_equal(dpu_agent_open(&conf, &a2), -EBADMSG);
 	n2.vlan = 7;
+	n2.vni = 9; /* and a VNI */
+	assert_int_equal(dpu_store_save(e->store, &st), 0);
+	assert_int_equal(dpu_agent_open(&conf, &a2), -EBADMSG);
+	n2.vni = 0;
 	n2.name = "blue";
 	assert_int_equal(dpu_store_save(e->store, &st), 0);
 	assert_int_equal(dpu_agent_open(&conf, &a2), -EBADMSG);
@@ -2589,6 +2688,7 @@ main(void)
 		T(test_resources_and_sharing),
 		T(test_decode_errors_keep_serving),
 		T(test_networks),
+		T(test_overlay_networks),
 		T(test_nics_at_create),
 		T(test_mac_assignment_unique),
 		T(test_nic_state_machine),

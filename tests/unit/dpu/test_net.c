@@ -4,6 +4,7 @@
  * dp.h (duplicates, unknown networks, networks in use, counters), and the
  * options of nicvisor-dpu choose the dataplane: uplinks, hugepages, off.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -121,6 +122,32 @@ test_uplink_option(void **state)
 }
 
 static void
+test_vtep_option(void **state)
+{
+	struct dpu_net_opts o = { 0 };
+	char err[256];
+
+	(void)state;
+	assert_int_equal(dpu_net_opts_set_vtep(&o, "192.0.2.1", err, sizeof(err)), 0);
+	assert_int_equal(o.vtep_ip, htonl(0xc0000201));
+	assert_int_equal(o.vtep_port, 0);
+	assert_int_equal(dpu_net_opts_set_vtep(&o, "192.0.2.7:8472", err, sizeof(err)), 0);
+	assert_int_equal(o.vtep_ip, htonl(0xc0000207));
+	assert_int_equal(o.vtep_port, 8472);
+	assert_int_equal(dpu_net_opts_set_vtep(&o, "192.0.2.7:0", err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "1..65535"));
+	assert_int_equal(dpu_net_opts_set_vtep(&o, "192.0.2.7:65536", err, sizeof(err)), -EINVAL);
+	assert_int_equal(dpu_net_opts_set_vtep(&o, "192.0.2.7:", err, sizeof(err)), -EINVAL);
+	assert_int_equal(dpu_net_opts_set_vtep(&o, "192.0.2.7:1x", err, sizeof(err)), -EINVAL);
+	assert_int_equal(dpu_net_opts_set_vtep(&o, "224.0.0.1", err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "unicast"));
+	assert_int_equal(dpu_net_opts_set_vtep(&o, "host.example", err, sizeof(err)), -EINVAL);
+	assert_int_equal(dpu_net_opts_set_vtep(&o, "0.0.0.0", err, sizeof(err)), -EINVAL);
+	assert_int_equal(dpu_net_opts_set_vtep(&o, "1234567890123456789:1", err, sizeof(err)),
+			 -EINVAL);
+}
+
+static void
 write_text(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");
@@ -194,9 +221,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fake_contract),
-		cmocka_unit_test(test_uplink_option),
-		cmocka_unit_test(test_hugepages_detection),
+		cmocka_unit_test(test_fake_contract), cmocka_unit_test(test_uplink_option),
+		cmocka_unit_test(test_vtep_option),   cmocka_unit_test(test_hugepages_detection),
 		cmocka_unit_test(test_open_modes),
 	};
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* dpu/validate.c: every rule, its code and its field. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -506,6 +507,35 @@ test_spec_disks(void **state)
 	expect(dpu_validate_disk(&d[1], "disk", &st), &st, "disk.max_bytes_per_second", "4096..");
 }
 
+static void
+test_network_overlay(void **state)
+{
+	char *vteps[DPU_MAX_VTEPS + 1] = { "192.0.2.1", "192.0.2.2" };
+	uint32_t ips[DPU_MAX_VTEPS];
+	struct dpu_status st;
+
+	(void)state;
+	assert_int_equal(dpu_validate_overlay(0, 0, NULL, 0, NULL, &st), 0);
+	assert_int_equal(dpu_validate_overlay(0, 1, NULL, 0, NULL, &st), 0);
+	assert_int_equal(dpu_validate_overlay(0, DPU_VNI_MAX, vteps, 2, ips, &st), 0);
+	assert_int_equal(ips[1], htonl(0xc0000202));
+	expect(dpu_validate_overlay(0, DPU_VNI_MAX + 1, NULL, 0, NULL, &st), &st, "vni",
+	       "1..16777215");
+	expect(dpu_validate_overlay(100, 5, NULL, 0, NULL, &st), &st, "vni", "not both");
+	expect(dpu_validate_overlay(0, 0, vteps, 1, NULL, &st), &st, "remote_vteps", "give a vni");
+	expect(dpu_validate_overlay(0, 5, vteps, DPU_MAX_VTEPS + 1, NULL, &st), &st, "remote_vteps",
+	       "at most 16");
+	vteps[1] = "192.0.2.1";
+	expect(dpu_validate_overlay(0, 5, vteps, 2, ips, &st), &st, "remote_vteps[1]",
+	       "given twice");
+	vteps[1] = "224.0.0.5";
+	expect(dpu_validate_overlay(0, 5, vteps, 2, ips, &st), &st, "remote_vteps[1]", "unicast");
+	vteps[1] = "192.0.2";
+	expect(dpu_validate_overlay(0, 5, vteps, 2, ips, &st), &st, "remote_vteps[1]", "unicast");
+	vteps[1] = NULL;
+	expect(dpu_validate_overlay(0, 5, vteps, 2, ips, &st), &st, "remote_vteps[1]", "unicast");
+}
+
 int
 main(void)
 {
@@ -515,7 +545,7 @@ main(void)
 		cmocka_unit_test(test_sniff),        cmocka_unit_test(test_network_rules),
 		cmocka_unit_test(test_mac),          cmocka_unit_test(test_spec_nics),
 		cmocka_unit_test(test_volume_rules), cmocka_unit_test(test_nbd_url),
-		cmocka_unit_test(test_spec_disks),
+		cmocka_unit_test(test_spec_disks),   cmocka_unit_test(test_network_overlay),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
