@@ -45,8 +45,9 @@ Scenarios (SCENARIOS below; one row each, a hook for the ones to come):
              the window (ours: the worker's rounds that moved packets; OVS:
              pmd-stats-show; testpmd: --record-core-cycles) as the rate one
              core sustains at that cost (TSC rate / cycles).
-  vxlan,     skipped with a note until the switch has VXLAN encap/decap
-  acl_ct     and security groups with connection tracking.
+  vxlan,     skipped with a note: VXLAN needs a topology of its own here
+  acl_ct     (the generator as the remote VTEP), security groups with
+             connection tracking are not in the switch yet.
 
 Rates are both directions together, per switch forwarding core (1): Mpps
 per core. Closed loop: nothing is offered beyond what comes back, so that
@@ -99,7 +100,8 @@ SCENARIOS = [
     {"name": "flows100k", "what": "(b) 100k active flows", "mode": "flows", "flows": 100000,
      "sizes": [64]},
     {"name": "vxlan", "what": "(c) VXLAN encap/decap",
-     "needs": "VXLAN encap/decap in the switch (being built)"},
+     "needs": "a VXLAN topology in this benchmark (the switch has VXLAN now; the generator "
+              "must play the remote VTEP: answer its ARP, send encapsulated frames back)"},
     {"name": "acl_ct", "what": "(d) 100 security-group rules with connection tracking",
      "needs": "security groups with connection tracking in the switch (being built)"},
 ]
