@@ -7,7 +7,7 @@ MESON_OPTS ?= --buildtype=debugoptimized
 CROSS_BUILD ?= $(BUILD)/arm64
 
 .PHONY: all deps deps-cross deps-pkg build cross-arm64 deb check demo images bench-boot bench-net \
-	bench-blk format clean
+	bench-switch bench-blk format clean
 
 all: build
 
@@ -51,6 +51,11 @@ bench-boot: build
 bench-net: build
 	./tools/deps.sh bench
 	./tools/bench/net/bench_net.py --build $(BUILD)
+
+# BENCH_ARGS=--quick: one short round, to try it out.
+bench-switch: build
+	./tools/deps.sh bench
+	./tools/bench/switch/bench_switch.py --build $(BUILD) $(BENCH_ARGS)
 
 bench-blk: build
 	./tools/bench/blk/bench_blk.py --build $(BUILD)

@@ -184,8 +184,9 @@ housekeeping(void *arg)
 			struct dp_port *p =
 				req[i].port < DP_MAX_PORTS ? dp->ports[req[i].port] : NULL;
 
-			/* Only uplinks learn; a request may outlive its port. */
-			if (p == NULL || !p->is_uplink)
+			/* Only uplinks and access ports learn; a request may
+			 * outlive its port. */
+			if (p == NULL || dp_port_is_vm(p))
 				continue;
 			if (req[i].net == DP_NET_NONE) {
 				/* A full table leaves the VTEP unresolved (counted). */
@@ -208,7 +209,7 @@ housekeeping(void *arg)
 				struct dp_port *p = dp->ports[i];
 				uint32_t fresh;
 
-				if (p == NULL || p->is_uplink)
+				if (p == NULL || !dp_port_is_vm(p))
 					continue;
 				fresh = dp_vhost_newly_broken(p);
 				if (fresh != 0)
@@ -821,7 +822,7 @@ uplinks_vm_mac(struct dp *dp, const struct dp_port *vm, bool add)
 	for (i = 0; !add && i < DP_MAX_PORTS; i++) {
 		const struct dp_port *o = dp->ports[i];
 
-		if (o != NULL && o != vm && !o->is_uplink && o->mac48 == vm->mac48)
+		if (o != NULL && o != vm && dp_port_is_vm(o) && o->mac48 == vm->mac48)
 			return;
 	}
 	for (i = 0; i < DP_MAX_PORTS; i++) {
@@ -923,18 +924,20 @@ out:
 	return rc;
 }
 
-int
-dp_uplink_add(struct dp *dp, const char *port, const char *devargs, char *err, size_t errlen)
+/* An ethdev port: an uplink (network NULL) or an access port of network. */
+static int
+ethdev_port_add(struct dp *dp, const char *port, const char *network, const char *devargs,
+		char *err, size_t errlen)
 {
 	struct dp_port *p;
 	unsigned int i;
-	int rc, id;
+	int rc, id, net = DP_NET_NONE;
 
 	rc = dp_check_name("port", port, err, errlen);
 	if (rc < 0)
 		return rc;
 	if (devargs == NULL || devargs[0] == '\0') {
-		seterr(err, errlen, "an uplink needs devargs");
+		seterr(err, errlen, "an ethdev port needs devargs");
 		return -EINVAL;
 	}
 	pthread_mutex_lock(&dp->lock);
@@ -942,6 +945,14 @@ dp_uplink_add(struct dp *dp, const char *port, const char *devargs, char *err, s
 		seterr(err, errlen, "port %s exists", port);
 		rc = -EEXIST;
 		goto out;
+	}
+	if (network != NULL) {
+		net = net_by_name(dp, network);
+		if (net < 0) {
+			seterr(err, errlen, "no network %s", network);
+			rc = -ENOENT;
+			goto out;
+		}
 	}
 	id = alloc_port_id(dp);
 	if (id < 0) {
@@ -954,22 +965,26 @@ dp_uplink_add(struct dp *dp, const char *port, const char *devargs, char *err, s
 		rc = -ENOMEM;
 		goto out;
 	}
-	p->is_uplink = true;
-	p->net = DP_NET_NONE;
+	p->is_uplink = network == NULL;
+	p->is_access = network != NULL;
+	p->net = (uint16_t)net;
+	if (network != NULL)
+		snprintf(p->netname, sizeof(p->netname), "%s", network);
 	rc = dp_ethdev_open_arg(p, devargs, dp->workers, &port_extra(p)->pool, err, errlen);
 	if (rc < 0) {
 		rte_free(p);
 		goto out;
 	}
-	for (i = 0; i < DP_MAX_PORTS; i++) {
+	/* An access port takes every frame: no MAC or VTEP filter to set. */
+	for (i = 0; p->is_uplink && i < DP_MAX_PORTS; i++) {
 		const struct dp_port *vm = dp->ports[i];
 
-		if (vm != NULL && !vm->is_uplink && p->ops->vm_mac != NULL &&
+		if (vm != NULL && dp_port_is_vm(vm) && p->ops->vm_mac != NULL &&
 		    p->ops->vm_mac(p, vm->mac, true) != 0)
 			DP_LOG(WARNING, "uplink %s: cannot steer %s's MAC to the dataplane\n", port,
 			       vm->name);
 	}
-	if (dp->cfg->vtep_ip != 0 && p->ops->vtep != NULL &&
+	if (p->is_uplink && dp->cfg->vtep_ip != 0 && p->ops->vtep != NULL &&
 	    p->ops->vtep(p, 0, dp->cfg->vtep_ip) != 0)
 		DP_LOG(WARNING, "uplink %s: cannot steer ARP for the VTEP address\n", port);
 	rc = port_publish(dp, p, err, errlen);
@@ -979,10 +994,30 @@ dp_uplink_add(struct dp *dp, const char *port, const char *devargs, char *err, s
 		p->ops->close(p);
 		rte_mempool_free(mp);
 		rte_free(p);
+		goto out;
 	}
+	if (p->is_access)
+		dp->nets[net].nports++;
 out:
 	pthread_mutex_unlock(&dp->lock);
 	return rc;
+}
+
+int
+dp_uplink_add(struct dp *dp, const char *port, const char *devargs, char *err, size_t errlen)
+{
+	return ethdev_port_add(dp, port, NULL, devargs, err, errlen);
+}
+
+int
+dp_access_port_add(struct dp *dp, const char *port, const char *network, const char *devargs,
+		   char *err, size_t errlen)
+{
+	if (network == NULL) {
+		seterr(err, errlen, "an access port needs a network");
+		return -EINVAL;
+	}
+	return ethdev_port_add(dp, port, network, devargs, err, errlen);
 }
 
 /* Under dp->lock. With workers running, they stop seeing the port first. */
@@ -1008,13 +1043,14 @@ port_remove(struct dp *dp, struct dp_port *p, bool workers_running)
 	l2_table_forget_port(dp->l2, p->id);
 	p->ops->close(p);
 	dp_qos_port_free(p);
-	if (p->is_uplink) {
-		rte_mempool_free(port_extra(p)->pool);
-	} else {
+	if (dp_port_is_vm(p)) {
 		uplinks_vm_mac(dp, p, false);
-		dp->nets[p->net].nports--;
 		bury_pool(port_extra(p)->pool, port_extra(p)->pool_size);
+	} else {
+		rte_mempool_free(port_extra(p)->pool);
 	}
+	if (!p->is_uplink)
+		dp->nets[p->net].nports--;
 	dp->ports[p->id] = NULL;
 	rte_free(p);
 	return 0;
@@ -1047,7 +1083,7 @@ fill_stats(struct dp_port *p, struct dp_port_stats *st)
 
 	memset(st, 0, sizeof(*st));
 	snprintf(st->port, sizeof(st->port), "%s", p->name);
-	snprintf(st->kind, sizeof(st->kind), "%s", p->ops->kind);
+	snprintf(st->kind, sizeof(st->kind), "%s", p->is_access ? "access" : p->ops->kind);
 	if (!p->is_uplink) {
 		snprintf(st->network, sizeof(st->network), "%s", p->netname);
 		memcpy(st->mac, p->mac, 6);

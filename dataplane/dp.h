@@ -4,11 +4,14 @@
  *
  * Ports are VM NICs (vhost-user: the dataplane listens on a socket, the
  * host's virtio-net frontend connects) and uplinks (ethdevs by devargs:
- * net_af_packet, net_tap, net_memif here; mlx5 on BlueField). Networks are
- * logical L2 domains: MAC learning and aging, broadcast and unknown
- * unicast flooded within the network only, an 802.1Q tag on uplinks, or
- * for overlay networks VXLAN between this DPU's VTEP and others'. A VM
- * port only sends with its own MAC (others are dropped and counted).
+ * net_af_packet, net_tap, net_memif here; mlx5 on BlueField) and access
+ * ports (ethdevs by devargs on one network, untagged: a segment of
+ * stations, e.g. a packet generator's links or a local appliance).
+ * Networks are logical L2 domains: MAC learning and aging, broadcast and
+ * unknown unicast flooded within the network only, an 802.1Q tag on
+ * uplinks, or for overlay networks VXLAN between this DPU's VTEP and
+ * others'. A VM port only sends with its own MAC (others are dropped and
+ * counted); uplinks and access ports learn their stations' MACs.
  *
  * Threads: every function here is called from control threads (any, one
  * at a time or concurrently: the dataplane serialises them) and never
@@ -92,6 +95,13 @@ int dp_vhost_port_add(struct dp *dp, const char *port, const char *network, cons
  * by its VLAN. Uplinks do not forward to each other. At most 8. */
 int dp_uplink_add(struct dp *dp, const char *port, const char *devargs, char *err, size_t errlen);
 
+/* An access port: an ethdev by devargs (e.g. "net_memif0,role=server,
+ * socket=/run/x.sock") on one network, untagged. Source MACs are learned
+ * (a VM port's MAC stays the VM's); frames go to any port of the network
+ * (VM ports, other access ports, the uplinks tagged with its VLAN). */
+int dp_access_port_add(struct dp *dp, const char *port, const char *network, const char *devargs,
+		       char *err, size_t errlen);
+
 int dp_port_del(struct dp *dp, const char *port, char *err, size_t errlen);
 
 /*
@@ -172,8 +182,8 @@ int dp_mirror_stats(struct dp *dp, const char *name, struct dp_mirror_stats *out
 #define DP_DROP_REASONS 24
 struct dp_port_stats {
 	char port[64];
-	char kind[8];     /* "vhost", "uplink" */
-	char network[64]; /* vhost ports */
+	char kind[8];     /* "vhost", "uplink", "access" */
+	char network[64]; /* vhost and access ports */
 	uint8_t mac[6];
 	bool link_up;
 	unsigned int queues_broken; /* vhost: virtqueues marked broken (bad descriptors) */

@@ -92,7 +92,7 @@ struct dp_mirror;
  * and never block.
  */
 struct dp_port_ops {
-	const char *kind; /* "vhost", "uplink" */
+	const char *kind; /* "vhost", "uplink" (ethdevs: "access" for access ports) */
 	/* Opens the port; fills port->n_rxq and port->txq_of_worker. May fail
 	 * (negative errno, reason in err). */
 	int (*open)(struct dp_port *port, const void *arg, char *err, size_t errlen);
@@ -132,7 +132,10 @@ struct dp_port {
 	const struct dp_port_ops *ops;
 	uint16_t id;
 	bool is_uplink;
-	uint16_t net;          /* VM ports: network id */
+	/* An access port: an ethdev on one network, untagged; its stations'
+	 * source MACs are learned (no spoof check). Neither a VM nor an uplink. */
+	bool is_access;
+	uint16_t net;          /* VM and access ports: network id */
 	uint64_t mac48;        /* VM ports: own MAC, as loaded by dp_mac48() */
 	uint8_t mac[6];        /* VM ports; uplinks: the device's (outer source of VXLAN) */
 	uint16_t mtu;          /* uplinks: the device's MTU (IP datagram bytes) */
@@ -147,11 +150,18 @@ struct dp_port {
 	struct dp_port_counters ctr[DP_MAX_WORKERS + 1]; /* [DP_MAX_WORKERS]: other threads */
 };
 
+/* A VM NIC (vhost-user): a fixed MAC, the spoof check. */
+static inline bool
+dp_port_is_vm(const struct dp_port *p)
+{
+	return !p->is_uplink && !p->is_access;
+}
+
 /* One network as the workers see it. */
 struct dp_net_fwd {
 	bool used;
 	uint16_t vlan;
-	uint64_t members[DP_PORT_WORDS]; /* VM ports on it */
+	uint64_t members[DP_PORT_WORDS]; /* VM and access ports on it */
 	uint32_t vni;                    /* overlay network: VXLAN on the uplinks; 0: none */
 	uint16_t n_vteps;
 	uint32_t vteps[DP_NET_MAX_VTEPS]; /* flood list (network byte order) */

@@ -421,20 +421,44 @@ load48(const uint8_t *p)
 	return v & MAC48_MASK;
 }
 
-/* Frames from a VM port: source must be the port's MAC; the network is
- * the port's. A burst usually goes to few destinations: each distinct one
- * is looked up once (consecutive frames to the same MAC share a lookup). */
+static void request_learn(struct wstate *ws, uint16_t net, uint64_t mac48, uint16_t port,
+			  uint32_t vtep);
+
+/* An access port's distinct sources of a burst: refresh those known here,
+ * ask for the others to be learned (group addresses never are). */
+static void
+learn_sources(struct wstate *ws, const struct dp_port *in, const uint64_t *keys, unsigned int n)
+{
+	uint16_t ports[DP_BURST];
+	int32_t pos[DP_BURST];
+	unsigned int i;
+
+	l2_table_lookup_bulk(ws->dp->l2, keys, n, ports, pos);
+	for (i = 0; i < n; i++) {
+		if ((keys[i] >> 16) & 1)
+			continue;
+		if (likely(ports[i] == in->id))
+			l2_table_touch(ws->dp->l2, pos[i]);
+		else
+			request_learn(ws, in->net, keys[i] >> 16, in->id, 0);
+	}
+}
+
+/* Frames from a VM port (source must be the port's MAC) or an access port
+ * (sources learned); the network is the port's. A burst usually goes to
+ * few destinations: each distinct one is looked up once (consecutive
+ * frames to the same MAC share a lookup), and so is each source. */
 static void
 from_vm(struct wstate *ws, const struct dp_cfg *cfg, struct dp_port *in, struct rte_mbuf **pkts,
 	uint16_t n)
 {
 	struct dp_port_counters *ctr = &in->ctr[ws->w];
-	uint64_t keys[DP_BURST];
+	uint64_t keys[DP_BURST], skeys[DP_BURST];
 	struct rte_mbuf *uni[DP_BURST];
 	uint8_t key_of[DP_BURST];
 	uint16_t ports[DP_BURST];
 	int32_t pos[DP_BURST];
-	unsigned int i, nuni = 0, nkeys = 0;
+	unsigned int i, nuni = 0, nkeys = 0, nskeys = 0;
 	uint64_t bytes = 0;
 
 	for (i = 0; i < n; i++)
@@ -442,12 +466,17 @@ from_vm(struct wstate *ws, const struct dp_cfg *cfg, struct dp_port *in, struct 
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		const uint8_t *eth = rte_pktmbuf_mtod(m, const uint8_t *);
-		uint64_t dst, key;
+		uint64_t dst, key, src;
 
 		bytes += m->pkt_len;
 		if (unlikely(!admit(m, ctr, 0)))
 			continue;
-		if (unlikely(load48(eth + 6) != in->mac48)) {
+		src = load48(eth + 6);
+		if (in->is_access) {
+			key = l2_key(in->net, src);
+			if (nskeys == 0 || skeys[nskeys - 1] != key)
+				skeys[nskeys++] = key;
+		} else if (unlikely(src != in->mac48)) {
 			drop(m, ctr, DP_DROP_SPOOFED_SRC_MAC);
 			continue;
 		}
@@ -464,6 +493,8 @@ from_vm(struct wstate *ws, const struct dp_cfg *cfg, struct dp_port *in, struct 
 	}
 	ctr->rx_packets += n;
 	ctr->rx_bytes += bytes;
+	if (nskeys != 0)
+		learn_sources(ws, in, skeys, nskeys);
 	if (nuni == 0)
 		return;
 	l2_table_lookup_bulk(ws->dp->l2, keys, nkeys, ports, pos);

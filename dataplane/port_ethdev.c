@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Uplinks: any ethdev by devargs ("net_af_packet0,iface=veth0",
- * "net_tap0,iface=dp0", "net_memif0,role=server,socket=...", or a PCI
- * address with its options for mlx5), attached at runtime with
- * rte_dev_probe() and detached with rte_dev_remove().
+ * Ethdev ports, uplinks and access ports (dp.c tells them apart): any
+ * ethdev by devargs ("net_af_packet0,iface=veth0", "net_tap0,iface=dp0",
+ * "net_memif0,role=server,socket=...", or a PCI address with its options
+ * for mlx5), attached at runtime with rte_dev_probe() and detached with
+ * rte_dev_remove().
  *
  * Each worker has its own tx queue when the device has enough; otherwise
  * workers share queues under a per-queue spinlock taken once per burst.

@@ -8,7 +8,8 @@
  *   net NAME VLAN                 vhost PORT NET MAC QUEUE_PAIRS
  *   netvx NAME VNI [IP,IP...]     vteps NAME [IP,IP...]   (overlay networks)
  *   vtep IP [UDP_PORT]            (this dataplane's VTEP; IP 0.0.0.0: off)
- *   uplink PORT DEVARGS           del PORT          delnet NAME
+ *   uplink PORT DEVARGS           access PORT NET DEVARGS
+ *   del PORT                      delnet NAME
  *   stats [PORT]                  workers (one "WORKER" line each)
  *   qos PORT RX_BPS RX_BURST TX_BPS TX_BURST    (bits/s, bytes; 0: none/default)
  *   mirror NAME SRC rx|tx|both DST  delmirror NAME
@@ -162,6 +163,8 @@ command(struct dp *dp, char *line)
 		}
 	} else if (strcmp(argv[0], "uplink") == 0 && argc == 3) {
 		rc = dp_uplink_add(dp, argv[1], argv[2], err, sizeof(err));
+	} else if (strcmp(argv[0], "access") == 0 && argc == 4) {
+		rc = dp_access_port_add(dp, argv[1], argv[2], argv[3], err, sizeof(err));
 	} else if (strcmp(argv[0], "del") == 0 && argc == 2) {
 		rc = dp_port_del(dp, argv[1], err, sizeof(err));
 	} else if (strcmp(argv[0], "qos") == 0 && argc == 6) {

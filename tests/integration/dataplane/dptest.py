@@ -223,11 +223,13 @@ TESTPMD = "dpdk-testpmd"
 
 
 class Testpmd(Proc):
-    """dpdk-testpmd whose net_virtio_user ports stand in for VMs' drivers."""
+    """dpdk-testpmd whose net_virtio_user ports stand in for VMs' drivers;
+    vdevs (devargs) are more ports after them (e.g. net_memif clients)."""
 
-    def __init__(self, name, ports, cpus="0,1", lcores=None):
+    def __init__(self, name, ports, cpus="0,1", lcores=None, vdevs=()):
         """cpus: EAL -l (lcore = CPU); lcores: EAL --lcores instead, e.g.
-        "0@0,1@0" to keep the forwarding lcore off the dataplane's CPU."""
+        "0@0,1@0" to keep the forwarding lcore off the dataplane's CPU;
+        vdevs: more --vdev arguments (ports after the virtio_user ones)."""
         # testpmd's printf output must not wait in a pipe's stdio buffer.
         where = ["--lcores", lcores] if lcores else ["-l", cpus]
         argv = ["stdbuf", "-o0", TESTPMD] + where + ["--no-huge", "-m", "512", "--no-shconf",
@@ -235,9 +237,11 @@ class Testpmd(Proc):
                 "--single-file-segments", "--no-pci", "--log-level=lib.eal:warning"]
         for i, (path, mac) in enumerate(ports):
             argv += ["--vdev", f"net_virtio_user{i},path={path},mac={mac}"]
+        for v in vdevs:
+            argv += ["--vdev", v]
         argv += ["--", "-i", "--total-num-mbufs=16384", "--no-flush-rx",
                  "--port-topology=loop"]
-        self.nports = len(ports)
+        self.nports = len(ports) + len(vdevs)
         super().__init__(name, argv)
         self.wait_for(r"testpmd> ", 90)
 

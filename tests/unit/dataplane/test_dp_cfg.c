@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests: the forwarding snapshot (dp_cfg.c): VLAN mapping, flooding
- * sets, queue assignment. */
+ * sets (VM, access and uplink ports), queue assignment. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -31,6 +31,15 @@ uplink(uint16_t id)
 	struct dp_port *p = vm(id, DP_NET_NONE, 1);
 
 	p->is_uplink = true;
+	return p;
+}
+
+static struct dp_port *
+access_port(uint16_t id, uint16_t net)
+{
+	struct dp_port *p = vm(id, net, 1);
+
+	p->is_access = true;
 	return p;
 }
 
@@ -115,6 +124,39 @@ test_flood_sets(void **state)
 	assert_true(has(out, n, 1) && has(out, n, 3));
 	/* A network that does not exist floods nowhere. */
 	assert_int_equal(dp_cfg_flood_targets(c, 9, 0, out, RTE_DIM(out)), 0);
+	dp_cfg_free(c);
+}
+
+/* Access ports are members of their network like VM ports: they flood to
+ * VMs, each other and the uplinks, and get the uplinks' floods. */
+static void
+test_flood_access_ports(void **state)
+{
+	struct dp_cfg *c = dp_cfg_clone(NULL);
+	uint16_t out[DP_MAX_PORTS + DP_MAX_UPLINKS];
+	unsigned int n;
+
+	(void)state;
+	assert_int_equal(dp_cfg_net_set(c, 0, 0), 0);
+	assert_int_equal(dp_cfg_net_set(c, 1, 20), 0);
+	assert_int_equal(dp_cfg_port_set(c, access_port(10, 0), 1), 0);
+	assert_int_equal(dp_cfg_port_set(c, access_port(11, 0), 1), 0);
+	assert_int_equal(dp_cfg_port_set(c, access_port(12, 1), 1), 0);
+	assert_int_equal(dp_cfg_port_set(c, vm(13, 0, 1), 1), 0);
+	assert_int_equal(dp_cfg_port_set(c, uplink(14), 1), 0);
+	assert_int_equal(dp_cfg_port_set(c, access_port(15, 9), 1), -ENOENT);
+	assert_false(dp_port_is_vm(&ports[10]) || dp_port_is_vm(&ports[14]));
+	assert_true(dp_port_is_vm(&ports[13]));
+
+	n = dp_cfg_flood_targets(c, 0, 10, out, RTE_DIM(out));
+	assert_int_equal(n, 3);
+	assert_true(has(out, n, 11) && has(out, n, 13) && has(out, n, 14));
+	n = dp_cfg_flood_targets(c, 0, 14, out, RTE_DIM(out));
+	assert_int_equal(n, 3);
+	assert_true(has(out, n, 10) && has(out, n, 11) && has(out, n, 13));
+	n = dp_cfg_flood_targets(c, 1, 14, out, RTE_DIM(out));
+	assert_int_equal(n, 1);
+	assert_true(has(out, n, 12));
 	dp_cfg_free(c);
 }
 
@@ -223,9 +265,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_vlan_mapping),     cmocka_unit_test(test_flood_sets),
-		cmocka_unit_test(test_queue_assignment), cmocka_unit_test(test_vni_mapping),
-		cmocka_unit_test(test_mirror_sets),
+		cmocka_unit_test(test_vlan_mapping),       cmocka_unit_test(test_flood_sets),
+		cmocka_unit_test(test_flood_access_ports), cmocka_unit_test(test_queue_assignment),
+		cmocka_unit_test(test_vni_mapping),        cmocka_unit_test(test_mirror_sets),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -30,23 +30,19 @@ ovs-vswitchd-dpdk (skipped with a note if absent).
 """
 import argparse
 import os
-import re
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 
-SRC = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-sys.path.insert(0, os.path.join(SRC, "tests", "integration", "dataplane"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from benchlib import (SRC, OursLoad, OvsBase, TestpmdLoad, forget_eal_dirs,  # noqa: E402
+                      gen_cmd, gen_stats, logger, ovs_installed, reserve_hugepages, tsc_hz,
+                      wait_paths, write_section)
 
 M1, M2 = "02:00:00:00:00:01", "02:00:00:00:00:02"
-OVS_VSWITCHD = "/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk"
 MEM_MB = 1024
-
-
-def log(*a):
-    print("[bench-net]", *a, file=sys.stderr, flush=True)
+log = logger("bench-net")
 
 
 def generator(dptest, sock1, sock2, size):
@@ -66,23 +62,6 @@ def generator(dptest, sock1, sock2, size):
     return g
 
 
-def gen_cmd(g, line, timeout=30):
-    m = g.mark()
-    g.send(line)
-    g.wait_for(r"testpmd> ", timeout, m)
-    return g.text(m)
-
-
-def gen_stats(g):
-    m = g.mark()
-    g.send("show port stats all")
-    g.wait_for(r"NIC statistics for port 1[^#]*#+", 30, m)
-    out = g.text(m)
-    pps = [int(x) for x in re.findall(r"Rx-pps:\s+(\d+)", out)]
-    drops = [int(x) for x in re.findall(r"TX-errors:\s+(\d+)", out)]
-    return sum(pps), sum(drops)
-
-
 def measure(g, sw, size, warm, window):
     """(closed-loop Mpps at the generator, switch cycles per packet, drops)."""
     gen_cmd(g, f"set txpkts {size}")
@@ -97,16 +76,7 @@ def measure(g, sw, size, warm, window):
     return pps / 1e6, cpp, drops
 
 
-def tsc_hz():
-    """The TSC rate, as our dataplane reports it (same machine)."""
-    with open("/proc/cpuinfo") as f:
-        for ln in f:
-            if ln.startswith("cpu MHz"):
-                return float(ln.split(":")[1]) * 1e6
-    return 2.7e9
-
-
-class Ours:
+class Ours(OursLoad):
     name = "ours"
 
     def __init__(self, dptest, build):
@@ -125,26 +95,8 @@ class Ours:
             self.dp.send(f"vhost {port} red {mac} 1")
             self.socks.append(self.dp.wait_for(r"^OK (\S+)", 30, m).group(1))
 
-    def _load(self):
-        m = self.dp.mark()
-        self.dp.send("workers")
-        self.dp.wait_for(r"^OK \d+", 30, m)
-        w = re.search(r"packets=(\d+) busy_cycles=(\d+) .*tsc_hz=(\d+)", self.dp.text(m))
-        self.hz = int(w.group(3))
-        return int(w.group(1)), int(w.group(2))
 
-    def window_start(self):
-        self.w0 = self._load()
-
-    def window_end(self):
-        p, c = self._load()
-        return (c - self.w0[1]) / max(1, p - self.w0[0])
-
-    def stop(self):
-        self.dp.stop()
-
-
-class TestpmdIo:
+class TestpmdIo(TestpmdLoad):
     name = "testpmd"
 
     def __init__(self, dptest, build):
@@ -160,117 +112,31 @@ class TestpmdIo:
             "--vdev", f"net_vhost1,iface={self.socks[1]},queues=1",
             "--", "-i", "--total-num-mbufs=32768", "--no-flush-rx",
             "--port-topology=paired", "--forward-mode=io", "--record-core-cycles"])
-        self.p.wait_for(r"testpmd> ", 90)
-        m = self.p.mark()
-        self.p.send("start")
-        self.p.wait_for(r"testpmd> ", 30, m)
-
-    def window_start(self):
-        m = self.p.mark()
-        self.p.send("clear fwd stats all")
-        self.p.wait_for(r"testpmd> ", 30, m)
-
-    def window_end(self):
-        m = self.p.mark()
-        self.p.send("show fwd stats all")
-        r = self.p.wait_for(r"CPU cycles/packet=([0-9.]+)", 30, m)
-        return float(r.group(1))
-
-    def stop(self):
-        self.p.stop()
+        self.start_fwd()
 
 
-class Ovs:
+class Ovs(OvsBase):
     name = "ovs"
 
     def __init__(self, dptest, build):
-        Ovs.count = getattr(Ovs, "count", 0) + 1
-        d = os.path.join(dptest.TMP, f"ovs{Ovs.count}")
-        os.makedirs(d, exist_ok=True)
-        self.ctl = os.path.join(d, "vswitchd.ctl")
-        self.env = dict(os.environ, OVS_RUNDIR=d, OVS_DBDIR=d, OVS_LOGDIR=d, OVS_SYSCONFDIR=d)
-        db = os.path.join(d, "conf.db")
-        self.sock = os.path.join(d, "db.sock")
-        subprocess.run(["ovsdb-tool", "create", db,
-                        "/usr/share/openvswitch/vswitch.ovsschema"], check=True, env=self.env)
-        self.db = dptest.Proc("ovsdb", ["ovsdb-server", db, f"--remote=punix:{self.sock}",
-                                        "--pidfile=" + os.path.join(d, "ovsdb.pid"),
-                                        "--unixctl=" + os.path.join(d, "ovsdb.ctl")],
-                              env=self.env)
-        end = time.time() + 20
-        while not os.path.exists(self.sock) and time.time() < end:
-            time.sleep(0.1)
-        self.vsctl("--no-wait", "init")
-        self.vsctl("--no-wait", "set", "Open_vSwitch", ".",
-                   "other_config:dpdk-init=true",
-                   "other_config:dpdk-lcore-mask=0x1",
-                   "other_config:pmd-cpu-mask=0x2",
-                   f"other_config:dpdk-socket-mem={MEM_MB}",
-                   'other_config:dpdk-extra="--no-pci --iova-mode=va '
-                   '--file-prefix nvbovs%d"' % os.getpid())
-        self.sw = dptest.Proc("ovs-vswitchd", [
-            OVS_VSWITCHD, f"unix:{self.sock}", "--pidfile=" + os.path.join(d, "vswitchd.pid"),
-            "--unixctl=" + self.ctl, "--log-file=" +
-            os.path.join(d, "vswitchd.log")], env=self.env)
-        self.vsctl("--timeout=60", "add-br", "br0", "--", "set", "bridge", "br0",
-                   "datapath_type=netdev")
+        super().__init__(dptest, MEM_MB)
         self.socks = []
         for port in ("vm1", "vm2"):
             self.vsctl("--timeout=60", "add-port", "br0", port, "--", "set", "Interface", port,
                        "type=dpdkvhostuser")
-            self.socks.append(os.path.join(d, port))
-        end = time.time() + 30
-        while not all(os.path.exists(s) for s in self.socks) and time.time() < end:
-            time.sleep(0.2)
-
-    def appctl(self, *args):
-        return subprocess.run(["ovs-appctl", "-t", self.ctl] + list(args), check=True,
-                              env=self.env, timeout=60, stdout=subprocess.PIPE,
-                              text=True).stdout
-
-    def window_start(self):
-        self.appctl("dpif-netdev/pmd-stats-clear")
-
-    def window_end(self):
-        out = self.appctl("dpif-netdev/pmd-stats-show")
-        m = re.search(r"avg processing cycles per packet:\s*([0-9.]+)", out)
-        if m is None:
-            raise SystemExit(f"cannot read OVS PMD stats: {out}")
-        return float(m.group(1))
-
-    def vsctl(self, *args):
-        subprocess.run(["ovs-vsctl", f"--db=unix:{self.sock}"] + list(args), check=True,
-                       env=self.env, timeout=90, stdout=subprocess.DEVNULL)
-
-    def stop(self):
-        self.sw.stop()
-        self.db.stop()
-
-
-HUGE = "/proc/sys/vm/nr_hugepages"
-
-
-def reserve_hugepages(dptest, mb):
-    """OVS-DPDK always runs --in-memory, which rules out --no-huge: every
-    process of the benchmark uses hugepages (memfd-backed, no mount, no map
-    files). The count is restored at exit."""
-    orig = int(open(HUGE).read())
-    want = orig + mb // 2
-    open(HUGE, "w").write(str(want))
-    dptest.at_cleanup(lambda: open(HUGE, "w").write(str(orig)))
-    got = int(open(HUGE).read())
-    if got < want:
-        raise SystemExit(f"only {got - orig} of {mb // 2} hugepages could be reserved")
+            self.socks.append(os.path.join(self.dir, port))
+        wait_paths(self.socks)
 
 
 def run(args):
     import dptest
 
     reserve_hugepages(dptest, 3 * MEM_MB + 256)
+    forget_eal_dirs(dptest, "nvbgen", "nvbtp", "nvbdp", "nvbovs")
 
     kinds = [Ours, TestpmdIo]
     notes = []
-    if os.path.exists(OVS_VSWITCHD) and shutil.which("ovsdb-server"):
+    if ovs_installed():
         kinds.insert(1, Ovs)
     else:
         notes.append("OVS-DPDK not installed (openvswitch-switch-dpdk): no OVS figures")
@@ -309,10 +175,7 @@ def run(args):
 
 
 def write_doc(lines, table, notes, args):
-    doc = os.path.join(SRC, "docs", "benchmarks.md")
-    text = open(doc).read()
-    body = ["<!-- bench:net:begin (written by tools/bench/net/bench_net.py) -->",
-            "## Network: the vhost PVP path (`tools/bench/net`)", "",
+    body = ["## Network: the vhost PVP path (`tools/bench/net`)", "",
             f"Measured {time.strftime('%Y-%m-%d')}: generator (dpdk-testpmd, two "
             "net_virtio_user ports, `mac` forwarding, closed loop seeded with `start "
             "tx_first 16`) on CPU 0, the switch under test on CPU 1, 2 MiB hugepages; "
@@ -330,12 +193,8 @@ def write_doc(lines, table, notes, args):
     body += ["```"] + lines + ["```", "",
              "Reproduce (root; needs dpdk-testpmd, and openvswitch-switch-dpdk for the OVS "
              "figures): `make bench-net`, or `tools/bench/net/bench_net.py --build build "
-             f"--rounds {args.rounds}`.",
-             "<!-- bench:net:end -->"]
-    block = "\n".join(body)
-    rx = re.compile(r"<!-- bench:net:begin.*?<!-- bench:net:end -->", re.S)
-    text = rx.sub(block, text) if rx.search(text) else text.rstrip("\n") + "\n\n" + block + "\n"
-    open(doc, "w").write(text)
+             f"--rounds {args.rounds}`."]
+    write_section("net", "tools/bench/net/bench_net.py", body)
 
 
 def main():

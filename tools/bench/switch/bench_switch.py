@@ -1,0 +1,542 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""tools/bench/switch: the switch between two memif ports, driven by
+dpdk-testpmd, against OVS-DPDK and testpmd's io forwarding in one run.
+
+Topology (two cores): the generator, one dpdk-testpmd with two net_memif
+client ports, on CPU 0; the switch under test on CPU 1 with two net_memif
+server ports (the server side exists first and outlives the generator,
+which is restarted for every measurement):
+
+  ours     dp_testd (the dataplane, one worker, no idle sleep): two access
+           ports on one untagged network; the MACs are learned
+  ovs      OVS-DPDK 3.1 (openvswitch-switch-dpdk), one PMD on CPU 1, two
+           `dpdk` ports with net_memif devargs on a netdev bridge, the
+           NORMAL action (MAC learning)
+  ovs-of   the same with explicit OpenFlow rules instead of NORMAL
+           (in_port=1,actions=output:2 and back)
+  testpmd  dpdk-testpmd io forwarding between two memif ports: the upper
+           bound of the path (no switching at all)
+
+OVS gives each dpdk port n_pmd+1 tx queues and transmits on queue 1, so
+its memif peers have 2 queue pairs (and OVS n_rxq=2); the others 1.
+
+Scenarios (SCENARIOS below; one row each, a hook for the ones to come):
+
+  l2         closed loop as DPDK's own tests measure max rate: `start
+             tx_first` seeds bursts that circulate, the generator in `mac`
+             forwarding (source = its port's MAC, destination = the other
+             port's), so the switch learns two stations. Once both sides
+             see the memif links up, a short txonly burst primes the path
+             and is drained (rxonly) before the loop is seeded; an empty
+             loop is seeded again (logged). Frame sizes 64,
+             512, 1518 B and IMIX 7:4:1 of 64/570/1518 B (the loop is
+             seeded with 7 bursts of 64 B, 4 of 570 B and 1 of 1518 B per
+             port through `set txpkts` between `stop`s; the window's mean
+             frame size is printed).
+  flows1k,   open loop: a closed loop holds only the ~1k frames in flight,
+  flows100k  so the generator replays two pcap files (one per direction,
+             written here) of 64 B UDP frames, one frame per 5-tuple (1k
+             or 100k distinct source IP and port pairs, same two MACs), from
+             net_pcap with infinite_rx into the memif ports (io
+             forwarding, paired ports); what comes back is counted and
+             dropped. The generator (one core) is the limit there, so the
+             figure is the switch's own cost: busy cycles per packet over
+             the window (ours: the worker's rounds that moved packets; OVS:
+             pmd-stats-show; testpmd: --record-core-cycles) as the rate one
+             core sustains at that cost (TSC rate / cycles).
+  vxlan,     skipped with a note: VXLAN needs a topology of its own here
+  acl_ct     (the generator as the remote VTEP), security groups with
+             connection tracking are not in the switch yet.
+
+Rates are both directions together, per switch forwarding core (1): Mpps
+per core. Closed loop: nothing is offered beyond what comes back, so that
+rate is the zero-loss rate at the loop's load. RFC 2544's zero-loss
+binary search needs a generator that paces: testpmd 22.11 cannot on memif
+(no per-queue rate limit in net_memif; txonly/flowgen/io send as fast as
+they can), so there is no search here, only the closed-loop (and the
+open-loop cost) figures.
+
+Ends with BENCH lines (ratios per forwarding core) and writes them to
+docs/benchmarks.md between the bench:switch markers. Needs root,
+dpdk-testpmd, and for the OVS figures ovs-vswitchd-dpdk (a note if
+absent). --quick: 1 round, short windows, for trying it out.
+"""
+import argparse
+import os
+import re
+import shutil
+import statistics
+import struct
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from benchlib import (SRC, OursLoad, OvsBase, TestpmdLoad, cpu_model,  # noqa: E402
+                      forget_eal_dirs, gen_cmd, logger, ovs_installed, port_stats,
+                      reserve_hugepages, tsc_hz, wait_paths, write_section)
+
+M1, M2 = "02:00:00:00:00:01", "02:00:00:00:00:02"
+MEM_MB = 1024
+log = logger("bench-switch")
+
+# testpmd as a memif server (the io forwarding peer) transmits nothing
+# with testpmd's default descriptor counts (every frame TX-dropped): set
+# them there. The generator's clients keep the defaults (with these set
+# too, the seeded loop died out here).
+DESCS = ["--rxd=1024", "--txd=1024"]
+
+# IMIX: 7:4:1 of 64/570/1518 B (the "simple IMIX"), seeded as bursts.
+IMIX = ((64, 7), (570, 4), (1518, 1))
+IMIX_MEAN = sum(sz * n for sz, n in IMIX) / sum(n for _, n in IMIX)
+
+# The scenario table. loop: closed loop over `sizes`; flows: open loop of
+# `flows` 5-tuples at 64 B; needs: not measurable yet (printed as skipped).
+SCENARIOS = [
+    {"name": "l2", "what": "(a) L2 switching between two ports", "mode": "loop",
+     "sizes": [64, 512, 1518, "imix"]},
+    {"name": "flows1k", "what": "(b) 1k active flows", "mode": "flows", "flows": 1000,
+     "sizes": [64]},
+    {"name": "flows100k", "what": "(b) 100k active flows", "mode": "flows", "flows": 100000,
+     "sizes": [64]},
+    {"name": "vxlan", "what": "(c) VXLAN encap/decap",
+     "needs": "a VXLAN topology in this benchmark (the switch has VXLAN now; the generator "
+              "must play the remote VTEP: answer its ARP, send encapsulated frames back)"},
+    {"name": "acl_ct", "what": "(d) 100 security-group rules with connection tracking",
+     "needs": "security groups with connection tracking in the switch (being built)"},
+]
+
+
+def memif(i, role, sock, mac=None):
+    a = f"net_memif{i},role={role},socket={sock},socket-abstract=no"
+    return a + (f",mac={mac}" if mac else "")
+
+
+def testpmd_argv(prefix, cpu, vdevs, mem=MEM_MB):
+    argv = ["stdbuf", "-o0", "dpdk-testpmd", "--lcores", f"0@{cpu},1@{cpu}", "--in-memory",
+            "-m", str(mem), "--file-prefix", f"{prefix}{os.getpid()}", "--iova-mode=va",
+            "--no-pci", "--log-level=lib.eal:warning"]
+    for v in vdevs:
+        argv += ["--vdev", v]
+    return argv
+
+
+def pcap_write(path, src, dst, nflows, base_ip, size=64):
+    """A pcap of one UDP frame per 5-tuple (source IP and port vary); size
+    counts as `set txpkts` does (no CRC)."""
+    eth = bytes.fromhex(dst.replace(":", "")) + bytes.fromhex(src.replace(":", "")) + b"\x08\x00"
+    iplen = size - 14
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
+        for i in range(nflows):
+            ip = bytearray(struct.pack("!BBHHHBBHII", 0x45, 0, iplen, 0, 0, 64, 17, 0,
+                                       base_ip + i // 64, 0x0b000001))
+            s = sum(struct.unpack("!10H", bytes(ip)))
+            s = (s & 0xffff) + (s >> 16)
+            s = (s & 0xffff) + (s >> 16)
+            ip[10:12] = struct.pack("!H", ~s & 0xffff)
+            udp = struct.pack("!HHHH", 1024 + i % 64, 80, iplen - 20, 0)
+            fr = eth + bytes(ip) + udp + bytes(iplen - 28)
+            f.write(struct.pack("<IIII", 0, 0, len(fr), len(fr)) + fr)
+
+
+def loop_generator(dptest, sw):
+    """testpmd on CPU 0: two memif clients, mac forwarding."""
+    q = sw.gen_queues
+    g = dptest.Proc("generator", testpmd_argv("nvbgen", 0, [
+        memif(0, "client", sw.socks[0], M1), memif(1, "client", sw.socks[1], M2)]) + [
+        "--", "-i", "--total-num-mbufs=32768", "--no-flush-rx", "--port-topology=paired",
+        f"--rxq={q}", f"--txq={q}", f"--eth-peer=0,{M2}", f"--eth-peer=1,{M1}",
+        "--forward-mode=mac"])
+    g.wait_for(r"testpmd> ", 90)
+    g.nports = 2
+    g.memif_ports = (0, 1)
+    wait_links(g, sw)
+    return g
+
+
+def flows_generator(dptest, sw, pcaps, nflows):
+    """testpmd on CPU 0: pcap(A->B) -> memif A, pcap(B->A) -> memif B, io
+    forwarding on paired ports; what the memif ports receive is dropped
+    (net_pcap without a tx file)."""
+    q = sw.gen_queues
+
+    def pcap(i, f):
+        return f"net_pcap{i}," + ",".join([f"rx_pcap={f}"] * q) + ",infinite_rx=1"
+    g = dptest.Proc("generator", testpmd_argv("nvbgen", 0, [
+        pcap(0, pcaps[0]), memif(1, "client", sw.socks[0]),
+        pcap(2, pcaps[1]), memif(3, "client", sw.socks[1])], 2 * MEM_MB) + [
+        "--", "-i", f"--total-num-mbufs={2 * q * nflows + 65536}", "--no-flush-rx",
+        "--port-topology=paired", f"--rxq={q}", f"--txq={q}", "--forward-mode=io"])
+    g.wait_for(r"testpmd> ", 180)
+    g.nports = 4
+    g.memif_ports = (1, 3)
+    wait_links(g, sw)
+    return g
+
+
+def wait_links(g, sw, secs=30):
+    """memif links come up after the client's handshake, on each side in
+    its own time: seeding the loop before both see it would send into
+    nothing."""
+    end = time.time() + secs
+    while time.time() < end:
+        if all(re.search(r"Link status:\s+up", gen_cmd(g, f"show port info {p}"))
+               for p in g.memif_ports) and sw.links_up():
+            return
+        time.sleep(0.2)
+    raise SystemExit("the memif links between generator and switch did not come up")
+
+
+def testpmd_links_up(p, ports):
+    return all(re.search(r"Link status:\s+up", gen_cmd(p, f"show port info {i}"))
+               for i in ports)
+
+
+def loop_alive(g):
+    s0 = port_stats(g)
+    time.sleep(0.3)
+    s1 = port_stats(g)
+    return sum(s1[p]["rx_packets"] - s0[p]["rx_packets"] for p in g.memif_ports) > 0
+
+
+def window(g, sw, warm, secs):
+    """Loop Mpps received at the generator's memif ports over the window,
+    the switch's cycles per packet, tx errors, mean frame size, Mpps the
+    generator sent."""
+    time.sleep(warm)
+    s0 = port_stats(g)
+    sw.window_start()
+    time.sleep(secs)
+    cpp = sw.window_end()
+    s1 = port_stats(g)
+    mp = g.memif_ports
+    pkts = sum(s1[p]["rx_packets"] - s0[p]["rx_packets"] for p in mp)
+    byts = sum(s1[p]["rx_bytes"] - s0[p]["rx_bytes"] for p in mp)
+    errs = sum(s1[p]["tx_errors"] - s0[p]["tx_errors"] for p in mp)
+    sent = sum(s1[p]["tx_packets"] - s0[p]["tx_packets"] for p in mp)
+    # frame size as `set txpkts` counts it (no CRC), as bench_net does
+    return (pkts / secs / 1e6, cpp, errs, byts / max(1, pkts), sent / secs / 1e6)
+
+
+def prime(g):
+    """Frames both ways through the switch before the loop is seeded (the
+    first ones over a fresh memif connection can be lost), then drained."""
+    for cmd in ("set fwd txonly", "set txpkts 64", "start"):
+        gen_cmd(g, cmd)
+    time.sleep(0.2)
+    for cmd in ("stop", "set fwd rxonly", "start"):
+        gen_cmd(g, cmd, 60)
+    time.sleep(0.5)
+    for cmd in ("stop", "set fwd mac", "clear port stats all"):
+        gen_cmd(g, cmd, 60)
+
+
+def seed_loop(g, size, tries=3):
+    """Seed the closed loop; seed it again (at most tries times) when
+    nothing circulates."""
+    prime(g)
+    for t in range(tries):
+        if t > 0:
+            log(f"the loop at {size_label(size)} is empty: seeding it again")
+            gen_cmd(g, "stop", 60)
+        if size == "imix":
+            for i, (sz, bursts) in enumerate(IMIX):
+                gen_cmd(g, f"set txpkts {sz}")
+                gen_cmd(g, f"start tx_first {bursts}")
+                if i < len(IMIX) - 1:
+                    gen_cmd(g, "stop", 60)
+        else:
+            gen_cmd(g, f"set txpkts {size}")
+            gen_cmd(g, "start tx_first 16")
+        if loop_alive(g):
+            return
+    raise SystemExit(f"the closed loop at {size_label(size)} stays empty")
+
+
+class Ours(OursLoad):
+    name = "ours"
+    gen_queues = 1
+
+    def __init__(self, dptest, build):
+        self.dp = dptest.Proc("dataplane", [
+            os.path.join(build, "tests", "integration", "dataplane", "dp_testd"),
+            "--vhost-dir", dptest.TMP, "--prefix", f"nvbdp{os.getpid()}", "--workers", "1",
+            "--cpus", "1", "--no-idle-sleep", "--hugepages"])
+        self.dp.wait_for(r"^READY$", 60)
+        self.socks = [os.path.join(dptest.TMP, f"ours{i}.sock") for i in (1, 2)]
+        cmds = ["net red 0"] + [f"access p{i} red {memif(i, 'server', s)}"
+                                for i, s in enumerate(self.socks)]
+        for c in cmds:
+            m = self.dp.mark()
+            self.dp.send(c)
+            r = self.dp.wait_for(r"^(OK|ERR).*$", 30, m)
+            if r.group(1) != "OK":
+                raise SystemExit(f"dp_testd '{c}': {r.group(0)}")
+
+    def links_up(self):
+        m = self.dp.mark()
+        self.dp.send("stats")
+        self.dp.wait_for(r"^OK \d+$", 30, m)
+        return len(re.findall(r"^STAT port=p\d .*link=up", self.dp.text(m), re.M)) == 2
+
+
+class TestpmdIo(TestpmdLoad):
+    name = "testpmd"
+    gen_queues = 1
+
+    def __init__(self, dptest, build):
+        self.socks = [os.path.join(dptest.TMP, f"tp{i}.sock") for i in (1, 2)]
+        self.p = dptest.Proc("testpmd-io", testpmd_argv("nvbtp", 1, [
+            memif(i, "server", s) for i, s in enumerate(self.socks)]) + [
+            "--", "-i", "--total-num-mbufs=32768", "--no-flush-rx", "--port-topology=paired",
+        *DESCS,
+            "--forward-mode=io", "--record-core-cycles"])
+        self.start_fwd()
+
+    def links_up(self):
+        return testpmd_links_up(self.p, (0, 1))
+
+
+class Ovs(OvsBase):
+    name = "ovs"
+    gen_queues = 2
+
+    def __init__(self, dptest, build):
+        super().__init__(dptest, MEM_MB)
+        self.socks = [os.path.join(self.dir, f"m{i}.sock") for i in (1, 2)]
+        for i, s in enumerate(self.socks):
+            self.vsctl("--timeout=60", "add-port", "br0", f"p{i + 1}", "--", "set",
+                       "Interface", f"p{i + 1}", "type=dpdk", f"ofport_request={i + 1}",
+                       f"options:dpdk-devargs={memif(i, 'server', s)}", "options:n_rxq=2")
+        wait_paths(self.socks)
+        self.rules()
+
+    def rules(self):
+        pass  # NORMAL, the bridge's default flow
+
+    def links_up(self):
+        return all(self.vsctl_out("get", "Interface", f"p{i}", "link_state").strip() == "up"
+                   for i in (1, 2))
+
+
+class OvsOf(Ovs):
+    name = "ovs-of"
+
+    def rules(self):
+        self.ofctl("del-flows", "br0")
+        self.ofctl("add-flow", "br0", "in_port=1,actions=output:2")
+        self.ofctl("add-flow", "br0", "in_port=2,actions=output:1")
+
+
+def size_label(sz):
+    return "imix" if sz == "imix" else f"{sz}b"
+
+
+def run(args, scenarios):
+    import dptest
+
+    reserve_hugepages(dptest, 4 * MEM_MB + 256)
+    forget_eal_dirs(dptest, "nvbgen", "nvbtp", "nvbdp", "nvbovs")
+    kinds = [Ours, TestpmdIo]
+    notes = []
+    if ovs_installed():
+        kinds[1:1] = [Ovs, OvsOf]
+    else:
+        notes.append("OVS-DPDK not installed (openvswitch-switch-dpdk): no OVS figures")
+    kinds = [k for k in kinds if k.name in args.switches.split(",")]
+    pcaps = {}
+    for sc in scenarios:
+        if sc["mode"] == "flows":
+            n = sc["flows"]
+            pcaps[n] = [os.path.join(dptest.TMP, f"flows{n}_{d}.pcap") for d in ("ab", "ba")]
+            # With two generator queues each replays the whole file: the
+            # switch still sees n distinct 5-tuples per direction.
+            pcap_write(pcaps[n][0], M1, M2, n, 0x0a000000)
+            pcap_write(pcaps[n][1], M2, M1, n, 0x0c000000)
+    # res[scenario][size][switch] = list of (loop Mpps, cycles/pkt, errs, frame B, sent Mpps)
+    res = {sc["name"]: {sz: {k.name: [] for k in kinds} for sz in sc["sizes"]}
+           for sc in scenarios}
+    for rnd in range(args.rounds):
+        # Rotate the order: a machine whose load changes favours no one.
+        for kind in kinds[rnd % len(kinds):] + kinds[:rnd % len(kinds)]:
+            sw = kind(dptest, args.build)
+            try:
+                for sc in scenarios:
+                    for sz in sc["sizes"]:
+                        # A fresh generator each time: frames of the last
+                        # measurement would still circulate.
+                        if sc["mode"] == "loop":
+                            g = loop_generator(dptest, sw)
+                            seed_loop(g, sz)
+                        else:
+                            g = flows_generator(dptest, sw, pcaps[sc["flows"]], sc["flows"])
+                            gen_cmd(g, "start")
+                        r = window(g, sw, args.warm, args.window)
+                        gen_cmd(g, "stop", 60)
+                        g.stop()
+                        res[sc["name"]][sz][kind.name].append(r)
+                        if sz == "imix" and abs(r[3] - IMIX_MEAN) > IMIX_MEAN / 10:
+                            notes.append(f"round {rnd + 1} {kind.name}: IMIX mean frame "
+                                         f"{r[3]:.0f} B, not {IMIX_MEAN:.0f} B: seeded "
+                                         "frames were lost")
+                        log(f"round {rnd + 1} {kind.name} {sc['name']} {size_label(sz)}: "
+                            f"{r[0]:.2f} Mpps back at the generator ({r[4]:.2f} sent), "
+                            f"{r[1]:.0f} cycles/packet, {r[3]:.0f} B frames")
+            finally:
+                sw.stop()
+    return res, notes
+
+
+def summarise(res, scenarios):
+    """Per scenario, size and switch: (Mpps/core, loop Mpps, cycles/pkt,
+    frame B, sent Mpps), medians. Mpps/core: closed loop, the loop rate
+    over the switch's one core; open loop, TSC rate / cycles per packet."""
+    hz = tsc_hz()
+    out = {}
+    for sc in scenarios:
+        for sz, per in res[sc["name"]].items():
+            for k, rs in per.items():
+                if not rs:
+                    continue
+                loop = statistics.median(r[0] for r in rs)
+                cpp = statistics.median(r[1] for r in rs)
+                per_core = loop / 1 if sc["mode"] == "loop" else (hz / cpp / 1e6 if cpp else 0)
+                out[(sc["name"], sz, k)] = (per_core, loop, cpp,
+                                            statistics.median(r[3] for r in rs),
+                                            statistics.median(r[4] for r in rs))
+    return out
+
+
+def bench_lines(summ, scenarios, skipped):
+    lines = []
+    for sc in scenarios:
+        for sz in sc["sizes"]:
+            ours = summ.get((sc["name"], sz, "ours"))
+            for peer, suffix in (("ovs", "vs_ovs"), ("ovs-of", "vs_ovs_of"),
+                                 ("testpmd", "vs_testpmd")):
+                p = summ.get((sc["name"], sz, peer))
+                if ours is None or p is None or p[0] <= 0:
+                    continue
+                if peer == "testpmd" and sc["name"] != "l2":
+                    continue
+                lines.append(f"BENCH {sc['name']}_{size_label(sz)}_{suffix} ours={ours[0]:.2f} "
+                             f"peer={p[0]:.2f} unit=Mpps/core ratio={ours[0] / p[0]:.2f}")
+    for sc in skipped:
+        lines.append(f"skipped: {sc['name']} {sc['what']}: needs {sc['needs']}")
+    return lines
+
+
+def write_doc(summ, scenarios, skipped, lines, notes, args, kinds):
+    body = ["## Switching between two memif ports (`tools/bench/switch`)", "",
+            f"Measured {time.strftime('%Y-%m-%d')} on {cpu_model()} (2 cores): generator "
+            "(dpdk-testpmd, two net_memif client ports) on CPU 0, the switch under test "
+            "(two net_memif server ports) on CPU 1, 2 MiB hugepages; "
+            f"{args.rounds} round(s) of {args.window:g} s after {args.warm:g} s warm-up, "
+            "median; Mpps are both directions together, per switch forwarding core (1).", "",
+            "- l2: closed loop (`start tx_first`, `mac` forwarding in the generator; the "
+            "path primed with a txonly burst, drained, before seeding); "
+            "Mpps/core = the loop rate over the switch's one core. IMIX is 7:4:1 of "
+            "64/570/1518 B seeded as bursts (`set txpkts`, `start tx_first 7`, `stop`, ... "
+            "`tx_first 4`, `stop`, ... `tx_first 1`); the table's frame size is the "
+            "window's mean (354 B when no seeded frame was lost). Frame sizes count as "
+            "`set txpkts` does (no CRC).",
+            "- flows1k/flows100k: open loop, the generator replays one 64 B frame per "
+            "5-tuple from net_pcap (infinite_rx) and is the limit; Mpps/core = TSC rate / "
+            "the switch's busy cycles per packet (ours: worker rounds that moved packets; "
+            "OVS: `pmd-stats-show`; testpmd: `--record-core-cycles`).",
+            "- No RFC 2544 zero-loss search: testpmd 22.11 cannot pace on memif "
+            "(net_memif has no tx rate limit; txonly/flowgen/io send flat out). In the "
+            "closed loop nothing is offered beyond what comes back.",
+            "- ovs: NORMAL action; ovs-of: `in_port=1,actions=output:2` and back.", "",
+            "| scenario | size | switch | Mpps/core | loop Mpps | sent Mpps | cycles/pkt "
+            "| frame B |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for sc in scenarios:
+        for sz in sc["sizes"]:
+            for k in kinds:
+                v = summ.get((sc["name"], sz, k))
+                if v:
+                    body.append(f"| {sc['name']} | {size_label(sz)} | {k} | {v[0]:.2f} | "
+                                f"{v[1]:.2f} | {v[4]:.2f} | {v[2]:.0f} | {v[3]:.0f} |")
+    for sc in skipped:
+        body.append(f"| {sc['name']} | - | - | skipped: needs {sc['needs']} | | | | |")
+    body += [""] + [f"- {n}" for n in notes] + ([""] if notes else [])
+    body += ["```"] + lines + ["```", "", "Commands (`S1`, `S2`: the switch's memif sockets; "
+             "OVS: a private ovsdb-server and ovs-vswitchd-dpdk, one PMD):", "", "```",
+             "generator (l2): dpdk-testpmd --lcores 0@0,1@0 --in-memory -m 1024 --iova-mode=va "
+             "--no-pci --vdev net_memif0,role=client,socket=S1,socket-abstract=no,mac=" + M1 +
+             " --vdev net_memif1,role=client,socket=S2,socket-abstract=no,mac=" + M2 +
+             " -- -i --total-num-mbufs=32768 --no-flush-rx --port-topology=paired --rxq=Q "
+             "--txq=Q --eth-peer=0," + M2 + " --eth-peer=1," + M1 + " --forward-mode=mac; "
+             "then set txpkts SIZE, start tx_first 16",
+             "generator (flows): dpdk-testpmd ... --vdev net_pcap0,rx_pcap=ab.pcap,infinite_rx=1 "
+             "--vdev net_memif1,role=client,socket=S1,... --vdev net_pcap2,rx_pcap=ba.pcap,"
+             "infinite_rx=1 --vdev net_memif3,role=client,socket=S2,... -- -i "
+             "--port-topology=paired --forward-mode=io; start",
+             "ours: dp_testd --workers 1 --cpus 1 --no-idle-sleep --hugepages; net red 0; "
+             "access p0 red net_memif0,role=server,socket=S1,socket-abstract=no; "
+             "access p1 red net_memif1,role=server,socket=S2,socket-abstract=no",
+             "ovs: ovs-vsctl set Open_vSwitch . other_config:dpdk-init=true "
+             "other_config:dpdk-lcore-mask=0x1 other_config:pmd-cpu-mask=0x2; add-br br0 -- "
+             "set bridge br0 datapath_type=netdev; add-port br0 pN -- set Interface pN "
+             "type=dpdk ofport_request=N options:dpdk-devargs=net_memifN,role=server,"
+             "socket=SN,socket-abstract=no options:n_rxq=2 (Q=2 in the generator)",
+             "ovs-of: ovs-ofctl del-flows br0; add-flow br0 in_port=1,actions=output:2; "
+             "add-flow br0 in_port=2,actions=output:1",
+             "testpmd: dpdk-testpmd --lcores 0@1,1@1 --in-memory -m 1024 --vdev "
+             "net_memif0,role=server,socket=S1,socket-abstract=no --vdev net_memif1,...S2 -- -i "
+             "--port-topology=paired --rxd=1024 --txd=1024 --forward-mode=io --record-core-cycles",
+             "```", "",
+             "Reproduce (root; needs dpdk-testpmd, and openvswitch-switch-dpdk for the OVS "
+             "figures): `make bench-switch`, or `tools/bench/switch/bench_switch.py --build "
+             f"build --rounds {args.rounds}`."]
+    write_section("switch", "tools/bench/switch/bench_switch.py", body)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default=os.path.join(SRC, "build"))
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--warm", type=float, default=3.0)
+    ap.add_argument("--window", type=float, default=5.0)
+    ap.add_argument("--quick", action="store_true", help="1 round, short windows")
+    ap.add_argument("--no-doc", action="store_true")
+    ap.add_argument("--switches", default="ours,ovs,ovs-of,testpmd")
+    ap.add_argument("--scenarios", default=",".join(s["name"] for s in SCENARIOS))
+    ap.add_argument("--sizes", default="", help="only these frame sizes, e.g. 64,imix")
+    args = ap.parse_args()
+    if args.quick:
+        args.rounds, args.warm, args.window = 1, 1.0, 2.0
+    if os.geteuid() != 0 or shutil.which("dpdk-testpmd") is None:
+        print("SKIP: bench-switch needs root and dpdk-testpmd")
+        return 77
+    os.environ["NV_BUILD"] = args.build
+    want = args.scenarios.split(",")
+    chosen = [s for s in SCENARIOS if s["name"] in want]
+    scenarios = [s for s in chosen if "needs" not in s]
+    if args.sizes:
+        keep = args.sizes.split(",")
+        scenarios = [dict(s, sizes=[z for z in s["sizes"] if str(z) in keep]) for s in scenarios]
+        scenarios = [s for s in scenarios if s["sizes"]]
+    skipped = [s for s in chosen if "needs" in s]
+    for s in skipped:
+        print(f"skipped: {s['name']} {s['what']}: needs {s['needs']}")
+    res, notes = run(args, scenarios)
+    summ = summarise(res, scenarios)
+    lines = bench_lines(summ, scenarios, [])
+    for ln in lines:
+        print(ln)
+    for n in notes:
+        log("note:", n)
+    for (sc, sz, k), v in sorted(summ.items(), key=str):
+        log(f"{sc} {size_label(sz)} {k}: {v[0]:.2f} Mpps/core (loop {v[1]:.2f}, "
+            f"{v[2]:.0f} cycles/pkt, {v[3]:.0f} B)")
+    if not args.no_doc:
+        kinds = [k for k in ("ours", "ovs", "ovs-of", "testpmd")
+                 if k in args.switches.split(",")]
+        write_doc(summ, scenarios, skipped, lines, notes, args, kinds)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
