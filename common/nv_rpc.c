@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "nv_log.h"
@@ -504,12 +505,99 @@ nv_rpc_client_shutdown(struct nv_rpc_client *c)
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* nng_close() on a thread of its own, so that a caller can stop waiting
+ * for it: the last of the two to let go frees this. */
+struct closer {
+	nng_socket sock;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool done;
+	int refs;
+};
+
+static void
+closer_put(struct closer *k)
+{
+	bool last;
+
+	pthread_mutex_lock(&k->lock);
+	last = --k->refs == 0;
+	pthread_mutex_unlock(&k->lock);
+	if (last) {
+		pthread_cond_destroy(&k->cond);
+		pthread_mutex_destroy(&k->lock);
+		free(k);
+	}
+}
+
+static void *
+closer_main(void *arg)
+{
+	struct closer *k = arg;
+
+	nng_close(k->sock);
+	pthread_mutex_lock(&k->lock);
+	k->done = true;
+	pthread_cond_signal(&k->cond);
+	pthread_mutex_unlock(&k->lock);
+	closer_put(k);
+	return NULL;
+}
+
+/*
+ * Closing a req socket can deadlock inside Debian 12's nng 1.5.2 (see
+ * nv_rpc_exit_watchdog(); seen about once in ten closes right after the
+ * peer stopped answering): wait at most CLOSE_WAIT_MS for it, then leave
+ * that socket to its thread (its memory stays; nothing else of the
+ * process waits on it) rather than hang the caller.
+ */
+#define CLOSE_WAIT_MS 3000
+
+static void
+close_bounded(nng_socket sock)
+{
+	struct closer *k = calloc(1, sizeof(*k));
+	struct timespec until;
+	pthread_condattr_t ca;
+	pthread_t t;
+	int rc = 0;
+
+	if (k == NULL) {
+		nng_close(sock);
+		return;
+	}
+	k->sock = sock;
+	k->refs = 2;
+	pthread_mutex_init(&k->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&k->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&t, NULL, closer_main, k) != 0) {
+		k->refs = 1;
+		closer_main(k); /* refs 0: freed there */
+		return;
+	}
+	pthread_detach(t);
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += CLOSE_WAIT_MS / 1000;
+	pthread_mutex_lock(&k->lock);
+	while (!k->done && rc == 0)
+		rc = pthread_cond_timedwait(&k->cond, &k->lock, &until);
+	if (!k->done)
+		nv_warn("closing an nng socket did not finish in %d ms (nng 1.5.2's close "
+			"deadlock); left to its thread",
+			CLOSE_WAIT_MS);
+	pthread_mutex_unlock(&k->lock);
+	closer_put(k);
+}
+
 void
 nv_rpc_client_close(struct nv_rpc_client *c)
 {
 	if (c == NULL)
 		return;
-	nng_close(c->sock);
+	close_bounded(c->sock);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
