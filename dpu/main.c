@@ -6,6 +6,7 @@
 #define NV_LOG_COMPONENT "nicvisor.dpu"
 
 #include <errno.h>
+#include <execinfo.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
@@ -101,6 +102,35 @@ usage(FILE *f)
 		"  --log-level LEVEL    err, warn, info or debug (default info)\n"
 		"  --version            print the version and exit\n"
 		"  --help               print this help and exit\n");
+}
+
+/* A crash leaves its signal and stack in the log (then the default action:
+ * a core if enabled). Only async-signal-safe calls. */
+static void
+fatal_signal(int sig)
+{
+	static const char head[] = "nicvisor-dpu: fatal signal ";
+	void *frames[48];
+	char num[4] = { (char)('0' + sig / 10), (char)('0' + sig % 10), '\n', 0 };
+	int n;
+
+	if (write(2, head, sizeof(head) - 1) < 0 || write(2, num, 3) < 0)
+		_exit(128 + sig);
+	n = backtrace(frames, 48);
+	backtrace_symbols_fd(frames, n, 2);
+	raise(sig);
+}
+
+static void
+catch_fatal_signals(void)
+{
+	static const int sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
+	struct sigaction sa = { .sa_handler = fatal_signal, .sa_flags = SA_RESETHAND | SA_NODEFER };
+	void *warm[1];
+
+	backtrace(warm, 1); /* loads libgcc now, not in the handler */
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
 }
 
 /* mkdir -p with mode for new directories. */
@@ -426,6 +456,7 @@ main(int argc, char **argv)
 
 	/* Threads started from here on inherit the mask; only sigwait below
 	 * sees these signals. */
+	catch_fatal_signals();
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);

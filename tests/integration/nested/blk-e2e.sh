@@ -79,15 +79,15 @@ if ! fl_ctl console dur --until 'DUR-SYNCED' --timeout 150 >/dev/null; then
 fi
 want=$(fl_ctl console dur | tr -d '\r' | grep -a -o 'DUR-SYNCED [0-9a-f]*' | tail -n 1 | cut -d' ' -f2)
 fl_l1 kill-all
-nv_l1_wait_marker l1 '^NV-CTL-KILLED=' 30 || nv_die "L1 did not kill the processes"
+nv_l1_wait_marker l1 '^NV-CTL-KILLED=' 90 || nv_die "L1 did not kill the processes"
 fl_l1 sha "$path" 4194304
-nv_l1_wait_marker l1 '^NV-CTL-SHA=' 30 || nv_die "L1 did not hash the volume"
+nv_l1_wait_marker l1 '^NV-CTL-SHA=' 120 || nv_die "L1 did not hash the volume"
 got=$(nv_log_value "$NV_TMP/l1.log" NV-CTL-SHA | tr -d '\r')
 nv_log "guest flushed sha256 $want; the volume file after kill -9 holds $got"
 [ -n "$want" ] && [ "$want" = "$got" ] || nv_die "the flushed write did not survive"
 
 fl_l1 start
-nv_l1_wait_marker l1 '^NV-CTL-STARTED' 30 || nv_die "L1 did not restart the agent"
+nv_l1_wait_marker l1 '^NV-CTL-STARTED' 90 || nv_die "L1 did not restart the agent"
 wait_host
 fl_ctl volume get dur >/dev/null || nv_die "the restarted agent lost the volume"
 nv_log "blk-e2e: ok"
