@@ -4,14 +4,15 @@
 make check runs this when `meson test` fails, so the reason for a failure is
 the last thing on the screen (and in a CI log that keeps only its tail).
 
-With --rerun SUITE, failed tests of that suite run once more (the nested
+With --rerun SUITE, failed tests of that suite run again, at most
+--attempts times (default 2) until they pass (the nested
 suite: real guests under a KVM nested in QEMU's software emulation, whose
 emulator stalls now and then on a loaded machine, see MACHINE-NOTES). The
 exit status is 0 only if every failed test was of that suite and passed
-when run again; each such test is named as flaky, its first failure's
+when run again; each such test is named as flaky, every failure's
 output printed above, so that it is never hidden.
 
-usage: tools/test-failures.py BUILD-DIR [--rerun SUITE] [--lines N]
+usage: tools/test-failures.py BUILD-DIR [--rerun SUITE] [--attempts N] [--lines N]
 """
 import argparse
 import json
@@ -54,6 +55,8 @@ def main():
     ap.add_argument("legacy_lines", nargs="?", type=int)
     ap.add_argument("--rerun", metavar="SUITE")
     ap.add_argument("--lines", type=int, default=60)
+    ap.add_argument("--attempts", type=int, default=2,
+                    help="runs again at most (default 2)")
     a = ap.parse_args()
     lines = a.legacy_lines or a.lines
     failed = [r for r in read_log(a.build, "testlog") if r.get("result") in BAD]
@@ -68,27 +71,30 @@ def main():
         print("%d test(s) failed: %s" % (len(failed), names))
         print("full log: %s/meson-logs/testlog.txt" % a.build)
         return 1
-    tests = [suites_of(r["name"])[1] for r in rerun]
-    print("=" * 72)
-    print("%d test(s) of suite %s failed (%s); running them once more"
-          % (len(tests), a.rerun, ", ".join(tests)), flush=True)
-    log = "%s/meson-logs/rerun.json" % a.build
-    if os.path.exists(log):
-        os.unlink(log)
-    rc = subprocess.call(["meson", "test", "-C", a.build, "--no-rebuild", "--print-errorlogs",
-                          "--num-processes", "1", "--logbase", "rerun"] + tests)
-    records = read_log(a.build, "rerun") if os.path.exists(log) else []
-    again = [r for r in records if r.get("result") in BAD]
-    ok = {r.get("name") for r in records if r.get("result") == "OK"}
-    if rc != 0 or again or any(r["name"] not in ok for r in rerun):
-        print_failures(again, lines)
+    left = {suites_of(r["name"])[1]: r["name"] for r in rerun}
+    for attempt in range(1, a.attempts + 1):
+        tests = sorted(left)
         print("=" * 72)
-        twice = ", ".join(r.get("name", "?") for r in again) or names
-        print("failed again when run once more: %s" % twice)
+        print("%d test(s) of suite %s failed (%s); running them again (%d of at most %d)"
+              % (len(tests), a.rerun, ", ".join(tests), attempt, a.attempts), flush=True)
+        log = "%s/meson-logs/rerun.json" % a.build
+        if os.path.exists(log):
+            os.unlink(log)
+        subprocess.call(["meson", "test", "-C", a.build, "--no-rebuild", "--print-errorlogs",
+                         "--num-processes", "1", "--logbase", "rerun"] + tests)
+        records = read_log(a.build, "rerun") if os.path.exists(log) else []
+        ok = {r.get("name") for r in records if r.get("result") == "OK"}
+        print_failures([r for r in records if r.get("result") in BAD], lines)
+        left = {t: n for t, n in left.items() if n not in ok}
+        if not left:
+            break
+    if left:
+        print("=" * 72)
+        print("failed every time: %s" % ", ".join(sorted(left.values())))
         print("full logs: %s/meson-logs/testlog.txt and rerun.txt" % a.build)
         return 1
     print("=" * 72)
-    print("FLAKY (failed once, passed when run again; the first failure is above): %s" % names)
+    print("FLAKY (failed, then passed when run again; the failures are above): %s" % names)
     return 0
 
 
