@@ -185,7 +185,12 @@ def wait_links(g, sw, secs=30):
                for p in g.memif_ports) and sw.links_up():
             return
         time.sleep(0.2)
-    raise SystemExit("the memif links between generator and switch did not come up")
+    g.stop()
+    raise LinkDown()
+
+
+class LinkDown(Exception):
+    """The memif links did not come up (seen once in ~100 connections)."""
 
 
 def testpmd_links_up(p, ports):
@@ -366,12 +371,27 @@ def run(args, scenarios):
                     for sz in sc["sizes"]:
                         # A fresh generator each time: frames of the last
                         # measurement would still circulate.
-                        if sc["mode"] == "loop":
-                            g = loop_generator(dptest, sw)
-                            seed_loop(g, sz)
-                        else:
-                            g = flows_generator(dptest, sw, pcaps[sc["flows"]], sc["flows"])
-                            gen_cmd(g, "start")
+                        for attempt in (1, 2):
+                            try:
+                                if sc["mode"] == "loop":
+                                    g = loop_generator(dptest, sw)
+                                    seed_loop(g, sz)
+                                else:
+                                    g = flows_generator(dptest, sw, pcaps[sc["flows"]],
+                                                        sc["flows"])
+                                    gen_cmd(g, "start")
+                                break
+                            except LinkDown:
+                                if attempt == 2:
+                                    raise SystemExit("the memif links between generator and "
+                                                     "switch did not come up, twice")
+                                note = (f"round {rnd + 1} {kind.name} {sc['name']} "
+                                        f"{size_label(sz)}: the memif links did not come up; "
+                                        "switch restarted, measured again")
+                                notes.append(note)
+                                log(note)
+                                sw.stop()
+                                sw = kind(dptest, args.build)
                         r = window(g, sw, args.warm, args.window)
                         gen_cmd(g, "stop", 60)
                         g.stop()
