@@ -77,11 +77,18 @@ if ! fl_ctl console dur --until 'DUR-SYNCED' --timeout 150 >/dev/null; then
 	fl_ctl console dur | tr -d '\r' | tail -n 20 >&2 || true
 	nv_die "the guest did not write and flush: it is $(fl_field dur state) ($(fl_field dur reason))"
 fi
-want=$(fl_ctl console dur | tr -d '\r' | grep -a -o 'DUR-SYNCED [0-9a-f]*' | tail -n 1 | cut -d' ' -f2)
-fl_l1 kill-all
-nv_l1_wait_marker l1 '^NV-CTL-KILLED=' 90 || nv_die "L1 did not kill the processes"
-fl_l1 sha "$path" 4194304
-nv_l1_wait_marker l1 '^NV-CTL-SHA=' 120 || nv_die "L1 did not hash the volume"
+# The marker can reach the console before the rest of its line: wait for
+# the whole digest (64 hex digits).
+want=""
+for _ in $(seq 60); do
+	want=$(fl_ctl console dur | tr -d '\r' | grep -a -o -E 'DUR-SYNCED [0-9a-f]{64}' |
+		tail -n 1 | cut -d' ' -f2) || true
+	[ -n "$want" ] && break
+	sleep 0.5
+done
+[ -n "$want" ] || nv_die "the guest's digest line did not arrive whole"
+fl_l1_ask '^NV-CTL-KILLED=' 90 kill-all || nv_die "L1 did not kill the processes"
+fl_l1_ask '^NV-CTL-SHA=' 90 sha "$path" 4194304 || nv_die "L1 did not hash the volume"
 got=$(nv_log_value "$NV_TMP/l1.log" NV-CTL-SHA | tr -d '\r')
 nv_log "guest flushed sha256 $want; the volume file after kill -9 holds $got"
 [ -n "$want" ] && [ "$want" = "$got" ] || nv_die "the flushed write did not survive"

@@ -89,6 +89,27 @@ fl_l1() {
 	nv_die "L1's control port did not take '$*'"
 }
 
+# fl_l1_ask MARKER SECS CMD...: send CMD to L1's control port until L1
+# prints one more MARKER line (an ERE), within SECS. The port forward
+# takes a connection even while L1's listener is between two commands,
+# and then the command is lost: so it is sent again every 10 s. For
+# commands that may run twice (kill-all, sha).
+fl_l1_ask() {
+	local marker=$1 secs=$2 n0 t=0
+	shift 2
+	n0=$(grep -ac -- "$marker" "$NV_TMP/l1.log" || true)
+	while [ "$t" -lt "$secs" ]; do
+		fl_l1 "$@"
+		for _ in $(seq 20); do
+			[ "$(grep -ac -- "$marker" "$NV_TMP/l1.log" || true)" -gt "$n0" ] && return 0
+			sleep 0.5
+		done
+		t=$((t + 10))
+		[ "$t" -lt "$secs" ] && nv_log "L1 did not answer '$*' in 10 s: sending it again"
+	done
+	return 1
+}
+
 fl_agent_restart() {
 	kill -KILL "$FL_AGENT_PID"
 	nv_wait_exit "$FL_AGENT_PID" 10 >/dev/null || true
