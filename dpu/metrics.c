@@ -227,21 +227,26 @@ render_vms(struct text *t, struct dpu_agent *a)
 		put(t, "nicvisor_vms{state=\"%s\"} %zu\n", state_names[s], by_state[s]);
 }
 
+/* One sample per element of arr[0..n): metric{label="arr[i]->key"} field.
+ * Uses the caller's t and e1. */
+#define SERIES(metric, type, text, label, arr, n, key, field)                                      \
+	do {                                                                                       \
+		help(t, metric, type, text);                                                       \
+		for (size_t i = 0; i < (n); i++)                                                   \
+			put(t, metric "{" label "=\"%s\"} %" PRIu64 "\n",                          \
+			    esc((arr)[i]->key, e1, sizeof(e1)), (uint64_t)(arr)[i]->field);        \
+	} while (0)
 #define PORT_COUNTER(name, field, text)                                                            \
-	do {                                                                                       \
-		help(t, "nicvisor_port_" name "_total", "counter", text);                          \
-		for (size_t i = 0; i < ps->n_ports; i++)                                           \
-			put(t, "nicvisor_port_" name "_total{port=\"%s\"} %" PRIu64 "\n",          \
-			    esc(ps->ports[i]->port, e1, sizeof(e1)), ps->ports[i]->field);         \
-	} while (0)
-
+	SERIES("nicvisor_port_" name "_total", "counter", text, "port", ps->ports, ps->n_ports,    \
+	       port, field)
 #define PORT_GAUGE(name, field, text)                                                              \
-	do {                                                                                       \
-		help(t, "nicvisor_port_" name, "gauge", text);                                     \
-		for (size_t i = 0; i < ps->n_ports; i++)                                           \
-			put(t, "nicvisor_port_" name "{port=\"%s\"} %" PRIu64 "\n",                \
-			    esc(ps->ports[i]->port, e1, sizeof(e1)), ps->ports[i]->field);         \
-	} while (0)
+	SERIES("nicvisor_port_" name, "gauge", text, "port", ps->ports, ps->n_ports, port, field)
+#define DISK_COUNTER(name, field, text)                                                            \
+	SERIES("nicvisor_disk_" name "_total", "counter", text, "disk", ds->disks, ds->n_disks,    \
+	       disk, field)
+#define MIRROR_COUNTER(metric, field, text)                                                        \
+	SERIES("nicvisor_mirror_" metric "_total", "counter", text, "mirror", ms->mirrors,         \
+	       ms->n_mirrors, name, field)
 
 static void
 render_ports(struct text *t, struct dpu_agent *a)
@@ -294,14 +299,6 @@ render_ports(struct text *t, struct dpu_agent *a)
 			    ps->ports[i]->drops[j]->value);
 	nv_arena_free(&ar);
 }
-
-#define DISK_COUNTER(name, field, text)                                                            \
-	do {                                                                                       \
-		help(t, "nicvisor_disk_" name "_total", "counter", text);                          \
-		for (size_t i = 0; i < ds->n_disks; i++)                                           \
-			put(t, "nicvisor_disk_" name "_total{disk=\"%s\"} %" PRIu64 "\n",          \
-			    esc(ds->disks[i]->disk, e1, sizeof(e1)), ds->disks[i]->field);         \
-	} while (0)
 
 static void
 render_disks(struct text *t, struct dpu_agent *a)
@@ -356,14 +353,6 @@ render_disks(struct text *t, struct dpu_agent *a)
 		for (size_t i = 0; i < wr->n_workers; i++)                                         \
 			put(t, name "{worker=\"%u\",lcore=\"%u\"} " fmt "\n",                      \
 			    wr->workers[i]->worker, wr->workers[i]->lcore, wr->workers[i]->expr);  \
-	} while (0)
-
-#define MIRROR_COUNTER(metric, field, text)                                                        \
-	do {                                                                                       \
-		help(t, "nicvisor_mirror_" metric "_total", "counter", text);                      \
-		for (size_t i = 0; i < ms->n_mirrors; i++)                                         \
-			put(t, "nicvisor_mirror_" metric "_total{mirror=\"%s\"} %" PRIu64 "\n",    \
-			    esc(ms->mirrors[i]->name, e1, sizeof(e1)), ms->mirrors[i]->field);     \
 	} while (0)
 
 static void
