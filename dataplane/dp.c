@@ -228,7 +228,10 @@ housekeeping(void *arg)
 void
 dp_cfg_publish(struct dp *dp, struct dp_cfg *c)
 {
-	struct dp_cfg *old = atomic_exchange_explicit(&dp->cfg, c, memory_order_acq_rel);
+	struct dp_cfg *old;
+
+	c->gen = atomic_load_explicit(&dp->cfg, memory_order_relaxed)->gen + 1;
+	old = atomic_exchange_explicit(&dp->cfg, c, memory_order_acq_rel);
 
 	rte_rcu_qsbr_synchronize(dp->qsbr, RTE_QSBR_THRID_INVALID);
 	dp_cfg_free(old);
@@ -1146,6 +1149,9 @@ dp_worker_stats(struct dp *dp, struct dp_worker_stats *out, unsigned int max)
 		out[i].lcore = dp->worker[i].lcore;
 		out[i].packets = atomic_load(&dp->worker[i].packets);
 		out[i].busy_cycles = atomic_load(&dp->worker[i].busy_cycles);
+		out[i].idle_cycles = atomic_load(&dp->worker[i].idle_cycles);
+		out[i].flow_hits = atomic_load(&dp->worker[i].fc_hits);
+		out[i].flow_misses = atomic_load(&dp->worker[i].fc_misses);
 		out[i].tsc_hz = rte_get_tsc_hz();
 		dp_blk_lcore_stats(i, &out[i].blk_requests, &out[i].blk_busy_cycles);
 	}

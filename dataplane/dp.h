@@ -43,6 +43,7 @@ struct dp_conf {
 	const char *vhost_dir;   /* existing directory where vhost-user sockets are created */
 	const char *eal_extra;   /* more EAL arguments, space separated (may be NULL) */
 	bool idle_sleep;         /* workers sleep (10 us .. 1 ms) when idle (development, tests) */
+	bool no_flow_cache;      /* every decision from the slow path (comparisons, debugging) */
 };
 
 /* Once per process (DPDK's EAL cannot be initialised twice): a second call
@@ -218,6 +219,9 @@ struct dp_worker_stats {
 	unsigned int lcore;
 	uint64_t packets;         /* received and switched */
 	uint64_t busy_cycles;     /* TSC cycles of polling rounds that received packets */
+	uint64_t idle_cycles;     /* TSC cycles of rounds that found none (not sleeping) */
+	uint64_t flow_hits;       /* frames switched by its flow cache's decision */
+	uint64_t flow_misses;     /* decisions it had to look up (then cached) */
 	uint64_t blk_requests;    /* block requests it completed (blk.h) */
 	uint64_t blk_busy_cycles; /* TSC cycles of its rounds that did block work */
 	uint64_t tsc_hz;

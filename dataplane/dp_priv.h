@@ -179,6 +179,7 @@ struct dp_poll {
  * by the control thread (copy, change, publish, synchronize RCU, free).
  */
 struct dp_cfg {
+	uint32_t gen; /* one more at every publish (flow caches check it) */
 	struct dp_port *ports[DP_MAX_PORTS];
 	uint16_t n_uplinks;
 	uint16_t uplinks[DP_MAX_UPLINKS];
@@ -279,10 +280,11 @@ struct dp_worker {
 	struct dp *dp;
 	unsigned int idx;
 	unsigned int lcore;
-	uint64_t idle_polls;
 	/* Written by the worker only, read by dp_worker_stats(). */
 	_Atomic uint64_t packets;
-	_Atomic uint64_t busy_cycles;
+	_Atomic uint64_t busy_cycles; /* rounds that received packets */
+	_Atomic uint64_t idle_cycles; /* rounds that found nothing (sleeps excluded) */
+	_Atomic uint64_t fc_hits, fc_misses;
 };
 
 struct dp {

@@ -30,6 +30,7 @@
 
 #include "blk.h"
 #include "dp_priv.h"
+#include "flow_cache.h"
 #include "pkt_parse.h"
 
 #define MAC48_MASK   0xffffffffffffull
@@ -44,11 +45,22 @@ struct out_buf {
 	struct rte_mbuf *pkts[DP_BURST];
 };
 
+/* The burst's distinct switching keys (consecutive frames with the same
+ * key share one) and their decisions. */
+struct burst_keys {
+	unsigned int n;
+	struct fc_key k[DP_BURST];
+	uint32_t hash[DP_BURST];
+	struct fc_result res[DP_BURST];
+};
+
 struct wstate {
 	struct dp *dp;
 	unsigned int w;
 	struct rte_gso_ctx gso;
 	struct dp_mirror_out *mirror; /* copies for mirror sessions (mirror.c) */
+	struct flow_cache *fc;        /* NULL: dp_conf.no_flow_cache */
+	struct burst_keys bk;
 	unsigned int ndirty;
 	uint16_t dirty[DP_MAX_PORTS];
 	struct out_buf out[DP_MAX_PORTS];
@@ -424,93 +436,169 @@ load48(const uint8_t *p)
 static void request_learn(struct wstate *ws, uint16_t net, uint64_t mac48, uint16_t port,
 			  uint32_t vtep);
 
-/* An access port's distinct sources of a burst: refresh those known here,
- * ask for the others to be learned (group addresses never are). */
-static void
-learn_sources(struct wstate *ws, const struct dp_port *in, const uint64_t *keys, unsigned int n)
+/* The index of (dst, source MAC, input port, remote VTEP) in bk. */
+static inline uint8_t
+add_key(struct burst_keys *bk, uint64_t dst, uint64_t src48, uint16_t in, uint32_t vtep)
 {
-	uint16_t ports[DP_BURST];
-	int32_t pos[DP_BURST];
-	unsigned int i;
+	struct fc_key k = { .dst = dst, .src = (src48 << 16) | in, .vtep_in = vtep };
 
-	l2_table_lookup_bulk(ws->dp->l2, keys, n, ports, pos);
-	for (i = 0; i < n; i++) {
-		if ((keys[i] >> 16) & 1)
+	if (bk->n == 0 || !fc_key_eq(&bk->k[bk->n - 1], &k))
+		bk->k[bk->n++] = k;
+	return (uint8_t)(bk->n - 1);
+}
+
+/* The slow path for key k whose destination the MAC table has at dport
+ * (position dpos) and, if check_src, whose source it has at sport/spos. */
+static void
+decide(struct wstate *ws, const struct dp_cfg *cfg, const struct dp_port *in,
+       const struct fc_key *k, uint16_t dport, int32_t dpos, bool check_src, uint16_t sport,
+       int32_t spos, struct fc_result *r)
+{
+	uint64_t src48 = k->src >> 16;
+
+	memset(r, 0, sizeof(*r));
+	r->action = FC_FLOOD;
+	r->src_pos = -1;
+	if (!((k->dst >> 16) & 1) && dport != L2_PORT_NONE && dport < DP_MAX_PORTS &&
+	    cfg->ports[dport] != NULL) {
+		if (dport == in->id || (in->is_uplink && cfg->ports[dport]->is_uplink)) {
+			/* to itself (a VM's own MAC, a station behind the same
+			 * access port) or known to be on the wire side */
+			r->action = FC_DISCARD;
+		} else {
+			r->action = FC_FORWARD;
+			r->out = dport;
+			r->vtep = in->is_uplink ? 0 : l2_table_vtep(ws->dp->l2, dpos);
+		}
+	}
+	/* Sources are learned (group addresses never are) at uplinks and
+	 * access ports; a VM port's own MAC is static. */
+	if (!check_src || (src48 & 1))
+		return;
+	if (sport == in->id && l2_table_vtep(ws->dp->l2, spos) == k->vtep_in)
+		r->src_pos = spos;
+	else
+		r->learn = true;
+}
+
+/*
+ * Decisions for every key of bk: from the worker's flow cache, the others
+ * from the MAC table in one bulk lookup (destinations, and sources if
+ * check_src), then cached. Sources are refreshed or asked to be learned
+ * once per key and burst.
+ */
+static void
+resolve(struct wstate *ws, const struct dp_cfg *cfg, const struct dp_port *in,
+	struct burst_keys *bk, bool check_src)
+{
+	struct l2_table *l2 = ws->dp->l2;
+	uint64_t gen = fc_gen(cfg->gen, l2_table_gen(l2)); /* before any lookup */
+	uint64_t dkeys[DP_BURST], skeys[DP_BURST];
+	uint16_t dports[DP_BURST], sports[DP_BURST];
+	int32_t dpos[DP_BURST], spos[DP_BURST];
+	uint8_t miss[DP_BURST];
+	unsigned int i, nmiss = 0;
+
+	if (ws->fc != NULL) {
+		for (i = 0; i < bk->n; i++) {
+			bk->hash[i] = fc_hash(&bk->k[i]);
+			fc_prefetch(ws->fc, bk->hash[i]);
+		}
+	}
+	for (i = 0; i < bk->n; i++) {
+		const struct fc_result *r =
+			ws->fc != NULL ? fc_lookup(ws->fc, &bk->k[i], bk->hash[i], gen) : NULL;
+
+		if (r != NULL) {
+			bk->res[i] = *r;
 			continue;
-		if (likely(ports[i] == in->id))
-			l2_table_touch(ws->dp->l2, pos[i]);
-		else
-			request_learn(ws, in->net, keys[i] >> 16, in->id, 0);
+		}
+		dkeys[nmiss] = bk->k[i].dst;
+		skeys[nmiss] = l2_key((uint16_t)bk->k[i].dst, bk->k[i].src >> 16);
+		miss[nmiss++] = (uint8_t)i;
+	}
+	if (nmiss != 0) {
+		l2_table_lookup_bulk(l2, dkeys, nmiss, dports, dpos);
+		if (check_src)
+			l2_table_lookup_bulk(l2, skeys, nmiss, sports, spos);
+		for (i = 0; i < nmiss; i++) {
+			unsigned int j = miss[i];
+
+			decide(ws, cfg, in, &bk->k[j], dports[i], dpos[i], check_src,
+			       check_src ? sports[i] : L2_PORT_NONE, check_src ? spos[i] : -1,
+			       &bk->res[j]);
+			if (ws->fc != NULL)
+				fc_insert(ws->fc, &bk->k[j], bk->hash[j], gen, &bk->res[j]);
+		}
+	}
+	for (i = 0; i < bk->n; i++) {
+		const struct fc_result *r = &bk->res[i];
+
+		if (r->learn)
+			request_learn(ws, (uint16_t)bk->k[i].dst, bk->k[i].src >> 16, in->id,
+				      bk->k[i].vtep_in);
+		else if (r->src_pos >= 0)
+			l2_table_touch(l2, r->src_pos);
 	}
 }
 
+/* Carry out decision r for frame m of network net from port in. */
+static inline void
+act(struct wstate *ws, const struct dp_cfg *cfg, const struct dp_port *in, struct rte_mbuf *m,
+    const struct fc_result *r, uint16_t net)
+{
+	if (likely(r->action == FC_FORWARD))
+		deliver(ws, cfg, m, r->out, in->is_uplink ? DP_NET_NONE : net, r->vtep);
+	else if (r->action == FC_FLOOD)
+		flood(ws, cfg, m, net, in);
+	else
+		rte_pktmbuf_free(m);
+}
+
 /* Frames from a VM port (source must be the port's MAC) or an access port
- * (sources learned); the network is the port's. A burst usually goes to
- * few destinations: each distinct one is looked up once (consecutive
- * frames to the same MAC share a lookup), and so is each source. */
+ * (sources learned); the network is the port's. */
 static void
 from_vm(struct wstate *ws, const struct dp_cfg *cfg, struct dp_port *in, struct rte_mbuf **pkts,
 	uint16_t n)
 {
 	struct dp_port_counters *ctr = &in->ctr[ws->w];
-	uint64_t keys[DP_BURST], skeys[DP_BURST];
+	struct burst_keys *bk = &ws->bk;
 	struct rte_mbuf *uni[DP_BURST];
 	uint8_t key_of[DP_BURST];
-	uint16_t ports[DP_BURST];
-	int32_t pos[DP_BURST];
-	unsigned int i, nuni = 0, nkeys = 0, nskeys = 0;
+	unsigned int i, nuni = 0;
 	uint64_t bytes = 0;
 
 	for (i = 0; i < n; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+	bk->n = 0;
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		const uint8_t *eth = rte_pktmbuf_mtod(m, const uint8_t *);
-		uint64_t dst, key, src;
+		uint64_t dst, src;
 
 		bytes += m->pkt_len;
 		if (unlikely(!admit(m, ctr, 0)))
 			continue;
 		src = load48(eth + 6);
-		if (in->is_access) {
-			key = l2_key(in->net, src);
-			if (nskeys == 0 || skeys[nskeys - 1] != key)
-				skeys[nskeys++] = key;
-		} else if (unlikely(src != in->mac48)) {
+		if (!in->is_access && unlikely(src != in->mac48)) {
 			drop(m, ctr, DP_DROP_SPOOFED_SRC_MAC);
 			continue;
 		}
 		dst = load48(eth);
-		if (dst & 1) { /* group bit: broadcast, multicast */
+		if ((dst & 1) && !in->is_access) { /* group bit: broadcast, multicast */
 			flood(ws, cfg, m, in->net, in);
 			continue;
 		}
-		key = l2_key(in->net, dst);
-		if (nkeys == 0 || keys[nkeys - 1] != key)
-			keys[nkeys++] = key;
-		key_of[nuni] = (uint8_t)(nkeys - 1);
+		key_of[nuni] = add_key(bk, l2_key(in->net, dst), src, in->id, 0);
 		uni[nuni++] = m;
 	}
 	ctr->rx_packets += n;
 	ctr->rx_bytes += bytes;
-	if (nskeys != 0)
-		learn_sources(ws, in, skeys, nskeys);
 	if (nuni == 0)
 		return;
-	l2_table_lookup_bulk(ws->dp->l2, keys, nkeys, ports, pos);
-	for (i = 0; i < nuni; i++) {
-		uint16_t out = ports[key_of[i]];
-
-		if (out == L2_PORT_NONE || out >= DP_MAX_PORTS || cfg->ports[out] == NULL) {
-			flood(ws, cfg, uni[i], in->net, in);
-			continue;
-		}
-		if (unlikely(out == in->id)) {
-			rte_pktmbuf_free(uni[i]); /* to itself: the port's own MAC */
-			continue;
-		}
-		deliver(ws, cfg, uni[i], out, in->net, l2_table_vtep(ws->dp->l2, pos[key_of[i]]));
-	}
+	resolve(ws, cfg, in, bk, in->is_access);
+	for (i = 0; i < nuni; i++)
+		act(ws, cfg, in, uni[i], &bk->res[key_of[i]], in->net);
 }
 
 static void
@@ -530,21 +618,21 @@ from_uplink(struct wstate *ws, const struct dp_cfg *cfg, struct dp_port *in, str
 	    uint16_t n)
 {
 	struct dp_port_counters *ctr = &in->ctr[ws->w];
+	struct burst_keys *bk = &ws->bk;
 	struct rte_mbuf *ok[DP_BURST];
-	uint64_t skeys[DP_BURST], dkeys[DP_BURST];
-	uint16_t nets[DP_BURST], sports[DP_BURST], dports[DP_BURST];
-	uint32_t vteps[DP_BURST];
-	int32_t spos[DP_BURST], dpos[DP_BURST];
+	uint8_t key_of[DP_BURST];
 	unsigned int i, nok = 0;
 	uint64_t bytes = 0;
 
 	for (i = 0; i < n; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+	bk->n = 0;
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		const struct rte_ether_hdr *eth;
 		uint16_t vlan = 0, net = DP_NET_NONE;
 		enum dp_vx_rx vx = DP_VX_PASS;
+		uint32_t vtep = 0;
 
 		bytes += m->pkt_len;
 		if (unlikely(rte_pktmbuf_data_len(m) < RTE_ETHER_HDR_LEN)) {
@@ -562,10 +650,9 @@ from_uplink(struct wstate *ws, const struct dp_cfg *cfg, struct dp_port *in, str
 			vlan = m->vlan_tci & 0xfff;
 		}
 		m->ol_flags &= ~(RTE_MBUF_F_RX_VLAN | RTE_MBUF_F_RX_VLAN_STRIPPED);
-		vteps[nok] = 0;
 		/* The underlay of the overlay is untagged. */
 		if (vlan == 0 && cfg->vtep_ip != 0)
-			vx = dp_vxlan_rx(ws->dp, cfg, in, m, ctr, &net, &vteps[nok]);
+			vx = dp_vxlan_rx(ws->dp, cfg, in, m, ctr, &net, &vtep);
 		if (vx == DP_VX_DONE)
 			continue;
 		if (vx == DP_VX_REPLY) {
@@ -585,39 +672,19 @@ from_uplink(struct wstate *ws, const struct dp_cfg *cfg, struct dp_port *in, str
 			continue;
 		}
 		eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
-		nets[nok] = net;
-		skeys[nok] = l2_key(net, load48(eth->src_addr.addr_bytes));
-		dkeys[nok] = l2_key(net, load48(eth->dst_addr.addr_bytes));
+		key_of[nok] = add_key(bk, l2_key(net, load48(eth->dst_addr.addr_bytes)),
+				      load48(eth->src_addr.addr_bytes), in->id, vtep);
 		ok[nok++] = m;
 	}
 	ctr->rx_packets += n;
 	ctr->rx_bytes += bytes;
 	if (nok == 0)
 		return;
-	l2_table_lookup_bulk(ws->dp->l2, skeys, nok, sports, spos);
-	l2_table_lookup_bulk(ws->dp->l2, dkeys, nok, dports, dpos);
+	resolve(ws, cfg, in, bk, true);
 	for (i = 0; i < nok; i++) {
-		uint64_t src = skeys[i] >> 16;
-		uint16_t out = dports[i];
+		const struct fc_key *k = &bk->k[key_of[i]];
 
-		if (!(src & 1)) {
-			if (likely(sports[i] == in->id &&
-				   l2_table_vtep(ws->dp->l2, spos[i]) == vteps[i]))
-				l2_table_touch(ws->dp->l2, spos[i]);
-			else
-				request_learn(ws, nets[i], src, in->id, vteps[i]);
-		}
-		if ((dkeys[i] >> 16) & 1 || out == L2_PORT_NONE || out >= DP_MAX_PORTS ||
-		    cfg->ports[out] == NULL) {
-			flood(ws, cfg, ok[i], nets[i], in);
-			continue;
-		}
-		if (cfg->ports[out]->is_uplink) {
-			/* Known to be on the wire side: not ours to forward. */
-			rte_pktmbuf_free(ok[i]);
-			continue;
-		}
-		deliver(ws, cfg, ok[i], out, DP_NET_NONE, 0);
+		act(ws, cfg, in, ok[i], &bk->res[key_of[i]], (uint16_t)k->dst);
 	}
 }
 
@@ -656,6 +723,14 @@ idle_sleep(struct dp *dp, unsigned int w, unsigned int *backoff_us)
 	rte_rcu_qsbr_thread_online(dp->qsbr, w);
 }
 
+/* A counter only this worker writes (readers load it atomically). */
+static inline void
+add_counter(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+			      memory_order_relaxed);
+}
+
 int
 dp_worker_main(void *arg)
 {
@@ -674,7 +749,10 @@ dp_worker_main(void *arg)
 	ws->gso.gso_types = RTE_ETH_TX_OFFLOAD_TCP_TSO;
 	ws->gso.flag = 0;
 	ws->mirror = dp_mirror_out_new();
-	if (ws->mirror == NULL) {
+	if (!dp->conf.no_flow_cache)
+		ws->fc = rte_zmalloc("dp_flow_cache", sizeof(*ws->fc), RTE_CACHE_LINE_SIZE);
+	if (ws->mirror == NULL || (!dp->conf.no_flow_cache && ws->fc == NULL)) {
+		dp_mirror_out_free(ws->mirror);
 		rte_free(ws);
 		return -ENOMEM;
 	}
@@ -682,23 +760,20 @@ dp_worker_main(void *arg)
 	rte_rcu_qsbr_thread_online(dp->qsbr, wk->idx);
 	while (!atomic_load_explicit(&dp->stop, memory_order_relaxed)) {
 		const struct dp_cfg *cfg = atomic_load_explicit(&dp->cfg, memory_order_acquire);
-		unsigned int i, got = 0;
+		unsigned int i, got = 0, blk;
 		uint64_t t0 = rte_rdtsc();
-
-		unsigned int blk;
 
 		for (i = 0; i < cfg->workers[ws->w].n; i++)
 			got += poll_queue(ws, cfg, &cfg->workers[ws->w].polls[i]);
 		if (got != 0) {
-			atomic_store_explicit(
-				&wk->busy_cycles,
-				atomic_load_explicit(&wk->busy_cycles, memory_order_relaxed) +
-					rte_rdtsc() - t0,
-				memory_order_relaxed);
-			atomic_store_explicit(
-				&wk->packets,
-				atomic_load_explicit(&wk->packets, memory_order_relaxed) + got,
-				memory_order_relaxed);
+			add_counter(&wk->busy_cycles, rte_rdtsc() - t0);
+			add_counter(&wk->packets, got);
+			if (ws->fc != NULL) {
+				atomic_store_explicit(&wk->fc_hits, ws->fc->hits,
+						      memory_order_relaxed);
+				atomic_store_explicit(&wk->fc_misses, ws->fc->misses,
+						      memory_order_relaxed);
+			}
 		}
 		/* the disks this worker serves (blk.c counts its own cycles) */
 		blk = dp_blk_poll(wk->idx);
@@ -708,7 +783,7 @@ dp_worker_main(void *arg)
 			backoff = 0;
 			continue;
 		}
-		wk->idle_polls++;
+		add_counter(&wk->idle_cycles, rte_rdtsc() - t0);
 		if (dp->conf.idle_sleep && ++idle >= 64)
 			idle_sleep(dp, wk->idx, &backoff);
 	}
@@ -716,6 +791,7 @@ dp_worker_main(void *arg)
 	rte_rcu_qsbr_thread_offline(dp->qsbr, wk->idx);
 	rte_rcu_qsbr_thread_unregister(dp->qsbr, wk->idx);
 	dp_mirror_out_free(ws->mirror);
+	rte_free(ws->fc);
 	rte_free(ws);
 	return 0;
 }

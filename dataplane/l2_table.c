@@ -55,6 +55,7 @@ l2_table_create(const char *name, uint32_t capacity, uint32_t ttl, struct rte_rc
 	t->capacity = capacity;
 	t->ttl = ttl;
 	t->qsbr = qsbr;
+	atomic_init(&t->gen, 1);
 	t->h = rte_hash_create(&hp);
 	if (t->h == NULL) {
 		rc = -rte_errno;
@@ -108,6 +109,13 @@ l2_table_free(struct l2_table *t)
 	free(t);
 }
 
+/* After a change readers may have cached (flow_cache.h). */
+static void
+bump(struct l2_table *t)
+{
+	atomic_fetch_add_explicit(&t->gen, 1, memory_order_release);
+}
+
 static int
 learn(struct l2_table *t, uint16_t net, uint64_t mac48, uint16_t port, bool is_static,
       uint32_t vtep)
@@ -122,10 +130,15 @@ learn(struct l2_table *t, uint16_t net, uint64_t mac48, uint16_t port, bool is_s
 		e = &t->e[pos];
 		if (e->is_static && !is_static)
 			return -EPERM;
+		bool moved = atomic_load_explicit(&e->port, memory_order_relaxed) != port ||
+			     atomic_load_explicit(&e->vtep, memory_order_relaxed) != vtep;
+
 		e->is_static = is_static;
 		atomic_store_explicit(&e->seen, now, memory_order_relaxed);
 		atomic_store_explicit(&e->vtep, vtep, memory_order_relaxed);
 		atomic_store_explicit(&e->port, port, memory_order_release);
+		if (moved)
+			bump(t);
 		return 0;
 	}
 	pos = rte_hash_add_key(t->h, &key);
@@ -145,6 +158,7 @@ learn(struct l2_table *t, uint16_t net, uint64_t mac48, uint16_t port, bool is_s
 	atomic_store_explicit(&e->vtep, vtep, memory_order_relaxed);
 	atomic_store_explicit(&e->port, port, memory_order_release);
 	t->count++;
+	bump(t);
 	return 0;
 }
 
@@ -170,6 +184,7 @@ forget_key(struct l2_table *t, uint64_t key)
 		return pos;
 	t->e[pos].used = 0;
 	t->count--;
+	bump(t);
 	p = (uint32_t)pos;
 	if (rte_rcu_qsbr_dq_enqueue(t->dq, &p) != 0) {
 		/* Queue full: wait for readers, then reclaim everything. */

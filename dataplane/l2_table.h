@@ -46,6 +46,10 @@ struct l2_table {
 	struct rte_rcu_qsbr *qsbr;
 	struct rte_rcu_qsbr_dq *dq;
 	uint32_t count; /* keys in the table (writer's view) */
+	/* Bumped (release) after every change of a key's port or VTEP, and
+	 * after every removal: workers' flow caches (flow_cache.h) drop what
+	 * they derived from an older one. Starts at 1. */
+	_Atomic uint32_t gen;
 	uint64_t reclaimed;
 };
 
@@ -104,6 +108,13 @@ static inline uint32_t
 l2_table_vtep(const struct l2_table *t, int32_t pos)
 {
 	return pos >= 0 ? atomic_load_explicit(&t->e[pos].vtep, memory_order_relaxed) : 0;
+}
+
+/* The table's generation, read before lookups whose results are cached. */
+static inline uint32_t
+l2_table_gen(const struct l2_table *t)
+{
+	return atomic_load_explicit(&t->gen, memory_order_acquire);
 }
 
 static inline void

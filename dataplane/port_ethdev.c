@@ -160,6 +160,15 @@ eth_open(struct dp_port *port, const void *argp, char *err, size_t errlen)
 		rc = -ENODEV;
 		goto out_detach;
 	}
+	/* Several workers share an uplink's load: RSS spreads flows over the
+	 * rx queues (one per worker) where the device can hash. */
+	if (nrxq > 1) {
+		conf.rx_adv_conf.rss_conf.rss_hf =
+			(RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP) &
+			info.flow_type_rss_offloads;
+		if (conf.rx_adv_conf.rss_conf.rss_hf != 0)
+			conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+	}
 	rc = rte_eth_dev_configure(ep->pid, nrxq, ntxq, &conf);
 	if (rc == 0)
 		rc = rte_eth_dev_adjust_nb_rx_tx_desc(ep->pid, &nb_rxd, &nb_txd);

@@ -594,7 +594,10 @@ api_get_worker_stats(struct dpu_agent *a, const Nicvisor__V1__GetWorkerStatsRequ
 		ws->lcore = w[i].lcore;
 		ws->packets = w[i].packets;
 		ws->blk_requests = w[i].blk_requests;
+		ws->flow_hits = w[i].flow_hits;
+		ws->flow_misses = w[i].flow_misses;
 		if (w[i].tsc_hz != 0) {
+			ws->idle_seconds = (double)w[i].idle_cycles / (double)w[i].tsc_hz;
 			ws->busy_seconds = (double)w[i].busy_cycles / (double)w[i].tsc_hz;
 			ws->blk_busy_seconds = (double)w[i].blk_busy_cycles / (double)w[i].tsc_hz;
 		}

@@ -410,6 +410,17 @@ render_workers(struct text *t, struct dpu_agent *a)
 			"Time each dataplane worker spent in rounds that switched frames (its "
 			"rate is the switching load of its core, 0..1).",
 			"%.6f", busy_seconds);
+		WORKER_SERIES("nicvisor_dp_worker_idle_seconds_total", "counter",
+			      "Time each dataplane worker spent polling and finding nothing (not "
+			      "asleep).",
+			      "%.6f", idle_seconds);
+		WORKER_SERIES("nicvisor_dp_worker_flow_cache_hits_total", "counter",
+			      "Frames each worker switched by its flow cache's decision.",
+			      "%" PRIu64, flow_hits);
+		WORKER_SERIES("nicvisor_dp_worker_flow_cache_misses_total", "counter",
+			      "Switching decisions each worker looked up in the tables (then "
+			      "cached).",
+			      "%" PRIu64, flow_misses);
 		WORKER_SERIES("nicvisor_dp_worker_blk_busy_seconds_total", "counter",
 			      "Time each dataplane worker spent in rounds that served disks.",
 			      "%.6f", blk_busy_seconds);

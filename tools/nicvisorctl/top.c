@@ -149,6 +149,20 @@ share(double now, double before, double dt)
 	return now >= before && dt > 0 ? 100.0 * (now - before) / dt : 0;
 }
 
+/* Of the frames a worker switched in the interval, the share its flow
+ * cache decided (0 with no previous sample or no frames). */
+static double
+hit_pct(const Nicvisor__V1__WorkerStats *w, const Nicvisor__V1__WorkerStats *o)
+{
+	uint64_t hits, all;
+
+	if (o == NULL || w->flow_hits < o->flow_hits || w->flow_misses < o->flow_misses)
+		return 0;
+	hits = w->flow_hits - o->flow_hits;
+	all = hits + w->flow_misses - o->flow_misses;
+	return all != 0 ? 100.0 * (double)hits / (double)all : 0;
+}
+
 static void
 print_text(const struct sample *a, const struct sample *b, double interval, bool tty)
 {
@@ -176,16 +190,17 @@ print_text(const struct sample *a, const struct sample *b, double interval, bool
 	if (!b->workers->worker_stats->running) {
 		printf("dataplane: not started (it starts with the first network, NIC or disk)\n");
 	} else {
-		printf("%-6s %-5s %8s %8s %10s %10s\n", "WORKER", "LCORE", "SWITCH%", "DISKS%",
-		       "MPPS", "KIOPS");
+		printf("%-6s %-5s %8s %8s %8s %10s %8s %10s\n", "WORKER", "LCORE", "SWITCH%",
+		       "DISKS%", "IDLE%", "MPPS", "FLOWHIT%", "KIOPS");
 		for (size_t i = 0; i < b->workers->worker_stats->n_workers; i++) {
 			const Nicvisor__V1__WorkerStats *w = b->workers->worker_stats->workers[i];
 			const Nicvisor__V1__WorkerStats *o = old_worker(a, w->worker);
 
-			printf("%-6u %-5u %8.1f %8.1f %10.3f %10.1f\n", w->worker, w->lcore,
-			       o ? share(w->busy_seconds, o->busy_seconds, dt) : 0,
+			printf("%-6u %-5u %8.1f %8.1f %8.1f %10.3f %8.1f %10.1f\n", w->worker,
+			       w->lcore, o ? share(w->busy_seconds, o->busy_seconds, dt) : 0,
 			       o ? share(w->blk_busy_seconds, o->blk_busy_seconds, dt) : 0,
-			       o ? rate(w->packets, o->packets, dt) / 1e6 : 0,
+			       o ? share(w->idle_seconds, o->idle_seconds, dt) : 0,
+			       o ? rate(w->packets, o->packets, dt) / 1e6 : 0, hit_pct(w, o),
 			       o ? rate(w->blk_requests, o->blk_requests, dt) / 1e3 : 0);
 		}
 	}
@@ -238,11 +253,12 @@ print_json(const struct sample *a, const struct sample *b)
 
 		printf("%s{\"worker\":%u,\"lcore\":%u,\"switch_busy_pct\":%.2f,\"disk_busy_pct\":%."
 		       "2f,"
-		       "\"pps\":%.0f,\"iops\":%.0f}",
+		       "\"idle_pct\":%.2f,\"pps\":%.0f,\"flow_hit_pct\":%.2f,\"iops\":%.0f}",
 		       i ? "," : "", w->worker, w->lcore,
 		       o ? share(w->busy_seconds, o->busy_seconds, dt) : 0,
 		       o ? share(w->blk_busy_seconds, o->blk_busy_seconds, dt) : 0,
-		       o ? rate(w->packets, o->packets, dt) : 0,
+		       o ? share(w->idle_seconds, o->idle_seconds, dt) : 0,
+		       o ? rate(w->packets, o->packets, dt) : 0, hit_pct(w, o),
 		       o ? rate(w->blk_requests, o->blk_requests, dt) : 0);
 	}
 	printf("],\"ports\":[");

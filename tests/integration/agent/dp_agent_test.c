@@ -539,8 +539,12 @@ main(void)
 			      strstr(port, "\"rx_pps\":0,") != strstr(port, "\"rx_pps\":") &&
 			      strstr(out, "\"dataplane_running\":true") != NULL &&
 			      strstr(out, "\"switch_busy_pct\":0.00,") == NULL &&
-			      strstr(out, "\"pps\":0,") == NULL,
-		      "nicvisorctl top: a's port receives and the worker switches (%s)", out);
+			      strstr(out, "\"pps\":0,") == NULL &&
+			      strstr(out, "\"flow_hit_pct\":") != NULL &&
+			      strstr(out, "\"flow_hit_pct\":0.00,") == NULL,
+		      "nicvisorctl top: a's port receives, the worker switches, its flow cache "
+		      "hits (%s)",
+		      out);
 	}
 	sleep_ms(500);
 	tp_cmd(&ta, "stop", NULL);

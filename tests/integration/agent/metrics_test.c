@@ -382,8 +382,14 @@ test_dataplane(void)
 	b = body_of(r);
 	CHECK(check_format(b) > 0, "well-formed");
 	CHECK(sample(b, "nicvisor_dp_worker_busy_seconds_total{worker=\"0\",lcore=\"1\"}") >= 0 &&
-		      sample(b, "nicvisor_dp_worker_packets_total{worker=\"0\",lcore=\"1\"}") == 0,
-	      "worker 0's load is there (idle: no packets)");
+		      sample(b, "nicvisor_dp_worker_packets_total{worker=\"0\",lcore=\"1\"}") ==
+			      0 &&
+		      sample(b,
+			     "nicvisor_dp_worker_idle_seconds_total{worker=\"0\",lcore=\"1\"}") >=
+			      0 &&
+		      sample(b, "nicvisor_dp_worker_flow_cache_hits_total{worker=\"0\",lcore="
+				"\"1\"}") == 0,
+	      "worker 0's load is there (idle: no packets, no flow cache hits)");
 	free(r);
 	agent_teardown(&ap);
 }

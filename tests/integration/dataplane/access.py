@@ -8,9 +8,8 @@ learned on their access ports, after which unicast goes to one port only
 ports count what they move and show as kind=access on their network; a
 network with an access port cannot be deleted."""
 import os
-import time
 
-from dptest import TMP, Dataplane, Testpmd, check, fail, log, require_cmd, require_root
+from dptest import TMP, Dataplane, Testpmd, check, log, require_cmd, require_root
 
 require_root()
 require_cmd("dpdk-testpmd")
@@ -37,14 +36,7 @@ tp = Testpmd("testpmd", [(vm_sock, VM1)], vdevs=[
     f"net_memif{i},role=client,socket={memif[p]},socket-abstract=no,mac={mac}"
     for i, (p, mac) in enumerate((("acc1", A), ("acc2", B), ("acc3", VM1)))])
 VM, PA, PB, PC = 0, 1, 2, 3
-end = time.monotonic() + 20
-while time.monotonic() < end:
-    st = dp.stats()
-    if all(st[p]["link"] == "up" for p in memif):
-        break
-    time.sleep(0.2)
-else:
-    fail(f"memif links did not come up: {st}")
+st = dp.wait_links(memif)
 check(st["acc1"]["kind"] == "access" and st["acc1"]["network"] == "red",
       "an access port shows as kind=access on its network")
 tp.rx_counts()

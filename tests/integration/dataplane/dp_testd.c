@@ -17,7 +17,7 @@
  *   quit
  *
  * Usage: dp_testd --vhost-dir DIR --prefix PREFIX [--workers N]
- *                 [--cpus LIST] [--mem MB] [--no-idle-sleep] [--hugepages]
+ *                 [--cpus LIST] [--mem MB] [--no-idle-sleep] [--no-flow-cache] [--hugepages]
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -218,6 +218,7 @@ main(int argc, char **argv)
 		{ "cpus", required_argument, NULL, 'c' },
 		{ "mem", required_argument, NULL, 'm' },
 		{ "no-idle-sleep", no_argument, NULL, 'n' },
+		{ "no-flow-cache", no_argument, NULL, 'F' },
 		{ "hugepages", no_argument, NULL, 'H' },
 		{ "eal", required_argument, NULL, 'e' },
 		{ NULL, 0, NULL, 0 },
@@ -251,6 +252,9 @@ main(int argc, char **argv)
 			break;
 		case 'n':
 			conf.idle_sleep = false;
+			break;
+		case 'F':
+			conf.no_flow_cache = true;
 			break;
 		case 'H':
 			conf.no_huge = false;

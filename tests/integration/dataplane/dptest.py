@@ -164,9 +164,10 @@ class Proc:
 class Dataplane(Proc):
     """dp_testd: the switch in its own process, one worker."""
 
-    def __init__(self, workers=1, cpus="1", mem=256, tag="", netns=None):
+    def __init__(self, workers=1, cpus="1", mem=256, tag="", netns=None, extra=()):
         """tag names a second dataplane of a test; netns runs it in that
-        network namespace (its uplinks' interfaces are there)."""
+        network namespace (its uplinks' interfaces are there); extra: more
+        dp_testd options (e.g. --no-flow-cache)."""
         if not os.path.exists(DP_TESTD):
             fail(f"{DP_TESTD} is not built")
         self.sockdir = os.path.join(TMP, "vhost" + tag)
@@ -178,7 +179,7 @@ class Dataplane(Proc):
         super().__init__("dataplane" + tag, pre + [DP_TESTD, "--vhost-dir", self.sockdir,
                                                    "--prefix", prefix, "--workers",
                                                    str(workers), "--cpus", cpus, "--mem",
-                                                   str(mem)])
+                                                   str(mem)] + list(extra))
         self.wait_for(r"^READY$", 60)
 
     def cmd(self, line, ok=True):
@@ -206,6 +207,21 @@ class Dataplane(Proc):
 
     def stats(self):
         return self._records("stats", "STAT", "port")
+
+    def workers(self):
+        """Worker counters by lcore: packets, busy/idle cycles, flow_hits..."""
+        return self._records("workers", "WORKER", "lcore")
+
+    def wait_links(self, ports, secs=20):
+        """Wait until every port named is up; returns the stats then."""
+        end = time.monotonic() + secs
+        while True:
+            st = self.stats()
+            if all(st[p]["link"] == "up" for p in ports):
+                return st
+            if time.monotonic() > end:
+                fail(f"links of {sorted(ports)} did not come up: {st}")
+            time.sleep(0.2)
 
     def mirrors(self):
         """Mirror sessions by name: src, dst, dir, packets, bytes, drops."""
