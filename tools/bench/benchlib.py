@@ -222,9 +222,17 @@ class OvsBase:
                               check=True, env=self.env, timeout=90, stdout=subprocess.PIPE,
                               text=True).stdout
 
+    # The netdev datapath's internal ports are persistent taps that outlive
+    # ovs-vswitchd: the ones of our bridges go when it stops.
+    taps = ("ovs-netdev", "br0")
+
     def stop(self):
         self.sw.stop()
         self.db.stop()
+        for t in self.taps:
+            if os.path.exists(f"/sys/class/net/{t}"):
+                subprocess.run(["ip", "link", "del", t], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
 
 
 def wait_paths(paths, secs=30):

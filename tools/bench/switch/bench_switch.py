@@ -45,9 +45,18 @@ Scenarios (SCENARIOS below; one row each, a hook for the ones to come):
              the window (ours: the worker's rounds that moved packets; OVS:
              pmd-stats-show; testpmd: --record-core-cycles) as the rate one
              core sustains at that cost (TSC rate / cycles).
-  vxlan,     skipped with a note: VXLAN needs a topology of its own here
-  acl_ct     (the generator as the remote VTEP), security groups with
-             connection tracking are not in the switch yet.
+  vxlan      open loop as flows1k, on a topology of its own: the switch's
+             first port is an access port of an overlay network (VNI 5001),
+             its second the uplink with the switch's VTEP; the generator
+             behind the uplink is the remote VTEP: its pcap holds the
+             other direction's frames VXLAN-encapsulated to the switch's
+             VTEP (whose MAC it learns from them), so one direction is
+             encapsulated and the other decapsulated. OVS: userspace
+             tunnelling (a vxlan port on br0, the underlay port on br-phy
+             with the local IP, the remote VTEP's MAC by tnl/neigh/set).
+             Inner frames 64 B (114 B on the wire encapsulated).
+  acl_ct     skipped with a note: security groups with connection tracking
+             are not in the switch yet.
 
 Rates are both directions together, per switch forwarding core (1): Mpps
 per core. Closed loop: nothing is offered beyond what comes back, so that
@@ -68,6 +77,7 @@ import re
 import shutil
 import statistics
 import struct
+import subprocess
 import sys
 import time
 
@@ -77,6 +87,10 @@ from benchlib import (SRC, OursLoad, OvsBase, TestpmdLoad, cpu_model,  # noqa: E
                       reserve_hugepages, tsc_hz, wait_paths, write_section)
 
 M1, M2 = "02:00:00:00:00:01", "02:00:00:00:00:02"
+# VXLAN: the switch's VTEP (LOCAL) on its uplink's MAC (UPLINK), the
+# generator's remote VTEP (REMOTE, REMOTE_MAC), the network's VNI.
+LOCAL, REMOTE, VNI = "10.99.0.1", "10.99.0.2", 5001
+UPLINK, REMOTE_MAC = "02:00:00:00:00:aa", "02:00:00:00:00:bb"
 MEM_MB = 1024
 log = logger("bench-switch")
 
@@ -99,9 +113,8 @@ SCENARIOS = [
      "sizes": [64]},
     {"name": "flows100k", "what": "(b) 100k active flows", "mode": "flows", "flows": 100000,
      "sizes": [64]},
-    {"name": "vxlan", "what": "(c) VXLAN encap/decap",
-     "needs": "a VXLAN topology in this benchmark (the switch has VXLAN now; the generator "
-              "must play the remote VTEP: answer its ARP, send encapsulated frames back)"},
+    {"name": "vxlan", "what": "(c) VXLAN encap/decap", "mode": "vxlan", "flows": 1000,
+     "sizes": [64]},
     {"name": "acl_ct", "what": "(d) 100 security-group rules with connection tracking",
      "needs": "security groups with connection tracking in the switch (being built)"},
 ]
@@ -121,22 +134,41 @@ def testpmd_argv(prefix, cpu, vdevs, mem=MEM_MB):
     return argv
 
 
-def pcap_write(path, src, dst, nflows, base_ip, size=64):
+def mac_hex(mac):
+    return bytes.fromhex(mac.replace(":", ""))
+
+
+def ipv4_udp(src_ip, dst_ip, sport, dport, payload):
+    """An IPv4 header (checksummed) and a UDP header (no checksum) around payload."""
+    iplen = 28 + len(payload)
+    ip = bytearray(struct.pack("!BBHHHBBHII", 0x45, 0, iplen, 0, 0, 64, 17, 0, src_ip, dst_ip))
+    s = sum(struct.unpack("!10H", bytes(ip)))
+    s = (s & 0xffff) + (s >> 16)
+    s = (s & 0xffff) + (s >> 16)
+    ip[10:12] = struct.pack("!H", ~s & 0xffff)
+    return bytes(ip) + struct.pack("!HHHH", sport, dport, iplen - 20, 0) + payload
+
+
+def ip4(s):
+    return struct.unpack("!I", bytes(int(x) for x in s.split(".")))[0]
+
+
+def pcap_write(path, src, dst, nflows, base_ip, size=64, vxlan=None):
     """A pcap of one UDP frame per 5-tuple (source IP and port vary); size
-    counts as `set txpkts` does (no CRC)."""
-    eth = bytes.fromhex(dst.replace(":", "")) + bytes.fromhex(src.replace(":", "")) + b"\x08\x00"
-    iplen = size - 14
+    counts as `set txpkts` does (no CRC). vxlan=(outer src MAC, outer dst
+    MAC, outer src IP, outer dst IP, VNI): each frame encapsulated (RFC
+    7348), the outer UDP source port varying with the inner flow."""
+    eth = mac_hex(dst) + mac_hex(src) + b"\x08\x00"
     with open(path, "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
         for i in range(nflows):
-            ip = bytearray(struct.pack("!BBHHHBBHII", 0x45, 0, iplen, 0, 0, 64, 17, 0,
-                                       base_ip + i // 64, 0x0b000001))
-            s = sum(struct.unpack("!10H", bytes(ip)))
-            s = (s & 0xffff) + (s >> 16)
-            s = (s & 0xffff) + (s >> 16)
-            ip[10:12] = struct.pack("!H", ~s & 0xffff)
-            udp = struct.pack("!HHHH", 1024 + i % 64, 80, iplen - 20, 0)
-            fr = eth + bytes(ip) + udp + bytes(iplen - 28)
+            fr = eth + ipv4_udp(base_ip + i // 64, 0x0b000001, 1024 + i % 64, 80,
+                                bytes(size - 42))
+            if vxlan:
+                osrc, odst, oip_s, oip_d, vni = vxlan
+                fr = (mac_hex(odst) + mac_hex(osrc) + b"\x08\x00" +
+                      ipv4_udp(ip4(oip_s), ip4(oip_d), 49152 + i % 16384, 4789,
+                               struct.pack("!II", 0x08000000, vni << 8) + fr))
             f.write(struct.pack("<IIII", 0, 0, len(fr), len(fr)) + fr)
 
 
@@ -208,7 +240,7 @@ def loop_alive(g):
 def window(g, sw, warm, secs):
     """Loop Mpps received at the generator's memif ports over the window,
     the switch's cycles per packet, tx errors, mean frame size, Mpps the
-    generator sent."""
+    generator sent, mean frame size received at each memif port."""
     time.sleep(warm)
     s0 = port_stats(g)
     sw.window_start()
@@ -220,8 +252,10 @@ def window(g, sw, warm, secs):
     byts = sum(s1[p]["rx_bytes"] - s0[p]["rx_bytes"] for p in mp)
     errs = sum(s1[p]["tx_errors"] - s0[p]["tx_errors"] for p in mp)
     sent = sum(s1[p]["tx_packets"] - s0[p]["tx_packets"] for p in mp)
+    each = tuple((s1[p]["rx_bytes"] - s0[p]["rx_bytes"]) /
+                 max(1, s1[p]["rx_packets"] - s0[p]["rx_packets"]) for p in mp)
     # frame size as `set txpkts` counts it (no CRC), as bench_net does
-    return (pkts / secs / 1e6, cpp, errs, byts / max(1, pkts), sent / secs / 1e6)
+    return (pkts / secs / 1e6, cpp, errs, byts / max(1, pkts), sent / secs / 1e6, each)
 
 
 def prime(g):
@@ -263,15 +297,21 @@ class Ours(OursLoad):
     name = "ours"
     gen_queues = 1
 
+    @property
+    def socks(self):
+        import dptest
+        return [os.path.join(dptest.TMP, f"ours{i}.sock") for i in (1, 2)]
+
     def __init__(self, dptest, build):
+        self.start(dptest, build, ["net red 0"] + [
+            f"access p{i} red {memif(i, 'server', s)}" for i, s in enumerate(self.socks)])
+
+    def start(self, dptest, build, cmds):
         self.dp = dptest.Proc("dataplane", [
             os.path.join(build, "tests", "integration", "dataplane", "dp_testd"),
             "--vhost-dir", dptest.TMP, "--prefix", f"nvbdp{os.getpid()}", "--workers", "1",
             "--cpus", "1", "--no-idle-sleep", "--hugepages"])
         self.dp.wait_for(r"^READY$", 60)
-        self.socks = [os.path.join(dptest.TMP, f"ours{i}.sock") for i in (1, 2)]
-        cmds = ["net red 0"] + [f"access p{i} red {memif(i, 'server', s)}"
-                                for i, s in enumerate(self.socks)]
         for c in cmds:
             m = self.dp.mark()
             self.dp.send(c)
@@ -284,6 +324,18 @@ class Ours(OursLoad):
         self.dp.send("stats")
         self.dp.wait_for(r"^OK \d+$", 30, m)
         return len(re.findall(r"^STAT port=p\d .*link=up", self.dp.text(m), re.M)) == 2
+
+
+class OursVxlan(Ours):
+    """p0: an access port on overlay network red (VNI), p1: the uplink
+    (the underlay) with our VTEP; the generator behind p1 is the remote
+    VTEP (its MAC is learned from the frames it sends, like M2 behind it)."""
+
+    def __init__(self, dptest, build):
+        self.start(dptest, build, [
+            f"vtep {LOCAL}", f"netvx red {VNI} {REMOTE}",
+            f"access p0 red {memif(0, 'server', self.socks[0])}",
+            f"uplink p1 {memif(1, 'server', self.socks[1], UPLINK)}"])
 
 
 class TestpmdIo(TestpmdLoad):
@@ -334,6 +386,45 @@ class OvsOf(Ovs):
         self.ofctl("add-flow", "br0", "in_port=2,actions=output:1")
 
 
+class OvsVxlan(OvsBase):
+    """OVS userspace tunnelling: br0 holds p0 (memif) and vxlan0 (remote
+    REMOTE, key VNI), NORMAL; br-phy holds p1 (memif, the underlay) and
+    LOCAL on its own internal port; REMOTE's MAC set in OVS's neighbour
+    table and a route to it by br-phy."""
+    name = "ovs"
+    gen_queues = 2
+    taps = OvsBase.taps + ("br-phy",)
+
+    def __init__(self, dptest, build):
+        super().__init__(dptest, MEM_MB)
+        self.socks = [os.path.join(self.dir, f"m{i}.sock") for i in (1, 2)]
+        self.vsctl("--timeout=60", "add-br", "br-phy", "--", "set", "bridge", "br-phy",
+                   "datapath_type=netdev", f"other_config:hwaddr={UPLINK}")
+        for i, (br, s) in enumerate((("br0", self.socks[0]), ("br-phy", self.socks[1]))):
+            self.vsctl("--timeout=60", "add-port", br, f"p{i + 1}", "--", "set",
+                       "Interface", f"p{i + 1}", "type=dpdk", f"ofport_request={i + 1}",
+                       f"options:dpdk-devargs={memif(i, 'server', s)}", "options:n_rxq=2")
+        self.vsctl("--timeout=60", "add-port", "br0", "vxlan0", "--", "set", "Interface",
+                   "vxlan0", "type=vxlan", f"options:remote_ip={REMOTE}",
+                   f"options:local_ip={LOCAL}", f"options:key={VNI}", "ofport_request=3")
+        wait_paths(self.socks)
+        subprocess.run(["ip", "addr", "replace", f"{LOCAL}/24", "dev", "br-phy"], check=True)
+        subprocess.run(["ip", "link", "set", "br-phy", "up"], check=True)
+        self.appctl("ovs/route/add", f"{REMOTE}/32", "br-phy")
+        self.appctl("tnl/neigh/set", "br-phy", REMOTE, REMOTE_MAC)
+
+    def links_up(self):
+        return all(self.vsctl_out("get", "Interface", f"p{i}", "link_state").strip() == "up"
+                   for i in (1, 2))
+
+
+# Scenarios that change a switch's topology: (mode, switch) -> its class
+# for them, or None where the comparison does not apply (testpmd io
+# forwarding does no VXLAN; OVS's NORMAL action stands for OVS there).
+VARIANTS = {("vxlan", "ours"): OursVxlan, ("vxlan", "ovs"): OvsVxlan,
+            ("vxlan", "ovs-of"): None, ("vxlan", "testpmd"): None}
+
+
 def size_label(sz):
     return "imix" if sz == "imix" else f"{sz}b"
 
@@ -352,22 +443,34 @@ def run(args, scenarios):
     kinds = [k for k in kinds if k.name in args.switches.split(",")]
     pcaps = {}
     for sc in scenarios:
-        if sc["mode"] == "flows":
+        if sc["mode"] in ("flows", "vxlan"):
             n = sc["flows"]
-            pcaps[n] = [os.path.join(dptest.TMP, f"flows{n}_{d}.pcap") for d in ("ab", "ba")]
+            pcaps[sc["name"]] = [os.path.join(dptest.TMP, f"{sc['name']}_{d}.pcap")
+                                 for d in ("ab", "ba")]
             # With two generator queues each replays the whole file: the
             # switch still sees n distinct 5-tuples per direction.
-            pcap_write(pcaps[n][0], M1, M2, n, 0x0a000000)
-            pcap_write(pcaps[n][1], M2, M1, n, 0x0c000000)
+            pcap_write(pcaps[sc["name"]][0], M1, M2, n, 0x0a000000)
+            pcap_write(pcaps[sc["name"]][1], M2, M1, n, 0x0c000000,
+                       vxlan=(REMOTE_MAC, UPLINK, REMOTE, LOCAL, VNI)
+                       if sc["mode"] == "vxlan" else None)
     # res[scenario][size][switch] = list of (loop Mpps, cycles/pkt, errs, frame B, sent Mpps)
     res = {sc["name"]: {sz: {k.name: [] for k in kinds} for sz in sc["sizes"]}
            for sc in scenarios}
     for rnd in range(args.rounds):
         # Rotate the order: a machine whose load changes favours no one.
         for kind in kinds[rnd % len(kinds):] + kinds[:rnd % len(kinds)]:
-            sw = kind(dptest, args.build)
+            sw, cls = None, None
             try:
                 for sc in scenarios:
+                    # A scenario may need its own topology (VXLAN), or
+                    # not apply to this switch (None).
+                    want = VARIANTS.get((sc["mode"], kind.name), kind)
+                    if want is None:
+                        continue
+                    if want is not cls:
+                        if sw is not None:
+                            sw.stop()
+                        sw, cls = want(dptest, args.build), want
                     for sz in sc["sizes"]:
                         # A fresh generator each time: frames of the last
                         # measurement would still circulate.
@@ -377,7 +480,7 @@ def run(args, scenarios):
                                     g = loop_generator(dptest, sw)
                                     seed_loop(g, sz)
                                 else:
-                                    g = flows_generator(dptest, sw, pcaps[sc["flows"]],
+                                    g = flows_generator(dptest, sw, pcaps[sc["name"]],
                                                         sc["flows"])
                                     gen_cmd(g, "start")
                                 break
@@ -391,10 +494,16 @@ def run(args, scenarios):
                                 notes.append(note)
                                 log(note)
                                 sw.stop()
-                                sw = kind(dptest, args.build)
+                                sw = cls(dptest, args.build)
                         r = window(g, sw, args.warm, args.window)
                         gen_cmd(g, "stop", 60)
                         g.stop()
+                        if sc["mode"] == "vxlan" and (abs(r[5][0] - sz) > 1 or
+                                                      abs(r[5][1] - sz - 50) > 1):
+                            raise SystemExit(
+                                f"{kind.name} vxlan: frames of {r[5][0]:.0f} B came out of "
+                                f"the access side, {r[5][1]:.0f} B out of the underlay: not "
+                                f"{sz} B decapsulated and {sz + 50} B encapsulated")
                         res[sc["name"]][sz][kind.name].append(r)
                         if sz == "imix" and abs(r[3] - IMIX_MEAN) > IMIX_MEAN / 10:
                             notes.append(f"round {rnd + 1} {kind.name}: IMIX mean frame "
@@ -404,7 +513,8 @@ def run(args, scenarios):
                             f"{r[0]:.2f} Mpps back at the generator ({r[4]:.2f} sent), "
                             f"{r[1]:.0f} cycles/packet, {r[3]:.0f} B frames")
             finally:
-                sw.stop()
+                if sw is not None:
+                    sw.stop()
     return res, notes
 
 
@@ -465,6 +575,13 @@ def write_doc(summ, scenarios, skipped, lines, notes, args, kinds):
             "5-tuple from net_pcap (infinite_rx) and is the limit; Mpps/core = TSC rate / "
             "the switch's busy cycles per packet (ours: worker rounds that moved packets; "
             "OVS: `pmd-stats-show`; testpmd: `--record-core-cycles`).",
+            "- vxlan: open loop as flows1k on an overlay: the switch's first port is an "
+            "access port of VNI 5001, its second the uplink holding its VTEP; the generator "
+            "replays plain 64 B frames into the first and the reverse direction's frames "
+            "VXLAN-encapsulated to the switch's VTEP (114 B) into the second, so half the "
+            "packets are encapsulated and half decapsulated. OVS: userspace tunnelling "
+            "(vxlan port on br0 with NORMAL, underlay port and local IP on br-phy, "
+            "`tnl/neigh/set` for the remote VTEP).",
             "- No RFC 2544 zero-loss search: testpmd 22.11 cannot pace on memif "
             "(net_memif has no tx rate limit; txonly/flowgen/io send flat out). In the "
             "closed loop nothing is offered beyond what comes back.",
