@@ -22,6 +22,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <rte_dev.h>
@@ -103,6 +105,37 @@ uplink_mtu(uint16_t pid, const char *devargs)
 	return mtu;
 }
 
+/*
+ * A memif server's socket file outlives a process that was killed, and
+ * net_memif then refuses to create it again (EPERM): after a crash the
+ * port could not come back. A socket file nobody listens on is removed;
+ * one in use is left for net_memif to report.
+ */
+static void
+unlink_stale_memif(const char *devargs)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char role[16] = "", abstract[8] = "";
+	struct stat st;
+	int fd, rc;
+
+	if (strncmp(devargs, "net_memif", 9) != 0 ||
+	    devarg(devargs, "socket", sa.sun_path, sizeof(sa.sun_path)) != 0 ||
+	    devarg(devargs, "role", role, sizeof(role)) != 0 || strcmp(role, "server") != 0 ||
+	    devarg(devargs, "socket-abstract", abstract, sizeof(abstract)) != 0 ||
+	    strcmp(abstract, "no") != 0)
+		return;
+	if (stat(sa.sun_path, &st) != 0 || !S_ISSOCK(st.st_mode))
+		return;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	rc = connect(fd, (const struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	if (rc != 0 && errno == ECONNREFUSED && unlink(sa.sun_path) == 0)
+		DP_LOG(INFO, "removed %s: a stale memif socket (nobody listens)\n", sa.sun_path);
+}
+
 static int
 eth_open(struct dp_port *port, const void *argp, char *err, size_t errlen)
 {
@@ -134,6 +167,7 @@ eth_open(struct dp_port *port, const void *argp, char *err, size_t errlen)
 		rc = -EEXIST;
 		goto out_free;
 	}
+	unlink_stale_memif(arg->devargs);
 	rc = rte_dev_probe(arg->devargs);
 	if (rc < 0) {
 		snprintf(err, errlen,

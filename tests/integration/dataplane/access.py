@@ -6,8 +6,10 @@ floods to every other port of the network; the stations' source MACs are
 learned on their access ports, after which unicast goes to one port only
 (access to access, VM to access); a station cannot take a VM's MAC; the
 ports count what they move and show as kind=access on their network; a
-network with an access port cannot be deleted."""
+network with an access port cannot be deleted; a stale memif socket file
+left by a killed switch does not stop a port from being added."""
 import os
+import socket
 
 from dptest import TMP, Dataplane, Testpmd, check, log, require_cmd, require_root
 
@@ -25,6 +27,12 @@ vm_sock = dp.cmd(f"vhost vm1 red {VM1} 1").split()[1]
 memif = {}
 for port in ("acc1", "acc2", "acc3"):
     memif[port] = os.path.join(TMP, f"{port}.sock")
+# A socket file left by a killed switch (nobody listens on it): the port
+# must still come up on that path.
+stale = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+stale.bind(memif["acc1"])
+stale.close()
+for port in ("acc1", "acc2", "acc3"):
     dp.cmd(f"access {port} red net_memif_{port},role=server,socket={memif[port]},"
            "socket-abstract=no")
 r = dp.cmd(f"access acc1 red net_memif_z,role=server,socket={TMP}/z.sock", ok=False)

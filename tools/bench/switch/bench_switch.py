@@ -120,6 +120,14 @@ SCENARIOS = [
 ]
 
 
+def unlink_socks(paths):
+    """A memif server's socket file outlives a switch that was killed; the
+    next one on the same path must not find it."""
+    for p in paths:
+        if os.path.exists(p):
+            os.unlink(p)
+
+
 def memif(i, role, sock, mac=None):
     a = f"net_memif{i},role={role},socket={sock},socket-abstract=no"
     return a + (f",mac={mac}" if mac else "")
@@ -307,6 +315,7 @@ class Ours(OursLoad):
             f"access p{i} red {memif(i, 'server', s)}" for i, s in enumerate(self.socks)])
 
     def start(self, dptest, build, cmds):
+        unlink_socks(self.socks)
         self.dp = dptest.Proc("dataplane", [
             os.path.join(build, "tests", "integration", "dataplane", "dp_testd"),
             "--vhost-dir", dptest.TMP, "--prefix", f"nvbdp{os.getpid()}", "--workers", "1",
@@ -344,6 +353,7 @@ class TestpmdIo(TestpmdLoad):
 
     def __init__(self, dptest, build):
         self.socks = [os.path.join(dptest.TMP, f"tp{i}.sock") for i in (1, 2)]
+        unlink_socks(self.socks)
         self.p = dptest.Proc("testpmd-io", testpmd_argv("nvbtp", 1, [
             memif(i, "server", s) for i, s in enumerate(self.socks)]) + [
             "--", "-i", "--total-num-mbufs=32768", "--no-flush-rx", "--port-topology=paired",
