@@ -119,11 +119,16 @@ dp_admit(struct rte_mbuf *m, struct dp_port_counters *ctr, unsigned int flags, s
 	return false;
 }
 
+/* dp_admit() for callers that need only the verdict: the common case
+ * (pkt_fast_ok) without the full parse. */
 static inline bool
 admit(struct rte_mbuf *m, struct dp_port_counters *ctr, unsigned int flags)
 {
 	struct pkt_info pi;
 
+	if (likely(pkt_fast_ok(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m),
+			       m->pkt_len, flags)))
+		return true;
 	return dp_admit(m, ctr, flags, &pi);
 }
 

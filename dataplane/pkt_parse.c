@@ -52,12 +52,6 @@ struct frame {
 	size_t frame_len; /* bytes the frame has */
 };
 
-static inline uint16_t
-rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
 /* Is [off, off + n) readable? Past `end` (the enclosing header's or
  * datagram's end, <= frame_len): truncated. Within it but past the bytes
  * given: we cannot look, the frame goes as L2. */
@@ -132,8 +126,8 @@ parse_l4(const struct frame *f, size_t off, size_t end, unsigned int flags, bool
 		n = (size_t)(l4[12] >> 4) * 4;
 		if (n < 20 || n > end - off)
 			return PKT_DROP_BAD_LENGTH;
-		pi->src_port = rd16(l4);
-		pi->dst_port = rd16(l4 + 2);
+		pi->src_port = pkt_rd16(l4);
+		pi->dst_port = pkt_rd16(l4 + 2);
 		pi->tcp_flags = l4[13];
 		pi->l4_len = (uint16_t)n;
 		break;
@@ -142,12 +136,12 @@ parse_l4(const struct frame *f, size_t off, size_t end, unsigned int flags, bool
 		if (v != PKT_OK)
 			return v;
 		l4 = f->b + off;
-		n = rd16(l4 + 4);
+		n = pkt_rd16(l4 + 4);
 		/* A first fragment's UDP length is the whole datagram's. */
 		if (n < 8 || (whole && n > end - off))
 			return PKT_DROP_BAD_LENGTH;
-		pi->src_port = rd16(l4);
-		pi->dst_port = rd16(l4 + 2);
+		pi->src_port = pkt_rd16(l4);
+		pi->dst_port = pkt_rd16(l4 + 2);
 		pi->l4_len = 8;
 		pi->flags |= PKT_F_L4;
 		if (whole && (flags & PKT_PARSE_VXLAN) && pi->dst_port == PKT_VXLAN_PORT)
@@ -228,7 +222,7 @@ parse_ipv4(const struct frame *f, size_t off, unsigned int flags, struct pkt_inf
 	if (ip[0] >> 4 != 4)
 		return PKT_DROP_BAD_HEADER;
 	hl = (size_t)(ip[0] & 0xf) * 4;
-	tot = rd16(ip + 2);
+	tot = pkt_rd16(ip + 2);
 	if (hl < 20 || tot < hl || tot > f->frame_len - off)
 		return PKT_DROP_BAD_LENGTH;
 	pi->flags |= PKT_F_IPV4;
@@ -249,7 +243,7 @@ parse_ipv4(const struct frame *f, size_t off, unsigned int flags, struct pkt_inf
 		pi->flags |= PKT_F_IP_OPTIONS;
 	}
 	pi->l4_off = (uint32_t)(off + hl);
-	fo = rd16(ip + 6);
+	fo = pkt_rd16(ip + 6);
 	frag = (size_t)(fo & 0x1fff) * 8;
 	payload = tot - hl;
 	if ((fo & 0x2000) || frag != 0) {
@@ -289,7 +283,7 @@ parse_ipv6(const struct frame *f, size_t off, unsigned int flags, struct pkt_inf
 		return v;
 	if (ip[0] >> 4 != 6)
 		return PKT_DROP_BAD_HEADER;
-	plen = rd16(ip + 4);
+	plen = pkt_rd16(ip + 4);
 	nh = ip[6];
 	/* A payload length of 0 announces a jumbogram (RFC 2675), which no
 	 * Ethernet frame can hold, unless nothing follows. */
@@ -322,7 +316,7 @@ parse_ipv6(const struct frame *f, size_t off, unsigned int flags, struct pkt_inf
 			return first ? first_fragment(v) : v;
 		x = f->b + p;
 		if (nh == P_FRAG) {
-			uint16_t fo = rd16(x + 2);
+			uint16_t fo = pkt_rd16(x + 2);
 
 			nh = x[0];
 			p += 8;
@@ -373,8 +367,8 @@ parse_arp(const struct frame *f, size_t off, struct pkt_info *pi)
 	v = need(f, off, 8, f->frame_len, pi);
 	if (v != PKT_OK)
 		return v;
-	htype = rd16(a);
-	ptype = rd16(a + 2);
+	htype = pkt_rd16(a);
+	ptype = pkt_rd16(a + 2);
 	v = need(f, off, 8 + 2 * ((size_t)a[4] + a[5]), f->frame_len, pi);
 	if (v != PKT_OK)
 		return v;
@@ -386,7 +380,7 @@ parse_arp(const struct frame *f, size_t off, struct pkt_info *pi)
 	if (a[4] != 6 || a[5] != 4)
 		return PKT_DROP_BAD_HEADER;
 	pi->flags |= PKT_F_ARP;
-	pi->arp_op = rd16(a + 6);
+	pi->arp_op = pkt_rd16(a + 6);
 	memcpy(pi->src_ip, a + 14, 4);
 	memcpy(pi->dst_ip, a + 24, 4);
 	return PKT_OK;
@@ -408,14 +402,14 @@ pkt_parse(const uint8_t *buf, size_t len, size_t frame_len, unsigned int flags, 
 	v = need(&f, 0, ETH_HLEN, f.frame_len, pi);
 	if (v != PKT_OK)
 		return v;
-	et = rd16(buf + 12);
+	et = pkt_rd16(buf + 12);
 	if (et == ETHERTYPE_VLAN) {
 		v = need(&f, off, 4, f.frame_len, pi);
 		if (v != PKT_OK)
 			return v;
 		pi->flags |= PKT_F_VLAN;
-		pi->vlan_tci = rd16(buf + 14);
-		et = rd16(buf + 16);
+		pi->vlan_tci = pkt_rd16(buf + 14);
+		et = pkt_rd16(buf + 16);
 		off += 4;
 	}
 	pi->ethertype = et;

@@ -25,6 +25,7 @@
 #ifndef PKT_PARSE_H
 #define PKT_PARSE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -103,5 +104,42 @@ struct pkt_info {
  */
 enum pkt_verdict pkt_parse(const uint8_t *buf, size_t len, size_t frame_len, unsigned int flags,
 			   struct pkt_info *pi);
+
+static inline uint16_t
+pkt_rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/*
+ * The common case in a few comparisons, for callers that need only the
+ * verdict: true means pkt_parse() with the same arguments returns PKT_OK
+ * (an untagged IPv4 datagram without options, not a fragment, with a
+ * whole TCP or UDP header, not VXLAN to parse). false means nothing:
+ * ask pkt_parse(). The fuzz target and the unit test hold it to that.
+ */
+static inline bool
+pkt_fast_ok(const uint8_t *buf, size_t len, size_t frame_len, unsigned int flags)
+{
+	const uint8_t *ip = buf + 14, *l4 = buf + 34;
+	size_t tot, n;
+
+	if (len < 54 || len > frame_len || pkt_rd16(buf + 12) != 0x0800 || ip[0] != 0x45 ||
+	    (pkt_rd16(ip + 6) & 0x3fff) != 0)
+		return false;
+	tot = pkt_rd16(ip + 2);
+	if (tot > frame_len - 14)
+		return false;
+	if (ip[9] == 17) { /* UDP: length within the datagram */
+		n = pkt_rd16(l4 + 4);
+		return tot >= 28 && n >= 8 && n <= tot - 20 &&
+		       !((flags & PKT_PARSE_VXLAN) && pkt_rd16(l4 + 2) == PKT_VXLAN_PORT);
+	}
+	if (ip[9] == 6) { /* TCP: the header (its options) within the datagram */
+		n = (size_t)(l4[12] >> 4) * 4;
+		return tot >= 40 && n >= 20 && n <= tot - 20;
+	}
+	return false;
+}
 
 #endif
