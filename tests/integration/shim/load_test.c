@@ -13,7 +13,9 @@
  * 2. Request load: api_load (tools/bench/api/api_load.h), 16 clients with
  *    a persistent connection each: 2 000 requests as warm-up, then 10 000
  *    (reads, lists, durable network creates and deletes) while one more
- *    round of step 1 runs beside them; zero errors.
+ *    round of step 1 runs beside them; zero errors. Before them a local
+ *    peer connects to the API socket and hangs up at once, twice (nng
+ *    1.5.2 stopped accepting after that: common/nv_rpc.c's watchdog).
  *
  * Leaks: the agent's open fds (/proc/PID/fd) and VmRSS after each later
  * round must stay within FD_SLACK and RSS_SLACK_KB of the figures after
@@ -35,6 +37,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -315,6 +319,20 @@ vm_round(struct agent_proc *ap, pid_t shim, const char *kernel, int round)
 	       round, NVM, live, (unsigned long long)(now_ms() - t0));
 }
 
+/* Connect to an ipc:// URL and close at once. */
+static void
+ipc_hangup(const char *url)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", url + strlen("ipc://"));
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		printf("note: cannot connect to %s\n", url);
+	if (fd >= 0)
+		close(fd);
+}
+
 struct round_arg {
 	struct agent_proc *ap;
 	pid_t shim;
@@ -397,7 +415,11 @@ main(int argc, char **argv)
 		}
 	}
 	if (failures == 0) {
+		/* A local peer that connects and hangs up before the handshake
+		 * (a health check) stopped nng 1.5.2's listener for good. */
+		ipc_hangup(ap.api);
 		CHECK(api_load_prepare(ap.api, 999) == 0, "cannot create " API_LOAD_NET);
+		ipc_hangup(ap.api);
 		request_load(&ap, WARM_REQS, "warm-up load");
 		warm = settled_usage(ap.pid);
 		/* The 10 000 requests while one more round of VMs goes through
