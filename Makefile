@@ -7,7 +7,7 @@ MESON_OPTS ?= --buildtype=debugoptimized
 CROSS_BUILD ?= $(BUILD)/arm64
 
 .PHONY: all deps deps-cross deps-pkg build cross-arm64 deb check demo images bench-boot bench-net \
-	bench-switch bench-blk format clean
+	bench-switch bench-blk bench-api format clean
 
 all: build
 
@@ -59,6 +59,11 @@ bench-switch: build
 
 bench-blk: build
 	./tools/bench/blk/bench_blk.py --build $(BUILD)
+
+# The peer is ovsdb-server (openvswitch-common).
+bench-api: build
+	./tools/deps.sh bench
+	./tools/bench/api/bench_api.py --build $(BUILD) $(BENCH_ARGS)
 
 format:
 	./tools/check-style.sh --fix

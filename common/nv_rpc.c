@@ -8,13 +8,16 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/tls/tls.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,6 +55,14 @@ struct nv_rpc_server {
 	unsigned int receiving;
 	bool closing;
 	char url[256];
+	/* The listener watchdog (listener_watch). */
+	char listen_url[256];
+	struct nv_tls tls;
+	bool has_tls;
+	bool watching;
+	pthread_t watch;
+	pthread_cond_t watch_cond;
+	unsigned int pipes_added; /* by pipe_added(), atomic */
 };
 
 /* A call in flight, so that shutdown can cancel its aio. */
@@ -289,6 +300,168 @@ nv_tls_dialer(nng_dialer d, const char *url, const struct nv_tls *tls)
 	return nv_nng_errno(rv);
 }
 
+/* Create, configure and start srv->listener on srv->listen_url. */
+static int
+listener_start(struct nv_rpc_server *srv)
+{
+	int rv, err;
+
+	rv = nng_listener_create(&srv->listener, srv->sock, srv->listen_url);
+	if (rv != 0) {
+		nv_err("cannot listen on %s: %s", srv->listen_url, nng_strerror(rv));
+		return nv_nng_errno(rv);
+	}
+	err = nv_tls_listener(srv->listener, srv->listen_url, srv->has_tls ? &srv->tls : NULL);
+	if (err < 0) {
+		nng_listener_close(srv->listener);
+		return err;
+	}
+	rv = nng_listener_start(srv->listener, 0);
+	if (rv != 0) {
+		nv_err("cannot listen on %s: %s", srv->listen_url, nng_strerror(rv));
+		nng_listener_close(srv->listener);
+		return nv_nng_errno(rv);
+	}
+	return 0;
+}
+
+/*
+ * nng 1.5.2 (Debian 12) can stop accepting on an ipc:// listener for good
+ * once a peer hangs up during the SP handshake (nng issue #1518, fixed in
+ * 1.6.0): the transport takes the peer's close for the listener's own, and
+ * later connections still complete their handshake but are never handed
+ * to the socket. Any local process that connects to the API socket and
+ * closes it at once (a health check, a port probe) left every later client
+ * unanswered. So a thread checks every WATCH_MS that a connection of its
+ * own (an SP handshake as a req0 client starts one: an 8-byte header each
+ * way) becomes a pipe of the socket within PROBE_MS, and if not, closes
+ * the listener and listens again (the connections it had accepted drop;
+ * nng clients redial and resend).
+ */
+#define WATCH_MS 1000
+#define PROBE_MS 2000
+
+static void
+pipe_added(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	struct nv_rpc_server *srv = arg;
+
+	(void)p;
+	(void)ev;
+	__atomic_add_fetch(&srv->pipes_added, 1, __ATOMIC_RELAXED);
+}
+
+/* False only if the ipc:// listener of srv took a connection of ours
+ * through the handshake and did not add it to the socket in time. */
+static bool
+ipc_listener_accepts(struct nv_rpc_server *srv)
+{
+	/* SP header: 0, 'S', 'P', version 0, the peer's protocol (req0: 0x30), 0, 0 */
+	static const uint8_t hello[8] = { 0, 'S', 'P', 0, 0, 0x30, 0, 0 };
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *path = srv->listen_url + strlen("ipc://");
+	unsigned int before = __atomic_load_n(&srv->pipes_added, __ATOMIC_RELAXED);
+	struct pollfd pfd;
+	uint8_t reply[8];
+	size_t got = 0;
+	bool ok = true;
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return true;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return true; /* out of fds: no verdict */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    write(fd, hello, sizeof(hello)) != (ssize_t)sizeof(hello))
+		goto out;
+	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
+	while (got < sizeof(reply) && poll(&pfd, 1, PROBE_MS) > 0) {
+		ssize_t n = read(fd, reply + got, sizeof(reply) - got);
+
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	if (got < sizeof(reply))
+		goto out; /* no handshake: not this bug, no verdict */
+	for (int ms = 0; ms < PROBE_MS; ms += 10) {
+		if (__atomic_load_n(&srv->pipes_added, __ATOMIC_RELAXED) != before)
+			goto out;
+		usleep(10000);
+	}
+	ok = false;
+out:
+	close(fd);
+	return ok;
+}
+
+static void *
+listener_watch(void *arg)
+{
+	struct nv_rpc_server *srv = arg;
+	struct timespec ts;
+
+	pthread_mutex_lock(&srv->lock);
+	while (!srv->closing) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += WATCH_MS * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&srv->watch_cond, &srv->lock, &ts);
+		if (srv->closing)
+			break;
+		pthread_mutex_unlock(&srv->lock);
+		if (!ipc_listener_accepts(srv)) {
+			nv_warn("%s: the listener no longer accepts connections (nng %d.%d.%d, "
+				"issue #1518: a peer hung up during a handshake): listening again",
+				srv->listen_url, NNG_MAJOR_VERSION, NNG_MINOR_VERSION,
+				NNG_PATCH_VERSION);
+			nng_listener_close(srv->listener);
+			if (listener_start(srv) < 0)
+				nv_err("%s: cannot listen again; next try in %d ms",
+				       srv->listen_url, WATCH_MS);
+		}
+		pthread_mutex_lock(&srv->lock);
+	}
+	pthread_mutex_unlock(&srv->lock);
+	return NULL;
+}
+
+/* Only the transport whose listener the bug stops and that can be probed
+ * here (tls+tcp:// has the same bug in nng 1.5.2, but a probe would need a
+ * client certificate of the server's CAs). */
+static bool
+listener_needs_watch(const char *url)
+{
+	return strncmp(url, "ipc://", 6) == 0;
+}
+
+static int
+listener_watch_start(struct nv_rpc_server *srv)
+{
+	pthread_condattr_t ca;
+	int rc;
+
+	if (!listener_needs_watch(srv->listen_url))
+		return 0;
+	rc = nv_nng_errno(nng_pipe_notify(srv->sock, NNG_PIPE_EV_ADD_POST, pipe_added, srv));
+	if (rc < 0)
+		return rc;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&srv->watch_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	rc = -pthread_create(&srv->watch, NULL, listener_watch, srv);
+	if (rc < 0) {
+		pthread_cond_destroy(&srv->watch_cond);
+		return rc;
+	}
+	srv->watching = true;
+	return 0;
+}
+
 int
 nv_rpc_server_open(const char *url, nv_rpc_handler_fn fn, void *opaque, struct nv_rpc_server **out)
 {
@@ -301,7 +474,7 @@ nv_rpc_server_open_tls(const char *url, const struct nv_tls *tls, nv_rpc_handler
 {
 	struct nv_rpc_server *srv;
 	char *bound = NULL;
-	int rv;
+	int rv, err;
 
 	srv = calloc(1, sizeof(*srv));
 	if (srv == NULL)
@@ -313,22 +486,22 @@ nv_rpc_server_open_tls(const char *url, const struct nv_tls *tls, nv_rpc_handler
 	if (rv != 0)
 		goto out_free_srv;
 	nng_socket_set_size(srv->sock, NNG_OPT_RECVMAXSZ, NV_WIRE_MAX_MSG + 4096);
-	rv = nng_listener_create(&srv->listener, srv->sock, url);
-	if (rv != 0) {
-		nv_err("cannot listen on %s: %s", url, nng_strerror(rv));
+	if (strlen(url) >= sizeof(srv->listen_url)) {
+		nv_err("cannot listen on %s: the URL is too long", url);
+		rv = NNG_EADDRINVAL;
 		goto out_close_sock;
 	}
-	rv = nv_tls_listener(srv->listener, url, tls);
-	if (rv < 0) {
+	snprintf(srv->listen_url, sizeof(srv->listen_url), "%s", url);
+	if (tls != NULL) {
+		srv->tls = *tls; /* the caller's files outlive the server */
+		srv->has_tls = true;
+	}
+	err = listener_start(srv);
+	if (err < 0) {
 		nng_close(srv->sock);
 		pthread_mutex_destroy(&srv->lock);
 		free(srv);
-		return rv;
-	}
-	rv = nng_listener_start(srv->listener, 0);
-	if (rv != 0) {
-		nv_err("cannot listen on %s: %s", url, nng_strerror(rv));
-		goto out_close_sock;
+		return err;
 	}
 	snprintf(srv->url, sizeof(srv->url), "%s", url);
 	if (nng_listener_get_string(srv->listener, NNG_OPT_URL, &bound) == 0) {
@@ -337,8 +510,7 @@ nv_rpc_server_open_tls(const char *url, const struct nv_tls *tls, nv_rpc_handler
 	}
 	pthread_mutex_lock(&srv->lock);
 	for (int i = 0; i < MIN_RECEIVERS; i++) {
-		int err = add_receiver(srv);
-
+		err = add_receiver(srv);
 		if (err < 0) {
 			pthread_mutex_unlock(&srv->lock);
 			nv_rpc_server_close(srv);
@@ -346,6 +518,11 @@ nv_rpc_server_open_tls(const char *url, const struct nv_tls *tls, nv_rpc_handler
 		}
 	}
 	pthread_mutex_unlock(&srv->lock);
+	err = listener_watch_start(srv);
+	if (err < 0) {
+		nv_rpc_server_close(srv);
+		return err;
+	}
 	*out = srv;
 	return 0;
 
@@ -372,7 +549,13 @@ nv_rpc_server_close(struct nv_rpc_server *srv)
 		return;
 	pthread_mutex_lock(&srv->lock);
 	srv->closing = true;
+	if (srv->watching)
+		pthread_cond_signal(&srv->watch_cond);
 	pthread_mutex_unlock(&srv->lock);
+	if (srv->watching) {
+		pthread_join(srv->watch, NULL);
+		pthread_cond_destroy(&srv->watch_cond);
+	}
 	for (call = srv->calls; call != NULL; call = call->next)
 		nng_aio_stop(call->aio);
 	nng_close(srv->sock);

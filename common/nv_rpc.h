@@ -56,7 +56,8 @@ int nv_tls_dialer(nng_dialer d, const char *url, const struct nv_tls *tls);
 /* Listen on url. 0, or a negative errno with a logged reason. */
 int nv_rpc_server_open(const char *url, nv_rpc_handler_fn fn, void *opaque,
 		       struct nv_rpc_server **out);
-/* The same with TLS files for a tls+tcp:// url. */
+/* The same with TLS files for a tls+tcp:// url (the strings must outlive
+ * the server: it reads the files again if it has to listen again). */
 int nv_rpc_server_open_tls(const char *url, const struct nv_tls *tls, nv_rpc_handler_fn fn,
 			   void *opaque, struct nv_rpc_server **out);
 /* Stop serving and free every call, answered or not: the owner must not
