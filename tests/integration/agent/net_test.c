@@ -913,6 +913,29 @@ test_nic_security(void **state)
 		nv_wire_free(&rep->base);
 	}
 
+	/* nicvisorctl: set, shown with its counters; a bad rule is refused. */
+	assert_int_equal(run_ctl(&f->ap, out, sizeof(out), 10, "nic", "security", "web1", "0",
+				 "--egress", "tcp:22:10.0.0.0/8", "--egress", "deny:udp:53-54",
+				 "--ingress", "icmp::192.0.2.0/24", "--default-deny", NULL),
+			 0);
+	assert_non_null(strstr(out, "1 ingress and 2 egress rules"));
+	expect_security(f, "web1", true, 1, 2, true);
+	assert_int_equal(
+		run_ctl(&f->ap, out, sizeof(out), 10, "nic", "security-show", "web1", "0", NULL),
+		0);
+	assert_non_null(strstr(out, "active; default ingress deny, egress deny"));
+	assert_non_null(strstr(out, "22-22"));
+	assert_non_null(strstr(out, "192.0.2.0/24"));
+	assert_non_null(strstr(out, "deny  udp   53-54"));
+	assert_non_null(strstr(out, "0 pkts 0 bytes"));
+	assert_int_equal(run_ctl(&f->ap, out, sizeof(out), 10, "nic", "security", "web1", "0",
+				 "--egress", "tcp:22:10.0.0.1/8", NULL),
+			 1);
+	assert_int_equal(run_ctl(&f->ap, out, sizeof(out), 10, "nic", "security", "web1", "0",
+				 "--egress", "tcp:x", NULL),
+			 2);
+	expect_security(f, "web1", true, 1, 2, true);
+
 	/* Removed: no policy, not filtered. */
 	expect_ok(set_security(f, "web1", 0, NULL));
 	rep = get_security(f, "web1", 0);
