@@ -408,14 +408,24 @@ ct_hit(struct dp_sg_ct *ct, const struct ct_key *k, unsigned int dir, uint8_t fl
 	return true;
 }
 
-/* Open (or reopen, if expired) the connection of key k: false when full. */
-static bool
+enum ct_open { CT_OPENED, CT_WAS_OPEN, CT_FULL };
+
+/* Open (or reopen, if expired) the connection of key k. An earlier frame
+ * of the same burst (classified together) may have opened it already. */
+static enum ct_open
 ct_open(struct dp_sg_ct *ct, const struct ct_key *k, unsigned int dir, uint8_t flags, uint64_t now)
 {
+	enum ct_open res = CT_FULL;
 	struct ct_entry *e;
 	int32_t pos;
 
 	rte_spinlock_lock(&ct->wlock);
+	pos = rte_hash_lookup(ct->h, k);
+	if (pos >= 0 && atomic_load_explicit(&ct->e[pos].used, memory_order_relaxed) &&
+	    !expired(ct, &ct->e[pos], now)) {
+		res = CT_WAS_OPEN;
+		goto out;
+	}
 	pos = rte_hash_add_key(ct->h, k);
 	if (pos >= 0) {
 		e = &ct->e[pos];
@@ -425,9 +435,11 @@ ct_open(struct dp_sg_ct *ct, const struct ct_key *k, unsigned int dir, uint8_t f
 		atomic_store_explicit(&e->state, next_state(CT_TCP_SYN, k->proto, flags, false),
 				      memory_order_relaxed);
 		atomic_store_explicit(&e->used, 1, memory_order_release);
+		res = CT_OPENED;
 	}
+out:
 	rte_spinlock_unlock(&ct->wlock);
-	return pos >= 0;
+	return res;
 }
 
 uint16_t
@@ -505,10 +517,16 @@ dp_sg_filter(struct dp_sg_ct *ct, struct dp_port *p, unsigned int dir, unsigned 
 				res[j] = !d->rules[rule[q] - 1].deny;
 				if (res[j] == 0)
 					continue;
-				if (ct_open(ct, &ck[j], sd, flags[j], now))
+				switch (ct_open(ct, &ck[j], sd, flags[j], now)) {
+				case CT_OPENED:
 					wc->ct_created++;
-				else
+					break;
+				case CT_WAS_OPEN:
+					break;
+				case CT_FULL:
 					wc->ct_full++;
+					break;
+				}
 			}
 		}
 		for (i = 0; i < cnt; i++) {
