@@ -27,6 +27,7 @@
 
 #include "blk.h"
 #include "dp_priv.h"
+#include "sg.h"
 
 int dp_logtype = RTE_LOGTYPE_USER1;
 
@@ -48,6 +49,7 @@ const char *const dp_drop_names[DP_DROP_N] = {
 	[DP_DROP_VTEP_UNRESOLVED] = "vtep_unresolved",
 	[DP_DROP_TOO_BIG] = "too_big",
 	[DP_DROP_RATE_LIMITED] = "rate_limited",
+	[DP_DROP_SECURITY_GROUP] = "security_group",
 };
 
 /* The EAL initialises once per process. */
@@ -205,6 +207,7 @@ housekeeping(void *arg)
 		if (now != last_age) {
 			last_age = now;
 			l2_table_age(dp->l2, now);
+			dp_sg_ct_age(dp->ct);
 			for (i = 0; i < DP_MAX_PORTS; i++) {
 				struct dp_port *p = dp->ports[i];
 				uint32_t fresh;
@@ -374,6 +377,11 @@ dp_open(const struct dp_conf *conf, struct dp **out, char *err, size_t errlen)
 		goto out_qsbr;
 	}
 	atomic_store(&dp->l2->now, mono_seconds());
+	rc = dp_sg_ct_create("dp_sg_ct", DP_SG_CT_ENTRIES, dp->qsbr, &dp->ct);
+	if (rc < 0) {
+		seterr(err, errlen, "cannot create the connection table: %s", strerror(-rc));
+		goto out_l2;
+	}
 	dp->learn_ring = rte_ring_create_elem("dp_learn", sizeof(struct dp_learn), 4096,
 					      SOCKET_ID_ANY, RING_F_SC_DEQ);
 	dp->direct_pool = rte_pktmbuf_pool_create("dp_direct", 8191, 256, 0,
@@ -427,6 +435,8 @@ out_pools:
 	rte_mempool_free(dp->direct_pool);
 	rte_mempool_free(dp->indirect_pool);
 	rte_ring_free(dp->learn_ring);
+	dp_sg_ct_free(dp->ct);
+out_l2:
 	l2_table_free(dp->l2);
 out_qsbr:
 	rte_free(dp->qsbr);
@@ -1046,6 +1056,8 @@ port_remove(struct dp *dp, struct dp_port *p, bool workers_running)
 	l2_table_forget_port(dp->l2, p->id);
 	p->ops->close(p);
 	dp_qos_port_free(p);
+	dp_sg_port_free(p);
+	dp_sg_ct_forget_port(dp->ct, p->id);
 	if (dp_port_is_vm(p)) {
 		uplinks_vm_mac(dp, p, false);
 		bury_pool(port_extra(p)->pool, port_extra(p)->pool_size);
@@ -1177,6 +1189,7 @@ dp_close(struct dp *dp)
 	dp_vhost_set_current(NULL);
 	l2_table_reclaim(dp->l2);
 	l2_table_free(dp->l2);
+	dp_sg_ct_free(dp->ct);
 	for (i = 0; i < DP_MAX_PORTS; i++)
 		if (dead_pools[i].mp != NULL) {
 			rte_mempool_free(dead_pools[i].mp);

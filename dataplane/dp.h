@@ -180,6 +180,80 @@ struct dp_mirror_stats {
 /* One session (name != NULL; -ENOENT) or all, up to max; returns how many. */
 int dp_mirror_stats(struct dp *dp, const char *name, struct dp_mirror_stats *out, unsigned int max);
 
+/*
+ * Security groups (docs/architecture.md, "Security groups"): a VM port's
+ * stateful filter. Ingress rules judge what the switch sends to the VM,
+ * egress rules what the VM sends; within a direction the first rule that
+ * matches decides, and a frame no rule matches gets the direction's
+ * default action. A frame that a rule allows opens a connection (5-tuple,
+ * both directions, its timeout by protocol and TCP state); later frames
+ * of that connection in either direction pass without the rules. IPv4
+ * only: ARP always passes; IPv6, tagged, fragmented (later fragments) and
+ * other frames get the default action. A denied frame is dropped and
+ * counted as security_group. Ports without a policy are not filtered.
+ */
+#define DP_SG_MAX_RULES  1000 /* per direction */
+#define DP_SG_PROTO_ANY  (-1)
+#define DP_SG_CT_ENTRIES 65536 /* connections, all ports together */
+struct dp_sg_rule {
+	bool deny;            /* false: allow (and open a connection) */
+	int16_t proto;        /* DP_SG_PROTO_ANY or an IP protocol 0..255 */
+	uint32_t remote_ip;   /* network order, host bits zero */
+	uint8_t prefix_len;   /* 0..32 (0: any address) */
+	uint16_t port_lo;     /* destination ports (TCP, UDP): 0..65535 */
+	uint16_t port_hi;     /* lo <= hi; 0-65535 is any */
+	uint16_t src_port_lo; /* source ports, as the destination ones */
+	uint16_t src_port_hi;
+};
+struct dp_sg_policy {
+	bool ingress_deny; /* default action to the VM: drop (else allow) */
+	bool egress_deny;  /* default action from the VM */
+	unsigned int n_ingress, n_egress;
+	const struct dp_sg_rule *ingress;
+	const struct dp_sg_rule *egress;
+};
+/* Whether r is acceptable: 0, or -EINVAL with what is wrong in err,
+ * naming the field (proto, remote_ip, prefix_len, port_lo, port_hi,
+ * src_port_lo, src_port_hi). Ports only with TCP or UDP. Pure. */
+int dp_sg_rule_check(const struct dp_sg_rule *r, char *err, size_t errlen);
+/* Replace a VM port's policy (NULL: none), in force for the next burst;
+ * other ports are not disturbed and connections stay open (the new rules
+ * judge new connections). Rule counters start again at 0. */
+int dp_port_sg_set(struct dp *dp, const char *port, const struct dp_sg_policy *pol, char *err,
+		   size_t errlen);
+/* Connection timeouts in milliseconds (each 1..86400000; 0 keeps one). */
+struct dp_sg_timeouts {
+	uint32_t tcp_syn_ms;         /* opened, no reply yet (default 30 s) */
+	uint32_t tcp_established_ms; /* replied (default 2 h) */
+	uint32_t tcp_closing_ms;     /* FIN or RST seen (default 10 s) */
+	uint32_t other_ms;           /* UDP, ICMP, other protocols (default 30 s) */
+};
+int dp_sg_timeouts_set(struct dp *dp, const struct dp_sg_timeouts *t, char *err, size_t errlen);
+struct dp_sg_rule_stats {
+	uint64_t packets, bytes; /* frames the rule decided */
+};
+struct dp_sg_stats {
+	bool enabled; /* the port has a policy */
+	bool ingress_deny, egress_deny;
+	unsigned int n_ingress, n_egress;
+	/* [0] ingress, [1] egress: frames no rule matched, by default action */
+	uint64_t default_allowed[2], default_denied[2];
+	uint64_t ct_hits;    /* frames passed as part of an open connection */
+	uint64_t ct_created; /* connections this port opened */
+	uint64_t ct_full;    /* allowed frames that found the table full (passed, none opened) */
+	uint64_t ct_entries; /* open connections of the port now */
+};
+/* A VM port's policy counters; rules' counters into ingress[0..max_in)
+ * and egress[0..max_eg) (either may be NULL). -ENOENT without the port,
+ * -EINVAL if it is not a VM port. */
+int dp_port_sg_stats(struct dp *dp, const char *port, struct dp_sg_stats *st,
+		     struct dp_sg_rule_stats *ingress, unsigned int max_in,
+		     struct dp_sg_rule_stats *egress, unsigned int max_eg);
+/* The rules in force (copied into in[0..max_in), eg[0..max_eg)); returns
+ * 0 with *pol filled (its arrays point to in and eg), -ENOENT. */
+int dp_port_sg_get(struct dp *dp, const char *port, struct dp_sg_policy *pol, struct dp_sg_rule *in,
+		   unsigned int max_in, struct dp_sg_rule *eg, unsigned int max_eg);
+
 #define DP_DROP_REASONS 24
 struct dp_port_stats {
 	char port[64];
@@ -204,7 +278,8 @@ struct dp_port_stats {
 		 * overlay: unknown_vni (no network has it), vtep_unresolved
 		 * (the remote VTEP's MAC is not known yet: ARP asked),
 		 * too_big (the encapsulated frame exceeds the uplink's MTU);
-		 * rate_limited (over a QoS limit) */
+		 * rate_limited (over a QoS limit); security_group (a
+		 * security group denied it) */
 		char reason[32];
 		uint64_t count;
 	} drops[DP_DROP_REASONS];

@@ -67,6 +67,7 @@ enum dp_drop {
 	DP_DROP_VTEP_UNRESOLVED, /* the remote VTEP's underlay MAC is unknown (ARP asked) */
 	DP_DROP_TOO_BIG,         /* encapsulated, the frame exceeds the uplink's MTU */
 	DP_DROP_RATE_LIMITED,    /* over the port's QoS limit (qos.c) */
+	DP_DROP_SECURITY_GROUP,  /* denied by the port's security group (sg.c) */
 	DP_DROP_N,
 };
 _Static_assert(DP_DROP_N <= DP_DROP_REASONS, "dp.h has room for every drop reason");
@@ -84,6 +85,8 @@ struct dp_port_counters {
 struct dp_port;
 struct dp_qos_meter;
 struct dp_mirror;
+struct dp_sg;
+struct dp_sg_ct;
 
 /*
  * A switch port type, registered in dp_port_kinds (dp.c). (opt) members
@@ -146,6 +149,9 @@ struct dp_port {
 	/* QoS (qos.c): [DP_QOS_RX], [DP_QOS_TX]; NULL: no limit. Replaced
 	 * whole by the control thread, freed after an RCU grace period. */
 	struct dp_qos_meter *_Atomic qos[2];
+	/* Security group (sg.c) of a VM port; NULL: none. Replaced whole by
+	 * the control thread, freed after an RCU grace period. */
+	struct dp_sg *_Atomic sg;
 	void *priv;                                      /* the kind's state */
 	struct dp_port_counters ctr[DP_MAX_WORKERS + 1]; /* [DP_MAX_WORKERS]: other threads */
 };
@@ -297,6 +303,7 @@ struct dp {
 	struct dp_cfg *_Atomic cfg;
 	struct rte_rcu_qsbr *qsbr;
 	struct l2_table *l2;
+	struct dp_sg_ct *ct;     /* security groups' connections (sg.c) */
 	struct vx_nbr_table nbr; /* remote VTEPs' underlay MACs */
 	struct rte_ring *learn_ring;
 	struct rte_mempool *direct_pool;   /* copies, GSO headers */

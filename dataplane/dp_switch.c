@@ -32,6 +32,7 @@
 #include "dp_priv.h"
 #include "flow_cache.h"
 #include "pkt_parse.h"
+#include "sg.h"
 
 #define MAC48_MASK   0xffffffffffffull
 #define MAX_GSO_SEGS 64
@@ -140,6 +141,9 @@ flush_port(struct wstate *ws, const struct dp_cfg *cfg, uint16_t pid)
 
 	if (ob->n == 0)
 		return;
+	if (dp_port_is_vm(p))
+		ob->n = dp_sg_filter(ws->dp->ct, p, DP_QOS_TX, ws->w, ob->pkts, ob->n,
+				     &p->ctr[ws->w]);
 	ob->n = dp_qos_police(p, DP_QOS_TX, ob->pkts, ob->n, &p->ctr[ws->w]);
 	dp_mirror_copy(ws->mirror, cfg, ws->w, pid, DP_QOS_TX, ob->pkts, ob->n);
 	if (ob->n != 0)
@@ -704,6 +708,8 @@ poll_queue(struct wstate *ws, const struct dp_cfg *cfg, const struct dp_poll *pl
 	if (n == 0)
 		return 0;
 	ok = dp_qos_police(p, DP_QOS_RX, pkts, n, &p->ctr[ws->w]);
+	if (dp_port_is_vm(p))
+		ok = dp_sg_filter(ws->dp->ct, p, DP_QOS_RX, ws->w, pkts, ok, &p->ctr[ws->w]);
 	dp_mirror_copy(ws->mirror, cfg, ws->w, p->id, DP_QOS_RX, pkts, ok);
 	if (p->is_uplink)
 		from_uplink(ws, cfg, p, pkts, ok);

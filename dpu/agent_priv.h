@@ -239,6 +239,10 @@ void vm_nics_detach(struct dpu_agent *a, struct dpu_vm *vm);
 uint32_t vm_nic_queue_pairs(const Nicvisor__V1__VmSpec *spec);
 /* A NIC's rate limits as the dataplane takes them (rx: from the VM). */
 void nic_qos(const Nicvisor__V1__NicSpec *nic, struct dp_qos *q);
+/* Program a port's security group from its (validated) spec; NULL
+ * removes it. The ops' result, reason in err. */
+int nic_security_apply(struct dpu_agent *a, const char *port,
+		       const Nicvisor__V1__SecurityPolicy *pb, char *err, size_t errlen);
 
 /* mirror.c: mirror sessions, kept in their source NIC's spec */
 /* A session by name: its VM, NIC index and spec; NULL if none. */
@@ -364,6 +368,10 @@ int api_get_port_stats(struct dpu_agent *a, const Nicvisor__V1__GetPortStatsRequ
 /* api_mirror.c: NIC rate limits and mirror sessions */
 int api_set_nic_qos(struct dpu_agent *a, const Nicvisor__V1__SetNicQosRequest *r,
 		    struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);
+int api_set_nic_security(struct dpu_agent *a, const Nicvisor__V1__SetNicSecurityRequest *r,
+			 struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);
+int api_get_nic_security(struct dpu_agent *a, const Nicvisor__V1__GetNicSecurityRequest *r,
+			 struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);
 int api_create_mirror(struct dpu_agent *a, const Nicvisor__V1__CreateMirrorRequest *r,
 		      struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st);
 int api_delete_mirror(struct dpu_agent *a, const Nicvisor__V1__DeleteMirrorRequest *r,

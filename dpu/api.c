@@ -730,6 +730,12 @@ dispatch(struct dpu_agent *a, const Nicvisor__V1__Request *rq, struct nv_arena *
 	case NICVISOR__V1__REQUEST__OP_SET_NIC_QOS:
 		NEED(rq->set_nic_qos, "set_nic_qos");
 		return api_set_nic_qos(a, rq->set_nic_qos, ar, rep, st);
+	case NICVISOR__V1__REQUEST__OP_SET_NIC_SECURITY:
+		NEED(rq->set_nic_security, "set_nic_security");
+		return api_set_nic_security(a, rq->set_nic_security, ar, rep, st);
+	case NICVISOR__V1__REQUEST__OP_GET_NIC_SECURITY:
+		NEED(rq->get_nic_security, "get_nic_security");
+		return api_get_nic_security(a, rq->get_nic_security, ar, rep, st);
 	case NICVISOR__V1__REQUEST__OP_CREATE_MIRROR:
 		NEED(rq->create_mirror, "create_mirror");
 		return api_create_mirror(a, rq->create_mirror, ar, rep, st);

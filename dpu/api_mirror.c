@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The northbound API of NIC rate limits and mirroring (api.proto):
- * SetNicQos, CreateMirror, DeleteMirror, GetMirror, ListMirrors. Like
+ * SetNicQos, SetNicSecurity, GetNicSecurity, CreateMirror, DeleteMirror,
+ * GetMirror, ListMirrors. Like
  * every request: validated field by field, applied under the agent lock,
  * the dataplane programmed before the answer and the change saved.
  */
@@ -101,6 +102,126 @@ api_set_nic_qos(struct dpu_agent *a, const Nicvisor__V1__SetNicQosRequest *r, st
 	rep->result_case = NICVISOR__V1__RESPONSE__RESULT_VM;
 	rep->vm = vm_to_pb(vm, ar);
 	rc = api_save_or_fail(a, st);
+out_unlock:
+	pthread_mutex_unlock(&a->lock);
+	return rc;
+}
+
+int
+api_set_nic_security(struct dpu_agent *a, const Nicvisor__V1__SetNicSecurityRequest *r,
+		     struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st)
+{
+	char err[DPU_NET_ERR_MAX] = "";
+	Nicvisor__V1__NicSpec nic;
+	struct dp_sg_policy pol;
+	struct dpu_vm *vm;
+	int rc;
+
+	if (dpu_validate_vm_ref(r->vm, "vm", st) < 0 ||
+	    dpu_security_from_pb(r->policy, "policy", NULL, NULL, &pol, st) < 0)
+		return -EINVAL;
+	rc = api_lock_vm(a, r->vm, &vm, st);
+	if (rc < 0)
+		return rc;
+	rc = check_nic_index(vm, r->index, "index", st);
+	if (rc < 0)
+		goto out_unlock;
+	nic = *vm->spec->nics[r->index];
+	nic.security = r->policy;
+	/* A NIC with a port takes it now; one without, when made. */
+	if (vm->ports[r->index].name[0] != 0 && a->net != NULL) {
+		rc = nic_security_apply(a, vm->ports[r->index].name, r->policy, err, sizeof(err));
+		if (rc < 0) {
+			a->stats.net_errors++;
+			rc = dpu_fail(st, CODE(INTERNAL), "",
+				      "the dataplane refused the security group of NIC %u of vm "
+				      "%s: %s",
+				      r->index, vm->spec->name, err[0] ? err : strerror(-rc));
+			goto out_unlock;
+		}
+	}
+	rc = vm_set_nic(vm, r->index, &nic, st);
+	if (rc < 0)
+		goto out_unlock;
+	nv_info("vm %s (%s): NIC %u security group %s (%u ingress, %u egress rules)",
+		vm->spec->name, vm->id, r->index, r->policy ? "set" : "removed", pol.n_ingress,
+		pol.n_egress);
+	rep->result_case = NICVISOR__V1__RESPONSE__RESULT_VM;
+	rep->vm = vm_to_pb(vm, ar);
+	rc = api_save_or_fail(a, st);
+out_unlock:
+	pthread_mutex_unlock(&a->lock);
+	return rc;
+}
+
+static Nicvisor__V1__RuleCounters **
+rule_counters_to_pb(const struct dp_sg_rule_stats *rs, size_t n, struct nv_arena *ar)
+{
+	Nicvisor__V1__RuleCounters **v = nv_arena_alloc(ar, sizeof(*v) * (n ? n : 1));
+
+	for (size_t i = 0; i < n; i++) {
+		v[i] = nv_arena_alloc(ar, sizeof(*v[i]));
+		nicvisor__v1__rule_counters__init(v[i]);
+		v[i]->packets = rs[i].packets;
+		v[i]->bytes = rs[i].bytes;
+	}
+	return v;
+}
+
+int
+api_get_nic_security(struct dpu_agent *a, const Nicvisor__V1__GetNicSecurityRequest *r,
+		     struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st)
+{
+	const Nicvisor__V1__SecurityPolicy *pol;
+	Nicvisor__V1__NicSecurity *pb;
+	struct dp_sg_rule_stats *rs = NULL;
+	struct dp_sg_stats sgs;
+	struct dpu_vm *vm;
+	int rc;
+
+	if (dpu_validate_vm_ref(r->vm, "vm", st) < 0)
+		return -EINVAL;
+	rc = api_lock_vm(a, r->vm, &vm, st);
+	if (rc < 0)
+		return rc;
+	rc = check_nic_index(vm, r->index, "index", st);
+	if (rc < 0)
+		goto out_unlock;
+	pol = vm->spec->nics[r->index]->security;
+	pb = nv_arena_alloc(ar, sizeof(*pb));
+	nicvisor__v1__nic_security__init(pb);
+	pb->vm = nv_arena_strdup(ar, vm->id);
+	pb->nic = r->index;
+	if (pol != NULL)
+		pb->policy = dpu_pb_dup_arena(&pol->base, ar);
+	rs = calloc(2 * DP_SG_MAX_RULES, sizeof(*rs));
+	if (rs == NULL) {
+		rc = dpu_fail(st, CODE(INTERNAL), "", "out of memory");
+		goto out_unlock;
+	}
+	memset(&sgs, 0, sizeof(sgs));
+	if (vm->ports[r->index].name[0] != 0 && a->net != NULL &&
+	    a->net->ops->port_security_stats(a->net, vm->ports[r->index].name, &sgs, rs,
+					     DP_SG_MAX_RULES, rs + DP_SG_MAX_RULES,
+					     DP_SG_MAX_RULES) == 0 &&
+	    sgs.enabled) {
+		pb->active = true;
+		pb->n_ingress_counters = sgs.n_ingress;
+		pb->ingress_counters = rule_counters_to_pb(rs, sgs.n_ingress, ar);
+		pb->n_egress_counters = sgs.n_egress;
+		pb->egress_counters = rule_counters_to_pb(rs + DP_SG_MAX_RULES, sgs.n_egress, ar);
+		pb->ingress_default_allowed = sgs.default_allowed[0];
+		pb->ingress_default_denied = sgs.default_denied[0];
+		pb->egress_default_allowed = sgs.default_allowed[1];
+		pb->egress_default_denied = sgs.default_denied[1];
+		pb->connection_hits = sgs.ct_hits;
+		pb->connections_opened = sgs.ct_created;
+		pb->connections_table_full = sgs.ct_full;
+	}
+	pb->connections = sgs.ct_entries;
+	free(rs);
+	rep->result_case = NICVISOR__V1__RESPONSE__RESULT_NIC_SECURITY;
+	rep->nic_security = pb;
 out_unlock:
 	pthread_mutex_unlock(&a->lock);
 	return rc;

@@ -68,6 +68,15 @@ struct dpu_net_ops {
 	 * rates clear them. -ENOENT: no such port; -EINVAL: out of range. */
 	int (*port_qos)(struct dpu_net *n, const char *port, const struct dp_qos *q, char *err,
 			size_t errlen);
+	/* A VM port's security group (dp.h, dp_port_sg_set), in force at
+	 * once; NULL removes it. -ENOENT: no such port; -EINVAL: refused. */
+	int (*port_security)(struct dpu_net *n, const char *port, const struct dp_sg_policy *pol,
+			     char *err, size_t errlen);
+	/* Its counters (dp.h, dp_port_sg_stats); ingress/egress may be NULL.
+	 * -ENOENT: no such port. */
+	int (*port_security_stats)(struct dpu_net *n, const char *port, struct dp_sg_stats *st,
+				   struct dp_sg_rule_stats *ingress, unsigned int max_in,
+				   struct dp_sg_rule_stats *egress, unsigned int max_eg);
 	/* A mirror session (dp.h, dp_mirror_add): -EEXIST for its name,
 	 * -ENOENT for a port, -ENOSPC at a limit. Removing either port
 	 * removes it. */

@@ -79,6 +79,21 @@ dpn_port_qos(struct dpu_net *n, const char *port, const struct dp_qos *q, char *
 }
 
 static int
+dpn_port_security(struct dpu_net *n, const char *port, const struct dp_sg_policy *pol, char *err,
+		  size_t errlen)
+{
+	return dp_port_sg_set(dp_of(n), port, pol, err, errlen);
+}
+
+static int
+dpn_port_security_stats(struct dpu_net *n, const char *port, struct dp_sg_stats *st,
+			struct dp_sg_rule_stats *ingress, unsigned int max_in,
+			struct dp_sg_rule_stats *egress, unsigned int max_eg)
+{
+	return dp_port_sg_stats(dp_of(n), port, st, ingress, max_in, egress, max_eg);
+}
+
+static int
 dpn_mirror_add(struct dpu_net *n, const char *name, const char *src, unsigned int dir,
 	       const char *dst, char *err, size_t errlen)
 {
@@ -121,6 +136,8 @@ static const struct dpu_net_ops dp_net_ops = {
 	.port_del = dpn_port_del,
 	.port_stats = dpn_port_stats,
 	.port_qos = dpn_port_qos,
+	.port_security = dpn_port_security,
+	.port_security_stats = dpn_port_security_stats,
 	.mirror_add = dpn_mirror_add,
 	.mirror_del = dpn_mirror_del,
 	.mirror_stats = dpn_mirror_stats,

@@ -23,6 +23,7 @@ struct fake_network {
 struct fake_port {
 	struct dp_port_stats st;
 	unsigned int queue_pairs;
+	struct dp_sg_stats sg; /* the policy's shape; counters stay 0 */
 };
 
 #define FAKE_MAX_MIRRORS 64
@@ -312,6 +313,51 @@ fake_port_qos(struct dpu_net *n, const char *port, const struct dp_qos *q, char 
 	return 0;
 }
 
+static int
+fake_port_security(struct dpu_net *n, const char *port, const struct dp_sg_policy *pol, char *err,
+		   size_t errlen)
+{
+	struct fake_net *f = fake(n);
+	struct fake_port *p;
+	int rc = injected(f, "port_security", err, errlen);
+
+	if (rc < 0)
+		return rc;
+	p = port_find(f, port);
+	if (p == NULL) {
+		snprintf(err, errlen, "no port %s", port);
+		return -ENOENT;
+	}
+	memset(&p->sg, 0, sizeof(p->sg));
+	if (pol != NULL) {
+		p->sg.enabled = true;
+		p->sg.ingress_deny = pol->ingress_deny;
+		p->sg.egress_deny = pol->egress_deny;
+		p->sg.n_ingress = pol->n_ingress;
+		p->sg.n_egress = pol->n_egress;
+	}
+	return 0;
+}
+
+static int
+fake_port_security_stats(struct dpu_net *n, const char *port, struct dp_sg_stats *st,
+			 struct dp_sg_rule_stats *ingress, unsigned int max_in,
+			 struct dp_sg_rule_stats *egress, unsigned int max_eg)
+{
+	struct fake_port *p = port_find(fake(n), port);
+
+	if (p == NULL)
+		return -ENOENT;
+	*st = p->sg;
+	if (ingress != NULL)
+		memset(ingress, 0,
+		       sizeof(*ingress) * (max_in < p->sg.n_ingress ? max_in : p->sg.n_ingress));
+	if (egress != NULL)
+		memset(egress, 0,
+		       sizeof(*egress) * (max_eg < p->sg.n_egress ? max_eg : p->sg.n_egress));
+	return 0;
+}
+
 static struct dp_mirror_stats *
 mirror_find(struct fake_net *f, const char *name)
 {
@@ -404,6 +450,8 @@ static const struct dpu_net_ops fake_ops = {
 	.port_del = fake_port_del,
 	.port_stats = fake_port_stats,
 	.port_qos = fake_port_qos,
+	.port_security = fake_port_security,
+	.port_security_stats = fake_port_security_stats,
 	.mirror_add = fake_mirror_add,
 	.mirror_del = fake_mirror_del,
 	.mirror_stats = fake_mirror_stats,

@@ -352,6 +352,27 @@ lazy_port_qos(struct dpu_net *n, const char *port, const struct dp_qos *q, char 
 }
 
 static int
+lazy_port_security(struct dpu_net *n, const char *port, const struct dp_sg_policy *pol, char *err,
+		   size_t errlen)
+{
+	struct dpu_net *r = lazy_started(n, "port", err, errlen);
+
+	return r == NULL ? -ENOENT : r->ops->port_security(r, port, pol, err, errlen);
+}
+
+static int
+lazy_port_security_stats(struct dpu_net *n, const char *port, struct dp_sg_stats *st,
+			 struct dp_sg_rule_stats *ingress, unsigned int max_in,
+			 struct dp_sg_rule_stats *egress, unsigned int max_eg)
+{
+	struct dpu_net *r = lazy_started(n, "port", NULL, 0);
+
+	return r == NULL
+		       ? -ENOENT
+		       : r->ops->port_security_stats(r, port, st, ingress, max_in, egress, max_eg);
+}
+
+static int
 lazy_mirror_add(struct dpu_net *n, const char *name, const char *src, unsigned int dir,
 		const char *dst, char *err, size_t errlen)
 {
@@ -408,6 +429,8 @@ static const struct dpu_net_ops lazy_ops = {
 	.port_del = lazy_port_del,
 	.port_stats = lazy_port_stats,
 	.port_qos = lazy_port_qos,
+	.port_security = lazy_port_security,
+	.port_security_stats = lazy_port_security_stats,
 	.mirror_add = lazy_mirror_add,
 	.mirror_del = lazy_mirror_del,
 	.mirror_stats = lazy_mirror_stats,

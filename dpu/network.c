@@ -307,6 +307,7 @@ nics_resolve(struct dpu_agent *a, Nicvisor__V1__NicSpec *const *nics, size_t n, 
 		out[i].from_vm_burst_bytes = nics[i]->from_vm_burst_bytes;
 		out[i].to_vm_bits_per_second = nics[i]->to_vm_bits_per_second;
 		out[i].to_vm_burst_bytes = nics[i]->to_vm_burst_bytes;
+		out[i].security = nics[i]->security; /* deep-copied with the spec */
 		mine[nmine++] = mac;
 	}
 	return 0;
@@ -347,6 +348,31 @@ nic_qos(const Nicvisor__V1__NicSpec *nic, struct dp_qos *q)
 	q->rx.burst_bytes = nic->from_vm_burst_bytes;
 	q->tx.bits_per_second = nic->to_vm_bits_per_second;
 	q->tx.burst_bytes = nic->to_vm_burst_bytes;
+}
+
+int
+nic_security_apply(struct dpu_agent *a, const char *port, const Nicvisor__V1__SecurityPolicy *pb,
+		   char *err, size_t errlen)
+{
+	struct dp_sg_rule *rules;
+	struct dp_sg_policy pol;
+	struct dpu_status st;
+	int rc;
+
+	if (pb == NULL)
+		return a->net->ops->port_security(a->net, port, NULL, err, errlen);
+	rules = calloc(2 * DP_SG_MAX_RULES, sizeof(*rules));
+	if (rules == NULL)
+		return -ENOMEM;
+	memset(&st, 0, sizeof(st));
+	/* Validated when it was accepted: a failure here is a bug. */
+	rc = dpu_security_from_pb(pb, "security", rules, rules + DP_SG_MAX_RULES, &pol, &st);
+	if (rc < 0)
+		snprintf(err, errlen, "%s: %s", st.field, st.message);
+	else
+		rc = a->net->ops->port_security(a->net, port, &pol, err, errlen);
+	free(rules);
+	return rc;
 }
 
 int
@@ -404,6 +430,22 @@ vm_nic_attach(struct dpu_agent *a, struct dpu_vm *vm, size_t i, struct dpu_statu
 				st, CODE(INTERNAL), "",
 				"the dataplane refused the rate limits of NIC %zu of vm %s: %s", i,
 				vm->spec->name, err[0] ? err : strerror(-rc));
+		}
+	}
+	if (nic->security != NULL) {
+		rc = nic_security_apply(a, name, nic->security, err, sizeof(err));
+		if (rc < 0) {
+			char ignored[DPU_NET_ERR_MAX];
+
+			a->stats.net_errors++;
+			a->net->ops->port_del(a->net, name, ignored, sizeof(ignored));
+			p->socket[0] = 0;
+			nv_err("vm %s (%s) NIC %zu: dataplane refused its security group: %s",
+			       vm->spec->name, vm->id, i, err);
+			return dpu_fail(
+				st, CODE(INTERNAL), "",
+				"the dataplane refused the security group of NIC %zu of vm %s: %s",
+				i, vm->spec->name, err[0] ? err : strerror(-rc));
 		}
 	}
 	snprintf(p->name, sizeof(p->name), "%s", name);

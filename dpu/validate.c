@@ -312,6 +312,13 @@ dpu_validate_nic(const Nicvisor__V1__NicSpec *nic, const char *prefix, struct dp
 		return dpu_fail(st, CODE_INVALID, join(f, sizeof(f), prefix, "mirrors"),
 				"%zu mirror sessions; a NIC is the source of at most %d",
 				nic->n_mirrors, DP_MIRRORS_PER_PORT);
+	if (nic->security != NULL) {
+		struct dp_sg_policy pol;
+
+		if (dpu_security_from_pb(nic->security, join(f, sizeof(f), prefix, "security"),
+					 NULL, NULL, &pol, st) < 0)
+			return -EINVAL;
+	}
 	for (size_t i = 0; i < nic->n_mirrors; i++) {
 		char mf[112];
 
@@ -373,6 +380,162 @@ validate_limit(uint64_t bps, uint64_t burst, const char *prefix, const char *dir
 				(unsigned long long)DP_QOS_MIN_BURST,
 				(unsigned long long)DP_QOS_MAX_BURST);
 	}
+	return 0;
+}
+
+/* "tcp", "udp", "icmp", "any" or "", or a number 0..255. */
+static int
+parse_protocol(const char *s, int16_t *out)
+{
+	static const struct {
+		const char *name;
+		int16_t proto;
+	} names[] = { { "", DP_SG_PROTO_ANY },
+		      { "any", DP_SG_PROTO_ANY },
+		      { "tcp", 6 },
+		      { "udp", 17 },
+		      { "icmp", 1 } };
+	char *end;
+	long v;
+
+	if (s == NULL)
+		s = "";
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(s, names[i].name) == 0) {
+			*out = names[i].proto;
+			return 0;
+		}
+	if (s[0] < '0' || s[0] > '9')
+		return -EINVAL;
+	v = strtol(s, &end, 10);
+	if (*end != 0 || v < 0 || v > 255)
+		return -EINVAL;
+	*out = (int16_t)v;
+	return 0;
+}
+
+/* "a.b.c.d/len" or "a.b.c.d" (/32), host bits zero; "" is any. */
+static int
+parse_cidr(const char *s, uint32_t *ip, uint8_t *plen)
+{
+	char addr[INET_ADDRSTRLEN];
+	const char *slash;
+	struct in_addr a;
+	long len = 32;
+	char *end;
+	uint32_t host;
+
+	*ip = 0;
+	*plen = 0;
+	if (s == NULL || s[0] == 0)
+		return 0;
+	slash = strchr(s, '/');
+	if ((size_t)(slash ? slash - s : (ptrdiff_t)strlen(s)) >= sizeof(addr))
+		return -EINVAL;
+	snprintf(addr, sizeof(addr), "%.*s", (int)(slash ? slash - s : (ptrdiff_t)strlen(s)), s);
+	if (inet_pton(AF_INET, addr, &a) != 1)
+		return -EINVAL;
+	if (slash != NULL) {
+		if (slash[1] < '0' || slash[1] > '9')
+			return -EINVAL;
+		len = strtol(slash + 1, &end, 10);
+		if (*end != 0 || len < 0 || len > 32)
+			return -EINVAL;
+	}
+	host = ntohl(a.s_addr);
+	if (len < 32 && (host & (UINT32_MAX >> len)) != 0)
+		return -ERANGE;
+	*ip = a.s_addr;
+	*plen = (uint8_t)len;
+	return 0;
+}
+
+static int
+port_range(uint32_t lo, uint32_t hi, const char *prefix, const char *lo_name, const char *hi_name,
+	   uint16_t *out_lo, uint16_t *out_hi, struct dpu_status *st)
+{
+	char f[160];
+
+	if (lo == 0 && hi == 0)
+		hi = 65535;
+	if (hi > 65535)
+		return dpu_fail(st, CODE_INVALID, join(f, sizeof(f), prefix, hi_name),
+				"port %u is above 65535", hi);
+	if (lo > hi)
+		return dpu_fail(st, CODE_INVALID, join(f, sizeof(f), prefix, lo_name),
+				"port %u is above %s %u", lo, hi_name, hi);
+	*out_lo = (uint16_t)lo;
+	*out_hi = (uint16_t)hi;
+	return 0;
+}
+
+static int
+security_rule(const Nicvisor__V1__SecurityRule *pb, const char *prefix, struct dp_sg_rule *r,
+	      struct dpu_status *st)
+{
+	char f[160];
+	int rc;
+
+	if (pb == NULL)
+		return dpu_fail(st, CODE_INVALID, prefix, "a rule is required");
+	memset(r, 0, sizeof(*r));
+	r->deny = pb->deny;
+	if (parse_protocol(pb->protocol, &r->proto) < 0)
+		return dpu_fail(st, CODE_INVALID, join(f, sizeof(f), prefix, "protocol"),
+				"protocol '%s': give any, tcp, udp, icmp or a number 0..255",
+				pb->protocol);
+	rc = parse_cidr(pb->remote_cidr, &r->remote_ip, &r->prefix_len);
+	if (rc < 0)
+		return dpu_fail(st, CODE_INVALID, join(f, sizeof(f), prefix, "remote_cidr"),
+				rc == -ERANGE ? "'%s' has host bits set beyond its prefix length"
+					      : "'%s' is not an IPv4 address or a.b.c.d/0..32",
+				pb->remote_cidr);
+	if (port_range(pb->port_lo, pb->port_hi, prefix, "port_lo", "port_hi", &r->port_lo,
+		       &r->port_hi, st) < 0 ||
+	    port_range(pb->src_port_lo, pb->src_port_hi, prefix, "src_port_lo", "src_port_hi",
+		       &r->src_port_lo, &r->src_port_hi, st) < 0)
+		return -EINVAL;
+	if (r->proto != 6 && r->proto != 17 &&
+	    (r->port_hi - r->port_lo != 65535 || r->src_port_hi - r->src_port_lo != 65535))
+		return dpu_fail(st, CODE_INVALID, join(f, sizeof(f), prefix, "protocol"),
+				"port ranges need protocol tcp or udp");
+	return 0;
+}
+
+int
+dpu_security_from_pb(const Nicvisor__V1__SecurityPolicy *pb, const char *prefix,
+		     struct dp_sg_rule *in, struct dp_sg_rule *eg, struct dp_sg_policy *out,
+		     struct dpu_status *st)
+{
+	const size_t n[2] = { pb ? pb->n_ingress : 0, pb ? pb->n_egress : 0 };
+	static const char *const dname[2] = { "ingress", "egress" };
+	struct dp_sg_rule *dst[2] = { in, eg };
+	char f[128], rf[160];
+
+	memset(out, 0, sizeof(*out));
+	if (pb == NULL)
+		return 1;
+	for (size_t d = 0; d < 2; d++) {
+		Nicvisor__V1__SecurityRule **rules = d == 0 ? pb->ingress : pb->egress;
+
+		if (n[d] > DP_SG_MAX_RULES)
+			return dpu_fail(st, CODE_INVALID, join(f, sizeof(f), prefix, dname[d]),
+					"%zu rules; at most %d", n[d], DP_SG_MAX_RULES);
+		for (size_t i = 0; i < n[d]; i++) {
+			struct dp_sg_rule scratch;
+
+			snprintf(rf, sizeof(rf), "%s[%zu]", join(f, sizeof(f), prefix, dname[d]),
+				 i);
+			if (security_rule(rules[i], rf, dst[d] ? &dst[d][i] : &scratch, st) < 0)
+				return -EINVAL;
+		}
+	}
+	out->ingress_deny = pb->ingress_default_deny;
+	out->egress_deny = pb->egress_default_deny;
+	out->n_ingress = (unsigned int)n[0];
+	out->n_egress = (unsigned int)n[1];
+	out->ingress = in;
+	out->egress = eg;
 	return 0;
 }
 

@@ -103,6 +103,16 @@ int dpu_validate_mirror_spec(const Nicvisor__V1__MirrorSpec *ms, const char *fie
 int dpu_validate_nic_qos(uint64_t from_vm_bps, uint64_t from_vm_burst, uint64_t to_vm_bps,
 			 uint64_t to_vm_burst, const char *field_prefix, struct dpu_status *st);
 
+/* A NIC's security group (NicSpec.security, SetNicSecurity), turned into
+ * the dataplane's form: rules go to in[0..DP_SG_MAX_RULES) and
+ * eg[0..DP_SG_MAX_RULES) (either may be NULL to only validate), *out
+ * points to them. pb NULL gives an empty policy (allow both ways) and
+ * returns 1; else 0, or -EINVAL with the field named under field_prefix
+ * ("nic.security.egress[3].remote_cidr"). */
+int dpu_security_from_pb(const Nicvisor__V1__SecurityPolicy *pb, const char *field_prefix,
+			 struct dp_sg_rule *in, struct dp_sg_rule *eg, struct dp_sg_policy *out,
+			 struct dpu_status *st);
+
 /* "vol-" followed by 16 lower-case hex digits. */
 bool dpu_is_volume_id(const char *s);
 /* A volume's name: like a VM's, and not shaped like a volume id either. */

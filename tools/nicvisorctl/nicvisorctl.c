@@ -75,6 +75,17 @@ usage(FILE *f)
 		"  nic remove NAME INDEX               remove NIC INDEX (0..) of a stopped VM\n"
 		"  nic qos NAME INDEX [NIC LIMITS]     set NIC INDEX's rate limits, also while\n"
 		"                                      it runs (a limit not given: none)\n"
+		"  nic security NAME INDEX [--ingress RULE]... [--egress RULE]...\n"
+		"         [--ingress-deny] [--egress-deny] [--default-deny] [--none]\n"
+		"                                      replace NIC INDEX's security group, live;\n"
+		"                                      RULE: [deny:]PROTO[:PORTS[:CIDR]], PROTO\n"
+		"                                      any|tcp|udp|icmp|0..255, PORTS N or N-M\n"
+		"                                      (destination; empty: any), e.g.\n"
+		"                                      tcp:22:10.0.0.0/8, udp:53, "
+		"icmp::0.0.0.0/0;\n"
+		"                                      --*-deny: drop what no rule allows (both\n"
+		"                                      with --default-deny); --none: no filter\n"
+		"  nic security-show NAME INDEX        the security group with its counters\n"
 		"  mirror create MIRROR NAME INDEX from_vm|to_vm|both\n"
 		"         (--to VM:INDEX | --to-uplink UPLINK)\n"
 		"                                      copy NIC INDEX's frames to another NIC\n"
@@ -1054,6 +1065,202 @@ nic_qos(struct ctl *c, int argc, char **argv)
 	return rc;
 }
 
+#define CTL_SG_MAX_RULES 1000
+
+/* "[allow:|deny:]PROTO[:PORTS[:CIDR]]" into r (strings point into buf). */
+static bool
+parse_sg_rule(char *buf, Nicvisor__V1__SecurityRule *r)
+{
+	char *part[3] = { NULL, NULL, NULL }, *t;
+	unsigned int n = 0;
+	uint64_t lo, hi;
+
+	nicvisor__v1__security_rule__init(r);
+	if (strncmp(buf, "deny:", 5) == 0) {
+		r->deny = true;
+		buf += 5;
+	} else if (strncmp(buf, "allow:", 6) == 0) {
+		buf += 6;
+	}
+	/* strsep keeps empty fields ("icmp::10.0.0.0/8"). */
+	while ((t = strsep(&buf, ":")) != NULL && n < 3)
+		part[n++] = t;
+	if (t != NULL || n == 0)
+		return false;
+	r->protocol = part[0];
+	if (part[1] != NULL && part[1][0] != 0) {
+		char *dash = strchr(part[1], '-');
+
+		if (dash != NULL)
+			*dash = 0;
+		if (!parse_u64(part[1], &lo) || lo > UINT32_MAX)
+			return false;
+		hi = lo;
+		if (dash != NULL && (!parse_u64(dash + 1, &hi) || hi > UINT32_MAX))
+			return false;
+		r->port_lo = (uint32_t)lo;
+		r->port_hi = (uint32_t)hi;
+	}
+	r->remote_cidr = part[2] != NULL ? part[2] : "";
+	return true;
+}
+
+static int
+nic_security(struct ctl *c, int argc, char **argv)
+{
+	enum { O_INGRESS = 1, O_EGRESS, O_IN_DENY, O_EG_DENY, O_DENY, O_NONE };
+	static const struct option opts[] = {
+		{ "ingress", required_argument, NULL, O_INGRESS },
+		{ "egress", required_argument, NULL, O_EGRESS },
+		{ "ingress-deny", no_argument, NULL, O_IN_DENY },
+		{ "egress-deny", no_argument, NULL, O_EG_DENY },
+		{ "default-deny", no_argument, NULL, O_DENY },
+		{ "none", no_argument, NULL, O_NONE },
+		{ NULL, 0, NULL, 0 },
+	};
+	static Nicvisor__V1__SecurityRule rules[2][CTL_SG_MAX_RULES];
+	static Nicvisor__V1__SecurityRule *rp[2][CTL_SG_MAX_RULES];
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__SetNicSecurityRequest q = NICVISOR__V1__SET_NIC_SECURITY_REQUEST__INIT;
+	Nicvisor__V1__SecurityPolicy pol = NICVISOR__V1__SECURITY_POLICY__INIT;
+	Nicvisor__V1__Response *rep;
+	size_t n[2] = { 0, 0 };
+	bool none = false;
+	uint64_t v;
+	int o, rc, d;
+
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case O_INGRESS:
+		case O_EGRESS:
+			d = o == O_INGRESS ? 0 : 1;
+			if (n[d] == CTL_SG_MAX_RULES)
+				return usage_error("%s",
+						   "nic security: at most 1000 rules each way");
+			if (!parse_sg_rule(optarg, &rules[d][n[d]]))
+				return usage_error("nic security: rule '%s': give "
+						   "[deny:]PROTO[:PORTS[:CIDR]]",
+						   optarg);
+			rp[d][n[d]] = &rules[d][n[d]];
+			n[d]++;
+			break;
+		case O_IN_DENY:
+			pol.ingress_default_deny = true;
+			break;
+		case O_EG_DENY:
+			pol.egress_default_deny = true;
+			break;
+		case O_DENY:
+			pol.ingress_default_deny = pol.egress_default_deny = true;
+			break;
+		case O_NONE:
+			none = true;
+			break;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (optind + 2 != argc)
+		return usage_error("%s", "nic security needs a VM NAME and an INDEX");
+	if (!parse_u64(argv[optind + 1], &v) || v > UINT32_MAX)
+		return usage_error("nic security: INDEX %s: give a number (0 for the first NIC)",
+				   argv[optind + 1]);
+	if (none && (n[0] || n[1] || pol.ingress_default_deny || pol.egress_default_deny))
+		return usage_error("%s", "nic security: --none takes no rules");
+	pol.ingress = rp[0];
+	pol.n_ingress = n[0];
+	pol.egress = rp[1];
+	pol.n_egress = n[1];
+	q.vm = argv[optind];
+	q.index = (uint32_t)v;
+	q.policy = none ? NULL : &pol;
+	req.op_case = NICVISOR__V1__REQUEST__OP_SET_NIC_SECURITY;
+	req.set_nic_security = &q;
+	rc = call(c, &req, &rep);
+	if (rc == EXIT_OK && rep->vm != NULL && rep->vm->spec != NULL) {
+		if (c->json) {
+			ctl_json_vm(stdout, rep->vm);
+			putchar('\n');
+		} else if (none) {
+			printf("vm %s: nic%u: no security group\n", rep->vm->spec->name, q.index);
+		} else {
+			printf("vm %s: nic%u: security group of %zu ingress and %zu egress rules "
+			       "(default: ingress %s, egress %s)\n",
+			       rep->vm->spec->name, q.index, n[0], n[1],
+			       pol.ingress_default_deny ? "deny" : "allow",
+			       pol.egress_default_deny ? "deny" : "allow");
+		}
+	}
+	nv_wire_free((ProtobufCMessage *)rep);
+	return rc;
+}
+
+static void
+print_sg_rules(const char *dir, Nicvisor__V1__SecurityRule **r, size_t n,
+	       Nicvisor__V1__RuleCounters **ctr, size_t nctr)
+{
+	for (size_t i = 0; i < n; i++) {
+		char ports[32] = "any";
+		const char *proto = r[i]->protocol && r[i]->protocol[0] ? r[i]->protocol : "any";
+		const char *cidr =
+			r[i]->remote_cidr && r[i]->remote_cidr[0] ? r[i]->remote_cidr : "any";
+
+		if (r[i]->port_lo != 0 || r[i]->port_hi != 0)
+			snprintf(ports, sizeof(ports), "%u-%u", r[i]->port_lo, r[i]->port_hi);
+		printf("  %-7s %-3zu %-5s %-5s %-11s %-18s", dir, i, r[i]->deny ? "deny" : "allow",
+		       proto, ports, cidr);
+		if (i < nctr)
+			printf(" %" PRIu64 " pkts %" PRIu64 " bytes", ctr[i]->packets,
+			       ctr[i]->bytes);
+		putchar('\n');
+	}
+}
+
+static int
+nic_security_show(struct ctl *c, int argc, char **argv)
+{
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__GetNicSecurityRequest q = NICVISOR__V1__GET_NIC_SECURITY_REQUEST__INIT;
+	const Nicvisor__V1__NicSecurity *s;
+	Nicvisor__V1__Response *rep;
+	uint64_t v;
+	int rc;
+
+	if (argc != 3)
+		return usage_error("%s", "nic security-show needs a VM NAME and an INDEX");
+	if (!parse_u64(argv[2], &v) || v > UINT32_MAX)
+		return usage_error("nic security-show: INDEX %s: give a number", argv[2]);
+	q.vm = argv[1];
+	q.index = (uint32_t)v;
+	req.op_case = NICVISOR__V1__REQUEST__OP_GET_NIC_SECURITY;
+	req.get_nic_security = &q;
+	rc = call(c, &req, &rep);
+	if (rc == EXIT_OK && (s = rep->nic_security) != NULL) {
+		if (s->policy == NULL) {
+			printf("vm %s nic%u: no security group (not filtered)\n", s->vm, s->nic);
+		} else {
+			printf("vm %s nic%u: security group %s; default ingress %s, egress %s\n",
+			       s->vm, s->nic, s->active ? "active" : "not active (no port)",
+			       s->policy->ingress_default_deny ? "deny" : "allow",
+			       s->policy->egress_default_deny ? "deny" : "allow");
+			print_sg_rules("ingress", s->policy->ingress, s->policy->n_ingress,
+				       s->ingress_counters, s->n_ingress_counters);
+			print_sg_rules("egress", s->policy->egress, s->policy->n_egress,
+				       s->egress_counters, s->n_egress_counters);
+			printf("  default: ingress %" PRIu64 " allowed %" PRIu64
+			       " denied, egress %" PRIu64 " allowed %" PRIu64 " denied\n",
+			       s->ingress_default_allowed, s->ingress_default_denied,
+			       s->egress_default_allowed, s->egress_default_denied);
+			printf("  connections: %" PRIu64 " open, %" PRIu64 " opened, %" PRIu64
+			       " frames passed by them, %" PRIu64 " not opened (table full)\n",
+			       s->connections, s->connections_opened, s->connection_hits,
+			       s->connections_table_full);
+		}
+	}
+	nv_wire_free((ProtobufCMessage *)rep);
+	return rc;
+}
+
 static int
 cmd_nic(struct ctl *c, int argc, char **argv)
 {
@@ -1068,7 +1275,12 @@ cmd_nic(struct ctl *c, int argc, char **argv)
 		return nic_remove(c, argc, argv);
 	if (strcmp(sub, "qos") == 0)
 		return nic_qos(c, argc, argv);
-	return usage_error("nic %s: use nic add, nic remove or nic qos",
+	if (strcmp(sub, "security") == 0)
+		return nic_security(c, argc, argv);
+	if (strcmp(sub, "security-show") == 0)
+		return nic_security_show(c, argc, argv);
+	return usage_error("nic %s: use nic add, nic remove, nic qos, nic security or nic "
+			   "security-show",
 			   sub[0] ? sub : "(nothing)");
 }
 

@@ -167,6 +167,40 @@ qos_mirror_seeds(void)
 	put_msg("api", "list-mirrors", &r.base);
 }
 
+/* Security groups (against web1's NIC). */
+static void
+security_seeds(void)
+{
+	Nicvisor__V1__Request r = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__SetNicSecurityRequest s = NICVISOR__V1__SET_NIC_SECURITY_REQUEST__INIT;
+	Nicvisor__V1__GetNicSecurityRequest g = NICVISOR__V1__GET_NIC_SECURITY_REQUEST__INIT;
+	Nicvisor__V1__SecurityPolicy pol = NICVISOR__V1__SECURITY_POLICY__INIT;
+	Nicvisor__V1__SecurityRule rule = NICVISOR__V1__SECURITY_RULE__INIT, *rp = &rule;
+
+	r.version = NV_PROTOCOL_VERSION;
+	rule.protocol = "tcp";
+	rule.remote_cidr = "10.0.0.0/8";
+	rule.port_lo = rule.port_hi = 22;
+	pol.ingress = &rp;
+	pol.n_ingress = 1;
+	pol.egress = &rp;
+	pol.n_egress = 1;
+	pol.ingress_default_deny = true;
+	s.vm = "web1";
+	s.policy = &pol;
+	r.op_case = NICVISOR__V1__REQUEST__OP_SET_NIC_SECURITY;
+	r.set_nic_security = &s;
+	put_msg("api", "set-nic-security", &r.base);
+	rule.remote_cidr = "10.0.0.1/8";
+	put_msg("api", "set-nic-security-bad-cidr", &r.base);
+	s.policy = NULL;
+	put_msg("api", "set-nic-security-none", &r.base);
+	g.vm = "web1";
+	r.op_case = NICVISOR__V1__REQUEST__OP_GET_NIC_SECURITY;
+	r.get_nic_security = &g;
+	put_msg("api", "get-nic-security", &r.base);
+}
+
 /* Volumes, disks, disk statistics (against fuzz_agent.h's volumes). */
 static void
 vol_seeds(void)
@@ -332,6 +366,7 @@ api_seeds(void)
 	put("api", "garbage", "\xff\xff\xff\xff\x0f", 5);
 	net_seeds();
 	qos_mirror_seeds();
+	security_seeds();
 }
 
 static void

@@ -761,6 +761,191 @@ test_nic_qos(void **state)
 }
 
 static Nicvisor__V1__Response *
+set_security(struct fx *f, const char *vm, uint32_t index, Nicvisor__V1__SecurityPolicy *pol)
+{
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__SetNicSecurityRequest q = NICVISOR__V1__SET_NIC_SECURITY_REQUEST__INIT;
+
+	q.vm = (char *)vm;
+	q.index = index;
+	q.policy = pol;
+	req.op_case = OP(SET_NIC_SECURITY);
+	req.set_nic_security = &q;
+	return call(f, &req);
+}
+
+static Nicvisor__V1__Response *
+get_security(struct fx *f, const char *vm, uint32_t index)
+{
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__GetNicSecurityRequest q = NICVISOR__V1__GET_NIC_SECURITY_REQUEST__INIT;
+
+	q.vm = (char *)vm;
+	q.index = index;
+	req.op_case = OP(GET_NIC_SECURITY);
+	req.get_nic_security = &q;
+	return call(f, &req);
+}
+
+/* GetNicSecurity of NIC 0 of vm: OK, active, with these rule counts. */
+static void
+expect_security(struct fx *f, const char *vm, bool active, size_t n_in, size_t n_eg, bool in_deny)
+{
+	Nicvisor__V1__Response *rep = get_security(f, vm, 0);
+	const Nicvisor__V1__NicSecurity *s;
+
+	assert_int_equal(rep->status->code, CODE(OK));
+	s = rep->nic_security;
+	assert_non_null(s);
+	assert_int_equal(s->active, active);
+	assert_non_null(s->policy);
+	assert_int_equal(s->policy->n_ingress, n_in);
+	assert_int_equal(s->policy->n_egress, n_eg);
+	assert_int_equal(s->policy->ingress_default_deny, in_deny);
+	assert_int_equal(s->n_ingress_counters, active ? n_in : 0);
+	assert_int_equal(s->n_egress_counters, active ? n_eg : 0);
+	nv_wire_free(&rep->base);
+}
+
+/* Security groups: set live, validated field by field, 100 rules, shown
+ * with counters, kept across a restart, removed. */
+static void
+test_nic_security(void **state)
+{
+	struct fx *f = *state;
+	char out[8192];
+	Nicvisor__V1__SecurityPolicy pol = NICVISOR__V1__SECURITY_POLICY__INIT;
+	Nicvisor__V1__SecurityRule rules[101], *rp[DP_SG_MAX_RULES + 1];
+	Nicvisor__V1__Response *rep;
+	Nicvisor__V1__Vm *vm;
+	char cidr[101][32];
+
+	expect_ok(net_create(f, "blue", 0));
+	assert_int_equal(run_ctl(&f->ap, out, sizeof(out), 10, "create", "web1", "--kernel",
+				 f->kernel, "--nic", "blue", NULL),
+			 0);
+	for (int i = 0; i < 101; i++) {
+		nicvisor__v1__security_rule__init(&rules[i]);
+		snprintf(cidr[i], sizeof(cidr[i]), "10.%d.0.0/16", i);
+		rules[i].protocol = "tcp";
+		rules[i].remote_cidr = cidr[i];
+		rules[i].port_lo = rules[i].port_hi = (uint32_t)(1000 + i);
+	}
+	for (int i = 0; i <= DP_SG_MAX_RULES; i++)
+		rp[i] = &rules[i % 101];
+	pol.egress = rp;
+	pol.n_egress = 1;
+	pol.ingress_default_deny = true;
+	expect_ok(set_security(f, "web1", 0, &pol));
+	vm = get_vm(f, "web1", &rep);
+	assert_non_null(vm->spec->nics[0]->security);
+	assert_int_equal(vm->spec->nics[0]->security->n_egress, 1);
+	assert_string_equal(vm->spec->nics[0]->security->egress[0]->remote_cidr, "10.0.0.0/16");
+	nv_wire_free(&rep->base);
+	expect_security(f, "web1", true, 0, 1, true);
+
+	/* Every field is checked and named. */
+	rules[0].remote_cidr = "10.0.0.1/16";
+	expect(set_security(f, "web1", 0, &pol), CODE(INVALID_ARGUMENT),
+	       "policy.egress[0].remote_cidr", "host bits");
+	rules[0].remote_cidr = "10.0.0/8";
+	expect(set_security(f, "web1", 0, &pol), CODE(INVALID_ARGUMENT),
+	       "policy.egress[0].remote_cidr", NULL);
+	rules[0].remote_cidr = cidr[0];
+	rules[0].port_lo = 2000;
+	expect(set_security(f, "web1", 0, &pol), CODE(INVALID_ARGUMENT), "policy.egress[0].port_lo",
+	       NULL);
+	rules[0].port_lo = 1000;
+	rules[0].src_port_hi = 70000;
+	expect(set_security(f, "web1", 0, &pol), CODE(INVALID_ARGUMENT),
+	       "policy.egress[0].src_port_hi", "65535");
+	rules[0].src_port_hi = 0;
+	rules[0].protocol = "sctp";
+	expect(set_security(f, "web1", 0, &pol), CODE(INVALID_ARGUMENT),
+	       "policy.egress[0].protocol", NULL);
+	rules[0].protocol = "icmp";
+	expect(set_security(f, "web1", 0, &pol), CODE(INVALID_ARGUMENT),
+	       "policy.egress[0].protocol", "tcp or udp");
+	rules[0].protocol = "tcp";
+	pol.ingress = rp;
+	pol.n_ingress = 1001;
+	expect(set_security(f, "web1", 0, &pol), CODE(INVALID_ARGUMENT), "policy.ingress", "1000");
+	pol.n_ingress = 0;
+	expect(set_security(f, "web1", 1, &pol), CODE(NOT_FOUND), "index", NULL);
+	expect(set_security(f, "web9", 0, &pol), CODE(NOT_FOUND), "vm", NULL);
+	expect(get_security(f, "web1", 2), CODE(NOT_FOUND), "index", NULL);
+	/* Refused requests changed nothing. */
+	expect_security(f, "web1", true, 0, 1, true);
+
+	/* A hundred rules each way, live. */
+	pol.n_ingress = pol.n_egress = 100;
+	pol.ingress_default_deny = false;
+	expect_ok(set_security(f, "web1", 0, &pol));
+	expect_security(f, "web1", true, 100, 100, false);
+
+	/* Saved: a restarted agent programs the port with it. */
+	agent_kill(&f->ap, SIGKILL);
+	assert_int_equal(agent_spawn(&f->ap), 0);
+	expect_security(f, "web1", true, 100, 100, false);
+
+	/* At creation too (NicSpec.security). */
+	{
+		Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+		Nicvisor__V1__AddNicRequest an = NICVISOR__V1__ADD_NIC_REQUEST__INIT;
+		Nicvisor__V1__NicSpec nic = NICVISOR__V1__NIC_SPEC__INIT;
+
+		an.vm = "web1";
+		an.nic = &nic;
+		nic.network = "blue";
+		nic.mac = "";
+		nic.security = &pol;
+		rules[3].port_hi = 1;
+		req.op_case = OP(ADD_NIC);
+		req.add_nic = &an;
+		expect(call(f, &req), CODE(INVALID_ARGUMENT), "nic.security.ingress[3].port_lo",
+		       NULL);
+		rules[3].port_hi = rules[3].port_lo;
+		expect_ok(call(f, &req));
+		rep = get_security(f, "web1", 1);
+		assert_int_equal(rep->status->code, CODE(OK));
+		assert_true(rep->nic_security->active);
+		assert_int_equal(rep->nic_security->policy->n_egress, 100);
+		nv_wire_free(&rep->base);
+	}
+
+	/* nicvisorctl: set, shown with its counters; a bad rule is refused. */
+	assert_int_equal(run_ctl(&f->ap, out, sizeof(out), 10, "nic", "security", "web1", "0",
+				 "--egress", "tcp:22:10.0.0.0/8", "--egress", "deny:udp:53-54",
+				 "--ingress", "icmp::192.0.2.0/24", "--default-deny", NULL),
+			 0);
+	assert_non_null(strstr(out, "1 ingress and 2 egress rules"));
+	expect_security(f, "web1", true, 1, 2, true);
+	assert_int_equal(
+		run_ctl(&f->ap, out, sizeof(out), 10, "nic", "security-show", "web1", "0", NULL),
+		0);
+	assert_non_null(strstr(out, "active; default ingress deny, egress deny"));
+	assert_non_null(strstr(out, "22-22"));
+	assert_non_null(strstr(out, "192.0.2.0/24"));
+	assert_non_null(strstr(out, "deny  udp   53-54"));
+	assert_non_null(strstr(out, "0 pkts 0 bytes"));
+	assert_int_equal(run_ctl(&f->ap, out, sizeof(out), 10, "nic", "security", "web1", "0",
+				 "--egress", "tcp:22:10.0.0.1/8", NULL),
+			 1);
+	assert_int_equal(run_ctl(&f->ap, out, sizeof(out), 10, "nic", "security", "web1", "0",
+				 "--egress", "tcp:x", NULL),
+			 2);
+	expect_security(f, "web1", true, 1, 2, true);
+
+	/* Removed: no policy, not filtered. */
+	expect_ok(set_security(f, "web1", 0, NULL));
+	rep = get_security(f, "web1", 0);
+	assert_int_equal(rep->status->code, CODE(OK));
+	assert_null(rep->nic_security->policy);
+	assert_false(rep->nic_security->active);
+	nv_wire_free(&rep->base);
+}
+
+static Nicvisor__V1__Response *
 mirror_create(struct fx *f, const char *name, const char *vm, uint32_t nic, int dir,
 	      const char *to_vm, uint32_t to_nic, const char *to_uplink)
 {
@@ -936,6 +1121,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_bad_network_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nic_qos, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mirrors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nic_security, setup, teardown),
 	};
 
 	nv_log_init("net_test", NV_LOG_WARN);

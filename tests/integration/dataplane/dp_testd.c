@@ -14,6 +14,11 @@
  *   qos PORT RX_BPS RX_BURST TX_BPS TX_BURST    (bits/s, bytes; 0: none/default)
  *   mirror NAME SRC rx|tx|both DST  delmirror NAME
  *   mirrors (one "MIRROR" line each)
+ *   sg PORT none | sg PORT allow|deny allow|deny [in|eg:PROTO:LO-HI:a.b.c.d/N]...
+ *                 (security group: ingress and egress default, up to 6 rules;
+ *                 PROTO -1 for any; "OK" then)
+ *   sgstat PORT   ("OK ct_hits=.. ct_created=.. ..." with the rules' packets)
+ *   sgtimeout MS  (every connection timeout)
  *   quit
  *
  * Usage: dp_testd --vhost-dir DIR --prefix PREFIX [--workers N]
@@ -107,15 +112,87 @@ print_mirrors(struct dp *dp)
 	return n;
 }
 
+/* "in:udp:9-9:198.18.0.0/24" (PROTO a number, -1 any) into r; 1 for in. */
+static int
+parse_sg_rule(char *s, struct dp_sg_rule *r)
+{
+	unsigned int a, b, c, d, plen, lo, hi;
+	char dir[3];
+	int proto;
+
+	memset(r, 0, sizeof(*r));
+	if (sscanf(s, "%2[a-z]:%d:%u-%u:%u.%u.%u.%u/%u", dir, &proto, &lo, &hi, &a, &b, &c, &d,
+		   &plen) != 9)
+		return -1;
+	r->proto = (int16_t)proto;
+	r->port_lo = (uint16_t)lo;
+	r->port_hi = (uint16_t)hi;
+	r->src_port_hi = 65535;
+	r->remote_ip = htonl(a << 24 | b << 16 | c << 8 | d);
+	r->prefix_len = (uint8_t)plen;
+	return strcmp(dir, "in") == 0;
+}
+
+static int
+set_sg(struct dp *dp, int argc, char **argv, char *err, size_t errlen)
+{
+	struct dp_sg_rule in[8], eg[8];
+	struct dp_sg_policy pol = { .ingress = in, .egress = eg };
+	int i, k;
+
+	if (strcmp(argv[2], "none") == 0)
+		return dp_port_sg_set(dp, argv[1], NULL, err, errlen);
+	if (argc < 4)
+		return -EINVAL;
+	pol.ingress_deny = strcmp(argv[2], "deny") == 0;
+	pol.egress_deny = strcmp(argv[3], "deny") == 0;
+	for (i = 4; i < argc; i++) {
+		struct dp_sg_rule r;
+
+		k = parse_sg_rule(argv[i], &r);
+		if (k < 0)
+			return -EINVAL;
+		if (k)
+			in[pol.n_ingress++] = r;
+		else
+			eg[pol.n_egress++] = r;
+	}
+	return dp_port_sg_set(dp, argv[1], &pol, err, errlen);
+}
+
+static int
+print_sg(struct dp *dp, const char *port)
+{
+	struct dp_sg_rule_stats in[8], eg[8];
+	struct dp_sg_stats st;
+	unsigned int i;
+	int rc = dp_port_sg_stats(dp, port, &st, in, 8, eg, 8);
+
+	if (rc < 0) {
+		printf("ERR %d %s\n", -rc, strerror(-rc));
+		return 0;
+	}
+	printf("OK ct_hits=%" PRIu64 " ct_created=%" PRIu64 " ct_full=%" PRIu64
+	       " ct_entries=%" PRIu64 " in_denied=%" PRIu64 " eg_denied=%" PRIu64,
+	       st.ct_hits, st.ct_created, st.ct_full, st.ct_entries, st.default_denied[0],
+	       st.default_denied[1]);
+	for (i = 0; i < st.n_ingress && i < 8; i++)
+		printf(" in%u=%" PRIu64, i, in[i].packets);
+	for (i = 0; i < st.n_egress && i < 8; i++)
+		printf(" eg%u=%" PRIu64, i, eg[i].packets);
+	printf("\n");
+	return 0;
+}
+
 static int
 command(struct dp *dp, char *line)
 {
-	char *argv[8], *save = NULL, *tok, err[256] = "", path[256];
+	char *argv[10], *save = NULL, *tok, err[256] = "", path[256];
 	static struct dp_port_stats st[256];
 	int argc = 0, rc = -EINVAL, i;
 	uint8_t mac[6];
 
-	for (tok = strtok_r(line, " \t\n", &save); tok != NULL && argc < 8;
+	for (tok = strtok_r(line, " \t\n", &save); tok != NULL && argc < 10;
 	     tok = strtok_r(NULL, " \t\n", &save))
 		argv[argc++] = tok;
 	if (argc == 0)
@@ -174,6 +251,15 @@ command(struct dp *dp, char *line)
 		};
 
 		rc = dp_port_qos_set(dp, argv[1], &q, err, sizeof(err));
+	} else if (strcmp(argv[0], "sg") == 0 && argc >= 3) {
+		rc = set_sg(dp, argc, argv, err, sizeof(err));
+	} else if (strcmp(argv[0], "sgstat") == 0 && argc == 2) {
+		return print_sg(dp, argv[1]);
+	} else if (strcmp(argv[0], "sgtimeout") == 0 && argc == 2) {
+		uint32_t ms = (uint32_t)strtoul(argv[1], NULL, 0);
+		struct dp_sg_timeouts t = { ms, ms, ms, ms };
+
+		rc = dp_sg_timeouts_set(dp, &t, err, sizeof(err));
 	} else if (strcmp(argv[0], "mirror") == 0 && argc == 5) {
 		rc = dp_mirror_add(dp, argv[1], argv[2], (unsigned int)mirror_dir(argv[3]), argv[4],
 				   err, sizeof(err));

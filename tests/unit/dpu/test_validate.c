@@ -334,6 +334,81 @@ test_spec_nics(void **state)
 	expect(dpu_validate_nic(&n[0], "nic", &st), &st, "nic.network", "required");
 }
 
+/* A NIC's security group: each rule's fields, converted for the switch. */
+static void
+test_nic_security(void **state)
+{
+	Nicvisor__V1__SecurityPolicy pol = NICVISOR__V1__SECURITY_POLICY__INIT;
+	Nicvisor__V1__SecurityRule r[2], *rp[2] = { &r[0], &r[1] };
+	Nicvisor__V1__NicSpec n = NICVISOR__V1__NIC_SPEC__INIT;
+	struct dp_sg_rule in[2], eg[2];
+	struct dp_sg_policy out;
+	struct dpu_status st;
+
+	(void)state;
+	nicvisor__v1__security_rule__init(&r[0]);
+	nicvisor__v1__security_rule__init(&r[1]);
+	r[0].protocol = "tcp";
+	r[0].remote_cidr = "10.0.0.0/8";
+	r[0].port_lo = r[0].port_hi = 22;
+	r[1].deny = true;
+	r[1].protocol = "47";
+	r[1].remote_cidr = "192.0.2.7";
+	pol.ingress = rp;
+	pol.n_ingress = 2;
+	pol.egress = rp;
+	pol.n_egress = 1;
+	pol.egress_default_deny = true;
+	assert_int_equal(dpu_security_from_pb(&pol, "policy", in, eg, &out, &st), 0);
+	assert_int_equal(out.n_ingress, 2);
+	assert_int_equal(out.n_egress, 1);
+	assert_false(out.ingress_deny);
+	assert_true(out.egress_deny);
+	assert_int_equal(in[0].proto, 6);
+	assert_int_equal(in[0].remote_ip, htonl(0x0a000000));
+	assert_int_equal(in[0].prefix_len, 8);
+	assert_int_equal(in[0].port_lo, 22);
+	assert_int_equal(in[0].port_hi, 22);
+	assert_int_equal(in[0].src_port_lo, 0);
+	assert_int_equal(in[0].src_port_hi, 65535);
+	assert_true(in[1].deny);
+	assert_int_equal(in[1].proto, 47);
+	assert_int_equal(in[1].prefix_len, 32);
+	assert_int_equal(in[1].port_hi, 65535);
+	assert_int_equal(dpu_security_from_pb(NULL, "policy", in, eg, &out, &st), 1);
+
+	r[1].protocol = "256";
+	expect(dpu_security_from_pb(&pol, "policy", in, eg, &out, &st), &st,
+	       "policy.ingress[1].protocol", "0..255");
+	r[1].protocol = "any";
+	r[1].remote_cidr = "192.0.2.7/33";
+	expect(dpu_security_from_pb(&pol, "policy", in, eg, &out, &st), &st,
+	       "policy.ingress[1].remote_cidr", NULL);
+	r[1].remote_cidr = "192.0.2.7/24";
+	expect(dpu_security_from_pb(&pol, "policy", in, eg, &out, &st), &st,
+	       "policy.ingress[1].remote_cidr", "host bits");
+	r[1].remote_cidr = "";
+	r[1].src_port_lo = 5;
+	expect(dpu_security_from_pb(&pol, "policy", in, eg, &out, &st), &st,
+	       "policy.ingress[1].src_port_lo", NULL);
+	r[1].src_port_lo = 0;
+	r[1].port_hi = 80;
+	expect(dpu_security_from_pb(&pol, "policy", in, eg, &out, &st), &st,
+	       "policy.ingress[1].protocol", "tcp or udp");
+	r[1].port_hi = 0;
+	r[0].port_hi = 65536;
+	expect(dpu_security_from_pb(&pol, "policy", in, eg, &out, &st), &st,
+	       "policy.ingress[0].port_hi", "65535");
+	r[0].port_hi = 22;
+	/* In a NicSpec, under its prefix. */
+	n.network = "blue";
+	n.security = &pol;
+	assert_int_equal(dpu_validate_nic(&n, "spec.nics[0]", &st), 0);
+	r[0].remote_cidr = "10.0.0";
+	expect(dpu_validate_nic(&n, "spec.nics[0]", &st), &st,
+	       "spec.nics[0].security.ingress[0].remote_cidr", NULL);
+}
+
 /* A NIC's rate limits and the mirror sessions kept with it. */
 static void
 test_nic_qos_and_mirrors(void **state)
@@ -608,6 +683,7 @@ main(void)
 		cmocka_unit_test(test_spec_disks),
 		cmocka_unit_test(test_network_overlay),
 		cmocka_unit_test(test_nic_qos_and_mirrors),
+		cmocka_unit_test(test_nic_security),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
