@@ -182,8 +182,9 @@ int dp_mirror_stats(struct dp *dp, const char *name, struct dp_mirror_stats *out
 
 /*
  * Security groups (docs/architecture.md, "Security groups"): a VM port's
- * stateful filter. Ingress rules judge what the switch sends to the VM,
- * egress rules what the VM sends; within a direction the first rule that
+ * stateful filter (an access port's too, for its stations: "ingress" is
+ * what the switch sends them, "egress" what they send; not uplinks). Ingress rules judge what the
+ * switch sends to the VM, egress rules what the VM sends; within a direction the first rule that
  * matches decides, and a frame no rule matches gets the direction's
  * default action. A frame that a rule allows opens a connection (5-tuple,
  * both directions, its timeout by protocol and TCP state); later frames
@@ -245,7 +246,7 @@ struct dp_sg_stats {
 };
 /* A VM port's policy counters; rules' counters into ingress[0..max_in)
  * and egress[0..max_eg) (either may be NULL). -ENOENT without the port,
- * -EINVAL if it is not a VM port. */
+ * -EINVAL if it is an uplink. */
 int dp_port_sg_stats(struct dp *dp, const char *port, struct dp_sg_stats *st,
 		     struct dp_sg_rule_stats *ingress, unsigned int max_in,
 		     struct dp_sg_rule_stats *egress, unsigned int max_eg);

@@ -141,7 +141,7 @@ flush_port(struct wstate *ws, const struct dp_cfg *cfg, uint16_t pid)
 
 	if (ob->n == 0)
 		return;
-	if (dp_port_is_vm(p))
+	if (!p->is_uplink)
 		ob->n = dp_sg_filter(ws->dp->ct, p, DP_QOS_TX, ws->w, ob->pkts, ob->n,
 				     &p->ctr[ws->w]);
 	ob->n = dp_qos_police(p, DP_QOS_TX, ob->pkts, ob->n, &p->ctr[ws->w]);
@@ -708,7 +708,7 @@ poll_queue(struct wstate *ws, const struct dp_cfg *cfg, const struct dp_poll *pl
 	if (n == 0)
 		return 0;
 	ok = dp_qos_police(p, DP_QOS_RX, pkts, n, &p->ctr[ws->w]);
-	if (dp_port_is_vm(p))
+	if (!p->is_uplink)
 		ok = dp_sg_filter(ws->dp->ct, p, DP_QOS_RX, ws->w, pkts, ok, &p->ctr[ws->w]);
 	dp_mirror_copy(ws->mirror, cfg, ws->w, p->id, DP_QOS_RX, pkts, ok);
 	if (p->is_uplink)

@@ -719,7 +719,8 @@ sg_new(const struct dp_sg_policy *pol, struct dp_sg **out, char *err, size_t err
 	return 0;
 }
 
-/* Under dp->lock: the VM port of that name, or NULL with the reason. */
+/* Under dp->lock: the VM or access port of that name, or NULL with the
+ * reason. Uplinks carry every network's traffic: no policy there. */
 static struct dp_port *
 vm_port(struct dp *dp, const char *port, int *rc, char *err, size_t errlen)
 {
@@ -728,8 +729,9 @@ vm_port(struct dp *dp, const char *port, int *rc, char *err, size_t errlen)
 	if (p == NULL) {
 		DP_ERR(err, errlen, "no port %s", port ? port : "(null)");
 		*rc = -ENOENT;
-	} else if (!dp_port_is_vm(p)) {
-		DP_ERR(err, errlen, "port %s is not a VM port", port);
+	} else if (p->is_uplink) {
+		DP_ERR(err, errlen,
+		       "port %s is an uplink: security groups are for VM and access ports", port);
 		*rc = -EINVAL;
 		p = NULL;
 	}

@@ -15,6 +15,7 @@
  *   mirror NAME SRC rx|tx|both DST  delmirror NAME
  *   mirrors (one "MIRROR" line each)
  *   sg PORT none | sg PORT allow|deny allow|deny [in|eg:PROTO:LO-HI:a.b.c.d/N]...
+ *                                 (or @FILE: those rules one a line)
  *                 (security group: ingress and egress default, up to 6 rules;
  *                 PROTO -1 for any; "OK" then)
  *   sgstat PORT   ("OK ct_hits=.. ct_created=.. ..." with the rules' packets)
@@ -136,8 +137,10 @@ parse_sg_rule(char *s, struct dp_sg_rule *r)
 static int
 set_sg(struct dp *dp, int argc, char **argv, char *err, size_t errlen)
 {
-	struct dp_sg_rule in[8], eg[8];
+	static struct dp_sg_rule in[DP_SG_MAX_RULES], eg[DP_SG_MAX_RULES];
 	struct dp_sg_policy pol = { .ingress = in, .egress = eg };
+	char line[128];
+	FILE *f = NULL;
 	int i, k;
 
 	if (strcmp(argv[2], "none") == 0)
@@ -146,17 +149,29 @@ set_sg(struct dp *dp, int argc, char **argv, char *err, size_t errlen)
 		return -EINVAL;
 	pol.ingress_deny = strcmp(argv[2], "deny") == 0;
 	pol.egress_deny = strcmp(argv[3], "deny") == 0;
-	for (i = 4; i < argc; i++) {
+	/* @FILE: the rules one a line (more than a command line holds) */
+	if (argc == 5 && argv[4][0] == '@') {
+		f = fopen(argv[4] + 1, "r");
+		if (f == NULL)
+			return -errno;
+	}
+	for (i = 4; f != NULL ? fgets(line, sizeof(line), f) != NULL : i < argc; i++) {
 		struct dp_sg_rule r;
 
-		k = parse_sg_rule(argv[i], &r);
-		if (k < 0)
+		line[strcspn(line, "\n")] = '\0';
+		k = parse_sg_rule(f != NULL ? line : argv[i], &r);
+		if (k < 0 || (k ? pol.n_ingress : pol.n_egress) >= DP_SG_MAX_RULES) {
+			if (f != NULL)
+				fclose(f);
 			return -EINVAL;
+		}
 		if (k)
 			in[pol.n_ingress++] = r;
 		else
 			eg[pol.n_egress++] = r;
 	}
+	if (f != NULL)
+		fclose(f);
 	return dp_port_sg_set(dp, argv[1], &pol, err, errlen);
 }
 

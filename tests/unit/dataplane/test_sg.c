@@ -184,7 +184,7 @@ test_set_errors(void **state)
 	rules[2] = any_rule;
 	assert_int_equal(dp_port_sg_set(&the_dp, "vm9", &pol, err, sizeof(err)), -ENOENT);
 	assert_int_equal(dp_port_sg_set(&the_dp, "up0", &pol, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "not a VM port"));
+	assert_non_null(strstr(err, "is an uplink"));
 	assert_null(atomic_load(&ports[0].sg));
 }
 

@@ -55,8 +55,14 @@ Scenarios (SCENARIOS below; one row each, a hook for the ones to come):
              tunnelling (a vxlan port on br0, the underlay port on br-phy
              with the local IP, the remote VTEP's MAC by tnl/neigh/set).
              Inner frames 64 B (114 B on the wire encapsulated).
-  acl_ct     skipped with a note: security groups with connection tracking
-             are not in the switch yet.
+  acl_ct     open loop as flows1k, 1k connections: the first port's
+             stations send to 11.0.0.1:80 from 1k source address and port
+             pairs, the second port's stations answer each. Ours: a security
+             group on the first (access) port, 100 egress rules (the
+             matching one last), default deny both ways, so answers pass as
+             tracked connections only. OVS: every IP frame through ct(), 100
+             OpenFlow rules admitting new connections from port 1 with
+             ct(commit), established ones both ways, the rest dropped.
 
 Rates are both directions together, per switch forwarding core (1): Mpps
 per core. Closed loop: nothing is offered beyond what comes back, so that
@@ -116,7 +122,7 @@ SCENARIOS = [
     {"name": "vxlan", "what": "(c) VXLAN encap/decap", "mode": "vxlan", "flows": 1000,
      "sizes": [64]},
     {"name": "acl_ct", "what": "(d) 100 security-group rules with connection tracking",
-     "needs": "security groups with connection tracking in the switch (being built)"},
+     "mode": "acl_ct", "flows": 1000, "sizes": [64]},
 ]
 
 
@@ -161,17 +167,20 @@ def ip4(s):
     return struct.unpack("!I", bytes(int(x) for x in s.split(".")))[0]
 
 
-def pcap_write(path, src, dst, nflows, base_ip, size=64, vxlan=None):
-    """A pcap of one UDP frame per 5-tuple (source IP and port vary); size
-    counts as `set txpkts` does (no CRC). vxlan=(outer src MAC, outer dst
-    MAC, outer src IP, outer dst IP, VNI): each frame encapsulated (RFC
-    7348), the outer UDP source port varying with the inner flow."""
+def pcap_write(path, src, dst, nflows, base_ip, size=64, vxlan=None, reply=False):
+    """A pcap of one UDP frame per 5-tuple (source IP and port vary: from
+    base_ip + i // 64, port 1024 + i % 64, to 11.0.0.1 port 80); size
+    counts as `set txpkts` does (no CRC). reply: the same 5-tuples
+    reversed (the answers). vxlan=(outer src MAC, outer dst MAC, outer src
+    IP, outer dst IP, VNI): each frame encapsulated (RFC 7348), the outer
+    UDP source port varying with the inner flow."""
     eth = mac_hex(dst) + mac_hex(src) + b"\x08\x00"
     with open(path, "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
         for i in range(nflows):
-            fr = eth + ipv4_udp(base_ip + i // 64, 0x0b000001, 1024 + i % 64, 80,
-                                bytes(size - 42))
+            ends = ((base_ip + i // 64, 1024 + i % 64), (0x0b000001, 80))
+            (sip, sport), (dip, dport) = ends[::-1] if reply else ends
+            fr = eth + ipv4_udp(sip, dip, sport, dport, bytes(size - 42))
             if vxlan:
                 osrc, odst, oip_s, oip_d, vni = vxlan
                 fr = (mac_hex(odst) + mac_hex(osrc) + b"\x08\x00" +
@@ -321,6 +330,9 @@ class Ours(OursLoad):
             "--vhost-dir", dptest.TMP, "--prefix", f"nvbdp{os.getpid()}", "--workers", "1",
             "--cpus", "1", "--no-idle-sleep", "--hugepages"])
         self.dp.wait_for(r"^READY$", 60)
+        self.run_cmds(cmds)
+
+    def run_cmds(self, cmds):
         for c in cmds:
             m = self.dp.mark()
             self.dp.send(c)
@@ -333,6 +345,32 @@ class Ours(OursLoad):
         self.dp.send("stats")
         self.dp.wait_for(r"^OK \d+$", 30, m)
         return len(re.findall(r"^STAT port=p\d .*link=up", self.dp.text(m), re.M)) == 2
+
+
+class OursAclCt(Ours):
+    """The two access ports of (a); p0's stations under a security group:
+    egress (what they send) the 100 rules, default deny; ingress default
+    deny, so the answers pass only as the connections the rules opened."""
+
+    def __init__(self, dptest, build):
+        rules = os.path.join(dptest.TMP, "acl_rules.txt")
+        with open(rules, "w") as f:
+            for proto, cidr, port in ACL_RULES:
+                f.write(f"eg:{PROTO_NUM[proto]}:{port}-{port}:{cidr}\n")
+        super().__init__(dptest, build)
+        self.run_cmds([f"sg p0 deny deny @{rules}"])
+
+    def window_end(self):
+        """As the others, and proof that the group decided: the last rule
+        opened connections and the answers passed as their frames."""
+        cpp = super().window_end()
+        m = self.dp.mark()
+        self.dp.send("sgstat p0")
+        r = self.dp.wait_for(r"^(OK|ERR).*$", 30, m).group(0)
+        st = dict(f.split("=") for f in r.split()[1:])
+        if int(st.get("ct_hits", 0)) == 0 or int(st.get("ct_entries", 0)) == 0:
+            raise SystemExit(f"ours acl_ct: the security group tracked nothing: {r}")
+        return cpp
 
 
 class OursVxlan(Ours):
@@ -396,6 +434,35 @@ class OvsOf(Ovs):
         self.ofctl("add-flow", "br0", "in_port=2,actions=output:1")
 
 
+# Scenario (d): 100 rules for the frames from the first port's stations,
+# the one that matches last; the answers pass as established connections.
+ACL_RULES = [("udp", f"172.16.{i}.0/24", 2000 + i) for i in range(99)] + \
+    [("udp", "11.0.0.0/8", 80)]
+
+
+PROTO_NUM = {"tcp": 6, "udp": 17}
+
+
+class OvsAclCt(Ovs):
+    """OVS with connection tracking: every IP frame through ct() (table
+    0), then in table 1 the 100 rules admit new connections from port 1
+    (ct(commit)), established ones pass both ways, the rest is dropped."""
+
+    def rules(self):
+        self.ofctl("del-flows", "br0")
+        self.ofctl("add-flow", "br0", "table=0,priority=10,ip,actions=ct(table=1)")
+        self.ofctl("add-flow", "br0", "table=0,priority=0,actions=NORMAL")
+        for i, (proto, cidr, port) in enumerate(ACL_RULES):
+            self.ofctl("add-flow", "br0",
+                       f"table=1,priority={1000 - i},ct_state=+trk+new,{proto},in_port=1,"
+                       f"nw_dst={cidr},tp_dst={port},actions=ct(commit),output:2")
+        self.ofctl("add-flow", "br0", "table=1,priority=500,ct_state=+trk+est,in_port=1,"
+                   "actions=output:2")
+        self.ofctl("add-flow", "br0", "table=1,priority=500,ct_state=+trk+est,in_port=2,"
+                   "actions=output:1")
+        self.ofctl("add-flow", "br0", "table=1,priority=0,actions=drop")
+
+
 class OvsVxlan(OvsBase):
     """OVS userspace tunnelling: br0 holds p0 (memif) and vxlan0 (remote
     REMOTE, key VNI), NORMAL; br-phy holds p1 (memif, the underlay) and
@@ -432,7 +499,9 @@ class OvsVxlan(OvsBase):
 # for them, or None where the comparison does not apply (testpmd io
 # forwarding does no VXLAN; OVS's NORMAL action stands for OVS there).
 VARIANTS = {("vxlan", "ours"): OursVxlan, ("vxlan", "ovs"): OvsVxlan,
-            ("vxlan", "ovs-of"): None, ("vxlan", "testpmd"): None}
+            ("vxlan", "ovs-of"): None, ("vxlan", "testpmd"): None,
+            ("acl_ct", "ours"): OursAclCt, ("acl_ct", "ovs"): OvsAclCt,
+            ("acl_ct", "ovs-of"): None, ("acl_ct", "testpmd"): None}
 
 
 def size_label(sz):
@@ -453,16 +522,19 @@ def run(args, scenarios):
     kinds = [k for k in kinds if k.name in args.switches.split(",")]
     pcaps = {}
     for sc in scenarios:
-        if sc["mode"] in ("flows", "vxlan"):
+        if sc["mode"] in ("flows", "vxlan", "acl_ct"):
             n = sc["flows"]
             pcaps[sc["name"]] = [os.path.join(dptest.TMP, f"{sc['name']}_{d}.pcap")
                                  for d in ("ab", "ba")]
             # With two generator queues each replays the whole file: the
             # switch still sees n distinct 5-tuples per direction.
             pcap_write(pcaps[sc["name"]][0], M1, M2, n, 0x0a000000)
-            pcap_write(pcaps[sc["name"]][1], M2, M1, n, 0x0c000000,
-                       vxlan=(REMOTE_MAC, UPLINK, REMOTE, LOCAL, VNI)
-                       if sc["mode"] == "vxlan" else None)
+            if sc["mode"] == "acl_ct":  # the answers of the same connections
+                pcap_write(pcaps[sc["name"]][1], M2, M1, n, 0x0a000000, reply=True)
+            else:
+                pcap_write(pcaps[sc["name"]][1], M2, M1, n, 0x0c000000,
+                           vxlan=(REMOTE_MAC, UPLINK, REMOTE, LOCAL, VNI)
+                           if sc["mode"] == "vxlan" else None)
     # res[scenario][size][switch] = list of (loop Mpps, cycles/pkt, errs, frame B, sent Mpps)
     res = {sc["name"]: {sz: {k.name: [] for k in kinds} for sz in sc["sizes"]}
            for sc in scenarios}
@@ -508,6 +580,9 @@ def run(args, scenarios):
                         r = window(g, sw, args.warm, args.window)
                         gen_cmd(g, "stop", 60)
                         g.stop()
+                        if sc["mode"] == "acl_ct" and min(r[5]) == 0:
+                            raise SystemExit(f"{kind.name} acl_ct: nothing came back in one "
+                                             "direction: the filter drops the connections")
                         if sc["mode"] == "vxlan" and (abs(r[5][0] - sz) > 1 or
                                                       abs(r[5][1] - sz - 50) > 1):
                             raise SystemExit(
@@ -592,6 +667,13 @@ def write_doc(summ, scenarios, skipped, lines, notes, args, kinds):
             "packets are encapsulated and half decapsulated. OVS: userspace tunnelling "
             "(vxlan port on br0 with NORMAL, underlay port and local IP on br-phy, "
             "`tnl/neigh/set` for the remote VTEP).",
+            "- acl_ct: open loop as flows1k with 1k connections: the first port's "
+            "stations send to 11.0.0.1:80 from 1k source address/port pairs, the second "
+            "port's answer each. Ours: a security group on the first port, 100 egress "
+            "rules (the matching one last), default deny both ways (answers pass as "
+            "tracked connections). OVS: `ct()` for every IP frame, 100 rules in table 1 "
+            "admitting new connections from port 1 with `ct(commit)`, `+est` both ways, "
+            "the rest dropped.",
             "- No RFC 2544 zero-loss search: testpmd 22.11 cannot pace on memif "
             "(net_memif has no tx rate limit; txonly/flowgen/io send flat out). In the "
             "closed loop nothing is offered beyond what comes back.",
