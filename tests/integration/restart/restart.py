@@ -53,6 +53,8 @@ check(r["lost"] <= allowed,
 # away every 20 ms, and a restored socket answers at once (the dataplane
 # wakes rte_vhost's event thread); each was worth up to a second more.
 down = r["down_ms"][0]
+check(len(r["ready_ms"]) == 1 and r["ready_ms"][0] < down + 5000,
+      f"`nicvisorctl ready` said the DPU side is back ({r['ready_ms'][0]:.0f} ms after the stop)")
 check(gap_ms < down + 500,
       f"the gap ({gap_ms:.0f} ms) is the switch's downtime ({down:.0f} ms) + < 500 ms")
 print(f"restart-net-{signal.Signals(sig).name[3:].lower()}: 1 passed, 0 failed")

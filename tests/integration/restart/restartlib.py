@@ -70,9 +70,11 @@ class Ours:
     """The agent with its dataplane, the shim daemon, nicvisorctl."""
 
     name = "ours"
+    count = 0
 
     def __init__(self):
-        d = os.path.join(TMP, "ours")
+        Ours.count += 1
+        d = os.path.join(TMP, f"ours{Ours.count}")
         os.makedirs(os.path.join(d, "state"), exist_ok=True)
         self.api = f"ipc://{d}/api.sock"
         self.events = f"ipc://{d}/events.sock"
@@ -87,7 +89,7 @@ class Ours:
         self.starts = 0
         self.agent = None
         self.start_switch()
-        self.shim = Proc("shim", [SHIM, "--agent", self.south, "--host-id", "h1",
+        self.shim = Proc(f"shim{Ours.count}", [SHIM, "--agent", self.south, "--host-id", "h1",
                                   "--debug-exit", "--log-level", "info"])
         self.shim.wait_for(r"session with", 20)
         self.ctl("network", "create", "net0")
@@ -104,7 +106,7 @@ class Ours:
         self.starts += 1
         if os.path.exists(self.apisock):
             os.unlink(self.apisock)
-        self.agent = Proc(f"agent{self.starts}", self.argv)
+        self.agent = Proc(f"agent{Ours.count}-{self.starts}", self.argv)
         if not wait_path(self.apisock, 60, self.agent):
             self.agent.dump()
             fail("the agent did not listen")
@@ -116,6 +118,14 @@ class Ours:
         except subprocess.TimeoutExpired:
             fail(f"the agent did not end on signal {sig}")
         dptest._procs.remove(self.agent)
+
+    def ready(self):
+        """`nicvisorctl ready`: the time it took to say so (ms)."""
+        a = time.monotonic()
+        out = self.ctl("ready", "--timeout", "20")
+        if not out.startswith("ready:"):
+            fail(f"nicvisorctl ready: {out}")
+        return (time.monotonic() - a) * 1000
 
     def boot(self, name, guest, mac):
         self.ctl("create", name, "--kernel", os.path.join(GUESTS, guest + ".elf"),
@@ -133,7 +143,8 @@ class Ours:
         fail(f"no /{marker}/ on {name}'s console in {secs} s: {self.console(name)[-2000:]}")
 
     def stop(self):
-        pass  # the children go at exit (dptest)
+        self.shim.stop(20)  # its VMs with it
+        self.agent.stop(20)
 
 
 class Ovs:
@@ -195,21 +206,27 @@ def stream(stack, restarts, sig, first_s=3.0, every_s=3.0):
     """Boot the reflector and the prober on STACK, restart its switch
     RESTARTS times (signal SIG) during the 15 s stream, the first after
     FIRST_S, then every EVERY_S; the prober's figures, plus 'down_ms':
-    each restart's stop-to-listening time."""
+    each restart's stop-to-listening time, and (ours) 'ready_ms': from the
+    stop until `nicvisorctl ready` said every host and NIC is back."""
     stack.boot("refl", "net_reflect_stay", REFL_MAC)
     stack.wait_console("refl", r"^NET-REFLECTING", 60)
     stack.boot("ping", "net_ping", PING_MAC)
     stack.wait_console("ping", r"^NET-PINGING", 60)
     t0 = time.monotonic()
-    down = []
+    down, ready = [], []
+    if hasattr(stack, "ready"):
+        stack.ready()  # both VMs run, both NICs connected
     for i in range(restarts):
         time.sleep(max(0.0, t0 + first_s + i * every_s - time.monotonic()))
         a = time.monotonic()
         stack.stop_switch(sig)
         stack.start_switch()
         down.append((time.monotonic() - a) * 1000)
+        if hasattr(stack, "ready"):
+            ready.append(down[-1] + stack.ready())
         log(f"{stack.name}: restart {i + 1} ({signal.Signals(sig).name}): "
-            f"switch back in {down[-1]:.0f} ms")
+            f"switch back in {down[-1]:.0f} ms" +
+            (f", `nicvisorctl ready` after {ready[-1]:.0f} ms" if ready else ""))
     end = time.monotonic() + PING_MS / 1000 + 30
     res = None
     while time.monotonic() < end:
@@ -220,5 +237,6 @@ def stream(stack, restarts, sig, first_s=3.0, every_s=3.0):
     if res is None:
         fail(f"{stack.name}: the prober did not finish: {stack.console('ping')[-3000:]}")
     res["down_ms"] = down
+    res["ready_ms"] = ready
     log(f"{stack.name}: {res}")
     return res
