@@ -7,7 +7,7 @@ MESON_OPTS ?= --buildtype=debugoptimized
 CROSS_BUILD ?= $(BUILD)/arm64
 
 .PHONY: all deps deps-cross deps-pkg build cross-arm64 deb check demo images bench-boot bench-net \
-	bench-switch bench-blk format clean
+	bench-switch bench-blk bench-restart format clean
 
 all: build
 
@@ -59,6 +59,10 @@ bench-switch: build
 
 bench-blk: build
 	./tools/bench/blk/bench_blk.py --build $(BUILD)
+
+# The gap guests see while the switch restarts (ours and OVS-DPDK).
+bench-restart: build
+	./tools/bench/restart/bench_restart.py --build $(BUILD) $(BENCH_ARGS)
 
 format:
 	./tools/check-style.sh --fix
