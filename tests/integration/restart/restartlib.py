@@ -39,20 +39,44 @@ SHIM = os.path.join(BUILD, "host-shim", "nicvisor-shim")
 GUESTS = os.path.join(BUILD, "tests", "guests")
 PING_MAC, REFL_MAC = "52:54:00:12:34:56", "02:00:00:00:00:02"  # net.c sends to REFL_MAC
 PING_MS, PING_US = 15000, 1000  # net.c's NET_PING_MS and NET_PING_US
-KEYS = ("sent", "received", "dup", "lost", "held", "bad", "gap-us", "tail-us")
+KEYS = ("sent", "received", "dup", "lost", "held", "bad", "gap-us", "gap-lost", "tail-lost",
+        "tail-us")
 
 
-def parse_ping(text):
-    """The prober's figures from its console: {key: int}, or None."""
-    if "NET-PING-DONE" not in text:
+def parse_figures(text, done, prefix, keys):
+    """A guest's figures from its console, lines 'PREFIX-KEY=0x..' after
+    the marker DONE: {key: int}, or None before it."""
+    if done not in text:
         return None
     out = {}
-    for k in KEYS:
-        m = re.search(rf"^NET ping-{k}=(0x[0-9a-f]+)\r?$", text, re.M)
+    for k in keys:
+        m = re.search(rf"^{prefix}-{k}=(0x[0-9a-f]+)\r?$", text, re.M)
         if m is None:
             return None
         out[k] = int(m.group(1), 16)
     return out
+
+
+def parse_ping(text):
+    """The prober's figures (net_ping), with 'holes': [(ms, frames)]."""
+    out = parse_figures(text, "NET-PING-DONE", "NET ping", KEYS)
+    if out is not None:
+        at = re.findall(r"^NET ping-hole-at-ms=(0x[0-9a-f]+)\r?$", text, re.M)
+        n = re.findall(r"^NET ping-hole-frames=(0x[0-9a-f]+)\r?$", text, re.M)
+        out["holes"] = [(int(a, 16), int(b, 16)) for a, b in zip(at, n)]
+    return out
+
+
+def lost_allowed(res, restarts):
+    """What a restart may lose (net_ping): the 6 frames that may be
+    unanswered when the switch goes, and a probe every 20 ms of the gap;
+    the first hole of a restart may close a window that overlaps it."""
+    return restarts * (6 + 1) + res["gap-us"] * restarts // 20000
+
+
+def parse_disk(text):
+    """The disk streamer's figures (blk_stream)."""
+    return parse_figures(text, "BLK-STREAM-DONE", "BLK stream", ("writes", "errors", "stall-us"))
 
 
 def wait_path(path, secs, proc=None):
@@ -131,6 +155,13 @@ class Ours:
         self.ctl("create", name, "--kernel", os.path.join(GUESTS, guest + ".elf"),
                  "--memory", "64", "--nic", f"net0,{mac}", "--start")
 
+    def boot_disk(self, name):
+        """A VM with one disk (a 16 MiB file volume) writing all along
+        (blk_stream)."""
+        self.ctl("volume", "create", name + "-vol", "--size", "16M")
+        self.ctl("create", name, "--kernel", os.path.join(GUESTS, "blk_stream.elf"),
+                 "--memory", "64", "--disk", name + "-vol", "--start")
+
     def console(self, name):
         return self.ctl("console", name, check_rc=False)
 
@@ -202,14 +233,29 @@ class Ovs:
         self.ovs.stop()
 
 
-def stream(stack, restarts, sig, first_s=3.0, every_s=3.0):
+def figures(stack, vm, parse, end):
+    """The figures VM prints at its end (parse), waiting until END."""
+    while time.monotonic() < end:
+        res = parse(stack.console(vm))
+        if res is not None:
+            return res
+        time.sleep(0.3)
+    fail(f"{stack.name}: {vm} did not finish: {stack.console(vm)[-3000:]}")
+
+
+def stream(stack, restarts, sig, first_s=3.0, every_s=3.0, disk=False):
     """Boot the reflector and the prober on STACK, restart its switch
     RESTARTS times (signal SIG) during the 15 s stream, the first after
     FIRST_S, then every EVERY_S; the prober's figures, plus 'down_ms':
     each restart's stop-to-listening time, and (ours) 'ready_ms': from the
-    stop until `nicvisorctl ready` said every host and NIC is back."""
+    stop until `nicvisorctl ready` said every host and NIC is back. With
+    DISK (ours), a third VM writes to its disk all along (blk_stream):
+    its figures in 'disk'."""
     stack.boot("refl", "net_reflect_stay", REFL_MAC)
     stack.wait_console("refl", r"^NET-REFLECTING", 60)
+    if disk:
+        stack.boot_disk("disk")
+        stack.wait_console("disk", r"^BLK-STREAMING", 60)
     stack.boot("ping", "net_ping", PING_MAC)
     stack.wait_console("ping", r"^NET-PINGING", 60)
     t0 = time.monotonic()
@@ -228,14 +274,9 @@ def stream(stack, restarts, sig, first_s=3.0, every_s=3.0):
             f"switch back in {down[-1]:.0f} ms" +
             (f", `nicvisorctl ready` after {ready[-1]:.0f} ms" if ready else ""))
     end = time.monotonic() + PING_MS / 1000 + 30
-    res = None
-    while time.monotonic() < end:
-        res = parse_ping(stack.console("ping"))
-        if res is not None:
-            break
-        time.sleep(0.3)
-    if res is None:
-        fail(f"{stack.name}: the prober did not finish: {stack.console('ping')[-3000:]}")
+    res = figures(stack, "ping", parse_ping, end)
+    if disk:
+        res["disk"] = figures(stack, "disk", parse_disk, end)
     res["down_ms"] = down
     res["ready_ms"] = ready
     log(f"{stack.name}: {res}")
