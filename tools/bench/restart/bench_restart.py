@@ -126,6 +126,9 @@ def main():
                          f"{x['disk']['errors']}" for x in res["ours"]))
         for x in res["ours"]:
             dptest.check(x["disk"]["errors"] == 0, "ours: no disk write failed")
+    notes.append("load average at the end (1, 5, 15 min; the machine may be shared, and the "
+                 "switches' start-up is most of the gap): " +
+                 ", ".join(f"{x:.2f}" for x in os.getloadavg()))
     for n in notes:
         print(n, file=sys.stderr)
     if not args.no_doc and lines:
