@@ -57,10 +57,14 @@ usage(FILE *f)
 		"                                      soon as PATTERN was printed, 1 on timeout\n"
 		"  wait NAME --state STATE [--timeout S]\n"
 		"                                      wait until the VM is in STATE\n"
-		"  ready [--timeout S]                 wait (default 30 s) until the DPU side\n"
+		"  ready [--timeout S] [--save FILE] [--since FILE]\n"
+		"                                      wait (default 30 s) until the DPU side\n"
 		"                                      is back after a restart or upgrade:\n"
 		"                                      every host with VMs reattached, every\n"
-		"                                      NIC of a running VM connected\n"
+		"                                      NIC of a running VM connected (its\n"
+		"                                      guest driving it); --save: the NICs\n"
+		"                                      connected now, to FILE; --since: only\n"
+		"                                      those must be back\n"
 		"  events                              print events as they happen\n"
 		"  network create NAME [--vlan N]      create a network (VLAN 1..4094 on the\n"
 		"                                      uplinks; untagged without)\n"
@@ -734,11 +738,28 @@ cmd_list(struct ctl *c, int argc, char **argv, bool hosts)
 /* ready: is the DPU side back (after a restart or an upgrade of
  * nicvisor-dpu)? Every host with VMs reattached, and every NIC of every
  * running VM has its port with a connected frontend (link up). */
+#define READY_PORTS_MAX 4096
+
 struct ready {
 	Nicvisor__V1__PortStatsResponse *ports;
 	unsigned int hosts_away, vms, nics, nics_down;
 	char what[256];
+	/* --since: only these ports (link up when saved) must be up again */
+	char **since;
+	size_t n_since;
+	FILE *save; /* --save: the ports up now go here */
 };
+
+static bool
+ready_wanted(const struct ready *r, const char *port)
+{
+	if (r->since == NULL)
+		return true;
+	for (size_t i = 0; i < r->n_since; i++)
+		if (strcmp(r->since[i], port) == 0)
+			return true;
+	return false;
+}
 
 static void
 ready_host(void *arg, const void *item)
@@ -770,6 +791,10 @@ ready_vm(void *arg, const void *item)
 		for (size_t j = 0; r->ports != NULL && j < r->ports->n_ports; j++)
 			if (strcmp(r->ports->ports[j]->port, name) == 0)
 				p = r->ports->ports[j];
+		if (p != NULL && p->link_up && r->save != NULL)
+			fprintf(r->save, "%s\n", name);
+		if (!ready_wanted(r, name))
+			continue;
 		r->nics++;
 		if (p != NULL && p->link_up)
 			continue;
@@ -785,7 +810,8 @@ ready_check(struct ctl *c, struct ready *r)
 	Nicvisor__V1__Response *rep;
 	int rc;
 
-	memset(r, 0, sizeof(*r));
+	r->hosts_away = r->vms = r->nics = r->nics_down = 0;
+	r->what[0] = 0;
 	if (list_all(c, true, ready_host, r) != EXIT_OK || get_port_stats(c, "", &rep) != EXIT_OK)
 		return EXIT_ERR;
 	r->ports = rep->port_stats;
@@ -798,30 +824,70 @@ ready_check(struct ctl *c, struct ready *r)
 static bool parse_timeout(const char *s, uint64_t *deadline_ns);
 static int remaining_ms(uint64_t deadline_ns);
 
+/* --since FILE: the port names, one a line. */
+static int
+ready_load(struct ready *r, const char *path)
+{
+	char line[128];
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL) {
+		fprintf(stderr, "nicvisorctl: --since %s: %s\n", path, strerror(errno));
+		return EXIT_ERR;
+	}
+	r->since = calloc(READY_PORTS_MAX, sizeof(*r->since));
+	while (r->since != NULL && r->n_since < READY_PORTS_MAX && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		if (line[0] != 0 && (r->since[r->n_since] = strdup(line)) != NULL)
+			r->n_since++;
+	}
+	fclose(f);
+	return r->since != NULL ? EXIT_OK : EXIT_ERR;
+}
+
 static int
 cmd_ready(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "timeout", required_argument, NULL, 't' },
+		{ "save", required_argument, NULL, 's' },
+		{ "since", required_argument, NULL, 'i' },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t deadline = nv_mono_ns() + 30 * 1000000000ull;
-	struct ready r;
-	int o;
+	const char *save = NULL, *since = NULL;
+	struct ready r = { 0 };
+	int o, rc = EXIT_ERR;
 
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (o != 't')
+		if (o == 's')
+			save = optarg;
+		else if (o == 'i')
+			since = optarg;
+		else if (o != 't')
 			return EXIT_USAGE;
-		if (!parse_timeout(optarg, &deadline))
+		else if (!parse_timeout(optarg, &deadline))
 			return usage_error("--timeout %s: give seconds", optarg);
 	}
 	if (optind != argc)
 		return usage_error("%s", "ready takes no arguments");
+	if (since != NULL && ready_load(&r, since) != EXIT_OK)
+		return EXIT_ERR;
 	for (;;) {
 		int left;
 
+		if (save != NULL && (r.save = fopen(save, "w")) == NULL) {
+			fprintf(stderr, "nicvisorctl: --save %s: %s\n", save, strerror(errno));
+			break;
+		}
 		if (ready_check(c, &r) != EXIT_OK)
-			return EXIT_ERR;
+			break;
+		if (r.save != NULL && fclose(r.save) != 0) {
+			r.save = NULL;
+			fprintf(stderr, "nicvisorctl: --save %s: %s\n", save, strerror(errno));
+			break;
+		}
+		r.save = NULL;
 		if (r.hosts_away == 0 && r.nics_down == 0) {
 			if (c->json)
 				printf("{\"ready\":true,\"running_vms\":%u,\"nics\":%u}\n", r.vms,
@@ -830,7 +896,8 @@ cmd_ready(struct ctl *c, int argc, char **argv)
 				printf("ready: every host reattached, %u running VMs, %u NICs "
 				       "connected\n",
 				       r.vms, r.nics);
-			return EXIT_OK;
+			rc = EXIT_OK;
+			break;
 		}
 		left = remaining_ms(deadline);
 		if (left == 0) {
@@ -841,10 +908,16 @@ cmd_ready(struct ctl *c, int argc, char **argv)
 				"nicvisorctl: not ready: %u hosts away, %u of %u NICs down; "
 				"first: %s\n",
 				r.hosts_away, r.nics_down, r.nics, r.what);
-			return EXIT_ERR;
+			break;
 		}
 		usleep(100 * 1000);
 	}
+	if (r.save != NULL)
+		fclose(r.save);
+	for (size_t i = 0; i < r.n_since; i++)
+		free(r.since[i]);
+	free(r.since);
+	return rc;
 }
 
 /* Networks, NICs, port statistics */

@@ -143,10 +143,10 @@ class Ours:
             fail(f"the agent did not end on signal {sig}")
         dptest._procs.remove(self.agent)
 
-    def ready(self):
-        """`nicvisorctl ready`: the time it took to say so (ms)."""
+    def ready(self, *opts):
+        """`nicvisorctl ready OPTS`: the time it took to say so (ms)."""
         a = time.monotonic()
-        out = self.ctl("ready", "--timeout", "20")
+        out = self.ctl("ready", "--timeout", "20", *opts)
         if not out.startswith("ready:"):
             fail(f"nicvisorctl ready: {out}")
         return (time.monotonic() - a) * 1000
@@ -261,7 +261,9 @@ def stream(stack, restarts, sig, first_s=3.0, every_s=3.0, disk=False):
     t0 = time.monotonic()
     down, ready = [], []
     if hasattr(stack, "ready"):
-        stack.ready()  # both VMs run, both NICs connected
+        # every VM runs, every NIC is connected: those must come back
+        stack.saved = os.path.join(TMP, f"ready-{stack.name}")
+        stack.ready("--save", stack.saved)
     for i in range(restarts):
         time.sleep(max(0.0, t0 + first_s + i * every_s - time.monotonic()))
         a = time.monotonic()
@@ -269,7 +271,7 @@ def stream(stack, restarts, sig, first_s=3.0, every_s=3.0, disk=False):
         stack.start_switch()
         down.append((time.monotonic() - a) * 1000)
         if hasattr(stack, "ready"):
-            ready.append(down[-1] + stack.ready())
+            ready.append(down[-1] + stack.ready("--since", stack.saved))
         log(f"{stack.name}: restart {i + 1} ({signal.Signals(sig).name}): "
             f"switch back in {down[-1]:.0f} ms" +
             (f", `nicvisorctl ready` after {ready[-1]:.0f} ms" if ready else ""))
