@@ -38,6 +38,8 @@
  *           completion; then every slot written is read back and checked.
  *           Prints "BLK stream-writes=N", "BLK stream-errors=N" (a status
  *           other than OK), "BLK stream-stall-us=N" (the slowest write)
+ *           and when it was posted ("BLK stream-stall-at-ms=N", from the
+ *           start of the stream)
  *           and "BLK-STREAM-DONE"; a request that does not complete in
  *           10 s fails the guest
  *   BLK_MQ  as many queues as num_queues says (at least 2 expected), a
@@ -779,13 +781,14 @@ now_us(void)
 static int
 run(void)
 {
-	uint64_t n = 0, errors = 0, stall = 0, end;
+	uint64_t n = 0, errors = 0, stall = 0, stall_at = 0, began, end;
 	int st;
 
 	TRY(start(BIT(F_VERSION_1) | BIT(F_FLUSH), 1));
 	CHECK(capacity >= WRITE_SECTOR + 8 * STREAM_SLOTS, "capacity", capacity);
 	print("BLK-STREAMING\n");
-	end = now_us() + (uint64_t)BLK_STREAM_MS * 1000;
+	began = now_us();
+	end = began + (uint64_t)BLK_STREAM_MS * 1000;
 	while (now_us() < end) {
 		uint64_t first = WRITE_SECTOR + 8 * (n % STREAM_SLOTS), t0 = now_us(), dt;
 
@@ -793,8 +796,10 @@ run(void)
 		st = request(0, T_OUT, first, BUF_SIZE, NULL);
 		CHECK(st >= 0, "stream write lost", n);
 		dt = now_us() - t0;
-		if (dt > stall)
+		if (dt > stall) {
 			stall = dt;
+			stall_at = (t0 - began) / 1000;
+		}
 		if (st != ST_OK)
 			errors++;
 		n++;
@@ -809,6 +814,7 @@ run(void)
 	say("stream-writes", n);
 	say("stream-errors", errors);
 	say("stream-stall-us", stall);
+	say("stream-stall-at-ms", stall_at);
 	print("BLK-STREAM-DONE\n");
 	CHECK(errors == 0, "stream write errors", errors);
 	TRY(dev_reset());

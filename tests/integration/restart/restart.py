@@ -57,7 +57,9 @@ check(r["lost"] <= allowed,
 # measurement (logged above; tools/bench/restart reports it), not asserted.
 
 d = r["disk"]
-log(f"disk: {d['writes']} writes, {d['errors']} errors, slowest {d['stall-us'] / 1000:.1f} ms")
+log(f"disk: {d['writes']} writes, {d['errors']} errors, slowest {d['stall-us'] / 1000:.1f} ms "
+    f"(posted {d['stall-at-ms']} ms into the stream; the restart came 3000 ms after the "
+    f"prober started, which was after the disk writer)")
 check(d["errors"] == 0, "no disk write failed across the restart")
 m = re.search(r"disk0: connected, .* (\d+) connects, (\d+) disconnects, (\d+) inflight",
               stack.shim.text())

@@ -76,7 +76,8 @@ def lost_allowed(res, restarts):
 
 def parse_disk(text):
     """The disk streamer's figures (blk_stream)."""
-    return parse_figures(text, "BLK-STREAM-DONE", "BLK stream", ("writes", "errors", "stall-us"))
+    return parse_figures(text, "BLK-STREAM-DONE", "BLK stream", ("writes", "errors", "stall-us",
+                                                                "stall-at-ms"))
 
 
 def wait_path(path, secs, proc=None):

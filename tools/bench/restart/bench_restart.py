@@ -120,7 +120,9 @@ def main():
                                ",".join(f"{d:.0f}" for d in x["down_ms"]) for x in rs))
     if "ours" in res:
         notes.append("ours, a third VM writing 4 KiB to its disk one request at a time all along "
-                     "(blk_stream; no peer measured yet): per round (slowest write ms / "
+                     "(blk_stream; no peer measured yet; on this shared machine writes to a file "
+                     "in /tmp were seen to take 1.5 s without any restart, so the slowest write "
+                     "is not the restart's alone): per round (slowest write ms / "
                      "writes / I/O errors): " + "; ".join(
                          f"{x['disk']['stall-us'] / 1000:.0f} / {x['disk']['writes']} / "
                          f"{x['disk']['errors']}" for x in res["ours"]))
