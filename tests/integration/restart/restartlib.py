@@ -23,6 +23,7 @@ is bounded.
 """
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -113,6 +114,9 @@ class Ours:
                      "--log-level", "info"]
         self.starts = 0
         self.agent = None
+        # the EAL's runtime directory outlives the agent
+        eal = f"/var/run/dpdk/nvrs{os.getpid()}"
+        dptest.at_cleanup(lambda: shutil.rmtree(eal, ignore_errors=True))
         self.start_switch()
         self.shim = Proc(f"shim{Ours.count}", [SHIM, "--agent", self.south, "--host-id", "h1",
                                   "--debug-exit", "--log-level", "info"])
