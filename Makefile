@@ -7,7 +7,7 @@ MESON_OPTS ?= --buildtype=debugoptimized
 CROSS_BUILD ?= $(BUILD)/arm64
 
 .PHONY: all deps deps-cross deps-pkg build cross-arm64 deb check demo images bench-boot bench-net \
-	bench-switch bench-blk bench-api format clean
+	bench-switch bench-blk bench-api bench-restart format clean
 
 all: build
 
@@ -64,6 +64,10 @@ bench-blk: build
 bench-api: build
 	./tools/deps.sh bench
 	./tools/bench/api/bench_api.py --build $(BUILD) $(BENCH_ARGS)
+
+# The gap guests see while the switch restarts (ours and OVS-DPDK).
+bench-restart: build
+	./tools/bench/restart/bench_restart.py --build $(BUILD) $(BENCH_ARGS)
 
 format:
 	./tools/check-style.sh --fix

@@ -16,6 +16,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* A backend that went away is most often restarting (an upgrade, a crash
+ * its supervisor restarts): looked for every FAST_RETRY_MS for the first
+ * FAST_RETRIES attempts (5 s), then less and less often. A refused
+ * connect() to a unix socket costs the host next to nothing. */
+#define FAST_RETRY_MS      20
+#define FAST_RETRIES       250
 #define BACKOFF_MIN_MS     100
 #define BACKOFF_MAX_MS     1000
 #define IDLE_POLL_MS       1000
@@ -265,7 +271,7 @@ static void *
 vhost_dev_thread(void *arg)
 {
 	struct vmm_vhost_dev *d = arg;
-	int backoff = BACKOFF_MIN_MS;
+	int backoff = BACKOFF_MIN_MS, fast = FAST_RETRIES;
 	bool told = false;
 	char tname[16];
 
@@ -308,6 +314,7 @@ vhost_dev_thread(void *arg)
 				attach(d, v);
 			vmm_virtio_pci_unlock(d->vp);
 			backoff = BACKOFF_MIN_MS;
+			fast = FAST_RETRIES;
 			told = false;
 			continue;
 		}
@@ -320,6 +327,11 @@ vhost_dev_thread(void *arg)
 			nv_info("%s: no backend yet (%s); retrying in the background", d->name,
 				err);
 		told = true;
+		if (fast > 0) {
+			fast--;
+			wait_wake(d, -1, FAST_RETRY_MS, &rev);
+			continue;
+		}
 		wait_wake(d, -1, backoff, &rev);
 		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
 	}

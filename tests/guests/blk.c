@@ -32,6 +32,16 @@
  *   BLK_DURABLE  one queue: write, read back, flush, then "BLK-FLUSHED"
  *           and spin until killed (the test kills -9 the VM's process and
  *           the backend, then checks the image)
+ *   BLK_STREAM  one queue, for restart tests: "BLK-STREAMING", then 4 KiB
+ *           writes one after the other for BLK_STREAM_MS (sectors
+ *           WRITE_SECTOR + 8 (n % 256), as above), each timed from post to
+ *           completion; then every slot written is read back and checked.
+ *           Prints "BLK stream-writes=N", "BLK stream-errors=N" (a status
+ *           other than OK), "BLK stream-stall-us=N" (the slowest write)
+ *           and when it was posted ("BLK stream-stall-at-ms=N", from the
+ *           start of the stream)
+ *           and "BLK-STREAM-DONE"; a request that does not complete in
+ *           10 s fails the guest
  *   BLK_MQ  as many queues as num_queues says (at least 2 expected), a
  *           write and read on each, each completion's MSI on its vector
  */
@@ -752,6 +762,62 @@ run(void)
 	print("BLK-FLUSHED\n");
 	for (;;)
 		__asm__ volatile("pause");
+	return 0;
+}
+#endif
+
+#ifdef BLK_STREAM
+#ifndef BLK_STREAM_MS
+#define BLK_STREAM_MS 15000
+#endif
+#define STREAM_SLOTS 256
+
+static uint64_t
+now_us(void)
+{
+	return (uint64_t)(0xffffffffu - rd32(LAPIC + 0x390)) * 16 / 1000;
+}
+
+static int
+run(void)
+{
+	uint64_t n = 0, errors = 0, stall = 0, stall_at = 0, began, end;
+	int st;
+
+	TRY(start(BIT(F_VERSION_1) | BIT(F_FLUSH), 1));
+	CHECK(capacity >= WRITE_SECTOR + 8 * STREAM_SLOTS, "capacity", capacity);
+	print("BLK-STREAMING\n");
+	began = now_us();
+	end = began + (uint64_t)BLK_STREAM_MS * 1000;
+	while (now_us() < end) {
+		uint64_t first = WRITE_SECTOR + 8 * (n % STREAM_SLOTS), t0 = now_us(), dt;
+
+		fill(0, first);
+		st = request(0, T_OUT, first, BUF_SIZE, NULL);
+		CHECK(st >= 0, "stream write lost", n);
+		dt = now_us() - t0;
+		if (dt > stall) {
+			stall = dt;
+			stall_at = (t0 - began) / 1000;
+		}
+		if (st != ST_OK)
+			errors++;
+		n++;
+	}
+	for (uint64_t i = 0; i < STREAM_SLOTS && i < n; i++) {
+		uint64_t first = WRITE_SECTOR + 8 * i;
+
+		memset(bufs[0], 0, BUF_SIZE);
+		CHECK(request(0, T_IN, first, BUF_SIZE, NULL) == ST_OK, "stream read", first);
+		TRY(check_filled(0, first));
+	}
+	say("stream-writes", n);
+	say("stream-errors", errors);
+	say("stream-stall-us", stall);
+	say("stream-stall-at-ms", stall_at);
+	print("BLK-STREAM-DONE\n");
+	CHECK(errors == 0, "stream write errors", errors);
+	TRY(dev_reset());
 	return 0;
 }
 #endif

@@ -33,6 +33,29 @@
  *                link goes down (the test removes its port); prints
  *                "NET-REFLECTING" when its buffers are posted, and
  *                "NET reflected=N" at the end
+ *   NET_REFLECT with NET_REFLECT_STAY (for restart tests): the same, but
+ *                a link that goes down (the backend restarts) does not end
+ *                it: it keeps reflecting when the link is back, for at most
+ *                110 s, until the test stops its VM; frames it cannot send
+ *                (its 8 transmit buffers still held by an absent backend)
+ *                are dropped and counted
+ *   NET_PING     the prober for restart tests: sends a numbered frame to
+ *                the peer (a NET_REFLECT_STAY guest) every NET_PING_US
+ *                microseconds for NET_PING_MS (at most 6 unanswered, one
+ *                more every 20 ms while none comes back, so that no ring
+ *                overflows: frames are lost only where a switch loses
+ *                them), matches the replies, and
+ *                prints the longest gap between two replies (the one
+ *                before the first and after the last included) as
+ *                "NET ping-gap-us=N", frames sent, received, duplicated,
+ *                lost, and not sent (the window full, or the backend held
+ *                all 8 transmit buffers: "NET ping-held=N"), and how long before
+ *                the end the last reply came ("NET ping-tail-us=N"); the
+ *                frames missing where the longest gap ended, after the
+ *                last reply, and (the first 16) where and how many frames
+ *                were missing before a reply ("ping-hole-at-ms",
+ *                "ping-hole-frames");
+ *                "NET-PINGING" when the stream starts
  *   NET_HOSTILE with NET_WINDOW_TRAFFIC (for a backend that watches its
  *                rings, such as our switch): the garbage stays on the first
  *                pair's rings for NET_GARBAGE_MS while frames go out on the
@@ -765,6 +788,10 @@ run(void)
 #ifdef NET_REFLECT
 #define REFLECT_BUFS 8 /* receive buffers 0..7; buffer 8 transmits */
 
+#ifdef NET_REFLECT_STAY
+static uint64_t reflect_held;
+#endif
+
 static int
 reflect_one(uint64_t n)
 {
@@ -772,11 +799,27 @@ reflect_one(uint64_t n)
 	uint32_t id, len;
 	uint8_t *rx, *tx = bufs[REFLECT_BUFS];
 
+#ifdef NET_REFLECT_STAY
+	/* Buffers 8..15 transmit; the backend may be away holding them. */
+	while (used_idx(&txq) != txq.used_seen)
+		txq.used_seen++;
+	tx = bufs[REFLECT_BUFS + txq.avail_idx % 8];
+#endif
+
 	used_elem(&rxq, rxq.used_seen, &id, &len);
 	rxq.used_seen++;
 	CHECK(id < REFLECT_BUFS, "reflect rx used id", id);
 	CHECK(len == HDR_LEN + FRAME_LEN, "reflect rx used len", len);
 	rx = bufs[id];
+#ifdef NET_REFLECT_STAY
+	if ((uint16_t)(txq.avail_idx - txq.used_seen) >= 8) {
+		reflect_held++;
+		desc_set(&rxq, (uint16_t)id, (uintptr_t)rx, BUF_SIZE, D_WRITE, 0);
+		avail_add(&rxq, (uint16_t)id);
+		kick(&rxq);
+		return 0;
+	}
+#endif
 	CHECK(memeq(rx + HDR_LEN, dev.mac, 6), "a frame not for us", rx[HDR_LEN + 5]);
 	CHECK(rx[HDR_LEN + 12] == ETHERTYPE >> 8 && rx[HDR_LEN + 13] == (ETHERTYPE & 0xff),
 	      "a frame of another type", rx[HDR_LEN + 12]);
@@ -791,8 +834,12 @@ reflect_one(uint64_t n)
 	desc_set(&txq, t, (uintptr_t)tx, HDR_LEN + FRAME_LEN, 0, 0);
 	avail_add(&txq, t);
 	kick(&txq);
+#ifndef NET_REFLECT_STAY
 	CHECK(WAIT(used_idx(&txq) != txq.used_seen, 10000), "reflected frame not taken", n);
 	txq.used_seen++;
+#else
+	(void)n;
+#endif
 	return 0;
 }
 
@@ -820,12 +867,22 @@ run(void)
 		}
 		/* The device configuration exits to the shim: not every turn. */
 		if (now_ms() >= next_link) {
+#ifdef NET_REFLECT_STAY
+			if (now_ms() >= until)
+				break;
+#else
 			if (!(link() & 1))
 				break;
+#endif
 			next_link = now_ms() + 20;
 		}
+#ifndef NET_REFLECT_STAY
 		CHECK(now_ms() < until, "the link never went down", n);
+#endif
 	}
+#ifdef NET_REFLECT_STAY
+	say("reflect-held", reflect_held);
+#endif
 	say("reflected", n);
 	TRY(dev_reset());
 	return 0;
@@ -1087,6 +1144,152 @@ run(void)
 	TRY(ctrl(4, 0, 2, &ack));
 	CHECK(ack == 0, "mq after recovery", ack);
 	TRY(exchange(2));
+	TRY(dev_reset());
+	return 0;
+}
+#endif
+
+#ifdef NET_PING
+#ifndef NET_PING_MS
+#define NET_PING_MS 15000
+#endif
+#ifndef NET_PING_US
+#define NET_PING_US 1000
+#endif
+#define PING_RX       8 /* receive buffers 0..7; 8..15 transmit */
+#define PING_WINDOW   6 /* frames unanswered at most (both receive rings have 8) */
+#define PING_PROBE_US 20000
+
+/* The APIC timer's count, in microseconds since lapic_init (68 s at most). */
+static uint64_t
+now_us(void)
+{
+	return (uint64_t)(0xffffffffu - rd32(LAPIC + 0x390)) * 16 / 1000;
+}
+
+struct ping {
+	uint64_t sent, received, dup, held, bad, gap, last, start;
+	uint64_t gap_lost;  /* frames missing at the reply that ended the longest gap */
+	uint64_t probe;     /* when the last frame beyond the window went */
+	unsigned int holes; /* holes reported so far */
+	uint32_t top;       /* the highest sequence number back */
+};
+
+static void
+ping_send(struct ping *p)
+{
+	uint16_t t = txq.avail_idx % QSZ;
+	uint8_t *f = bufs[PING_RX + txq.avail_idx % 8];
+	uint32_t seq;
+
+	while (used_idx(&txq) != txq.used_seen)
+		txq.used_seen++;
+	/* At most PING_WINDOW frames unanswered, so that no receive ring on
+	 * the way (8 buffers each) can overflow whatever the load: a frame is
+	 * lost only where the switch loses it. With no reply for PING_PROBE_US
+	 * (the switch is away) one more goes every PING_PROBE_US. */
+	if ((uint16_t)(txq.avail_idx - txq.used_seen) >= 8 ||
+	    (p->sent - p->top >= PING_WINDOW && now_us() - p->probe < PING_PROBE_US)) {
+		p->held++;
+		return;
+	}
+	if (p->sent - p->top >= PING_WINDOW)
+		p->probe = now_us();
+	seq = (uint32_t)++p->sent;
+	build_frame(f, 0);
+	memcpy(f + HDR_LEN + 14, &seq, 4);
+	desc_set(&txq, t, (uintptr_t)f, HDR_LEN + FRAME_LEN, 0, 0);
+	avail_add(&txq, t);
+	kick(&txq);
+}
+
+static void
+ping_receive(struct ping *p)
+{
+	uint32_t id, len, seq;
+	uint64_t now = now_us();
+	uint8_t *rx;
+
+	used_elem(&rxq, rxq.used_seen, &id, &len);
+	rxq.used_seen++;
+	if (id >= PING_RX) {
+		p->bad++;
+		return;
+	}
+	rx = bufs[id];
+	memcpy(&seq, rx + HDR_LEN + 14, 4);
+	if (len != HDR_LEN + FRAME_LEN || !memeq(rx + HDR_LEN, dev.mac, 6) ||
+	    !memeq(rx + HDR_LEN + 6, peer, 6) || seq == 0 || seq > p->sent) {
+		p->bad++;
+	} else if (seq <= p->top) {
+		p->dup++; /* a frame served twice across a restart */
+	} else {
+		p->received++;
+		/* Frames missing before this one: when and how many (the first 16). */
+		if (seq - p->top > 1 && p->holes++ < 16) {
+			say("ping-hole-at-ms", (now - p->start) / 1000);
+			say("ping-hole-frames", seq - p->top - 1);
+		}
+		if (now - p->last > p->gap) {
+			p->gap = now - p->last;
+			p->gap_lost = seq - p->top - 1;
+		}
+		p->top = seq;
+		p->last = now;
+	}
+	desc_set(&rxq, (uint16_t)id, (uintptr_t)rx, BUF_SIZE, D_WRITE, 0);
+	avail_add(&rxq, (uint16_t)id);
+	kick(&rxq);
+}
+
+static int
+run(void)
+{
+	struct ping p = { 0 };
+	uint64_t start, end, next, now, tail;
+
+	TRY(wait_backend());
+	TRY(bring_up(base_features, NO_VECTOR, NO_VECTOR));
+	say_mac();
+	for (uint16_t i = 0; i < PING_RX; i++) {
+		desc_set(&rxq, i, (uintptr_t)bufs[i], BUF_SIZE, D_WRITE, 0);
+		avail_add(&rxq, i);
+	}
+	kick(&rxq);
+	print("NET-PINGING\n");
+	start = next = p.last = p.start = now_us();
+	end = start + (uint64_t)NET_PING_MS * 1000;
+	while ((now = now_us()) < end) {
+		if (used_idx(&rxq) != rxq.used_seen) {
+			ping_receive(&p);
+			continue;
+		}
+		if (now >= next) {
+			ping_send(&p);
+			/* A steady rate: no burst to catch up after a stall. */
+			next = now > next + NET_PING_US ? now + NET_PING_US : next + NET_PING_US;
+		}
+	}
+	/* The last replies: a round trip is well under a second, even with
+	 * the host's CPUs shared. */
+	while (now_us() < end + 1000000)
+		if (used_idx(&rxq) != rxq.used_seen)
+			ping_receive(&p);
+	tail = p.last < end ? end - p.last : 0;
+	if (tail > p.gap)
+		p.gap = tail;
+	say("ping-sent", p.sent);
+	say("ping-received", p.received);
+	say("ping-dup", p.dup);
+	say("ping-lost", p.sent - p.received);
+	say("ping-held", p.held);
+	say("ping-bad", p.bad);
+	say("ping-gap-us", p.gap);
+	say("ping-gap-lost", p.gap_lost);
+	say("ping-tail-lost", p.sent - p.top);
+	say("ping-tail-us", tail);
+	print("NET-PING-DONE\n");
+	CHECK(p.bad == 0, "bad replies", p.bad);
 	TRY(dev_reset());
 	return 0;
 }

@@ -57,6 +57,14 @@ usage(FILE *f)
 		"                                      soon as PATTERN was printed, 1 on timeout\n"
 		"  wait NAME --state STATE [--timeout S]\n"
 		"                                      wait until the VM is in STATE\n"
+		"  ready [--timeout S] [--save FILE] [--since FILE]\n"
+		"                                      wait (default 30 s) until the DPU side\n"
+		"                                      is back after a restart or upgrade:\n"
+		"                                      every host with VMs reattached, every\n"
+		"                                      NIC of a running VM connected (its\n"
+		"                                      guest driving it); --save: the NICs\n"
+		"                                      connected now, to FILE; --since: only\n"
+		"                                      those must be back\n"
 		"  events                              print events as they happen\n"
 		"  network create NAME [--vlan N]      create a network (VLAN 1..4094 on the\n"
 		"                                      uplinks; untagged without)\n"
@@ -618,19 +626,40 @@ cmd_delete(struct ctl *c, int argc, char **argv)
 	return rc;
 }
 
+/* GetPortStats of one VM (or every port: ""); *rep has port_stats. */
 static int
-cmd_list(struct ctl *c, int argc, char **argv, bool hosts)
+get_port_stats(struct ctl *c, const char *vm, Nicvisor__V1__Response **rep)
+{
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	Nicvisor__V1__GetPortStatsRequest ps = NICVISOR__V1__GET_PORT_STATS_REQUEST__INIT;
+	int rc;
+
+	ps.vm = (char *)vm;
+	req.op_case = NICVISOR__V1__REQUEST__OP_GET_PORT_STATS;
+	req.get_port_stats = &ps;
+	rc = call(c, &req, rep);
+	if (rc != EXIT_OK)
+		return rc;
+	if ((*rep)->port_stats == NULL) {
+		fprintf(stderr, "nicvisorctl: the agent answered without port statistics\n");
+		nv_wire_free(&(*rep)->base);
+		*rep = NULL;
+		return EXIT_ERR;
+	}
+	return EXIT_OK;
+}
+
+/* Every host (hosts) or VM of the agent, page by page: fn(arg, item) for
+ * each, item a Nicvisor__V1__Host or Nicvisor__V1__Vm. */
+static int
+list_all(struct ctl *c, bool hosts, void (*fn)(void *arg, const void *item), void *arg)
 {
 	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
 	Nicvisor__V1__ListVmsRequest lv = NICVISOR__V1__LIST_VMS_REQUEST__INIT;
 	Nicvisor__V1__ListHostsRequest lh = NICVISOR__V1__LIST_HOSTS_REQUEST__INIT;
 	char *token = NULL;
-	size_t count = 0;
 	int rc = EXIT_OK;
 
-	if (no_options(argc, argv) != EXIT_OK || optind != argc)
-		return usage_error("%s",
-				   hosts ? "hosts takes no arguments" : "list takes no arguments");
 	if (hosts) {
 		req.op_case = NICVISOR__V1__REQUEST__OP_LIST_HOSTS;
 		req.list_hosts = &lh;
@@ -638,15 +667,7 @@ cmd_list(struct ctl *c, int argc, char **argv, bool hosts)
 		req.op_case = NICVISOR__V1__REQUEST__OP_LIST_VMS;
 		req.list_vms = &lv;
 	}
-	if (c->client == NULL && connect_api(c) != EXIT_OK)
-		return EXIT_ERR;
-	if (c->json)
-		printf("{\"%s\":[", hosts ? "hosts" : "vms");
-	else if (hosts)
-		ctl_print_host_table_header(stdout);
-	else
-		ctl_print_vm_table_header(stdout);
-	/* Every page; bounded because each page moves past the last key. */
+	/* Bounded because each page moves past the last key. */
 	for (int page = 0; page < 100000; page++) {
 		Nicvisor__V1__Response *rep;
 		const char *next;
@@ -656,26 +677,12 @@ cmd_list(struct ctl *c, int argc, char **argv, bool hosts)
 		if (rc != EXIT_OK)
 			break;
 		if (hosts && rep->hosts != NULL) {
-			for (size_t i = 0; i < rep->hosts->n_hosts; i++, count++) {
-				if (c->json) {
-					if (count)
-						putchar(',');
-					ctl_json_host(stdout, rep->hosts->hosts[i]);
-				} else {
-					ctl_print_host_row(stdout, rep->hosts->hosts[i]);
-				}
-			}
+			for (size_t i = 0; i < rep->hosts->n_hosts; i++)
+				fn(arg, rep->hosts->hosts[i]);
 			next = rep->hosts->next_page_token;
 		} else if (!hosts && rep->vms != NULL) {
-			for (size_t i = 0; i < rep->vms->n_vms; i++, count++) {
-				if (c->json) {
-					if (count)
-						putchar(',');
-					ctl_json_vm(stdout, rep->vms->vms[i]);
-				} else {
-					ctl_print_vm_row(stdout, rep->vms->vms[i]);
-				}
-			}
+			for (size_t i = 0; i < rep->vms->n_vms; i++)
+				fn(arg, rep->vms->vms[i]);
 			next = rep->vms->next_page_token;
 		} else {
 			next = "";
@@ -687,8 +694,240 @@ cmd_list(struct ctl *c, int argc, char **argv, bool hosts)
 			break;
 	}
 	free(token);
+	return rc;
+}
+
+struct list_print {
+	struct ctl *c;
+	bool hosts;
+	size_t count;
+};
+
+static void
+list_print_one(void *arg, const void *item)
+{
+	struct list_print *lp = arg;
+
+	if (lp->c->json) {
+		if (lp->count)
+			putchar(',');
+		if (lp->hosts)
+			ctl_json_host(stdout, item);
+		else
+			ctl_json_vm(stdout, item);
+	} else if (lp->hosts) {
+		ctl_print_host_row(stdout, item);
+	} else {
+		ctl_print_vm_row(stdout, item);
+	}
+	lp->count++;
+}
+
+static int
+cmd_list(struct ctl *c, int argc, char **argv, bool hosts)
+{
+	struct list_print lp = { .c = c, .hosts = hosts };
+	int rc;
+
+	if (no_options(argc, argv) != EXIT_OK || optind != argc)
+		return usage_error("%s",
+				   hosts ? "hosts takes no arguments" : "list takes no arguments");
+	if (c->client == NULL && connect_api(c) != EXIT_OK)
+		return EXIT_ERR;
+	if (c->json)
+		printf("{\"%s\":[", hosts ? "hosts" : "vms");
+	else if (hosts)
+		ctl_print_host_table_header(stdout);
+	else
+		ctl_print_vm_table_header(stdout);
+	rc = list_all(c, hosts, list_print_one, &lp);
 	if (c->json)
 		printf("]}\n");
+	return rc;
+}
+
+/* ready: is the DPU side back (after a restart or an upgrade of
+ * nicvisor-dpu)? Every host with VMs reattached, and every NIC of every
+ * running VM has its port with a connected frontend (link up). */
+#define READY_PORTS_MAX 4096
+
+struct ready {
+	Nicvisor__V1__PortStatsResponse *ports;
+	unsigned int hosts_away, vms, nics, nics_down;
+	char what[256];
+	/* --since: only these ports (link up when saved) must be up again */
+	char **since;
+	size_t n_since;
+	FILE *save; /* --save: the ports up now go here */
+};
+
+static bool
+ready_wanted(const struct ready *r, const char *port)
+{
+	if (r->since == NULL)
+		return true;
+	for (size_t i = 0; i < r->n_since; i++)
+		if (strcmp(r->since[i], port) == 0)
+			return true;
+	return false;
+}
+
+static void
+ready_host(void *arg, const void *item)
+{
+	const Nicvisor__V1__Host *h = item;
+	struct ready *r = arg;
+
+	if (h->connected || h->vms == 0)
+		return;
+	if (r->hosts_away++ == 0)
+		snprintf(r->what, sizeof(r->what), "host %s (%u VMs) has not reattached", h->id,
+			 h->vms);
+}
+
+static void
+ready_vm(void *arg, const void *item)
+{
+	const Nicvisor__V1__Vm *vm = item;
+	struct ready *r = arg;
+
+	if (vm->state != NICVISOR__V1__VM_STATE__VM_STATE_RUNNING || vm->spec == NULL)
+		return;
+	r->vms++;
+	for (size_t i = 0; i < vm->spec->n_nics; i++) {
+		const Nicvisor__V1__PortStats *p = NULL;
+		char name[96];
+
+		snprintf(name, sizeof(name), "%s/nic%zu", vm->id, i);
+		for (size_t j = 0; r->ports != NULL && j < r->ports->n_ports; j++)
+			if (strcmp(r->ports->ports[j]->port, name) == 0)
+				p = r->ports->ports[j];
+		if (p != NULL && p->link_up && r->save != NULL)
+			fprintf(r->save, "%s\n", name);
+		if (!ready_wanted(r, name))
+			continue;
+		r->nics++;
+		if (p != NULL && p->link_up)
+			continue;
+		if (r->nics_down++ == 0 && r->hosts_away == 0)
+			snprintf(r->what, sizeof(r->what), "vm %s nic%zu: %s", vm->spec->name, i,
+				 p == NULL ? "no port" : "no frontend connected (link down)");
+	}
+}
+
+static int
+ready_check(struct ctl *c, struct ready *r)
+{
+	Nicvisor__V1__Response *rep;
+	int rc;
+
+	r->hosts_away = r->vms = r->nics = r->nics_down = 0;
+	r->what[0] = 0;
+	if (list_all(c, true, ready_host, r) != EXIT_OK || get_port_stats(c, "", &rep) != EXIT_OK)
+		return EXIT_ERR;
+	r->ports = rep->port_stats;
+	rc = list_all(c, false, ready_vm, r);
+	r->ports = NULL;
+	nv_wire_free(&rep->base);
+	return rc;
+}
+
+static bool parse_timeout(const char *s, uint64_t *deadline_ns);
+static int remaining_ms(uint64_t deadline_ns);
+
+/* --since FILE: the port names, one a line. */
+static int
+ready_load(struct ready *r, const char *path)
+{
+	char line[128];
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL) {
+		fprintf(stderr, "nicvisorctl: --since %s: %s\n", path, strerror(errno));
+		return EXIT_ERR;
+	}
+	r->since = calloc(READY_PORTS_MAX, sizeof(*r->since));
+	while (r->since != NULL && r->n_since < READY_PORTS_MAX && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		if (line[0] != 0 && (r->since[r->n_since] = strdup(line)) != NULL)
+			r->n_since++;
+	}
+	fclose(f);
+	return r->since != NULL ? EXIT_OK : EXIT_ERR;
+}
+
+static int
+cmd_ready(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "timeout", required_argument, NULL, 't' },
+		{ "save", required_argument, NULL, 's' },
+		{ "since", required_argument, NULL, 'i' },
+		{ NULL, 0, NULL, 0 },
+	};
+	uint64_t deadline = nv_mono_ns() + 30 * 1000000000ull;
+	const char *save = NULL, *since = NULL;
+	struct ready r = { 0 };
+	int o, rc = EXIT_ERR;
+
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o == 's')
+			save = optarg;
+		else if (o == 'i')
+			since = optarg;
+		else if (o != 't')
+			return EXIT_USAGE;
+		else if (!parse_timeout(optarg, &deadline))
+			return usage_error("--timeout %s: give seconds", optarg);
+	}
+	if (optind != argc)
+		return usage_error("%s", "ready takes no arguments");
+	if (since != NULL && ready_load(&r, since) != EXIT_OK)
+		return EXIT_ERR;
+	for (;;) {
+		int left;
+
+		if (save != NULL && (r.save = fopen(save, "w")) == NULL) {
+			fprintf(stderr, "nicvisorctl: --save %s: %s\n", save, strerror(errno));
+			break;
+		}
+		if (ready_check(c, &r) != EXIT_OK)
+			break;
+		if (r.save != NULL && fclose(r.save) != 0) {
+			r.save = NULL;
+			fprintf(stderr, "nicvisorctl: --save %s: %s\n", save, strerror(errno));
+			break;
+		}
+		r.save = NULL;
+		if (r.hosts_away == 0 && r.nics_down == 0) {
+			if (c->json)
+				printf("{\"ready\":true,\"running_vms\":%u,\"nics\":%u}\n", r.vms,
+				       r.nics);
+			else
+				printf("ready: every host reattached, %u running VMs, %u NICs "
+				       "connected\n",
+				       r.vms, r.nics);
+			rc = EXIT_OK;
+			break;
+		}
+		left = remaining_ms(deadline);
+		if (left == 0) {
+			if (c->json)
+				printf("{\"ready\":false,\"hosts_away\":%u,\"nics_down\":%u}\n",
+				       r.hosts_away, r.nics_down);
+			fprintf(stderr,
+				"nicvisorctl: not ready: %u hosts away, %u of %u NICs down; "
+				"first: %s\n",
+				r.hosts_away, r.nics_down, r.nics, r.what);
+			break;
+		}
+		usleep(100 * 1000);
+	}
+	if (r.save != NULL)
+		fclose(r.save);
+	for (size_t i = 0; i < r.n_since; i++)
+		free(r.since[i]);
+	free(r.since);
 	return rc;
 }
 
@@ -1514,24 +1753,16 @@ print_disk_stats(struct ctl *c, const char *vm)
 static int
 cmd_stats(struct ctl *c, int argc, char **argv)
 {
-	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
-	Nicvisor__V1__GetPortStatsRequest ps = NICVISOR__V1__GET_PORT_STATS_REQUEST__INIT;
+	const char *vm;
 	Nicvisor__V1__Response *rep;
 	int rc;
 
 	if (no_options(argc, argv) != EXIT_OK || optind + 1 < argc)
 		return usage_error("%s", "stats takes at most one VM NAME");
-	ps.vm = optind < argc ? argv[optind] : "";
-	req.op_case = NICVISOR__V1__REQUEST__OP_GET_PORT_STATS;
-	req.get_port_stats = &ps;
-	rc = call(c, &req, &rep);
+	vm = optind < argc ? argv[optind] : "";
+	rc = get_port_stats(c, vm, &rep);
 	if (rc != EXIT_OK)
 		return rc;
-	if (rep->port_stats == NULL) {
-		fprintf(stderr, "nicvisorctl: the agent answered without port statistics\n");
-		nv_wire_free(&rep->base);
-		return EXIT_ERR;
-	}
 	if (c->json)
 		printf("{\"ports\":[");
 	else
@@ -1549,7 +1780,7 @@ cmd_stats(struct ctl *c, int argc, char **argv)
 	if (c->json)
 		putchar(']');
 	nv_wire_free(&rep->base);
-	rc = print_disk_stats(c, ps.vm);
+	rc = print_disk_stats(c, vm);
 	if (c->json)
 		printf("}\n");
 	return rc;
@@ -2332,6 +2563,8 @@ main(int argc, char **argv)
 		rc = cmd_nic(&c, argc, argv);
 	else if (strcmp(cmd, "stats") == 0)
 		rc = cmd_stats(&c, argc, argv);
+	else if (strcmp(cmd, "ready") == 0)
+		rc = cmd_ready(&c, argc, argv);
 	else if (strcmp(cmd, "volume") == 0)
 		rc = cmd_volume(&c, argc, argv);
 	else if (strcmp(cmd, "disk") == 0)
