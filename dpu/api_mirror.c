@@ -53,14 +53,61 @@ vm_set_nic(struct dpu_vm *vm, size_t i, Nicvisor__V1__NicSpec *nic, struct dpu_s
 	return 0;
 }
 
+/* Puts a NIC's changed spec in force: the dataplane takes it now (apply)
+ * if the NIC has a port (one without takes it when made), then the VM
+ * keeps it, answers with the VM and the state is saved. `what` names the
+ * change in the error. Under the VM lock. */
+typedef int (*nic_apply_fn)(struct dpu_agent *a, const char *port, const Nicvisor__V1__NicSpec *nic,
+			    char *err, size_t errlen);
+
+static int
+change_nic(struct dpu_agent *a, struct dpu_vm *vm, uint32_t index, Nicvisor__V1__NicSpec *nic,
+	   nic_apply_fn apply, const char *what, struct nv_arena *ar, Nicvisor__V1__Response *rep,
+	   struct dpu_status *st)
+{
+	char err[DPU_NET_ERR_MAX] = "";
+	int rc;
+
+	if (vm->ports[index].name[0] != 0 && a->net != NULL) {
+		rc = apply(a, vm->ports[index].name, nic, err, sizeof(err));
+		if (rc < 0) {
+			a->stats.net_errors++;
+			return dpu_fail(st, CODE(INTERNAL), "",
+					"the dataplane refused the %s of NIC %u of vm %s: %s", what,
+					index, vm->spec->name, err[0] ? err : strerror(-rc));
+		}
+	}
+	rc = vm_set_nic(vm, index, nic, st);
+	if (rc < 0)
+		return rc;
+	rep->result_case = NICVISOR__V1__RESPONSE__RESULT_VM;
+	rep->vm = vm_to_pb(vm, ar);
+	return api_save_or_fail(a, st);
+}
+
+static int
+apply_qos(struct dpu_agent *a, const char *port, const Nicvisor__V1__NicSpec *nic, char *err,
+	  size_t errlen)
+{
+	struct dp_qos q;
+
+	nic_qos(nic, &q);
+	return a->net->ops->port_qos(a->net, port, &q, err, errlen);
+}
+
+static int
+apply_security(struct dpu_agent *a, const char *port, const Nicvisor__V1__NicSpec *nic, char *err,
+	       size_t errlen)
+{
+	return nic_security_apply(a, port, nic->security, err, errlen);
+}
+
 int
 api_set_nic_qos(struct dpu_agent *a, const Nicvisor__V1__SetNicQosRequest *r, struct nv_arena *ar,
 		Nicvisor__V1__Response *rep, struct dpu_status *st)
 {
-	char err[DPU_NET_ERR_MAX] = "";
 	Nicvisor__V1__NicSpec nic;
 	struct dpu_vm *vm;
-	struct dp_qos q;
 	int rc;
 
 	if (dpu_validate_vm_ref(r->vm, "vm", st) < 0 ||
@@ -78,30 +125,15 @@ api_set_nic_qos(struct dpu_agent *a, const Nicvisor__V1__SetNicQosRequest *r, st
 	nic.from_vm_burst_bytes = r->from_vm_burst_bytes;
 	nic.to_vm_bits_per_second = r->to_vm_bits_per_second;
 	nic.to_vm_burst_bytes = r->to_vm_burst_bytes;
-	/* A NIC with a port takes the limits now; one without, when made. */
-	if (vm->ports[r->index].name[0] != 0 && a->net != NULL) {
-		nic_qos(&nic, &q);
-		rc = a->net->ops->port_qos(a->net, vm->ports[r->index].name, &q, err, sizeof(err));
-		if (rc < 0) {
-			a->stats.net_errors++;
-			rc = dpu_fail(st, CODE(INTERNAL), "",
-				      "the dataplane refused the limits of NIC %u of vm %s: %s",
-				      r->index, vm->spec->name, err[0] ? err : strerror(-rc));
-			goto out_unlock;
-		}
-	}
-	rc = vm_set_nic(vm, r->index, &nic, st);
-	if (rc < 0)
-		goto out_unlock;
-	nv_info("vm %s (%s): NIC %u limits from the VM %llu bit/s (burst %llu B), to the VM "
-		"%llu bit/s (burst %llu B)",
-		vm->spec->name, vm->id, r->index, (unsigned long long)r->from_vm_bits_per_second,
-		(unsigned long long)r->from_vm_burst_bytes,
-		(unsigned long long)r->to_vm_bits_per_second,
-		(unsigned long long)r->to_vm_burst_bytes);
-	rep->result_case = NICVISOR__V1__RESPONSE__RESULT_VM;
-	rep->vm = vm_to_pb(vm, ar);
-	rc = api_save_or_fail(a, st);
+	rc = change_nic(a, vm, r->index, &nic, apply_qos, "limits", ar, rep, st);
+	if (rc == 0)
+		nv_info("vm %s (%s): NIC %u limits from the VM %llu bit/s (burst %llu B), to the "
+			"VM %llu bit/s (burst %llu B)",
+			vm->spec->name, vm->id, r->index,
+			(unsigned long long)r->from_vm_bits_per_second,
+			(unsigned long long)r->from_vm_burst_bytes,
+			(unsigned long long)r->to_vm_bits_per_second,
+			(unsigned long long)r->to_vm_burst_bytes);
 out_unlock:
 	pthread_mutex_unlock(&a->lock);
 	return rc;
@@ -111,7 +143,6 @@ int
 api_set_nic_security(struct dpu_agent *a, const Nicvisor__V1__SetNicSecurityRequest *r,
 		     struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st)
 {
-	char err[DPU_NET_ERR_MAX] = "";
 	Nicvisor__V1__NicSpec nic;
 	struct dp_sg_policy pol;
 	struct dpu_vm *vm;
@@ -128,27 +159,11 @@ api_set_nic_security(struct dpu_agent *a, const Nicvisor__V1__SetNicSecurityRequ
 		goto out_unlock;
 	nic = *vm->spec->nics[r->index];
 	nic.security = r->policy;
-	/* A NIC with a port takes it now; one without, when made. */
-	if (vm->ports[r->index].name[0] != 0 && a->net != NULL) {
-		rc = nic_security_apply(a, vm->ports[r->index].name, r->policy, err, sizeof(err));
-		if (rc < 0) {
-			a->stats.net_errors++;
-			rc = dpu_fail(st, CODE(INTERNAL), "",
-				      "the dataplane refused the security group of NIC %u of vm "
-				      "%s: %s",
-				      r->index, vm->spec->name, err[0] ? err : strerror(-rc));
-			goto out_unlock;
-		}
-	}
-	rc = vm_set_nic(vm, r->index, &nic, st);
-	if (rc < 0)
-		goto out_unlock;
-	nv_info("vm %s (%s): NIC %u security group %s (%u ingress, %u egress rules)",
-		vm->spec->name, vm->id, r->index, r->policy ? "set" : "removed", pol.n_ingress,
-		pol.n_egress);
-	rep->result_case = NICVISOR__V1__RESPONSE__RESULT_VM;
-	rep->vm = vm_to_pb(vm, ar);
-	rc = api_save_or_fail(a, st);
+	rc = change_nic(a, vm, r->index, &nic, apply_security, "security group", ar, rep, st);
+	if (rc == 0)
+		nv_info("vm %s (%s): NIC %u security group %s (%u ingress, %u egress rules)",
+			vm->spec->name, vm->id, r->index, r->policy ? "set" : "removed",
+			pol.n_ingress, pol.n_egress);
 out_unlock:
 	pthread_mutex_unlock(&a->lock);
 	return rc;

@@ -84,6 +84,24 @@ port_find(struct fake_net *f, const char *port)
 	return NULL;
 }
 
+/* The start of an operation on one port: a failure injected for op, or
+ * no such port (-ENOENT with the reason); else 0 and the port in *out. */
+static int
+port_op(struct fake_net *f, const char *op, const char *port, struct fake_port **out, char *err,
+	size_t errlen)
+{
+	int rc = injected(f, op, err, errlen);
+
+	if (rc < 0)
+		return rc;
+	*out = port_find(f, port);
+	if (*out == NULL) {
+		snprintf(err, errlen, "no port %s", port);
+		return -ENOENT;
+	}
+	return 0;
+}
+
 static int
 fake_network_add(struct dpu_net *n, const char *name, uint16_t vlan, char *err, size_t errlen)
 {
@@ -255,15 +273,10 @@ fake_port_del(struct dpu_net *n, const char *port, char *err, size_t errlen)
 {
 	struct fake_net *f = fake(n);
 	struct fake_port *p;
-	int rc = injected(f, "port_del", err, errlen);
+	int rc = port_op(f, "port_del", port, &p, err, errlen);
 
 	if (rc < 0)
 		return rc;
-	p = port_find(f, port);
-	if (p == NULL) {
-		snprintf(err, errlen, "no port %s", port);
-		return -ENOENT;
-	}
 	/* As the real one: the port's mirror sessions go with it. */
 	for (size_t i = 0; i < f->nmirrors;) {
 		if (strcmp(f->mirrors[i].src, port) == 0 || strcmp(f->mirrors[i].dst, port) == 0)
@@ -300,15 +313,10 @@ fake_port_qos(struct dpu_net *n, const char *port, const struct dp_qos *q, char 
 {
 	struct fake_net *f = fake(n);
 	struct fake_port *p;
-	int rc = injected(f, "port_qos", err, errlen);
+	int rc = port_op(f, "port_qos", port, &p, err, errlen);
 
 	if (rc < 0)
 		return rc;
-	p = port_find(f, port);
-	if (p == NULL) {
-		snprintf(err, errlen, "no port %s", port);
-		return -ENOENT;
-	}
 	p->st.qos = *q;
 	return 0;
 }
@@ -319,15 +327,10 @@ fake_port_security(struct dpu_net *n, const char *port, const struct dp_sg_polic
 {
 	struct fake_net *f = fake(n);
 	struct fake_port *p;
-	int rc = injected(f, "port_security", err, errlen);
+	int rc = port_op(f, "port_security", port, &p, err, errlen);
 
 	if (rc < 0)
 		return rc;
-	p = port_find(f, port);
-	if (p == NULL) {
-		snprintf(err, errlen, "no port %s", port);
-		return -ENOENT;
-	}
 	memset(&p->sg, 0, sizeof(p->sg));
 	if (pol != NULL) {
 		p->sg.enabled = true;
