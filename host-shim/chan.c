@@ -168,6 +168,13 @@ shim_child_control_check(const Nicvisor__V1__ChildControl *c, unsigned int nfds,
 			BAD("boot.stop_on_console: too long");
 		if (nfds != (b->has_initrd ? 2u : 1u))
 			BAD("boot: %u image fds, expected %u", nfds, b->has_initrd ? 2u : 1u);
+		if ((unsigned int)b->sandbox > NICVISOR__V1__SANDBOX_MODE__SANDBOX_MODE_OFF)
+			BAD("boot.sandbox: unknown mode %d", (int)b->sandbox);
+		if (b->sandbox != NICVISOR__V1__SANDBOX_MODE__SANDBOX_MODE_OFF &&
+		    (b->vm_uid == 0 || b->vm_gid == 0))
+			BAD("boot.vm_uid, vm_gid: %u:%u is root, a sandbox needs an unprivileged "
+			    "user",
+			    b->vm_uid, b->vm_gid);
 		if (shim_nics_check(b->nics, b->n_nics, "boot.nics", NULL, why, n) < 0)
 			return -EINVAL;
 		/* The sender lowered the queues to the vCPUs already. */

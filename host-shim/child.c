@@ -7,6 +7,7 @@
 #define NV_LOG_COMPONENT "nicvisor.shim.vm"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include "nv_log.h"
 #include "nv_wire.h"
 #include "shim.h"
+#include "vhost_user.h"
 #include "vmm.h"
 
 /* Console bytes wait at most FLUSH_MS, or until FLUSH_BYTES are buffered,
@@ -31,7 +33,8 @@
 
 struct child {
 	int ctl;
-	int efd; /* console: the vCPU threads have something to say */
+	int status_fd; /* /proc/self/status */
+	int efd;       /* console: the vCPU threads have something to say */
 	struct vmm *vm;
 	char vm_id[SHIM_VM_ID_MAX];
 
@@ -142,20 +145,22 @@ console_flush(struct child *c, int flags)
 	}
 }
 
-/* VmHWM of this process in KiB, 0 if /proc does not say. */
+/* VmHWM of this process in KiB, 0 if /proc does not say; status_fd is
+ * /proc/self/status, opened before the sandbox (which forbids open). */
 static uint64_t
-peak_rss_kib(void)
+peak_rss_kib(int status_fd)
 {
-	FILE *f = fopen("/proc/self/status", "re");
-	char line[128];
+	char buf[4096];
 	unsigned long long kib = 0;
+	ssize_t len = status_fd < 0 ? -1 : pread(status_fd, buf, sizeof(buf) - 1, 0);
+	const char *p;
 
-	if (f == NULL)
+	if (len <= 0)
 		return 0;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "VmHWM: %llu kB", &kib) == 1)
-			break;
-	fclose(f);
+	buf[len] = 0;
+	p = strstr(buf, "\nVmHWM:");
+	if (p == NULL || sscanf(p + 1, "VmHWM: %llu kB", &kib) != 1)
+		return 0;
 	return kib;
 }
 
@@ -176,7 +181,7 @@ send_state(struct child *c, Nicvisor__V1__VmState state, Nicvisor__V1__ExitKind 
 	st.code = code;
 	st.boot_ns = boot_ns;
 	if (final) {
-		st.peak_rss_kib = peak_rss_kib();
+		st.peak_rss_kib = peak_rss_kib(c->status_fd);
 		st.guest_resident_kib = vmm_guest_resident_bytes(c->vm) / 1024;
 	}
 	pthread_mutex_lock(&c->lock);
@@ -289,6 +294,25 @@ wait_setup_ns(struct child *c, uint64_t *boot_ns)
 	*boot_ns = st.setup_ns;
 }
 
+/* The connector for the VM's own backend sockets, and the vmm's way to
+ * them from now on. */
+static int
+start_connector(struct shim_connector *conn, const struct vmm_config *cfg, char *err, size_t errlen)
+{
+	static const char *paths[SHIM_NICS_MAX + SHIM_DISKS_MAX];
+	size_t n = 0;
+	int rc;
+
+	for (unsigned int i = 0; i < cfg->nnics; i++)
+		paths[n++] = cfg->nics[i].vhost_user_socket;
+	for (unsigned int i = 0; i < cfg->ndisks; i++)
+		paths[n++] = cfg->disks[i].vhost_user_socket;
+	rc = shim_connector_start(conn, paths, n, err, errlen);
+	if (rc == 0)
+		vmm_set_connector(shim_connector_connect, conn);
+	return rc;
+}
+
 /* Run the VM until it ends; returns when the final state is sent or the
  * daemon is gone. */
 static void
@@ -396,6 +420,7 @@ shim_child_main(int argc, char **argv)
 	struct vmm_nic nics[SHIM_NICS_MAX];
 	struct shim_disk sdisks[SHIM_DISKS_MAX];
 	struct vmm_disk disks[SHIM_DISKS_MAX];
+	struct shim_connector conn = { .fd = -1 };
 	char err[256] = "";
 	uint64_t boot_ns = 0;
 	int rc;
@@ -414,6 +439,7 @@ shim_child_main(int argc, char **argv)
 	setsockopt(c.ctl, SOL_SOCKET, SO_SNDTIMEO, &snd, sizeof(snd));
 	pthread_mutex_init(&c.lock, NULL);
 	c.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	c.status_fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
 	if (c.efd < 0)
 		return 1;
 
@@ -465,8 +491,15 @@ shim_child_main(int argc, char **argv)
 		cfg.ndisks = (unsigned int)b->n_disks;
 	}
 
+	/* Before any thread exists (the connector is a fork). */
+	if (rc == 0 && b->sandbox != NICVISOR__V1__SANDBOX_MODE__SANDBOX_MODE_OFF)
+		rc = start_connector(&conn, &cfg, err, sizeof(err));
 	if (rc == 0)
 		rc = vmm_create(&cfg, &ev, &c.vm, err, sizeof(err));
+	/* Built and connected; no guest code has run yet. */
+	if (rc == 0)
+		rc = shim_sandbox_enter((enum shim_sandbox_mode)b->sandbox, b->vm_uid, b->vm_gid,
+					err, sizeof(err));
 	if (rc == 0) {
 		rc = vmm_start(c.vm);
 		if (rc < 0)
@@ -515,6 +548,7 @@ out:
 		}
 	}
 	vmm_destroy(c.vm);
+	shim_connector_stop(&conn);
 	close(fds[0]);
 	if (fds[1] >= 0)
 		close(fds[1]);

@@ -72,6 +72,7 @@ struct daemon {
 	int epfd;
 	const char *kvm_path;
 	bool debug_exit;
+	struct shim_sandbox sandbox;
 	bool stopping;
 	unsigned int downloads; /* download threads alive */
 	pthread_cond_t downloads_done;
@@ -180,6 +181,7 @@ start_child(struct daemon *d, struct vm *vm)
 	b.console_offset = vm->rep.console_offset;
 	b.boot = vm->rep.boots;
 	b.debug_exit = d->debug_exit;
+	shim_sandbox_to_boot(&d->sandbox, &b);
 	b.kvm_path = (char *)(d->kvm_path ? d->kvm_path : "");
 	for (unsigned int i = 0; i < vm->nnics; i++) {
 		const struct shim_nic *sn = &vm->nics[i];
@@ -813,9 +815,11 @@ usage(void)
 	fprintf(stderr, "usage: nicvisor-shim [--agent URL] [--host-id ID] [--kvm PATH] "
 			"[--log-level L] [--debug-exit]\n"
 			"                     [--tls-cert FILE --tls-key FILE --tls-ca FILE]\n"
+			"                     [--vm-sandbox MODE] [--vm-user USER]\n"
 			"       nicvisor-shim run --kernel K [...]   (see run --help)\n"
 			"A tls+tcp:// agent URL is mutual TLS: the host's certificate and key,\n"
-			"and the CA of the agent's certificate (PEM files).\n");
+			"and the CA of the agent's certificate (PEM files).\n"
+			"  " SHIM_SANDBOX_USAGE);
 }
 
 int
@@ -831,6 +835,8 @@ shim_daemon_main(int argc, char **argv)
 		{ "tls-cert", required_argument, NULL, 'c' },
 		{ "tls-key", required_argument, NULL, 'K' },
 		{ "tls-ca", required_argument, NULL, 'A' },
+		{ "vm-sandbox", required_argument, NULL, 'S' },
+		{ "vm-user", required_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -849,7 +855,8 @@ shim_daemon_main(int argc, char **argv)
 	struct epoll_event ev = { .events = EPOLLIN };
 	enum nv_log_level level = NV_LOG_INFO;
 	struct nv_arena a = NV_ARENA_INIT;
-	char host_id[256];
+	char host_id[256], why[192];
+	const char *sandbox = NULL, *vm_user = NULL;
 	sigset_t sigs;
 	int sfd, c, rc;
 
@@ -884,6 +891,12 @@ shim_daemon_main(int argc, char **argv)
 		case 'A':
 			conf.tls.ca[0] = optarg;
 			break;
+		case 'S':
+			sandbox = optarg;
+			break;
+		case 'U':
+			vm_user = optarg;
+			break;
 		default:
 			usage();
 			return c == 'h' ? 0 : 2;
@@ -891,6 +904,10 @@ shim_daemon_main(int argc, char **argv)
 	}
 	if (optind != argc) {
 		usage();
+		return 2;
+	}
+	if (shim_sandbox_conf(sandbox, vm_user, &d.sandbox, why, sizeof(why)) < 0) {
+		fprintf(stderr, "nicvisor-shim: %s\n", why);
 		return 2;
 	}
 	nv_log_init("nicvisor-shim", level);
@@ -918,6 +935,12 @@ shim_daemon_main(int argc, char **argv)
 	nv_info("host %s: %s, %u cores, %llu MiB, KVM %d (%s), agent %s", conf.host_id, caps.arch,
 		caps.cores, (unsigned long long)caps.memory_mib, caps.kvm_api_version, caps.virt,
 		conf.url);
+	if (d.sandbox.mode == SHIM_SANDBOX_OFF)
+		nv_warn("VM processes: no sandbox (--vm-sandbox off): they run as root");
+	else
+		nv_info("VM processes: seccomp sandbox (%s), uid %u gid %u",
+			d.sandbox.mode == SHIM_SANDBOX_LOG ? "log only" : "enforced", d.sandbox.uid,
+			d.sandbox.gid);
 	shim_image_cache_init(&d.images, shim_session_read_artifact, NULL);
 	pthread_mutex_lock(&d.lock); /* no command before d.sess is set */
 	rc = shim_session_start(&conf, &ops, &d, &d.sess);

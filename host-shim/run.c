@@ -53,7 +53,8 @@ usage(void)
 		"usage: nicvisor-shim run --kernel K [--initrd I] [--cmdline C] [--vcpus N]\n"
 		"           [--memory MiB] [--debug-exit] [--until PATTERN] [--timeout S]\n"
 		"           [--nic MAC,SOCKET[,QUEUES]]... [--disk SOCKET[,ro][,queues=N]]...\n"
-		"           [--kvm PATH] [--log-level L]\n");
+		"           [--kvm PATH] [--log-level L] [--vm-sandbox MODE] [--vm-user USER]\n"
+		"  " SHIM_SANDBOX_USAGE);
 }
 
 static int
@@ -149,6 +150,8 @@ shim_run_main(int argc, char **argv)
 		{ "nic", required_argument, NULL, 'N' },
 		{ "disk", required_argument, NULL, 'D' },
 		{ "log-level", required_argument, NULL, 'l' },
+		{ "vm-sandbox", required_argument, NULL, 'S' },
+		{ "vm-user", required_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -161,7 +164,8 @@ shim_run_main(int argc, char **argv)
 	struct shim_disk sdisks[SHIM_DISKS_MAX];
 	Nicvisor__V1__DiskAttachment disks[SHIM_DISKS_MAX], *diskp[SHIM_DISKS_MAX];
 	unsigned int ndisks = 0;
-	const char *kernel = NULL, *initrd = NULL;
+	const char *kernel = NULL, *initrd = NULL, *sandbox = NULL, *vm_user = NULL;
+	struct shim_sandbox sb;
 	enum nv_log_level level = NV_LOG_WARN;
 	struct sigaction sa = { .sa_handler = on_signal };
 	int fds[2] = { -1, -1 }, status = RUN_CRASHED, wstatus = 0, c, sock, rc;
@@ -241,6 +245,12 @@ shim_run_main(int argc, char **argv)
 				return RUN_USAGE;
 			}
 			break;
+		case 'S':
+			sandbox = optarg;
+			break;
+		case 'U':
+			vm_user = optarg;
+			break;
 		default:
 			usage();
 			return c == 'h' ? RUN_OK : RUN_USAGE;
@@ -250,10 +260,12 @@ shim_run_main(int argc, char **argv)
 		usage();
 		return RUN_USAGE;
 	}
-	if (shim_nics_check(nicp, nnics, "--nic", NULL, nic_why, sizeof(nic_why)) < 0) {
+	if (shim_nics_check(nicp, nnics, "--nic", NULL, nic_why, sizeof(nic_why)) < 0 ||
+	    shim_sandbox_conf(sandbox, vm_user, &sb, nic_why, sizeof(nic_why)) < 0) {
 		fprintf(stderr, "%s\n", nic_why);
 		return RUN_USAGE;
 	}
+	shim_sandbox_to_boot(&sb, &b);
 	/* Before any work: a build that runs no guests here says so (vmm.h). */
 	if (vmm_guests_supported(arch_why, sizeof(arch_why)) < 0) {
 		fprintf(stderr, "nicvisor-shim run: %s\n", arch_why);

@@ -335,6 +335,54 @@ uint64_t shim_mem_available_mib(void);
 /* /etc/machine-id, else the hostname. */
 void shim_default_host_id(char *buf, size_t n);
 
+/* ---- sandbox.c: the VM process's sandbox (docs/shim.md "Sandbox") ---- */
+
+/* The values of ChildBoot.sandbox (SandboxMode). */
+enum shim_sandbox_mode {
+	SHIM_SANDBOX_ENFORCE = 0,
+	SHIM_SANDBOX_LOG = 1,
+	SHIM_SANDBOX_OFF = 2,
+};
+#define SHIM_SANDBOX_DEFAULT_USER "nobody"
+
+/* "enforce", "log" or "off". */
+int shim_sandbox_parse_mode(const char *s, enum shim_sandbox_mode *out);
+/* A user name or UID[:GID] (GID defaults to UID); root is refused. */
+int shim_sandbox_parse_user(const char *s, uint32_t *uid, uint32_t *gid, char *err, size_t errlen);
+
+/* What the daemon and `run` give their VM processes (--vm-sandbox,
+ * --vm-user). */
+struct shim_sandbox {
+	enum shim_sandbox_mode mode;
+	uint32_t uid, gid;
+};
+/* From the options' strings (NULL: the defaults, enforce as nobody); 0, or
+ * -errno with err naming the option. */
+int shim_sandbox_conf(const char *mode, const char *user, struct shim_sandbox *sb, char *err,
+		      size_t errlen);
+void shim_sandbox_to_boot(const struct shim_sandbox *sb, Nicvisor__V1__ChildBoot *b);
+#define SHIM_SANDBOX_USAGE                                                                         \
+	"--vm-sandbox enforce|log|off  the VM processes' seccomp sandbox (default enforce)\n"      \
+	"  --vm-user USER|UID[:GID]      their unprivileged user (default nobody)\n"
+/* no_new_privs, uid and gid, then the seccomp allow-list on every thread;
+ * nothing for SHIM_SANDBOX_OFF. */
+int shim_sandbox_enter(enum shim_sandbox_mode mode, uint32_t uid, uint32_t gid, char *err,
+		       size_t errlen);
+
+/* Connects, as root, to the vhost-user sockets in paths only, for a VM
+ * process that cannot (vmm_vhu_set_connector()). Start it before any
+ * thread exists; it ends when the VM's process does. */
+struct shim_connector {
+	int fd;
+	pid_t pid;
+	pthread_mutex_t lock;
+};
+int shim_connector_start(struct shim_connector *c, const char *const *paths, size_t n, char *err,
+			 size_t errlen);
+/* A connected socket's fd, or -errno with err set. */
+int shim_connector_connect(void *opaque, const char *path, char *err, size_t errlen);
+void shim_connector_stop(struct shim_connector *c);
+
 /* ---- entry points (main.c dispatches) ---- */
 
 int shim_daemon_main(int argc, char **argv);

@@ -10,7 +10,7 @@ set -eu
 
 BUILD_PKGS="meson ninja-build pkg-config clang libclang-rt-14-dev clang-format
 	protobuf-c-compiler libprotobuf-c-dev libnng-dev libmbedtls-dev libcmocka-dev libdpdk-dev
-	python3 acpica-tools time liburing-dev libfdt-dev libbpf-dev"
+	python3 acpica-tools time liburing-dev libfdt-dev libbpf-dev libseccomp-dev"
 # Guest images, the nested test host, the boot benchmark, storage tests
 # (nbd-server: remote volumes; qemu-utils, e2fsprogs: images, file systems).
 RUN_PKGS="busybox-static cpio xz-utils zstd kmod qemu-system-x86 iproute2 procps dpdk dpdk-dev
@@ -32,7 +32,8 @@ BENCH_PKGS="openvswitch-switch-dpdk fio"
 # test host (tests/integration/arm64/).
 CROSS_PKGS="gcc-aarch64-linux-gnu libc6-dev:arm64 qemu-user-static cmake
 	libprotobuf-c-dev:arm64 libnng-dev:arm64 libmbedtls-dev:arm64 libcmocka-dev:arm64
-	liburing-dev:arm64 libbsd-dev:arm64 libbpf-dev:arm64 libfdt1:arm64 device-tree-compiler
+	liburing-dev:arm64 libbsd-dev:arm64 libbpf-dev:arm64 libseccomp-dev:arm64 libfdt1:arm64
+	device-tree-compiler
 	qemu-system-arm"
 # Debian packages (tools/pkg/build-deb.sh: dpkg-deb, dpkg-shlibdeps) and
 # their install test in a clean root (debootstrap).

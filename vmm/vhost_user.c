@@ -453,6 +453,16 @@ vmm_vhu_connect(const char *path, int timeout_ms, struct vmm_vhu **out, char *er
 	return vmm_vhu_connect_proto(path, timeout_ms, VMM_VHU_PROTOCOL_DEFAULT, out, err, errlen);
 }
 
+static vmm_connect_fn connector;
+static void *connector_opaque;
+
+void
+vmm_set_connector(vmm_connect_fn fn, void *opaque)
+{
+	connector = fn;
+	connector_opaque = opaque;
+}
+
 int
 vmm_vhu_connect_proto(const char *path, int timeout_ms, uint64_t protocol, struct vmm_vhu **out,
 		      char *err, size_t errlen)
@@ -464,6 +474,10 @@ vmm_vhu_connect_proto(const char *path, int timeout_ms, uint64_t protocol, struc
 		snprintf(err, errlen, "%s: path longer than %zu bytes", path,
 			 sizeof(sa.sun_path) - 1);
 		return -ENAMETOOLONG;
+	}
+	if (connector != NULL) {
+		fd = connector(connector_opaque, path, err, errlen);
+		return fd < 0 ? fd : vmm_vhu_open_proto(fd, timeout_ms, protocol, out, err, errlen);
 	}
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);

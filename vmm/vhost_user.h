@@ -128,6 +128,16 @@ int vmm_vhu_parse_reply(const uint8_t *msg, size_t len, uint32_t request, bool a
 			unsigned int index, struct vmm_vhu_reply *out, char *why, size_t n);
 
 /*
+ * How this process's vhost-user frontends reach a backend's socket: by
+ * default socket() and connect(). A sandboxed VM process, which may do
+ * neither (host-shim/sandbox.c), passes a function that returns a
+ * connected stream socket's fd, or -errno with err set. Process-wide; set
+ * it before the first vmm_create().
+ */
+typedef int (*vmm_connect_fn)(void *opaque, const char *path, char *err, size_t errlen);
+void vmm_set_connector(vmm_connect_fn fn, void *opaque);
+
+/*
  * Connect to the backend listening on path and negotiate: GET_FEATURES;
  * with VHOST_USER_F_PROTOCOL_FEATURES, GET_PROTOCOL_FEATURES and
  * SET_PROTOCOL_FEATURES (MQ and REPLY_ACK, if offered) and, with MQ,

@@ -4,10 +4,12 @@
 # agent (nicvisor-dpu), driven with nicvisorctl. One case per run:
 #
 #   shim-test.sh CASE    (marker stop-spin killed-child agent-restart
-#                         two-vms bad-kernel reset-loop run)
+#                         two-vms bad-kernel reset-loop run sandbox
+#                         sandbox-off)
 #
 # Environment (meson sets it): NICVISOR_DPU, NICVISORCTL, NICVISOR_SHIM,
-# GUEST_MARKER, GUEST_SPIN, GUEST_RESET. Skips (77) without /dev/kvm.
+# GUEST_MARKER, GUEST_SPIN, GUEST_RESET, SYS_INJECT. Skips (77) without
+# /dev/kvm.
 set -eu
 . "$(dirname "$0")/../lib/nv-test.sh"
 
@@ -31,8 +33,8 @@ start_agent() {
 	nv_wait_socket "$NV_TMP/api.sock" 10 "$AGENT_PID" || nv_die "the agent did not listen"
 }
 
-start_shim() {
-	nv_bg shim "$NICVISOR_SHIM" --agent "$SOUTH" --host-id host-it --debug-exit --log-level info
+start_shim() { # [OPTION...]
+	nv_bg shim "$NICVISOR_SHIM" --agent "$SOUTH" --host-id host-it --debug-exit --log-level info "$@"
 	SHIM_PID=$NV_BG_PID
 	nv_wait_log "$NV_TMP/shim.log" 'session with' 10 "$SHIM_PID" ||
 		nv_die "the shim did not say Hello"
@@ -194,9 +196,109 @@ case_run() {
 	[ "$rc" -eq 124 ] || nv_die "run --timeout: status $rc"
 }
 
-if [ "$case_name" != run ]; then
+# proc_field PID KEY: a line's value in /proc/PID/status (tabs squeezed).
+proc_field() { awk -v k="$2:" '$1 == k { $1 = ""; print substr($0, 2) }' "/proc/$1/status"; }
+
+# The vCPU thread of VM process PID.
+vcpu_tid() {
+	local t
+	for t in /proc/"$1"/task/*; do
+		[ "$(cat "$t/comm")" = vcpu0 ] && basename "$t" && return 0
+	done
+	return 1
+}
+
+case_sandbox() {
+	nv_require_file "$SYS_INJECT"
+	nv_wait_log "$NV_TMP/shim.log" 'seccomp sandbox \(enforced\), uid 65534' 1 "$SHIM_PID" ||
+		nv_die "the shim did not say its sandbox: $(grep 'VM processes' "$NV_TMP/shim.log")"
+	ctl create a --kernel "$GUEST_SPIN" --memory 64 --start >/dev/null
+	ctl create b --kernel "$GUEST_SPIN" --memory 64 --start >/dev/null
+	wait_state a running
+	wait_state b running
+	local pa pb conn fds f tid out
+	pa=$(field a host_pid)
+	pb=$(field b host_pid)
+	# Each VM process: filtered, no new privileges, nobody, its own fds.
+	for p in "$pa" "$pb"; do
+		[ "$(proc_field "$p" Seccomp)" = 2 ] || nv_die "VM process $p: no seccomp filter"
+		[ "$(proc_field "$p" NoNewPrivs)" = 1 ] || nv_die "VM process $p: no no_new_privs"
+		[ "$(proc_field "$p" Uid)" = "65534 65534 65534 65534" ] ||
+			nv_die "VM process $p: uids $(proc_field "$p" Uid)"
+		[ "$(proc_field "$p" Gid)" = "65534 65534 65534 65534" ] ||
+			nv_die "VM process $p: gids $(proc_field "$p" Gid)"
+		[ "$(proc_field "$p" Groups)" = "" ] ||
+			nv_die "VM process $p: groups $(proc_field "$p" Groups)"
+		fds=$(for f in /proc/"$p"/fd/*; do readlink "$f"; done)
+		while read -r f; do
+			case $f in
+			/dev/null | /dev/kvm | anon_inode:kvm-vm | anon_inode:kvm-vcpu:* | \
+				anon_inode:\[eventfd\] | socket:* | /proc/"$p"/status | \
+				"/memfd:nicvisor-guest-ram (deleted)" | \
+				"/memfd:nicvisor-image (deleted)" | "$NV_TMP"/shim.log) ;;
+			*) nv_die "VM process $p holds $f (all: $(echo $fds))" ;;
+			esac
+		done <<<"$fds"
+		[ "$(grep -c '^socket:' <<<"$fds")" -le 2 ] ||
+			nv_die "VM process $p: more sockets than its control and connector: $(echo $fds)"
+		# Its connector: root, but filtered and without new privileges.
+		conn=$(ps -o pid= --ppid "$p" | tr -d ' ')
+		[ -n "$conn" ] || nv_die "VM process $p has no connector"
+		[ "$(cat /proc/"$conn"/comm)" = nv-vm-connect ] || nv_die "connector $conn: $(cat /proc/"$conn"/comm)"
+		[ "$(proc_field "$conn" Seccomp)" = 2 ] || nv_die "connector $conn: no seccomp filter"
+		[ "$(proc_field "$conn" NoNewPrivs)" = 1 ] || nv_die "connector $conn: no no_new_privs"
+	done
+	# A call outside the list from a's vCPU thread: a dies of SIGSYS,
+	# and only a.
+	tid=$(vcpu_tid "$pa") || nv_die "no vCPU thread in $pa"
+	out=$("$SYS_INJECT" "$tid") || nv_die "sys_inject failed: $out"
+	[ "$out" = "killed by signal 31" ] || nv_die "a's vCPU thread: $out, expected SIGSYS"
+	wait_state a failed
+	expect_field a last_exit '^crashed$'
+	expect_field a reason 'signal 31'
+	sleep 0.5
+	expect_field b state '^running$'
+	[ "$(field b host_pid)" = "$pb" ] || nv_die "b's process changed"
+	nv_alive "$pb" || nv_die "b's process is gone"
+	shim_alive
+	# The host goes on: a starts again, in a new, sandboxed process.
+	ctl start a >/dev/null
+	wait_state a running
+	[ "$(proc_field "$(field a host_pid)" Seccomp)" = 2 ] || nv_die "a restarted unfiltered"
+}
+
+# The same call without the sandbox runs and harms nothing: what kills a
+# in case_sandbox is the filter, not the injection.
+case_sandbox_off() {
+	nv_require_file "$SYS_INJECT"
+	nv_wait_log "$NV_TMP/shim.log" 'no sandbox' 1 "$SHIM_PID" ||
+		nv_die "the shim did not warn that its VM processes run unsandboxed"
+	ctl create a --kernel "$GUEST_SPIN" --memory 64 --start >/dev/null
+	wait_state a running
+	local pa tid out
+	pa=$(field a host_pid)
+	[ "$(proc_field "$pa" Seccomp)" = 0 ] || nv_die "filtered with --vm-sandbox off"
+	[ "$(proc_field "$pa" Uid)" = "0 0 0 0" ] || nv_die "uids $(proc_field "$pa" Uid)"
+	tid=$(vcpu_tid "$pa") || nv_die "no vCPU thread in $pa"
+	out=$("$SYS_INJECT" "$tid") || nv_die "sys_inject failed: $out"
+	[[ $out =~ ^returned\ [0-9]+$ ]] || nv_die "a's vCPU thread: $out, expected an fd"
+	sleep 0.5
+	expect_field a state '^running$'
+	[ "$(field a host_pid)" = "$pa" ] || nv_die "a's process changed"
+	ctl stop a --force >/dev/null
+	wait_state a stopped
+}
+
+case "$case_name" in
+run) ;;
+sandbox-off)
+	start_agent
+	start_shim --vm-sandbox off
+	;;
+*)
 	start_agent
 	start_shim
-fi
+	;;
+esac
 "case_${case_name//-/_}"
 nv_log "ok"

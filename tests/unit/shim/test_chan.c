@@ -59,6 +59,7 @@ boot_with_fds(void **state)
 	b.vm_id = "vm-1";
 	b.spec = &spec;
 	b.has_initrd = true;
+	b.vm_uid = b.vm_gid = 65534;
 	m.op_case = NICVISOR__V1__CHILD_CONTROL__OP_BOOT;
 	m.boot = &b;
 	assert_int_equal(shim_chan_send(sv[0], &m.base, fds, 2, 0), 0);
@@ -140,6 +141,69 @@ boot_with_fds(void **state)
 }
 
 /* ChildBoot.disks survive the socket as they were sent. */
+/* The sandbox is the default, and it takes no root user; a mode this
+ * build does not know is refused rather than taken for "off". */
+static void
+boot_sandbox_checked(void **state)
+{
+	Nicvisor__V1__ChildControl m = NICVISOR__V1__CHILD_CONTROL__INIT;
+	Nicvisor__V1__ChildBoot b = NICVISOR__V1__CHILD_BOOT__INIT;
+	Nicvisor__V1__VmSpec spec = NICVISOR__V1__VM_SPEC__INIT;
+	char why[160];
+
+	(void)state;
+	spec.vcpus = 1;
+	spec.memory_mib = 64;
+	b.vm_id = "vm-1";
+	b.spec = &spec;
+	m.op_case = NICVISOR__V1__CHILD_CONTROL__OP_BOOT;
+	m.boot = &b;
+	assert_int_equal(shim_child_control_check(&m, 1, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "boot.vm_uid"));
+	b.vm_uid = 1000;
+	assert_int_equal(shim_child_control_check(&m, 1, why, sizeof(why)), -EINVAL);
+	b.vm_gid = 1000;
+	assert_int_equal(shim_child_control_check(&m, 1, why, sizeof(why)), 0);
+	b.sandbox = (Nicvisor__V1__SandboxMode)7;
+	assert_int_equal(shim_child_control_check(&m, 1, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "boot.sandbox"));
+	b.sandbox = NICVISOR__V1__SANDBOX_MODE__SANDBOX_MODE_OFF;
+	b.vm_uid = b.vm_gid = 0;
+	assert_int_equal(shim_child_control_check(&m, 1, why, sizeof(why)), 0);
+}
+
+/* The options: modes by name, users by name or number, never root. */
+static void
+sandbox_options(void **state)
+{
+	struct shim_sandbox sb;
+	char err[192];
+
+	(void)state;
+	assert_int_equal(shim_sandbox_conf(NULL, NULL, &sb, err, sizeof(err)), 0);
+	assert_int_equal(sb.mode, SHIM_SANDBOX_ENFORCE);
+	assert_true(sb.uid != 0 && sb.gid != 0);
+	assert_int_equal(shim_sandbox_conf("log", "1234", &sb, err, sizeof(err)), 0);
+	assert_int_equal(sb.mode, SHIM_SANDBOX_LOG);
+	assert_int_equal(sb.uid, 1234);
+	assert_int_equal(sb.gid, 1234);
+	assert_int_equal(shim_sandbox_conf("enforce", "1234:99", &sb, err, sizeof(err)), 0);
+	assert_int_equal(sb.gid, 99);
+	assert_int_equal(shim_sandbox_conf("off", "0", &sb, err, sizeof(err)), 0);
+	assert_int_equal(sb.mode, SHIM_SANDBOX_OFF);
+	assert_int_equal(shim_sandbox_conf("strict", NULL, &sb, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "--vm-sandbox strict"));
+	assert_int_equal(shim_sandbox_conf(NULL, "root", &sb, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "--vm-user root: root"));
+	assert_int_equal(shim_sandbox_conf(NULL, "0:5", &sb, err, sizeof(err)), -EINVAL);
+	assert_int_equal(shim_sandbox_conf(NULL, "5:0", &sb, err, sizeof(err)), -EINVAL);
+	assert_int_equal(shim_sandbox_conf(NULL, "12x", &sb, err, sizeof(err)), -EINVAL);
+	assert_int_equal(shim_sandbox_conf(NULL, "5:", &sb, err, sizeof(err)), -EINVAL);
+	assert_int_equal(shim_sandbox_conf(NULL, "no-such-user-here", &sb, err, sizeof(err)),
+			 -ENOENT);
+	assert_non_null(strstr(err, "no such user"));
+}
+
 static void
 boot_disks_round_trip(void **state)
 {
@@ -169,6 +233,7 @@ boot_disks_round_trip(void **state)
 	a[1].read_only = true;
 	b.vm_id = "vm-1";
 	b.spec = &spec;
+	b.vm_uid = b.vm_gid = 65534;
 	b.disks = ap;
 	b.n_disks = 2;
 	m.op_case = NICVISOR__V1__CHILD_CONTROL__OP_BOOT;
@@ -304,10 +369,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(boot_with_fds),
-		cmocka_unit_test(boot_disks_round_trip),
-		cmocka_unit_test(garbage_and_oversize),
-		cmocka_unit_test(event_checks),
+		cmocka_unit_test(boot_with_fds),        cmocka_unit_test(boot_disks_round_trip),
+		cmocka_unit_test(boot_sandbox_checked), cmocka_unit_test(sandbox_options),
+		cmocka_unit_test(garbage_and_oversize), cmocka_unit_test(event_checks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

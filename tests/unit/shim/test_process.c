@@ -80,8 +80,11 @@ reap(pid_t pid, int ms)
 static pid_t
 start_daemon(struct fixture *f)
 {
-	char *argv[] = { (char *)shim_bin, "--agent",     f->url, "--host-id", "host-test",
-			 "--debug-exit",   "--log-level", "warn", NULL };
+	/* No sandbox: the fake VM processes run ASan and open files (the
+	 * sandbox is tested on real KVM, tests/integration/shim). */
+	char *argv[] = { (char *)shim_bin, "--agent",      f->url,        "--host-id",
+			 "host-test",      "--debug-exit", "--log-level", "warn",
+			 "--vm-sandbox",   "off",          NULL };
 
 	return spawn(argv, NULL);
 }
@@ -567,8 +570,9 @@ runv(struct fixture *f, const char *script, const char *const *extra, const char
 {
 	char kpath[128];
 	FILE *k;
-	char *argv[16] = { (char *)shim_bin, "run", "--kernel", kpath, "--debug-exit" };
-	int status, n = 5;
+	char *argv[16] = { (char *)shim_bin, "run",          "--kernel", kpath,
+			   "--debug-exit",   "--vm-sandbox", "off" };
+	int status, n = 7;
 
 	for (int i = 0; extra[i] != NULL && i < 8; i++)
 		argv[n++] = (char *)extra[i];
@@ -634,8 +638,8 @@ run(struct fixture *f, const char *script, const char *extra1, const char *extra
 {
 	char kpath[128];
 	FILE *k;
-	char *argv[] = { (char *)shim_bin, "run",          "--kernel",     kpath,
-			 "--debug-exit",   (char *)extra1, (char *)extra2, NULL };
+	char *argv[] = { (char *)shim_bin, "run", "--kernel",     kpath,          "--debug-exit",
+			 "--vm-sandbox",   "off", (char *)extra1, (char *)extra2, NULL };
 	int status;
 
 	snprintf(kpath, sizeof(kpath), "%s/kernel", f->dir);
