@@ -6,6 +6,7 @@
  * net_ring1, probed by the EAL, are devices with two ports each (nvra and
  * nvrb, nvrp and nvrq), as a PCI device and its representors are on mlx5.
  */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -189,7 +190,8 @@ main(void)
 		cmocka_unit_test(test_release_keeps_siblings),
 		cmocka_unit_test(test_open_claims),
 	};
-	char prefix[64];
+	char prefix[64], rundir[PATH_MAX];
+	int rc;
 	char *argv[] = { "test_port_ethdev",
 			 "--no-huge",
 			 "-m",
@@ -213,5 +215,8 @@ main(void)
 		fprintf(stderr, "EAL init failed\n");
 		return 1;
 	}
-	return cmocka_run_group_tests(tests, NULL, NULL) | rte_eal_cleanup();
+	snprintf(rundir, sizeof(rundir), "%s", rte_eal_get_runtime_dir());
+	rc = cmocka_run_group_tests(tests, NULL, NULL) | rte_eal_cleanup();
+	rmdir(rundir); /* the EAL leaves it behind, empty */
+	return rc;
 }
