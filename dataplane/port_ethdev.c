@@ -3,8 +3,18 @@
  * Ethdev ports, uplinks and access ports (dp.c tells them apart): any
  * ethdev by devargs ("net_af_packet0,iface=veth0", "net_tap0,iface=dp0",
  * "net_memif0,role=server,socket=...", or a PCI address with its options
- * for mlx5), attached at runtime with rte_dev_probe() and detached with
- * rte_dev_remove().
+ * for mlx5: "0000:03:00.0" for p0, "0000:03:00.0,representor=pf0vf0" for a
+ * VF's representor).
+ *
+ * One switch port takes one ethdev port: the one DPDK's device iterator
+ * (RTE_ETH_FOREACH_MATCHING_DEV) finds for the devargs, by representor=
+ * on drivers with representors and by the device otherwise. When no port
+ * matches yet, rte_dev_probe() attaches the device (or, for a device
+ * already probed, mlx5 probes the new representors: several switch ports
+ * share one PCI device); devargs that match several ports (a range,
+ * representor=pf0vf[0-3], or a vdev with several ports as net_ring's
+ * nodeactions) are refused, naming the ports. Detaching closes that
+ * ethdev port only, and removes its device when it has no other port left.
  *
  * Each worker has its own tx queue when the device has enough; otherwise
  * workers share queues under a per-queue spinlock taken once per burst.
@@ -48,6 +58,12 @@ struct eth_port {
 	rte_spinlock_t txlock[DP_MAX_WORKERS];
 };
 
+/* Which switch port took each ethdev port (control thread, dp->lock). */
+static const struct dp_port *owner[RTE_MAX_ETHPORTS];
+
+/* Devargs designating several ports: the ones named in the error. */
+#define MAX_NAMED 4
+
 struct dp_ethdev_arg {
 	const char *devargs;
 	unsigned int workers;
@@ -75,6 +91,14 @@ devarg(const char *devargs, const char *key, char *out, size_t outlen)
 		}
 	}
 	return -ENOENT;
+}
+
+static bool
+has_devarg(const char *devargs, const char *key)
+{
+	char v[2];
+
+	return devarg(devargs, key, v, sizeof(v)) != -ENOENT;
 }
 
 /*
@@ -136,6 +160,155 @@ unlink_stale_memif(const char *devargs)
 		DP_LOG(INFO, "removed %s: a stale memif socket (nobody listens)\n", sa.sun_path);
 }
 
+static bool
+is_representor(uint16_t pid)
+{
+	struct rte_eth_dev_info info;
+
+	return rte_eth_dev_info_get(pid, &info) == 0 && info.dev_flags != NULL &&
+	       (*info.dev_flags & RTE_ETH_DEV_REPRESENTOR) != 0;
+}
+
+/*
+ * The ethdev ports devargs designate (the first max of them into pids):
+ * their count, or a negative errno if DPDK cannot parse them. Without
+ * representor=, representors are left out: DPDK 22.11 matches a bare
+ * device name ("0000:03:00.0") to its representors too, and that is p0.
+ * Buses the iterator does not know (auxiliary, for mlx5 SFs) fall back to
+ * the ethdev named as the device.
+ */
+static int
+designated_ports(const char *devargs, const char *devname, uint16_t *pids, unsigned int max)
+{
+	bool reps = has_devarg(devargs, "representor");
+	struct rte_dev_iterator it;
+	unsigned int n = 0;
+	uint16_t pid;
+	int rc;
+
+	rc = rte_eth_iterator_init(&it, devargs);
+	if (rc == -ENOTSUP) {
+		if (rte_eth_dev_get_port_by_name(devname, &pid) != 0)
+			return 0;
+		pids[0] = pid;
+		return 1;
+	}
+	if (rc < 0)
+		return rc;
+	/* The iterator cleans itself up at the end: run it to the end. */
+	for (pid = rte_eth_iterator_next(&it); pid != RTE_MAX_ETHPORTS;
+	     pid = rte_eth_iterator_next(&it)) {
+		if (!reps && is_representor(pid))
+			continue;
+		if (n < max)
+			pids[n] = pid;
+		n++;
+	}
+	return (int)n;
+}
+
+/*
+ * Stop (if started) and close ethdev port pid, then remove its device if
+ * no other ethdev port of it is left: on mlx5 the PF's port and its
+ * representors share one PCI device, and other switch ports (or ports the
+ * EAL probed at start) may still use it.
+ */
+static void
+release_port(uint16_t pid, bool started)
+{
+	struct rte_eth_dev_info info;
+	struct rte_device *dev = NULL;
+	unsigned int left = 0;
+	uint16_t p;
+
+	if (rte_eth_dev_info_get(pid, &info) == 0)
+		dev = info.device;
+	if (started)
+		rte_eth_dev_stop(pid);
+	rte_eth_dev_close(pid);
+	owner[pid] = NULL;
+	if (dev == NULL)
+		return;
+	/* Every valid port, owned ones (bonding, failsafe members) included. */
+	for (p = 0; p < RTE_MAX_ETHPORTS; p++)
+		if (rte_eth_dev_is_valid_port(p) && rte_eth_dev_info_get(p, &info) == 0 &&
+		    info.device == dev)
+			left++;
+	if (left == 0)
+		rte_dev_remove(dev);
+}
+
+/* The ports of "a, b, c" (at most n of them) for an error message. */
+static void
+port_names(const uint16_t *pids, unsigned int n, char *out, size_t outlen)
+{
+	char name[RTE_ETH_NAME_MAX_LEN];
+	size_t len = 0;
+	unsigned int i;
+
+	out[0] = '\0';
+	for (i = 0; i < n && len < outlen; i++) {
+		if (rte_eth_dev_get_name_by_port(pids[i], name) != 0)
+			snprintf(name, sizeof(name), "port %u", pids[i]);
+		len += (size_t)snprintf(out + len, outlen - len, "%s%s", i ? ", " : "", name);
+	}
+}
+
+/*
+ * The ethdev port devargs designate, probing the device when none matches
+ * yet, into *pid. On failure, ports this probe created are released again.
+ */
+static int
+find_port(const char *devargs, const char *devname, uint16_t *pid, char *err, size_t errlen)
+{
+	uint16_t pids[MAX_NAMED], p;
+	bool before[RTE_MAX_ETHPORTS];
+	char names[MAX_NAMED * RTE_ETH_NAME_MAX_LEN];
+	bool probed = false;
+	int n, rc;
+
+	n = designated_ports(devargs, devname, pids, MAX_NAMED);
+	if (n < 0) {
+		snprintf(err, errlen, "cannot parse devargs %s: %s", devargs, strerror(-n));
+		return n;
+	}
+	if (n == 0) {
+		for (p = 0; p < RTE_MAX_ETHPORTS; p++)
+			before[p] = rte_eth_dev_is_valid_port(p);
+		unlink_stale_memif(devargs);
+		/* An existing device: 0 or -EEXIST; mlx5 probes it again for
+		 * representors it has no port for yet. */
+		rc = rte_dev_probe(devargs);
+		probed = true;
+		if (rc < 0 && rc != -EEXIST) {
+			snprintf(
+				err, errlen,
+				"cannot attach %s: %s (wrong devargs, or its PMD is not installed)",
+				devargs, strerror(-rc));
+			return rc;
+		}
+		n = designated_ports(devargs, devname, pids, MAX_NAMED);
+	}
+	if (n <= 0) {
+		snprintf(err, errlen, "%s attached but designates no ethdev port", devargs);
+		rc = -ENODEV;
+	} else if (n > 1) {
+		port_names(pids, RTE_MIN((unsigned int)n, MAX_NAMED), names, sizeof(names));
+		snprintf(err, errlen,
+			 "%s designates %d ethdev ports (%s%s): a switch port takes one, name it "
+			 "(e.g. representor=pf0vf0, not a range)",
+			 devargs, n, names, n > MAX_NAMED ? ", ..." : "");
+		rc = -EINVAL;
+	} else {
+		*pid = pids[0];
+		return 0;
+	}
+	for (p = 0; probed && p < RTE_MAX_ETHPORTS; p++)
+		if (!before[p] && rte_eth_dev_is_valid_port(p))
+			release_port(p, false);
+	return rc;
+}
+
 static int
 eth_open(struct dp_port *port, const void *argp, char *err, size_t errlen)
 {
@@ -144,55 +317,50 @@ eth_open(struct dp_port *port, const void *argp, char *err, size_t errlen)
 	struct rte_eth_dev_info info;
 	struct rte_eth_txconf txc;
 	struct rte_ether_addr ea;
-	char name[RTE_ETH_NAME_MAX_LEN];
+	char devname[RTE_DEV_NAME_MAX_LEN], name[RTE_ETH_NAME_MAX_LEN];
 	uint16_t nrxq, ntxq, nb_rxd = NB_RXD, nb_txd = NB_TXD, q;
-	struct rte_device *dev;
 	struct eth_port *ep;
 	unsigned int w, nmbufs;
 	size_t len;
 	int rc;
 
+	/* DEVICE,key=value,...: DPDK 22.11 crashes on the bus=/class= syntax
+	 * (rte_dev_probe on "class=eth,...", its iterator on "bus=..."). */
 	len = strcspn(arg->devargs, ",");
-	if (len == 0 || len >= sizeof(name)) {
-		snprintf(err, errlen, "devargs must start with a device name");
+	if (len == 0 || len >= sizeof(devname) || memchr(arg->devargs, '=', len) != NULL) {
+		snprintf(err, errlen,
+			 "devargs must start with a device name (DEVICE,key=value,...), not %.*s",
+			 (int)RTE_MIN(len, 64), arg->devargs);
 		return -EINVAL;
 	}
-	memcpy(name, arg->devargs, len);
-	name[len] = '\0';
+	memcpy(devname, arg->devargs, len);
+	devname[len] = '\0';
 	ep = rte_zmalloc("dp_eport", sizeof(*ep), RTE_CACHE_LINE_SIZE);
 	if (ep == NULL)
 		return -ENOMEM;
-	if (rte_eth_dev_get_port_by_name(name, &ep->pid) == 0) {
-		snprintf(err, errlen, "device %s is already attached", name);
+	rc = find_port(arg->devargs, devname, &ep->pid, err, errlen);
+	if (rc < 0)
+		goto out_free;
+	if (rte_eth_dev_get_name_by_port(ep->pid, name) != 0)
+		snprintf(name, sizeof(name), "port %u", ep->pid);
+	if (owner[ep->pid] != NULL) {
+		snprintf(err, errlen, "%s (ethdev %s) is already switch port %s", arg->devargs,
+			 name, owner[ep->pid]->name);
 		rc = -EEXIST;
 		goto out_free;
 	}
-	unlink_stale_memif(arg->devargs);
-	rc = rte_dev_probe(arg->devargs);
-	if (rc < 0) {
-		snprintf(err, errlen,
-			 "cannot attach %s: %s (wrong devargs, or its PMD is not installed)",
-			 arg->devargs, strerror(-rc));
-		goto out_free;
-	}
-	if (rte_eth_dev_get_port_by_name(name, &ep->pid) != 0) {
-		snprintf(err, errlen, "%s attached but is not an ethdev named %s", arg->devargs,
-			 name);
-		rc = -ENODEV;
-		goto out_free;
-	}
+	owner[ep->pid] = port;
 	rc = rte_eth_dev_info_get(ep->pid, &info);
 	if (rc != 0) {
 		snprintf(err, errlen, "%s: cannot get device info", name);
-		goto out_free;
+		goto out_release;
 	}
-	dev = info.device;
 	nrxq = (uint16_t)RTE_MIN(arg->workers, info.max_rx_queues);
 	ntxq = (uint16_t)RTE_MIN(arg->workers, info.max_tx_queues);
 	if (nrxq == 0 || ntxq == 0) {
 		snprintf(err, errlen, "%s has no rx or tx queue", name);
 		rc = -ENODEV;
-		goto out_detach;
+		goto out_release;
 	}
 	/* Several workers share an uplink's load: RSS spreads flows over the
 	 * rx queues (one per worker) where the device can hash. */
@@ -209,7 +377,7 @@ eth_open(struct dp_port *port, const void *argp, char *err, size_t errlen)
 	if (rc != 0) {
 		snprintf(err, errlen, "%s: cannot configure %u rx / %u tx queues: %s", name, nrxq,
 			 ntxq, strerror(-rc));
-		goto out_detach;
+		goto out_release;
 	}
 	nmbufs = nrxq * nb_rxd + ntxq * nb_txd + arg->workers * DP_BURST * 4 + 1024;
 	ep->pool = rte_pktmbuf_pool_create(arg->pool_name, nmbufs, 256, 0,
@@ -217,14 +385,14 @@ eth_open(struct dp_port *port, const void *argp, char *err, size_t errlen)
 	if (ep->pool == NULL) {
 		snprintf(err, errlen, "%s: no memory for %u mbufs", name, nmbufs);
 		rc = -ENOMEM;
-		goto out_close;
+		goto out_release;
 	}
 	for (q = 0; q < nrxq; q++) {
 		rc = rte_eth_rx_queue_setup(ep->pid, q, nb_rxd, (unsigned int)rte_socket_id(), NULL,
 					    ep->pool);
 		if (rc != 0) {
 			snprintf(err, errlen, "%s: rx queue %u: %s", name, q, strerror(-rc));
-			goto out_pool;
+			goto out_release;
 		}
 	}
 	txc = info.default_txconf;
@@ -233,7 +401,7 @@ eth_open(struct dp_port *port, const void *argp, char *err, size_t errlen)
 					    &txc);
 		if (rc != 0) {
 			snprintf(err, errlen, "%s: tx queue %u: %s", name, q, strerror(-rc));
-			goto out_pool;
+			goto out_release;
 		}
 	}
 	/* Frames for the VMs' MACs arrive only in promiscuous mode. */
@@ -243,20 +411,20 @@ eth_open(struct dp_port *port, const void *argp, char *err, size_t errlen)
 	rc = rte_eth_dev_start(ep->pid);
 	if (rc != 0) {
 		snprintf(err, errlen, "%s: cannot start: %s", name, strerror(-rc));
-		goto out_pool;
+		goto out_release;
 	}
 	ep->started = true;
-	if (strncmp(name, "net_af_xdp", 10) == 0 && strstr(arg->devargs, "xdp_prog=") != NULL) {
+	if (strncmp(devname, "net_af_xdp", 10) == 0 && strstr(arg->devargs, "xdp_prog=") != NULL) {
 		char iface[IF_NAMESIZE];
 
 		rc = devarg(arg->devargs, "iface", iface, sizeof(iface));
 		if (rc != 0) {
 			snprintf(err, errlen, "%s: no usable iface= in devargs", name);
-			goto out_stop;
+			goto out_release;
 		}
 		rc = dp_xdp_steer_open(iface, &ep->steer, err, errlen);
 		if (rc != 0)
-			goto out_stop;
+			goto out_release;
 	}
 	ep->ntxq = ntxq;
 	ep->shared_tx = ntxq < arg->workers;
@@ -273,14 +441,9 @@ eth_open(struct dp_port *port, const void *argp, char *err, size_t errlen)
 	*arg->pool = ep->pool;
 	return 0;
 
-out_stop:
-	rte_eth_dev_stop(ep->pid);
-out_pool:
+out_release:
+	release_port(ep->pid, ep->started);
 	rte_mempool_free(ep->pool);
-out_close:
-	rte_eth_dev_close(ep->pid);
-out_detach:
-	rte_dev_remove(dev);
 out_free:
 	rte_free(ep);
 	return rc;
@@ -290,19 +453,11 @@ static void
 eth_close(struct dp_port *port)
 {
 	struct eth_port *ep = port->priv;
-	struct rte_eth_dev_info info;
-	struct rte_device *dev = NULL;
 
 	if (ep == NULL)
 		return;
 	dp_xdp_steer_close(ep->steer);
-	if (rte_eth_dev_info_get(ep->pid, &info) == 0)
-		dev = info.device;
-	if (ep->started)
-		rte_eth_dev_stop(ep->pid);
-	rte_eth_dev_close(ep->pid);
-	if (dev != NULL)
-		rte_dev_remove(dev);
+	release_port(ep->pid, ep->started);
 	/* The pool is released by the caller (it may still hold mbufs in
 	 * flight elsewhere until every worker flushed). */
 	rte_free(ep);
