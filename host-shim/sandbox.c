@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <linux/kvm.h>
 #include <pwd.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -326,51 +327,17 @@ shim_connector_stop(struct shim_connector *c)
  * threads and their signals, clocks. Both architectures' names: those a
  * build's architecture lacks are skipped. */
 static const char *const vm_calls[] = {
-	"read",
-	"write",
-	"readv",
-	"writev",
-	"pread64",
-	"pwrite64",
-	"lseek",
-	"close",
-	"fstat",
-	"newfstatat",
-	"ioctl",
-	"fcntl",
-	"poll",
-	"ppoll",
-	"recvfrom",
-	"recvmsg",
-	"sendto",
-	"sendmsg",
-	"shutdown",
-	"eventfd2",
-	"mmap",
-	"munmap",
-	"mprotect",
-	"madvise",
-	"mremap",
-	"mincore",
-	"brk",
-	"futex",
-	"set_robust_list",
-	"rseq",
-	"exit",
-	"exit_group",
-	"rt_sigaction",
-	"rt_sigprocmask",
-	"rt_sigreturn",
-	"sigaltstack",
-	"restart_syscall",
-	"gettid",
-	"getpid",
-	"clock_gettime",
-	"clock_nanosleep",
-	"nanosleep",
-	"gettimeofday",
-	"sched_yield",
-	"sched_getaffinity",
+	"read",           "write",        "readv",         "writev",
+	"pread64",        "pwrite64",     "lseek",         "close",
+	"fstat",          "newfstatat",   "fcntl",         "poll",
+	"ppoll",          "recvfrom",     "recvmsg",       "sendto",
+	"sendmsg",        "shutdown",     "eventfd2",      "mmap",
+	"munmap",         "mprotect",     "madvise",       "mremap",
+	"mincore",        "brk",          "futex",         "set_robust_list",
+	"rseq",           "exit",         "exit_group",    "rt_sigaction",
+	"rt_sigprocmask", "rt_sigreturn", "sigaltstack",   "restart_syscall",
+	"gettid",         "getpid",       "clock_gettime", "clock_nanosleep",
+	"nanosleep",      "gettimeofday", "sched_yield",   "sched_getaffinity",
 	"getrandom",
 };
 
@@ -399,6 +366,11 @@ vm_filter(enum shim_sandbox_mode mode, char *err, size_t errlen)
 	if (rc == 0)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
 				      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()));
+	/* KVM's ioctls only (type 0xAE): the VM's, its vCPUs' and
+	 * /dev/kvm's; no other ioctl on its sockets or eventfds. */
+	if (rc == 0)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+				      SCMP_A1(SCMP_CMP_MASKED_EQ, 0xff00, KVMIO << 8));
 	/* Thread names. */
 	if (rc == 0)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,

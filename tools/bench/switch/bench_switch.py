@@ -259,12 +259,20 @@ def window(g, sw, warm, secs):
     the switch's cycles per packet, tx errors, mean frame size, Mpps the
     generator sent, mean frame size received at each memif port."""
     time.sleep(warm)
+    mp = g.memif_ports
     s0 = port_stats(g)
     sw.window_start()
-    time.sleep(secs)
+    # The rate second by second too: whether a slow window was slow
+    # throughout or changed pace (logged with the round).
+    t0, prev, g.per_second = time.monotonic(), s0, []
+    while time.monotonic() - t0 < secs - 1.05:
+        time.sleep(1.0)
+        cur = port_stats(g)
+        g.per_second.append(sum(cur[p]["rx_packets"] - prev[p]["rx_packets"] for p in mp) / 1e6)
+        prev = cur
+    time.sleep(max(0.0, secs - (time.monotonic() - t0)))
     cpp = sw.window_end()
     s1 = port_stats(g)
-    mp = g.memif_ports
     pkts = sum(s1[p]["rx_packets"] - s0[p]["rx_packets"] for p in mp)
     byts = sum(s1[p]["rx_bytes"] - s0[p]["rx_bytes"] for p in mp)
     errs = sum(s1[p]["tx_errors"] - s0[p]["tx_errors"] for p in mp)
@@ -596,7 +604,8 @@ def run(args, scenarios):
                                          "frames were lost")
                         log(f"round {rnd + 1} {kind.name} {sc['name']} {size_label(sz)}: "
                             f"{r[0]:.2f} Mpps back at the generator ({r[4]:.2f} sent), "
-                            f"{r[1]:.0f} cycles/packet, {r[3]:.0f} B frames")
+                            f"{r[1]:.0f} cycles/packet, {r[3]:.0f} B frames; Mpps per "
+                            f"second: {' '.join(f'{x:.1f}' for x in g.per_second)}")
             finally:
                 if sw is not None:
                     sw.stop()
