@@ -68,15 +68,16 @@ VF_PORT = f"hp1=net_af_packet2,iface={vf.outer}@blue"
 BAD_PORT = "bad0=net_af_packet9,iface=nvnosuch0@green"
 
 
-def agent_argv(*extra):
+def agent_argv(*extra, mode=("--dataplane", "on")):
+    """mode (): the default, DPDK started when first needed."""
     return [DPU, "--api", API, "--events", EVENTS, "--southbound", f"ipc://{TMP}/south.sock",
             "--state-dir", STATE, "--vhost-dir", os.path.join(TMP, "vhost"), "--log-level",
-            "info", "--dataplane", "on", "--dp-no-huge", "--dp-workers", "1",
-            "--dp-idle-sleep"] + list(extra)
+            "info", "--dp-no-huge", "--dp-workers", "1", "--dp-idle-sleep"] + list(mode) + \
+        list(extra)
 
 
-def start_agent(name, *extra):
-    a = Proc(name, agent_argv(*extra))
+def start_agent(name, *extra, mode=("--dataplane", "on")):
+    a = Proc(name, agent_argv(*extra, mode=mode))
     a.wait_for(r"nicvisor-dpu \S+ ready", 90)
     return a
 
@@ -178,6 +179,10 @@ check(len(to_vf) == 0, "and not the VF")
 to_pf, = seen(lambda: wire_send(wire, PEER_MAC, BCAST, 200), PEER_MAC, host)
 check(len(to_pf) == 0, f"VLAN 200 does not reach blue's host port ({len(to_pf)} frames)")
 
+_, out = ctl("stats")
+row = [ln.split() for ln in out.splitlines() if ln.startswith("hp0 ")]
+check(len(row) == 1 and row[0][1:3] == ["access", "blue"] and row[0][4] == "up",
+      f"nicvisorctl stats shows hp0, access on blue, link up: {row}")
 p = ports()["hp0"]
 check(p["rx_packets"] >= 20 and p["tx_packets"] >= 40,
       f"hp0 counts what it took in and sent out: rx {p['rx_packets']} tx {p['tx_packets']}")
@@ -196,12 +201,15 @@ check(ports().get("hp0", {}).get("network") == "blue" and len(host_to_wire()) >=
 agent.stop()
 check(agent.p.returncode == 0, "the agent stops cleanly with its host port")
 
-agent = start_agent("agent2", "--uplink", UPLINK, "--host-port", HOST_PORT)
+# The default mode this time: the saved network starts DPDK (dpu/net_open.c's lazy_net).
+agent = start_agent("agent2", "--host-port", HOST_PORT, "--uplink", UPLINK, mode=())
+agent.wait_for(r"starting the dataplane", 1)
 agent.wait_for(r"host port hp0: net_af_packet1,iface=\S+, an access port of network blue", 1)
 frames = host_to_wire()
 check(ports().get("hp0", {}).get("kind") == "access" and len(frames) >= 20 and
       all(f["vlan"] == "100" for f in frames),
-      "a restarted agent attaches the host port with the saved network, and it forwards")
+      "a restarted agent (DPDK started when needed) attaches the host port with the saved "
+      "network, and it forwards")
 agent.stop()
 
 bad = Proc("agent3", agent_argv("--host-port", "bad1=net_af_packet3,iface=nvnosuch1@blue"))
