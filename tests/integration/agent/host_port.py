@@ -5,18 +5,20 @@
 The agent runs with an uplink (net_af_packet on a veth whose other end is
 the "wire", in a network namespace) and two host ports on network blue,
 VLAN 100 (net_af_packet on veths whose other ends stand in for a host's PF
-and VF behind BlueField representors, each in its own namespace). Checked:
-bad --host-port syntax is refused naming the option; the host ports wait
-until blue is created, then are access ports of blue (GetPortStats via
+and VF behind BlueField representors, each in its own namespace), and a
+VM's NIC (dpdk-testpmd on its vhost-user socket). Checked: bad
+--host-port syntax is refused naming the option; the host ports wait until
+blue is created, then are access ports of blue (GetPortStats via
 nicvisorctl); a broadcast from the PF leaves the uplink tagged with VLAN
 100 and reaches the VF untagged; the PF's MAC is learned, so the VF's and
 the wire's unicast to it reach it only; another VLAN does not reach it;
-a host port that cannot attach refuses its network's creation with
-its reason; deleting blue detaches the port (nothing forwarded), creating
-it again attaches it; a restarted agent attaches it with the saved
-network; and refuses to start when a host port cannot join a saved
-network.
+frames pass between the PF and the VM's NIC both ways; a host port that
+cannot attach refuses its network's creation with its reason; deleting
+blue detaches the ports (nothing forwarded), creating it again attaches
+them; a restarted agent attaches them with the saved network; and refuses
+to start when a host port cannot join a saved network.
 """
+import glob
 import json
 import os
 import shutil
@@ -25,11 +27,11 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "dataplane"))
-from dptest import (TMP, Netns, Proc, at_cleanup, check, fail, log,  # noqa: E402
-                    require_cmd, require_root)
+from dptest import (TMP, Netns, Proc, Testpmd, at_cleanup, check, fail,  # noqa: E402
+                    log, require_cmd, require_root)
 
 require_root()
-require_cmd("ip")
+require_cmd("ip", "dpdk-testpmd")
 DPU = os.environ.get("NICVISOR_DPU")
 CTL = os.environ.get("NICVISORCTL")
 if not DPU or not CTL:
@@ -40,6 +42,7 @@ WIRE_PY = os.path.join(HERE, "..", "dataplane", "wire.py")
 HOST_MAC = "02:00:00:00:0c:01"  # the host's PF
 VF_MAC = "02:00:00:00:0c:02"  # the host's VF
 PEER_MAC = "02:00:00:00:0d:01"  # a station on the wire
+VM_MAC = "02:00:00:00:0e:01"  # a VM's NIC on blue
 BCAST = "ff:ff:ff:ff:ff:ff"
 API = f"ipc://{TMP}/api.sock"
 EVENTS = f"ipc://{TMP}/events.sock"
@@ -179,12 +182,36 @@ check(len(to_vf) == 0, "and not the VF")
 to_pf, = seen(lambda: wire_send(wire, PEER_MAC, BCAST, 200), PEER_MAC, host)
 check(len(to_pf) == 0, f"VLAN 200 does not reach blue's host port ({len(to_pf)} frames)")
 
+# A VM NIC on blue, driven by dpdk-testpmd on its vhost-user socket (the
+# VM is created, not started: its port exists from CreateVm on).
+kernel = os.path.join(TMP, "bzImage")
+with open(kernel, "wb") as f:
+    img = bytearray(os.urandom(65536))
+    img[0x202:0x206] = b"HdrS"
+    f.write(img)
+ctl("create", "vm1", "--kernel", kernel, "--memory", "64", "--nic", f"blue,{VM_MAC}")
+socks = glob.glob(os.path.join(TMP, "vhost", "vm-*.sock"))
+check(len(socks) == 1, f"vm1's NIC has its vhost-user socket: {socks}")
+at_cleanup(lambda: shutil.rmtree(f"/var/run/dpdk/testpmd{os.getpid()}", ignore_errors=True))
+tp = Testpmd("testpmd", [(socks[0], VM_MAC)])
+tp.rx_counts()
+to_pf, to_vf = seen(lambda: tp.send_from(0, HOST_MAC), VM_MAC, host, vf)
+log(f"VM -> PF: {len(to_pf)} frames at the PF, {len(to_vf)} at the VF")
+check(len(to_pf) > 0 and all(f["vlan"] == "none" for f in to_pf) and len(to_vf) == 0,
+      "a VM NIC's frames to the PF reach its host port only")
+wire_send(host, HOST_MAC, VM_MAC, 0)
+rx = tp.rx_counts()
+log("PF -> VM:", rx)
+check(rx[0] >= 20, "the PF's frames to the VM's MAC reach its NIC")
+tp.quit()
+ctl("delete", "vm1")
+
 _, out = ctl("stats")
 row = [ln.split() for ln in out.splitlines() if ln.startswith("hp0 ")]
 check(len(row) == 1 and row[0][1:3] == ["access", "blue"] and row[0][4] == "up",
       f"nicvisorctl stats shows hp0, access on blue, link up: {row}")
 p = ports()["hp0"]
-check(p["rx_packets"] >= 20 and p["tx_packets"] >= 40,
+check(p["rx_packets"] >= 40 and p["tx_packets"] >= 41,
       f"hp0 counts what it took in and sent out: rx {p['rx_packets']} tx {p['tx_packets']}")
 
 m = agent.mark()
