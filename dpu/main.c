@@ -87,6 +87,12 @@ usage(FILE *f)
 		"                       plus /vhost)\n"
 		"  --uplink NAME=DEVARGS  an uplink ethdev, e.g. up0=net_af_packet0,iface=eth1\n"
 		"                       (repeatable)\n"
+		"  --host-port NAME=DEVARGS@NETWORK\n"
+		"                       an ethdev as an access port of NETWORK (untagged,\n"
+		"                       switched like a VM's NIC), e.g. a BlueField's host PF\n"
+		"                       representor hpf0=0000:03:00.0,representor=[65535]@blue;\n"
+		"                       attached when NETWORK is created or restored, detached\n"
+		"                       when it is deleted (repeatable)\n"
 		"  --vtep IP[:PORT]     this DPU's VXLAN tunnel endpoint on the uplinks (overlay\n"
 		"                       networks, network create --vni); PORT default 4789\n"
 		"\n"
@@ -264,6 +270,7 @@ main(int argc, char **argv)
 		{ "dp-eal-args", required_argument, NULL, 'E' },
 		{ "vhost-dir", required_argument, NULL, 'v' },
 		{ "uplink", required_argument, NULL, 'u' },
+		{ "host-port", required_argument, NULL, 'p' },
 		{ "vtep", required_argument, NULL, 'X' },
 		{ "volume-dir", required_argument, NULL, 'o' },
 		{ "metrics", required_argument, NULL, 'm' },
@@ -390,6 +397,12 @@ main(int argc, char **argv)
 		case 'u':
 			if (dpu_net_opts_add_uplink(&nopts, optarg, err, sizeof(err)) < 0) {
 				fprintf(stderr, "nicvisor-dpu: --uplink: %s\n", err);
+				return 2;
+			}
+			break;
+		case 'p':
+			if (dpu_net_opts_add_host_port(&nopts, optarg, err, sizeof(err)) < 0) {
+				fprintf(stderr, "nicvisor-dpu: --host-port: %s\n", err);
 				return 2;
 			}
 			break;
@@ -573,6 +586,10 @@ main(int argc, char **argv)
 		nv_err("cannot start the agent: %s", strerror(-rc));
 		goto out;
 	}
+	/* Its saved networks are in the dataplane now, with their host ports. */
+	rc = dpu_net_host_ports_check(net, &nopts);
+	if (rc < 0)
+		goto out;
 	sconf.api_url = api;
 	sconf.api_ro_url = api_ro;
 	sconf.south_url = south;

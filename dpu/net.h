@@ -30,6 +30,7 @@
 #define DPU_UPLINK_NAME_BUF 32
 
 struct dpu_net;
+struct dpu_host_port;
 
 struct dpu_net_ops {
 	const char *name; /* "dpdk", "fake" */
@@ -124,8 +125,14 @@ bool dpu_net_fake_port(struct dpu_net *n, const char *port, char *network, size_
 		       unsigned int *queue_pairs);
 
 #ifdef NV_HAVE_DATAPLANE
-/* The real switch: dp_open(conf). */
-int dpu_net_dp_open(const struct dp_conf *conf, struct dpu_net **out, char *err, size_t errlen);
+/* The real switch: dp_open(conf), with host ports hp[0..nhp) (copied)
+ * joining their networks as these are added. */
+int dpu_net_dp_open(const struct dp_conf *conf, const struct dpu_host_port *hp, size_t nhp,
+		    struct dpu_net **out, char *err, size_t errlen);
+/* Whether host port name is attached now (n from dpu_net_dp_open); if
+ * not, the reason its last attach failed (or "" if none was tried) in
+ * err. */
+bool dpu_net_dp_host_port_attached(struct dpu_net *n, const char *name, char *err, size_t errlen);
 /* The struct dp of a net from dpu_net_dp_open(); NULL for any other. */
 struct dp *dpu_net_dp_of(struct dpu_net *n);
 
@@ -140,7 +147,25 @@ int dpu_net_dp(struct dpu_net *n, bool start, struct dp **out, char *err, size_t
 /*
  * Opening the dataplane nicvisor-dpu's options ask for (net_open.c).
  */
-#define DPU_NET_MAX_UPLINKS 16
+#define DPU_NET_MAX_UPLINKS    16
+#define DPU_NET_MAX_HOST_PORTS 16
+#define DPU_NET_NAME_BUF       64
+#define DPU_NET_DEVARGS_BUF    512
+
+/*
+ * A host port (nicvisor-dpu --host-port NAME=DEVARGS@NETWORK): an ethdev
+ * attached as an access port of one network (dp.h, dp_access_port_add:
+ * untagged, switched like a VM's port), e.g. the representor of a host's
+ * PF or VF on a BlueField. It is attached whenever its network is added
+ * to the dataplane (created, or restored at start) and detached when the
+ * network is deleted; a network it cannot join is refused with the port's
+ * reason. Only the DPDK dataplane has them.
+ */
+struct dpu_host_port {
+	char name[DPU_UPLINK_NAME_BUF];
+	char network[DPU_NET_NAME_BUF];
+	char devargs[DPU_NET_DEVARGS_BUF];
+};
 
 enum dpu_dataplane_mode {
 	DPU_DATAPLANE_DEFAULT, /* "dpdk" when built with it, else off */
@@ -167,11 +192,19 @@ struct dpu_net_opts {
 		char name[DPU_UPLINK_NAME_BUF];
 		const char *devargs;
 	} uplinks[DPU_NET_MAX_UPLINKS];
+	size_t nhost_ports;
+	struct dpu_host_port host_ports[DPU_NET_MAX_HOST_PORTS];
 };
 
 /* Parse NAME=DEVARGS of --uplink into o (a name rule violation, a
  * duplicate or too many: -EINVAL and a reason in err). */
 int dpu_net_opts_add_uplink(struct dpu_net_opts *o, const char *arg, char *err, size_t errlen);
+
+/* Parse NAME=DEVARGS@NETWORK of --host-port into o: NAME as an uplink's
+ * and unique among uplinks and host ports, NETWORK a network's name (it
+ * need not exist yet), DEVARGS up to the last '@'. -EINVAL and a reason in
+ * err. */
+int dpu_net_opts_add_host_port(struct dpu_net_opts *o, const char *arg, char *err, size_t errlen);
 
 /* Parse IP[:PORT] of --vtep into o (-EINVAL and a reason in err). */
 int dpu_net_opts_set_vtep(struct dpu_net_opts *o, const char *arg, char *err, size_t errlen);
@@ -184,5 +217,10 @@ bool dpu_net_hugepages_usable(const char *meminfo, const char *mounts);
  * networking is off; *off_reason then says why. Errors are logged and
  * returned (negative errno). */
 int dpu_net_open(const struct dpu_net_opts *o, struct dpu_net **out, const char **off_reason);
+
+/* After the agent restored its networks: log each host port of o that
+ * waits for its network (not created yet). -EIO if one could not join a
+ * network that exists (logged), 0 otherwise, also without a dataplane. */
+int dpu_net_host_ports_check(struct dpu_net *n, const struct dpu_net_opts *o);
 
 #endif

@@ -2,15 +2,32 @@
 /*
  * The "dpdk" dataplane: dpu_net over dataplane/dp.h. A thin adapter; the
  * switch lives in dataplane/. Built only with NV_HAVE_DATAPLANE.
+ *
+ * It also keeps the host ports (net.h, struct dpu_host_port): each joins
+ * its network as an access port when the network is added, and leaves
+ * before the network is deleted.
  */
+#define NV_LOG_COMPONENT "nicvisor.dpu.net"
+
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "net.h"
+#include "nv_log.h"
+
+struct host_port {
+	struct dpu_host_port conf;
+	bool attached;
+	char err[DPU_NET_ERR_MAX]; /* why the last attach failed; "" if it did not */
+};
 
 struct dp_net {
 	struct dpu_net base;
 	struct dp *dp;
+	size_t nhost;
+	struct host_port host[DPU_NET_MAX_HOST_PORTS];
 };
 
 static struct dp *
@@ -19,17 +36,93 @@ dp_of(struct dpu_net *n)
 	return ((struct dp_net *)n)->dp;
 }
 
+/* Detach the host ports on network; how many were attached. */
+static size_t
+host_ports_detach(struct dp_net *n, const char *network)
+{
+	size_t count = 0;
+
+	for (size_t i = 0; i < n->nhost; i++) {
+		struct host_port *h = &n->host[i];
+		char err[DPU_NET_ERR_MAX] = "";
+		int rc;
+
+		if (!h->attached || strcmp(h->conf.network, network) != 0)
+			continue;
+		rc = dp_port_del(n->dp, h->conf.name, err, sizeof(err));
+		if (rc < 0 && rc != -ENOENT)
+			nv_err("host port %s: cannot detach it from network %s: %s", h->conf.name,
+			       network, err);
+		h->attached = false;
+		count++;
+	}
+	return count;
+}
+
+/* Attach the host ports of network that are not; if one fails, all of
+ * network's are detached again (a network has all its host ports or
+ * none) and its reason is in err. */
+static int
+host_ports_attach(struct dp_net *n, const char *network, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < n->nhost; i++) {
+		struct host_port *h = &n->host[i];
+		int rc;
+
+		if (h->attached || strcmp(h->conf.network, network) != 0)
+			continue;
+		h->err[0] = 0;
+		rc = dp_access_port_add(n->dp, h->conf.name, network, h->conf.devargs, h->err,
+					sizeof(h->err));
+		if (rc < 0) {
+			if (h->err[0] == 0)
+				snprintf(h->err, sizeof(h->err), "%s", strerror(-rc));
+			nv_err("host port %s (--host-port %s=%s@%s): %s", h->conf.name,
+			       h->conf.name, h->conf.devargs, network, h->err);
+			snprintf(err, errlen, "host port %s (--host-port %s=%s@%s): %s",
+				 h->conf.name, h->conf.name, h->conf.devargs, network, h->err);
+			host_ports_detach(n, network);
+			return rc;
+		}
+		h->attached = true;
+		nv_info("host port %s: %s, an access port of network %s", h->conf.name,
+			h->conf.devargs, network);
+	}
+	return 0;
+}
+
+/* After dp_network_add*() returned rc for name: its host ports join it. A
+ * network added here goes again if one cannot. */
+static int
+network_added(struct dpu_net *n, const char *name, int rc, char *err, size_t errlen)
+{
+	int hrc;
+
+	if (rc < 0 && rc != -EEXIST)
+		return rc;
+	hrc = host_ports_attach((struct dp_net *)n, name, err, errlen);
+	if (hrc < 0) {
+		if (rc == 0)
+			dp_network_del(dp_of(n), name, NULL, 0);
+		return hrc;
+	}
+	return rc;
+}
+
 static int
 dpn_network_add(struct dpu_net *n, const char *name, uint16_t vlan, char *err, size_t errlen)
 {
-	return dp_network_add(dp_of(n), name, vlan, err, errlen);
+	return network_added(n, name, dp_network_add(dp_of(n), name, vlan, err, errlen), err,
+			     errlen);
 }
 
 static int
 dpn_network_add_vxlan(struct dpu_net *n, const char *name, uint32_t vni, const uint32_t *vteps,
 		      unsigned int nvteps, char *err, size_t errlen)
 {
-	return dp_network_add_vxlan(dp_of(n), name, vni, vteps, nvteps, err, errlen);
+	return network_added(n, name,
+			     dp_network_add_vxlan(dp_of(n), name, vni, vteps, nvteps, err, errlen),
+			     err, errlen);
 }
 
 static int
@@ -42,7 +135,21 @@ dpn_network_set_vteps(struct dpu_net *n, const char *name, const uint32_t *vteps
 static int
 dpn_network_del(struct dpu_net *n, const char *name, char *err, size_t errlen)
 {
-	return dp_network_del(dp_of(n), name, err, errlen);
+	struct dp_net *d = (struct dp_net *)n;
+	size_t detached = host_ports_detach(d, name);
+	int rc = dp_network_del(d->dp, name, err, errlen);
+
+	if (rc < 0 && detached > 0) {
+		char ignored[DPU_NET_ERR_MAX];
+
+		/* The network stays: so do its host ports. */
+		host_ports_attach(d, name, ignored, sizeof(ignored));
+	} else if (detached > 0) {
+		nv_info("network %s deleted: its %zu host port%s detached, attached again when a "
+			"network %s is created",
+			name, detached, detached == 1 ? "" : "s", name);
+	}
+	return rc;
 }
 
 static int
@@ -151,15 +258,39 @@ dpu_net_dp_of(struct dpu_net *n)
 	return n != NULL && n->ops == &dp_net_ops ? dp_of(n) : NULL;
 }
 
+bool
+dpu_net_dp_host_port_attached(struct dpu_net *n, const char *name, char *err, size_t errlen)
+{
+	struct dp_net *d = (struct dp_net *)n;
+
+	snprintf(err, errlen, "%s", "");
+	for (size_t i = 0; dpu_net_dp_of(n) != NULL && i < d->nhost; i++) {
+		if (strcmp(d->host[i].conf.name, name) == 0) {
+			snprintf(err, errlen, "%s", d->host[i].err);
+			return d->host[i].attached;
+		}
+	}
+	return false;
+}
+
 int
-dpu_net_dp_open(const struct dp_conf *conf, struct dpu_net **out, char *err, size_t errlen)
+dpu_net_dp_open(const struct dp_conf *conf, const struct dpu_host_port *hp, size_t nhp,
+		struct dpu_net **out, char *err, size_t errlen)
 {
 	struct dp_net *n = calloc(1, sizeof(*n));
 	int rc;
 
 	if (n == NULL)
 		return -ENOMEM;
+	if (nhp > DPU_NET_MAX_HOST_PORTS) {
+		free(n);
+		snprintf(err, errlen, "at most %d host ports", DPU_NET_MAX_HOST_PORTS);
+		return -EINVAL;
+	}
 	n->base.ops = &dp_net_ops;
+	for (size_t i = 0; i < nhp; i++)
+		n->host[i].conf = hp[i];
+	n->nhost = nhp;
 	rc = dp_open(conf, &n->dp, err, errlen);
 	if (rc < 0) {
 		free(n);

@@ -3,6 +3,10 @@
  * Which dataplane nicvisor-dpu runs, from its options: the DPDK switch,
  * the fake, or none; hugepages or not; its uplinks.
  *
+ * Host ports (--host-port) join their networks inside the DPDK adapter
+ * (net_dp.c) whenever a network is added; here they are parsed and, once
+ * the agent has restored its networks, checked.
+ *
  * By default the DPDK dataplane starts when it is first needed: a network
  * created, saved networks restored, an uplink given, a disk served (the
  * block backend, blk_dp.c, shares it through dpu_net_dp()). Until then the agent
@@ -23,43 +27,112 @@
 #include "nv_log.h"
 #include "validate.h"
 
-int
-dpu_net_opts_add_uplink(struct dpu_net_opts *o, const char *arg, char *err, size_t errlen)
+/* Whether a port named name is given already (--uplink or --host-port). */
+static bool
+port_name_taken(const struct dpu_net_opts *o, const char *name)
+{
+	for (size_t i = 0; i < o->nuplinks; i++)
+		if (strcmp(o->uplinks[i].name, name) == 0)
+			return true;
+	for (size_t i = 0; i < o->nhost_ports; i++)
+		if (strcmp(o->host_ports[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+/* NAME of NAME=REST into name (DPU_UPLINK_NAME_BUF bytes), checked and
+ * not given before; *rest after the '='. */
+static int
+port_name_parse(const struct dpu_net_opts *o, const char *arg, const char *what,
+		const char *example, char *name, const char **rest, char *err, size_t errlen)
 {
 	const char *eq = strchr(arg, '=');
 	struct dpu_status st;
-	char name[64];
 	size_t n;
 
 	if (eq == NULL || eq == arg || eq[1] == 0) {
-		snprintf(err, errlen,
-			 "'%s' is not NAME=DEVARGS (e.g. up0=net_af_packet0,iface=eth1)", arg);
+		snprintf(err, errlen, "'%s' is not %s", arg, example);
 		return -EINVAL;
 	}
 	n = (size_t)(eq - arg);
-	if (n >= sizeof(name)) {
-		snprintf(err, errlen, "uplink name in '%.40s...' is too long", arg);
+	if (n >= DPU_UPLINK_NAME_BUF) {
+		snprintf(err, errlen, "port name in '%.40s...' is too long", arg);
 		return -EINVAL;
 	}
 	memcpy(name, arg, n);
 	name[n] = 0;
-	if (dpu_validate_uplink_name(name, "uplink", &st) < 0) {
-		snprintf(err, errlen, "%s", st.message);
+	/* Host ports are named like uplinks: one namespace of switch ports. */
+	if (dpu_validate_uplink_name(name, what, &st) < 0) {
+		snprintf(err, errlen, "%s%s", strcmp(what, "uplink") != 0 ? "host port: " : "",
+			 st.message);
 		return -EINVAL;
 	}
-	for (size_t i = 0; i < o->nuplinks; i++) {
-		if (strcmp(o->uplinks[i].name, name) == 0) {
-			snprintf(err, errlen, "uplink %s is given twice", name);
-			return -EINVAL;
-		}
+	if (port_name_taken(o, name)) {
+		snprintf(err, errlen,
+			 "port %s is given twice (--uplink and --host-port share names)", name);
+		return -EINVAL;
 	}
+	*rest = eq + 1;
+	return 0;
+}
+
+int
+dpu_net_opts_add_uplink(struct dpu_net_opts *o, const char *arg, char *err, size_t errlen)
+{
+	char name[DPU_UPLINK_NAME_BUF];
+	const char *devargs;
+
+	if (port_name_parse(o, arg, "uplink", "NAME=DEVARGS (e.g. up0=net_af_packet0,iface=eth1)",
+			    name, &devargs, err, errlen) < 0)
+		return -EINVAL;
 	if (o->nuplinks >= DPU_NET_MAX_UPLINKS) {
 		snprintf(err, errlen, "at most %d uplinks", DPU_NET_MAX_UPLINKS);
 		return -EINVAL;
 	}
 	snprintf(o->uplinks[o->nuplinks].name, sizeof(o->uplinks[0].name), "%s", name);
-	o->uplinks[o->nuplinks].devargs = eq + 1;
+	o->uplinks[o->nuplinks].devargs = devargs;
 	o->nuplinks++;
+	return 0;
+}
+
+int
+dpu_net_opts_add_host_port(struct dpu_net_opts *o, const char *arg, char *err, size_t errlen)
+{
+	static const char example[] =
+		"NAME=DEVARGS@NETWORK (e.g. hpf0=0000:03:00.0,representor=[65535]@tenant-a)";
+	struct dpu_host_port *h;
+	char name[DPU_UPLINK_NAME_BUF];
+	const char *devargs, *at;
+	struct dpu_status st;
+
+	if (port_name_parse(o, arg, "host port", example, name, &devargs, err, errlen) < 0)
+		return -EINVAL;
+	/* Network names have no '@'; devargs (a socket path) might. */
+	at = strrchr(devargs, '@');
+	if (at == NULL || at == devargs || at[1] == 0) {
+		snprintf(err, errlen, "'%s' is not %s", arg, example);
+		return -EINVAL;
+	}
+	if (strlen(at + 1) >= DPU_NET_NAME_BUF ||
+	    dpu_validate_network_name(at + 1, "network", &st) < 0) {
+		snprintf(err, errlen, "the network after '@' in '%.120s': %s", arg,
+			 strlen(at + 1) >= DPU_NET_NAME_BUF ? "name too long" : st.message);
+		return -EINVAL;
+	}
+	if (o->nhost_ports >= DPU_NET_MAX_HOST_PORTS) {
+		snprintf(err, errlen, "at most %d host ports", DPU_NET_MAX_HOST_PORTS);
+		return -EINVAL;
+	}
+	if ((size_t)(at - devargs) >= sizeof(o->host_ports[0].devargs)) {
+		snprintf(err, errlen, "devargs of %s are longer than %zu bytes", name,
+			 sizeof(o->host_ports[0].devargs) - 1);
+		return -EINVAL;
+	}
+	h = &o->host_ports[o->nhost_ports];
+	snprintf(h->name, sizeof(h->name), "%s", name);
+	snprintf(h->network, sizeof(h->network), "%s", at + 1);
+	snprintf(h->devargs, sizeof(h->devargs), "%.*s", (int)(at - devargs), devargs);
+	o->nhost_ports++;
 	return 0;
 }
 
@@ -185,7 +258,7 @@ open_dpdk(const struct dpu_net_opts *o, struct dpu_net **out)
 	}
 	file_prefix(o->state_dir, prefix, sizeof(prefix));
 	conf.file_prefix = prefix;
-	rc = dpu_net_dp_open(&conf, out, err, sizeof(err));
+	rc = dpu_net_dp_open(&conf, o->host_ports, o->nhost_ports, out, err, sizeof(err));
 	if (rc < 0) {
 		nv_err("cannot start the dataplane: %s; nicvisor-dpu --dataplane off runs "
 		       "without networking",
@@ -509,6 +582,8 @@ dpu_net_open(const struct dpu_net_opts *o, struct dpu_net **out, const char **of
 			*off_reason = "started with --dataplane off";
 		if (o->nuplinks > 0)
 			nv_warn("--uplink ignored: the dataplane is off");
+		if (o->nhost_ports > 0)
+			nv_warn("--host-port ignored: the dataplane is off");
 		nv_info("dataplane off: %s; networks and NICs are refused", *off_reason);
 		return 0;
 	case DPU_DATAPLANE_FAKE:
@@ -517,6 +592,8 @@ dpu_net_open(const struct dpu_net_opts *o, struct dpu_net **out, const char **of
 			return rc;
 		nv_warn("dataplane: fake (--dataplane fake): networks and ports are kept, no "
 			"packet moves");
+		if (o->nhost_ports > 0)
+			nv_warn("--host-port ignored: the fake dataplane has no access ports");
 		break;
 	case DPU_DATAPLANE_ON:
 #ifdef NV_HAVE_DATAPLANE
@@ -537,5 +614,41 @@ dpu_net_open(const struct dpu_net_opts *o, struct dpu_net **out, const char **of
 		dpu_net_close(*out);
 		*out = NULL;
 	}
+	return rc;
+}
+
+int
+dpu_net_host_ports_check(struct dpu_net *n, const struct dpu_net_opts *o)
+{
+	int rc = 0;
+
+#ifdef NV_HAVE_DATAPLANE
+	struct dpu_net *real = n;
+
+	if (n != NULL && n->ops == &lazy_ops)
+		real = ((struct lazy_net *)n)->real;
+	if (n == NULL || (real != NULL && dpu_net_dp_of(real) == NULL))
+		return 0; /* off or fake: said at open */
+	for (size_t i = 0; i < o->nhost_ports; i++) {
+		const struct dpu_host_port *h = &o->host_ports[i];
+		char err[DPU_NET_ERR_MAX] = "";
+
+		if (real != NULL && dpu_net_dp_host_port_attached(real, h->name, err, sizeof(err)))
+			continue;
+		if (err[0] != 0) {
+			nv_err("host port %s could not join network %s (%s); fix "
+			       "--host-port %s=%s@%s and restart",
+			       h->name, h->network, err, h->name, h->devargs, h->network);
+			rc = -EIO;
+		} else {
+			nv_info("host port %s (%s) waits for network %s: it is attached when the "
+				"network is created",
+				h->name, h->devargs, h->network);
+		}
+	}
+#else
+	(void)n;
+	(void)o;
+#endif
 	return rc;
 }

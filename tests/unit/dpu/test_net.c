@@ -122,6 +122,65 @@ test_uplink_option(void **state)
 }
 
 static void
+test_host_port_option(void **state)
+{
+	struct dpu_net_opts o = { 0 };
+	char err[256], arg[700];
+
+	(void)state;
+	assert_int_equal(
+		dpu_net_opts_add_host_port(&o, "hpf0=0000:03:00.0,representor=[65535]@tenant-a",
+					   err, sizeof(err)),
+		0);
+	assert_int_equal(o.nhost_ports, 1);
+	assert_string_equal(o.host_ports[0].name, "hpf0");
+	assert_string_equal(o.host_ports[0].devargs, "0000:03:00.0,representor=[65535]");
+	assert_string_equal(o.host_ports[0].network, "tenant-a");
+	/* The network follows the last '@': devargs may hold one. */
+	assert_int_equal(dpu_net_opts_add_host_port(&o, "m0=net_memif0,socket=/r/a@b.sock@blue",
+						    err, sizeof(err)),
+			 0);
+	assert_string_equal(o.host_ports[1].devargs, "net_memif0,socket=/r/a@b.sock");
+	assert_string_equal(o.host_ports[1].network, "blue");
+	/* One namespace with the uplinks, both ways. */
+	assert_int_equal(dpu_net_opts_add_uplink(&o, "up0=net_null0", err, sizeof(err)), 0);
+	assert_int_equal(dpu_net_opts_add_host_port(&o, "up0=net_null1@blue", err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "twice"));
+	assert_int_equal(dpu_net_opts_add_uplink(&o, "m0=net_null2", err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "twice"));
+	static const char *const bad[] = {
+		"hp",                                /* no '=' */
+		"hp=net_null0",                      /* no network */
+		"hp=net_null0@",                     /* empty network */
+		"hp=@blue",                          /* empty devargs */
+		"=net_null0@blue",                   /* empty name */
+		"vm-1=net_null0@blue",               /* a VM port's name */
+		"hp=net_null0@Blue",                 /* not a network name */
+		"hp=net_null0@net-0123456789abcdef", /* a network id, not a name */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = 0;
+		assert_int_equal(dpu_net_opts_add_host_port(&o, bad[i], err, sizeof(err)), -EINVAL);
+		assert_true(err[0] != 0);
+	}
+	assert_int_equal(dpu_net_opts_add_host_port(&o, "hp", err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "NAME=DEVARGS@NETWORK"));
+	/* devargs longer than the port keeps */
+	snprintf(arg, sizeof(arg), "long=net_null0,x=%0*d@blue", 600, 0);
+	assert_int_equal(dpu_net_opts_add_host_port(&o, arg, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "longer"));
+	assert_int_equal(o.nhost_ports, 2);
+	for (int i = 2; i < DPU_NET_MAX_HOST_PORTS; i++) {
+		snprintf(arg, sizeof(arg), "h%d=net_null%d@blue", i, i);
+		assert_int_equal(dpu_net_opts_add_host_port(&o, arg, err, sizeof(err)), 0);
+	}
+	assert_int_equal(dpu_net_opts_add_host_port(&o, "last=net_null99@blue", err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "at most"));
+}
+
+static void
 test_vtep_option(void **state)
 {
 	struct dpu_net_opts o = { 0 };
@@ -206,6 +265,15 @@ test_open_modes(void **state)
 	dpu_net_fake_counts(n, &nets, &vports, &uplinks);
 	assert_int_equal(uplinks, 1);
 	dpu_net_close(n);
+	/* Host ports are the DPDK dataplane's: the fake ignores them. */
+	assert_int_equal(dpu_net_opts_add_host_port(&o, "hp0=net_null1@blue", err, sizeof(err)), 0);
+	assert_int_equal(dpu_net_open(&o, &n, &why), 0);
+	assert_int_equal(n->ops->network_add(n, "blue", 0, err, sizeof(err)), 0);
+	dpu_net_fake_counts(n, &nets, &vports, &uplinks);
+	assert_int_equal(nets, 1);
+	assert_int_equal(vports + uplinks, 1);
+	assert_int_equal(dpu_net_host_ports_check(n, &o), 0);
+	dpu_net_close(n);
 	/* This build of the unit tests has no DPDK: on is refused, the
 	 * default is off. */
 	o.mode = DPU_DATAPLANE_ON;
@@ -221,9 +289,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fake_contract), cmocka_unit_test(test_uplink_option),
-		cmocka_unit_test(test_vtep_option),   cmocka_unit_test(test_hugepages_detection),
-		cmocka_unit_test(test_open_modes),
+		cmocka_unit_test(test_fake_contract),       cmocka_unit_test(test_uplink_option),
+		cmocka_unit_test(test_host_port_option),    cmocka_unit_test(test_vtep_option),
+		cmocka_unit_test(test_hugepages_detection), cmocka_unit_test(test_open_modes),
 	};
 
 	nv_log_init("test_net", NV_LOG_ERR);
