@@ -296,7 +296,7 @@ def prime(g):
         gen_cmd(g, cmd, 60)
 
 
-def seed_loop(g, size, tries=3):
+def seed_loop(g, size, bursts=16, tries=3):
     """Seed the closed loop; seed it again (at most tries times) when
     nothing circulates."""
     prime(g)
@@ -312,7 +312,7 @@ def seed_loop(g, size, tries=3):
                     gen_cmd(g, "stop", 60)
         else:
             gen_cmd(g, f"set txpkts {size}")
-            gen_cmd(g, "start tx_first 16")
+            gen_cmd(g, f"start tx_first {bursts}")
         if loop_alive(g):
             return
     raise SystemExit(f"the closed loop at {size_label(size)} stays empty")
@@ -568,7 +568,7 @@ def run(args, scenarios):
                             try:
                                 if sc["mode"] == "loop":
                                     g = loop_generator(dptest, sw)
-                                    seed_loop(g, sz)
+                                    seed_loop(g, sz, args.seed_bursts)
                                 else:
                                     g = flows_generator(dptest, sw, pcaps[sc["name"]],
                                                         sc["flows"])
@@ -738,6 +738,8 @@ def main():
     ap.add_argument("--warm", type=float, default=3.0)
     ap.add_argument("--window", type=float, default=5.0)
     ap.add_argument("--quick", action="store_true", help="1 round, short windows")
+    ap.add_argument("--seed-bursts", type=int, default=16,
+                    help="l2: bursts per port that seed the closed loop")
     ap.add_argument("--no-doc", action="store_true")
     ap.add_argument("--switches", default="ours,ovs,ovs-of,testpmd")
     ap.add_argument("--scenarios", default=",".join(s["name"] for s in SCENARIOS))
