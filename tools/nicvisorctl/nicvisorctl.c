@@ -649,98 +649,157 @@ get_port_stats(struct ctl *c, const char *vm, Nicvisor__V1__Response **rep)
 	return EXIT_OK;
 }
 
-/* Every host (hosts) or VM of the agent, page by page: fn(arg, item) for
- * each, item a Nicvisor__V1__Host or Nicvisor__V1__Vm. */
-static int
-list_all(struct ctl *c, bool hosts, void (*fn)(void *arg, const void *item), void *arg)
+/* Where the field at offset of message m is. */
+static void *
+field_at(const void *m, unsigned int offset)
 {
+	return (char *)m + offset;
+}
+
+/*
+ * Every item of a List operation, page by page: fn(arg, item) for each.
+ * The List operations page alike (api.proto): each List*Request has
+ * page_token = 2, each List*Response its items as field 1 and
+ * next_page_token = 2; op is the Request's List* field and result the
+ * Response's field with the page. A response without the page ends the
+ * list, or, if missing names what it lacks, is an error.
+ */
+static int
+list_all(struct ctl *c, Nicvisor__V1__Request__OpCase op, Nicvisor__V1__Response__ResultCase result,
+	 const char *missing, void (*fn)(void *arg, const void *item), void *arg)
+{
+	const ProtobufCFieldDescriptor *opf =
+		protobuf_c_message_descriptor_get_field(&nicvisor__v1__request__descriptor, op);
+	const ProtobufCFieldDescriptor *resf = protobuf_c_message_descriptor_get_field(
+		&nicvisor__v1__response__descriptor, result);
+	const ProtobufCFieldDescriptor *tokf =
+		protobuf_c_message_descriptor_get_field(opf->descriptor, 2);
+	const ProtobufCFieldDescriptor *itemsf =
+		protobuf_c_message_descriptor_get_field(resf->descriptor, 1);
+	const ProtobufCFieldDescriptor *nextf =
+		protobuf_c_message_descriptor_get_field(resf->descriptor, 2);
 	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
-	Nicvisor__V1__ListVmsRequest lv = NICVISOR__V1__LIST_VMS_REQUEST__INIT;
-	Nicvisor__V1__ListHostsRequest lh = NICVISOR__V1__LIST_HOSTS_REQUEST__INIT;
+	ProtobufCMessage *lr;
 	char *token = NULL;
 	int rc = EXIT_OK;
 
-	if (hosts) {
-		req.op_case = NICVISOR__V1__REQUEST__OP_LIST_HOSTS;
-		req.list_hosts = &lh;
-	} else {
-		req.op_case = NICVISOR__V1__REQUEST__OP_LIST_VMS;
-		req.list_vms = &lv;
+	lr = calloc(1, ((const ProtobufCMessageDescriptor *)opf->descriptor)->sizeof_message);
+	if (lr == NULL) {
+		fprintf(stderr, "nicvisorctl: out of memory\n");
+		return EXIT_ERR;
 	}
+	protobuf_c_message_init(opf->descriptor, lr);
+	req.op_case = op;
+	*(ProtobufCMessage **)field_at(&req, opf->offset) = lr;
 	/* Bounded because each page moves past the last key. */
 	for (int page = 0; page < 100000; page++) {
+		const ProtobufCMessage *pg = NULL;
 		Nicvisor__V1__Response *rep;
-		const char *next;
+		const char *next = "";
 
-		lv.page_token = lh.page_token = token ? token : "";
+		*(const char **)field_at(lr, tokf->offset) = token ? token : "";
 		rc = call(c, &req, &rep);
 		if (rc != EXIT_OK)
 			break;
-		if (hosts && rep->hosts != NULL) {
-			for (size_t i = 0; i < rep->hosts->n_hosts; i++)
-				fn(arg, rep->hosts->hosts[i]);
-			next = rep->hosts->next_page_token;
-		} else if (!hosts && rep->vms != NULL) {
-			for (size_t i = 0; i < rep->vms->n_vms; i++)
-				fn(arg, rep->vms->vms[i]);
-			next = rep->vms->next_page_token;
-		} else {
-			next = "";
+		if (rep->result_case == result)
+			pg = *(ProtobufCMessage **)field_at(rep, resf->offset);
+		if (pg == NULL && missing != NULL) {
+			fprintf(stderr, "nicvisorctl: the agent answered without %s\n", missing);
+			nv_wire_free(&rep->base);
+			rc = EXIT_ERR;
+			break;
+		}
+		if (pg != NULL) {
+			size_t n = *(size_t *)field_at(pg, itemsf->quantifier_offset);
+			ProtobufCMessage **items =
+				*(ProtobufCMessage ***)field_at(pg, itemsf->offset);
+
+			for (size_t i = 0; i < n; i++)
+				fn(arg, items[i]);
+			next = *(const char **)field_at(pg, nextf->offset);
 		}
 		free(token);
-		token = next[0] ? strdup(next) : NULL;
+		token = next != NULL && next[0] ? strdup(next) : NULL;
 		nv_wire_free(&rep->base);
 		if (token == NULL)
 			break;
 	}
 	free(token);
+	free(lr);
 	return rc;
 }
 
 struct list_print {
 	struct ctl *c;
-	bool hosts;
 	size_t count;
 };
 
+/* Items as table rows, or as JSON objects with commas between them. */
 static void
 list_print_one(void *arg, const void *item)
 {
 	struct list_print *lp = arg;
 
-	if (lp->c->json) {
-		if (lp->count)
-			putchar(',');
-		if (lp->hosts)
-			ctl_json_host(stdout, item);
-		else
-			ctl_json_vm(stdout, item);
-	} else if (lp->hosts) {
-		ctl_print_host_row(stdout, item);
-	} else {
-		ctl_print_vm_row(stdout, item);
-	}
+	if (lp->c->json && lp->count > 0)
+		putchar(',');
+	ctl_print_item(stdout, item, lp->c->json);
 	lp->count++;
 }
 
+/* A list command: its name, its JSON ({"KEY":[...]}), its List operation
+ * and its table's header. */
+struct list_cmd {
+	const char *cmd;
+	const char *key;
+	Nicvisor__V1__Request__OpCase op;
+	Nicvisor__V1__Response__ResultCase result;
+	void (*header)(FILE *f);
+};
+
+static const struct list_cmd list_vms = {
+	"list",
+	"vms",
+	NICVISOR__V1__REQUEST__OP_LIST_VMS,
+	NICVISOR__V1__RESPONSE__RESULT_VMS,
+	ctl_print_vm_table_header,
+};
+static const struct list_cmd list_hosts = {
+	"hosts",
+	"hosts",
+	NICVISOR__V1__REQUEST__OP_LIST_HOSTS,
+	NICVISOR__V1__RESPONSE__RESULT_HOSTS,
+	ctl_print_host_table_header,
+};
+static const struct list_cmd list_networks = {
+	"network list",
+	"networks",
+	NICVISOR__V1__REQUEST__OP_LIST_NETWORKS,
+	NICVISOR__V1__RESPONSE__RESULT_NETWORKS,
+	ctl_print_network_table_header,
+};
+static const struct list_cmd list_volumes = {
+	"volume list",
+	"volumes",
+	NICVISOR__V1__REQUEST__OP_LIST_VOLUMES,
+	NICVISOR__V1__RESPONSE__RESULT_VOLUMES,
+	ctl_print_volume_table_header,
+};
+
 static int
-cmd_list(struct ctl *c, int argc, char **argv, bool hosts)
+cmd_list(struct ctl *c, int argc, char **argv, const struct list_cmd *l)
 {
-	struct list_print lp = { .c = c, .hosts = hosts };
+	struct list_print lp = { .c = c };
 	int rc;
 
 	if (no_options(argc, argv) != EXIT_OK || optind != argc)
-		return usage_error("%s",
-				   hosts ? "hosts takes no arguments" : "list takes no arguments");
+		return usage_error("%s takes no arguments", l->cmd);
 	if (c->client == NULL && connect_api(c) != EXIT_OK)
 		return EXIT_ERR;
 	if (c->json)
-		printf("{\"%s\":[", hosts ? "hosts" : "vms");
-	else if (hosts)
-		ctl_print_host_table_header(stdout);
+		printf("{\"%s\":[", l->key);
 	else
-		ctl_print_vm_table_header(stdout);
-	rc = list_all(c, hosts, list_print_one, &lp);
+		l->header(stdout);
+	rc = list_all(c, l->op, l->result, NULL, list_print_one, &lp);
 	if (c->json)
 		printf("]}\n");
 	return rc;
@@ -823,10 +882,11 @@ ready_check(struct ctl *c, struct ready *r)
 
 	r->hosts_away = r->vms = r->nics = r->nics_down = 0;
 	r->what[0] = 0;
-	if (list_all(c, true, ready_host, r) != EXIT_OK || get_port_stats(c, "", &rep) != EXIT_OK)
+	if (list_all(c, list_hosts.op, list_hosts.result, NULL, ready_host, r) != EXIT_OK ||
+	    get_port_stats(c, "", &rep) != EXIT_OK)
 		return EXIT_ERR;
 	r->ports = rep->port_stats;
-	rc = list_all(c, false, ready_vm, r);
+	rc = list_all(c, list_vms.op, list_vms.result, NULL, ready_vm, r);
 	r->ports = NULL;
 	nv_wire_free(&rep->base);
 	return rc;
@@ -1070,58 +1130,6 @@ network_get_delete(struct ctl *c, int argc, char **argv, bool delete)
 	return rc;
 }
 
-static int
-network_list(struct ctl *c, int argc, char **argv)
-{
-	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
-	Nicvisor__V1__ListNetworksRequest ln = NICVISOR__V1__LIST_NETWORKS_REQUEST__INIT;
-	char *token = NULL;
-	size_t count = 0;
-	int rc = EXIT_OK;
-
-	if (no_options(argc, argv) != EXIT_OK || optind != argc)
-		return usage_error("%s", "network list takes no arguments");
-	req.op_case = NICVISOR__V1__REQUEST__OP_LIST_NETWORKS;
-	req.list_networks = &ln;
-	if (c->client == NULL && connect_api(c) != EXIT_OK)
-		return EXIT_ERR;
-	if (c->json)
-		printf("{\"networks\":[");
-	else
-		ctl_print_network_table_header(stdout);
-	/* Every page; bounded because each page moves past the last key. */
-	for (int page = 0; page < 100000; page++) {
-		Nicvisor__V1__Response *rep;
-		const char *next = "";
-
-		ln.page_token = token ? token : "";
-		rc = call(c, &req, &rep);
-		if (rc != EXIT_OK)
-			break;
-		if (rep->networks != NULL) {
-			for (size_t i = 0; i < rep->networks->n_networks; i++, count++) {
-				if (c->json) {
-					if (count)
-						putchar(',');
-					ctl_json_network(stdout, rep->networks->networks[i]);
-				} else {
-					ctl_print_network_row(stdout, rep->networks->networks[i]);
-				}
-			}
-			next = rep->networks->next_page_token;
-		}
-		free(token);
-		token = next[0] ? strdup(next) : NULL;
-		nv_wire_free(&rep->base);
-		if (token == NULL)
-			break;
-	}
-	free(token);
-	if (c->json)
-		printf("]}\n");
-	return rc;
-}
-
 /* argv[0] is "network"; the subcommand follows. */
 static int
 cmd_network(struct ctl *c, int argc, char **argv)
@@ -1139,7 +1147,7 @@ cmd_network(struct ctl *c, int argc, char **argv)
 	if (strcmp(sub, "get") == 0)
 		return network_get_delete(c, argc, argv, false);
 	if (strcmp(sub, "list") == 0)
-		return network_list(c, argc, argv);
+		return cmd_list(c, argc, argv, &list_networks);
 	if (strcmp(sub, "update") == 0)
 		return network_update(c, argc, argv);
 	return usage_error("network %s: use network create, update, delete, list or get",
@@ -1643,11 +1651,7 @@ mirror_named(struct ctl *c, int argc, char **argv, bool del)
 static int
 mirror_list(struct ctl *c, int argc, char **argv)
 {
-	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
-	Nicvisor__V1__ListMirrorsRequest lm = NICVISOR__V1__LIST_MIRRORS_REQUEST__INIT;
-	Nicvisor__V1__Response *rep;
-	char *token = NULL;
-	bool first = true;
+	struct list_print lp = { .c = c };
 	int rc;
 
 	if (no_options(argc, argv) != EXIT_OK || optind != argc)
@@ -1656,38 +1660,12 @@ mirror_list(struct ctl *c, int argc, char **argv)
 		putchar('[');
 	else
 		ctl_print_mirror_table_header(stdout);
-	do {
-		lm.page_token = token != NULL ? token : "";
-		req.op_case = NICVISOR__V1__REQUEST__OP_LIST_MIRRORS;
-		req.list_mirrors = &lm;
-		rc = call(c, &req, &rep);
-		free(token);
-		token = NULL;
-		if (rc != EXIT_OK)
-			return rc;
-		if (rep->mirrors == NULL) {
-			nv_wire_free((ProtobufCMessage *)rep);
-			fprintf(stderr,
-				"nicvisorctl: the agent answered without mirror sessions\n");
-			return EXIT_ERR;
-		}
-		for (size_t i = 0; i < rep->mirrors->n_mirrors; i++) {
-			if (c->json) {
-				if (!first)
-					putchar(',');
-				ctl_json_mirror(stdout, rep->mirrors->mirrors[i]);
-			} else {
-				ctl_print_mirror_row(stdout, rep->mirrors->mirrors[i]);
-			}
-			first = false;
-		}
-		if (rep->mirrors->next_page_token != NULL && rep->mirrors->next_page_token[0])
-			token = strdup(rep->mirrors->next_page_token);
-		nv_wire_free((ProtobufCMessage *)rep);
-	} while (token != NULL);
-	if (c->json)
+	rc = list_all(c, NICVISOR__V1__REQUEST__OP_LIST_MIRRORS,
+		      NICVISOR__V1__RESPONSE__RESULT_MIRRORS, "mirror sessions", list_print_one,
+		      &lp);
+	if (rc == EXIT_OK && c->json)
 		printf("]\n");
-	return EXIT_OK;
+	return rc;
 }
 
 static int
@@ -1715,6 +1693,7 @@ print_disk_stats(struct ctl *c, const char *vm)
 {
 	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
 	Nicvisor__V1__GetDiskStatsRequest ds = NICVISOR__V1__GET_DISK_STATS_REQUEST__INIT;
+	struct list_print lp = { .c = c };
 	Nicvisor__V1__Response *rep;
 	int rc;
 
@@ -1735,15 +1714,8 @@ print_disk_stats(struct ctl *c, const char *vm)
 		putchar('\n');
 		ctl_print_disk_table_header(stdout);
 	}
-	for (size_t i = 0; i < rep->disk_stats->n_disks; i++) {
-		if (c->json) {
-			if (i)
-				putchar(',');
-			ctl_json_disk_stats(stdout, rep->disk_stats->disks[i]);
-		} else {
-			ctl_print_disk_row(stdout, rep->disk_stats->disks[i]);
-		}
-	}
+	for (size_t i = 0; i < rep->disk_stats->n_disks; i++)
+		list_print_one(&lp, rep->disk_stats->disks[i]);
 	if (c->json)
 		putchar(']');
 	nv_wire_free(&rep->base);
@@ -1753,8 +1725,9 @@ print_disk_stats(struct ctl *c, const char *vm)
 static int
 cmd_stats(struct ctl *c, int argc, char **argv)
 {
-	const char *vm;
+	struct list_print lp = { .c = c };
 	Nicvisor__V1__Response *rep;
+	const char *vm;
 	int rc;
 
 	if (no_options(argc, argv) != EXIT_OK || optind + 1 < argc)
@@ -1768,15 +1741,8 @@ cmd_stats(struct ctl *c, int argc, char **argv)
 	else
 		ctl_print_port_table_header(stdout);
 	/* The disks' counters follow in the same object (see print_disk_stats). */
-	for (size_t i = 0; i < rep->port_stats->n_ports; i++) {
-		if (c->json) {
-			if (i)
-				putchar(',');
-			ctl_json_port_stats(stdout, rep->port_stats->ports[i]);
-		} else {
-			ctl_print_port_row(stdout, rep->port_stats->ports[i]);
-		}
-	}
+	for (size_t i = 0; i < rep->port_stats->n_ports; i++)
+		list_print_one(&lp, rep->port_stats->ports[i]);
 	if (c->json)
 		putchar(']');
 	nv_wire_free(&rep->base);
@@ -1882,58 +1848,6 @@ volume_get_delete(struct ctl *c, int argc, char **argv, bool delete)
 	return rc;
 }
 
-static int
-volume_list(struct ctl *c, int argc, char **argv)
-{
-	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
-	Nicvisor__V1__ListVolumesRequest lv = NICVISOR__V1__LIST_VOLUMES_REQUEST__INIT;
-	char *token = NULL;
-	size_t count = 0;
-	int rc = EXIT_OK;
-
-	if (no_options(argc, argv) != EXIT_OK || optind != argc)
-		return usage_error("%s", "volume list takes no arguments");
-	req.op_case = NICVISOR__V1__REQUEST__OP_LIST_VOLUMES;
-	req.list_volumes = &lv;
-	if (c->client == NULL && connect_api(c) != EXIT_OK)
-		return EXIT_ERR;
-	if (c->json)
-		printf("{\"volumes\":[");
-	else
-		ctl_print_volume_table_header(stdout);
-	/* Every page; bounded because each page moves past the last key. */
-	for (int page = 0; page < 100000; page++) {
-		Nicvisor__V1__Response *rep;
-		const char *next = "";
-
-		lv.page_token = token ? token : "";
-		rc = call(c, &req, &rep);
-		if (rc != EXIT_OK)
-			break;
-		if (rep->volumes != NULL) {
-			for (size_t i = 0; i < rep->volumes->n_volumes; i++, count++) {
-				if (c->json) {
-					if (count)
-						putchar(',');
-					ctl_json_volume(stdout, rep->volumes->volumes[i]);
-				} else {
-					ctl_print_volume_row(stdout, rep->volumes->volumes[i]);
-				}
-			}
-			next = rep->volumes->next_page_token;
-		}
-		free(token);
-		token = next[0] ? strdup(next) : NULL;
-		nv_wire_free(&rep->base);
-		if (token == NULL)
-			break;
-	}
-	free(token);
-	if (c->json)
-		printf("]}\n");
-	return rc;
-}
-
 /* argv[0] is "volume"; the subcommand follows. */
 static int
 cmd_volume(struct ctl *c, int argc, char **argv)
@@ -1950,7 +1864,7 @@ cmd_volume(struct ctl *c, int argc, char **argv)
 	if (strcmp(sub, "get") == 0)
 		return volume_get_delete(c, argc, argv, false);
 	if (strcmp(sub, "list") == 0)
-		return volume_list(c, argc, argv);
+		return cmd_list(c, argc, argv, &list_volumes);
 	return usage_error("volume %s: use volume create, delete, list or get",
 			   sub[0] ? sub : "(nothing)");
 }
@@ -2548,9 +2462,9 @@ main(int argc, char **argv)
 	else if (strcmp(cmd, "delete") == 0)
 		rc = cmd_delete(&c, argc, argv);
 	else if (strcmp(cmd, "list") == 0)
-		rc = cmd_list(&c, argc, argv, false);
+		rc = cmd_list(&c, argc, argv, &list_vms);
 	else if (strcmp(cmd, "hosts") == 0)
-		rc = cmd_list(&c, argc, argv, true);
+		rc = cmd_list(&c, argc, argv, &list_hosts);
 	else if (strcmp(cmd, "console") == 0)
 		rc = cmd_console(&c, argc, argv);
 	else if (strcmp(cmd, "wait") == 0)
