@@ -212,6 +212,69 @@ ctl_usage_error(const char *fmt, const char *arg)
 	return usage_error(fmt, arg);
 }
 
+/* Where the field at offset of message m is. */
+static void *
+field_at(const void *m, unsigned int offset)
+{
+	return (char *)m + offset;
+}
+
+/* A new message of op's type (zeroed, initialised) as req's op; free()
+ * it after the call. NULL if out of memory (said). */
+static ProtobufCMessage *
+op_new(Nicvisor__V1__Request *req, Nicvisor__V1__Request__OpCase op)
+{
+	const ProtobufCFieldDescriptor *f =
+		protobuf_c_message_descriptor_get_field(&nicvisor__v1__request__descriptor, op);
+	const ProtobufCMessageDescriptor *d = f->descriptor;
+	ProtobufCMessage *m = calloc(1, d->sizeof_message);
+
+	if (m == NULL) {
+		fprintf(stderr, "nicvisorctl: out of memory\n");
+		return NULL;
+	}
+	protobuf_c_message_init(d, m);
+	req->op_case = op;
+	*(ProtobufCMessage **)field_at(req, f->offset) = m;
+	return m;
+}
+
+/* call(), then its answer printed by print: verb says what was done
+ * ("created"), NULL for a get. */
+static int
+call_print(struct ctl *c, Nicvisor__V1__Request *req,
+	   int (*print)(struct ctl *c, const Nicvisor__V1__Response *rep, const char *verb),
+	   const char *verb)
+{
+	Nicvisor__V1__Response *rep;
+	int rc = call(c, req, &rep);
+
+	if (rc == EXIT_OK)
+		rc = print(c, rep, verb);
+	nv_wire_free((ProtobufCMessage *)rep);
+	return rc;
+}
+
+/* An op whose request is only a name or id, its field 1 (Get*, Delete*,
+ * StartVm), on name; its answer printed as call_print() does. */
+static int
+call_named(struct ctl *c, Nicvisor__V1__Request__OpCase op, const char *name,
+	   int (*print)(struct ctl *c, const Nicvisor__V1__Response *rep, const char *verb),
+	   const char *verb)
+{
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	ProtobufCMessage *m = op_new(&req, op);
+	int rc;
+
+	if (m == NULL)
+		return EXIT_ERR;
+	*(const char **)field_at(
+		m, protobuf_c_message_descriptor_get_field(m->descriptor, 1)->offset) = name;
+	rc = call_print(c, &req, print, verb);
+	free(m);
+	return rc;
+}
+
 static bool
 parse_u64(const char *s, uint64_t *out)
 {
@@ -220,6 +283,18 @@ parse_u64(const char *s, uint64_t *out)
 	errno = 0;
 	*out = strtoull(s, &end, 10);
 	return errno == 0 && end != s && *end == 0 && s[0] != '-';
+}
+
+/* With --json, vm as a line of JSON: true; else false (the caller says
+ * what happened in words). */
+static bool
+json_vm(struct ctl *c, const Nicvisor__V1__Vm *vm)
+{
+	if (!c->json)
+		return false;
+	ctl_json_vm(stdout, vm);
+	putchar('\n');
+	return true;
 }
 
 static int
@@ -231,15 +306,13 @@ print_vm_result(struct ctl *c, const Nicvisor__V1__Response *rep, const char *ve
 		fprintf(stderr, "nicvisorctl: the agent answered without a VM\n");
 		return EXIT_ERR;
 	}
-	if (c->json) {
-		ctl_json_vm(stdout, vm);
-		putchar('\n');
-	} else if (verb == NULL) {
+	if (json_vm(c, vm))
+		return EXIT_OK;
+	if (verb == NULL)
 		ctl_print_vm(stdout, vm);
-	} else {
+	else
 		printf("vm %s (%s) %s: %s\n", vm->spec ? vm->spec->name : "", vm->id, verb,
 		       nv_vm_state_name(vm->state));
-	}
 	return EXIT_OK;
 }
 
@@ -428,10 +501,9 @@ cmd_create(struct ctl *c, int argc, char **argv)
 	Nicvisor__V1__CreateVmRequest cr = NICVISOR__V1__CREATE_VM_REQUEST__INIT;
 	Nicvisor__V1__VmSpec spec = NICVISOR__V1__VM_SPEC__INIT;
 	Nicvisor__V1__NicSpec nics[CTL_MAX_NICS], *nicp[CTL_MAX_NICS];
-	Nicvisor__V1__Response *rep;
 	char arg[256];
 	uint64_t v;
-	int o, rc;
+	int o;
 
 	spec.vcpus = 1;
 	spec.memory_mib = 256;
@@ -494,11 +566,7 @@ cmd_create(struct ctl *c, int argc, char **argv)
 	cr.spec = &spec;
 	req.op_case = NICVISOR__V1__REQUEST__OP_CREATE_VM;
 	req.create_vm = &cr;
-	rc = call(c, &req, &rep);
-	if (rc == EXIT_OK)
-		rc = print_vm_result(c, rep, cr.start ? "created and starting" : "created");
-	nv_wire_free((ProtobufCMessage *)rep);
-	return rc;
+	return call_print(c, &req, print_vm_result, cr.start ? "created and starting" : "created");
 }
 
 static int
@@ -520,32 +588,18 @@ no_options(int argc, char **argv)
 	return getopt_long(argc, argv, "", opts, NULL) == -1 ? EXIT_OK : EXIT_USAGE;
 }
 
+/* A command on one NAME, without options (get, start, network delete, ...):
+ * op on it, its answer printed by print with verb. */
 static int
-cmd_simple(struct ctl *c, int argc, char **argv, const char *cmd)
+cmd_named(struct ctl *c, int argc, char **argv, const char *cmd, Nicvisor__V1__Request__OpCase op,
+	  int (*print)(struct ctl *c, const Nicvisor__V1__Response *rep, const char *verb),
+	  const char *verb)
 {
-	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
-	Nicvisor__V1__StartVmRequest sr = NICVISOR__V1__START_VM_REQUEST__INIT;
-	Nicvisor__V1__GetVmRequest gr = NICVISOR__V1__GET_VM_REQUEST__INIT;
-	Nicvisor__V1__Response *rep;
 	const char *name;
-	int rc;
 
 	if (no_options(argc, argv) != EXIT_OK || one_name(argc, argv, cmd, &name) != EXIT_OK)
 		return EXIT_USAGE;
-	if (strcmp(cmd, "start") == 0) {
-		sr.vm = (char *)name;
-		req.op_case = NICVISOR__V1__REQUEST__OP_START_VM;
-		req.start_vm = &sr;
-	} else {
-		gr.vm = (char *)name;
-		req.op_case = NICVISOR__V1__REQUEST__OP_GET_VM;
-		req.get_vm = &gr;
-	}
-	rc = call(c, &req, &rep);
-	if (rc == EXIT_OK)
-		rc = print_vm_result(c, rep, strcmp(cmd, "start") == 0 ? "starting" : NULL);
-	nv_wire_free((ProtobufCMessage *)rep);
-	return rc;
+	return call_named(c, op, name, print, verb);
 }
 
 static int
@@ -558,10 +612,9 @@ cmd_stop(struct ctl *c, int argc, char **argv)
 	};
 	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
 	Nicvisor__V1__StopVmRequest sr = NICVISOR__V1__STOP_VM_REQUEST__INIT;
-	Nicvisor__V1__Response *rep;
 	const char *name;
 	uint64_t v;
-	int o, rc;
+	int o;
 
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
@@ -582,11 +635,7 @@ cmd_stop(struct ctl *c, int argc, char **argv)
 	sr.vm = (char *)name;
 	req.op_case = NICVISOR__V1__REQUEST__OP_STOP_VM;
 	req.stop_vm = &sr;
-	rc = call(c, &req, &rep);
-	if (rc == EXIT_OK)
-		rc = print_vm_result(c, rep, "stopping");
-	nv_wire_free((ProtobufCMessage *)rep);
-	return rc;
+	return call_print(c, &req, print_vm_result, "stopping");
 }
 
 static int
@@ -613,15 +662,9 @@ cmd_delete(struct ctl *c, int argc, char **argv)
 	req.op_case = NICVISOR__V1__REQUEST__OP_DELETE_VM;
 	req.delete_vm = &dr;
 	rc = call(c, &req, &rep);
-	if (rc == EXIT_OK && rep->vm != NULL) {
-		if (c->json) {
-			ctl_json_vm(stdout, rep->vm);
-			putchar('\n');
-		} else {
-			printf("vm %s (%s) deleted\n", rep->vm->spec ? rep->vm->spec->name : "",
-			       rep->vm->id);
-		}
-	}
+	if (rc == EXIT_OK && rep->vm != NULL && !json_vm(c, rep->vm))
+		printf("vm %s (%s) deleted\n", rep->vm->spec ? rep->vm->spec->name : "",
+		       rep->vm->id);
 	nv_wire_free((ProtobufCMessage *)rep);
 	return rc;
 }
@@ -649,13 +692,6 @@ get_port_stats(struct ctl *c, const char *vm, Nicvisor__V1__Response **rep)
 	return EXIT_OK;
 }
 
-/* Where the field at offset of message m is. */
-static void *
-field_at(const void *m, unsigned int offset)
-{
-	return (char *)m + offset;
-}
-
 /*
  * Every item of a List operation, page by page: fn(arg, item) for each.
  * The List operations page alike (api.proto): each List*Request has
@@ -668,29 +704,22 @@ static int
 list_all(struct ctl *c, Nicvisor__V1__Request__OpCase op, Nicvisor__V1__Response__ResultCase result,
 	 const char *missing, void (*fn)(void *arg, const void *item), void *arg)
 {
-	const ProtobufCFieldDescriptor *opf =
-		protobuf_c_message_descriptor_get_field(&nicvisor__v1__request__descriptor, op);
 	const ProtobufCFieldDescriptor *resf = protobuf_c_message_descriptor_get_field(
 		&nicvisor__v1__response__descriptor, result);
-	const ProtobufCFieldDescriptor *tokf =
-		protobuf_c_message_descriptor_get_field(opf->descriptor, 2);
 	const ProtobufCFieldDescriptor *itemsf =
 		protobuf_c_message_descriptor_get_field(resf->descriptor, 1);
 	const ProtobufCFieldDescriptor *nextf =
 		protobuf_c_message_descriptor_get_field(resf->descriptor, 2);
 	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
-	ProtobufCMessage *lr;
 	char *token = NULL;
 	int rc = EXIT_OK;
 
-	lr = calloc(1, ((const ProtobufCMessageDescriptor *)opf->descriptor)->sizeof_message);
-	if (lr == NULL) {
-		fprintf(stderr, "nicvisorctl: out of memory\n");
+	const ProtobufCFieldDescriptor *tokf;
+	ProtobufCMessage *lr = op_new(&req, op);
+
+	if (lr == NULL)
 		return EXIT_ERR;
-	}
-	protobuf_c_message_init(opf->descriptor, lr);
-	req.op_case = op;
-	*(ProtobufCMessage **)field_at(&req, opf->offset) = lr;
+	tokf = protobuf_c_message_descriptor_get_field(lr->descriptor, 2);
 	/* Bounded because each page moves past the last key. */
 	for (int page = 0; page < 100000; page++) {
 		const ProtobufCMessage *pg = NULL;
@@ -1024,11 +1053,10 @@ network_create(struct ctl *c, int argc, char **argv)
 	};
 	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
 	Nicvisor__V1__CreateNetworkRequest cn = NICVISOR__V1__CREATE_NETWORK_REQUEST__INIT;
-	Nicvisor__V1__Response *rep;
 	char *vteps[16];
 	const char *name;
 	uint64_t v;
-	int o, rc;
+	int o;
 
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
@@ -1060,11 +1088,7 @@ network_create(struct ctl *c, int argc, char **argv)
 	cn.name = (char *)name;
 	req.op_case = NICVISOR__V1__REQUEST__OP_CREATE_NETWORK;
 	req.create_network = &cn;
-	rc = call(c, &req, &rep);
-	if (rc == EXIT_OK)
-		rc = print_network_result(c, rep, "created");
-	nv_wire_free((ProtobufCMessage *)rep);
-	return rc;
+	return call_print(c, &req, print_network_result, "created");
 }
 
 static int
@@ -1076,10 +1100,9 @@ network_update(struct ctl *c, int argc, char **argv)
 	};
 	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
 	Nicvisor__V1__UpdateNetworkRequest un = NICVISOR__V1__UPDATE_NETWORK_REQUEST__INIT;
-	Nicvisor__V1__Response *rep;
 	char *vteps[16];
 	const char *name;
-	int o, rc;
+	int o;
 
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (o != 'r')
@@ -1094,58 +1117,37 @@ network_update(struct ctl *c, int argc, char **argv)
 	un.network = (char *)name;
 	req.op_case = NICVISOR__V1__REQUEST__OP_UPDATE_NETWORK;
 	req.update_network = &un;
-	rc = call(c, &req, &rep);
-	if (rc == EXIT_OK)
-		rc = print_network_result(c, rep, "updated");
-	nv_wire_free((ProtobufCMessage *)rep);
-	return rc;
+	return call_print(c, &req, print_network_result, "updated");
 }
 
-static int
-network_get_delete(struct ctl *c, int argc, char **argv, bool delete)
+/* argv[0] is a command with subcommands ("network"): its subcommand ("" if
+ * none), with argv moved to it so that getopt parses its options. */
+static const char *
+subcommand(int *argc, char ***argv)
 {
-	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
-	Nicvisor__V1__DeleteNetworkRequest dn = NICVISOR__V1__DELETE_NETWORK_REQUEST__INIT;
-	Nicvisor__V1__GetNetworkRequest gn = NICVISOR__V1__GET_NETWORK_REQUEST__INIT;
-	Nicvisor__V1__Response *rep;
-	const char *name;
-	int rc;
+	const char *sub = *argc > 1 ? (*argv)[1] : "";
 
-	if (no_options(argc, argv) != EXIT_OK ||
-	    one_name(argc, argv, delete ? "network delete" : "network get", &name) != EXIT_OK)
-		return EXIT_USAGE;
-	if (delete) {
-		dn.network = (char *)name;
-		req.op_case = NICVISOR__V1__REQUEST__OP_DELETE_NETWORK;
-		req.delete_network = &dn;
-	} else {
-		gn.network = (char *)name;
-		req.op_case = NICVISOR__V1__REQUEST__OP_GET_NETWORK;
-		req.get_network = &gn;
-	}
-	rc = call(c, &req, &rep);
-	if (rc == EXIT_OK)
-		rc = print_network_result(c, rep, delete ? "deleted" : NULL);
-	nv_wire_free((ProtobufCMessage *)rep);
-	return rc;
+	(*argc)--;
+	(*argv)++;
+	optind = 0;
+	return sub;
 }
 
 /* argv[0] is "network"; the subcommand follows. */
 static int
 cmd_network(struct ctl *c, int argc, char **argv)
 {
-	const char *sub = argc > 1 ? argv[1] : "";
+	const char *sub = subcommand(&argc, &argv);
 
-	/* Parse the subcommand's options from argv[1] on. */
-	argc--;
-	argv++;
-	optind = 0;
 	if (strcmp(sub, "create") == 0)
 		return network_create(c, argc, argv);
 	if (strcmp(sub, "delete") == 0)
-		return network_get_delete(c, argc, argv, true);
+		return cmd_named(c, argc, argv, "network delete",
+				 NICVISOR__V1__REQUEST__OP_DELETE_NETWORK, print_network_result,
+				 "deleted");
 	if (strcmp(sub, "get") == 0)
-		return network_get_delete(c, argc, argv, false);
+		return cmd_named(c, argc, argv, "network get",
+				 NICVISOR__V1__REQUEST__OP_GET_NETWORK, print_network_result, NULL);
 	if (strcmp(sub, "list") == 0)
 		return cmd_list(c, argc, argv, &list_networks);
 	if (strcmp(sub, "update") == 0)
@@ -1219,10 +1221,7 @@ nic_add(struct ctl *c, int argc, char **argv)
 		const Nicvisor__V1__VmSpec *s = rep->vm->spec;
 		const Nicvisor__V1__NicSpec *n = s->nics[s->n_nics - 1];
 
-		if (c->json) {
-			ctl_json_vm(stdout, rep->vm);
-			putchar('\n');
-		} else {
+		if (!json_vm(c, rep->vm)) {
 			printf("vm %s: nic%zu on network %s, mac %s\n", s->name, s->n_nics - 1,
 			       n->network, n->mac);
 		}
@@ -1250,16 +1249,9 @@ nic_remove(struct ctl *c, int argc, char **argv)
 	req.op_case = NICVISOR__V1__REQUEST__OP_REMOVE_NIC;
 	req.remove_nic = &rn;
 	rc = call(c, &req, &rep);
-	if (rc == EXIT_OK && rep->vm != NULL) {
-		if (c->json) {
-			ctl_json_vm(stdout, rep->vm);
-			putchar('\n');
-		} else {
-			printf("vm %s: nic%u removed; %zu left\n",
-			       rep->vm->spec ? rep->vm->spec->name : "", rn.index,
-			       rep->vm->spec ? rep->vm->spec->n_nics : 0);
-		}
-	}
+	if (rc == EXIT_OK && rep->vm != NULL && !json_vm(c, rep->vm))
+		printf("vm %s: nic%u removed; %zu left\n", rep->vm->spec ? rep->vm->spec->name : "",
+		       rn.index, rep->vm->spec ? rep->vm->spec->n_nics : 0);
 	nv_wire_free((ProtobufCMessage *)rep);
 	return rc;
 }
@@ -1297,10 +1289,7 @@ nic_qos(struct ctl *c, int argc, char **argv)
 	rc = call(c, &req, &rep);
 	if (rc == EXIT_OK && rep->vm != NULL && rep->vm->spec != NULL &&
 	    q.index < rep->vm->spec->n_nics) {
-		if (c->json) {
-			ctl_json_vm(stdout, rep->vm);
-			putchar('\n');
-		} else {
+		if (!json_vm(c, rep->vm)) {
 			printf("vm %s: nic%u", rep->vm->spec->name, q.index);
 			ctl_print_nic_limits(stdout, rep->vm->spec->nics[q.index]);
 			printf("%s\n", nic.from_vm_bits_per_second || nic.to_vm_bits_per_second
@@ -1424,19 +1413,15 @@ nic_security(struct ctl *c, int argc, char **argv)
 	req.op_case = NICVISOR__V1__REQUEST__OP_SET_NIC_SECURITY;
 	req.set_nic_security = &q;
 	rc = call(c, &req, &rep);
-	if (rc == EXIT_OK && rep->vm != NULL && rep->vm->spec != NULL) {
-		if (c->json) {
-			ctl_json_vm(stdout, rep->vm);
-			putchar('\n');
-		} else if (none) {
+	if (rc == EXIT_OK && rep->vm != NULL && rep->vm->spec != NULL && !json_vm(c, rep->vm)) {
+		if (none)
 			printf("vm %s: nic%u: no security group\n", rep->vm->spec->name, q.index);
-		} else {
+		else
 			printf("vm %s: nic%u: security group of %zu ingress and %zu egress rules "
 			       "(default: ingress %s, egress %s)\n",
 			       rep->vm->spec->name, q.index, n[0], n[1],
 			       pol.ingress_default_deny ? "deny" : "allow",
 			       pol.egress_default_deny ? "deny" : "allow");
-		}
 	}
 	nv_wire_free((ProtobufCMessage *)rep);
 	return rc;
@@ -1511,11 +1496,8 @@ nic_security_show(struct ctl *c, int argc, char **argv)
 static int
 cmd_nic(struct ctl *c, int argc, char **argv)
 {
-	const char *sub = argc > 1 ? argv[1] : "";
+	const char *sub = subcommand(&argc, &argv);
 
-	argc--;
-	argv++;
-	optind = 0;
 	if (strcmp(sub, "add") == 0)
 		return nic_add(c, argc, argv);
 	if (strcmp(sub, "remove") == 0)
@@ -1534,7 +1516,7 @@ cmd_nic(struct ctl *c, int argc, char **argv)
 /* Mirror sessions */
 
 static int
-print_mirror_result(struct ctl *c, Nicvisor__V1__Response *rep, const char *verb)
+print_mirror_result(struct ctl *c, const Nicvisor__V1__Response *rep, const char *verb)
 {
 	if (rep->mirror == NULL) {
 		fprintf(stderr, "nicvisorctl: the agent answered without the mirror session\n");
@@ -1624,28 +1606,12 @@ mirror_create(struct ctl *c, int argc, char **argv)
 static int
 mirror_named(struct ctl *c, int argc, char **argv, bool del)
 {
-	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
-	Nicvisor__V1__DeleteMirrorRequest dm = NICVISOR__V1__DELETE_MIRROR_REQUEST__INIT;
-	Nicvisor__V1__GetMirrorRequest gm = NICVISOR__V1__GET_MIRROR_REQUEST__INIT;
-	Nicvisor__V1__Response *rep;
-	int rc;
-
 	if (no_options(argc, argv) != EXIT_OK || optind + 1 != argc)
 		return usage_error("mirror %s needs a session NAME", del ? "delete" : "get");
-	if (del) {
-		dm.mirror = argv[optind];
-		req.op_case = NICVISOR__V1__REQUEST__OP_DELETE_MIRROR;
-		req.delete_mirror = &dm;
-	} else {
-		gm.mirror = argv[optind];
-		req.op_case = NICVISOR__V1__REQUEST__OP_GET_MIRROR;
-		req.get_mirror = &gm;
-	}
-	rc = call(c, &req, &rep);
-	if (rc == EXIT_OK)
-		rc = print_mirror_result(c, rep, del ? "deleted" : NULL);
-	nv_wire_free((ProtobufCMessage *)rep);
-	return rc;
+	return call_named(c,
+			  del ? NICVISOR__V1__REQUEST__OP_DELETE_MIRROR
+			      : NICVISOR__V1__REQUEST__OP_GET_MIRROR,
+			  argv[optind], print_mirror_result, del ? "deleted" : NULL);
 }
 
 static int
@@ -1671,11 +1637,8 @@ mirror_list(struct ctl *c, int argc, char **argv)
 static int
 cmd_mirror(struct ctl *c, int argc, char **argv)
 {
-	const char *sub = argc > 1 ? argv[1] : "";
+	const char *sub = subcommand(&argc, &argv);
 
-	argc--;
-	argv++;
-	optind = 0;
 	if (strcmp(sub, "create") == 0)
 		return mirror_create(c, argc, argv);
 	if (strcmp(sub, "delete") == 0 || strcmp(sub, "get") == 0)
@@ -1784,10 +1747,9 @@ volume_create(struct ctl *c, int argc, char **argv)
 	};
 	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
 	Nicvisor__V1__CreateVolumeRequest cv = NICVISOR__V1__CREATE_VOLUME_REQUEST__INIT;
-	Nicvisor__V1__Response *rep;
 	const char *name;
 	bool sized = false;
-	int o, rc;
+	int o;
 
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
@@ -1812,57 +1774,24 @@ volume_create(struct ctl *c, int argc, char **argv)
 	cv.name = (char *)name;
 	req.op_case = NICVISOR__V1__REQUEST__OP_CREATE_VOLUME;
 	req.create_volume = &cv;
-	rc = call(c, &req, &rep);
-	if (rc == EXIT_OK)
-		rc = print_volume_result(c, rep, "created");
-	nv_wire_free((ProtobufCMessage *)rep);
-	return rc;
-}
-
-static int
-volume_get_delete(struct ctl *c, int argc, char **argv, bool delete)
-{
-	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
-	Nicvisor__V1__DeleteVolumeRequest dv = NICVISOR__V1__DELETE_VOLUME_REQUEST__INIT;
-	Nicvisor__V1__GetVolumeRequest gv = NICVISOR__V1__GET_VOLUME_REQUEST__INIT;
-	Nicvisor__V1__Response *rep;
-	const char *name;
-	int rc;
-
-	if (no_options(argc, argv) != EXIT_OK ||
-	    one_name(argc, argv, delete ? "volume delete" : "volume get", &name) != EXIT_OK)
-		return EXIT_USAGE;
-	if (delete) {
-		dv.volume = (char *)name;
-		req.op_case = NICVISOR__V1__REQUEST__OP_DELETE_VOLUME;
-		req.delete_volume = &dv;
-	} else {
-		gv.volume = (char *)name;
-		req.op_case = NICVISOR__V1__REQUEST__OP_GET_VOLUME;
-		req.get_volume = &gv;
-	}
-	rc = call(c, &req, &rep);
-	if (rc == EXIT_OK)
-		rc = print_volume_result(c, rep, delete ? "deleted" : NULL);
-	nv_wire_free((ProtobufCMessage *)rep);
-	return rc;
+	return call_print(c, &req, print_volume_result, "created");
 }
 
 /* argv[0] is "volume"; the subcommand follows. */
 static int
 cmd_volume(struct ctl *c, int argc, char **argv)
 {
-	const char *sub = argc > 1 ? argv[1] : "";
+	const char *sub = subcommand(&argc, &argv);
 
-	argc--;
-	argv++;
-	optind = 0;
 	if (strcmp(sub, "create") == 0)
 		return volume_create(c, argc, argv);
 	if (strcmp(sub, "delete") == 0)
-		return volume_get_delete(c, argc, argv, true);
+		return cmd_named(c, argc, argv, "volume delete",
+				 NICVISOR__V1__REQUEST__OP_DELETE_VOLUME, print_volume_result,
+				 "deleted");
 	if (strcmp(sub, "get") == 0)
-		return volume_get_delete(c, argc, argv, false);
+		return cmd_named(c, argc, argv, "volume get", NICVISOR__V1__REQUEST__OP_GET_VOLUME,
+				 print_volume_result, NULL);
 	if (strcmp(sub, "list") == 0)
 		return cmd_list(c, argc, argv, &list_volumes);
 	return usage_error("volume %s: use volume create, delete, list or get",
@@ -1917,10 +1846,7 @@ disk_attach(struct ctl *c, int argc, char **argv)
 		const Nicvisor__V1__VmSpec *s = rep->vm->spec;
 		const Nicvisor__V1__DiskSpec *d = s->disks[s->n_disks - 1];
 
-		if (c->json) {
-			ctl_json_vm(stdout, rep->vm);
-			putchar('\n');
-		} else {
+		if (!json_vm(c, rep->vm)) {
 			printf("vm %s: disk%zu is volume %s%s", s->name, s->n_disks - 1, d->volume,
 			       d->read_only ? ", read-only" : "");
 			ctl_print_disk_limits(stdout, d);
@@ -1950,16 +1876,10 @@ disk_detach(struct ctl *c, int argc, char **argv)
 	req.op_case = NICVISOR__V1__REQUEST__OP_DETACH_DISK;
 	req.detach_disk = &dd;
 	rc = call(c, &req, &rep);
-	if (rc == EXIT_OK && rep->vm != NULL) {
-		if (c->json) {
-			ctl_json_vm(stdout, rep->vm);
-			putchar('\n');
-		} else {
-			printf("vm %s: disk%u detached; %zu left\n",
-			       rep->vm->spec ? rep->vm->spec->name : "", dd.index,
-			       rep->vm->spec ? rep->vm->spec->n_disks : 0);
-		}
-	}
+	if (rc == EXIT_OK && rep->vm != NULL && !json_vm(c, rep->vm))
+		printf("vm %s: disk%u detached; %zu left\n",
+		       rep->vm->spec ? rep->vm->spec->name : "", dd.index,
+		       rep->vm->spec ? rep->vm->spec->n_disks : 0);
 	nv_wire_free((ProtobufCMessage *)rep);
 	return rc;
 }
@@ -1967,11 +1887,8 @@ disk_detach(struct ctl *c, int argc, char **argv)
 static int
 cmd_disk(struct ctl *c, int argc, char **argv)
 {
-	const char *sub = argc > 1 ? argv[1] : "";
+	const char *sub = subcommand(&argc, &argv);
 
-	argc--;
-	argv++;
-	optind = 0;
 	if (strcmp(sub, "attach") == 0)
 		return disk_attach(c, argc, argv);
 	if (strcmp(sub, "detach") == 0)
@@ -2172,12 +2089,8 @@ cmd_wait(struct ctl *c, int argc, char **argv)
 			return rc;
 		state = rep->vm->state;
 		if (state == want) {
-			if (c->json) {
-				ctl_json_vm(stdout, rep->vm);
-				putchar('\n');
-			} else {
+			if (!json_vm(c, rep->vm))
 				printf("vm %s is %s\n", name, nv_vm_state_name(state));
-			}
 			nv_wire_free(&rep->base);
 			return EXIT_OK;
 		}
@@ -2455,8 +2368,12 @@ main(int argc, char **argv)
 	optind = 0; /* glibc: 0 restarts getopt fully on the new argv */
 	if (strcmp(cmd, "create") == 0)
 		rc = cmd_create(&c, argc, argv);
-	else if (strcmp(cmd, "start") == 0 || strcmp(cmd, "get") == 0)
-		rc = cmd_simple(&c, argc, argv, cmd);
+	else if (strcmp(cmd, "start") == 0)
+		rc = cmd_named(&c, argc, argv, cmd, NICVISOR__V1__REQUEST__OP_START_VM,
+			       print_vm_result, "starting");
+	else if (strcmp(cmd, "get") == 0)
+		rc = cmd_named(&c, argc, argv, cmd, NICVISOR__V1__REQUEST__OP_GET_VM,
+			       print_vm_result, NULL);
 	else if (strcmp(cmd, "stop") == 0)
 		rc = cmd_stop(&c, argc, argv);
 	else if (strcmp(cmd, "delete") == 0)
