@@ -333,7 +333,7 @@ int api_page_args(const char *kind, uint32_t page_size, const char *token, uint3
 /* A kind of resource the API lists in pages, ordered by its key. */
 struct api_list_kind {
 	const char *name; /* in page tokens: a token is good for its own list only */
-	int (*cmp)(const void *x, const void *y); /* qsort on item pointers, by key */
+	int (*cmp)(const void *x, const void *y); /* (opt) qsort on item pointers; NULL: by key */
 	const char *(*key)(const void *item);
 	ProtobufCMessage *(*to_pb)(struct dpu_agent *a, const void *item, struct nv_arena *ar);
 };
@@ -347,6 +347,17 @@ struct api_list_kind {
 size_t api_list_page(struct dpu_agent *a, const struct api_list_kind *k, void *const *all, size_t n,
 		     const char *after, uint32_t size, struct nv_arena *ar,
 		     ProtobufCMessage ***msgs, char **token);
+/*
+ * A List request of kind k (its page_size and page_token) answered in rep:
+ * its page of the *n items at *all (the agent's array and count, read under
+ * a->lock, which this takes) as the Response field `result`, a
+ * List*Response with the items as field 1 and next_page_token as field 2
+ * (as each of them is in api.proto). 0, or a negative errno with st filled.
+ */
+int api_list(struct dpu_agent *a, const struct api_list_kind *k, void *const *const *all,
+	     const size_t *n, uint32_t page_size, const char *page_token,
+	     Nicvisor__V1__Response__ResultCase result, struct nv_arena *ar,
+	     Nicvisor__V1__Response *rep, struct dpu_status *st);
 
 /* api_net.c: networks, NICs and port statistics */
 int api_create_network(struct dpu_agent *a, const Nicvisor__V1__CreateNetworkRequest *r,

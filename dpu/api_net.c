@@ -220,15 +220,6 @@ api_get_network(struct dpu_agent *a, const Nicvisor__V1__GetNetworkRequest *r, s
 	return 0;
 }
 
-static int
-cmp_net_name(const void *x, const void *y)
-{
-	const struct dpu_network *a = *(const struct dpu_network *const *)x;
-	const struct dpu_network *b = *(const struct dpu_network *const *)y;
-
-	return strcmp(a->name, b->name);
-}
-
 static const char *
 net_key(const void *p)
 {
@@ -246,28 +237,10 @@ int
 api_list_networks(struct dpu_agent *a, const Nicvisor__V1__ListNetworksRequest *r,
 		  struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st)
 {
-	static const struct api_list_kind kind = { "networks", cmp_net_name, net_key, net_pb };
-	Nicvisor__V1__ListNetworksResponse *lr;
-	char after[DPU_PAGE_KEY_MAX + 1];
-	ProtobufCMessage **msgs;
-	uint32_t size;
-	char *token;
+	static const struct api_list_kind kind = { "networks", NULL, net_key, net_pb };
 
-	if (api_page_args(kind.name, r->page_size, r->page_token, &size, after, sizeof(after), st) <
-	    0)
-		return -EINVAL;
-	lr = nv_arena_alloc(ar, sizeof(*lr));
-	nicvisor__v1__list_networks_response__init(lr);
-	pthread_mutex_lock(&a->lock);
-	lr->n_networks = api_list_page(a, &kind, (void *const *)a->nets, a->nnets, after, size, ar,
-				       &msgs, &token);
-	pthread_mutex_unlock(&a->lock);
-	lr->networks = (Nicvisor__V1__Network **)msgs;
-	if (token != NULL)
-		lr->next_page_token = token;
-	rep->result_case = NICVISOR__V1__RESPONSE__RESULT_NETWORKS;
-	rep->networks = lr;
-	return 0;
+	return api_list(a, &kind, (void *const *const *)&a->nets, &a->nnets, r->page_size,
+			r->page_token, NICVISOR__V1__RESPONSE__RESULT_NETWORKS, ar, rep, st);
 }
 
 /* NICs */

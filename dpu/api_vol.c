@@ -197,15 +197,6 @@ api_get_volume(struct dpu_agent *a, const Nicvisor__V1__GetVolumeRequest *r, str
 	return 0;
 }
 
-static int
-cmp_vol_name(const void *x, const void *y)
-{
-	const struct dpu_volume *a = *(const struct dpu_volume *const *)x;
-	const struct dpu_volume *b = *(const struct dpu_volume *const *)y;
-
-	return strcmp(a->name, b->name);
-}
-
 static const char *
 vol_key(const void *p)
 {
@@ -222,28 +213,10 @@ int
 api_list_volumes(struct dpu_agent *a, const Nicvisor__V1__ListVolumesRequest *r,
 		 struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st)
 {
-	static const struct api_list_kind kind = { "volumes", cmp_vol_name, vol_key, vol_pb };
-	Nicvisor__V1__ListVolumesResponse *lr;
-	char after[DPU_PAGE_KEY_MAX + 1];
-	ProtobufCMessage **msgs;
-	uint32_t size;
-	char *token;
+	static const struct api_list_kind kind = { "volumes", NULL, vol_key, vol_pb };
 
-	if (api_page_args(kind.name, r->page_size, r->page_token, &size, after, sizeof(after), st) <
-	    0)
-		return -EINVAL;
-	lr = nv_arena_alloc(ar, sizeof(*lr));
-	nicvisor__v1__list_volumes_response__init(lr);
-	pthread_mutex_lock(&a->lock);
-	lr->n_volumes = api_list_page(a, &kind, (void *const *)a->vols, a->nvols, after, size, ar,
-				      &msgs, &token);
-	pthread_mutex_unlock(&a->lock);
-	lr->volumes = (Nicvisor__V1__Volume **)msgs;
-	if (token != NULL)
-		lr->next_page_token = token;
-	rep->result_case = NICVISOR__V1__RESPONSE__RESULT_VOLUMES;
-	rep->volumes = lr;
-	return 0;
+	return api_list(a, &kind, (void *const *const *)&a->vols, &a->nvols, r->page_size,
+			r->page_token, NICVISOR__V1__RESPONSE__RESULT_VOLUMES, ar, rep, st);
 }
 
 /* Disks */
