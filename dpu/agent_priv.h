@@ -20,6 +20,7 @@
 #include "nicvisor/v1/dpu_state.pb-c.h"
 #include "status.h"
 #include "validate.h"
+#include "vm_state.h"
 
 #define DPU_MAX_VMS         4096
 #define DPU_MAX_HOSTS       1024
@@ -325,6 +326,17 @@ void vm_disks_detach(struct dpu_agent *a, struct dpu_vm *vm);
 int api_lock_vm(struct dpu_agent *a, const char *ref, struct dpu_vm **out, struct dpu_status *st);
 /* agent_save(); CODE_INTERNAL in st if it fails (the change stays). */
 int api_save_or_fail(struct dpu_agent *a, struct dpu_status *st);
+/* api_lock_vm(), and the VM's state allows op (not forced): 0 with a->lock
+ * held, or a negative errno with st filled and no lock held. */
+int api_lock_vm_for(struct dpu_agent *a, const char *ref, enum dpu_vm_op op, struct dpu_vm **out,
+		    struct dpu_status *st);
+/* index is one of vm's n NICs or disks (what: "NIC", "disk"): 0, or
+ * CODE_NOT_FOUND on field "index" in st. */
+int api_vm_index(const struct dpu_vm *vm, const char *what, uint32_t index, size_t n,
+		 struct dpu_status *st);
+/* vm is the answer in rep, and the change is saved: api_save_or_fail(). */
+int api_answer_vm(struct dpu_agent *a, const struct dpu_vm *vm, struct nv_arena *ar,
+		  Nicvisor__V1__Response *rep, struct dpu_status *st);
 /* page_size and page_token of a List request of kind: the page size and
  * the key to continue after ("" for the first page). */
 int api_page_args(const char *kind, uint32_t page_size, const char *token, uint32_t *size,

@@ -63,6 +63,42 @@ api_save_or_fail(struct dpu_agent *a, struct dpu_status *st)
 }
 
 int
+api_lock_vm_for(struct dpu_agent *a, const char *ref, enum dpu_vm_op op, struct dpu_vm **out,
+		struct dpu_status *st)
+{
+	int rc = api_lock_vm(a, ref, out, st);
+
+	if (rc < 0)
+		return rc;
+	rc = dpu_vm_check_op(op, (*out)->state, false, (*out)->spec->name, st);
+	if (rc < 0)
+		pthread_mutex_unlock(&a->lock);
+	return rc;
+}
+
+int
+api_vm_index(const struct dpu_vm *vm, const char *what, uint32_t index, size_t n,
+	     struct dpu_status *st)
+{
+	if (index < n)
+		return 0;
+	if (n == 0)
+		return dpu_fail(st, CODE(NOT_FOUND), "index", "vm %s has no %ss", vm->spec->name,
+				what);
+	return dpu_fail(st, CODE(NOT_FOUND), "index", "vm %s has no %s %u; its %ss are 0..%zu",
+			vm->spec->name, what, index, what, n - 1);
+}
+
+int
+api_answer_vm(struct dpu_agent *a, const struct dpu_vm *vm, struct nv_arena *ar,
+	      Nicvisor__V1__Response *rep, struct dpu_status *st)
+{
+	rep->result_case = NICVISOR__V1__RESPONSE__RESULT_VM;
+	rep->vm = vm_to_pb(vm, ar);
+	return api_save_or_fail(a, st);
+}
+
+int
 vm_start_on(struct dpu_agent *a, struct dpu_vm *vm, struct dpu_host *h, struct dpu_artifact *kernel,
 	    struct dpu_artifact *initrd, struct dpu_status *st)
 {
@@ -230,9 +266,7 @@ create_vm(struct dpu_agent *a, const Nicvisor__V1__CreateVmRequest *r, struct nv
 		}
 	}
 	nv_info("created vm %s (%s)%s", vm->spec->name, vm->id, r->start ? " and started it" : "");
-	rep->result_case = NICVISOR__V1__RESPONSE__RESULT_VM;
-	rep->vm = vm_to_pb(vm, ar);
-	rc = api_save_or_fail(a, st);
+	rc = api_answer_vm(a, vm, ar, rep, st);
 out_unlock:
 	pthread_mutex_unlock(&a->lock);
 	dpu_artifact_put(kernel);
@@ -288,11 +322,8 @@ start_vm(struct dpu_agent *a, const Nicvisor__V1__StartVmRequest *r, struct nv_a
 		 (rc = host_place(a, vm->spec, preferred_host(a, vm), &h, st)) == 0) {
 		rc = vm_start_on(a, vm, h, kernel, initrd, st);
 		kernel = initrd = NULL;
-		if (rc == 0) {
-			rep->result_case = NICVISOR__V1__RESPONSE__RESULT_VM;
-			rep->vm = vm_to_pb(vm, ar);
-			rc = api_save_or_fail(a, st);
-		}
+		if (rc == 0)
+			rc = api_answer_vm(a, vm, ar, rep, st);
 	}
 	pthread_mutex_unlock(&a->lock);
 	dpu_artifact_put(kernel);

@@ -270,12 +270,9 @@ api_add_nic(struct dpu_agent *a, const Nicvisor__V1__AddNicRequest *r, struct nv
 
 	if (dpu_validate_vm_ref(r->vm, "vm", st) < 0 || dpu_validate_nic(r->nic, "nic", st) < 0)
 		return -EINVAL;
-	rc = api_lock_vm(a, r->vm, &vm, st);
+	rc = api_lock_vm_for(a, r->vm, DPU_VM_OP_EDIT_NICS, &vm, st);
 	if (rc < 0)
 		return rc;
-	rc = dpu_vm_check_op(DPU_VM_OP_EDIT_NICS, vm->state, false, vm->spec->name, st);
-	if (rc < 0)
-		goto out_unlock;
 	n = vm->spec->n_nics;
 	if (n >= DPU_MAX_NICS) {
 		rc = dpu_fail(st, CODE(RESOURCE_EXHAUSTED), "vm",
@@ -306,9 +303,7 @@ api_add_nic(struct dpu_agent *a, const Nicvisor__V1__AddNicRequest *r, struct nv
 		goto out_unlock;
 	nv_info("vm %s (%s): NIC %zu added on network %s, MAC %s", vm->spec->name, vm->id, n,
 		added.network, added.mac);
-	rep->result_case = NICVISOR__V1__RESPONSE__RESULT_VM;
-	rep->vm = vm_to_pb(vm, ar);
-	rc = api_save_or_fail(a, st);
+	rc = api_answer_vm(a, vm, ar, rep, st);
 out_unlock:
 	pthread_mutex_unlock(&a->lock);
 	return rc;
@@ -324,23 +319,13 @@ api_remove_nic(struct dpu_agent *a, const Nicvisor__V1__RemoveNicRequest *r, str
 	size_t n, k = 0;
 	int rc;
 
-	rc = api_lock_vm(a, r->vm, &vm, st);
+	rc = api_lock_vm_for(a, r->vm, DPU_VM_OP_EDIT_NICS, &vm, st);
 	if (rc < 0)
 		return rc;
-	rc = dpu_vm_check_op(DPU_VM_OP_EDIT_NICS, vm->state, false, vm->spec->name, st);
+	n = vm->spec->n_nics;
+	rc = api_vm_index(vm, "NIC", r->index, n, st);
 	if (rc < 0)
 		goto out_unlock;
-	n = vm->spec->n_nics;
-	if (r->index >= n) {
-		if (n == 0)
-			rc = dpu_fail(st, CODE(NOT_FOUND), "index", "vm %s has no NICs",
-				      vm->spec->name);
-		else
-			rc = dpu_fail(st, CODE(NOT_FOUND), "index",
-				      "vm %s has no NIC %u; its NICs are 0..%zu", vm->spec->name,
-				      r->index, n - 1);
-		goto out_unlock;
-	}
 	for (size_t i = 0; i < n; i++)
 		if (i != r->index)
 			nics[k++] = vm->spec->nics[i];
@@ -364,9 +349,7 @@ api_remove_nic(struct dpu_agent *a, const Nicvisor__V1__RemoveNicRequest *r, str
 		}
 	}
 	nv_info("vm %s (%s): NIC %u removed", vm->spec->name, vm->id, r->index);
-	rep->result_case = NICVISOR__V1__RESPONSE__RESULT_VM;
-	rep->vm = vm_to_pb(vm, ar);
-	rc = api_save_or_fail(a, st);
+	rc = api_answer_vm(a, vm, ar, rep, st);
 out_unlock:
 	pthread_mutex_unlock(&a->lock);
 	return rc;

@@ -245,12 +245,9 @@ api_attach_disk(struct dpu_agent *a, const Nicvisor__V1__AttachDiskRequest *r, s
 
 	if (dpu_validate_vm_ref(r->vm, "vm", st) < 0 || dpu_validate_disk(r->disk, "disk", st) < 0)
 		return -EINVAL;
-	rc = api_lock_vm(a, r->vm, &vm, st);
+	rc = api_lock_vm_for(a, r->vm, DPU_VM_OP_EDIT_DISKS, &vm, st);
 	if (rc < 0)
 		return rc;
-	rc = dpu_vm_check_op(DPU_VM_OP_EDIT_DISKS, vm->state, false, vm->spec->name, st);
-	if (rc < 0)
-		goto out_unlock;
 	n = vm->spec->n_disks;
 	if (n >= DPU_MAX_DISKS) {
 		rc = dpu_fail(st, CODE(RESOURCE_EXHAUSTED), "vm",
@@ -269,9 +266,7 @@ api_attach_disk(struct dpu_agent *a, const Nicvisor__V1__AttachDiskRequest *r, s
 		goto out_unlock;
 	nv_info("vm %s (%s): disk %zu is volume %s%s", vm->spec->name, vm->id, n, added.volume,
 		added.read_only ? ", read-only" : "");
-	rep->result_case = NICVISOR__V1__RESPONSE__RESULT_VM;
-	rep->vm = vm_to_pb(vm, ar);
-	rc = api_save_or_fail(a, st);
+	rc = api_answer_vm(a, vm, ar, rep, st);
 out_unlock:
 	pthread_mutex_unlock(&a->lock);
 	return rc;
@@ -286,23 +281,13 @@ api_detach_disk(struct dpu_agent *a, const Nicvisor__V1__DetachDiskRequest *r, s
 	size_t n, k = 0;
 	int rc;
 
-	rc = api_lock_vm(a, r->vm, &vm, st);
+	rc = api_lock_vm_for(a, r->vm, DPU_VM_OP_EDIT_DISKS, &vm, st);
 	if (rc < 0)
 		return rc;
-	rc = dpu_vm_check_op(DPU_VM_OP_EDIT_DISKS, vm->state, false, vm->spec->name, st);
+	n = vm->spec->n_disks;
+	rc = api_vm_index(vm, "disk", r->index, n, st);
 	if (rc < 0)
 		goto out_unlock;
-	n = vm->spec->n_disks;
-	if (r->index >= n) {
-		if (n == 0)
-			rc = dpu_fail(st, CODE(NOT_FOUND), "index", "vm %s has no disks",
-				      vm->spec->name);
-		else
-			rc = dpu_fail(st, CODE(NOT_FOUND), "index",
-				      "vm %s has no disk %u; its disks are 0..%zu", vm->spec->name,
-				      r->index, n - 1);
-		goto out_unlock;
-	}
 	for (size_t i = 0; i < n; i++)
 		if (i != r->index)
 			disks[k++] = vm->spec->disks[i];
@@ -312,9 +297,7 @@ api_detach_disk(struct dpu_agent *a, const Nicvisor__V1__DetachDiskRequest *r, s
 	if (rc < 0)
 		goto out_unlock;
 	nv_info("vm %s (%s): disk %u detached", vm->spec->name, vm->id, r->index);
-	rep->result_case = NICVISOR__V1__RESPONSE__RESULT_VM;
-	rep->vm = vm_to_pb(vm, ar);
-	rc = api_save_or_fail(a, st);
+	rc = api_answer_vm(a, vm, ar, rep, st);
 out_unlock:
 	pthread_mutex_unlock(&a->lock);
 	return rc;
