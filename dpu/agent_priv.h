@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "agent.h"
 #include "artifact.h"
@@ -155,6 +156,54 @@ struct dpu_agent {
 /* agent.c */
 uint64_t agent_now_ms(struct dpu_agent *a);
 void agent_random_hex(struct dpu_agent *a, char *out, size_t digits);
+
+/*
+ * Records kept as arrays of pointers (a->nets, a->vols), each with its id
+ * and its name as char arrays (at offsets id and name in the record).
+ */
+/* The record whose char array at offset off holds s, or NULL. */
+static inline void *
+dpu_record_with(void *const *recs, size_t n, size_t off, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp((const char *)recs[i] + off, s) == 0)
+			return recs[i];
+	return NULL;
+}
+
+/* The record ref names: by id (if ref is_id and one has it), else by name. */
+static inline void *
+dpu_record_find(void *const *recs, size_t n, size_t id, size_t name, bool is_id, const char *ref)
+{
+	void *rec = is_id ? dpu_record_with(recs, n, id, ref) : NULL;
+
+	return rec != NULL ? rec : dpu_record_with(recs, n, name, ref);
+}
+
+/* out := prefix ("net-") and 16 random hex digits, an id no record has. */
+static inline void
+dpu_record_new_id(struct dpu_agent *a, char *out, const char *prefix, void *const *recs, size_t n,
+		  size_t id)
+{
+	size_t len = strlen(prefix);
+
+	do {
+		memcpy(out, prefix, len);
+		agent_random_hex(a, out + len, 16);
+	} while (dpu_record_with(recs, n, id, out) != NULL);
+}
+
+/* rec out of recs (the last one takes its place). */
+static inline void
+dpu_record_remove(void **recs, size_t *n, const void *rec)
+{
+	for (size_t i = 0; i < *n; i++) {
+		if (recs[i] == rec) {
+			recs[i] = recs[--*n];
+			break;
+		}
+	}
+}
 struct dpu_vm *vm_find(struct dpu_agent *a, const char *id_or_name);
 struct dpu_vm *vm_find_id(struct dpu_agent *a, const char *id);
 struct dpu_vm *vm_find_name(struct dpu_agent *a, const char *name);
