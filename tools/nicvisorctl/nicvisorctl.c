@@ -711,11 +711,10 @@ list_all(struct ctl *c, Nicvisor__V1__Request__OpCase op, Nicvisor__V1__Response
 	const ProtobufCFieldDescriptor *nextf =
 		protobuf_c_message_descriptor_get_field(resf->descriptor, 2);
 	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	ProtobufCMessage *lr = op_new(&req, op);
+	const ProtobufCFieldDescriptor *tokf;
 	char *token = NULL;
 	int rc = EXIT_OK;
-
-	const ProtobufCFieldDescriptor *tokf;
-	ProtobufCMessage *lr = op_new(&req, op);
 
 	if (lr == NULL)
 		return EXIT_ERR;
@@ -786,32 +785,32 @@ struct list_cmd {
 };
 
 static const struct list_cmd list_vms = {
-	"list",
-	"vms",
-	NICVISOR__V1__REQUEST__OP_LIST_VMS,
-	NICVISOR__V1__RESPONSE__RESULT_VMS,
-	ctl_print_vm_table_header,
+	.cmd = "list",
+	.key = "vms",
+	.op = NICVISOR__V1__REQUEST__OP_LIST_VMS,
+	.result = NICVISOR__V1__RESPONSE__RESULT_VMS,
+	.header = ctl_print_vm_table_header,
 };
 static const struct list_cmd list_hosts = {
-	"hosts",
-	"hosts",
-	NICVISOR__V1__REQUEST__OP_LIST_HOSTS,
-	NICVISOR__V1__RESPONSE__RESULT_HOSTS,
-	ctl_print_host_table_header,
+	.cmd = "hosts",
+	.key = "hosts",
+	.op = NICVISOR__V1__REQUEST__OP_LIST_HOSTS,
+	.result = NICVISOR__V1__RESPONSE__RESULT_HOSTS,
+	.header = ctl_print_host_table_header,
 };
 static const struct list_cmd list_networks = {
-	"network list",
-	"networks",
-	NICVISOR__V1__REQUEST__OP_LIST_NETWORKS,
-	NICVISOR__V1__RESPONSE__RESULT_NETWORKS,
-	ctl_print_network_table_header,
+	.cmd = "network list",
+	.key = "networks",
+	.op = NICVISOR__V1__REQUEST__OP_LIST_NETWORKS,
+	.result = NICVISOR__V1__RESPONSE__RESULT_NETWORKS,
+	.header = ctl_print_network_table_header,
 };
 static const struct list_cmd list_volumes = {
-	"volume list",
-	"volumes",
-	NICVISOR__V1__REQUEST__OP_LIST_VOLUMES,
-	NICVISOR__V1__RESPONSE__RESULT_VOLUMES,
-	ctl_print_volume_table_header,
+	.cmd = "volume list",
+	.key = "volumes",
+	.op = NICVISOR__V1__REQUEST__OP_LIST_VOLUMES,
+	.result = NICVISOR__V1__RESPONSE__RESULT_VOLUMES,
+	.header = ctl_print_volume_table_header,
 };
 
 static int
@@ -1221,10 +1220,9 @@ nic_add(struct ctl *c, int argc, char **argv)
 		const Nicvisor__V1__VmSpec *s = rep->vm->spec;
 		const Nicvisor__V1__NicSpec *n = s->nics[s->n_nics - 1];
 
-		if (!json_vm(c, rep->vm)) {
+		if (!json_vm(c, rep->vm))
 			printf("vm %s: nic%zu on network %s, mac %s\n", s->name, s->n_nics - 1,
 			       n->network, n->mac);
-		}
 	}
 	nv_wire_free((ProtobufCMessage *)rep);
 	return rc;
