@@ -370,6 +370,10 @@ int vm_disks_attach(struct dpu_agent *a, struct dpu_vm *vm, struct dpu_status *s
 void vm_disks_detach(struct dpu_agent *a, struct dpu_vm *vm);
 
 /* api.c */
+/* After a look-up of ref under a->lock: 0 if found (the lock still held);
+ * else the lock is released and CODE_NOT_FOUND on field `what` is in st. */
+int api_found(struct dpu_agent *a, const void *found, const char *what, const char *ref,
+	      struct dpu_status *st);
 /* Validate a VM reference (id or name) and find the VM: 0 with a->lock
  * held and *out set, or a negative errno with st filled and no lock held. */
 int api_lock_vm(struct dpu_agent *a, const char *ref, struct dpu_vm **out, struct dpu_status *st);
@@ -383,6 +387,9 @@ int api_lock_vm_for(struct dpu_agent *a, const char *ref, enum dpu_vm_op op, str
  * CODE_NOT_FOUND on field "index" in st. */
 int api_vm_index(const struct dpu_vm *vm, const char *what, uint32_t index, size_t n,
 		 struct dpu_status *st);
+/* vm's spec replaced by spec (owned, as from spec_with_nics(); NULL: out
+ * of memory, CODE_INTERNAL in st), the old one freed. */
+int api_vm_set_spec(struct dpu_vm *vm, Nicvisor__V1__VmSpec *spec, struct dpu_status *st);
 /* vm is the answer in rep, and the change is saved: api_save_or_fail(). */
 int api_answer_vm(struct dpu_agent *a, const struct dpu_vm *vm, struct nv_arena *ar,
 		  Nicvisor__V1__Response *rep, struct dpu_status *st);

@@ -29,10 +29,14 @@
 /* A List answer stays well under NV_WIRE_MAX_MSG. */
 #define PAGE_MAX_BYTES (NV_WIRE_MAX_MSG / 2)
 
-static int
-not_found(struct dpu_status *st, const char *ref)
+int
+api_found(struct dpu_agent *a, const void *found, const char *what, const char *ref,
+	  struct dpu_status *st)
 {
-	return dpu_fail(st, CODE(NOT_FOUND), "vm", "vm %s: not found", ref);
+	if (found != NULL)
+		return 0;
+	pthread_mutex_unlock(&a->lock);
+	return dpu_fail(st, CODE(NOT_FOUND), what, "%s %s: not found", what, ref);
 }
 
 int
@@ -42,11 +46,7 @@ api_lock_vm(struct dpu_agent *a, const char *ref, struct dpu_vm **out, struct dp
 		return -EINVAL;
 	pthread_mutex_lock(&a->lock);
 	*out = vm_find(a, ref);
-	if (*out == NULL) {
-		pthread_mutex_unlock(&a->lock);
-		return not_found(st, ref);
-	}
-	return 0;
+	return api_found(a, *out, "vm", ref, st);
 }
 
 int
@@ -87,6 +87,16 @@ api_vm_index(const struct dpu_vm *vm, const char *what, uint32_t index, size_t n
 				what);
 	return dpu_fail(st, CODE(NOT_FOUND), "index", "vm %s has no %s %u; its %ss are 0..%zu",
 			vm->spec->name, what, index, what, n - 1);
+}
+
+int
+api_vm_set_spec(struct dpu_vm *vm, Nicvisor__V1__VmSpec *spec, struct dpu_status *st)
+{
+	if (spec == NULL)
+		return dpu_fail(st, CODE(INTERNAL), "", "out of memory");
+	dpu_pb_free(vm->spec);
+	vm->spec = spec;
+	return 0;
 }
 
 int

@@ -36,11 +36,7 @@ lock_network(struct dpu_agent *a, const char *ref, struct dpu_network **out, str
 		return -EINVAL;
 	pthread_mutex_lock(&a->lock);
 	*out = net_find(a, ref);
-	if (*out == NULL) {
-		pthread_mutex_unlock(&a->lock);
-		return dpu_fail(st, CODE(NOT_FOUND), "network", "network %s: not found", ref);
-	}
-	return 0;
+	return api_found(a, *out, "network", ref, st);
 }
 
 /* Answer with net, saved. */
@@ -245,19 +241,6 @@ api_list_networks(struct dpu_agent *a, const Nicvisor__V1__ListNetworksRequest *
 
 /* NICs */
 
-/* Replace vm's spec by one with these NICs; the old one is freed. */
-static int
-vm_set_nics(struct dpu_vm *vm, Nicvisor__V1__NicSpec *const *nics, size_t n, struct dpu_status *st)
-{
-	Nicvisor__V1__VmSpec *spec = spec_with_nics(vm->spec, nics, n);
-
-	if (spec == NULL)
-		return dpu_fail(st, CODE(INTERNAL), "", "out of memory");
-	dpu_pb_free(vm->spec);
-	vm->spec = spec;
-	return 0;
-}
-
 int
 api_add_nic(struct dpu_agent *a, const Nicvisor__V1__AddNicRequest *r, struct nv_arena *ar,
 	    Nicvisor__V1__Response *rep, struct dpu_status *st)
@@ -291,7 +274,7 @@ api_add_nic(struct dpu_agent *a, const Nicvisor__V1__AddNicRequest *r, struct nv
 		rc = dpu_fail(st, CODE(INTERNAL), "", "out of memory");
 		goto out_unlock;
 	}
-	rc = vm_set_nics(vm, nics, n + 1, st);
+	rc = api_vm_set_spec(vm, spec_with_nics(vm->spec, nics, n + 1), st);
 	if (rc == 0 && (rc = vm_nic_attach(a, vm, n, st)) < 0) {
 		/* Back to the NICs it had. */
 		dpu_pb_free(vm->spec);
@@ -330,7 +313,7 @@ api_remove_nic(struct dpu_agent *a, const Nicvisor__V1__RemoveNicRequest *r, str
 		if (i != r->index)
 			nics[k++] = vm->spec->nics[i];
 	removed = vm->ports[r->index];
-	rc = vm_set_nics(vm, nics, k, st);
+	rc = api_vm_set_spec(vm, spec_with_nics(vm->spec, nics, k), st);
 	if (rc < 0)
 		goto out_unlock;
 	/* The port goes; the NICs after it move down one index and keep

@@ -35,11 +35,7 @@ lock_volume(struct dpu_agent *a, const char *ref, struct dpu_volume **out, struc
 		return -EINVAL;
 	pthread_mutex_lock(&a->lock);
 	*out = vol_find(a, ref);
-	if (*out == NULL) {
-		pthread_mutex_unlock(&a->lock);
-		return dpu_fail(st, CODE(NOT_FOUND), "volume", "volume %s: not found", ref);
-	}
-	return 0;
+	return api_found(a, *out, "volume", ref, st);
 }
 
 static void
@@ -221,19 +217,6 @@ api_list_volumes(struct dpu_agent *a, const Nicvisor__V1__ListVolumesRequest *r,
 
 /* Disks */
 
-static int
-vm_set_disks(struct dpu_vm *vm, Nicvisor__V1__DiskSpec *const *disks, size_t n,
-	     struct dpu_status *st)
-{
-	Nicvisor__V1__VmSpec *spec = spec_with_disks(vm->spec, disks, n);
-
-	if (spec == NULL)
-		return dpu_fail(st, CODE(INTERNAL), "", "out of memory");
-	dpu_pb_free(vm->spec);
-	vm->spec = spec;
-	return 0;
-}
-
 int
 api_attach_disk(struct dpu_agent *a, const Nicvisor__V1__AttachDiskRequest *r, struct nv_arena *ar,
 		Nicvisor__V1__Response *rep, struct dpu_status *st)
@@ -261,7 +244,7 @@ api_attach_disk(struct dpu_agent *a, const Nicvisor__V1__AttachDiskRequest *r, s
 	for (size_t i = 0; i < n; i++)
 		disks[i] = vm->spec->disks[i];
 	disks[n] = &added;
-	rc = vm_set_disks(vm, disks, n + 1, st);
+	rc = api_vm_set_spec(vm, spec_with_disks(vm->spec, disks, n + 1), st);
 	if (rc < 0)
 		goto out_unlock;
 	nv_info("vm %s (%s): disk %zu is volume %s%s", vm->spec->name, vm->id, n, added.volume,
@@ -293,7 +276,7 @@ api_detach_disk(struct dpu_agent *a, const Nicvisor__V1__DetachDiskRequest *r, s
 			disks[k++] = vm->spec->disks[i];
 	/* A VM that does not run has no backend disks; nothing moves. */
 	vm_disks_detach(a, vm);
-	rc = vm_set_disks(vm, disks, k, st);
+	rc = api_vm_set_spec(vm, spec_with_disks(vm->spec, disks, k), st);
 	if (rc < 0)
 		goto out_unlock;
 	nv_info("vm %s (%s): disk %u detached", vm->spec->name, vm->id, r->index);
