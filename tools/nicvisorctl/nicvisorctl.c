@@ -784,34 +784,20 @@ struct list_cmd {
 	void (*header)(FILE *f);
 };
 
-static const struct list_cmd list_vms = {
-	.cmd = "list",
-	.key = "vms",
-	.op = NICVISOR__V1__REQUEST__OP_LIST_VMS,
-	.result = NICVISOR__V1__RESPONSE__RESULT_VMS,
-	.header = ctl_print_vm_table_header,
-};
-static const struct list_cmd list_hosts = {
-	.cmd = "hosts",
-	.key = "hosts",
-	.op = NICVISOR__V1__REQUEST__OP_LIST_HOSTS,
-	.result = NICVISOR__V1__RESPONSE__RESULT_HOSTS,
-	.header = ctl_print_host_table_header,
-};
-static const struct list_cmd list_networks = {
-	.cmd = "network list",
-	.key = "networks",
-	.op = NICVISOR__V1__REQUEST__OP_LIST_NETWORKS,
-	.result = NICVISOR__V1__RESPONSE__RESULT_NETWORKS,
-	.header = ctl_print_network_table_header,
-};
-static const struct list_cmd list_volumes = {
-	.cmd = "volume list",
-	.key = "volumes",
-	.op = NICVISOR__V1__REQUEST__OP_LIST_VOLUMES,
-	.result = NICVISOR__V1__RESPONSE__RESULT_VOLUMES,
-	.header = ctl_print_volume_table_header,
-};
+static const struct list_cmd list_vms = { "list", "vms", NICVISOR__V1__REQUEST__OP_LIST_VMS,
+					  NICVISOR__V1__RESPONSE__RESULT_VMS,
+					  ctl_print_vm_table_header };
+static const struct list_cmd list_hosts = { "hosts", "hosts", NICVISOR__V1__REQUEST__OP_LIST_HOSTS,
+					    NICVISOR__V1__RESPONSE__RESULT_HOSTS,
+					    ctl_print_host_table_header };
+static const struct list_cmd list_networks = { "network list", "networks",
+					       NICVISOR__V1__REQUEST__OP_LIST_NETWORKS,
+					       NICVISOR__V1__RESPONSE__RESULT_NETWORKS,
+					       ctl_print_network_table_header };
+static const struct list_cmd list_volumes = { "volume list", "volumes",
+					      NICVISOR__V1__REQUEST__OP_LIST_VOLUMES,
+					      NICVISOR__V1__RESPONSE__RESULT_VOLUMES,
+					      ctl_print_volume_table_header };
 
 static int
 cmd_list(struct ctl *c, int argc, char **argv, const struct list_cmd *l)
