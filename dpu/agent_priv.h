@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "agent.h"
 #include "artifact.h"
@@ -20,6 +21,7 @@
 #include "nicvisor/v1/dpu_state.pb-c.h"
 #include "status.h"
 #include "validate.h"
+#include "vm_state.h"
 
 #define DPU_MAX_VMS         4096
 #define DPU_MAX_HOSTS       1024
@@ -154,6 +156,54 @@ struct dpu_agent {
 /* agent.c */
 uint64_t agent_now_ms(struct dpu_agent *a);
 void agent_random_hex(struct dpu_agent *a, char *out, size_t digits);
+
+/*
+ * Records kept as arrays of pointers (a->nets, a->vols), each with its id
+ * and its name as char arrays (at offsets id and name in the record).
+ */
+/* The record whose char array at offset off holds s, or NULL. */
+static inline void *
+dpu_record_with(void *const *recs, size_t n, size_t off, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp((const char *)recs[i] + off, s) == 0)
+			return recs[i];
+	return NULL;
+}
+
+/* The record ref names: by id (if ref is_id and one has it), else by name. */
+static inline void *
+dpu_record_find(void *const *recs, size_t n, size_t id, size_t name, bool is_id, const char *ref)
+{
+	void *rec = is_id ? dpu_record_with(recs, n, id, ref) : NULL;
+
+	return rec != NULL ? rec : dpu_record_with(recs, n, name, ref);
+}
+
+/* out := prefix ("net-") and 16 random hex digits, an id no record has. */
+static inline void
+dpu_record_new_id(struct dpu_agent *a, char *out, const char *prefix, void *const *recs, size_t n,
+		  size_t id)
+{
+	size_t len = strlen(prefix);
+
+	do {
+		memcpy(out, prefix, len);
+		agent_random_hex(a, out + len, 16);
+	} while (dpu_record_with(recs, n, id, out) != NULL);
+}
+
+/* rec out of recs (the last one takes its place). */
+static inline void
+dpu_record_remove(void **recs, size_t *n, const void *rec)
+{
+	for (size_t i = 0; i < *n; i++) {
+		if (recs[i] == rec) {
+			recs[i] = recs[--*n];
+			break;
+		}
+	}
+}
 struct dpu_vm *vm_find(struct dpu_agent *a, const char *id_or_name);
 struct dpu_vm *vm_find_id(struct dpu_agent *a, const char *id);
 struct dpu_vm *vm_find_name(struct dpu_agent *a, const char *name);
@@ -320,11 +370,29 @@ int vm_disks_attach(struct dpu_agent *a, struct dpu_vm *vm, struct dpu_status *s
 void vm_disks_detach(struct dpu_agent *a, struct dpu_vm *vm);
 
 /* api.c */
+/* After a look-up of ref under a->lock: 0 if found (the lock still held);
+ * else the lock is released and CODE_NOT_FOUND on field `what` is in st. */
+int api_found(struct dpu_agent *a, const void *found, const char *what, const char *ref,
+	      struct dpu_status *st);
 /* Validate a VM reference (id or name) and find the VM: 0 with a->lock
  * held and *out set, or a negative errno with st filled and no lock held. */
 int api_lock_vm(struct dpu_agent *a, const char *ref, struct dpu_vm **out, struct dpu_status *st);
 /* agent_save(); CODE_INTERNAL in st if it fails (the change stays). */
 int api_save_or_fail(struct dpu_agent *a, struct dpu_status *st);
+/* api_lock_vm(), and the VM's state allows op (not forced): 0 with a->lock
+ * held, or a negative errno with st filled and no lock held. */
+int api_lock_vm_for(struct dpu_agent *a, const char *ref, enum dpu_vm_op op, struct dpu_vm **out,
+		    struct dpu_status *st);
+/* index is one of vm's n NICs or disks (what: "NIC", "disk"): 0, or
+ * CODE_NOT_FOUND on field "index" in st. */
+int api_vm_index(const struct dpu_vm *vm, const char *what, uint32_t index, size_t n,
+		 struct dpu_status *st);
+/* vm's spec replaced by spec (owned, as from spec_with_nics(); NULL: out
+ * of memory, CODE_INTERNAL in st), the old one freed. */
+int api_vm_set_spec(struct dpu_vm *vm, Nicvisor__V1__VmSpec *spec, struct dpu_status *st);
+/* vm is the answer in rep, and the change is saved: api_save_or_fail(). */
+int api_answer_vm(struct dpu_agent *a, const struct dpu_vm *vm, struct nv_arena *ar,
+		  Nicvisor__V1__Response *rep, struct dpu_status *st);
 /* page_size and page_token of a List request of kind: the page size and
  * the key to continue after ("" for the first page). */
 int api_page_args(const char *kind, uint32_t page_size, const char *token, uint32_t *size,
@@ -333,7 +401,7 @@ int api_page_args(const char *kind, uint32_t page_size, const char *token, uint3
 /* A kind of resource the API lists in pages, ordered by its key. */
 struct api_list_kind {
 	const char *name; /* in page tokens: a token is good for its own list only */
-	int (*cmp)(const void *x, const void *y); /* qsort on item pointers, by key */
+	int (*cmp)(const void *x, const void *y); /* (opt) qsort on item pointers; NULL: by key */
 	const char *(*key)(const void *item);
 	ProtobufCMessage *(*to_pb)(struct dpu_agent *a, const void *item, struct nv_arena *ar);
 };
@@ -347,6 +415,17 @@ struct api_list_kind {
 size_t api_list_page(struct dpu_agent *a, const struct api_list_kind *k, void *const *all, size_t n,
 		     const char *after, uint32_t size, struct nv_arena *ar,
 		     ProtobufCMessage ***msgs, char **token);
+/*
+ * A List request of kind k (its page_size and page_token) answered in rep:
+ * its page of the *n items at *all (the agent's array and count, read under
+ * a->lock, which this takes) as the Response field `result`, a
+ * List*Response with the items as field 1 and next_page_token as field 2
+ * (as each of them is in api.proto). 0, or a negative errno with st filled.
+ */
+int api_list(struct dpu_agent *a, const struct api_list_kind *k, void *const *const *all,
+	     const size_t *n, uint32_t page_size, const char *page_token,
+	     Nicvisor__V1__Response__ResultCase result, struct nv_arena *ar,
+	     Nicvisor__V1__Response *rep, struct dpu_status *st);
 
 /* api_net.c: networks, NICs and port statistics */
 int api_create_network(struct dpu_agent *a, const Nicvisor__V1__CreateNetworkRequest *r,

@@ -29,10 +29,14 @@
 /* A List answer stays well under NV_WIRE_MAX_MSG. */
 #define PAGE_MAX_BYTES (NV_WIRE_MAX_MSG / 2)
 
-static int
-not_found(struct dpu_status *st, const char *ref)
+int
+api_found(struct dpu_agent *a, const void *found, const char *what, const char *ref,
+	  struct dpu_status *st)
 {
-	return dpu_fail(st, CODE(NOT_FOUND), "vm", "vm %s: not found", ref);
+	if (found != NULL)
+		return 0;
+	pthread_mutex_unlock(&a->lock);
+	return dpu_fail(st, CODE(NOT_FOUND), what, "%s %s: not found", what, ref);
 }
 
 int
@@ -42,11 +46,7 @@ api_lock_vm(struct dpu_agent *a, const char *ref, struct dpu_vm **out, struct dp
 		return -EINVAL;
 	pthread_mutex_lock(&a->lock);
 	*out = vm_find(a, ref);
-	if (*out == NULL) {
-		pthread_mutex_unlock(&a->lock);
-		return not_found(st, ref);
-	}
-	return 0;
+	return api_found(a, *out, "vm", ref, st);
 }
 
 int
@@ -60,6 +60,52 @@ api_save_or_fail(struct dpu_agent *a, struct dpu_status *st)
 				"not survive an agent restart",
 				strerror(-rc));
 	return 0;
+}
+
+int
+api_lock_vm_for(struct dpu_agent *a, const char *ref, enum dpu_vm_op op, struct dpu_vm **out,
+		struct dpu_status *st)
+{
+	int rc = api_lock_vm(a, ref, out, st);
+
+	if (rc < 0)
+		return rc;
+	rc = dpu_vm_check_op(op, (*out)->state, false, (*out)->spec->name, st);
+	if (rc < 0)
+		pthread_mutex_unlock(&a->lock);
+	return rc;
+}
+
+int
+api_vm_index(const struct dpu_vm *vm, const char *what, uint32_t index, size_t n,
+	     struct dpu_status *st)
+{
+	if (index < n)
+		return 0;
+	if (n == 0)
+		return dpu_fail(st, CODE(NOT_FOUND), "index", "vm %s has no %ss", vm->spec->name,
+				what);
+	return dpu_fail(st, CODE(NOT_FOUND), "index", "vm %s has no %s %u; its %ss are 0..%zu",
+			vm->spec->name, what, index, what, n - 1);
+}
+
+int
+api_vm_set_spec(struct dpu_vm *vm, Nicvisor__V1__VmSpec *spec, struct dpu_status *st)
+{
+	if (spec == NULL)
+		return dpu_fail(st, CODE(INTERNAL), "", "out of memory");
+	dpu_pb_free(vm->spec);
+	vm->spec = spec;
+	return 0;
+}
+
+int
+api_answer_vm(struct dpu_agent *a, const struct dpu_vm *vm, struct nv_arena *ar,
+	      Nicvisor__V1__Response *rep, struct dpu_status *st)
+{
+	rep->result_case = NICVISOR__V1__RESPONSE__RESULT_VM;
+	rep->vm = vm_to_pb(vm, ar);
+	return api_save_or_fail(a, st);
 }
 
 int
@@ -230,9 +276,7 @@ create_vm(struct dpu_agent *a, const Nicvisor__V1__CreateVmRequest *r, struct nv
 		}
 	}
 	nv_info("created vm %s (%s)%s", vm->spec->name, vm->id, r->start ? " and started it" : "");
-	rep->result_case = NICVISOR__V1__RESPONSE__RESULT_VM;
-	rep->vm = vm_to_pb(vm, ar);
-	rc = api_save_or_fail(a, st);
+	rc = api_answer_vm(a, vm, ar, rep, st);
 out_unlock:
 	pthread_mutex_unlock(&a->lock);
 	dpu_artifact_put(kernel);
@@ -288,11 +332,8 @@ start_vm(struct dpu_agent *a, const Nicvisor__V1__StartVmRequest *r, struct nv_a
 		 (rc = host_place(a, vm->spec, preferred_host(a, vm), &h, st)) == 0) {
 		rc = vm_start_on(a, vm, h, kernel, initrd, st);
 		kernel = initrd = NULL;
-		if (rc == 0) {
-			rep->result_case = NICVISOR__V1__RESPONSE__RESULT_VM;
-			rep->vm = vm_to_pb(vm, ar);
-			rc = api_save_or_fail(a, st);
-		}
+		if (rc == 0)
+			rc = api_answer_vm(a, vm, ar, rep, st);
 	}
 	pthread_mutex_unlock(&a->lock);
 	dpu_artifact_put(kernel);
@@ -447,22 +488,13 @@ api_page_args(const char *kind, uint32_t page_size, const char *token, uint32_t 
 	return 0;
 }
 
+/* qsort_r() of item pointers by the key of their kind (arg). */
 static int
-cmp_vm_name(const void *x, const void *y)
+cmp_key(const void *x, const void *y, void *arg)
 {
-	const struct dpu_vm *a = *(const struct dpu_vm *const *)x;
-	const struct dpu_vm *b = *(const struct dpu_vm *const *)y;
+	const struct api_list_kind *k = arg;
 
-	return strcmp(a->spec->name, b->spec->name);
-}
-
-static int
-cmp_host_id(const void *x, const void *y)
-{
-	const struct dpu_host *a = *(const struct dpu_host *const *)x;
-	const struct dpu_host *b = *(const struct dpu_host *const *)y;
-
-	return strcmp(a->id, b->id);
+	return strcmp(k->key(*(void *const *)x), k->key(*(void *const *)y));
 }
 
 size_t
@@ -477,7 +509,10 @@ api_list_page(struct dpu_agent *a, const struct api_list_kind *k, void *const *a
 
 	if (n > 0)
 		memcpy(items, all, n * sizeof(*items));
-	qsort(items, n, sizeof(*items), k->cmp);
+	if (k->cmp != NULL)
+		qsort(items, n, sizeof(*items), k->cmp);
+	else
+		qsort_r(items, n, sizeof(*items), cmp_key, (void *)k);
 	if (after[0] != 0)
 		while (first < n && strcmp(k->key(items[first]), after) <= 0)
 			first++;
@@ -501,6 +536,45 @@ api_list_page(struct dpu_agent *a, const struct api_list_kind *k, void *const *a
 	}
 	*msgs = out;
 	return count;
+}
+
+/* Where the field at offset of message m is. */
+static void *
+field_at(const void *m, unsigned int offset)
+{
+	return (char *)m + offset;
+}
+
+int
+api_list(struct dpu_agent *a, const struct api_list_kind *k, void *const *const *all,
+	 const size_t *n, uint32_t page_size, const char *page_token,
+	 Nicvisor__V1__Response__ResultCase result, struct nv_arena *ar,
+	 Nicvisor__V1__Response *rep, struct dpu_status *st)
+{
+	const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(
+		&nicvisor__v1__response__descriptor, result);
+	const ProtobufCMessageDescriptor *d = f->descriptor;
+	const ProtobufCFieldDescriptor *items = protobuf_c_message_descriptor_get_field(d, 1);
+	const ProtobufCFieldDescriptor *next = protobuf_c_message_descriptor_get_field(d, 2);
+	char after[DPU_PAGE_KEY_MAX + 1];
+	ProtobufCMessage *lr, **msgs;
+	uint32_t size;
+	char *token;
+
+	if (api_page_args(k->name, page_size, page_token, &size, after, sizeof(after), st) < 0)
+		return -EINVAL;
+	lr = nv_arena_alloc(ar, d->sizeof_message);
+	protobuf_c_message_init(d, lr);
+	pthread_mutex_lock(&a->lock);
+	*(size_t *)field_at(lr, items->quantifier_offset) =
+		api_list_page(a, k, *all, *n, after, size, ar, &msgs, &token);
+	pthread_mutex_unlock(&a->lock);
+	*(ProtobufCMessage ***)field_at(lr, items->offset) = msgs;
+	if (token != NULL)
+		*(char **)field_at(lr, next->offset) = token;
+	rep->result_case = result;
+	*(ProtobufCMessage **)field_at(rep, f->offset) = lr;
+	return 0;
 }
 
 static const char *
@@ -532,57 +606,20 @@ static int
 list_vms(struct dpu_agent *a, const Nicvisor__V1__ListVmsRequest *r, struct nv_arena *ar,
 	 Nicvisor__V1__Response *rep, struct dpu_status *st)
 {
-	static const struct api_list_kind kind = { "vms", cmp_vm_name, vm_key, vm_pb };
-	Nicvisor__V1__ListVmsResponse *lr;
-	char after[DPU_PAGE_KEY_MAX + 1];
-	ProtobufCMessage **msgs;
-	uint32_t size;
-	char *token;
+	static const struct api_list_kind kind = { "vms", NULL, vm_key, vm_pb };
 
-	if (api_page_args(kind.name, r->page_size, r->page_token, &size, after, sizeof(after), st) <
-	    0)
-		return -EINVAL;
-	lr = nv_arena_alloc(ar, sizeof(*lr));
-	nicvisor__v1__list_vms_response__init(lr);
-	pthread_mutex_lock(&a->lock);
-	lr->n_vms = api_list_page(a, &kind, (void *const *)a->vms, a->nvms, after, size, ar, &msgs,
-				  &token);
-	pthread_mutex_unlock(&a->lock);
-	/* Each message begins with its ProtobufCMessage: the same pointers. */
-	lr->vms = (Nicvisor__V1__Vm **)msgs;
-	if (token != NULL)
-		lr->next_page_token = token;
-	rep->result_case = NICVISOR__V1__RESPONSE__RESULT_VMS;
-	rep->vms = lr;
-	return 0;
+	return api_list(a, &kind, (void *const *const *)&a->vms, &a->nvms, r->page_size,
+			r->page_token, NICVISOR__V1__RESPONSE__RESULT_VMS, ar, rep, st);
 }
 
 static int
 list_hosts(struct dpu_agent *a, const Nicvisor__V1__ListHostsRequest *r, struct nv_arena *ar,
 	   Nicvisor__V1__Response *rep, struct dpu_status *st)
 {
-	static const struct api_list_kind kind = { "hosts", cmp_host_id, host_key, host_pb };
-	Nicvisor__V1__ListHostsResponse *lr;
-	char after[DPU_PAGE_KEY_MAX + 1];
-	ProtobufCMessage **msgs;
-	uint32_t size;
-	char *token;
+	static const struct api_list_kind kind = { "hosts", NULL, host_key, host_pb };
 
-	if (api_page_args(kind.name, r->page_size, r->page_token, &size, after, sizeof(after), st) <
-	    0)
-		return -EINVAL;
-	lr = nv_arena_alloc(ar, sizeof(*lr));
-	nicvisor__v1__list_hosts_response__init(lr);
-	pthread_mutex_lock(&a->lock);
-	lr->n_hosts = api_list_page(a, &kind, (void *const *)a->hosts, a->nhosts, after, size, ar,
-				    &msgs, &token);
-	pthread_mutex_unlock(&a->lock);
-	lr->hosts = (Nicvisor__V1__Host **)msgs;
-	if (token != NULL)
-		lr->next_page_token = token;
-	rep->result_case = NICVISOR__V1__RESPONSE__RESULT_HOSTS;
-	rep->hosts = lr;
-	return 0;
+	return api_list(a, &kind, (void *const *const *)&a->hosts, &a->nhosts, r->page_size,
+			r->page_token, NICVISOR__V1__RESPONSE__RESULT_HOSTS, ar, rep, st);
 }
 
 static int

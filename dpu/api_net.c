@@ -36,11 +36,7 @@ lock_network(struct dpu_agent *a, const char *ref, struct dpu_network **out, str
 		return -EINVAL;
 	pthread_mutex_lock(&a->lock);
 	*out = net_find(a, ref);
-	if (*out == NULL) {
-		pthread_mutex_unlock(&a->lock);
-		return dpu_fail(st, CODE(NOT_FOUND), "network", "network %s: not found", ref);
-	}
-	return 0;
+	return api_found(a, *out, "network", ref, st);
 }
 
 /* Answer with net, saved. */
@@ -220,15 +216,6 @@ api_get_network(struct dpu_agent *a, const Nicvisor__V1__GetNetworkRequest *r, s
 	return 0;
 }
 
-static int
-cmp_net_name(const void *x, const void *y)
-{
-	const struct dpu_network *a = *(const struct dpu_network *const *)x;
-	const struct dpu_network *b = *(const struct dpu_network *const *)y;
-
-	return strcmp(a->name, b->name);
-}
-
 static const char *
 net_key(const void *p)
 {
@@ -246,44 +233,13 @@ int
 api_list_networks(struct dpu_agent *a, const Nicvisor__V1__ListNetworksRequest *r,
 		  struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st)
 {
-	static const struct api_list_kind kind = { "networks", cmp_net_name, net_key, net_pb };
-	Nicvisor__V1__ListNetworksResponse *lr;
-	char after[DPU_PAGE_KEY_MAX + 1];
-	ProtobufCMessage **msgs;
-	uint32_t size;
-	char *token;
+	static const struct api_list_kind kind = { "networks", NULL, net_key, net_pb };
 
-	if (api_page_args(kind.name, r->page_size, r->page_token, &size, after, sizeof(after), st) <
-	    0)
-		return -EINVAL;
-	lr = nv_arena_alloc(ar, sizeof(*lr));
-	nicvisor__v1__list_networks_response__init(lr);
-	pthread_mutex_lock(&a->lock);
-	lr->n_networks = api_list_page(a, &kind, (void *const *)a->nets, a->nnets, after, size, ar,
-				       &msgs, &token);
-	pthread_mutex_unlock(&a->lock);
-	lr->networks = (Nicvisor__V1__Network **)msgs;
-	if (token != NULL)
-		lr->next_page_token = token;
-	rep->result_case = NICVISOR__V1__RESPONSE__RESULT_NETWORKS;
-	rep->networks = lr;
-	return 0;
+	return api_list(a, &kind, (void *const *const *)&a->nets, &a->nnets, r->page_size,
+			r->page_token, NICVISOR__V1__RESPONSE__RESULT_NETWORKS, ar, rep, st);
 }
 
 /* NICs */
-
-/* Replace vm's spec by one with these NICs; the old one is freed. */
-static int
-vm_set_nics(struct dpu_vm *vm, Nicvisor__V1__NicSpec *const *nics, size_t n, struct dpu_status *st)
-{
-	Nicvisor__V1__VmSpec *spec = spec_with_nics(vm->spec, nics, n);
-
-	if (spec == NULL)
-		return dpu_fail(st, CODE(INTERNAL), "", "out of memory");
-	dpu_pb_free(vm->spec);
-	vm->spec = spec;
-	return 0;
-}
 
 int
 api_add_nic(struct dpu_agent *a, const Nicvisor__V1__AddNicRequest *r, struct nv_arena *ar,
@@ -297,12 +253,9 @@ api_add_nic(struct dpu_agent *a, const Nicvisor__V1__AddNicRequest *r, struct nv
 
 	if (dpu_validate_vm_ref(r->vm, "vm", st) < 0 || dpu_validate_nic(r->nic, "nic", st) < 0)
 		return -EINVAL;
-	rc = api_lock_vm(a, r->vm, &vm, st);
+	rc = api_lock_vm_for(a, r->vm, DPU_VM_OP_EDIT_NICS, &vm, st);
 	if (rc < 0)
 		return rc;
-	rc = dpu_vm_check_op(DPU_VM_OP_EDIT_NICS, vm->state, false, vm->spec->name, st);
-	if (rc < 0)
-		goto out_unlock;
 	n = vm->spec->n_nics;
 	if (n >= DPU_MAX_NICS) {
 		rc = dpu_fail(st, CODE(RESOURCE_EXHAUSTED), "vm",
@@ -321,7 +274,7 @@ api_add_nic(struct dpu_agent *a, const Nicvisor__V1__AddNicRequest *r, struct nv
 		rc = dpu_fail(st, CODE(INTERNAL), "", "out of memory");
 		goto out_unlock;
 	}
-	rc = vm_set_nics(vm, nics, n + 1, st);
+	rc = api_vm_set_spec(vm, spec_with_nics(vm->spec, nics, n + 1), st);
 	if (rc == 0 && (rc = vm_nic_attach(a, vm, n, st)) < 0) {
 		/* Back to the NICs it had. */
 		dpu_pb_free(vm->spec);
@@ -333,9 +286,7 @@ api_add_nic(struct dpu_agent *a, const Nicvisor__V1__AddNicRequest *r, struct nv
 		goto out_unlock;
 	nv_info("vm %s (%s): NIC %zu added on network %s, MAC %s", vm->spec->name, vm->id, n,
 		added.network, added.mac);
-	rep->result_case = NICVISOR__V1__RESPONSE__RESULT_VM;
-	rep->vm = vm_to_pb(vm, ar);
-	rc = api_save_or_fail(a, st);
+	rc = api_answer_vm(a, vm, ar, rep, st);
 out_unlock:
 	pthread_mutex_unlock(&a->lock);
 	return rc;
@@ -351,28 +302,18 @@ api_remove_nic(struct dpu_agent *a, const Nicvisor__V1__RemoveNicRequest *r, str
 	size_t n, k = 0;
 	int rc;
 
-	rc = api_lock_vm(a, r->vm, &vm, st);
+	rc = api_lock_vm_for(a, r->vm, DPU_VM_OP_EDIT_NICS, &vm, st);
 	if (rc < 0)
 		return rc;
-	rc = dpu_vm_check_op(DPU_VM_OP_EDIT_NICS, vm->state, false, vm->spec->name, st);
+	n = vm->spec->n_nics;
+	rc = api_vm_index(vm, "NIC", r->index, n, st);
 	if (rc < 0)
 		goto out_unlock;
-	n = vm->spec->n_nics;
-	if (r->index >= n) {
-		if (n == 0)
-			rc = dpu_fail(st, CODE(NOT_FOUND), "index", "vm %s has no NICs",
-				      vm->spec->name);
-		else
-			rc = dpu_fail(st, CODE(NOT_FOUND), "index",
-				      "vm %s has no NIC %u; its NICs are 0..%zu", vm->spec->name,
-				      r->index, n - 1);
-		goto out_unlock;
-	}
 	for (size_t i = 0; i < n; i++)
 		if (i != r->index)
 			nics[k++] = vm->spec->nics[i];
 	removed = vm->ports[r->index];
-	rc = vm_set_nics(vm, nics, k, st);
+	rc = api_vm_set_spec(vm, spec_with_nics(vm->spec, nics, k), st);
 	if (rc < 0)
 		goto out_unlock;
 	/* The port goes; the NICs after it move down one index and keep
@@ -391,9 +332,7 @@ api_remove_nic(struct dpu_agent *a, const Nicvisor__V1__RemoveNicRequest *r, str
 		}
 	}
 	nv_info("vm %s (%s): NIC %u removed", vm->spec->name, vm->id, r->index);
-	rep->result_case = NICVISOR__V1__RESPONSE__RESULT_VM;
-	rep->vm = vm_to_pb(vm, ar);
-	rc = api_save_or_fail(a, st);
+	rc = api_answer_vm(a, vm, ar, rep, st);
 out_unlock:
 	pthread_mutex_unlock(&a->lock);
 	return rc;

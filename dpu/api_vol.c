@@ -35,11 +35,7 @@ lock_volume(struct dpu_agent *a, const char *ref, struct dpu_volume **out, struc
 		return -EINVAL;
 	pthread_mutex_lock(&a->lock);
 	*out = vol_find(a, ref);
-	if (*out == NULL) {
-		pthread_mutex_unlock(&a->lock);
-		return dpu_fail(st, CODE(NOT_FOUND), "volume", "volume %s: not found", ref);
-	}
-	return 0;
+	return api_found(a, *out, "volume", ref, st);
 }
 
 static void
@@ -197,15 +193,6 @@ api_get_volume(struct dpu_agent *a, const Nicvisor__V1__GetVolumeRequest *r, str
 	return 0;
 }
 
-static int
-cmp_vol_name(const void *x, const void *y)
-{
-	const struct dpu_volume *a = *(const struct dpu_volume *const *)x;
-	const struct dpu_volume *b = *(const struct dpu_volume *const *)y;
-
-	return strcmp(a->name, b->name);
-}
-
 static const char *
 vol_key(const void *p)
 {
@@ -222,44 +209,13 @@ int
 api_list_volumes(struct dpu_agent *a, const Nicvisor__V1__ListVolumesRequest *r,
 		 struct nv_arena *ar, Nicvisor__V1__Response *rep, struct dpu_status *st)
 {
-	static const struct api_list_kind kind = { "volumes", cmp_vol_name, vol_key, vol_pb };
-	Nicvisor__V1__ListVolumesResponse *lr;
-	char after[DPU_PAGE_KEY_MAX + 1];
-	ProtobufCMessage **msgs;
-	uint32_t size;
-	char *token;
+	static const struct api_list_kind kind = { "volumes", NULL, vol_key, vol_pb };
 
-	if (api_page_args(kind.name, r->page_size, r->page_token, &size, after, sizeof(after), st) <
-	    0)
-		return -EINVAL;
-	lr = nv_arena_alloc(ar, sizeof(*lr));
-	nicvisor__v1__list_volumes_response__init(lr);
-	pthread_mutex_lock(&a->lock);
-	lr->n_volumes = api_list_page(a, &kind, (void *const *)a->vols, a->nvols, after, size, ar,
-				      &msgs, &token);
-	pthread_mutex_unlock(&a->lock);
-	lr->volumes = (Nicvisor__V1__Volume **)msgs;
-	if (token != NULL)
-		lr->next_page_token = token;
-	rep->result_case = NICVISOR__V1__RESPONSE__RESULT_VOLUMES;
-	rep->volumes = lr;
-	return 0;
+	return api_list(a, &kind, (void *const *const *)&a->vols, &a->nvols, r->page_size,
+			r->page_token, NICVISOR__V1__RESPONSE__RESULT_VOLUMES, ar, rep, st);
 }
 
 /* Disks */
-
-static int
-vm_set_disks(struct dpu_vm *vm, Nicvisor__V1__DiskSpec *const *disks, size_t n,
-	     struct dpu_status *st)
-{
-	Nicvisor__V1__VmSpec *spec = spec_with_disks(vm->spec, disks, n);
-
-	if (spec == NULL)
-		return dpu_fail(st, CODE(INTERNAL), "", "out of memory");
-	dpu_pb_free(vm->spec);
-	vm->spec = spec;
-	return 0;
-}
 
 int
 api_attach_disk(struct dpu_agent *a, const Nicvisor__V1__AttachDiskRequest *r, struct nv_arena *ar,
@@ -272,12 +228,9 @@ api_attach_disk(struct dpu_agent *a, const Nicvisor__V1__AttachDiskRequest *r, s
 
 	if (dpu_validate_vm_ref(r->vm, "vm", st) < 0 || dpu_validate_disk(r->disk, "disk", st) < 0)
 		return -EINVAL;
-	rc = api_lock_vm(a, r->vm, &vm, st);
+	rc = api_lock_vm_for(a, r->vm, DPU_VM_OP_EDIT_DISKS, &vm, st);
 	if (rc < 0)
 		return rc;
-	rc = dpu_vm_check_op(DPU_VM_OP_EDIT_DISKS, vm->state, false, vm->spec->name, st);
-	if (rc < 0)
-		goto out_unlock;
 	n = vm->spec->n_disks;
 	if (n >= DPU_MAX_DISKS) {
 		rc = dpu_fail(st, CODE(RESOURCE_EXHAUSTED), "vm",
@@ -291,14 +244,12 @@ api_attach_disk(struct dpu_agent *a, const Nicvisor__V1__AttachDiskRequest *r, s
 	for (size_t i = 0; i < n; i++)
 		disks[i] = vm->spec->disks[i];
 	disks[n] = &added;
-	rc = vm_set_disks(vm, disks, n + 1, st);
+	rc = api_vm_set_spec(vm, spec_with_disks(vm->spec, disks, n + 1), st);
 	if (rc < 0)
 		goto out_unlock;
 	nv_info("vm %s (%s): disk %zu is volume %s%s", vm->spec->name, vm->id, n, added.volume,
 		added.read_only ? ", read-only" : "");
-	rep->result_case = NICVISOR__V1__RESPONSE__RESULT_VM;
-	rep->vm = vm_to_pb(vm, ar);
-	rc = api_save_or_fail(a, st);
+	rc = api_answer_vm(a, vm, ar, rep, st);
 out_unlock:
 	pthread_mutex_unlock(&a->lock);
 	return rc;
@@ -313,35 +264,23 @@ api_detach_disk(struct dpu_agent *a, const Nicvisor__V1__DetachDiskRequest *r, s
 	size_t n, k = 0;
 	int rc;
 
-	rc = api_lock_vm(a, r->vm, &vm, st);
+	rc = api_lock_vm_for(a, r->vm, DPU_VM_OP_EDIT_DISKS, &vm, st);
 	if (rc < 0)
 		return rc;
-	rc = dpu_vm_check_op(DPU_VM_OP_EDIT_DISKS, vm->state, false, vm->spec->name, st);
+	n = vm->spec->n_disks;
+	rc = api_vm_index(vm, "disk", r->index, n, st);
 	if (rc < 0)
 		goto out_unlock;
-	n = vm->spec->n_disks;
-	if (r->index >= n) {
-		if (n == 0)
-			rc = dpu_fail(st, CODE(NOT_FOUND), "index", "vm %s has no disks",
-				      vm->spec->name);
-		else
-			rc = dpu_fail(st, CODE(NOT_FOUND), "index",
-				      "vm %s has no disk %u; its disks are 0..%zu", vm->spec->name,
-				      r->index, n - 1);
-		goto out_unlock;
-	}
 	for (size_t i = 0; i < n; i++)
 		if (i != r->index)
 			disks[k++] = vm->spec->disks[i];
 	/* A VM that does not run has no backend disks; nothing moves. */
 	vm_disks_detach(a, vm);
-	rc = vm_set_disks(vm, disks, k, st);
+	rc = api_vm_set_spec(vm, spec_with_disks(vm->spec, disks, k), st);
 	if (rc < 0)
 		goto out_unlock;
 	nv_info("vm %s (%s): disk %u detached", vm->spec->name, vm->id, r->index);
-	rep->result_case = NICVISOR__V1__RESPONSE__RESULT_VM;
-	rep->vm = vm_to_pb(vm, ar);
-	rc = api_save_or_fail(a, st);
+	rc = api_answer_vm(a, vm, ar, rep, st);
 out_unlock:
 	pthread_mutex_unlock(&a->lock);
 	return rc;

@@ -178,6 +178,30 @@ render_agent(struct text *t, struct dpu_agent *a)
 	put(t, "nicvisor_dataplane_errors_total{part=\"block\"} %" PRIu64 "\n", st.blk_errors);
 }
 
+/* rq (its op set) answered in rep, in ar: true if the answer is result;
+ * else false, with ar freed. */
+static bool
+query(struct dpu_agent *a, Nicvisor__V1__Request *rq, Nicvisor__V1__Response__ResultCase result,
+      struct nv_arena *ar, Nicvisor__V1__Response *rep)
+{
+	dpu_agent_query(a, rq, ar, rep);
+	if (rep->result_case == result)
+		return true;
+	nv_arena_free(ar);
+	return false;
+}
+
+/* One sample of a counter by reason: metric{label="name",reason="reason"}. */
+static void
+put_reason(struct text *t, const char *metric, const char *label, const char *name,
+	   const char *reason, uint64_t value)
+{
+	char e1[256], e2[256];
+
+	put(t, "%s{%s=\"%s\",reason=\"%s\"} %" PRIu64 "\n", metric, label,
+	    esc(name, e1, sizeof(e1)), esc(reason, e2, sizeof(e2)), value);
+}
+
 static const char *const state_names[] = { "unspecified", "created", "starting", "running",
 					   "stopping",    "stopped", "failed" };
 
@@ -261,11 +285,8 @@ render_ports(struct text *t, struct dpu_agent *a)
 	gr.vm = "";
 	rq.op_case = NICVISOR__V1__REQUEST__OP_GET_PORT_STATS;
 	rq.get_port_stats = &gr;
-	dpu_agent_query(a, &rq, &ar, &rep);
-	if (rep.result_case != NICVISOR__V1__RESPONSE__RESULT_PORT_STATS) {
-		nv_arena_free(&ar); /* networking off: no ports */
-		return;
-	}
+	if (!query(a, &rq, NICVISOR__V1__RESPONSE__RESULT_PORT_STATS, &ar, &rep))
+		return; /* networking off: no ports */
 	ps = rep.port_stats;
 	help(t, "nicvisor_port_info", "gauge",
 	     "One per switch port: kind, network and MAC as labels; the value is 1.");
@@ -293,10 +314,8 @@ render_ports(struct text *t, struct dpu_agent *a)
 	help(t, "nicvisor_port_drops_total", "counter", "Frames dropped, by port and reason.");
 	for (size_t i = 0; i < ps->n_ports; i++)
 		for (size_t j = 0; j < ps->ports[i]->n_drops; j++)
-			put(t, "nicvisor_port_drops_total{port=\"%s\",reason=\"%s\"} %" PRIu64 "\n",
-			    esc(ps->ports[i]->port, e1, sizeof(e1)),
-			    esc(ps->ports[i]->drops[j]->key, e2, sizeof(e2)),
-			    ps->ports[i]->drops[j]->value);
+			put_reason(t, "nicvisor_port_drops_total", "port", ps->ports[i]->port,
+				   ps->ports[i]->drops[j]->key, ps->ports[i]->drops[j]->value);
 	nv_arena_free(&ar);
 }
 
@@ -313,11 +332,8 @@ render_disks(struct text *t, struct dpu_agent *a)
 	gr.vm = "";
 	rq.op_case = NICVISOR__V1__REQUEST__OP_GET_DISK_STATS;
 	rq.get_disk_stats = &gr;
-	dpu_agent_query(a, &rq, &ar, &rep);
-	if (rep.result_case != NICVISOR__V1__RESPONSE__RESULT_DISK_STATS) {
-		nv_arena_free(&ar);
+	if (!query(a, &rq, NICVISOR__V1__RESPONSE__RESULT_DISK_STATS, &ar, &rep))
 		return;
-	}
 	ds = rep.disk_stats;
 	help(t, "nicvisor_disk_info", "gauge",
 	     "One per disk the block backend serves: its volume as a label; the value is 1.");
@@ -339,11 +355,8 @@ render_disks(struct text *t, struct dpu_agent *a)
 	help(t, "nicvisor_disk_errors_total", "counter", "Failed requests, by disk and reason.");
 	for (size_t i = 0; i < ds->n_disks; i++)
 		for (size_t j = 0; j < ds->disks[i]->n_errors; j++)
-			put(t,
-			    "nicvisor_disk_errors_total{disk=\"%s\",reason=\"%s\"} %" PRIu64 "\n",
-			    esc(ds->disks[i]->disk, e1, sizeof(e1)),
-			    esc(ds->disks[i]->errors[j]->key, e2, sizeof(e2)),
-			    ds->disks[i]->errors[j]->value);
+			put_reason(t, "nicvisor_disk_errors_total", "disk", ds->disks[i]->disk,
+				   ds->disks[i]->errors[j]->key, ds->disks[i]->errors[j]->value);
 	nv_arena_free(&ar);
 }
 
@@ -369,8 +382,7 @@ render_mirrors(struct text *t, struct dpu_agent *a)
 	lr.page_size = 1000;
 	rq.op_case = NICVISOR__V1__REQUEST__OP_LIST_MIRRORS;
 	rq.list_mirrors = &lr;
-	dpu_agent_query(a, &rq, &ar, &rep);
-	if (rep.result_case != NICVISOR__V1__RESPONSE__RESULT_MIRRORS ||
+	if (!query(a, &rq, NICVISOR__V1__RESPONSE__RESULT_MIRRORS, &ar, &rep) ||
 	    rep.mirrors->n_mirrors == 0) {
 		nv_arena_free(&ar);
 		return;
@@ -401,9 +413,9 @@ render_workers(struct text *t, struct dpu_agent *a)
 
 	rq.op_case = NICVISOR__V1__REQUEST__OP_GET_WORKER_STATS;
 	rq.get_worker_stats = &gr;
-	dpu_agent_query(a, &rq, &ar, &rep);
-	wr = rep.result_case == NICVISOR__V1__RESPONSE__RESULT_WORKER_STATS ? rep.worker_stats
-									    : NULL;
+	wr = query(a, &rq, NICVISOR__V1__RESPONSE__RESULT_WORKER_STATS, &ar, &rep)
+		     ? rep.worker_stats
+		     : NULL;
 	if (wr != NULL && wr->n_workers > 0) {
 		WORKER_SERIES(
 			"nicvisor_dp_worker_busy_seconds_total", "counter",

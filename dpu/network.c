@@ -14,6 +14,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,29 +50,15 @@ net_set_vteps(struct dpu_network *net, const uint32_t *vteps, size_t n)
 struct dpu_network *
 net_find_name(struct dpu_agent *a, const char *name)
 {
-	for (size_t i = 0; i < a->nnets; i++)
-		if (strcmp(a->nets[i]->name, name) == 0)
-			return a->nets[i];
-	return NULL;
+	return dpu_record_with((void *const *)a->nets, a->nnets, offsetof(struct dpu_network, name),
+			       name);
 }
 
 struct dpu_network *
 net_find(struct dpu_agent *a, const char *ref)
 {
-	if (dpu_is_network_id(ref))
-		for (size_t i = 0; i < a->nnets; i++)
-			if (strcmp(a->nets[i]->id, ref) == 0)
-				return a->nets[i];
-	return net_find_name(a, ref);
-}
-
-static bool
-net_id_taken(struct dpu_agent *a, const char *id)
-{
-	for (size_t i = 0; i < a->nnets; i++)
-		if (strcmp(a->nets[i]->id, id) == 0)
-			return true;
-	return false;
+	return dpu_record_find((void *const *)a->nets, a->nnets, offsetof(struct dpu_network, id),
+			       offsetof(struct dpu_network, name), dpu_is_network_id(ref), ref);
 }
 
 struct dpu_network *
@@ -89,10 +76,8 @@ net_add(struct dpu_agent *a, const char *name, uint32_t vlan, const char *id)
 	if (id != NULL) {
 		snprintf(net->id, sizeof(net->id), "%s", id);
 	} else {
-		do {
-			memcpy(net->id, "net-", 4);
-			agent_random_hex(a, net->id + 4, 16);
-		} while (net_id_taken(a, net->id));
+		dpu_record_new_id(a, net->id, "net-", (void *const *)a->nets, a->nnets,
+				  offsetof(struct dpu_network, id));
 	}
 	snprintf(net->name, sizeof(net->name), "%s", name);
 	net->vlan = vlan;
@@ -104,12 +89,7 @@ net_add(struct dpu_agent *a, const char *name, uint32_t vlan, const char *id)
 void
 net_remove(struct dpu_agent *a, struct dpu_network *net)
 {
-	for (size_t i = 0; i < a->nnets; i++) {
-		if (a->nets[i] == net) {
-			a->nets[i] = a->nets[--a->nnets];
-			break;
-		}
-	}
+	dpu_record_remove((void **)a->nets, &a->nnets, net);
 	free(net);
 }
 

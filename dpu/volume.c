@@ -20,6 +20,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,29 +38,15 @@
 struct dpu_volume *
 vol_find_name(struct dpu_agent *a, const char *name)
 {
-	for (size_t i = 0; i < a->nvols; i++)
-		if (strcmp(a->vols[i]->name, name) == 0)
-			return a->vols[i];
-	return NULL;
+	return dpu_record_with((void *const *)a->vols, a->nvols, offsetof(struct dpu_volume, name),
+			       name);
 }
 
 struct dpu_volume *
 vol_find(struct dpu_agent *a, const char *ref)
 {
-	if (dpu_is_volume_id(ref))
-		for (size_t i = 0; i < a->nvols; i++)
-			if (strcmp(a->vols[i]->id, ref) == 0)
-				return a->vols[i];
-	return vol_find_name(a, ref);
-}
-
-static bool
-vol_id_taken(struct dpu_agent *a, const char *id)
-{
-	for (size_t i = 0; i < a->nvols; i++)
-		if (strcmp(a->vols[i]->id, id) == 0)
-			return true;
-	return false;
+	return dpu_record_find((void *const *)a->vols, a->nvols, offsetof(struct dpu_volume, id),
+			       offsetof(struct dpu_volume, name), dpu_is_volume_id(ref), ref);
 }
 
 struct dpu_volume *
@@ -78,10 +65,8 @@ vol_add(struct dpu_agent *a, const char *name, uint64_t size_bytes, const char *
 	if (id != NULL) {
 		snprintf(vol->id, sizeof(vol->id), "%s", id);
 	} else {
-		do {
-			memcpy(vol->id, "vol-", 4);
-			agent_random_hex(a, vol->id + 4, 16);
-		} while (vol_id_taken(a, vol->id));
+		dpu_record_new_id(a, vol->id, "vol-", (void *const *)a->vols, a->nvols,
+				  offsetof(struct dpu_volume, id));
 	}
 	snprintf(vol->name, sizeof(vol->name), "%s", name);
 	snprintf(vol->nbd_url, sizeof(vol->nbd_url), "%s", nbd_url ? nbd_url : "");
@@ -94,12 +79,7 @@ vol_add(struct dpu_agent *a, const char *name, uint64_t size_bytes, const char *
 void
 vol_remove(struct dpu_agent *a, struct dpu_volume *vol)
 {
-	for (size_t i = 0; i < a->nvols; i++) {
-		if (a->vols[i] == vol) {
-			a->vols[i] = a->vols[--a->nvols];
-			break;
-		}
-	}
+	dpu_record_remove((void **)a->vols, &a->nvols, vol);
 	free(vol);
 }
 

@@ -212,6 +212,69 @@ ctl_usage_error(const char *fmt, const char *arg)
 	return usage_error(fmt, arg);
 }
 
+/* Where the field at offset of message m is. */
+static void *
+field_at(const void *m, unsigned int offset)
+{
+	return (char *)m + offset;
+}
+
+/* A new message of op's type (zeroed, initialised) as req's op; free()
+ * it after the call. NULL if out of memory (said). */
+static ProtobufCMessage *
+op_new(Nicvisor__V1__Request *req, Nicvisor__V1__Request__OpCase op)
+{
+	const ProtobufCFieldDescriptor *f =
+		protobuf_c_message_descriptor_get_field(&nicvisor__v1__request__descriptor, op);
+	const ProtobufCMessageDescriptor *d = f->descriptor;
+	ProtobufCMessage *m = calloc(1, d->sizeof_message);
+
+	if (m == NULL) {
+		fprintf(stderr, "nicvisorctl: out of memory\n");
+		return NULL;
+	}
+	protobuf_c_message_init(d, m);
+	req->op_case = op;
+	*(ProtobufCMessage **)field_at(req, f->offset) = m;
+	return m;
+}
+
+/* call(), then its answer printed by print: verb says what was done
+ * ("created"), NULL for a get. */
+static int
+call_print(struct ctl *c, Nicvisor__V1__Request *req,
+	   int (*print)(struct ctl *c, const Nicvisor__V1__Response *rep, const char *verb),
+	   const char *verb)
+{
+	Nicvisor__V1__Response *rep;
+	int rc = call(c, req, &rep);
+
+	if (rc == EXIT_OK)
+		rc = print(c, rep, verb);
+	nv_wire_free((ProtobufCMessage *)rep);
+	return rc;
+}
+
+/* An op whose request is only a name or id, its field 1 (Get*, Delete*,
+ * StartVm), on name; its answer printed as call_print() does. */
+static int
+call_named(struct ctl *c, Nicvisor__V1__Request__OpCase op, const char *name,
+	   int (*print)(struct ctl *c, const Nicvisor__V1__Response *rep, const char *verb),
+	   const char *verb)
+{
+	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
+	ProtobufCMessage *m = op_new(&req, op);
+	int rc;
+
+	if (m == NULL)
+		return EXIT_ERR;
+	*(const char **)field_at(
+		m, protobuf_c_message_descriptor_get_field(m->descriptor, 1)->offset) = name;
+	rc = call_print(c, &req, print, verb);
+	free(m);
+	return rc;
+}
+
 static bool
 parse_u64(const char *s, uint64_t *out)
 {
@@ -220,6 +283,18 @@ parse_u64(const char *s, uint64_t *out)
 	errno = 0;
 	*out = strtoull(s, &end, 10);
 	return errno == 0 && end != s && *end == 0 && s[0] != '-';
+}
+
+/* With --json, vm as a line of JSON: true; else false (the caller says
+ * what happened in words). */
+static bool
+json_vm(struct ctl *c, const Nicvisor__V1__Vm *vm)
+{
+	if (!c->json)
+		return false;
+	ctl_json_vm(stdout, vm);
+	putchar('\n');
+	return true;
 }
 
 static int
@@ -231,15 +306,13 @@ print_vm_result(struct ctl *c, const Nicvisor__V1__Response *rep, const char *ve
 		fprintf(stderr, "nicvisorctl: the agent answered without a VM\n");
 		return EXIT_ERR;
 	}
-	if (c->json) {
-		ctl_json_vm(stdout, vm);
-		putchar('\n');
-	} else if (verb == NULL) {
+	if (json_vm(c, vm))
+		return EXIT_OK;
+	if (verb == NULL)
 		ctl_print_vm(stdout, vm);
-	} else {
+	else
 		printf("vm %s (%s) %s: %s\n", vm->spec ? vm->spec->name : "", vm->id, verb,
 		       nv_vm_state_name(vm->state));
-	}
 	return EXIT_OK;
 }
 
@@ -428,10 +501,9 @@ cmd_create(struct ctl *c, int argc, char **argv)
 	Nicvisor__V1__CreateVmRequest cr = NICVISOR__V1__CREATE_VM_REQUEST__INIT;
 	Nicvisor__V1__VmSpec spec = NICVISOR__V1__VM_SPEC__INIT;
 	Nicvisor__V1__NicSpec nics[CTL_MAX_NICS], *nicp[CTL_MAX_NICS];
-	Nicvisor__V1__Response *rep;
 	char arg[256];
 	uint64_t v;
-	int o, rc;
+	int o;
 
 	spec.vcpus = 1;
 	spec.memory_mib = 256;
@@ -494,11 +566,7 @@ cmd_create(struct ctl *c, int argc, char **argv)
 	cr.spec = &spec;
 	req.op_case = NICVISOR__V1__REQUEST__OP_CREATE_VM;
 	req.create_vm = &cr;
-	rc = call(c, &req, &rep);
-	if (rc == EXIT_OK)
-		rc = print_vm_result(c, rep, cr.start ? "created and starting" : "created");
-	nv_wire_free((ProtobufCMessage *)rep);
-	return rc;
+	return call_print(c, &req, print_vm_result, cr.start ? "created and starting" : "created");
 }
 
 static int
@@ -520,32 +588,18 @@ no_options(int argc, char **argv)
 	return getopt_long(argc, argv, "", opts, NULL) == -1 ? EXIT_OK : EXIT_USAGE;
 }
 
+/* A command on one NAME, without options (get, start, network delete, ...):
+ * op on it, its answer printed by print with verb. */
 static int
-cmd_simple(struct ctl *c, int argc, char **argv, const char *cmd)
+cmd_named(struct ctl *c, int argc, char **argv, const char *cmd, Nicvisor__V1__Request__OpCase op,
+	  int (*print)(struct ctl *c, const Nicvisor__V1__Response *rep, const char *verb),
+	  const char *verb)
 {
-	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
-	Nicvisor__V1__StartVmRequest sr = NICVISOR__V1__START_VM_REQUEST__INIT;
-	Nicvisor__V1__GetVmRequest gr = NICVISOR__V1__GET_VM_REQUEST__INIT;
-	Nicvisor__V1__Response *rep;
 	const char *name;
-	int rc;
 
 	if (no_options(argc, argv) != EXIT_OK || one_name(argc, argv, cmd, &name) != EXIT_OK)
 		return EXIT_USAGE;
-	if (strcmp(cmd, "start") == 0) {
-		sr.vm = (char *)name;
-		req.op_case = NICVISOR__V1__REQUEST__OP_START_VM;
-		req.start_vm = &sr;
-	} else {
-		gr.vm = (char *)name;
-		req.op_case = NICVISOR__V1__REQUEST__OP_GET_VM;
-		req.get_vm = &gr;
-	}
-	rc = call(c, &req, &rep);
-	if (rc == EXIT_OK)
-		rc = print_vm_result(c, rep, strcmp(cmd, "start") == 0 ? "starting" : NULL);
-	nv_wire_free((ProtobufCMessage *)rep);
-	return rc;
+	return call_named(c, op, name, print, verb);
 }
 
 static int
@@ -558,10 +612,9 @@ cmd_stop(struct ctl *c, int argc, char **argv)
 	};
 	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
 	Nicvisor__V1__StopVmRequest sr = NICVISOR__V1__STOP_VM_REQUEST__INIT;
-	Nicvisor__V1__Response *rep;
 	const char *name;
 	uint64_t v;
-	int o, rc;
+	int o;
 
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
@@ -582,11 +635,7 @@ cmd_stop(struct ctl *c, int argc, char **argv)
 	sr.vm = (char *)name;
 	req.op_case = NICVISOR__V1__REQUEST__OP_STOP_VM;
 	req.stop_vm = &sr;
-	rc = call(c, &req, &rep);
-	if (rc == EXIT_OK)
-		rc = print_vm_result(c, rep, "stopping");
-	nv_wire_free((ProtobufCMessage *)rep);
-	return rc;
+	return call_print(c, &req, print_vm_result, "stopping");
 }
 
 static int
@@ -613,15 +662,9 @@ cmd_delete(struct ctl *c, int argc, char **argv)
 	req.op_case = NICVISOR__V1__REQUEST__OP_DELETE_VM;
 	req.delete_vm = &dr;
 	rc = call(c, &req, &rep);
-	if (rc == EXIT_OK && rep->vm != NULL) {
-		if (c->json) {
-			ctl_json_vm(stdout, rep->vm);
-			putchar('\n');
-		} else {
-			printf("vm %s (%s) deleted\n", rep->vm->spec ? rep->vm->spec->name : "",
-			       rep->vm->id);
-		}
-	}
+	if (rc == EXIT_OK && rep->vm != NULL && !json_vm(c, rep->vm))
+		printf("vm %s (%s) deleted\n", rep->vm->spec ? rep->vm->spec->name : "",
+		       rep->vm->id);
 	nv_wire_free((ProtobufCMessage *)rep);
 	return rc;
 }
@@ -649,98 +692,128 @@ get_port_stats(struct ctl *c, const char *vm, Nicvisor__V1__Response **rep)
 	return EXIT_OK;
 }
 
-/* Every host (hosts) or VM of the agent, page by page: fn(arg, item) for
- * each, item a Nicvisor__V1__Host or Nicvisor__V1__Vm. */
+/*
+ * Every item of a List operation, page by page: fn(arg, item) for each.
+ * The List operations page alike (api.proto): each List*Request has
+ * page_token = 2, each List*Response its items as field 1 and
+ * next_page_token = 2; op is the Request's List* field and result the
+ * Response's field with the page. A response without the page ends the
+ * list, or, if missing names what it lacks, is an error.
+ */
 static int
-list_all(struct ctl *c, bool hosts, void (*fn)(void *arg, const void *item), void *arg)
+list_all(struct ctl *c, Nicvisor__V1__Request__OpCase op, Nicvisor__V1__Response__ResultCase result,
+	 const char *missing, void (*fn)(void *arg, const void *item), void *arg)
 {
+	const ProtobufCFieldDescriptor *resf = protobuf_c_message_descriptor_get_field(
+		&nicvisor__v1__response__descriptor, result);
+	const ProtobufCFieldDescriptor *itemsf =
+		protobuf_c_message_descriptor_get_field(resf->descriptor, 1);
+	const ProtobufCFieldDescriptor *nextf =
+		protobuf_c_message_descriptor_get_field(resf->descriptor, 2);
 	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
-	Nicvisor__V1__ListVmsRequest lv = NICVISOR__V1__LIST_VMS_REQUEST__INIT;
-	Nicvisor__V1__ListHostsRequest lh = NICVISOR__V1__LIST_HOSTS_REQUEST__INIT;
+	ProtobufCMessage *lr = op_new(&req, op);
+	const ProtobufCFieldDescriptor *tokf;
 	char *token = NULL;
 	int rc = EXIT_OK;
 
-	if (hosts) {
-		req.op_case = NICVISOR__V1__REQUEST__OP_LIST_HOSTS;
-		req.list_hosts = &lh;
-	} else {
-		req.op_case = NICVISOR__V1__REQUEST__OP_LIST_VMS;
-		req.list_vms = &lv;
-	}
+	if (lr == NULL)
+		return EXIT_ERR;
+	tokf = protobuf_c_message_descriptor_get_field(lr->descriptor, 2);
 	/* Bounded because each page moves past the last key. */
 	for (int page = 0; page < 100000; page++) {
+		const ProtobufCMessage *pg = NULL;
 		Nicvisor__V1__Response *rep;
-		const char *next;
+		const char *next = "";
 
-		lv.page_token = lh.page_token = token ? token : "";
+		*(const char **)field_at(lr, tokf->offset) = token ? token : "";
 		rc = call(c, &req, &rep);
 		if (rc != EXIT_OK)
 			break;
-		if (hosts && rep->hosts != NULL) {
-			for (size_t i = 0; i < rep->hosts->n_hosts; i++)
-				fn(arg, rep->hosts->hosts[i]);
-			next = rep->hosts->next_page_token;
-		} else if (!hosts && rep->vms != NULL) {
-			for (size_t i = 0; i < rep->vms->n_vms; i++)
-				fn(arg, rep->vms->vms[i]);
-			next = rep->vms->next_page_token;
-		} else {
-			next = "";
+		if (rep->result_case == result)
+			pg = *(ProtobufCMessage **)field_at(rep, resf->offset);
+		if (pg == NULL && missing != NULL) {
+			fprintf(stderr, "nicvisorctl: the agent answered without %s\n", missing);
+			nv_wire_free(&rep->base);
+			rc = EXIT_ERR;
+			break;
+		}
+		if (pg != NULL) {
+			size_t n = *(size_t *)field_at(pg, itemsf->quantifier_offset);
+			ProtobufCMessage **items =
+				*(ProtobufCMessage ***)field_at(pg, itemsf->offset);
+
+			for (size_t i = 0; i < n; i++)
+				fn(arg, items[i]);
+			next = *(const char **)field_at(pg, nextf->offset);
 		}
 		free(token);
-		token = next[0] ? strdup(next) : NULL;
+		token = next != NULL && next[0] ? strdup(next) : NULL;
 		nv_wire_free(&rep->base);
 		if (token == NULL)
 			break;
 	}
 	free(token);
+	free(lr);
 	return rc;
 }
 
 struct list_print {
 	struct ctl *c;
-	bool hosts;
 	size_t count;
 };
 
+/* Items as table rows, or as JSON objects with commas between them. */
 static void
 list_print_one(void *arg, const void *item)
 {
 	struct list_print *lp = arg;
 
-	if (lp->c->json) {
-		if (lp->count)
-			putchar(',');
-		if (lp->hosts)
-			ctl_json_host(stdout, item);
-		else
-			ctl_json_vm(stdout, item);
-	} else if (lp->hosts) {
-		ctl_print_host_row(stdout, item);
-	} else {
-		ctl_print_vm_row(stdout, item);
-	}
+	if (lp->c->json && lp->count > 0)
+		putchar(',');
+	ctl_print_item(stdout, item, lp->c->json);
 	lp->count++;
 }
 
+/* A list command: its name, its JSON ({"KEY":[...]}), its List operation
+ * and its table's header. */
+struct list_cmd {
+	const char *cmd;
+	const char *key;
+	Nicvisor__V1__Request__OpCase op;
+	Nicvisor__V1__Response__ResultCase result;
+	void (*header)(FILE *f);
+};
+
+static const struct list_cmd list_vms = { "list", "vms", NICVISOR__V1__REQUEST__OP_LIST_VMS,
+					  NICVISOR__V1__RESPONSE__RESULT_VMS,
+					  ctl_print_vm_table_header };
+static const struct list_cmd list_hosts = { "hosts", "hosts", NICVISOR__V1__REQUEST__OP_LIST_HOSTS,
+					    NICVISOR__V1__RESPONSE__RESULT_HOSTS,
+					    ctl_print_host_table_header };
+static const struct list_cmd list_networks = { "network list", "networks",
+					       NICVISOR__V1__REQUEST__OP_LIST_NETWORKS,
+					       NICVISOR__V1__RESPONSE__RESULT_NETWORKS,
+					       ctl_print_network_table_header };
+static const struct list_cmd list_volumes = { "volume list", "volumes",
+					      NICVISOR__V1__REQUEST__OP_LIST_VOLUMES,
+					      NICVISOR__V1__RESPONSE__RESULT_VOLUMES,
+					      ctl_print_volume_table_header };
+
 static int
-cmd_list(struct ctl *c, int argc, char **argv, bool hosts)
+cmd_list(struct ctl *c, int argc, char **argv, const struct list_cmd *l)
 {
-	struct list_print lp = { .c = c, .hosts = hosts };
+	struct list_print lp = { .c = c };
 	int rc;
 
 	if (no_options(argc, argv) != EXIT_OK || optind != argc)
-		return usage_error("%s",
-				   hosts ? "hosts takes no arguments" : "list takes no arguments");
+		return usage_error("%s takes no arguments", l->cmd);
 	if (c->client == NULL && connect_api(c) != EXIT_OK)
 		return EXIT_ERR;
 	if (c->json)
-		printf("{\"%s\":[", hosts ? "hosts" : "vms");
-	else if (hosts)
-		ctl_print_host_table_header(stdout);
+		printf("{\"%s\":[", l->key);
 	else
-		ctl_print_vm_table_header(stdout);
-	rc = list_all(c, hosts, list_print_one, &lp);
+		l->header(stdout);
+	rc = list_all(c, l->op, l->result, NULL, list_print_one, &lp);
 	if (c->json)
 		printf("]}\n");
 	return rc;
@@ -823,10 +896,11 @@ ready_check(struct ctl *c, struct ready *r)
 
 	r->hosts_away = r->vms = r->nics = r->nics_down = 0;
 	r->what[0] = 0;
-	if (list_all(c, true, ready_host, r) != EXIT_OK || get_port_stats(c, "", &rep) != EXIT_OK)
+	if (list_all(c, list_hosts.op, list_hosts.result, NULL, ready_host, r) != EXIT_OK ||
+	    get_port_stats(c, "", &rep) != EXIT_OK)
 		return EXIT_ERR;
 	r->ports = rep->port_stats;
-	rc = list_all(c, false, ready_vm, r);
+	rc = list_all(c, list_vms.op, list_vms.result, NULL, ready_vm, r);
 	r->ports = NULL;
 	nv_wire_free(&rep->base);
 	return rc;
@@ -964,11 +1038,10 @@ network_create(struct ctl *c, int argc, char **argv)
 	};
 	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
 	Nicvisor__V1__CreateNetworkRequest cn = NICVISOR__V1__CREATE_NETWORK_REQUEST__INIT;
-	Nicvisor__V1__Response *rep;
 	char *vteps[16];
 	const char *name;
 	uint64_t v;
-	int o, rc;
+	int o;
 
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
@@ -1000,11 +1073,7 @@ network_create(struct ctl *c, int argc, char **argv)
 	cn.name = (char *)name;
 	req.op_case = NICVISOR__V1__REQUEST__OP_CREATE_NETWORK;
 	req.create_network = &cn;
-	rc = call(c, &req, &rep);
-	if (rc == EXIT_OK)
-		rc = print_network_result(c, rep, "created");
-	nv_wire_free((ProtobufCMessage *)rep);
-	return rc;
+	return call_print(c, &req, print_network_result, "created");
 }
 
 static int
@@ -1016,10 +1085,9 @@ network_update(struct ctl *c, int argc, char **argv)
 	};
 	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
 	Nicvisor__V1__UpdateNetworkRequest un = NICVISOR__V1__UPDATE_NETWORK_REQUEST__INIT;
-	Nicvisor__V1__Response *rep;
 	char *vteps[16];
 	const char *name;
-	int o, rc;
+	int o;
 
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (o != 'r')
@@ -1034,112 +1102,39 @@ network_update(struct ctl *c, int argc, char **argv)
 	un.network = (char *)name;
 	req.op_case = NICVISOR__V1__REQUEST__OP_UPDATE_NETWORK;
 	req.update_network = &un;
-	rc = call(c, &req, &rep);
-	if (rc == EXIT_OK)
-		rc = print_network_result(c, rep, "updated");
-	nv_wire_free((ProtobufCMessage *)rep);
-	return rc;
+	return call_print(c, &req, print_network_result, "updated");
 }
 
-static int
-network_get_delete(struct ctl *c, int argc, char **argv, bool delete)
+/* argv[0] is a command with subcommands ("network"): its subcommand ("" if
+ * none), with argv moved to it so that getopt parses its options. */
+static const char *
+subcommand(int *argc, char ***argv)
 {
-	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
-	Nicvisor__V1__DeleteNetworkRequest dn = NICVISOR__V1__DELETE_NETWORK_REQUEST__INIT;
-	Nicvisor__V1__GetNetworkRequest gn = NICVISOR__V1__GET_NETWORK_REQUEST__INIT;
-	Nicvisor__V1__Response *rep;
-	const char *name;
-	int rc;
+	const char *sub = *argc > 1 ? (*argv)[1] : "";
 
-	if (no_options(argc, argv) != EXIT_OK ||
-	    one_name(argc, argv, delete ? "network delete" : "network get", &name) != EXIT_OK)
-		return EXIT_USAGE;
-	if (delete) {
-		dn.network = (char *)name;
-		req.op_case = NICVISOR__V1__REQUEST__OP_DELETE_NETWORK;
-		req.delete_network = &dn;
-	} else {
-		gn.network = (char *)name;
-		req.op_case = NICVISOR__V1__REQUEST__OP_GET_NETWORK;
-		req.get_network = &gn;
-	}
-	rc = call(c, &req, &rep);
-	if (rc == EXIT_OK)
-		rc = print_network_result(c, rep, delete ? "deleted" : NULL);
-	nv_wire_free((ProtobufCMessage *)rep);
-	return rc;
-}
-
-static int
-network_list(struct ctl *c, int argc, char **argv)
-{
-	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
-	Nicvisor__V1__ListNetworksRequest ln = NICVISOR__V1__LIST_NETWORKS_REQUEST__INIT;
-	char *token = NULL;
-	size_t count = 0;
-	int rc = EXIT_OK;
-
-	if (no_options(argc, argv) != EXIT_OK || optind != argc)
-		return usage_error("%s", "network list takes no arguments");
-	req.op_case = NICVISOR__V1__REQUEST__OP_LIST_NETWORKS;
-	req.list_networks = &ln;
-	if (c->client == NULL && connect_api(c) != EXIT_OK)
-		return EXIT_ERR;
-	if (c->json)
-		printf("{\"networks\":[");
-	else
-		ctl_print_network_table_header(stdout);
-	/* Every page; bounded because each page moves past the last key. */
-	for (int page = 0; page < 100000; page++) {
-		Nicvisor__V1__Response *rep;
-		const char *next = "";
-
-		ln.page_token = token ? token : "";
-		rc = call(c, &req, &rep);
-		if (rc != EXIT_OK)
-			break;
-		if (rep->networks != NULL) {
-			for (size_t i = 0; i < rep->networks->n_networks; i++, count++) {
-				if (c->json) {
-					if (count)
-						putchar(',');
-					ctl_json_network(stdout, rep->networks->networks[i]);
-				} else {
-					ctl_print_network_row(stdout, rep->networks->networks[i]);
-				}
-			}
-			next = rep->networks->next_page_token;
-		}
-		free(token);
-		token = next[0] ? strdup(next) : NULL;
-		nv_wire_free(&rep->base);
-		if (token == NULL)
-			break;
-	}
-	free(token);
-	if (c->json)
-		printf("]}\n");
-	return rc;
+	(*argc)--;
+	(*argv)++;
+	optind = 0;
+	return sub;
 }
 
 /* argv[0] is "network"; the subcommand follows. */
 static int
 cmd_network(struct ctl *c, int argc, char **argv)
 {
-	const char *sub = argc > 1 ? argv[1] : "";
+	const char *sub = subcommand(&argc, &argv);
 
-	/* Parse the subcommand's options from argv[1] on. */
-	argc--;
-	argv++;
-	optind = 0;
 	if (strcmp(sub, "create") == 0)
 		return network_create(c, argc, argv);
 	if (strcmp(sub, "delete") == 0)
-		return network_get_delete(c, argc, argv, true);
+		return cmd_named(c, argc, argv, "network delete",
+				 NICVISOR__V1__REQUEST__OP_DELETE_NETWORK, print_network_result,
+				 "deleted");
 	if (strcmp(sub, "get") == 0)
-		return network_get_delete(c, argc, argv, false);
+		return cmd_named(c, argc, argv, "network get",
+				 NICVISOR__V1__REQUEST__OP_GET_NETWORK, print_network_result, NULL);
 	if (strcmp(sub, "list") == 0)
-		return network_list(c, argc, argv);
+		return cmd_list(c, argc, argv, &list_networks);
 	if (strcmp(sub, "update") == 0)
 		return network_update(c, argc, argv);
 	return usage_error("network %s: use network create, update, delete, list or get",
@@ -1211,13 +1206,9 @@ nic_add(struct ctl *c, int argc, char **argv)
 		const Nicvisor__V1__VmSpec *s = rep->vm->spec;
 		const Nicvisor__V1__NicSpec *n = s->nics[s->n_nics - 1];
 
-		if (c->json) {
-			ctl_json_vm(stdout, rep->vm);
-			putchar('\n');
-		} else {
+		if (!json_vm(c, rep->vm))
 			printf("vm %s: nic%zu on network %s, mac %s\n", s->name, s->n_nics - 1,
 			       n->network, n->mac);
-		}
 	}
 	nv_wire_free((ProtobufCMessage *)rep);
 	return rc;
@@ -1242,16 +1233,9 @@ nic_remove(struct ctl *c, int argc, char **argv)
 	req.op_case = NICVISOR__V1__REQUEST__OP_REMOVE_NIC;
 	req.remove_nic = &rn;
 	rc = call(c, &req, &rep);
-	if (rc == EXIT_OK && rep->vm != NULL) {
-		if (c->json) {
-			ctl_json_vm(stdout, rep->vm);
-			putchar('\n');
-		} else {
-			printf("vm %s: nic%u removed; %zu left\n",
-			       rep->vm->spec ? rep->vm->spec->name : "", rn.index,
-			       rep->vm->spec ? rep->vm->spec->n_nics : 0);
-		}
-	}
+	if (rc == EXIT_OK && rep->vm != NULL && !json_vm(c, rep->vm))
+		printf("vm %s: nic%u removed; %zu left\n", rep->vm->spec ? rep->vm->spec->name : "",
+		       rn.index, rep->vm->spec ? rep->vm->spec->n_nics : 0);
 	nv_wire_free((ProtobufCMessage *)rep);
 	return rc;
 }
@@ -1289,10 +1273,7 @@ nic_qos(struct ctl *c, int argc, char **argv)
 	rc = call(c, &req, &rep);
 	if (rc == EXIT_OK && rep->vm != NULL && rep->vm->spec != NULL &&
 	    q.index < rep->vm->spec->n_nics) {
-		if (c->json) {
-			ctl_json_vm(stdout, rep->vm);
-			putchar('\n');
-		} else {
+		if (!json_vm(c, rep->vm)) {
 			printf("vm %s: nic%u", rep->vm->spec->name, q.index);
 			ctl_print_nic_limits(stdout, rep->vm->spec->nics[q.index]);
 			printf("%s\n", nic.from_vm_bits_per_second || nic.to_vm_bits_per_second
@@ -1416,19 +1397,15 @@ nic_security(struct ctl *c, int argc, char **argv)
 	req.op_case = NICVISOR__V1__REQUEST__OP_SET_NIC_SECURITY;
 	req.set_nic_security = &q;
 	rc = call(c, &req, &rep);
-	if (rc == EXIT_OK && rep->vm != NULL && rep->vm->spec != NULL) {
-		if (c->json) {
-			ctl_json_vm(stdout, rep->vm);
-			putchar('\n');
-		} else if (none) {
+	if (rc == EXIT_OK && rep->vm != NULL && rep->vm->spec != NULL && !json_vm(c, rep->vm)) {
+		if (none)
 			printf("vm %s: nic%u: no security group\n", rep->vm->spec->name, q.index);
-		} else {
+		else
 			printf("vm %s: nic%u: security group of %zu ingress and %zu egress rules "
 			       "(default: ingress %s, egress %s)\n",
 			       rep->vm->spec->name, q.index, n[0], n[1],
 			       pol.ingress_default_deny ? "deny" : "allow",
 			       pol.egress_default_deny ? "deny" : "allow");
-		}
 	}
 	nv_wire_free((ProtobufCMessage *)rep);
 	return rc;
@@ -1503,11 +1480,8 @@ nic_security_show(struct ctl *c, int argc, char **argv)
 static int
 cmd_nic(struct ctl *c, int argc, char **argv)
 {
-	const char *sub = argc > 1 ? argv[1] : "";
+	const char *sub = subcommand(&argc, &argv);
 
-	argc--;
-	argv++;
-	optind = 0;
 	if (strcmp(sub, "add") == 0)
 		return nic_add(c, argc, argv);
 	if (strcmp(sub, "remove") == 0)
@@ -1526,7 +1500,7 @@ cmd_nic(struct ctl *c, int argc, char **argv)
 /* Mirror sessions */
 
 static int
-print_mirror_result(struct ctl *c, Nicvisor__V1__Response *rep, const char *verb)
+print_mirror_result(struct ctl *c, const Nicvisor__V1__Response *rep, const char *verb)
 {
 	if (rep->mirror == NULL) {
 		fprintf(stderr, "nicvisorctl: the agent answered without the mirror session\n");
@@ -1616,38 +1590,18 @@ mirror_create(struct ctl *c, int argc, char **argv)
 static int
 mirror_named(struct ctl *c, int argc, char **argv, bool del)
 {
-	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
-	Nicvisor__V1__DeleteMirrorRequest dm = NICVISOR__V1__DELETE_MIRROR_REQUEST__INIT;
-	Nicvisor__V1__GetMirrorRequest gm = NICVISOR__V1__GET_MIRROR_REQUEST__INIT;
-	Nicvisor__V1__Response *rep;
-	int rc;
-
 	if (no_options(argc, argv) != EXIT_OK || optind + 1 != argc)
 		return usage_error("mirror %s needs a session NAME", del ? "delete" : "get");
-	if (del) {
-		dm.mirror = argv[optind];
-		req.op_case = NICVISOR__V1__REQUEST__OP_DELETE_MIRROR;
-		req.delete_mirror = &dm;
-	} else {
-		gm.mirror = argv[optind];
-		req.op_case = NICVISOR__V1__REQUEST__OP_GET_MIRROR;
-		req.get_mirror = &gm;
-	}
-	rc = call(c, &req, &rep);
-	if (rc == EXIT_OK)
-		rc = print_mirror_result(c, rep, del ? "deleted" : NULL);
-	nv_wire_free((ProtobufCMessage *)rep);
-	return rc;
+	return call_named(c,
+			  del ? NICVISOR__V1__REQUEST__OP_DELETE_MIRROR
+			      : NICVISOR__V1__REQUEST__OP_GET_MIRROR,
+			  argv[optind], print_mirror_result, del ? "deleted" : NULL);
 }
 
 static int
 mirror_list(struct ctl *c, int argc, char **argv)
 {
-	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
-	Nicvisor__V1__ListMirrorsRequest lm = NICVISOR__V1__LIST_MIRRORS_REQUEST__INIT;
-	Nicvisor__V1__Response *rep;
-	char *token = NULL;
-	bool first = true;
+	struct list_print lp = { .c = c };
 	int rc;
 
 	if (no_options(argc, argv) != EXIT_OK || optind != argc)
@@ -1656,48 +1610,19 @@ mirror_list(struct ctl *c, int argc, char **argv)
 		putchar('[');
 	else
 		ctl_print_mirror_table_header(stdout);
-	do {
-		lm.page_token = token != NULL ? token : "";
-		req.op_case = NICVISOR__V1__REQUEST__OP_LIST_MIRRORS;
-		req.list_mirrors = &lm;
-		rc = call(c, &req, &rep);
-		free(token);
-		token = NULL;
-		if (rc != EXIT_OK)
-			return rc;
-		if (rep->mirrors == NULL) {
-			nv_wire_free((ProtobufCMessage *)rep);
-			fprintf(stderr,
-				"nicvisorctl: the agent answered without mirror sessions\n");
-			return EXIT_ERR;
-		}
-		for (size_t i = 0; i < rep->mirrors->n_mirrors; i++) {
-			if (c->json) {
-				if (!first)
-					putchar(',');
-				ctl_json_mirror(stdout, rep->mirrors->mirrors[i]);
-			} else {
-				ctl_print_mirror_row(stdout, rep->mirrors->mirrors[i]);
-			}
-			first = false;
-		}
-		if (rep->mirrors->next_page_token != NULL && rep->mirrors->next_page_token[0])
-			token = strdup(rep->mirrors->next_page_token);
-		nv_wire_free((ProtobufCMessage *)rep);
-	} while (token != NULL);
-	if (c->json)
+	rc = list_all(c, NICVISOR__V1__REQUEST__OP_LIST_MIRRORS,
+		      NICVISOR__V1__RESPONSE__RESULT_MIRRORS, "mirror sessions", list_print_one,
+		      &lp);
+	if (rc == EXIT_OK && c->json)
 		printf("]\n");
-	return EXIT_OK;
+	return rc;
 }
 
 static int
 cmd_mirror(struct ctl *c, int argc, char **argv)
 {
-	const char *sub = argc > 1 ? argv[1] : "";
+	const char *sub = subcommand(&argc, &argv);
 
-	argc--;
-	argv++;
-	optind = 0;
 	if (strcmp(sub, "create") == 0)
 		return mirror_create(c, argc, argv);
 	if (strcmp(sub, "delete") == 0 || strcmp(sub, "get") == 0)
@@ -1715,6 +1640,7 @@ print_disk_stats(struct ctl *c, const char *vm)
 {
 	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
 	Nicvisor__V1__GetDiskStatsRequest ds = NICVISOR__V1__GET_DISK_STATS_REQUEST__INIT;
+	struct list_print lp = { .c = c };
 	Nicvisor__V1__Response *rep;
 	int rc;
 
@@ -1735,15 +1661,8 @@ print_disk_stats(struct ctl *c, const char *vm)
 		putchar('\n');
 		ctl_print_disk_table_header(stdout);
 	}
-	for (size_t i = 0; i < rep->disk_stats->n_disks; i++) {
-		if (c->json) {
-			if (i)
-				putchar(',');
-			ctl_json_disk_stats(stdout, rep->disk_stats->disks[i]);
-		} else {
-			ctl_print_disk_row(stdout, rep->disk_stats->disks[i]);
-		}
-	}
+	for (size_t i = 0; i < rep->disk_stats->n_disks; i++)
+		list_print_one(&lp, rep->disk_stats->disks[i]);
 	if (c->json)
 		putchar(']');
 	nv_wire_free(&rep->base);
@@ -1753,8 +1672,9 @@ print_disk_stats(struct ctl *c, const char *vm)
 static int
 cmd_stats(struct ctl *c, int argc, char **argv)
 {
-	const char *vm;
+	struct list_print lp = { .c = c };
 	Nicvisor__V1__Response *rep;
+	const char *vm;
 	int rc;
 
 	if (no_options(argc, argv) != EXIT_OK || optind + 1 < argc)
@@ -1768,15 +1688,8 @@ cmd_stats(struct ctl *c, int argc, char **argv)
 	else
 		ctl_print_port_table_header(stdout);
 	/* The disks' counters follow in the same object (see print_disk_stats). */
-	for (size_t i = 0; i < rep->port_stats->n_ports; i++) {
-		if (c->json) {
-			if (i)
-				putchar(',');
-			ctl_json_port_stats(stdout, rep->port_stats->ports[i]);
-		} else {
-			ctl_print_port_row(stdout, rep->port_stats->ports[i]);
-		}
-	}
+	for (size_t i = 0; i < rep->port_stats->n_ports; i++)
+		list_print_one(&lp, rep->port_stats->ports[i]);
 	if (c->json)
 		putchar(']');
 	nv_wire_free(&rep->base);
@@ -1818,10 +1731,9 @@ volume_create(struct ctl *c, int argc, char **argv)
 	};
 	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
 	Nicvisor__V1__CreateVolumeRequest cv = NICVISOR__V1__CREATE_VOLUME_REQUEST__INIT;
-	Nicvisor__V1__Response *rep;
 	const char *name;
 	bool sized = false;
-	int o, rc;
+	int o;
 
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
@@ -1846,111 +1758,26 @@ volume_create(struct ctl *c, int argc, char **argv)
 	cv.name = (char *)name;
 	req.op_case = NICVISOR__V1__REQUEST__OP_CREATE_VOLUME;
 	req.create_volume = &cv;
-	rc = call(c, &req, &rep);
-	if (rc == EXIT_OK)
-		rc = print_volume_result(c, rep, "created");
-	nv_wire_free((ProtobufCMessage *)rep);
-	return rc;
-}
-
-static int
-volume_get_delete(struct ctl *c, int argc, char **argv, bool delete)
-{
-	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
-	Nicvisor__V1__DeleteVolumeRequest dv = NICVISOR__V1__DELETE_VOLUME_REQUEST__INIT;
-	Nicvisor__V1__GetVolumeRequest gv = NICVISOR__V1__GET_VOLUME_REQUEST__INIT;
-	Nicvisor__V1__Response *rep;
-	const char *name;
-	int rc;
-
-	if (no_options(argc, argv) != EXIT_OK ||
-	    one_name(argc, argv, delete ? "volume delete" : "volume get", &name) != EXIT_OK)
-		return EXIT_USAGE;
-	if (delete) {
-		dv.volume = (char *)name;
-		req.op_case = NICVISOR__V1__REQUEST__OP_DELETE_VOLUME;
-		req.delete_volume = &dv;
-	} else {
-		gv.volume = (char *)name;
-		req.op_case = NICVISOR__V1__REQUEST__OP_GET_VOLUME;
-		req.get_volume = &gv;
-	}
-	rc = call(c, &req, &rep);
-	if (rc == EXIT_OK)
-		rc = print_volume_result(c, rep, delete ? "deleted" : NULL);
-	nv_wire_free((ProtobufCMessage *)rep);
-	return rc;
-}
-
-static int
-volume_list(struct ctl *c, int argc, char **argv)
-{
-	Nicvisor__V1__Request req = NICVISOR__V1__REQUEST__INIT;
-	Nicvisor__V1__ListVolumesRequest lv = NICVISOR__V1__LIST_VOLUMES_REQUEST__INIT;
-	char *token = NULL;
-	size_t count = 0;
-	int rc = EXIT_OK;
-
-	if (no_options(argc, argv) != EXIT_OK || optind != argc)
-		return usage_error("%s", "volume list takes no arguments");
-	req.op_case = NICVISOR__V1__REQUEST__OP_LIST_VOLUMES;
-	req.list_volumes = &lv;
-	if (c->client == NULL && connect_api(c) != EXIT_OK)
-		return EXIT_ERR;
-	if (c->json)
-		printf("{\"volumes\":[");
-	else
-		ctl_print_volume_table_header(stdout);
-	/* Every page; bounded because each page moves past the last key. */
-	for (int page = 0; page < 100000; page++) {
-		Nicvisor__V1__Response *rep;
-		const char *next = "";
-
-		lv.page_token = token ? token : "";
-		rc = call(c, &req, &rep);
-		if (rc != EXIT_OK)
-			break;
-		if (rep->volumes != NULL) {
-			for (size_t i = 0; i < rep->volumes->n_volumes; i++, count++) {
-				if (c->json) {
-					if (count)
-						putchar(',');
-					ctl_json_volume(stdout, rep->volumes->volumes[i]);
-				} else {
-					ctl_print_volume_row(stdout, rep->volumes->volumes[i]);
-				}
-			}
-			next = rep->volumes->next_page_token;
-		}
-		free(token);
-		token = next[0] ? strdup(next) : NULL;
-		nv_wire_free(&rep->base);
-		if (token == NULL)
-			break;
-	}
-	free(token);
-	if (c->json)
-		printf("]}\n");
-	return rc;
+	return call_print(c, &req, print_volume_result, "created");
 }
 
 /* argv[0] is "volume"; the subcommand follows. */
 static int
 cmd_volume(struct ctl *c, int argc, char **argv)
 {
-	const char *sub = argc > 1 ? argv[1] : "";
+	const char *sub = subcommand(&argc, &argv);
 
-	argc--;
-	argv++;
-	optind = 0;
 	if (strcmp(sub, "create") == 0)
 		return volume_create(c, argc, argv);
 	if (strcmp(sub, "delete") == 0)
-		return volume_get_delete(c, argc, argv, true);
+		return cmd_named(c, argc, argv, "volume delete",
+				 NICVISOR__V1__REQUEST__OP_DELETE_VOLUME, print_volume_result,
+				 "deleted");
 	if (strcmp(sub, "get") == 0)
-		return volume_get_delete(c, argc, argv, false);
+		return cmd_named(c, argc, argv, "volume get", NICVISOR__V1__REQUEST__OP_GET_VOLUME,
+				 print_volume_result, NULL);
 	if (strcmp(sub, "list") == 0)
-		return volume_list(c, argc, argv);
+		return cmd_list(c, argc, argv, &list_volumes);
 	return usage_error("volume %s: use volume create, delete, list or get",
 			   sub[0] ? sub : "(nothing)");
 }
@@ -2003,10 +1830,7 @@ disk_attach(struct ctl *c, int argc, char **argv)
 		const Nicvisor__V1__VmSpec *s = rep->vm->spec;
 		const Nicvisor__V1__DiskSpec *d = s->disks[s->n_disks - 1];
 
-		if (c->json) {
-			ctl_json_vm(stdout, rep->vm);
-			putchar('\n');
-		} else {
+		if (!json_vm(c, rep->vm)) {
 			printf("vm %s: disk%zu is volume %s%s", s->name, s->n_disks - 1, d->volume,
 			       d->read_only ? ", read-only" : "");
 			ctl_print_disk_limits(stdout, d);
@@ -2036,16 +1860,10 @@ disk_detach(struct ctl *c, int argc, char **argv)
 	req.op_case = NICVISOR__V1__REQUEST__OP_DETACH_DISK;
 	req.detach_disk = &dd;
 	rc = call(c, &req, &rep);
-	if (rc == EXIT_OK && rep->vm != NULL) {
-		if (c->json) {
-			ctl_json_vm(stdout, rep->vm);
-			putchar('\n');
-		} else {
-			printf("vm %s: disk%u detached; %zu left\n",
-			       rep->vm->spec ? rep->vm->spec->name : "", dd.index,
-			       rep->vm->spec ? rep->vm->spec->n_disks : 0);
-		}
-	}
+	if (rc == EXIT_OK && rep->vm != NULL && !json_vm(c, rep->vm))
+		printf("vm %s: disk%u detached; %zu left\n",
+		       rep->vm->spec ? rep->vm->spec->name : "", dd.index,
+		       rep->vm->spec ? rep->vm->spec->n_disks : 0);
 	nv_wire_free((ProtobufCMessage *)rep);
 	return rc;
 }
@@ -2053,11 +1871,8 @@ disk_detach(struct ctl *c, int argc, char **argv)
 static int
 cmd_disk(struct ctl *c, int argc, char **argv)
 {
-	const char *sub = argc > 1 ? argv[1] : "";
+	const char *sub = subcommand(&argc, &argv);
 
-	argc--;
-	argv++;
-	optind = 0;
 	if (strcmp(sub, "attach") == 0)
 		return disk_attach(c, argc, argv);
 	if (strcmp(sub, "detach") == 0)
@@ -2258,12 +2073,8 @@ cmd_wait(struct ctl *c, int argc, char **argv)
 			return rc;
 		state = rep->vm->state;
 		if (state == want) {
-			if (c->json) {
-				ctl_json_vm(stdout, rep->vm);
-				putchar('\n');
-			} else {
+			if (!json_vm(c, rep->vm))
 				printf("vm %s is %s\n", name, nv_vm_state_name(state));
-			}
 			nv_wire_free(&rep->base);
 			return EXIT_OK;
 		}
@@ -2541,16 +2352,20 @@ main(int argc, char **argv)
 	optind = 0; /* glibc: 0 restarts getopt fully on the new argv */
 	if (strcmp(cmd, "create") == 0)
 		rc = cmd_create(&c, argc, argv);
-	else if (strcmp(cmd, "start") == 0 || strcmp(cmd, "get") == 0)
-		rc = cmd_simple(&c, argc, argv, cmd);
+	else if (strcmp(cmd, "start") == 0)
+		rc = cmd_named(&c, argc, argv, cmd, NICVISOR__V1__REQUEST__OP_START_VM,
+			       print_vm_result, "starting");
+	else if (strcmp(cmd, "get") == 0)
+		rc = cmd_named(&c, argc, argv, cmd, NICVISOR__V1__REQUEST__OP_GET_VM,
+			       print_vm_result, NULL);
 	else if (strcmp(cmd, "stop") == 0)
 		rc = cmd_stop(&c, argc, argv);
 	else if (strcmp(cmd, "delete") == 0)
 		rc = cmd_delete(&c, argc, argv);
 	else if (strcmp(cmd, "list") == 0)
-		rc = cmd_list(&c, argc, argv, false);
+		rc = cmd_list(&c, argc, argv, &list_vms);
 	else if (strcmp(cmd, "hosts") == 0)
-		rc = cmd_list(&c, argc, argv, true);
+		rc = cmd_list(&c, argc, argv, &list_hosts);
 	else if (strcmp(cmd, "console") == 0)
 		rc = cmd_console(&c, argc, argv);
 	else if (strcmp(cmd, "wait") == 0)

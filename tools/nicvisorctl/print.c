@@ -497,6 +497,27 @@ ctl_print_mirror_row(FILE *f, const Nicvisor__V1__Mirror *m)
 		m->active ? "yes" : "no", m->packets, m->bytes, m->drops + m->no_buffer);
 }
 
+/* Entry i of a JSON map of counters (drops, errors by reason). */
+static void
+json_counter(FILE *f, size_t i, const char *key, uint64_t value)
+{
+	if (i)
+		fputc(',', f);
+	ctl_json_string(f, key);
+	fprintf(f, ":%" PRIu64, value);
+}
+
+/* A counter by reason in a table row: "key=value" after the `shown` ones
+ * before it, nothing if it is 0. Returns how many are shown now. */
+static size_t
+row_counter(FILE *f, size_t shown, const char *key, uint64_t value)
+{
+	if (value == 0)
+		return shown;
+	fprintf(f, "%s%s=%" PRIu64, shown ? " " : "", key, value);
+	return shown + 1;
+}
+
 void
 ctl_json_port_stats(FILE *f, const Nicvisor__V1__PortStats *p)
 {
@@ -519,12 +540,8 @@ ctl_json_port_stats(FILE *f, const Nicvisor__V1__PortStats *p)
 		p->tx_bytes, p->rx_l2_only, p->vxlan_encap, p->vxlan_decap,
 		p->rx_limit_bits_per_second, p->rx_limit_burst_bytes, p->tx_limit_bits_per_second,
 		p->tx_limit_burst_bytes);
-	for (size_t i = 0; i < p->n_drops; i++) {
-		if (i)
-			fputc(',', f);
-		ctl_json_string(f, p->drops[i]->key);
-		fprintf(f, ":%" PRIu64, p->drops[i]->value);
-	}
+	for (size_t i = 0; i < p->n_drops; i++)
+		json_counter(f, i, p->drops[i]->key, p->drops[i]->value);
 	fputs("}}", f);
 }
 
@@ -554,12 +571,8 @@ ctl_print_port_row(FILE *f, const Nicvisor__V1__PortStats *p)
 		shown++;
 	}
 	/* Reasons that never happened are in --json only. */
-	for (size_t i = 0; i < p->n_drops; i++) {
-		if (p->drops[i]->value == 0)
-			continue;
-		fprintf(f, "%s%s=%" PRIu64, shown ? " " : "", p->drops[i]->key, p->drops[i]->value);
-		shown++;
-	}
+	for (size_t i = 0; i < p->n_drops; i++)
+		shown = row_counter(f, shown, p->drops[i]->key, p->drops[i]->value);
 	if (shown == 0)
 		fputc('-', f);
 	if (p->rx_limit_bits_per_second != 0)
@@ -699,12 +712,8 @@ ctl_json_disk_stats(FILE *f, const Nicvisor__V1__DiskStats *d)
 		d->read_only ? "true" : "false", d->read_ops, d->read_bytes, d->write_ops,
 		d->write_bytes, d->flush_ops, d->discard_ops, d->throttled, d->max_iops,
 		d->max_bytes_per_second);
-	for (size_t i = 0; i < d->n_errors; i++) {
-		if (i)
-			fputc(',', f);
-		ctl_json_string(f, d->errors[i]->key);
-		fprintf(f, ":%" PRIu64, d->errors[i]->value);
-	}
+	for (size_t i = 0; i < d->n_errors; i++)
+		json_counter(f, i, d->errors[i]->key, d->errors[i]->value);
 	fputs("}}", f);
 }
 
@@ -730,14 +739,31 @@ ctl_print_disk_row(FILE *f, const Nicvisor__V1__DiskStats *d)
 			       : "no",
 		d->read_only ? "ro" : "rw", d->read_ops, d->read_bytes, d->write_ops,
 		d->write_bytes, d->flush_ops, d->throttled);
-	for (size_t i = 0; i < d->n_errors; i++) {
-		if (d->errors[i]->value == 0)
-			continue;
-		fprintf(f, "%s%s=%" PRIu64, shown ? " " : "", d->errors[i]->key,
-			d->errors[i]->value);
-		shown++;
-	}
+	for (size_t i = 0; i < d->n_errors; i++)
+		shown = row_counter(f, shown, d->errors[i]->key, d->errors[i]->value);
 	if (shown == 0)
 		fputc('-', f);
 	fputc('\n', f);
+}
+
+void
+ctl_print_item(FILE *f, const ProtobufCMessage *m, bool json)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	const void *item = m; /* each message begins with its ProtobufCMessage */
+
+	if (d == &nicvisor__v1__vm__descriptor)
+		json ? ctl_json_vm(f, item) : ctl_print_vm_row(f, item);
+	else if (d == &nicvisor__v1__host__descriptor)
+		json ? ctl_json_host(f, item) : ctl_print_host_row(f, item);
+	else if (d == &nicvisor__v1__network__descriptor)
+		json ? ctl_json_network(f, item) : ctl_print_network_row(f, item);
+	else if (d == &nicvisor__v1__volume__descriptor)
+		json ? ctl_json_volume(f, item) : ctl_print_volume_row(f, item);
+	else if (d == &nicvisor__v1__mirror__descriptor)
+		json ? ctl_json_mirror(f, item) : ctl_print_mirror_row(f, item);
+	else if (d == &nicvisor__v1__port_stats__descriptor)
+		json ? ctl_json_port_stats(f, item) : ctl_print_port_row(f, item);
+	else if (d == &nicvisor__v1__disk_stats__descriptor)
+		json ? ctl_json_disk_stats(f, item) : ctl_print_disk_row(f, item);
 }

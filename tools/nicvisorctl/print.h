@@ -44,5 +44,8 @@ void ctl_print_mirror_row(FILE *f, const Nicvisor__V1__Mirror *m);
 void ctl_json_disk_stats(FILE *f, const Nicvisor__V1__DiskStats *d);
 void ctl_print_disk_table_header(FILE *f);
 void ctl_print_disk_row(FILE *f, const Nicvisor__V1__DiskStats *d);
+/* A list's item (a Vm, Host, Network, Volume, Mirror, PortStats or
+ * DiskStats): its JSON object or its table row. */
+void ctl_print_item(FILE *f, const ProtobufCMessage *m, bool json);
 
 #endif
