@@ -75,7 +75,7 @@ rc=$?
 t1=$(cut -d' ' -f1 /proc/uptime)
 echo "NICVISOR-ARM64-L1-SHIM-EXIT=$rc start=$t0 end=$t1"
 if [ -n "$qsd_pid" ]; then
-	kill $qsd_pid
+	kill $qsd_pid 2>/dev/null
 	wait $qsd_pid
 	echo "NICVISOR-ARM64-L1-DISK-IMAGE=$(dd if="$img" bs=512 skip=2048 count=1 2>/dev/null | head -c 23)"
 	l2args=${l2args% nv.disk}
