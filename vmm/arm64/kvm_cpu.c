@@ -5,10 +5,11 @@
  * the in-kernel vGIC (v3 with an ITS, else v2) created with the VM and
  * initialised once every vCPU exists; PCI MSI-X messages written to the
  * ITS's GITS_TRANSLATER, routed with their requester ID as DeviceID
- * (kvm.c, KVM_MSI_VALID_DEVID); vCPUs set up with KVM_ARM_PREFERRED_TARGET and KVM_ARM_VCPU_INIT
- * with PSCI 0.2 (secondaries start powered off; the guest brings them up
- * with PSCI CPU_ON, handled in the kernel); the boot vCPU entering the
- * Image at its load address with x0 = the device tree (booting.rst). The
+ * (kvm.c, KVM_MSI_VALID_DEVID); vCPUs set up with KVM_ARM_PREFERRED_TARGET
+ * and KVM_ARM_VCPU_INIT with PSCI 0.2 (secondaries start powered off; the
+ * guest brings them up with PSCI CPU_ON, handled in the kernel); the boot
+ * vCPU entering the Image at its load address with x0 = the device tree
+ * (booting.rst). The
  * architected timer is KVM's, on its default PPIs, which the device tree
  * names. PSCI SYSTEM_OFF and SYSTEM_RESET reach vcpu.c as
  * KVM_EXIT_SYSTEM_EVENT: power off and reboot, as on x86.
