@@ -226,6 +226,9 @@ vmm_irq_routes_init(struct vmm *vm)
 	pthread_mutex_init(&r->lock, NULL);
 	r->nfixed = vmm_arch_default_routes(r->fixed, VMM_IRQ_FIXED_ROUTES);
 	r->first_msi_gsi = vmm_arch_first_msi_gsi;
+	/* api.rst, KVM_SET_GSI_ROUTING: on the VM, after the irqchip (an
+	 * arm64 VM says yes once it has an ITS). */
+	r->devid = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MSI_DEVID) > 0;
 	r->ready = true;
 	return 0;
 }
@@ -257,10 +260,12 @@ commit_routes(struct vmm *vm)
 		t->entries[n] = (struct kvm_irq_routing_entry){
 			.gsi = r->first_msi_gsi + i,
 			.type = KVM_IRQ_ROUTING_MSI,
+			.flags = r->devid ? KVM_MSI_VALID_DEVID : 0,
 			.u.msi = {
 				.address_lo = (uint32_t)r->msi[i].addr,
 				.address_hi = (uint32_t)(r->msi[i].addr >> 32),
 				.data = r->msi[i].data,
+				.devid = r->devid ? r->msi[i].devid : 0,
 			},
 		};
 		n++;
@@ -273,7 +278,7 @@ commit_routes(struct vmm *vm)
 }
 
 static int
-efd_msi_route(void *opaque, int *gsi, uint64_t addr, uint32_t data)
+efd_msi_route(void *opaque, int *gsi, uint64_t addr, uint32_t data, uint32_t devid)
 {
 	struct vmm *vm = opaque;
 	struct vmm_irq_routes *r = &vm->routes;
@@ -296,6 +301,7 @@ efd_msi_route(void *opaque, int *gsi, uint64_t addr, uint32_t data)
 	r->msi[i].used = true;
 	r->msi[i].addr = addr;
 	r->msi[i].data = data;
+	r->msi[i].devid = devid;
 	rc = commit_routes(vm);
 	if (rc == 0)
 		*gsi = (int)r->first_msi_gsi + i;

@@ -55,7 +55,8 @@ route(struct vmm_msix *m, unsigned int v)
 
 	if (vec->routed && vec->route_addr == addr && vec->route_data == data)
 		return true;
-	rc = m->ops->msi_route(m->ops->opaque, &vec->gsi, addr, data);
+	rc = m->ops->msi_route(m->ops->opaque, &vec->gsi, addr, data,
+			       m->func != NULL ? vmm_pci_func_rid(m->func) : 0);
 	m->st.route_updates++;
 	if (rc < 0) {
 		m->st.errors++;
@@ -145,6 +146,7 @@ vmm_msix_add_cap(struct vmm_msix *m, struct vmm_pci_func *f, unsigned int bar, u
 	vmm_pci_cfg_set(f, (uint32_t)cap + CAP_TABLE, 4, table_off | bar);
 	vmm_pci_cfg_set(f, (uint32_t)cap + CAP_PBA, 4, pba_off | bar);
 	m->cap = cap;
+	m->func = f;
 	return cap;
 }
 

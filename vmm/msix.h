@@ -41,10 +41,12 @@
  * tested without KVM. Each may fail with -errno; callers count failures.
  */
 struct vmm_eventfd_ops {
-	/* Route GSI *gsi as an MSI with this address and data; *gsi < 0
+	/* Route GSI *gsi as an MSI with this address and data from the
+	 * function whose PCI requester ID is devid (bus << 8 | device << 3 |
+	 * function: an ITS translates by it, x86 ignores it); *gsi < 0
 	 * allocates a GSI first. -EINVAL: not an MSI address of this
 	 * architecture. */
-	int (*msi_route)(void *opaque, int *gsi, uint64_t addr, uint32_t data);
+	int (*msi_route)(void *opaque, int *gsi, uint64_t addr, uint32_t data, uint32_t devid);
 	void (*msi_route_free)(void *opaque, int gsi);
 	/* Connect (assign) or disconnect an eventfd and a GSI (KVM_IRQFD). */
 	int (*irqfd)(void *opaque, int fd, int gsi, bool assign);
@@ -77,9 +79,10 @@ struct vmm_msix_stats {
 struct vmm_msix {
 	const struct vmm_eventfd_ops *ops;
 	unsigned int nvec;
-	bool enabled; /* message control: MSI-X Enable */
-	bool fmask;   /* message control: Function Mask */
-	int cap;      /* capability offset in config space, 0 if none */
+	bool enabled;                    /* message control: MSI-X Enable */
+	bool fmask;                      /* message control: Function Mask */
+	int cap;                         /* capability offset in config space, 0 if none */
+	const struct vmm_pci_func *func; /* its requester ID tags the MSIs */
 	struct vmm_msix_vector vec[VMM_MSIX_MAX_VECTORS];
 	unsigned int nsrc;
 	struct vmm_msix_source src[VMM_MSIX_MAX_SOURCES];

@@ -137,6 +137,12 @@ vmm_pci_func_cfg_write(struct vmm_pci_func *f, uint32_t off, const uint8_t *data
 	}
 }
 
+uint16_t
+vmm_pci_func_rid(const struct vmm_pci_func *f)
+{
+	return f->slot < 0 ? 0 : (uint16_t)((unsigned int)f->slot << 3);
+}
+
 uint64_t
 vmm_pci_func_bar_decode(const struct vmm_pci_func *f, unsigned int bar)
 {

@@ -125,6 +125,11 @@ void vmm_pci_func_cfg_read(const struct vmm_pci_func *f, uint32_t off, uint8_t *
 void vmm_pci_func_cfg_write(struct vmm_pci_func *f, uint32_t off, const uint8_t *data,
 			    uint32_t len);
 
+/* The function's PCI requester ID, bus << 8 | device << 3 | function
+ * (00:slot.0; 0 before it is added): the DeviceID its MSIs carry to a GICv3
+ * ITS through the device tree's msi-map. */
+uint16_t vmm_pci_func_rid(const struct vmm_pci_func *f);
+
 /* Where BAR `bar` should decode by its register and the command register:
  * 0 if memory decode is off, the BAR is empty or its address wraps. */
 uint64_t vmm_pci_func_bar_decode(const struct vmm_pci_func *f, unsigned int bar);

@@ -37,12 +37,15 @@ struct vmm_virtio_blk;
 
 /* KVM's GSI routing table: the architecture's fixed routes (IOAPIC and
  * PIC pins) and one MSI route per MSI-X vector in use. KVM takes the
- * table only whole, so every change sends it all again. */
+ * table only whole, so every change sends it all again. With a GICv3 ITS
+ * KVM wants each MSI's requester ID (KVM_CAP_MSI_DEVID on the VM):
+ * routes then carry it (KVM_MSI_VALID_DEVID). */
 #define VMM_IRQ_FIXED_ROUTES 64
 #define VMM_IRQ_MSI_ROUTES   256
 struct vmm_irq_routes {
 	pthread_mutex_t lock;
 	bool ready;
+	bool devid; /* KVM_CAP_MSI_DEVID: routes carry KVM_MSI_VALID_DEVID */
 	unsigned int nfixed;
 	struct kvm_irq_routing_entry fixed[VMM_IRQ_FIXED_ROUTES];
 	uint32_t first_msi_gsi;
@@ -50,6 +53,7 @@ struct vmm_irq_routes {
 		bool used;
 		uint64_t addr;
 		uint32_t data;
+		uint32_t devid;
 	} msi[VMM_IRQ_MSI_ROUTES];
 };
 

@@ -148,6 +148,12 @@ check_conf(const struct vmm_arm64_fdt_conf *c)
 		return -EINVAL;
 	if (c->initrd_size > 0 && !in_ram(c, c->initrd_start, c->initrd_size))
 		return -EINVAL;
+	if (c->its_size > 0 && c->gic != VMM_ARM64_GIC_V3)
+		return -EINVAL;
+	if (c->pci_buses > 0 &&
+	    (c->its_size == 0 || c->pci_buses > 256 || c->pci_mmio_size == 0 ||
+	     c->pci_mmio_base > (1ull << 32) || c->pci_mmio_size > (1ull << 32) - c->pci_mmio_base))
+		return -EINVAL;
 	return 0;
 }
 
@@ -195,11 +201,29 @@ write_gic(struct writer *w, const struct vmm_arm64_fdt_conf *c)
 		prop_reg(w, reg, 2);
 	}
 	prop_u32(w, "#interrupt-cells", 3);
-	/* No child nodes (no ITS): an interrupt-map's parent unit address
-	 * has no cells. */
-	prop_u32(w, "#address-cells", 0);
 	prop_empty(w, "interrupt-controller");
 	prop_u32(w, "phandle", VMM_ARM64_FDT_GIC_PHANDLE);
+	if (c->its_size == 0) {
+		/* No child nodes: an interrupt-map's parent unit address has
+		 * no cells. */
+		prop_u32(w, "#address-cells", 0);
+	} else {
+		const uint64_t reg[] = { c->its_base, c->its_size };
+
+		/* The ITS child is addressed as the root is. */
+		prop_u32(w, "#address-cells", 2);
+		prop_u32(w, "#size-cells", 2);
+		prop_empty(w, "ranges");
+		node_name(name, sizeof(name), "msi-controller", c->its_base);
+		begin(w, name);
+		prop_str(w, "compatible", "arm,gic-v3-its");
+		prop_reg(w, reg, 1);
+		prop_empty(w, "msi-controller");
+		/* pci-msi.txt: the ITS takes the DeviceID as its one cell. */
+		prop_u32(w, "#msi-cells", 1);
+		prop_u32(w, "phandle", VMM_ARM64_FDT_ITS_PHANDLE);
+		end(w);
+	}
 	end(w);
 }
 
@@ -252,6 +276,39 @@ write_virtio(struct writer *w, const struct vmm_arm64_fdt_virtio *v)
 	prop_str(w, "compatible", "virtio,mmio");
 	prop_reg(w, reg, 1);
 	prop_cells(w, "interrupts", irq, 3);
+	prop_empty(w, "dma-coherent");
+	end(w);
+}
+
+/* host-generic-pci.yaml: ECAM in reg, the buses it decodes, the memory
+ * window (identity mapped), and pci-msi.txt's msi-map sending requester
+ * IDs 0..0xffff to the ITS as DeviceIDs 0..0xffff. No interrupt-map: the
+ * functions have no INTx pin, MSI-X only. dma-coherent: the devices'
+ * DMA (the backends' accesses to guest RAM) is cache coherent. */
+static void
+write_pci(struct writer *w, const struct vmm_arm64_fdt_conf *c)
+{
+	const uint64_t reg[] = { c->pci_ecam_base, (uint64_t)c->pci_buses << 20 };
+	const uint32_t bus_range[] = { 0, c->pci_buses - 1 };
+	const uint32_t ranges[] = {
+		VMM_ARM64_FDT_PCI_SPACE_MEM32, (uint32_t)(c->pci_mmio_base >> 32),
+		(uint32_t)c->pci_mmio_base,    (uint32_t)(c->pci_mmio_base >> 32),
+		(uint32_t)c->pci_mmio_base,    (uint32_t)(c->pci_mmio_size >> 32),
+		(uint32_t)c->pci_mmio_size,
+	};
+	const uint32_t msi_map[] = { 0, VMM_ARM64_FDT_ITS_PHANDLE, 0, VMM_ARM64_FDT_PCI_RIDS };
+	char name[32];
+
+	node_name(name, sizeof(name), "pcie", c->pci_ecam_base);
+	begin(w, name);
+	prop_str(w, "compatible", "pci-host-ecam-generic");
+	prop_str(w, "device_type", "pci");
+	prop_reg(w, reg, 1);
+	prop_cells(w, "bus-range", bus_range, 2);
+	prop_u32(w, "#address-cells", 3);
+	prop_u32(w, "#size-cells", 2);
+	prop_cells(w, "ranges", ranges, 7);
+	prop_cells(w, "msi-map", msi_map, 4);
 	prop_empty(w, "dma-coherent");
 	end(w);
 }
@@ -315,6 +372,8 @@ vmm_arm64_fdt_build(const struct vmm_arm64_fdt_conf *c, void *buf, size_t len)
 	write_uart(&w, c, uart);
 	for (unsigned int i = 0; i < c->nvirtio; i++)
 		write_virtio(&w, &c->virtio[i]);
+	if (c->pci_buses > 0)
+		write_pci(&w, c);
 	write_chosen(&w, c, uart);
 	end(&w);
 	if (w.err == 0)

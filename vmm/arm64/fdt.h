@@ -8,10 +8,11 @@
  * Bindings followed (Documentation/devicetree/bindings in Linux):
  * memory (device_type "memory"), cpus/cpu (enable-method "psci", reg the
  * MPIDR affinity bits), arm/psci.yaml ("arm,psci-0.2", method "hvc"),
- * interrupt-controller/arm,gic-v3.yaml and arm,gic.yaml, timer/
- * arm,arch_timer.yaml, serial/8250.yaml ("ns16550a" on MMIO),
- * virtio/mmio.yaml, chosen (bootargs, linux,initrd-start/-end,
- * stdout-path).
+ * interrupt-controller/arm,gic-v3.yaml (with its "arm,gic-v3-its" child)
+ * and arm,gic.yaml, timer/arm,arch_timer.yaml, serial/8250.yaml
+ * ("ns16550a" on MMIO), virtio/mmio.yaml, pci/host-generic-pci.yaml
+ * ("pci-host-ecam-generic") with pci/pci-msi.txt (msi-map), chosen
+ * (bootargs, linux,initrd-start/-end, stdout-path).
  */
 #ifndef VMM_ARM64_FDT_H
 #define VMM_ARM64_FDT_H
@@ -53,6 +54,17 @@ struct vmm_arm64_fdt_conf {
 	uint32_t uart_spi;
 	uint32_t uart_clock_hz;
 
+	/* GICv3 only: an ITS, the MSI controller of the PCI bus, as a child
+	 * of the GIC node. its_size 0: none. */
+	uint64_t its_base, its_size;
+	/* A PCI host bridge with ECAM at pci_ecam_base for buses
+	 * 0..pci_buses-1 and one 32-bit memory window (below 4 GiB) at the
+	 * same address on both sides; every requester ID maps 1:1 to an ITS
+	 * DeviceID (msi-map), so it needs the ITS. pci_buses 0: none. */
+	uint64_t pci_ecam_base;
+	uint32_t pci_buses;
+	uint64_t pci_mmio_base, pci_mmio_size;
+
 	const struct vmm_arm64_fdt_virtio *virtio; /* NULL when nvirtio is 0 */
 	unsigned int nvirtio;
 
@@ -64,7 +76,8 @@ struct vmm_arm64_fdt_conf {
 /*
  * Write the DTB into buf (len bytes). 0, or -EINVAL for a description that
  * makes no machine (no vCPU, no RAM, a GIC version other than 2 or 3, an
- * initrd outside RAM, ...) or -ENOSPC when buf is too small. On success
+ * initrd outside RAM, an ITS without a GICv3, a PCI bus without the ITS or
+ * with its window above 4 GiB, ...) or -ENOSPC when buf is too small. On success
  * the blob is fdt_totalsize(buf) bytes, at most len.
  */
 int vmm_arm64_fdt_build(const struct vmm_arm64_fdt_conf *conf, void *buf, size_t len);
@@ -91,5 +104,11 @@ uint64_t vmm_arm64_mpidr(uint32_t index);
 #define VMM_ARM64_TIMER_PPI_HYP   10
 
 #define VMM_ARM64_FDT_GIC_PHANDLE 1
+#define VMM_ARM64_FDT_ITS_PHANDLE 2
+
+/* pci-bus.yaml: the first cell of a child address, bits 25:24 the space
+ * (2: 32-bit memory). The PCI ids a requester ID can have. */
+#define VMM_ARM64_FDT_PCI_SPACE_MEM32 0x02000000u
+#define VMM_ARM64_FDT_PCI_RIDS        0x10000u
 
 #endif

@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The arm64 architecture hooks of vmm_int.h over KVM (Documentation/virt/
- * kvm/api.rst and devices/arm-vgic-v3.rst, arm-vgic.rst): the in-kernel
- * vGIC (v3, else v2) created with the VM and initialised once every vCPU
- * exists; vCPUs set up with KVM_ARM_PREFERRED_TARGET and KVM_ARM_VCPU_INIT
- * with PSCI 0.2 (secondaries start powered off; the guest brings them up
- * with PSCI CPU_ON, handled in the kernel); the boot vCPU entering the
- * Image at its load address with x0 = the device tree (booting.rst). The
+ * kvm/api.rst and devices/arm-vgic-v3.rst, arm-vgic.rst, arm-vgic-its.rst):
+ * the in-kernel vGIC (v3 with an ITS, else v2) created with the VM and
+ * initialised once every vCPU exists; PCI MSI-X messages written to the
+ * ITS's GITS_TRANSLATER, routed with their requester ID as DeviceID
+ * (kvm.c, KVM_MSI_VALID_DEVID); vCPUs set up with KVM_ARM_PREFERRED_TARGET
+ * and KVM_ARM_VCPU_INIT with PSCI 0.2 (secondaries start powered off; the
+ * guest brings them up with PSCI CPU_ON, handled in the kernel); the boot
+ * vCPU entering the Image at its load address with x0 = the device tree
+ * (booting.rst). The
  * architected timer is KVM's, on its default PPIs, which the device tree
  * names. PSCI SYSTEM_OFF and SYSTEM_RESET reach vcpu.c as
  * KVM_EXIT_SYSTEM_EVENT: power off and reboot, as on x86.
@@ -61,12 +64,12 @@ vmm_arch_default_routes(struct kvm_irq_routing_entry *e, unsigned int max)
 	return 0;
 }
 
-/* No ITS yet, so no MSI. */
+/* The ITS's doorbell is the only MSI address (a machine without an ITS
+ * has no PCI functions: vmm_arch_vm_init refuses them). */
 bool
 vmm_arch_msi_valid(uint64_t addr)
 {
-	(void)addr;
-	return false;
+	return addr == VMM_ARM64_GIC_ITS_TRANSLATER;
 }
 
 static int
@@ -117,9 +120,35 @@ create_gic(struct vmm *vm, enum vmm_arm64_gic_version version, char *err, size_t
 	return rc;
 }
 
+/* arm-vgic-its.rst: an ITS beside a vGICv3, at its base address; it is
+ * initialised after the vGIC (vmm_arch_vcpu_init). */
+static int
+create_its(struct vmm *vm)
+{
+	struct kvm_create_device cd = {
+		.type = KVM_DEV_TYPE_ARM_VGIC_ITS,
+	};
+	uint64_t base = VMM_ARM64_GIC_ITS_BASE;
+	int rc;
+
+	if (ioctl(vm->vm_fd, KVM_CREATE_DEVICE, &cd) < 0)
+		return -errno;
+	vm->arch.its_fd = (int)cd.fd;
+	vm->arch.its_created = true;
+	rc = gic_attr(vm->arch.its_fd, KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_ITS_ADDR_TYPE, &base);
+	if (rc < 0) {
+		close(vm->arch.its_fd);
+		vm->arch.its_created = false;
+	}
+	return rc;
+}
+
 static void
 close_gic(struct vmm *vm)
 {
+	if (vm->arch.its_created)
+		close(vm->arch.its_fd);
+	vm->arch.its_created = false;
 	if (vm->arch.gic_created)
 		close(vm->arch.gic_fd);
 	vm->arch.gic_created = false;
@@ -131,13 +160,6 @@ vmm_arch_vm_init(struct vmm *vm, char *err, size_t errlen)
 	uint32_t vcpus = vm->cfg.vcpus;
 	int rc;
 
-	/* Devices on arm64 guests come with a transport for them (docs/
-	 * architecture.md, "arm64 guests"); until then, refused up front. */
-	if (vm->cfg.nnics > 0 || vm->cfg.ndisks > 0) {
-		snprintf(err, errlen, "%s: arm64 guests take no NICs or disks yet",
-			 vm->cfg.nnics > 0 ? "nics" : "disks");
-		return -ENOTSUP;
-	}
 	if (ioctl(vm->vm_fd, KVM_ARM_PREFERRED_TARGET, &vm->arch.vcpu_init) < 0) {
 		rc = -errno;
 		snprintf(err, errlen, "KVM_ARM_PREFERRED_TARGET: %s", strerror(errno));
@@ -163,9 +185,30 @@ vmm_arch_vm_init(struct vmm *vm, char *err, size_t errlen)
 		nv_info("no vGICv3 (%s): a GICv2", strerror(-rc));
 		rc = create_gic(vm, VMM_ARM64_GIC_V2, err, errlen);
 	}
-	if (rc < 0 && err[0] == '\0')
-		snprintf(err, errlen, "KVM_CREATE_DEVICE (vGIC): %s", strerror(-rc));
-	return rc;
+	if (rc < 0) {
+		if (err[0] == '\0')
+			snprintf(err, errlen, "KVM_CREATE_DEVICE (vGIC): %s", strerror(-rc));
+		return rc;
+	}
+	/* NICs and disks are virtio-pci functions that interrupt by MSI-X
+	 * only, which on arm64 needs an ITS (docs/architecture.md, "The
+	 * arm64 machine"). Without one the machine has no PCI bus. */
+	if (vm->arch.gic == VMM_ARM64_GIC_V3) {
+		rc = create_its(vm);
+		if (rc < 0)
+			nv_info("no vGICv3 ITS (%s): no PCI bus in the device tree, no NICs or "
+				"disks",
+				strerror(-rc));
+	}
+	if (!vm->arch.its_created && (vm->cfg.nnics > 0 || vm->cfg.ndisks > 0)) {
+		snprintf(err, errlen,
+			 "%s: arm64 guests take NICs and disks only with a GICv3 ITS for their "
+			 "MSI-X interrupts, and this host's KVM has %s",
+			 vm->cfg.nnics > 0 ? "nics" : "disks",
+			 vm->arch.gic == VMM_ARM64_GIC_V3 ? "a GICv3 without an ITS" : "no GICv3");
+		return -ENOTSUP;
+	}
+	return 0;
 }
 
 void
@@ -205,6 +248,14 @@ vmm_arch_load(struct vmm *vm, const uint8_t *kernel, size_t kernel_size, const u
 		.initrd_start = b->initrd_gpa,
 		.initrd_size = b->initrd_size,
 	};
+	if (vm->arch.its_created) {
+		fc.its_base = VMM_ARM64_GIC_ITS_BASE;
+		fc.its_size = VMM_ARM64_GIC_ITS_SIZE;
+		fc.pci_ecam_base = vmm_arch_pci.ecam;
+		fc.pci_buses = vmm_arch_pci.buses;
+		fc.pci_mmio_base = vmm_arch_pci.window_start;
+		fc.pci_mmio_size = vmm_arch_pci.window_end - vmm_arch_pci.window_start;
+	}
 	/* In place: the 2 MiB block is RAM (boot.h). */
 	fdt = vmm_mem_ptr(vm->mem, b->fdt_gpa, b->fdt_max);
 	if (fdt == NULL) {
@@ -275,6 +326,15 @@ vmm_arch_vcpu_init(struct vmm *vm, struct vmm_vcpu *vcpu, char *err, size_t errl
 			snprintf(err, errlen, "vGICv%d: KVM_DEV_ARM_VGIC_CTRL_INIT: %s",
 				 vm->arch.gic, strerror(-rc));
 			return rc;
+		}
+		if (vm->arch.its_created) {
+			rc = gic_attr(vm->arch.its_fd, KVM_DEV_ARM_VGIC_GRP_CTRL,
+				      KVM_DEV_ARM_VGIC_CTRL_INIT, NULL);
+			if (rc < 0) {
+				snprintf(err, errlen, "vGICv3 ITS: KVM_DEV_ARM_VGIC_CTRL_INIT: %s",
+					 strerror(-rc));
+				return rc;
+			}
 		}
 	}
 	return 0;

@@ -16,6 +16,8 @@ struct vmm_arch_vm {
 	bool gic_created; /* gic_fd is open */
 	int gic_fd;       /* the in-kernel vGIC (KVM_CREATE_DEVICE) */
 	enum vmm_arm64_gic_version gic;
+	bool its_created;               /* its_fd is open: MSIs, so the PCI bus is described */
+	int its_fd;                     /* the vGICv3's ITS (KVM_DEV_TYPE_ARM_VGIC_ITS) */
 	struct kvm_vcpu_init vcpu_init; /* KVM_ARM_PREFERRED_TARGET */
 	struct vmm_arm64_boot boot;
 };

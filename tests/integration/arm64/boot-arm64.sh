@@ -6,14 +6,21 @@
 # L1 has /dev/kvm, that L2's console reaches NICVISOR-ARM64-L2-READY on an
 # aarch64 kernel with its 2 vCPUs up (the second by PSCI CPU_ON), that L2
 # powers itself off (PSCI SYSTEM_OFF: the shim's status 0), and that an L2
-# rebooting itself (PSCI SYSTEM_RESET) ends the shim with status 104. Prints how long each part took.
+# rebooting itself (PSCI SYSTEM_RESET) ends the shim with status 104. On
+# the GICv3 the first L2 has a disk: a vhost-user-blk export of
+# qemu-storage-daemon (arm64, running in L1) behind the shim's virtio-pci
+# function; L2 reads the image's pattern, writes a line that L1 then finds
+# in the image, and its request interrupts arrive as MSIs through the ITS.
+# On the GICv2 (no ITS) a VM with a disk is refused with the reason.
+# Prints how long each part took.
 #
 # Usage: boot-arm64.sh BUILD_DIR [GIC]
 #   builds BUILD_DIR/arm64 (tools/cross/arm64.sh) and the images in
 #   BUILD_DIR/images-arm64 (build-images.sh) when missing or stale.
-#   GIC 3 (default): L1 has a GICv3, so L2 gets a vGICv3; the reboot is
-#   checked too. GIC 2: L1 has a GICv2, so the shim falls back to a vGICv2;
-#   only the boot and power off are checked.
+#   GIC 3 (default): L1 has a GICv3, so L2 gets a vGICv3 with an ITS; the
+#   disk and the reboot are checked too. GIC 2: L1 has a GICv2, so the shim
+#   falls back to a vGICv2; the boot, the power off and the disk's refusal
+#   are checked.
 # Environment: NV_ARM64_BOOT_TIMEOUT (seconds QEMU may run, 300).
 # Exit 77 when the cross toolchain, qemu-system-aarch64 or Debian's arm64
 # packages are not there.
@@ -24,8 +31,8 @@ src=$(cd "$here/../../.." && pwd)
 build=$(cd "${1:?usage: boot-arm64.sh BUILD_DIR [GIC]}" && pwd)
 gic=${2:-3}
 case $gic in
-3) l1extra="" ;;
-2) l1extra=" nv.noreboot" ;;
+3) l1extra=" nv.disk" ;;
+2) l1extra=" nv.noreboot nv.diskrefused" ;;
 *) echo "usage: boot-arm64.sh BUILD_DIR [GIC]: GIC is 2 or 3" >&2; exit 2 ;;
 esac
 limit=${NV_ARM64_BOOT_TIMEOUT:-300}
@@ -110,6 +117,24 @@ NICVISOR-ARM64-L1-SHIM-EXIT=0\ *) ;;
 *) fail "the shim did not end with L2's power off (status 0): $exitline" ;;
 esac
 
+disk=""
+if [ "$gic" = 3 ]; then
+	disk=$(grep '^NICVISOR-ARM64-L2-DISK=' "$tmp/console.txt" | head -n 1) || true
+	case $disk in
+	"NICVISOR-ARM64-L2-DISK=ok msi="[1-9]*" chip=ITS-"*) ;;
+	*) fail "L2 did not read, write and read back its disk with MSIs through the ITS: ${disk:-no report}" ;;
+	esac
+	image=$(grep '^NICVISOR-ARM64-L1-DISK-IMAGE=' "$tmp/console.txt" | head -n 1) || true
+	[ "$image" = NICVISOR-ARM64-L1-DISK-IMAGE=nicvisor-arm64-l2-wrote ] ||
+		fail "the image does not hold what L2 wrote: ${image:-no report}"
+else
+	disk=$(grep '^NICVISOR-ARM64-L1-DISK-REFUSED=' "$tmp/console.txt" | head -n 1) || true
+	case $disk in
+	"NICVISOR-ARM64-L1-DISK-REFUSED="[1-9]*" disks: arm64 guests take NICs and disks only with a GICv3 ITS"*"no GICv3"*) ;;
+	*) fail "a VM with a disk on a GICv2 was not refused with the reason: ${disk:-no report}" ;;
+	esac
+fi
+
 reboot=""
 if [ "$gic" = 3 ]; then
 	reboot=$(grep '^NICVISOR-ARM64-L1-SHIM-REBOOT-EXIT=' "$tmp/console.txt" | head -n 1) || true
@@ -124,8 +149,9 @@ l2_start=$(echo "$exitline" | sed -n 's/.* start=\([0-9.]*\) .*/\1/p')
 l2_end=$(echo "$exitline" | sed -n 's/.* end=\([0-9.]*\).*/\1/p')
 echo "$ready"
 echo "$exitline"
+echo "$disk"
 [ -z "$reboot" ] || echo "$reboot"
 awk -v g="$gic" -v r="$reboot" -v a="$t_start" -v q="$t_qemu" -v e="$t_end" -v u="$l1_up" -v s="$l2_start" -v f="$l2_end" 'BEGIN {
-	printf "ok: arm64 L2 on a vGICv%s booted to its marker and powered off under the arm64 shim%s\n", g, r != "" ? "; a reboot ended it with 104" : ""
+	printf "ok: arm64 L2 on a vGICv%s booted to its marker and powered off under the arm64 shim%s%s\n", g, g == 3 ? " with a vhost-user-blk disk (MSI-X through the ITS)" : "; a disk refused (no ITS)", r != "" ? "; a reboot ended it with 104" : ""
 	printf "times: builds and images %.1f s; QEMU run %.1f s (L1 kernel to /init %.1f s, L2 under the shim %.1f s)\n", q - a, e - q, u, f - s
 }'

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The arm64 guest's device tree (vmm/arm64/fdt.c) read back by dtc, the
 # reference decoder: test_vmm_arm64_fdt writes its sample machine's DTB
-# (GICv3, then GICv2) and dtc must decode it without a warning and show
+# (GICv3 with its ITS and PCI host bridge, then GICv2 without) and dtc must decode it without a warning and show
 # every node the guest needs.
 # Usage: arm64-fdt-dtc.sh [EXE_WRAPPER] TEST_VMM_ARM64_FDT
 set -eu
@@ -44,6 +44,16 @@ for gic in v3 v2; do
 done
 want 'compatible = "arm,gic-v3";' v3
 want 'interrupts = <0x01 0x0d 0x08 0x01 0x0e 0x08 0x01 0x0b 0x08 0x01 0x0a 0x08>;' v3
+want 'msi-controller@8080000 {' v3
+want 'compatible = "arm,gic-v3-its";' v3
+want '#msi-cells = <0x01>;' v3
+want 'pcie@30000000 {' v3
+want 'compatible = "pci-host-ecam-generic";' v3
+want 'device_type = "pci";' v3
+want 'bus-range = <0x00 0x0f>;' v3
+want 'ranges = <0x2000000 0x00 0x10000000 0x00 0x10000000 0x00 0x20000000>;' v3
+want 'msi-map = <0x00 0x02 0x00 0x10000>;' v3
+grep -q 'pcie@' "$tmp/v2.dts" && { echo "FAIL: v2: a PCI bus without an ITS" >&2; exit 1; }
 want 'compatible = "arm,cortex-a15-gic";' v2
 want 'interrupts = <0x01 0x0d 0x308 0x01 0x0e 0x308 0x01 0x0b 0x308 0x01 0x0a 0x308>;' v2
 echo "ok: dtc decodes the GICv3 and GICv2 trees without warnings"

@@ -3,11 +3,12 @@
 #include "kvm_stubs.h"
 
 int
-kvm_stub_route(void *opaque, int *gsi, uint64_t addr, uint32_t data)
+kvm_stub_route(void *opaque, int *gsi, uint64_t addr, uint32_t data, uint32_t devid)
 {
 	(void)opaque;
 	(void)addr;
 	(void)data;
+	(void)devid;
 	if (*gsi < 0)
 		*gsi = 24;
 	return 0;

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-int kvm_stub_route(void *opaque, int *gsi, uint64_t addr, uint32_t data);
+int kvm_stub_route(void *opaque, int *gsi, uint64_t addr, uint32_t data, uint32_t devid);
 void kvm_stub_route_free(void *opaque, int gsi);
 int kvm_stub_irqfd(void *opaque, int fd, int gsi, bool assign);
 int kvm_stub_ioeventfd(void *opaque, uint64_t gpa, uint32_t len, int fd, bool assign);

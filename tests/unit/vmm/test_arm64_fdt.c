@@ -55,6 +55,19 @@ sample(enum vmm_arm64_gic_version gic, uint32_t vcpus)
 	};
 }
 
+/* The ITS and the PCI host bridge of layout.h. */
+static struct vmm_arm64_fdt_conf
+with_pci(struct vmm_arm64_fdt_conf c)
+{
+	c.its_base = 0x08080000;
+	c.its_size = 0x20000;
+	c.pci_ecam_base = 0x30000000;
+	c.pci_buses = 16;
+	c.pci_mmio_base = 0x10000000;
+	c.pci_mmio_size = 0x20000000;
+	return c;
+}
+
 /* libfdt wants a blob 8-byte aligned (FDT_ERR_ALIGNMENT on arm64). */
 static _Alignas(8) uint8_t blob[64 * 1024];
 
@@ -270,6 +283,57 @@ test_gic_v2(void **state)
 	assert_int_equal(vmm_arm64_fdt_build(&c, blob, sizeof(blob)), -EINVAL);
 }
 
+/* The ITS is a child of the GIC (addressed as the root is) and the PCI
+ * host bridge sends every requester ID to it as the same DeviceID. */
+static void
+test_its_pci(void **state)
+{
+	struct vmm_arm64_fdt_conf c = with_pci(sample(VMM_ARM64_GIC_V3, 2));
+	const uint32_t ranges[] = { 0x02000000, 0, 0x10000000, 0, 0x10000000, 0, 0x20000000 };
+	const uint32_t bus_range[] = { 0, 15 };
+	const fdt32_t *map;
+	int gic, its, pci, len;
+
+	(void)state;
+	build(&c);
+	gic = node("/intc@8000000");
+	assert_u32(gic, "#address-cells", 2);
+	assert_u32(gic, "#size-cells", 2);
+	assert_empty(gic, "ranges");
+	its = node("/intc@8000000/msi-controller@8080000");
+	assert_int_equal(fdt_parent_offset(blob, its), gic);
+	assert_str(its, "compatible", "arm,gic-v3-its");
+	assert_reg(its, (const uint64_t[]){ 0x08080000, 0x20000 }, 1);
+	assert_empty(its, "msi-controller");
+	assert_u32(its, "#msi-cells", 1);
+	assert_u32(its, "phandle", VMM_ARM64_FDT_ITS_PHANDLE);
+
+	pci = node("/pcie@30000000");
+	assert_str(pci, "compatible", "pci-host-ecam-generic");
+	assert_str(pci, "device_type", "pci");
+	assert_reg(pci, (const uint64_t[]){ 0x30000000, 16 << 20 }, 1);
+	assert_cells(pci, "bus-range", bus_range, 2);
+	assert_u32(pci, "#address-cells", 3);
+	assert_u32(pci, "#size-cells", 2);
+	assert_cells(pci, "ranges", ranges, 7);
+	assert_empty(pci, "dma-coherent");
+	/* msi-map: rid-base, the ITS by phandle, msi-base, length. */
+	map = fdt_getprop(blob, pci, "msi-map", &len);
+	assert_non_null(map);
+	assert_int_equal(len, 16);
+	assert_int_equal(fdt32_to_cpu(map[0]), 0);
+	assert_int_equal(fdt_node_offset_by_phandle(blob, fdt32_to_cpu(map[1])), its);
+	assert_int_equal(fdt32_to_cpu(map[2]), 0);
+	assert_int_equal(fdt32_to_cpu(map[3]), 0x10000);
+
+	/* Without them: no PCI node, and the GIC has no child cells. */
+	c = sample(VMM_ARM64_GIC_V3, 2);
+	build(&c);
+	assert_true(fdt_path_offset(blob, "/pcie@30000000") < 0);
+	assert_true(fdt_path_offset(blob, "/intc@8000000/msi-controller@8080000") < 0);
+	assert_u32(node("/intc@8000000"), "#address-cells", 0);
+}
+
 static void
 test_timer(void **state)
 {
@@ -393,6 +457,23 @@ test_refused(void **state)
 	c.nvirtio = 1;
 	c.virtio = NULL;
 	assert_int_equal(vmm_arm64_fdt_build(&c, blob, sizeof(blob)), -EINVAL);
+	/* An ITS needs a GICv3; a PCI bus needs the ITS (MSI-X only), at
+	 * most 256 buses and a 32-bit window. */
+	c = with_pci(sample(VMM_ARM64_GIC_V2, 1));
+	assert_int_equal(vmm_arm64_fdt_build(&c, blob, sizeof(blob)), -EINVAL);
+	c = with_pci(sample(VMM_ARM64_GIC_V3, 1));
+	c.its_size = 0;
+	assert_int_equal(vmm_arm64_fdt_build(&c, blob, sizeof(blob)), -EINVAL);
+	c = with_pci(sample(VMM_ARM64_GIC_V3, 1));
+	c.pci_buses = 257;
+	assert_int_equal(vmm_arm64_fdt_build(&c, blob, sizeof(blob)), -EINVAL);
+	c = with_pci(sample(VMM_ARM64_GIC_V3, 1));
+	c.pci_mmio_base = 0xf0000000;
+	assert_int_equal(vmm_arm64_fdt_build(&c, blob, sizeof(blob)), -EINVAL);
+	c.pci_mmio_size = 0;
+	assert_int_equal(vmm_arm64_fdt_build(&c, blob, sizeof(blob)), -EINVAL);
+	c.pci_mmio_size = 0x10000000; /* up to 4 GiB exactly */
+	build(&c);
 	/* A command line longer than the kernel takes. */
 	big = malloc(VMM_ARM64_FDT_MAX_BOOTARG + 1);
 	assert_non_null(big);
@@ -430,11 +511,14 @@ test_small_buffer(void **state)
 static int
 write_sample(const char *path, const char *gic)
 {
-	struct vmm_arm64_fdt_conf c = sample(
-		gic != NULL && strcmp(gic, "v2") == 0 ? VMM_ARM64_GIC_V2 : VMM_ARM64_GIC_V3, 2);
+	bool v2 = gic != NULL && strcmp(gic, "v2") == 0;
+	struct vmm_arm64_fdt_conf c = sample(v2 ? VMM_ARM64_GIC_V2 : VMM_ARM64_GIC_V3, 2);
 	FILE *f;
 	size_t n;
 
+	/* The GICv3 machine with its ITS and PCI bus, as the shim builds it. */
+	if (!v2)
+		c = with_pci(c);
 	if (vmm_arm64_fdt_build(&c, blob, sizeof(blob)) < 0)
 		return 1;
 	f = fopen(path, "wb");
@@ -453,7 +537,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_gic_v2),       cmocka_unit_test(test_timer),
 		cmocka_unit_test(test_uart),         cmocka_unit_test(test_virtio_mmio),
 		cmocka_unit_test(test_chosen),       cmocka_unit_test(test_refused),
-		cmocka_unit_test(test_small_buffer),
+		cmocka_unit_test(test_small_buffer), cmocka_unit_test(test_its_pci),
 	};
 
 	if (argc >= 3 && strcmp(argv[1], "--write") == 0)

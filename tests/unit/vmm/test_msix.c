@@ -27,6 +27,7 @@ struct kvm_stub {
 	bool route_used[MAX_GSI];
 	uint64_t route_addr[MAX_GSI];
 	uint32_t route_data[MAX_GSI];
+	uint32_t route_devid[MAX_GSI];
 	unsigned int routes_set, routes_freed;
 	int irqfd_gsi[1024]; /* by fd: connected GSI, -1 none */
 	unsigned int irqfd_calls;
@@ -34,7 +35,7 @@ struct kvm_stub {
 };
 
 static int
-stub_route(void *opaque, int *gsi, uint64_t addr, uint32_t data)
+stub_route(void *opaque, int *gsi, uint64_t addr, uint32_t data, uint32_t devid)
 {
 	struct kvm_stub *k = opaque;
 
@@ -45,6 +46,7 @@ stub_route(void *opaque, int *gsi, uint64_t addr, uint32_t data)
 	k->route_used[*gsi] = true;
 	k->route_addr[*gsi] = addr;
 	k->route_data[*gsi] = data;
+	k->route_devid[*gsi] = devid;
 	k->routes_set++;
 	return 0;
 }
@@ -295,6 +297,38 @@ test_failed_irqfd(void **state)
 	close(fd);
 }
 
+/* A route carries the function's requester ID (what an ITS translates
+ * by): 00:slot.0 once on the bus, and follows nothing else. */
+static void
+test_requester_id(void **state)
+{
+	struct vmm_pci_func f;
+	struct vmm_pci pci;
+	struct vmm_msix m;
+	int fd = eventfd(0, EFD_NONBLOCK), s, gsi;
+
+	(void)state;
+	assert_true(fd >= 0 && fd < 1024);
+	assert_int_equal(vmm_msix_init(&m, 2, &ops), 0);
+	vmm_pci_func_init(&f, 1, 2, 0, 0, 0, 0, NULL, NULL);
+	assert_int_equal(vmm_pci_func_rid(&f), 0); /* not on a bus yet */
+	assert_true(vmm_msix_add_cap(&m, &f, 0, 0x4000, 0x6000) > 0);
+	assert_int_equal(vmm_pci_init(&pci, 0x30000000, 16, 0x10000000, 0x30000000), 0);
+	assert_int_equal(vmm_pci_add(&pci, 5, &f), 0);
+	assert_int_equal(vmm_pci_func_rid(&f), 5 << 3);
+	s = vmm_msix_add_source(&m, fd);
+	assert_true(vmm_msix_bind(&m, s, 1));
+	entry(&m, 1, 0xfee00000, 0x7, 0);
+	control(&m, &f, VMM_MSIX_CTRL_ENABLE);
+	gsi = stub.irqfd_gsi[fd];
+	assert_true(gsi >= 24);
+	assert_int_equal(stub.route_devid[gsi], 0x28);
+	assert_int_equal(stub.route_data[gsi], 0x7);
+	vmm_msix_fini(&m);
+	vmm_pci_fini(&pci);
+	close(fd);
+}
+
 int
 main(void)
 {
@@ -302,6 +336,7 @@ main(void)
 		cmocka_unit_test_setup(test_capability_and_table, setup),
 		cmocka_unit_test_setup(test_routing, setup),
 		cmocka_unit_test_setup(test_failed_irqfd, setup),
+		cmocka_unit_test_setup(test_requester_id, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
