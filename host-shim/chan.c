@@ -13,32 +13,18 @@
 #include "shim.h"
 
 int
-shim_chan_send(int sock, const ProtobufCMessage *msg, const int *fds, unsigned int nfds, int flags)
+shim_sock_send(int sock, const void *buf, size_t len, const int *fds, unsigned int nfds, int flags)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * SHIM_CHAN_MAX_FDS)];
 		struct cmsghdr align;
 	} u;
-	struct msghdr mh = { 0 };
-	struct iovec iov;
-	uint8_t *buf;
-	size_t len;
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	ssize_t w;
-	int rc;
 
 	if (nfds > SHIM_CHAN_MAX_FDS)
 		return -EINVAL;
-	rc = nv_wire_pack_buf(msg, &buf, &len);
-	if (rc < 0)
-		return rc;
-	if (len == 0 || len > SHIM_CHAN_MAX_MSG) {
-		free(buf);
-		return -EMSGSIZE; /* a zero-length packet reads as end of stream */
-	}
-	iov.iov_base = buf;
-	iov.iov_len = len;
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
 	if (nfds > 0) {
 		struct cmsghdr *cm;
 
@@ -54,11 +40,9 @@ shim_chan_send(int sock, const ProtobufCMessage *msg, const int *fds, unsigned i
 	do {
 		w = sendmsg(sock, &mh, flags | MSG_NOSIGNAL);
 	} while (w < 0 && errno == EINTR);
-	rc = w < 0 ? -errno : 0;
-	free(buf);
-	if (rc == -ECONNRESET || rc == -ENOTCONN)
-		rc = -EPIPE;
-	return rc;
+	if (w >= 0)
+		return 0;
+	return errno == ECONNRESET || errno == ENOTCONN ? -EPIPE : -errno;
 }
 
 /* Take the fds out of a received message; close what does not fit. */
@@ -86,17 +70,67 @@ take_fds(struct msghdr *mh, int *fds, unsigned int max)
 	return got;
 }
 
-int
-shim_chan_recv(int sock, const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out, int *fds,
-	       unsigned int *nfds, int flags)
+ssize_t
+shim_sock_recv(int sock, void *buf, size_t cap, int *fds, unsigned int max, unsigned int *nfds,
+	       int flags)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * SHIM_CHAN_MAX_FDS)];
 		struct cmsghdr align;
 	} u;
-	struct msghdr mh = { 0 };
-	struct iovec iov;
+	struct iovec iov = { .iov_base = buf, .iov_len = cap };
+	struct msghdr mh = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = u.buf,
+		.msg_controllen = sizeof(u.buf),
+	};
 	unsigned int got;
+	ssize_t r;
+
+	if (nfds != NULL)
+		*nfds = 0;
+	do {
+		r = recvmsg(sock, &mh, flags | MSG_CMSG_CLOEXEC);
+	} while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return errno == ECONNRESET ? -EPIPE : -errno;
+	got = take_fds(&mh, fds, max);
+	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+		for (unsigned int i = 0; i < got; i++)
+			close(fds[i]);
+		return -EMSGSIZE;
+	}
+	if (nfds != NULL)
+		*nfds = got;
+	return r;
+}
+
+int
+shim_chan_send(int sock, const ProtobufCMessage *msg, const int *fds, unsigned int nfds, int flags)
+{
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	if (nfds > SHIM_CHAN_MAX_FDS)
+		return -EINVAL;
+	rc = nv_wire_pack_buf(msg, &buf, &len);
+	if (rc < 0)
+		return rc;
+	if (len == 0 || len > SHIM_CHAN_MAX_MSG)
+		rc = -EMSGSIZE; /* a zero-length packet reads as end of stream */
+	else
+		rc = shim_sock_send(sock, buf, len, fds, nfds, flags);
+	free(buf);
+	return rc;
+}
+
+int
+shim_chan_recv(int sock, const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out, int *fds,
+	       unsigned int *nfds, int flags)
+{
+	unsigned int got = 0;
 	uint8_t *buf;
 	ssize_t r;
 	int rc;
@@ -107,25 +141,11 @@ shim_chan_recv(int sock, const ProtobufCMessageDescriptor *desc, ProtobufCMessag
 	buf = malloc(SHIM_CHAN_MAX_MSG);
 	if (buf == NULL)
 		return -ENOMEM;
-	iov.iov_base = buf;
-	iov.iov_len = SHIM_CHAN_MAX_MSG;
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = u.buf;
-	mh.msg_controllen = sizeof(u.buf);
-	do {
-		r = recvmsg(sock, &mh, flags | MSG_CMSG_CLOEXEC);
-	} while (r < 0 && errno == EINTR);
-	if (r < 0) {
-		rc = errno == ECONNRESET ? -EPIPE : -errno;
-		free(buf);
-		return rc;
-	}
-	got = take_fds(&mh, fds, SHIM_CHAN_MAX_FDS);
-	if (r == 0)
+	r = shim_sock_recv(sock, buf, SHIM_CHAN_MAX_MSG, fds, SHIM_CHAN_MAX_FDS, &got, flags);
+	if (r < 0)
+		rc = (int)r;
+	else if (r == 0)
 		rc = -EPIPE;
-	else if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
-		rc = -EMSGSIZE;
 	else
 		rc = nv_wire_unpack(desc, buf, (size_t)r, out);
 	free(buf);

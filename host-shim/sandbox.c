@@ -187,19 +187,15 @@ connector_main(int sock, pid_t parent, const char *const *paths, size_t n)
 		_exit(1);
 	for (;;) {
 		struct sockaddr_un sa = { .sun_family = AF_UNIX };
-		union {
-			char buf[CMSG_SPACE(sizeof(int))];
-			struct cmsghdr align;
-		} u = { 0 };
 		struct reply r = { 0 };
-		struct iovec iov = { .iov_base = &r, .iov_len = sizeof(r) };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-		ssize_t len = recv(sock, sa.sun_path, sizeof(sa.sun_path), 0);
+		/* A path that fills sun_path has no room for its NUL: too long. */
+		ssize_t len = shim_sock_recv(sock, sa.sun_path, sizeof(sa.sun_path) - 1, NULL, 0,
+					     NULL, 0);
 		int fd = -1;
 
-		if (len <= 0)
+		if (len == 0 || (len < 0 && len != -EMSGSIZE))
 			_exit(0); /* the VM's process is gone */
-		if ((size_t)len >= sizeof(sa.sun_path) || memchr(sa.sun_path, 0, (size_t)len))
+		if (len < 0 || memchr(sa.sun_path, 0, (size_t)len))
 			r.err = EINVAL;
 		else if (!allowed_path(sa.sun_path, paths, n))
 			r.err = EACCES;
@@ -207,18 +203,7 @@ connector_main(int sock, pid_t parent, const char *const *paths, size_t n)
 			r.err = errno;
 		else if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 			r.err = errno;
-		if (r.err == 0) {
-			struct cmsghdr *cm;
-
-			mh.msg_control = u.buf;
-			mh.msg_controllen = sizeof(u.buf);
-			cm = CMSG_FIRSTHDR(&mh);
-			cm->cmsg_level = SOL_SOCKET;
-			cm->cmsg_type = SCM_RIGHTS;
-			cm->cmsg_len = CMSG_LEN(sizeof(int));
-			memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-		}
-		if (sendmsg(sock, &mh, MSG_NOSIGNAL) < 0)
+		if (shim_sock_send(sock, &r, sizeof(r), &fd, r.err == 0 ? 1 : 0, 0) < 0)
 			_exit(0);
 		if (fd >= 0)
 			close(fd);
@@ -230,7 +215,7 @@ shim_connector_start(struct shim_connector *c, const char *const *paths, size_t 
 		     size_t errlen)
 {
 	struct timeval tv = { .tv_sec = CONNECT_WAIT_S };
-	pid_t parent = getpid();
+	pid_t parent = getpid(), pid;
 	int sv[2];
 
 	c->fd = -1;
@@ -239,8 +224,8 @@ shim_connector_start(struct shim_connector *c, const char *const *paths, size_t 
 		snprintf(err, errlen, "connector: socketpair: %s", strerror(errno));
 		return -errno;
 	}
-	c->pid = fork();
-	if (c->pid < 0) {
+	pid = fork();
+	if (pid < 0) {
 		int rc = -errno;
 
 		snprintf(err, errlen, "connector: fork: %s", strerror(errno));
@@ -248,7 +233,7 @@ shim_connector_start(struct shim_connector *c, const char *const *paths, size_t 
 		close(sv[1]);
 		return rc;
 	}
-	if (c->pid == 0)
+	if (pid == 0)
 		connector_main(sv[1], parent, paths, n);
 	close(sv[1]);
 	setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -261,42 +246,22 @@ int
 shim_connector_connect(void *opaque, const char *path, char *err, size_t errlen)
 {
 	struct shim_connector *c = opaque;
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
 	struct reply r = { 0 };
-	struct iovec iov = { .iov_base = &r, .iov_len = sizeof(r) };
-	struct msghdr mh = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = u.buf,
-		.msg_controllen = sizeof(u.buf),
-	};
-	struct cmsghdr *cm;
+	unsigned int nfds = 0;
 	ssize_t len;
 	int fd = -1, rc;
 
 	pthread_mutex_lock(&c->lock);
-	if (send(c->fd, path, strlen(path), MSG_NOSIGNAL) < 0) {
-		rc = -errno;
-		pthread_mutex_unlock(&c->lock);
-		snprintf(err, errlen, "%s: the connector: %s", path, strerror(-rc));
-		return rc;
-	}
-	len = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC);
-	rc = len < 0 ? -errno : 0;
+	rc = shim_sock_send(c->fd, path, strlen(path), NULL, 0, 0);
+	len = rc < 0 ? rc : shim_sock_recv(c->fd, &r, sizeof(r), &fd, 1, &nfds, 0);
 	pthread_mutex_unlock(&c->lock);
-	if (len < 0 || (len == 0 && (rc = -EPIPE))) {
+	if (len <= 0) {
+		rc = len == 0 ? -EPIPE : (int)len;
 		snprintf(err, errlen, "%s: the connector: %s", path, strerror(-rc));
 		return rc;
 	}
-	cm = CMSG_FIRSTHDR(&mh);
-	if (cm != NULL && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
-	    cm->cmsg_len == CMSG_LEN(sizeof(int)))
-		memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-	if (len != sizeof(r) || (r.err == 0) != (fd >= 0)) {
-		if (fd >= 0)
+	if (len != sizeof(r) || (r.err == 0) != (nfds == 1)) {
+		if (nfds == 1)
 			close(fd);
 		snprintf(err, errlen, "%s: the connector answered nonsense", path);
 		return -EPROTO;

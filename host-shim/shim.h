@@ -254,6 +254,17 @@ unsigned int shim_image_count(struct shim_image_cache *c);
 
 /* ---- chan.c: daemon <-> child ---- */
 
+/* One packet of len bytes with up to SHIM_CHAN_MAX_FDS descriptors
+ * (SCM_RIGHTS); EINTR retried, no SIGPIPE. 0, -EPIPE (the peer is gone) or
+ * -errno. No allocation: the connector calls it under its filter. */
+int shim_sock_send(int sock, const void *buf, size_t len, const int *fds, unsigned int nfds,
+		   int flags);
+/* One packet into buf (cap bytes) and its descriptors (close-on-exec) into
+ * fds, up to max (those beyond are closed; fds may be NULL with max 0).
+ * The packet's length (0: end of stream), -EMSGSIZE when it or its
+ * descriptors did not fit (none kept), -EPIPE or -errno. */
+ssize_t shim_sock_recv(int sock, void *buf, size_t cap, int *fds, unsigned int max,
+		       unsigned int *nfds, int flags);
 /* Send one message with up to SHIM_CHAN_MAX_FDS fds; flags for sendmsg
  * (MSG_DONTWAIT). -EAGAIN, -EPIPE, -EMSGSIZE. */
 int shim_chan_send(int sock, const ProtobufCMessage *msg, const int *fds, unsigned int nfds,
@@ -374,7 +385,6 @@ int shim_sandbox_enter(enum shim_sandbox_mode mode, uint32_t uid, uint32_t gid, 
  * thread exists; it ends when the VM's process does. */
 struct shim_connector {
 	int fd;
-	pid_t pid;
 	pthread_mutex_t lock;
 };
 int shim_connector_start(struct shim_connector *c, const char *const *paths, size_t n, char *err,
