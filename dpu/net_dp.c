@@ -75,12 +75,14 @@ host_ports_attach(struct dp_net *n, const char *network, char *err, size_t errle
 		rc = dp_access_port_add(n->dp, h->conf.name, network, h->conf.devargs, h->err,
 					sizeof(h->err));
 		if (rc < 0) {
+			char why[DPU_NET_ERR_MAX + 256];
+
 			if (h->err[0] == 0)
 				snprintf(h->err, sizeof(h->err), "%s", strerror(-rc));
-			nv_err("host port %s (--host-port %s=%s@%s): %s", h->conf.name,
-			       h->conf.name, h->conf.devargs, network, h->err);
-			snprintf(err, errlen, "host port %s (--host-port %s=%s@%s): %s",
+			snprintf(why, sizeof(why), "host port %s (--host-port %s=%s@%s): %s",
 				 h->conf.name, h->conf.name, h->conf.devargs, network, h->err);
+			nv_err("%s", why);
+			snprintf(err, errlen, "%s", why);
 			host_ports_detach(n, network);
 			return rc;
 		}
