@@ -221,7 +221,6 @@ def write_doc(lines, med, res, versions, fstype, args):
                                                     for f in fs)
                           for who, fs in res.items())
     body = [
-        "<!-- bench:api:begin (written by tools/bench/api/bench_api.py) -->",
         "## API: request latency under 16 concurrent clients (`tools/bench/api`)", "",
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on "
         f"{benchlib.cpu_model()} ({os.cpu_count()} CPUs), a shared development machine "
@@ -254,14 +253,8 @@ def write_doc(lines, med, res, versions, fstype, args):
         "```"] + lines + ["```", "",
         "Reproduce: `make bench-api`, or `tools/bench/api/bench_api.py --build build "
         f"--rounds {args.rounds}`.",
-        "<!-- bench:api:end -->"]
-    doc = os.path.join(SRC, "docs", "benchmarks.md")
-    text = open(doc).read()
-    block = "\n".join(body)
-    rx = re.compile(r"<!-- bench:api:begin.*?<!-- bench:api:end -->", re.S)
-    text = rx.sub(lambda _: block, text) if rx.search(text) else \
-        text.rstrip("\n") + "\n\n" + block + "\n"
-    open(doc, "w").write(text)
+    ]
+    benchlib.write_section("api", "tools/bench/api/bench_api.py", body)
 
 
 def main():

@@ -58,6 +58,8 @@ import time
 
 SRC = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 sys.path.insert(0, os.path.join(SRC, "tests", "integration", "dataplane"))
+sys.path.insert(0, os.path.join(SRC, "tools", "bench"))
+from benchlib import write_section  # noqa: E402
 
 GEN_CPU, BACKEND_CPU = 0, 1
 WORKLOADS = [("randread", 1), ("randread", 32), ("randwrite", 1), ("randwrite", 32)]
@@ -351,12 +353,9 @@ def table(med):
 
 
 def write_doc(lines, rows, notes, args, files):
-    doc = os.path.join(SRC, "docs", "benchmarks.md")
-    text = open(doc).read()
     disk_fs = fs_type(os.path.dirname(files["disk"])) if "disk" in files else "?"
     load = open("/proc/loadavg").read().split()[:3]
-    body = ["<!-- bench:blk:begin (written by tools/bench/blk/bench_blk.py) -->",
-            "## Block: vhost-user-blk backends (`tools/bench/blk`)", "",
+    body = ["## Block: vhost-user-blk backends (`tools/bench/blk`)", "",
             f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: the load "
             "generator (blk_driver, a userspace virtio-blk frontend spinning on one split "
             f"queue) on CPU {GEN_CPU}; the backend's serving thread on CPU {BACKEND_CPU} (qsd: "
@@ -386,12 +385,8 @@ def write_doc(lines, rows, notes, args, files):
              "Reproduce (root; needs qemu-storage-daemon for the peer figures): "
              "`make bench-blk`, or `tools/bench/blk/bench_blk.py --build build "
              f"--rounds {args.rounds}`.",
-             "<!-- bench:blk:end -->"]
-    block = "\n".join(body)
-    rx = re.compile(r"<!-- bench:blk:begin.*?<!-- bench:blk:end -->", re.S)
-    text = rx.sub(lambda _: block, text) if rx.search(text) else \
-        text.rstrip("\n") + "\n\n" + block + "\n"
-    open(doc, "w").write(text)
+             ]
+    write_section("blk", "tools/bench/blk/bench_blk.py", body)
 
 
 def main():
