@@ -523,7 +523,8 @@ resolve(struct wstate *ws, const struct dp_cfg *cfg, const struct dp_port *in,
 			continue;
 		}
 		dkeys[nmiss] = bk->k[i].dst;
-		skeys[nmiss] = l2_key((uint16_t)bk->k[i].dst, bk->k[i].src >> 16);
+		if (check_src)
+			skeys[nmiss] = l2_key((uint16_t)bk->k[i].dst, bk->k[i].src >> 16);
 		miss[nmiss++] = (uint8_t)i;
 	}
 	if (nmiss != 0) {
