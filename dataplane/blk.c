@@ -892,7 +892,7 @@ dp_blk_disk_add(struct dp *dp, const struct dp_blk_conf *conf, char *socket_path
 		rc = -EIO;
 		goto out_unlist;
 	}
-	dp_vhost_wake(d->sock);
+	dp_vhost_wake();
 	DP_LOG(INFO, "disk %s: %s %s, %" PRIu64 " bytes, %s%s, %u queue(s)\n", d->name,
 	       d->ops->kind, d->path, d->size, d->ro ? "read-only" : "read-write",
 	       d->direct ? ", O_DIRECT" : "", d->nq);

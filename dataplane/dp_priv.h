@@ -413,13 +413,13 @@ int dp_vhost_open_arg(struct dp_port *port, const char *path, unsigned int qpair
 		      struct rte_mempool *pool, char *err, size_t errlen);
 int dp_ethdev_open_arg(struct dp_port *port, const char *devargs, unsigned int workers,
 		       struct rte_mempool **pool, char *err, size_t errlen);
+/* After a vhost-user server socket starts: make rte_vhost's event thread
+ * poll it now rather than after its 1 s poll timeout (vhost_wake.c). */
+void dp_vhost_wake(void);
 /* xdp_steer.c: the maps of an AF_XDP uplink's steering program
  * (xdp/uplink_steer.bpf.c) on netdev iface. *out is NULL (and 0 returned)
  * when the attached program is another one (it takes all traffic). */
 struct dp_xdp_steer;
-/* After a vhost-user server socket starts: make rte_vhost's event thread
- * poll it now rather than after its 1 s poll timeout (vhost_wake.c). */
-void dp_vhost_wake(const char *near_path);
 int dp_xdp_steer_open(const char *iface, struct dp_xdp_steer **out, char *err, size_t errlen);
 void dp_xdp_steer_close(struct dp_xdp_steer *s); /* accepts NULL */
 int dp_xdp_steer_mac(struct dp_xdp_steer *s, const uint8_t mac[6], bool add);

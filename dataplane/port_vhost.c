@@ -276,7 +276,7 @@ vhost_open(struct dp_port *port, const void *argp, char *err, size_t errlen)
 		rc = -EIO;
 		goto out_unlist;
 	}
-	dp_vhost_wake(vp->path);
+	dp_vhost_wake();
 	return 0;
 
 out_unlist:
