@@ -76,6 +76,12 @@ binary search needs a generator that paces: testpmd 22.11 cannot on memif
 they can), so there is no search here, only the closed-loop (and the
 open-loop cost) figures.
 
+Every window logs the percent of each CPU's time stolen by the hypervisor
+(/proc/stat). With --per-second the window's rate is also sampled about
+every second, and the closed loop is compared on the 90th percentile of
+each switch's 1 s rates over all rounds too (p90-1s lines, printed after
+the BENCH lines).
+
 Ends with BENCH lines (ratios per forwarding core) and writes them to
 docs/benchmarks.md between the bench:switch markers. Needs root,
 dpdk-testpmd, and for the OVS figures ovs-vswitchd-dpdk (a note if
@@ -258,26 +264,52 @@ def loop_alive(g):
     return sum(s1[p]["rx_packets"] - s0[p]["rx_packets"] for p in g.memif_ports) > 0
 
 
+def cpu_ticks():
+    """Per CPU: (steal ticks, all ticks) from /proc/stat."""
+    out = {}
+    with open("/proc/stat") as f:
+        for ln in f:
+            m = re.match(r"cpu(\d+) (.*)", ln)
+            if m:
+                v = [int(x) for x in m.group(2).split()]
+                out[int(m.group(1))] = (v[7] if len(v) > 7 else 0, sum(v[:8]))
+    return out
+
+
+def steal_pct(t0, t1):
+    """Percent of each CPU's time the hypervisor took (steal) between two
+    cpu_ticks() readings: (CPU 0, CPU 1)."""
+    return tuple(100.0 * (t1[c][0] - t0[c][0]) / max(1, t1[c][1] - t0[c][1])
+                 for c in (0, 1))
+
+
 def window(g, sw, warm, secs, per_second=False):
     """Loop Mpps received at the generator's memif ports over the window,
     the switch's cycles per packet, tx errors, mean frame size, Mpps the
-    generator sent, mean frame size received at each memif port."""
+    generator sent, mean frame size received at each memif port, and the
+    percent of CPU 0 and CPU 1 stolen by the hypervisor meanwhile."""
     time.sleep(warm)
     mp = g.memif_ports
     s0 = port_stats(g)
+    k0 = cpu_ticks()
     sw.window_start()
     # --per-second: the rate second by second too, whether a slow window
     # was slow throughout or changed pace (logged with the round). Off by
     # default: each query runs on the generator's main lcore, which shares
     # CPU 0 with its forwarding lcore.
     t0, prev, g.per_second = time.monotonic(), s0, []
+    t_prev = t0
     while per_second and time.monotonic() - t0 < secs - 1.05:
         time.sleep(1.0)
         cur = port_stats(g)
-        g.per_second.append(sum(cur[p]["rx_packets"] - prev[p]["rx_packets"] for p in mp) / 1e6)
-        prev = cur
+        t_cur = time.monotonic()
+        # over the time between the two queries, not a nominal second
+        g.per_second.append(sum(cur[p]["rx_packets"] - prev[p]["rx_packets"] for p in mp) /
+                            (t_cur - t_prev) / 1e6)
+        prev, t_prev = cur, t_cur
     time.sleep(max(0.0, secs - (time.monotonic() - t0)))
     cpp = sw.window_end()
+    steal = steal_pct(k0, cpu_ticks())
     s1 = port_stats(g)
     pkts = sum(s1[p]["rx_packets"] - s0[p]["rx_packets"] for p in mp)
     byts = sum(s1[p]["rx_bytes"] - s0[p]["rx_bytes"] for p in mp)
@@ -286,7 +318,7 @@ def window(g, sw, warm, secs, per_second=False):
     each = tuple((s1[p]["rx_bytes"] - s0[p]["rx_bytes"]) /
                  max(1, s1[p]["rx_packets"] - s0[p]["rx_packets"]) for p in mp)
     # frame size as `set txpkts` counts it (no CRC), as bench_net does
-    return (pkts / secs / 1e6, cpp, errs, byts / max(1, pkts), sent / secs / 1e6, each)
+    return (pkts / secs / 1e6, cpp, errs, byts / max(1, pkts), sent / secs / 1e6, each, steal)
 
 
 def prime(g):
@@ -603,6 +635,7 @@ def run(args, scenarios):
                                 f"{kind.name} vxlan: frames of {r[5][0]:.0f} B came out of "
                                 f"the access side, {r[5][1]:.0f} B out of the underlay: not "
                                 f"{sz} B decapsulated and {sz + 50} B encapsulated")
+                        r += (list(g.per_second),)
                         res[sc["name"]][sz][kind.name].append(r)
                         if sz == "imix" and abs(r[3] - IMIX_MEAN) > IMIX_MEAN / 10:
                             notes.append(f"round {rnd + 1} {kind.name}: IMIX mean frame "
@@ -610,7 +643,8 @@ def run(args, scenarios):
                                          "frames were lost")
                         log(f"round {rnd + 1} {kind.name} {sc['name']} {size_label(sz)}: "
                             f"{r[0]:.2f} Mpps back at the generator ({r[4]:.2f} sent), "
-                            f"{r[1]:.0f} cycles/packet, {r[3]:.0f} B frames" +
+                            f"{r[1]:.0f} cycles/packet, {r[3]:.0f} B frames, steal "
+                            f"{r[6][0]:.0f}%/{r[6][1]:.0f}% on CPU 0/1" +
                             (f"; Mpps per second: {' '.join(f'{x:.1f}' for x in g.per_second)}"
                              if g.per_second else ""))
             finally:
@@ -639,9 +673,12 @@ def summarise(res, scenarios):
                 rows = [(r[0] if sc["mode"] == "loop" else (hz / r[1] / 1e6 if r[1] else 0), r)
                         for r in rs]
                 per_core, best = max(rows, key=lambda x: x[0])
+                secs = sorted(x for r in rs for x in r[7])
+                p90 = secs[int(0.9 * (len(secs) - 1))] if len(secs) >= 10 else None
                 out[(sc["name"], sz, k)] = (per_core, best[0], best[1], best[3], best[4],
                                             statistics.median(x[0] for x in rows),
-                                            [x[0] for x in rows])
+                                            [x[0] for x in rows], p90,
+                                            max(max(r[6]) for r in rs))
     return out
 
 
@@ -790,11 +827,24 @@ def main():
     lines = bench_lines(summ, scenarios, [])
     for ln in lines:
         print(ln)
+    # With --per-second: the same comparisons on each switch's 90th
+    # percentile of its 1 s rates over all rounds (closed loop only).
+    for sc in scenarios:
+        for sz in sc["sizes"]:
+            ours = summ.get((sc["name"], sz, "ours"))
+            for peer in ("ovs", "ovs-of", "testpmd"):
+                p = summ.get((sc["name"], sz, peer))
+                if sc["mode"] == "loop" and ours and p and ours[7] and p[7]:
+                    print(f"p90-1s {sc['name']}_{size_label(sz)}_vs_{peer.replace('-', '_')} "
+                          f"ours={ours[7]:.2f} peer={p[7]:.2f} unit=Mpps/core "
+                          f"ratio={ours[7] / p[7]:.2f}")
     for n in notes:
         log("note:", n)
     for (sc, sz, k), v in sorted(summ.items(), key=str):
         log(f"{sc} {size_label(sz)} {k}: {v[0]:.2f} Mpps/core (loop {v[1]:.2f}, "
-            f"{v[2]:.0f} cycles/pkt, {v[3]:.0f} B; median of rounds {v[5]:.2f})")
+            f"{v[2]:.0f} cycles/pkt, {v[3]:.0f} B; median of rounds {v[5]:.2f}" +
+            (f"; p90 of 1 s rates {v[7]:.2f}" if v[7] is not None else "") +
+            f"; steal at most {v[8]:.0f}%)")
     if not args.no_doc:
         kinds = [k for k in ("ours", "ovs", "ovs-of", "testpmd")
                  if k in args.switches.split(",")]
