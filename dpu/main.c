@@ -590,13 +590,15 @@ main(int argc, char **argv)
 	rc = dpu_net_host_ports_check(net, &nopts);
 	if (rc < 0)
 		goto out;
+	/* Metrics before the API: an agent that cannot serve what it was
+	 * asked to refuses to start before anyone can talk to it. */
+	if (metrics_listen != NULL && (rc = dpu_metrics_open(agent, metrics_listen, &metrics)) < 0)
+		goto out;
 	sconf.api_url = api;
 	sconf.api_ro_url = api_ro;
 	sconf.south_url = south;
 	rc = dpu_server_open(agent, &sconf, &srv);
 	if (rc < 0)
-		goto out;
-	if (metrics_listen != NULL && (rc = dpu_metrics_open(agent, metrics_listen, &metrics)) < 0)
 		goto out;
 	nv_info("nicvisor-dpu %s ready: state in %s, events on %s", NV_VERSION, state_dir, events);
 
