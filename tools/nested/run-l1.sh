@@ -21,6 +21,9 @@
 #   -q, --quiet           do not copy the console to stdout
 #   -f, --hostfwd SPEC    QEMU user-net forward, e.g. tcp:127.0.0.1:5555-:5555
 #       --pidfile FILE    write QEMU's PID there once it runs
+#       --stall SECS      once L1 is ready, treat a console silent for SECS
+#                         as a frozen L1 (status 124, L1 killed), before the
+#                         timeout; for payloads that print as they go
 #       --append STRING   more L1 kernel command line (e.g. nv.debug)
 #       --qemu-arg ARG    one more QEMU argument. Repeatable.
 #   -i, --images DIR      images directory (default $NV_IMAGES, else
@@ -56,7 +59,7 @@ now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
 adds=() envs=() fwds=() qargs=()
-script="" cmd="" timeout=300 mem=1024 cpus=2 log="" quiet=0 pidfile=""
+script="" cmd="" timeout=300 mem=1024 cpus=2 log="" quiet=0 pidfile="" stall=0
 append="" images=${NV_IMAGES:-$here/../../build/images} keep=0 interactive=0
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -71,6 +74,7 @@ while [ $# -gt 0 ]; do
 	-q | --quiet) quiet=1 ;;
 	-f | --hostfwd) fwds+=("$2"); shift ;;
 	--pidfile) pidfile=$2; shift ;;
+	--stall) stall=$2; shift ;;
 	--append) append=$2; shift ;;
 	--qemu-arg) qargs+=("$2"); shift ;;
 	-i | --images) images=$2; shift ;;
@@ -231,9 +235,20 @@ alive() {
 }
 
 rc="" t_ready="" deadline=$(awk -v t="$t0" -v d="$timeout" 'BEGIN { printf "%d", t + d }')
+log_size=0 quiet_since=$(date +%s)
 while :; do
 	if [ -z "$t_ready" ] && grep -q '^NV-L1-READY' "$log"; then
 		t_ready=$(now)
+	fi
+	if [ "$stall" -gt 0 ]; then
+		size=$(stat -c %s "$log" 2>/dev/null || echo 0)
+		if [ "$size" != "$log_size" ]; then
+			log_size=$size quiet_since=$(date +%s)
+		elif [ -n "$t_ready" ] && [ $(($(date +%s) - quiet_since)) -ge "$stall" ]; then
+			echo "run-l1: STALL: the console has been silent for ${stall}s, killing L1" \
+				"(PID $qpid)" >&2
+			exit 124
+		fi
 	fi
 	rc=$(exit_marker)
 	[ -z "$rc" ] || break
