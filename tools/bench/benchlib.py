@@ -34,28 +34,33 @@ def gen_cmd(g, line, timeout=30):
     return g.text(m)
 
 
-def port_stats(g):
+STAT_KEYS = (("rx_pps", r"Rx-pps:\s+(\d+)"), ("tx_pps", r"Tx-pps:\s+(\d+)"),
+             ("rx_packets", r"RX-packets:\s+(\d+)"), ("rx_bytes", r"RX-bytes:\s+(\d+)"),
+             ("tx_packets", r"TX-packets:\s+(\d+)"), ("tx_errors", r"TX-errors:\s+(\d+)"))
+
+
+def port_stats(g, tries=3):
     """testpmd's `show port stats all`: {port: {rx_pps, tx_pps, rx_packets,
     rx_bytes, tx_packets, tx_errors}}; the rates are over the time since
-    the previous call."""
-    m = g.mark()
-    g.send("show port stats all")
-    # the last port's whole block: its header, counters and closing rule
-    g.wait_for(rf"NIC statistics for port {g.nports - 1}\s*#+[^#]*#+", 30, m)
-    out = g.text(m)
-    st = {}
-    for blk in re.finditer(r"NIC statistics for port (\d+)\s*#+([^#]*)", out):
-        t = blk.group(2)
-
-        def num(rx):
-            r = re.search(rx, t)
-            return int(r.group(1)) if r else 0
-        st[int(blk.group(1))] = {
-            "rx_pps": num(r"Rx-pps:\s+(\d+)"), "tx_pps": num(r"Tx-pps:\s+(\d+)"),
-            "rx_packets": num(r"RX-packets:\s+(\d+)"), "rx_bytes": num(r"RX-bytes:\s+(\d+)"),
-            "tx_packets": num(r"TX-packets:\s+(\d+)"), "tx_errors": num(r"TX-errors:\s+(\d+)"),
-        }
-    return st
+    the previous call. A reply missing a counter is asked for again, at
+    most tries times, then an error: a counter is never taken as 0 (as it
+    was before, which is the likely cause of a 1 s rate once logged at
+    -64 Mpps, then +76, by bench-switch --per-second)."""
+    for _ in range(tries):
+        m = g.mark()
+        g.send("show port stats all")
+        # the last port's whole block: its header, counters and closing rule
+        g.wait_for(rf"NIC statistics for port {g.nports - 1}\s*#+[^#]*#+", 30, m)
+        st = {}
+        for blk in re.finditer(r"NIC statistics for port (\d+)\s*#+([^#]*)", g.text(m)):
+            found = {k: re.search(rx, blk.group(2)) for k, rx in STAT_KEYS}
+            if all(found.values()):
+                st[int(blk.group(1))] = {k: int(r.group(1)) for k, r in found.items()}
+        if len(st) == g.nports:
+            return st
+        print(f"benchlib: `show port stats all` gave counters for ports {sorted(st)} of "
+              f"{g.nports}; asking again", file=sys.stderr)
+    raise RuntimeError(f"`show port stats all` gave incomplete counters {tries} times")
 
 
 def gen_stats(g, ports=None):

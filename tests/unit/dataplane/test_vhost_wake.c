@@ -131,7 +131,7 @@ first_answer_ms(const char *path, bool wake)
 	const uint32_t get_features[3] = { 1, 0x1, 0 }; /* request, flags (v1), size */
 	uint8_t reply[64];
 	struct pollfd pfd;
-	double t0;
+	double t0, ms;
 	int fd;
 
 	/* Let the thread go back to sleep after the last activity. */
@@ -146,10 +146,10 @@ first_answer_ms(const char *path, bool wake)
 	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
 	assert_int_equal(poll(&pfd, 1, 5000), 1);
 	assert_true(read(fd, reply, sizeof(reply)) >= 12);
-	t0 = now_ms() - t0;
+	ms = now_ms() - t0;
 	close(fd);
 	assert_int_equal(rte_vhost_driver_unregister(path), 0);
-	return t0;
+	return ms;
 }
 
 static void

@@ -286,8 +286,9 @@ def steal_pct(t0, t1):
 def window(g, sw, warm, secs, per_second=False):
     """Loop Mpps received at the generator's memif ports over the window,
     the switch's cycles per packet, tx errors, mean frame size, Mpps the
-    generator sent, mean frame size received at each memif port, and the
-    percent of CPU 0 and CPU 1 stolen by the hypervisor meanwhile."""
+    generator sent, mean frame size received at each memif port, the
+    percent of CPU 0 and CPU 1 stolen by the hypervisor meanwhile, and the
+    loop's Mpps second by second (empty without per_second)."""
     time.sleep(warm)
     mp = g.memif_ports
     s0 = port_stats(g)
@@ -297,14 +298,14 @@ def window(g, sw, warm, secs, per_second=False):
     # was slow throughout or changed pace (logged with the round). Off by
     # default: each query runs on the generator's main lcore, which shares
     # CPU 0 with its forwarding lcore.
-    t0, prev, g.per_second = time.monotonic(), s0, []
+    t0, prev, rates = time.monotonic(), s0, []
     t_prev = t0
     while per_second and time.monotonic() - t0 < secs - 1.05:
         time.sleep(1.0)
         cur = port_stats(g)
         t_cur = time.monotonic()
         # over the time between the two queries, not a nominal second
-        g.per_second.append(sum(cur[p]["rx_packets"] - prev[p]["rx_packets"] for p in mp) /
+        rates.append(sum(cur[p]["rx_packets"] - prev[p]["rx_packets"] for p in mp) /
                             (t_cur - t_prev) / 1e6)
         prev, t_prev = cur, t_cur
     time.sleep(max(0.0, secs - (time.monotonic() - t0)))
@@ -318,7 +319,8 @@ def window(g, sw, warm, secs, per_second=False):
     each = tuple((s1[p]["rx_bytes"] - s0[p]["rx_bytes"]) /
                  max(1, s1[p]["rx_packets"] - s0[p]["rx_packets"]) for p in mp)
     # frame size as `set txpkts` counts it (no CRC), as bench_net does
-    return (pkts / secs / 1e6, cpp, errs, byts / max(1, pkts), sent / secs / 1e6, each, steal)
+    return (pkts / secs / 1e6, cpp, errs, byts / max(1, pkts), sent / secs / 1e6, each, steal,
+            rates)
 
 
 def prime(g):
@@ -635,7 +637,6 @@ def run(args, scenarios):
                                 f"{kind.name} vxlan: frames of {r[5][0]:.0f} B came out of "
                                 f"the access side, {r[5][1]:.0f} B out of the underlay: not "
                                 f"{sz} B decapsulated and {sz + 50} B encapsulated")
-                        r += (list(g.per_second),)
                         res[sc["name"]][sz][kind.name].append(r)
                         if sz == "imix" and abs(r[3] - IMIX_MEAN) > IMIX_MEAN / 10:
                             notes.append(f"round {rnd + 1} {kind.name}: IMIX mean frame "
@@ -645,8 +646,8 @@ def run(args, scenarios):
                             f"{r[0]:.2f} Mpps back at the generator ({r[4]:.2f} sent), "
                             f"{r[1]:.0f} cycles/packet, {r[3]:.0f} B frames, steal "
                             f"{r[6][0]:.0f}%/{r[6][1]:.0f}% on CPU 0/1" +
-                            (f"; Mpps per second: {' '.join(f'{x:.1f}' for x in g.per_second)}"
-                             if g.per_second else ""))
+                            (f"; Mpps per second: {' '.join(f'{x:.1f}' for x in r[7])}"
+                             if r[7] else ""))
             finally:
                 if sw is not None:
                     sw.stop()
@@ -682,23 +683,32 @@ def summarise(res, scenarios):
     return out
 
 
-def bench_lines(summ, scenarios, skipped):
+def compare(summ, scenarios, tag, col):
+    """One line per scenario, size and peer: ours against the peer on
+    summary column col (0: the figure; 7: p90 of the 1 s rates, closed
+    loop only). testpmd is a peer of l2 only."""
     lines = []
     for sc in scenarios:
+        if col == 7 and sc["mode"] != "loop":
+            continue
         for sz in sc["sizes"]:
             ours = summ.get((sc["name"], sz, "ours"))
             for peer, suffix in (("ovs", "vs_ovs"), ("ovs-of", "vs_ovs_of"),
                                  ("testpmd", "vs_testpmd")):
                 p = summ.get((sc["name"], sz, peer))
-                if ours is None or p is None or p[0] <= 0:
+                if ours is None or p is None or not ours[col] or not p[col]:
                     continue
                 if peer == "testpmd" and sc["name"] != "l2":
                     continue
-                lines.append(f"BENCH {sc['name']}_{size_label(sz)}_{suffix} ours={ours[0]:.2f} "
-                             f"peer={p[0]:.2f} unit=Mpps/core ratio={ours[0] / p[0]:.2f}")
-    for sc in skipped:
-        lines.append(f"skipped: {sc['name']} {sc['what']}: needs {sc['needs']}")
+                lines.append(f"{tag} {sc['name']}_{size_label(sz)}_{suffix} "
+                             f"ours={ours[col]:.2f} peer={p[col]:.2f} unit=Mpps/core "
+                             f"ratio={ours[col] / p[col]:.2f}")
     return lines
+
+
+def bench_lines(summ, scenarios, skipped):
+    return compare(summ, scenarios, "BENCH", 0) + [
+        f"skipped: {sc['name']} {sc['what']}: needs {sc['needs']}" for sc in skipped]
 
 
 def write_doc(summ, scenarios, skipped, lines, notes, args, kinds):
@@ -829,15 +839,8 @@ def main():
         print(ln)
     # With --per-second: the same comparisons on each switch's 90th
     # percentile of its 1 s rates over all rounds (closed loop only).
-    for sc in scenarios:
-        for sz in sc["sizes"]:
-            ours = summ.get((sc["name"], sz, "ours"))
-            for peer in ("ovs", "ovs-of", "testpmd"):
-                p = summ.get((sc["name"], sz, peer))
-                if sc["mode"] == "loop" and ours and p and ours[7] and p[7]:
-                    print(f"p90-1s {sc['name']}_{size_label(sz)}_vs_{peer.replace('-', '_')} "
-                          f"ours={ours[7]:.2f} peer={p[7]:.2f} unit=Mpps/core "
-                          f"ratio={ours[7] / p[7]:.2f}")
+    for ln in compare(summ, scenarios, "p90-1s", 7):
+        print(ln)
     for n in notes:
         log("note:", n)
     for (sc, sz, k), v in sorted(summ.items(), key=str):
