@@ -114,6 +114,38 @@ def ovs_installed():
     return os.path.exists(OVS_VSWITCHD) and shutil.which("ovsdb-server") is not None
 
 
+class CoreLat:
+    """nv_corelat (tools/bench/corelat): the round trip of a cache line
+    between two CPUs, probed on demand. A virtual machine's vCPUs are
+    placed near each other (same last-level cache) or far apart by the
+    host, which moves them while we run; a closed loop over memif runs
+    about 4 times slower far apart, whatever the switch."""
+
+    # Round trips at or under this are "near". Seen on these machines:
+    # 53..110 ns near, 326..360 ns far.
+    NEAR_NS = 180
+
+    def __init__(self, dptest, build, cpus=(0, 1)):
+        exe = os.path.join(build, "tools", "bench", "nv_corelat")
+        self.p = dptest.Proc("corelat", [exe, str(cpus[0]), str(cpus[1])])
+        self.p.wait_for(r"^ready$", 10)
+
+    def probe(self):
+        """The mean round trip in ns; None if the other CPU's thread did
+        not answer in time."""
+        m = self.p.mark()
+        self.p.send("")
+        r = self.p.wait_for(r"^rtt_ns=(\d+|timeout)$", 10, m)
+        return None if r.group(1) == "timeout" else int(r.group(1))
+
+    @classmethod
+    def near(cls, ns):
+        return ns is not None and ns <= cls.NEAR_NS
+
+    def stop(self):
+        self.p.stop()
+
+
 class OursLoad:
     """dp_testd's worker: busy cycles per packet over a window."""
 

@@ -77,10 +77,15 @@ they can), so there is no search here, only the closed-loop (and the
 open-loop cost) figures.
 
 Every window logs the percent of each CPU's time stolen by the hypervisor
-(/proc/stat). With --per-second the window's rate is also sampled about
-every second, and the closed loop is compared on the 90th percentile of
-each switch's 1 s rates over all rounds too (p90-1s lines, printed after
-the BENCH lines).
+(/proc/stat) and the round trip of a cache line between CPU 0 and CPU 1
+(nv_corelat, tools/bench/corelat), probed at its start and after every
+second. The host places this VM's two vCPUs near each other (about
+60-100 ns) or far apart (about 330 ns) and moves them while we run; far
+apart the closed loop runs about 4 times slower whatever the switch. So
+the closed loop is sampled every second, and its figure is the median of
+the switch's 1 s rates over all rounds whose both ends found the CPUs
+near (p90-near lines: their 90th percentile). --per-second samples the
+open-loop windows' rates too (logged only).
 
 Ends with BENCH lines (ratios per forwarding core) and writes them to
 docs/benchmarks.md between the bench:switch markers. Needs root,
@@ -98,7 +103,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from benchlib import (SRC, OursLoad, OvsBase, TestpmdLoad, cpu_model,  # noqa: E402
+from benchlib import (SRC, CoreLat, OursLoad, OvsBase, TestpmdLoad, cpu_model,  # noqa: E402
                       forget_eal_dirs, gen_cmd, logger, ovs_installed, port_stats,
                       reserve_hugepages, tsc_hz, wait_paths, write_section)
 
@@ -283,30 +288,36 @@ def steal_pct(t0, t1):
                  for c in (0, 1))
 
 
-def window(g, sw, warm, secs, per_second=False):
+def window(g, sw, warm, secs, lat=None, per_second=False):
     """Loop Mpps received at the generator's memif ports over the window,
     the switch's cycles per packet, tx errors, mean frame size, Mpps the
     generator sent, mean frame size received at each memif port, the
-    percent of CPU 0 and CPU 1 stolen by the hypervisor meanwhile, and the
-    loop's Mpps second by second (empty without per_second)."""
+    percent of CPU 0 and CPU 1 stolen by the hypervisor meanwhile, the
+    loop's Mpps second by second (empty without per_second), and the
+    CPU 0 - CPU 1 cache-line round trips (ns, CoreLat; None: no answer)
+    probed at the start and after every second (empty without lat): the
+    n-th 1 s rate lies between round trips n and n + 1."""
     time.sleep(warm)
     mp = g.memif_ports
     s0 = port_stats(g)
     k0 = cpu_ticks()
     sw.window_start()
-    # --per-second: the rate second by second too, whether a slow window
-    # was slow throughout or changed pace (logged with the round). Off by
-    # default: each query runs on the generator's main lcore, which shares
-    # CPU 0 with its forwarding lcore.
+    # Per second: each query runs on the generator's main lcore, which
+    # shares CPU 0 with its forwarding lcore (the closed loop only).
     t0, prev, rates = time.monotonic(), s0, []
+    rtts = [lat.probe()] if lat else []
     t_prev = t0
-    while per_second and time.monotonic() - t0 < secs - 1.05:
+    while (per_second or lat) and time.monotonic() - t0 < secs - 1.05:
         time.sleep(1.0)
+        if lat:
+            rtts.append(lat.probe())
+        if not per_second:
+            continue
         cur = port_stats(g)
         t_cur = time.monotonic()
         # over the time between the two queries, not a nominal second
         rates.append(sum(cur[p]["rx_packets"] - prev[p]["rx_packets"] for p in mp) /
-                            (t_cur - t_prev) / 1e6)
+                     (t_cur - t_prev) / 1e6)
         prev, t_prev = cur, t_cur
     time.sleep(max(0.0, secs - (time.monotonic() - t0)))
     cpp = sw.window_end()
@@ -320,7 +331,14 @@ def window(g, sw, warm, secs, per_second=False):
                  max(1, s1[p]["rx_packets"] - s0[p]["rx_packets"]) for p in mp)
     # frame size as `set txpkts` counts it (no CRC), as bench_net does
     return (pkts / secs / 1e6, cpp, errs, byts / max(1, pkts), sent / secs / 1e6, each, steal,
-            rates)
+            rates, rtts)
+
+
+def near_rates(r):
+    """The 1 s rates of window r whose both ends found CPU 0 and 1 near."""
+    rates, rtts = r[7], r[8]
+    return [x for i, x in enumerate(rates)
+            if i + 1 < len(rtts) and CoreLat.near(rtts[i]) and CoreLat.near(rtts[i + 1])]
 
 
 def prime(g):
@@ -586,6 +604,7 @@ def run(args, scenarios):
     # res[scenario][size][switch] = list of (loop Mpps, cycles/pkt, errs, frame B, sent Mpps)
     res = {sc["name"]: {sz: {k.name: [] for k in kinds} for sz in sc["sizes"]}
            for sc in scenarios}
+    lat = CoreLat(dptest, args.build)
     for rnd in range(args.rounds):
         # Rotate the order: a machine whose load changes favours no one.
         for kind in kinds[rnd % len(kinds):] + kinds[:rnd % len(kinds)]:
@@ -625,7 +644,8 @@ def run(args, scenarios):
                                 log(note)
                                 sw.stop()
                                 sw = cls(dptest, args.build)
-                        r = window(g, sw, args.warm, args.window, args.per_second)
+                        r = window(g, sw, args.warm, args.window, lat,
+                                   args.per_second or sc["mode"] == "loop")
                         gen_cmd(g, "stop", 60)
                         g.stop()
                         if sc["mode"] == "acl_ct" and min(r[5]) == 0:
@@ -645,25 +665,36 @@ def run(args, scenarios):
                         log(f"round {rnd + 1} {kind.name} {sc['name']} {size_label(sz)}: "
                             f"{r[0]:.2f} Mpps back at the generator ({r[4]:.2f} sent), "
                             f"{r[1]:.0f} cycles/packet, {r[3]:.0f} B frames, steal "
-                            f"{r[6][0]:.0f}%/{r[6][1]:.0f}% on CPU 0/1" +
-                            (f"; Mpps per second: {' '.join(f'{x:.1f}' for x in r[7])}"
-                             if r[7] else ""))
+                            f"{r[6][0]:.0f}%/{r[6][1]:.0f}% on CPU 0/1; CPU 0-1 round trips "
+                            f"{' '.join(str(x) for x in r[8])} ns" +
+                            (f"; Mpps per second: {' '.join(f'{x:.1f}' for x in r[7])} "
+                             f"({len(near_rates(r))} near)" if r[7] else ""))
             finally:
                 if sw is not None:
                     sw.stop()
+    lat.stop()
     return res, notes
 
 
+# Fewer near 1 s rates than this over all rounds: no closed-loop figure.
+MIN_NEAR = 5
+
+
 def summarise(res, scenarios):
-    """Per scenario, size and switch: (Mpps/core, loop Mpps, cycles/pkt,
-    frame B, sent Mpps) of the best round, then the median Mpps/core and
-    every round's. Mpps/core: closed loop, the loop rate over the switch's
-    one core; open loop, TSC rate / cycles per packet. The best round, not
-    the median: a window lands now and then in a mode where every switch,
-    testpmd's io forwarding too, runs about 4 times slower (the l2 closed
-    loop was seen to fall into it mid-window and stay), which measures the
-    loop or the machine, not the switch; each round starts every switch
-    afresh, and the same rule applies to all of them."""
+    """Per scenario, size and switch, a dict: fig, the figure (Mpps/core);
+    p90 (closed loop: the 90th percentile of the near 1 s rates); best,
+    the best round's window (see window()); rounds, each round's Mpps/core;
+    near and secs, how many 1 s rates were near and how many there were;
+    steal, the most of a CPU's time stolen in a window (percent).
+
+    Closed loop: fig is the median of the switch's 1 s rates over all
+    rounds taken while CPU 0 and 1 were near each other (CoreLat): the
+    loop rate over the switch's one core, a mode of the machine set
+    aside (far apart every switch, testpmd's io forwarding too, runs about
+    4 times slower). None with fewer than MIN_NEAR such rates. Open loop:
+    TSC rate / cycles per packet (the generator is the limit there, not
+    the switch) of the best round whose every probe found the CPUs near
+    (of any round if none did); near and secs then count rounds."""
     hz = tsc_hz()
     out = {}
     for sc in scenarios:
@@ -671,44 +702,58 @@ def summarise(res, scenarios):
             for k, rs in per.items():
                 if not rs:
                     continue
-                rows = [(r[0] if sc["mode"] == "loop" else (hz / r[1] / 1e6 if r[1] else 0), r)
-                        for r in rs]
-                per_core, best = max(rows, key=lambda x: x[0])
-                secs = sorted(x for r in rs for x in r[7])
-                p90 = secs[int(0.9 * (len(secs) - 1))] if len(secs) >= 10 else None
-                out[(sc["name"], sz, k)] = (per_core, best[0], best[1], best[3], best[4],
-                                            statistics.median(x[0] for x in rows),
-                                            [x[0] for x in rows], p90,
-                                            max(max(r[6]) for r in rs))
+                loop = sc["mode"] == "loop"
+                rows = [(r[0] if loop else (hz / r[1] / 1e6 if r[1] else 0), r) for r in rs]
+                best_fig, best = max(rows, key=lambda x: x[0])
+                near = sorted(x for r in rs for x in near_rates(r))
+                v = {"best": best, "best_fig": best_fig, "rounds": [x[0] for x in rows],
+                     "near": len(near), "secs": sum(len(r[7]) for r in rs),
+                     "steal": max(max(r[6]) for r in rs), "p90": None}
+                if not loop:
+                    # the best window whose every probe found the CPUs near
+                    # (any window if none did)
+                    nearw = [x for x in rows if x[1][8] and all(map(CoreLat.near, x[1][8]))]
+                    v["fig"] = max(x[0] for x in nearw or rows)
+                    v["near"], v["secs"] = len(nearw), len(rows)
+                elif len(near) >= MIN_NEAR:
+                    v["fig"] = statistics.median(near)
+                    v["p90"] = near[int(0.9 * (len(near) - 1))]
+                else:
+                    v["fig"] = None
+                out[(sc["name"], sz, k)] = v
     return out
 
 
-def compare(summ, scenarios, tag, col):
+def compare(summ, scenarios, tag, key):
     """One line per scenario, size and peer: ours against the peer on
-    summary column col (0: the figure; 7: p90 of the 1 s rates, closed
-    loop only). testpmd is a peer of l2 only."""
+    summary entry key ("fig"; "p90": closed loop only). testpmd is a peer
+    of l2 only."""
     lines = []
     for sc in scenarios:
-        if col == 7 and sc["mode"] != "loop":
+        if key == "p90" and sc["mode"] != "loop":
             continue
         for sz in sc["sizes"]:
             ours = summ.get((sc["name"], sz, "ours"))
             for peer, suffix in (("ovs", "vs_ovs"), ("ovs-of", "vs_ovs_of"),
                                  ("testpmd", "vs_testpmd")):
                 p = summ.get((sc["name"], sz, peer))
-                if ours is None or p is None or not ours[col] or not p[col]:
+                if ours is None or p is None or not ours[key] or not p[key]:
                     continue
                 if peer == "testpmd" and sc["name"] != "l2":
                     continue
                 lines.append(f"{tag} {sc['name']}_{size_label(sz)}_{suffix} "
-                             f"ours={ours[col]:.2f} peer={p[col]:.2f} unit=Mpps/core "
-                             f"ratio={ours[col] / p[col]:.2f}")
+                             f"ours={ours[key]:.2f} peer={p[key]:.2f} unit=Mpps/core "
+                             f"ratio={ours[key] / p[key]:.2f}")
     return lines
 
 
 def bench_lines(summ, scenarios, skipped):
-    return compare(summ, scenarios, "BENCH", 0) + [
+    return compare(summ, scenarios, "BENCH", "fig") + [
         f"skipped: {sc['name']} {sc['what']}: needs {sc['needs']}" for sc in skipped]
+
+
+def fmt(x):
+    return "-" if x is None else f"{x:.2f}"
 
 
 def write_doc(summ, scenarios, skipped, lines, notes, args, kinds):
@@ -718,12 +763,16 @@ def write_doc(summ, scenarios, skipped, lines, notes, args, kinds):
             "(two net_memif server ports) on CPU 1, 2 MiB hugepages; "
             f"{args.rounds} round(s) of {args.window:g} s after {args.warm:g} s warm-up, "
             "each starting every switch afresh; Mpps are both directions together, per switch "
-            "forwarding core (1). The figures (and the BENCH lines) are each switch's best "
-            "round, its median and every round beside them: a window on this machine lands "
-            "now and then in a mode where every switch, testpmd's io forwarding too, runs "
-            "about 4 times slower (the l2 closed loop was seen to fall into it mid-window and "
-            "stay), which measures the loop or the machine, not the switch; the same rule "
-            "applies to every switch.", "",
+            "forwarding core (1). This machine's two vCPUs are placed by its host near each "
+            "other (a cache line's round trip between them about 60-100 ns) or far apart "
+            "(about 330 ns), and moved while it runs; far apart, the closed loop runs about 4 "
+            "times slower whatever the switch, testpmd's io forwarding too. So the round "
+            "trip is probed (`nv_corelat`, tools/bench/corelat) at the start of every window "
+            f"and after every second, and a closed-loop figure is the median of the switch's "
+            f"1 s rates, over all rounds, whose both ends found the CPUs near (at most "
+            f"{CoreLat.NEAR_NS} ns; `near` column: how many of how many); the best round is "
+            "beside it. An open-loop figure is the best of the rounds whose every probe "
+            "found the CPUs near (`near`: how many rounds of how many).", "",
             "- l2: closed loop (`start tx_first " + str(args.seed_bursts) + "`, `mac` "
             "forwarding in the generator; the path primed with a txonly burst, drained, "
             "before seeding); Mpps/core = the loop rate over the switch's one core. IMIX is "
@@ -754,19 +803,23 @@ def write_doc(summ, scenarios, skipped, lines, notes, args, kinds):
             "(net_memif has no tx rate limit; txonly/flowgen/io send flat out). In the "
             "closed loop nothing is offered beyond what comes back.",
             "- ovs: NORMAL action; ovs-of: `in_port=1,actions=output:2` and back.", "",
-            "| scenario | size | switch | Mpps/core | loop Mpps | sent Mpps | cycles/pkt "
-            "| frame B | median Mpps/core | rounds |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+            "| scenario | size | switch | Mpps/core | p90 near | near | best round: Mpps/core "
+            "| loop Mpps | sent Mpps | cycles/pkt | frame B | rounds |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for sc in scenarios:
         for sz in sc["sizes"]:
             for k in kinds:
                 v = summ.get((sc["name"], sz, k))
-                if v:
-                    body.append(f"| {sc['name']} | {size_label(sz)} | {k} | {v[0]:.2f} | "
-                                f"{v[1]:.2f} | {v[4]:.2f} | {v[2]:.0f} | {v[3]:.0f} | "
-                                f"{v[5]:.2f} | {' '.join(f'{x:.1f}' for x in v[6])} |")
+                if not v:
+                    continue
+                b = v["best"]
+                near = f"{v['near']}/{v['secs']}"
+                body.append(f"| {sc['name']} | {size_label(sz)} | {k} | {fmt(v['fig'])} | "
+                            f"{fmt(v['p90'])} | {near} | {v['best_fig']:.2f} | {b[0]:.2f} | "
+                            f"{b[4]:.2f} | {b[1]:.0f} | {b[3]:.0f} | "
+                            f"{' '.join(f'{x:.1f}' for x in v['rounds'])} |")
     for sc in skipped:
-        body.append(f"| {sc['name']} | - | - | skipped: needs {sc['needs']} | | | | | | |")
+        body.append(f"| {sc['name']} | - | - | skipped: needs {sc['needs']} | | | | | | | | |")
     body += [""] + [f"- {n}" for n in notes] + ([""] if notes else [])
     body += ["```"] + lines + ["```", "", "Commands (`S1`, `S2`: the switch's memif sockets; "
              "OVS: a private ovsdb-server and ovs-vswitchd-dpdk, one PMD):", "", "```",
@@ -808,7 +861,7 @@ def main():
     ap.add_argument("--window", type=float, default=5.0)
     ap.add_argument("--quick", action="store_true", help="1 round, short windows")
     ap.add_argument("--per-second", action="store_true",
-                    help="log each window's rate second by second (queries the generator)")
+                    help="open loop too: log the rate second by second (queries the generator)")
     ap.add_argument("--seed-bursts", type=int, default=64,
                     help="l2: bursts per port that seed the closed loop")
     ap.add_argument("--no-doc", action="store_true")
@@ -817,7 +870,8 @@ def main():
     ap.add_argument("--sizes", default="", help="only these frame sizes, e.g. 64,imix")
     args = ap.parse_args()
     if args.quick:
-        args.rounds, args.warm, args.window = 1, 1.0, 2.0
+        # 5 s of 1 s rates: a closed-loop figure needs MIN_NEAR near ones
+        args.rounds, args.warm, args.window = 1, 1.0, 6.5
     if os.geteuid() != 0 or shutil.which("dpdk-testpmd") is None:
         print("SKIP: bench-switch needs root and dpdk-testpmd")
         return 77
@@ -837,17 +891,22 @@ def main():
     lines = bench_lines(summ, scenarios, [])
     for ln in lines:
         print(ln)
-    # With --per-second: the same comparisons on each switch's 90th
-    # percentile of its 1 s rates over all rounds (closed loop only).
-    for ln in compare(summ, scenarios, "p90-1s", 7):
+    # The closed loop on the 90th percentile of the near 1 s rates too.
+    for ln in compare(summ, scenarios, "p90-near", "p90"):
         print(ln)
+    for (sc, sz, k), v in sorted(summ.items(), key=str):
+        if v["fig"] is None:
+            notes.append(f"{sc} {size_label(sz)} {k}: only {v['near']} of {v['secs']} 1 s rates "
+                         f"found CPU 0 and 1 near (at least {MIN_NEAR} needed): no figure")
     for n in notes:
         log("note:", n)
     for (sc, sz, k), v in sorted(summ.items(), key=str):
-        log(f"{sc} {size_label(sz)} {k}: {v[0]:.2f} Mpps/core (loop {v[1]:.2f}, "
-            f"{v[2]:.0f} cycles/pkt, {v[3]:.0f} B; median of rounds {v[5]:.2f}" +
-            (f"; p90 of 1 s rates {v[7]:.2f}" if v[7] is not None else "") +
-            f"; steal at most {v[8]:.0f}%)")
+        b = v["best"]
+        log(f"{sc} {size_label(sz)} {k}: {fmt(v['fig'])} Mpps/core" +
+            (f" (median of {v['near']} near 1 s rates of {v['secs']}, p90 {fmt(v['p90'])})"
+             if v["p90"] is not None else f" ({v['near']} of {v['secs']} windows near)") +
+            f"; best round {v['best_fig']:.2f} (loop {b[0]:.2f}, {b[1]:.0f} cycles/pkt, "
+            f"{b[3]:.0f} B); steal at most {v['steal']:.0f}%")
     if not args.no_doc:
         kinds = [k for k in ("ours", "ovs", "ovs-of", "testpmd")
                  if k in args.switches.split(",")]
