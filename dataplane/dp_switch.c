@@ -179,6 +179,29 @@ put(struct wstate *ws, const struct dp_cfg *cfg, uint16_t pid, struct rte_mbuf *
 		flush_port(ws, cfg, pid);
 }
 
+/* put() for n frames in a row to the same port. */
+static inline void
+put_run(struct wstate *ws, const struct dp_cfg *cfg, uint16_t pid, struct rte_mbuf **pkts,
+	unsigned int n)
+{
+	struct out_buf *ob = &ws->out[pid];
+
+	if (!ob->dirty) {
+		ob->dirty = true;
+		ws->dirty[ws->ndirty++] = pid;
+	}
+	while (n != 0) {
+		unsigned int k = RTE_MIN(n, (unsigned int)(DP_BURST - ob->n));
+
+		memcpy(&ob->pkts[ob->n], pkts, k * sizeof(*pkts));
+		ob->n = (uint16_t)(ob->n + k);
+		pkts += k;
+		n -= k;
+		if (ob->n == DP_BURST)
+			flush_port(ws, cfg, pid);
+	}
+}
+
 /* An mbuf this output may modify: the same one if nobody else holds it. */
 static struct rte_mbuf *
 own(struct rte_mbuf *m, struct dp_port_counters *ctr)
@@ -445,15 +468,32 @@ load48(const uint8_t *p)
 static void request_learn(struct wstate *ws, uint16_t net, uint64_t mac48, uint16_t port,
 			  uint32_t vtep);
 
-/* The index of (dst, source MAC, input port, remote VTEP) in bk. */
+/* A burst's keys as they are added to bk: the count and the last key
+ * kept apart from bk, in the caller's registers. */
+struct key_adder {
+	unsigned int n;
+	struct fc_key last;
+};
+
+/* The index of (dst, source MAC, input port, remote VTEP) in bk: a new
+ * key unless it is the previous frame's. bk->n is set by keys_done(). */
 static inline uint8_t
-add_key(struct burst_keys *bk, uint64_t dst, uint64_t src48, uint16_t in, uint32_t vtep)
+add_key(struct burst_keys *bk, struct key_adder *ka, uint64_t dst, uint64_t src48, uint16_t in,
+	uint32_t vtep)
 {
 	struct fc_key k = { .dst = dst, .src = (src48 << 16) | in, .vtep_in = vtep };
 
-	if (bk->n == 0 || !fc_key_eq(&bk->k[bk->n - 1], &k))
-		bk->k[bk->n++] = k;
-	return (uint8_t)(bk->n - 1);
+	if (ka->n == 0 || !fc_key_eq(&ka->last, &k)) {
+		bk->k[ka->n++] = k;
+		ka->last = k;
+	}
+	return (uint8_t)(ka->n - 1);
+}
+
+static inline void
+keys_done(struct burst_keys *bk, const struct key_adder *ka)
+{
+	bk->n = ka->n;
 }
 
 /* The slow path for key k whose destination the MAC table has at dport
@@ -565,6 +605,40 @@ act(struct wstate *ws, const struct dp_cfg *cfg, const struct dp_port *in, struc
 		rte_pktmbuf_free(m);
 }
 
+/*
+ * act() for frames pkts[0..n) whose decisions are bk->res[key_of[i]] (net:
+ * the network of all, or DP_NET_NONE when each has its key's): a run of
+ * frames with the same key forwarded to a port that sends them as they are
+ * (no tag to push, no tunnel, no offload to finish) is queued in one go.
+ */
+static inline void
+act_runs(struct wstate *ws, const struct dp_cfg *cfg, const struct dp_port *in,
+	 struct rte_mbuf **pkts, unsigned int n, const uint8_t *key_of, uint16_t net)
+{
+	const struct burst_keys *bk = &ws->bk;
+	unsigned int i, j, k;
+
+	for (i = 0; i < n; i = j) {
+		const struct fc_result *r = &bk->res[key_of[i]];
+		uint16_t knet = net != DP_NET_NONE ? net : (uint16_t)bk->k[key_of[i]].dst;
+		uint64_t ol = pkts[i]->ol_flags;
+		const struct dp_port *out;
+
+		for (j = i + 1; j < n && key_of[j] == key_of[i]; j++)
+			ol |= pkts[j]->ol_flags;
+		if (likely(r->action == FC_FORWARD) && !(ol & OFFLOAD_FLAGS)) {
+			out = cfg->ports[r->out];
+			if (!out->is_uplink || in->is_uplink ||
+			    (cfg->nets[knet].vni == 0 && cfg->nets[knet].vlan == 0)) {
+				put_run(ws, cfg, r->out, &pkts[i], j - i);
+				continue;
+			}
+		}
+		for (k = i; k < j; k++)
+			act(ws, cfg, in, pkts[k], r, knet);
+	}
+}
+
 /* Frames from a VM port (source must be the port's MAC) or an access port
  * (sources learned); the network is the port's. */
 static void
@@ -576,11 +650,11 @@ from_vm(struct wstate *ws, const struct dp_cfg *cfg, struct dp_port *in, struct 
 	struct rte_mbuf *uni[DP_BURST];
 	uint8_t key_of[DP_BURST];
 	unsigned int i, nuni = 0;
+	struct key_adder ka = { 0 };
 	uint64_t bytes = 0;
 
 	for (i = 0; i < n; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
-	bk->n = 0;
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		const uint8_t *eth = rte_pktmbuf_mtod(m, const uint8_t *);
@@ -599,16 +673,16 @@ from_vm(struct wstate *ws, const struct dp_cfg *cfg, struct dp_port *in, struct 
 			flood(ws, cfg, m, in->net, in);
 			continue;
 		}
-		key_of[nuni] = add_key(bk, l2_key(in->net, dst), src, in->id, 0);
+		key_of[nuni] = add_key(bk, &ka, l2_key(in->net, dst), src, in->id, 0);
 		uni[nuni++] = m;
 	}
+	keys_done(bk, &ka);
 	ctr->rx_packets += n;
 	ctr->rx_bytes += bytes;
 	if (nuni == 0)
 		return;
 	resolve(ws, cfg, in, bk, in->is_access);
-	for (i = 0; i < nuni; i++)
-		act(ws, cfg, in, uni[i], &bk->res[key_of[i]], in->net);
+	act_runs(ws, cfg, in, uni, nuni, key_of, in->net);
 }
 
 static void
@@ -632,11 +706,11 @@ from_uplink(struct wstate *ws, const struct dp_cfg *cfg, struct dp_port *in, str
 	struct rte_mbuf *ok[DP_BURST];
 	uint8_t key_of[DP_BURST];
 	unsigned int i, nok = 0;
+	struct key_adder ka = { 0 };
 	uint64_t bytes = 0;
 
 	for (i = 0; i < n; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
-	bk->n = 0;
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		const struct rte_ether_hdr *eth;
@@ -682,20 +756,17 @@ from_uplink(struct wstate *ws, const struct dp_cfg *cfg, struct dp_port *in, str
 			continue;
 		}
 		eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
-		key_of[nok] = add_key(bk, l2_key(net, load48(eth->dst_addr.addr_bytes)),
+		key_of[nok] = add_key(bk, &ka, l2_key(net, load48(eth->dst_addr.addr_bytes)),
 				      load48(eth->src_addr.addr_bytes), in->id, vtep);
 		ok[nok++] = m;
 	}
+	keys_done(bk, &ka);
 	ctr->rx_packets += n;
 	ctr->rx_bytes += bytes;
 	if (nok == 0)
 		return;
 	resolve(ws, cfg, in, bk, true);
-	for (i = 0; i < nok; i++) {
-		const struct fc_key *k = &bk->k[key_of[i]];
-
-		act(ws, cfg, in, ok[i], &bk->res[key_of[i]], (uint16_t)k->dst);
-	}
+	act_runs(ws, cfg, in, ok, nok, key_of, DP_NET_NONE);
 }
 
 static unsigned int
