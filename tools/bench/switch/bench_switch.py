@@ -84,8 +84,10 @@ second. The host places this VM's two vCPUs near each other (about
 apart the closed loop runs about 4 times slower whatever the switch. So
 the closed loop is sampled every second, and its figure is the median of
 the switch's 1 s rates over all rounds whose both ends found the CPUs
-near (p90-near lines: their 90th percentile). --per-second samples the
-open-loop windows' rates too (logged only).
+near (p90-near lines: their 90th percentile). Before each window the
+tool waits (at most --near-wait s) for the CPUs to be near, so that a far
+spell of tens of seconds does not leave a switch without a figure.
+--per-second samples the open-loop windows' rates too (logged only).
 
 Ends with BENCH lines (ratios per forwarding core) and writes them to
 docs/benchmarks.md between the bench:switch markers. Needs root,
@@ -288,7 +290,21 @@ def steal_pct(t0, t1):
                  for c in (0, 1))
 
 
-def window(g, sw, warm, secs, lat=None, per_second=False):
+def wait_near(lat, secs):
+    """Wait (at most secs) until CPU 0 and 1 are near each other: a far
+    spell lasts tens of seconds, and a switch whose every window fell in
+    one would get no closed-loop figure. The same rule for every switch."""
+    t0 = time.monotonic()
+    while not CoreLat.near(lat.probe()):
+        if time.monotonic() - t0 > secs:
+            log(f"CPU 0 and 1 still far apart after {secs:.0f} s: measuring anyway")
+            return
+        time.sleep(1.0)
+    if time.monotonic() - t0 > 0.5:
+        log(f"waited {time.monotonic() - t0:.0f} s for CPU 0 and 1 to be near")
+
+
+def window(g, sw, warm, secs, lat=None, per_second=False, near_wait=120.0):
     """Loop Mpps received at the generator's memif ports over the window,
     the switch's cycles per packet, tx errors, mean frame size, Mpps the
     generator sent, mean frame size received at each memif port, the
@@ -297,6 +313,8 @@ def window(g, sw, warm, secs, lat=None, per_second=False):
     CPU 0 - CPU 1 cache-line round trips (ns, CoreLat; None: no answer)
     probed at the start and after every second (empty without lat): the
     n-th 1 s rate lies between round trips n and n + 1."""
+    if lat:
+        wait_near(lat, near_wait)
     time.sleep(warm)
     mp = g.memif_ports
     s0 = port_stats(g)
@@ -645,7 +663,7 @@ def run(args, scenarios):
                                 sw.stop()
                                 sw = cls(dptest, args.build)
                         r = window(g, sw, args.warm, args.window, lat,
-                                   args.per_second or sc["mode"] == "loop")
+                                   args.per_second or sc["mode"] == "loop", args.near_wait)
                         gen_cmd(g, "stop", 60)
                         g.stop()
                         if sc["mode"] == "acl_ct" and min(r[5]) == 0:
@@ -862,6 +880,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="1 round, short windows")
     ap.add_argument("--per-second", action="store_true",
                     help="open loop too: log the rate second by second (queries the generator)")
+    ap.add_argument("--near-wait", type=float, default=120.0,
+                    help="at most this many s before a window for CPU 0 and 1 to be near")
     ap.add_argument("--seed-bursts", type=int, default=64,
                     help="l2: bursts per port that seed the closed loop")
     ap.add_argument("--no-doc", action="store_true")
