@@ -790,7 +790,8 @@ def write_doc(summ, scenarios, skipped, lines, notes, args, kinds):
             f"1 s rates, over all rounds, whose both ends found the CPUs near (at most "
             f"{CoreLat.NEAR_NS} ns; `near` column: how many of how many); the best round is "
             "beside it. An open-loop figure is the best of the rounds whose every probe "
-            "found the CPUs near (`near`: how many rounds of how many).", "",
+            "found the CPUs near (`near`: how many rounds of how many). Before each window "
+            f"the tool waits (at most {args.near_wait:g} s) for the CPUs to be near.", "",
             "- l2: closed loop (`start tx_first " + str(args.seed_bursts) + "`, `mac` "
             "forwarding in the generator; the path primed with a txonly burst, drained, "
             "before seeding); Mpps/core = the loop rate over the switch's one core. IMIX is "
