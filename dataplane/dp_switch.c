@@ -348,24 +348,31 @@ to_overlay(struct wstate *ws, const struct dp_cfg *cfg, struct dp_port *p, struc
 		to_vtep(ws, cfg, p, m, nf, nf->vteps[i], true);
 }
 
+/* Whether port p sends a frame of network net (DP_NET_NONE: from an
+ * uplink) unchanged: no VLAN tag to push, no tunnel to enter. */
+static inline bool
+sends_as_is(const struct dp_cfg *cfg, const struct dp_port *p, uint16_t net)
+{
+	return !p->is_uplink || net == DP_NET_NONE ||
+	       (cfg->nets[net].vni == 0 && cfg->nets[net].vlan == 0);
+}
+
 /* To port p a frame of network net (DP_NET_NONE: from an uplink), for
  * remote VTEP vtep when the destination was learned behind one. */
 static inline void
 emit(struct wstate *ws, const struct dp_cfg *cfg, struct dp_port *p, struct rte_mbuf *m,
      uint16_t net, uint32_t vtep)
 {
-	if (p->is_uplink && net != DP_NET_NONE) {
+	if (!sends_as_is(cfg, p, net)) {
 		const struct dp_net_fwd *nf = &cfg->nets[net];
 
 		if (nf->vni != 0) {
 			to_overlay(ws, cfg, p, m, nf, vtep);
 			return;
 		}
-		if (nf->vlan != 0) {
-			m = push_vlan(m, nf->vlan, &p->ctr[ws->w]);
-			if (m == NULL)
-				return;
-		}
+		m = push_vlan(m, nf->vlan, &p->ctr[ws->w]);
+		if (m == NULL)
+			return;
 	}
 	put(ws, cfg, p->id, m);
 }
@@ -476,7 +483,8 @@ struct key_adder {
 };
 
 /* The index of (dst, source MAC, input port, remote VTEP) in bk: a new
- * key unless it is the previous frame's. bk->n is set by keys_done(). */
+ * key unless it is the previous frame's. The caller sets bk->n = ka->n
+ * once the burst's keys are in. */
 static inline uint8_t
 add_key(struct burst_keys *bk, struct key_adder *ka, uint64_t dst, uint64_t src48, uint16_t in,
 	uint32_t vtep)
@@ -488,12 +496,6 @@ add_key(struct burst_keys *bk, struct key_adder *ka, uint64_t dst, uint64_t src4
 		ka->last = k;
 	}
 	return (uint8_t)(ka->n - 1);
-}
-
-static inline void
-keys_done(struct burst_keys *bk, const struct key_adder *ka)
-{
-	bk->n = ka->n;
 }
 
 /* The slow path for key k whose destination the MAC table has at dport
@@ -622,17 +624,14 @@ act_runs(struct wstate *ws, const struct dp_cfg *cfg, const struct dp_port *in,
 		const struct fc_result *r = &bk->res[key_of[i]];
 		uint16_t knet = net != DP_NET_NONE ? net : (uint16_t)bk->k[key_of[i]].dst;
 		uint64_t ol = pkts[i]->ol_flags;
-		const struct dp_port *out;
 
 		for (j = i + 1; j < n && key_of[j] == key_of[i]; j++)
 			ol |= pkts[j]->ol_flags;
-		if (likely(r->action == FC_FORWARD) && !(ol & OFFLOAD_FLAGS)) {
-			out = cfg->ports[r->out];
-			if (!out->is_uplink || in->is_uplink ||
-			    (cfg->nets[knet].vni == 0 && cfg->nets[knet].vlan == 0)) {
-				put_run(ws, cfg, r->out, &pkts[i], j - i);
-				continue;
-			}
+		/* as act() then deliver() would, frame by frame */
+		if (likely(r->action == FC_FORWARD) && !(ol & OFFLOAD_FLAGS) &&
+		    sends_as_is(cfg, cfg->ports[r->out], in->is_uplink ? DP_NET_NONE : knet)) {
+			put_run(ws, cfg, r->out, &pkts[i], j - i);
+			continue;
 		}
 		for (k = i; k < j; k++)
 			act(ws, cfg, in, pkts[k], r, knet);
@@ -676,7 +675,7 @@ from_vm(struct wstate *ws, const struct dp_cfg *cfg, struct dp_port *in, struct 
 		key_of[nuni] = add_key(bk, &ka, l2_key(in->net, dst), src, in->id, 0);
 		uni[nuni++] = m;
 	}
-	keys_done(bk, &ka);
+	bk->n = ka.n;
 	ctr->rx_packets += n;
 	ctr->rx_bytes += bytes;
 	if (nuni == 0)
@@ -760,7 +759,7 @@ from_uplink(struct wstate *ws, const struct dp_cfg *cfg, struct dp_port *in, str
 				      load48(eth->src_addr.addr_bytes), in->id, vtep);
 		ok[nok++] = m;
 	}
-	keys_done(bk, &ka);
+	bk->n = ka.n;
 	ctr->rx_packets += n;
 	ctr->rx_bytes += bytes;
 	if (nok == 0)

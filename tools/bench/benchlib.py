@@ -121,8 +121,8 @@ class CoreLat:
     host, which moves them while we run; a closed loop over memif runs
     about 4 times slower far apart, whatever the switch."""
 
-    # Round trips at or under this are "near". Seen on these machines:
-    # 53..110 ns near, 326..360 ns far.
+    # Round trips at or under this are "near". Seen on these machines
+    # (2026-11-22): 53..120 ns near, 305..390 ns far, nothing between.
     NEAR_NS = 180
 
     def __init__(self, dptest, build, cpus=(0, 1)):

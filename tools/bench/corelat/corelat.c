@@ -27,8 +27,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "nv_log.h"
 
 #define DEADLINE_NS 100000000ull /* 100 ms */
 
@@ -37,18 +38,10 @@ struct shared {
 	_Alignas(64) _Atomic uint32_t probe;
 	_Atomic uint32_t trips;
 	_Atomic int quit;
-	int efd; /* wakes B for a probe */
+	_Atomic int b_placed; /* B runs on its CPU: probes may start */
+	int efd;              /* wakes B for a probe */
 	int cpu_b;
 };
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* Pin the calling thread to cpu and raise it to SCHED_FIFO 1: 0, or a
  * negative errno for what failed (only the pinning is fatal). */
@@ -81,9 +74,10 @@ thread_b(void *arg)
 		fprintf(stderr, "nv_corelat: cannot run on CPU %d\n", sh->cpu_b);
 		exit(1);
 	}
+	atomic_store(&sh->b_placed, 1);
 	while (read(sh->efd, &v, sizeof(v)) == sizeof(v) && !atomic_load(&sh->quit)) {
 		uint64_t p = atomic_load(&sh->probe), n = 0, trips = atomic_load(&sh->trips);
-		uint64_t deadline = now_ns() + DEADLINE_NS;
+		uint64_t deadline = nv_mono_ns() + DEADLINE_NS;
 		unsigned int spins = 0;
 
 		while (n < trips) {
@@ -95,7 +89,7 @@ thread_b(void *arg)
 				n++;
 				continue;
 			}
-			if (++spins % 4096 == 0 && now_ns() > deadline)
+			if (++spins % 4096 == 0 && nv_mono_ns() > deadline)
 				break;
 		}
 	}
@@ -117,19 +111,19 @@ probe(struct shared *sh, uint32_t trips)
 	atomic_store_explicit(&sh->ball, base | 1, memory_order_release);
 	if (write(sh->efd, &one, sizeof(one)) != sizeof(one))
 		return 0;
-	deadline = now_ns() + DEADLINE_NS;
+	deadline = nv_mono_ns() + DEADLINE_NS;
 	for (i = 0; i <= trips; i++) {
 		uint64_t want = base | (2 * i + 2);
 
 		if (i > 0)
 			atomic_store_explicit(&sh->ball, base | (2 * i + 1), memory_order_release);
 		while (atomic_load_explicit(&sh->ball, memory_order_acquire) != want)
-			if (++spins % 4096 == 0 && now_ns() > deadline)
+			if (++spins % 4096 == 0 && nv_mono_ns() > deadline)
 				return 0;
 		if (i == 0)
-			t0 = now_ns();
+			t0 = nv_mono_ns();
 	}
-	return (now_ns() - t0) / trips;
+	return (nv_mono_ns() - t0) / trips;
 }
 
 static int
@@ -182,6 +176,10 @@ main(int argc, char **argv)
 		fprintf(stderr, "nv_corelat: thread: %s\n", strerror(rc));
 		return 1;
 	}
+	/* B starts on A's CPU: spinning there at SCHED_FIFO before B has
+	 * moved would starve it. Sleep until it has. */
+	while (!atomic_load(&sh.b_placed))
+		usleep(1000);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("ready\n");
 	while (fgets(line, sizeof(line), stdin) != NULL) {

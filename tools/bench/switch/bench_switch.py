@@ -702,7 +702,7 @@ def summarise(res, scenarios):
     """Per scenario, size and switch, a dict: fig, the figure (Mpps/core);
     p90 (closed loop: the 90th percentile of the near 1 s rates); best,
     the best round's window (see window()); rounds, each round's Mpps/core;
-    near and secs, how many 1 s rates were near and how many there were;
+    near and of, how many 1 s rates were near and how many there were;
     steal, the most of a CPU's time stolen in a window (percent).
 
     Closed loop: fig is the median of the switch's 1 s rates over all
@@ -712,7 +712,7 @@ def summarise(res, scenarios):
     4 times slower). None with fewer than MIN_NEAR such rates. Open loop:
     TSC rate / cycles per packet (the generator is the limit there, not
     the switch) of the best round whose every probe found the CPUs near
-    (of any round if none did); near and secs then count rounds."""
+    (of any round if none did); near and of then count rounds."""
     hz = tsc_hz()
     out = {}
     for sc in scenarios:
@@ -725,14 +725,15 @@ def summarise(res, scenarios):
                 best_fig, best = max(rows, key=lambda x: x[0])
                 near = sorted(x for r in rs for x in near_rates(r))
                 v = {"best": best, "best_fig": best_fig, "rounds": [x[0] for x in rows],
-                     "near": len(near), "secs": sum(len(r[7]) for r in rs),
-                     "steal": max(max(r[6]) for r in rs), "p90": None}
+                     "near": len(near), "of": sum(len(r[7]) for r in rs),
+                     "steal": max(max(r[6]) for r in rs), "p90": None,
+                     "counted": "1 s rates" if loop else "rounds"}
                 if not loop:
                     # the best window whose every probe found the CPUs near
                     # (any window if none did)
                     nearw = [x for x in rows if x[1][8] and all(map(CoreLat.near, x[1][8]))]
                     v["fig"] = max(x[0] for x in nearw or rows)
-                    v["near"], v["secs"] = len(nearw), len(rows)
+                    v["near"], v["of"] = len(nearw), len(rows)
                 elif len(near) >= MIN_NEAR:
                     v["fig"] = statistics.median(near)
                     v["p90"] = near[int(0.9 * (len(near) - 1))]
@@ -832,7 +833,7 @@ def write_doc(summ, scenarios, skipped, lines, notes, args, kinds):
                 if not v:
                     continue
                 b = v["best"]
-                near = f"{v['near']}/{v['secs']}"
+                near = f"{v['near']}/{v['of']}"
                 body.append(f"| {sc['name']} | {size_label(sz)} | {k} | {fmt(v['fig'])} | "
                             f"{fmt(v['p90'])} | {near} | {v['best_fig']:.2f} | {b[0]:.2f} | "
                             f"{b[4]:.2f} | {b[1]:.0f} | {b[3]:.0f} | "
@@ -917,15 +918,15 @@ def main():
         print(ln)
     for (sc, sz, k), v in sorted(summ.items(), key=str):
         if v["fig"] is None:
-            notes.append(f"{sc} {size_label(sz)} {k}: only {v['near']} of {v['secs']} 1 s rates "
+            notes.append(f"{sc} {size_label(sz)} {k}: only {v['near']} of {v['of']} 1 s rates "
                          f"found CPU 0 and 1 near (at least {MIN_NEAR} needed): no figure")
     for n in notes:
         log("note:", n)
     for (sc, sz, k), v in sorted(summ.items(), key=str):
         b = v["best"]
         log(f"{sc} {size_label(sz)} {k}: {fmt(v['fig'])} Mpps/core" +
-            (f" (median of {v['near']} near 1 s rates of {v['secs']}, p90 {fmt(v['p90'])})"
-             if v["p90"] is not None else f" ({v['near']} of {v['secs']} windows near)") +
+            f" ({v['near']} of {v['of']} {v['counted']} near" +
+            (f"; their median, p90 {fmt(v['p90'])}" if v["p90"] is not None else "") + ")" +
             f"; best round {v['best_fig']:.2f} (loop {b[0]:.2f}, {b[1]:.0f} cycles/pkt, "
             f"{b[3]:.0f} B); steal at most {v['steal']:.0f}%")
     if not args.no_doc:
