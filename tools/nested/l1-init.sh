@@ -34,8 +34,19 @@ mount -t hugetlbfs hugetlbfs /dev/hugepages 2>/dev/null || true
 CMDLINE=" $(cat /proc/cmdline) "
 case "$CMDLINE" in *" nv.debug "*) set -x ;; esac
 
+# Module options from the kernel command line, as modprobe would take
+# them: kvm_amd.vgif=0 loads kvm_amd with vgif=0.
+mod_opts() {
+	local w
+	for w in $CMDLINE; do
+		case "$w" in "$1".*=*) printf '%s ' "${w#"$1".}" ;; esac
+	done
+}
+
 while read -r ko; do
-	insmod "/lib/modules/$ko" 2>/dev/null ||
+	m=$(basename "$ko" .ko | tr - _)
+	# shellcheck disable=SC2046 # one word per option
+	insmod "/lib/modules/$ko" $(mod_opts "$m") 2>/dev/null ||
 		echo "nv-l1: insmod $ko failed" >&2
 done </lib/modules/load.order
 

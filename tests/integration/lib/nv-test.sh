@@ -320,9 +320,36 @@ nv_l1_run() {
 }
 
 # shellcheck disable=SC2317 # run by the EXIT trap
+# nv__l1_faults: after a failure, say whether an L1 of this test had its
+# kernel fail (run-l1 exit 123). Such a fault surfaces in the test first as
+# a timeout; L1's watchdog reports it only after 20 s or more, so wait up
+# to NV_L1_FAULT_WAIT seconds (default 30) for an L1 still running. Prints
+# "NV-EMULATOR-FAULT: ..." for each, which tools/test-failures.py reads.
+nv__l1_faults() {
+	local f name pid line t=0 wait=${NV_L1_FAULT_WAIT:-30}
+	for f in "$NV_TMP"/*.run-l1.log; do
+		[ -e "$f" ] || continue
+		name=$(basename "$f" .run-l1.log)
+		pid=$(nv__l1_pid "$name")
+		while :; do
+			line=$(grep -a -m 1 'L1-KERNEL-FAULT' "$f" 2>/dev/null) || true
+			[ -z "$line" ] || break
+			if [ -z "$pid" ] || ! nv_alive "$pid" || [ "$t" -ge $((wait * 5)) ]; then
+				break
+			fi
+			sleep 0.2
+			t=$((t + 1))
+		done
+		[ -z "$line" ] || echo "NV-EMULATOR-FAULT: L1 $name: ${line#*L1-KERNEL-FAULT: }" >&2
+	done
+}
+
 nv__cleanup() {
 	local rc=$? i f
 	trap - EXIT INT TERM
+	if [ "$rc" != 0 ] && [ "$rc" != 77 ]; then
+		nv__l1_faults
+	fi
 	for ((i = ${#NV_PIDS[@]} - 1; i >= 0; i--)); do
 		nv_stop "${NV_PIDS[i]}"
 	done
