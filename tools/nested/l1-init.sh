@@ -15,7 +15,7 @@
 #   env        sourced first (KEY=value lines)
 #   bin/ lib   on PATH / found by the loader as injected
 # Kernel command line: nv.shell (a console shell instead of power off after
-# the payload), nv.debug (trace this script).
+# the payload), nv.debug (trace this script), nv.heartbeat (see below).
 export PATH=/payload/bin:/payload:/bin
 export HOME=/root
 umask 022
@@ -68,6 +68,18 @@ if ip link set eth0 up 2>/dev/null; then
 else
 	echo "nv-l1: no eth0" >&2
 fi
+
+# nv.heartbeat: L1's uptime on the second serial port every 2 s, so that
+# run-l1.sh can tell a frozen L1 from a quiet payload.
+case "$CMDLINE" in
+*" nv.heartbeat "*)
+	(while :; do
+		read -r up _ </proc/uptime
+		echo "$up"
+		sleep 2
+	done) >/dev/ttyS1 2>/dev/null &
+	;;
+esac
 
 read -r up _ </proc/uptime
 mem=$(sed -n 's/^MemTotal: *\([0-9]*\) kB/\1/p' /proc/meminfo)

@@ -39,10 +39,11 @@
 #   124  timeout (L1 killed)     125  L1 ended without reporting a status
 #   126  usage or setup error    77   QEMU is not installed (skip)
 #   123  L1's kernel failed (L1 killed): a soft lockup, a double fault, a
-#        panic or another kernel BUG, the emulator's fault when KVM runs
-#        nested in TCG (see README.md); the run says nothing about the
-#        payload (callers may run it again). run-l1 prints the kernel's
-#        line as "run-l1: L1-KERNEL-FAULT: <line>".
+#        panic or another kernel BUG, or L1 froze (its /init's heartbeat
+#        stopped for NV_L1_HEARTBEAT_DEAD s, default 30): the emulator's
+#        fault when KVM runs nested in TCG (see README.md); the run says
+#        nothing about the payload (callers may run it again). run-l1
+#        prints what it saw as "run-l1: L1-KERNEL-FAULT: <line>".
 #
 # Console markers (from L1's /init): NV-L1-READY ..., NV-L1-EXIT=<rc>.
 # QEMU stays a child of this script: to stop L1 early, send this script
@@ -218,12 +219,15 @@ if [ "$interactive" = 1 ]; then
 fi
 
 t0=$(now)
+hb=$tmp/heartbeat
+: >"$hb"
 "$qemu" -M microvm -accel tcg -cpu "$L1_CPU" -m "$mem" -smp "$cpus" \
 	-nodefaults -no-user-config -display none -no-reboot \
 	-chardev "file,id=con,path=$log" -serial chardev:con \
+	-chardev "file,id=hb,path=$hb" -device isa-serial,chardev=hb,index=1 \
 	-netdev "$netdev" -device virtio-net-device,netdev=n0 \
 	-kernel "$images/vmlinux" -initrd "$initrd" \
-	-append "console=ttyS0 quiet panic=-1 tsc_early_khz=$tsc_khz $L1_FAST $append" \
+	-append "console=ttyS0 quiet panic=-1 tsc_early_khz=$tsc_khz $L1_FAST nv.heartbeat $append" \
 	${qargs[@]+"${qargs[@]}"} </dev/null &
 qpid=$!
 echo "run-l1: NV-L1-QEMU-PID=$qpid" >&2
@@ -246,6 +250,11 @@ alive() {
 # L1's kernel failing. A user-space payload that did this would have hit a
 # kernel bug; what we have seen are faults of TCG's nested SVM (README.md).
 KERNEL_FAULT='\] (BUG: |watchdog: BUG|Kernel panic|traps: PANIC|general protection fault,|Oops: )'
+# L1's /init writes its uptime to the second serial port every 2 s: none
+# for this long, once it has begun, and L1 has frozen (seen with no kernel
+# line at all, both vCPUs stuck).
+hb_dead=${NV_L1_HEARTBEAT_DEAD:-30}
+hb_size=0 hb_since=$(date +%s)
 rc="" t_ready="" deadline=$(awk -v t="$t0" -v d="$timeout" 'BEGIN { printf "%d", t + d }')
 log_size=0 quiet_since=$(date +%s)
 while :; do
@@ -270,6 +279,13 @@ while :; do
 		# It may have printed the marker and powered off since we looked.
 		rc=$(exit_marker)
 		[ -z "$rc" ] || break
+		# A panic powers L1 off at once (panic=-1, -no-reboot).
+		fault=$(grep -a -m 1 -E "$KERNEL_FAULT" "$log" | tr -d '\r') || true
+		if [ -n "$fault" ]; then
+			echo "run-l1: L1-KERNEL-FAULT: $fault" >&2
+			echo "run-l1: L1's kernel failed; L1 ended (QEMU status $qrc)" >&2
+			exit 123
+		fi
 		echo "run-l1: L1 ended (QEMU status $qrc) without NV-L1-EXIT" >&2
 		exit 125
 	fi
@@ -278,6 +294,12 @@ while :; do
 		exit 124
 	fi
 	fault=$(grep -a -m 1 -E "$KERNEL_FAULT" "$log" | tr -d '\r') || true
+	size=$(stat -c %s "$hb" 2>/dev/null || echo 0)
+	if [ "$size" != "$hb_size" ]; then
+		hb_size=$size hb_since=$(date +%s)
+	elif [ "$size" != 0 ] && [ $(($(date +%s) - hb_since)) -ge "$hb_dead" ]; then
+		fault="L1 froze: no heartbeat for ${hb_dead}s (last uptime $(tail -n 1 "$hb" | tr -d '\r'))"
+	fi
 	if [ -n "$fault" ]; then
 		# A moment for the kernel to print the traces behind it.
 		sleep 2
