@@ -314,8 +314,12 @@ nv_l1_wait() {
 }
 
 nv_l1_run() {
-	local rc=0
-	"$NV_RUN_L1" -i "$NV_IMAGES" "$@" </dev/null || rc=$?
+	local rc=0 err
+	# run-l1's messages also in a file, where the EXIT trap finds a fault
+	NV_L1_RUNS=$((${NV_L1_RUNS:-0} + 1))
+	err=$NV_TMP/run$NV_L1_RUNS.run-l1.log
+	"$NV_RUN_L1" -i "$NV_IMAGES" "$@" </dev/null 2>"$err" || rc=$?
+	cat "$err" >&2
 	return "$rc"
 }
 
