@@ -89,8 +89,7 @@ def main():
         return 1
     # test -> full name; how each run ended; reruns used of each kind
     left = {suites_of(r["name"])[1]: r["name"] for r in rerun}
-    ends = {t: ["fault" if is_fault(r) else "fail"] for r in rerun
-            for t in [suites_of(r["name"])[1]]}
+    ends = {suites_of(r["name"])[1]: ["fault" if is_fault(r) else "fail"] for r in rerun}
     used = {t: {"fault": 0, "fail": 0} for t in left}
     budget = {"fault": a.fault_attempts, "fail": a.attempts}
     attempt = 0
