@@ -254,6 +254,14 @@ KERNEL_FAULT='\] (BUG: |watchdog: BUG|Kernel panic|traps: PANIC|general protecti
 # for this long, once it has begun, and L1 has frozen (seen with no kernel
 # line at all, both vCPUs stuck).
 hb_dead=${NV_L1_HEARTBEAT_DEAD:-30}
+kernel_fault() { grep -a -m 1 -E "$KERNEL_FAULT" "$log" | tr -d '\r' || true; }
+# l1_failed WHAT HOW: report L1's fault and end with 123 (the EXIT trap
+# stops QEMU if it still runs).
+l1_failed() {
+	echo "run-l1: L1-KERNEL-FAULT: $1" >&2
+	echo "run-l1: L1's kernel failed; $2" >&2
+	exit 123
+}
 hb_size=0 hb_since=$(date +%s)
 rc="" t_ready="" deadline=$(awk -v t="$t0" -v d="$timeout" 'BEGIN { printf "%d", t + d }')
 log_size=0 quiet_since=$(date +%s)
@@ -280,12 +288,8 @@ while :; do
 		rc=$(exit_marker)
 		[ -z "$rc" ] || break
 		# A panic powers L1 off at once (panic=-1, -no-reboot).
-		fault=$(grep -a -m 1 -E "$KERNEL_FAULT" "$log" | tr -d '\r') || true
-		if [ -n "$fault" ]; then
-			echo "run-l1: L1-KERNEL-FAULT: $fault" >&2
-			echo "run-l1: L1's kernel failed; L1 ended (QEMU status $qrc)" >&2
-			exit 123
-		fi
+		fault=$(kernel_fault)
+		[ -z "$fault" ] || l1_failed "$fault" "L1 ended (QEMU status $qrc)"
 		echo "run-l1: L1 ended (QEMU status $qrc) without NV-L1-EXIT" >&2
 		exit 125
 	fi
@@ -293,7 +297,7 @@ while :; do
 		echo "run-l1: TIMEOUT after ${timeout}s, killing L1 (PID $qpid)" >&2
 		exit 124
 	fi
-	fault=$(grep -a -m 1 -E "$KERNEL_FAULT" "$log" | tr -d '\r') || true
+	fault=$(kernel_fault)
 	size=$(stat -c %s "$hb" 2>/dev/null || echo 0)
 	if [ "$size" != "$hb_size" ]; then
 		hb_size=$size hb_since=$(date +%s)
@@ -303,9 +307,7 @@ while :; do
 	if [ -n "$fault" ]; then
 		# A moment for the kernel to print the traces behind it.
 		sleep 2
-		echo "run-l1: L1-KERNEL-FAULT: $fault" >&2
-		echo "run-l1: L1's kernel failed, killing L1 (PID $qpid)" >&2
-		exit 123
+		l1_failed "$fault" "killing L1 (PID $qpid)"
 	fi
 	sleep 0.1
 done
